@@ -1,0 +1,212 @@
+/*-------------------------------------------------------------------------
+ *
+ * isolation.c
+ *	  Event handlers and plugins in their own subtransaction (port
+ *	  al_isolation), and the plugin dispatcher (port al_plugins).
+ *
+ * Notes:
+ *	1) The pattern is the PL handlers' one: BeginInternalSubTransaction,
+ *	   call, ReleaseCurrentSubTransaction; on error copy the error data,
+ *	   flush it, roll the subtransaction back, restore the memory context
+ *	   and resource owner, and report a WARNING.  The SPI connection was
+ *	   opened outside the subtransaction, so the abort leaves it usable.
+ *	2) A plugin runs with the rights of the role that subscribed it
+ *	   (SPEC section 5), never with the extension owner's: the user id is
+ *	   switched for the call and restored by the subtransaction's end.
+ *	3) The subscriptions are cached per backend in CacheMemoryContext and
+ *	   dropped by a relcache callback: subscribe()/unsubscribe() send a
+ *	   relcache invalidation for allocation.subscriptions, which reaches
+ *	   every backend at commit.  A command with no plugin subscribed thus
+ *	   runs no query for plugins.
+ *
+ * src/adapters/isolation.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/regproc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "pg_session.h"
+
+typedef struct al_plugin
+{
+	al_event_type type;
+	Oid			handler;
+	Oid			owner;
+} al_plugin;
+
+static al_plugin *plugin_cache = NULL;
+static int	plugin_count = 0;
+static bool plugin_cache_valid = false;
+static bool plugin_callback_registered = false;
+
+static void
+plugin_cache_reset(Datum arg, Oid relid)
+{
+	plugin_cache_valid = false;
+}
+
+/*
+ * Run fn(svc, ev) in a subtransaction; its error becomes a WARNING naming
+ * the handler.  Returns false when it failed.
+ */
+static bool
+isolation_run(void *ctx, const char *name, al_event_handler_fn fn,
+			  al_service *svc, const al_event *ev)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		fn(svc, ev);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("event handler %s failed on %s: %s", name,
+						al_event_name(ev->type), edata->message),
+				 errdetail("Only the handler's own work was undone; the command stands.")));
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* (Re)load the subscriptions into the backend cache. */
+static void
+plugin_cache_load(al_pg_session *s)
+{
+	uint64		n;
+
+	if (!plugin_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(plugin_cache_reset, (Datum) 0);
+		plugin_callback_registered = true;
+	}
+	n = al_pg_exec(s, Q_PLUGINS_ALL, NULL, NULL);
+	if (plugin_cache)
+		pfree(plugin_cache);
+	plugin_cache = MemoryContextAlloc(CacheMemoryContext,
+									  sizeof(al_plugin) * (n > 0 ? n : 1));
+	plugin_count = 0;
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *type = al_pg_text(s, i, 1);
+		al_plugin  *pl = &plugin_cache[plugin_count];
+
+		if (!al_event_type_from_name(type, &pl->type))
+			continue;
+		pl->handler = DatumGetObjectId(al_pg_datum(i, 2));
+		pl->owner = DatumGetObjectId(al_pg_datum(i, 3));
+		plugin_count++;
+	}
+	plugin_cache_valid = true;
+}
+
+typedef struct plugin_call
+{
+	const al_plugin *plugin;
+	Datum		event;
+} plugin_call;
+
+static plugin_call *current_call;
+
+/* Body of one isolated plugin call, with the subscriber's rights. */
+static void
+call_plugin(al_service *svc, const al_event *ev)
+{
+	Oid			saved_user;
+	int			saved_sec;
+
+	GetUserIdAndSecContext(&saved_user, &saved_sec);
+	SetUserIdAndSecContext(current_call->plugin->owner,
+						   saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	OidFunctionCall1(current_call->plugin->handler, current_call->event);
+	SetUserIdAndSecContext(saved_user, saved_sec);
+}
+
+/* The jsonb a plugin receives: type, aggregate and payload. */
+static Datum
+plugin_event_json(const char *aggregatetype, const al_event *ev)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"type\": ");
+	escape_json(&buf, al_event_name(ev->type));
+	appendStringInfoString(&buf, ", \"aggregatetype\": ");
+	escape_json(&buf, aggregatetype);
+	appendStringInfoString(&buf, ", \"aggregateid\": ");
+	escape_json(&buf, strcmp(aggregatetype, "order") == 0 ? ev->orderid : ev->sku);
+	appendStringInfo(&buf, ", \"payload\": %s}", al_pg_event_payload(ev));
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+static void
+plugins_dispatch(void *ctx, const char *aggregatetype, const al_event *ev)
+{
+	al_pg_session *s = ctx;
+	Datum		json = (Datum) 0;
+
+	if (!plugin_cache_valid)
+		plugin_cache_load(s);
+	for (int i = 0; i < plugin_count; i++)
+	{
+		plugin_call call;
+		al_plugin	pl;
+		char	   *name;
+
+		if (!plugin_cache_valid)
+			plugin_cache_load(s);	/* a plugin changed the subscriptions */
+		if (i >= plugin_count || plugin_cache[i].type != ev->type)
+			continue;
+		pl = plugin_cache[i];
+		if (json == (Datum) 0)
+			json = plugin_event_json(aggregatetype, ev);
+		call.plugin = &pl;
+		call.event = json;
+		current_call = &call;
+		name = format_procedure(pl.handler);
+		isolation_run(s, name, call_plugin, NULL, ev);
+	}
+}
+
+void
+al_pg_isolation(al_isolation *isolation, al_plugins *plugins,
+				al_pg_session *s)
+{
+	isolation->ctx = s;
+	isolation->run = isolation_run;
+	plugins->ctx = s;
+	plugins->dispatch = plugins_dispatch;
+}

@@ -1,0 +1,211 @@
+/*-------------------------------------------------------------------------
+ *
+ * outbox.c
+ *	  Adapters that write beside the change: the transactional outbox
+ *	  (al_outbox), the allocations_view read model (al_read_model) and the
+ *	  e-mail notifications (al_notifier).
+ *
+ * Notes:
+ *	1) Memory: payloads are built in a StringInfo in the current (SPI
+ *	   procedure) context and freed by SPI_finish.
+ *	2) Each event row gets its product's next aggregate_seq (gapless: the
+ *	   counter lives in the locked product row and rolls back with it) and
+ *	   a commit_key = GREATEST(own xid, the product's previous key).  The
+ *	   consumer API orders and pages by (commit_key, position): see
+ *	   src/sql/allocation.sql, allocation.read_events.
+ *	3) NOTIFY allocation_events is sent once per SQL call by al_pg_end,
+ *	   and PostgreSQL folds repeated notifications of a transaction into
+ *	   one.
+ *
+ * src/adapters/outbox.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/xid8.h"
+
+#include "pg_session.h"
+#include "settings.h"
+
+#define TEXT(s) CStringGetTextDatum(s)
+
+static void
+json_key_text(StringInfo buf, const char *key, const char *value)
+{
+	if (buf->len > 1)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+	if (value)
+		escape_json(buf, value);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+static void
+json_key_int(StringInfo buf, const char *key, int32 value)
+{
+	if (buf->len > 1)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfo(buf, ": %d", value);
+}
+
+static void
+json_key_bool(StringInfo buf, const char *key, bool value)
+{
+	if (buf->len > 1)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfo(buf, ": %s", value ? "true" : "false");
+}
+
+/* The payload of SPEC section 5's table, as JSON text. */
+char *
+al_pg_event_payload(const al_event *ev)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	switch (ev->type)
+	{
+		case AL_EV_BATCH_CREATED:
+			json_key_text(&buf, "ref", ev->batchref);
+			json_key_text(&buf, "sku", ev->sku);
+			json_key_int(&buf, "qty", ev->qty);
+			json_key_text(&buf, "eta", ev->has_eta ?
+						  DatumGetCString(DirectFunctionCall1(date_out,
+															  DateADTGetDatum(ev->eta)))
+						  : NULL);
+			break;
+		case AL_EV_BATCH_QUANTITY_CHANGED:
+			json_key_text(&buf, "ref", ev->batchref);
+			json_key_text(&buf, "sku", ev->sku);
+			json_key_int(&buf, "qty", ev->qty);
+			json_key_int(&buf, "previous_qty", ev->previous_qty);
+			break;
+		case AL_EV_ALLOCATED:
+			json_key_text(&buf, "orderid", ev->orderid);
+			json_key_text(&buf, "sku", ev->sku);
+			json_key_int(&buf, "qty", ev->qty);
+			json_key_text(&buf, "batchref", ev->batchref);
+			break;
+		case AL_EV_DEALLOCATED:
+			json_key_text(&buf, "orderid", ev->orderid);
+			json_key_text(&buf, "sku", ev->sku);
+			json_key_int(&buf, "qty", ev->qty);
+			json_key_text(&buf, "batchref", ev->batchref);
+			json_key_bool(&buf, "reallocate", ev->reallocate);
+			break;
+		case AL_EV_OUT_OF_STOCK:
+			json_key_text(&buf, "sku", ev->sku);
+			json_key_text(&buf, "orderid", ev->orderid);
+			json_key_int(&buf, "qty", ev->qty);
+			break;
+		case AL_EV_ORDER_CREATED:
+			json_key_text(&buf, "orderid", ev->orderid);
+			json_key_text(&buf, "status", ev->status);
+			break;
+		case AL_EV_ORDER_STATUS_CHANGED:
+			json_key_text(&buf, "orderid", ev->orderid);
+			json_key_text(&buf, "status", ev->status);
+			json_key_text(&buf, "previous_status", ev->previous_status);
+			break;
+		case AL_EV__COUNT:
+			elog(ERROR, "unknown event type %d", (int) ev->type);
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/* Insert one outbox row; returns its commit_key. */
+uint64
+al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
+					const char *aggregateid, const al_event *ev, int64 seq,
+					uint64 prev_key)
+{
+	Datum		args[6];
+	char		nulls[7] = "      ";
+
+	args[0] = TEXT(aggregatetype);
+	args[1] = TEXT(aggregateid);
+	args[2] = TEXT(al_event_name(ev->type));
+	args[3] = DirectFunctionCall1(jsonb_in,
+								  CStringGetDatum(al_pg_event_payload(ev)));
+	args[4] = Int64GetDatum(seq);
+	args[5] = FullTransactionIdGetDatum(FullTransactionIdFromU64(prev_key));
+	if (prev_key == 0)
+		nulls[5] = 'n';
+	al_pg_exec(s, Q_OUTBOX_INSERT, args, nulls);
+	al_pg_events_recorded(s);
+	return U64FromFullTransactionId(DatumGetFullTransactionId(al_pg_datum(0, 1)));
+}
+
+static void
+outbox_append(void *ctx, al_product *p, const al_event *ev)
+{
+	p->event_seq++;
+	p->event_key = al_pg_outbox_insert(ctx, "product", p->sku, ev,
+									   p->event_seq, p->event_key);
+}
+
+static void
+view_allocated(void *ctx, const al_event *ev)
+{
+	Datum		args[4] = {TEXT(ev->orderid), TEXT(ev->sku), TEXT(ev->batchref),
+	Int32GetDatum(ev->qty)};
+
+	al_pg_exec(ctx, Q_VIEW_UPSERT, args, NULL);
+}
+
+static void
+view_deallocated(void *ctx, const al_event *ev)
+{
+	Datum		args[2] = {TEXT(ev->orderid), TEXT(ev->sku)};
+
+	al_pg_exec(ctx, Q_VIEW_DELETE, args, NULL);
+}
+
+/* Write one e-mail and wake the mailer. */
+void
+al_pg_notification(al_pg_session *s, const char *recipient,
+				   const char *subject, const char *body)
+{
+	Datum		args[3] = {TEXT(recipient), TEXT(subject), TEXT(body)};
+
+	al_pg_exec(s, Q_NOTIFICATION_INSERT, args, NULL);
+	Async_Notify("allocation_notifications", "");
+}
+
+static void
+notify_stock_alert(void *ctx, const al_event *ev)
+{
+	if (al_stock_alert_recipient == NULL || al_stock_alert_recipient[0] == '\0')
+		return;
+	al_pg_notification(ctx, al_stock_alert_recipient,
+					   psprintf("Out of stock: %s", ev->sku),
+					   psprintf("Order %s asked for %d of %s and no batch can take it.",
+								ev->orderid, ev->qty, ev->sku));
+}
+
+void
+al_pg_outbox(al_outbox *outbox, al_read_model *views, al_notifier *notifier,
+			 al_pg_session *s)
+{
+	outbox->ctx = s;
+	outbox->append = outbox_append;
+	views->ctx = s;
+	views->allocated = view_allocated;
+	views->deallocated = view_deallocated;
+	notifier->ctx = s;
+	notifier->stock_alert = notify_stock_alert;
+}

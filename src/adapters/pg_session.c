@@ -1,0 +1,297 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_session.c
+ *	  One SQL call's session with the server, and the kept SPI plans.
+ *
+ * Notes (memory and lifetimes):
+ *	1) Plans: one SPIPlanPtr per al_query, prepared on first use and kept
+ *	   with SPI_keepplan (under CacheMemoryContext, for the backend's
+ *	   life).  The plan cache re-analyses them after DDL, so a DROP and
+ *	   CREATE EXTENSION in the same backend is safe.  Every name in them is
+ *	   schema-qualified and every operator is OPERATOR(pg_catalog.x), so a
+ *	   re-analysis under a hostile search_path finds only our objects.
+ *	2) Arena: the core's memory (products, events) lives in arena_cxt, a
+ *	   child of the caller's context created by al_pg_begin and deleted by
+ *	   al_pg_end; an ERROR frees it with its parent.  Anything returned to
+ *	   the caller is copied into caller_cxt first.
+ *	3) SPI memory: values read from SPI_tuptable live in SPI's procedure
+ *	   context until SPI_finish; the adapters copy what they keep into the
+ *	   arena.
+ *	4) Rights: the functions are not SECURITY DEFINER (a SET search_path
+ *	   clause would cost a GUC save and restore on every call).  Instead
+ *	   the session switches to the owner of schema allocation with
+ *	   SECURITY_LOCAL_USERID_CHANGE, as ri_triggers.c does for its checks;
+ *	   an ERROR restores the caller's id with the (sub)transaction.
+ *
+ * src/adapters/pg_session.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "pg_session.h"
+#include "settings.h"
+
+typedef struct al_query_def
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[8];
+	int			expected;		/* SPI_OK_* */
+} al_query_def;
+
+#define EQ " OPERATOR(pg_catalog.=) "
+
+static const al_query_def QUERIES[Q__COUNT] = {
+	[Q_PRODUCT_CREATE] = {
+		"INSERT INTO allocation.product_state (sku) VALUES ($1)"
+		" ON CONFLICT (sku) DO NOTHING",
+		1, {TEXTOID}, SPI_OK_INSERT},
+	[Q_PRODUCT_LOCK] = {
+		"SELECT version_number, line_seq, event_seq, event_key"
+		" FROM allocation.product_state WHERE sku" EQ "$1"
+		" FOR NO KEY UPDATE",
+		1, {TEXTOID}, SPI_OK_SELECT},
+	[Q_PRODUCT_SAVE] = {
+		"UPDATE allocation.product_state SET version_number = $2,"
+		" line_seq = $3, event_seq = $4, event_key = $5"
+		" WHERE sku" EQ "$1 AND version_number" EQ "$6",
+		6, {TEXTOID, INT8OID, INT8OID, INT8OID, XID8OID, INT8OID},
+		SPI_OK_UPDATE},
+	[Q_BATCH_SKU] = {
+		"SELECT sku FROM allocation.batches WHERE reference" EQ "$1",
+		1, {TEXTOID}, SPI_OK_SELECT},
+	[Q_BATCH_GET] = {
+		"SELECT purchased_quantity, allocated_quantity, eta"
+		" FROM allocation.batches WHERE reference" EQ "$1 AND sku" EQ "$2",
+		2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
+	[Q_BATCH_LINES] = {
+		"SELECT orderid, qty, seq FROM allocation.order_lines"
+		" WHERE batchref" EQ "$1",
+		1, {TEXTOID}, SPI_OK_SELECT},
+	[Q_BATCH_INSERT] = {
+		"INSERT INTO allocation.batches (reference, sku, purchased_quantity,"
+		" allocated_quantity, eta) VALUES ($1, $2, $3, $4, $5)",
+		5, {TEXTOID, TEXTOID, INT4OID, INT4OID, DATEOID}, SPI_OK_INSERT},
+	[Q_BATCH_UPDATE] = {
+		"UPDATE allocation.batches SET purchased_quantity = $2,"
+		" allocated_quantity = $3 WHERE reference" EQ "$1",
+		3, {TEXTOID, INT4OID, INT4OID}, SPI_OK_UPDATE},
+	[Q_AVAILABLE] = {
+		"SELECT reference, purchased_quantity, allocated_quantity, eta"
+		" FROM allocation.batches WHERE sku" EQ "$1"
+		" AND allocated_quantity OPERATOR(pg_catalog.<) purchased_quantity",
+		1, {TEXTOID}, SPI_OK_SELECT},
+	[Q_LINE_GET] = {
+		"SELECT l.qty, l.batchref, l.seq, b.purchased_quantity,"
+		" b.allocated_quantity, b.eta"
+		" FROM allocation.order_lines l JOIN allocation.batches b"
+		" ON b.reference" EQ "l.batchref"
+		" WHERE l.sku" EQ "$1 AND l.orderid" EQ "$2",
+		2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
+	[Q_LINE_INSERT] = {
+		"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
+		" VALUES ($1, $2, $3, $4, $5)",
+		5, {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID}, SPI_OK_INSERT},
+	[Q_LINE_UPDATE] = {
+		"UPDATE allocation.order_lines SET qty = $3, batchref = $4, seq = $5"
+		" WHERE sku" EQ "$1 AND orderid" EQ "$2",
+		5, {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID}, SPI_OK_UPDATE},
+	[Q_LINE_DELETE] = {
+		"DELETE FROM allocation.order_lines WHERE sku" EQ "$1"
+		" AND orderid" EQ "$2",
+		2, {TEXTOID, TEXTOID}, SPI_OK_DELETE},
+	[Q_OUTBOX_INSERT] = {
+		"INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
+		" payload, occurred_at, aggregate_seq, commit_key)"
+		" VALUES (pg_catalog.gen_random_uuid(), $1, $2, $3, $4,"
+		" pg_catalog.clock_timestamp(), $5,"
+		" GREATEST(pg_catalog.pg_current_xact_id(), $6))"
+		" RETURNING commit_key",
+		6, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, XID8OID},
+		SPI_OK_INSERT_RETURNING},
+	[Q_VIEW_UPSERT] = {
+		"INSERT INTO allocation.allocations_view (orderid, sku, batchref, qty,"
+		" updated_at) VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp())"
+		" ON CONFLICT (orderid, sku) DO UPDATE SET batchref = excluded.batchref,"
+		" qty = excluded.qty, updated_at = excluded.updated_at",
+		4, {TEXTOID, TEXTOID, TEXTOID, INT4OID}, SPI_OK_INSERT},
+	[Q_VIEW_DELETE] = {
+		"DELETE FROM allocation.allocations_view WHERE orderid" EQ "$1"
+		" AND sku" EQ "$2",
+		2, {TEXTOID, TEXTOID}, SPI_OK_DELETE},
+	[Q_NOTIFICATION_INSERT] = {
+		"INSERT INTO allocation.notifications (recipient, subject, body)"
+		" VALUES ($1, $2, $3)",
+		3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_INSERT},
+	[Q_PLUGINS_ALL] = {
+		"SELECT event_type, handler::pg_catalog.oid, owner"
+		" FROM allocation.subscriptions ORDER BY id",
+		0, {InvalidOid}, SPI_OK_SELECT},
+};
+
+static SPIPlanPtr plans[Q__COUNT];
+
+static void *
+arena_alloc(void *ctx, size_t size)
+{
+	return MemoryContextAlloc((MemoryContext) ctx, size);
+}
+
+/* Owner of schema allocation: the role whose rights the adapters use. */
+static Oid
+extension_owner(void)
+{
+	Oid			nsp = get_namespace_oid("allocation", false);
+	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for schema %u", nsp);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+void
+al_pg_begin(al_pg_session *s, bool read_only)
+{
+	int			rc;
+
+	memset(s, 0, sizeof(*s));
+	s->read_only = read_only;
+	s->caller_cxt = CurrentMemoryContext;
+	s->arena_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										 "allocation command",
+										 ALLOCSET_DEFAULT_SIZES);
+	s->mem.alloc = arena_alloc;
+	s->mem.ctx = s->arena_cxt;
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	GetUserIdAndSecContext(&s->saved_userid, &s->saved_sec_context);
+	SetUserIdAndSecContext(extension_owner(),
+						   s->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+al_pg_end(al_pg_session *s)
+{
+	int			rc;
+
+	SetUserIdAndSecContext(s->saved_userid, s->saved_sec_context);
+	/* a wake-up hint for outbox consumers; a setting turns it off */
+	if (s->events_recorded && al_notify_events)
+		Async_Notify("allocation_events", "");
+	if ((rc = SPI_finish()) != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(rc));
+	MemoryContextSwitchTo(s->caller_cxt);
+	MemoryContextDelete(s->arena_cxt);
+}
+
+void
+al_pg_events_recorded(al_pg_session *s)
+{
+	s->events_recorded = true;
+}
+
+/* The kept plan of q, prepared on first use. */
+static SPIPlanPtr
+get_plan(al_query q)
+{
+	if (plans[q] == NULL)
+	{
+		const al_query_def *d = &QUERIES[q];
+		SPIPlanPtr	plan = SPI_prepare(d->sql, d->nargs,
+									   (Oid *) d->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", d->sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		plans[q] = plan;
+	}
+	return plans[q];
+}
+
+uint64
+al_pg_exec(al_pg_session *s, al_query q, Datum *values, const char *nulls)
+{
+	int			rc = SPI_execute_plan(get_plan(q), values, nulls,
+									  s->read_only, 0);
+
+	if (rc != QUERIES[q].expected)
+		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", QUERIES[q].sql,
+			 SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+char *
+al_pg_text(al_pg_session *s, uint64 row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, &isnull);
+	text	   *t;
+	char	   *result;
+	size_t		len;
+
+	if (isnull)
+		return NULL;
+	t = DatumGetTextPP(d);
+	len = VARSIZE_ANY_EXHDR(t);
+	result = MemoryContextAlloc(s->arena_cxt, len + 1);
+	memcpy(result, VARDATA_ANY(t), len);
+	result[len] = '\0';
+	return result;
+}
+
+Datum
+al_pg_datum(uint64 row, int col)
+{
+	bool		isnull;
+
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
+						 &isnull);
+}
+
+bool
+al_pg_isnull(uint64 row, int col)
+{
+	bool		isnull;
+
+	(void) SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
+						 &isnull);
+	return isnull;
+}
+
+int32
+al_pg_int4(uint64 row, int col)
+{
+	return DatumGetInt32(al_pg_datum(row, col));
+}
+
+int64
+al_pg_int8(uint64 row, int col)
+{
+	return DatumGetInt64(al_pg_datum(row, col));
+}
+
+void
+al_pg_service(al_service *svc, al_pg_session *s)
+{
+	memset(svc, 0, sizeof(*svc));
+	svc->mem = s->mem;
+	al_pg_repository(&svc->repo, s);
+	al_pg_outbox(&svc->outbox, &svc->views, &svc->notifier, s);
+	al_pg_isolation(&svc->isolation, &svc->plugins, s);
+}

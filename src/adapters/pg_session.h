@@ -1,0 +1,102 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_session.h
+ *	  SPI plumbing shared by the adapters: one call's session (SPI
+ *	  connection, the extension owner's rights, the core's arena) and the
+ *	  table of kept plans.
+ *
+ * src/adapters/pg_session.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AL_PG_SESSION_H
+#define AL_PG_SESSION_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+
+#include "service.h"
+
+/* Every SQL statement the adapters run, prepared once per backend. */
+typedef enum al_query
+{
+	Q_PRODUCT_CREATE,
+	Q_PRODUCT_LOCK,
+	Q_PRODUCT_SAVE,
+	Q_BATCH_SKU,
+	Q_BATCH_GET,
+	Q_BATCH_LINES,
+	Q_BATCH_INSERT,
+	Q_BATCH_UPDATE,
+	Q_AVAILABLE,
+	Q_LINE_GET,
+	Q_LINE_INSERT,
+	Q_LINE_UPDATE,
+	Q_LINE_DELETE,
+	Q_OUTBOX_INSERT,
+	Q_VIEW_UPSERT,
+	Q_VIEW_DELETE,
+	Q_NOTIFICATION_INSERT,
+	Q_PLUGINS_ALL,
+	Q__COUNT
+} al_query;
+
+/* One SQL call's connection to the server. */
+typedef struct al_pg_session
+{
+	MemoryContext caller_cxt;	/* where results for the caller go */
+	MemoryContext arena_cxt;	/* the core's arena, deleted at the end */
+	al_allocator mem;
+	Oid			saved_userid;
+	int			saved_sec_context;
+	bool		read_only;
+	bool		events_recorded;	/* NOTIFY allocation_events at commit */
+} al_pg_session;
+
+/*
+ * Open the session: SPI_connect, switch to the extension owner's rights
+ * (no role may touch the tables directly, SPEC section 7).
+ */
+extern void al_pg_begin(al_pg_session *s, bool read_only);
+/* Close it: restore the caller's rights, SPI_finish, free the arena. */
+extern void al_pg_end(al_pg_session *s);
+
+/*
+ * Run kept plan q with the given arguments (NULL nulls: none is NULL) and
+ * check the SPI result; returns SPI_processed.
+ */
+extern uint64 al_pg_exec(al_pg_session *s, al_query q, Datum *values,
+						 const char *nulls);
+
+/* Column helpers over SPI_tuptable's row i. */
+extern char *al_pg_text(al_pg_session *s, uint64 row, int col);
+extern int32 al_pg_int4(uint64 row, int col);
+extern int64 al_pg_int8(uint64 row, int col);
+extern bool al_pg_isnull(uint64 row, int col);
+extern Datum al_pg_datum(uint64 row, int col);
+
+/* Ports implemented by the adapters, bound to a session. */
+extern void al_pg_service(al_service *svc, al_pg_session *s);
+
+/* Called by the adapters that record an event: NOTIFY at commit. */
+extern void al_pg_events_recorded(al_pg_session *s);
+
+/* repository.c */
+extern void al_pg_repository(al_repository *repo, al_pg_session *s);
+
+/* outbox.c */
+extern void al_pg_outbox(al_outbox *outbox, al_read_model *views,
+						 al_notifier *notifier, al_pg_session *s);
+extern char *al_pg_event_payload(const al_event *ev);
+extern uint64 al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
+								  const char *aggregateid, const al_event *ev,
+								  int64 seq, uint64 prev_key);
+extern void al_pg_notification(al_pg_session *s, const char *recipient,
+							   const char *subject, const char *body);
+
+/* isolation.c */
+extern void al_pg_isolation(al_isolation *isolation, al_plugins *plugins,
+							al_pg_session *s);
+
+#endif							/* AL_PG_SESSION_H */

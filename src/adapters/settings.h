@@ -1,0 +1,19 @@
+/*-------------------------------------------------------------------------
+ *
+ * settings.h
+ *	  The extension's settings (GUCs), defined by _PG_init in
+ *	  src/entry/module.c and read by the adapters.
+ *
+ * src/adapters/settings.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AL_SETTINGS_H
+#define AL_SETTINGS_H
+
+/* allocation.stock_alert_recipient: who gets OutOfStock e-mails (or none) */
+extern char *al_stock_alert_recipient;
+/* allocation.notify_events: NOTIFY allocation_events at commit */
+extern bool al_notify_events;
+
+#endif							/* AL_SETTINGS_H */

@@ -1,0 +1,154 @@
+/*-------------------------------------------------------------------------
+ *
+ * product.h
+ *	  The Product aggregate: the batches of one SKU and the order lines
+ *	  allocated to them.  Every allocation rule of SPEC section 2 lives in
+ *	  product.c.
+ *
+ * Notes:
+ *	1) A product in memory is a *partial* aggregate: the repository loads
+ *	   only what a command needs (SPEC section 8).  For allocate that is the
+ *	   batches that still have stock and the line of the order being
+ *	   allocated; for change_batch_quantity it is the changed batch with all
+ *	   its lines.  Each operation below states what it needs loaded.  A
+ *	   depleted batch can never take a line, so leaving it out does not
+ *	   change any decision: that is what keeps allocate flat as history
+ *	   grows.
+ *	2) The product tracks what changed since it was loaded (new batches,
+ *	   dirty batches, lines whose batch changed), so the repository writes
+ *	   only those rows.
+ *	3) batch.allocated is the sum of the quantities of the lines allocated
+ *	   to the batch, kept up to date by this file alone, so the available
+ *	   quantity is known without loading lines.
+ *
+ * src/core/product.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AL_PRODUCT_H
+#define AL_PRODUCT_H
+
+#include "al_core.h"
+#include "events.h"
+
+typedef struct al_batch
+{
+	const char *ref;
+	int32_t		purchased;		/* purchased quantity */
+	int32_t		allocated;		/* sum of the quantities allocated to it */
+	bool		has_eta;		/* false: already in the warehouse */
+	int32_t		eta;			/* days since 2000-01-01 */
+	bool		lines_loaded;	/* all its lines are in product.lines */
+	bool		is_new;			/* created by this command */
+	bool		dirty;			/* quantities changed by this command */
+} al_batch;
+
+typedef struct al_line
+{
+	const char *orderid;
+	int32_t		qty;
+	int			batch;			/* index in product.batches, -1: none */
+	int64_t		seq;			/* allocation order within the product */
+	/* as stored when loaded, to compute what to write */
+	int			stored_batch;	/* -1: no row stored */
+	int64_t		stored_seq;
+} al_line;
+
+typedef struct al_product
+{
+	const al_allocator *mem;
+	const char *sku;
+	int64_t		version;		/* version_number as loaded */
+	int64_t		line_seq;		/* last allocation sequence number used */
+	bool		changed;		/* a command changed it: bump the version */
+	al_batch   *batches;
+	int			nbatches;
+	int			batches_cap;
+	al_line    *lines;
+	int			nlines;
+	int			lines_cap;
+	al_event_list events;		/* recorded, not yet published */
+	/* opaque to the core: kept by the outbox adapter (SPEC section 5) */
+	int64_t		event_seq;
+	uint64_t	event_key;
+} al_product;
+
+/* Start an empty in-memory product; the repository fills it. */
+extern void al_product_init(al_product *p, const al_allocator *mem,
+							const char *sku, int64_t version, int64_t line_seq);
+
+/*
+ * Loading (repository side).  Each is idempotent: a batch or line already
+ * in memory is kept as it is, because this command may have changed it.
+ * Returns the index of the batch or line.
+ */
+extern int	al_product_load_batch(al_product *p, const char *ref,
+								  int32_t purchased, int32_t allocated,
+								  bool has_eta, int32_t eta);
+extern int	al_product_load_line(al_product *p, const char *orderid,
+								 int32_t qty, const char *batchref, int64_t seq);
+
+extern int	al_product_find_batch(const al_product *p, const char *ref);
+extern int	al_product_find_line(const al_product *p, const char *orderid);
+
+static inline int32_t
+al_batch_available(const al_batch *b)
+{
+	return b->purchased - b->allocated;
+}
+
+/*
+ * Rule 2: does batch a come before batch b in allocation preference?
+ * Returns <0, 0, >0 like strcmp.
+ */
+extern int	al_batch_preference(const al_batch *a, const al_batch *b);
+
+/*
+ * Commands.  Each records its events in p->events and sets p->changed when
+ * the product changed.
+ */
+
+/*
+ * Add a new batch (the caller checked that the reference is free).
+ * Records BatchCreated.
+ */
+extern al_status al_product_add_batch(al_product *p, const char *ref,
+									  int32_t qty, bool has_eta, int32_t eta);
+
+/*
+ * Allocate (orderid, qty) to the preferred batch that can hold it, leaving
+ * out the batch exclude_ref (NULL: none; used by reallocation).
+ * Needs loaded: the line of orderid if it exists, every batch with stock.
+ * Returns AL_OK and *batchref, AL_OUT_OF_STOCK (records OutOfStock, nothing
+ * else changes), or AL_QTY_MISMATCH with *existing_qty set.
+ */
+extern al_status al_product_allocate(al_product *p, const char *orderid,
+									 int32_t qty, const char *exclude_ref,
+									 const char **batchref,
+									 int32_t *existing_qty);
+
+/*
+ * Free the line of orderid.  reallocate says whether the message bus will
+ * place it again (rule 5) or not (rule 6: on request).
+ * Needs loaded: the line of orderid and its batch.
+ * *batchref = the batch it was freed from, or NULL when not allocated.
+ */
+extern al_status al_product_deallocate(al_product *p, const char *orderid,
+									   bool reallocate, const char **batchref);
+
+/*
+ * Rule 5: set a batch's purchased quantity, deallocating its most recently
+ * allocated lines while its available quantity is negative.
+ * Needs loaded: the batch with all its lines (lines_loaded).
+ */
+extern al_status al_product_change_batch_quantity(al_product *p,
+												  const char *ref,
+												  int32_t qty);
+
+/* After the repository saved it: what is in memory is now what is stored. */
+extern void al_product_mark_saved(al_product *p);
+
+/* Hand over the recorded events (the book's collect_new_events). */
+extern al_event_list al_product_take_events(al_product *p);
+
+#endif							/* AL_PRODUCT_H */

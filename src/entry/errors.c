@@ -1,0 +1,182 @@
+/*-------------------------------------------------------------------------
+ *
+ * errors.c
+ *	  Argument checks and the mapping of al_status to SQLSTATEs: the one
+ *	  place where the extension's errors are worded.
+ *
+ * Notes:
+ *	1) Messages follow PostgreSQL's style: lower case, no period, values
+ *	   quoted; the detail says what would have been accepted.
+ *	2) Every ereport carries an errcode; nothing surfaces as XX000.
+ *
+ * src/entry/errors.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_authid.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+
+#include "errors.h"
+
+void
+al_raise(al_status status, const al_error_context *ec)
+{
+	switch (status)
+	{
+		case AL_OK:
+		case AL_OUT_OF_STOCK:
+			return;
+		case AL_UNKNOWN_SKU:
+			ereport(ERROR,
+					(errcode(ERRCODE_ZA_UNKNOWN_SKU),
+					 errmsg("invalid sku \"%s\"", ec->sku),
+					 errdetail("No batch of this SKU has been added.")));
+			break;
+		case AL_UNKNOWN_BATCH:
+			ereport(ERROR,
+					(errcode(ERRCODE_ZA_UNKNOWN_BATCH),
+					 errmsg("unknown batch reference \"%s\"", ec->ref)));
+			break;
+		case AL_QTY_MISMATCH:
+			ereport(ERROR,
+					(errcode(ERRCODE_ZA_QTY_MISMATCH),
+					 errmsg("order line \"%s\" of sku \"%s\" is already allocated with quantity %d",
+							ec->orderid, ec->sku, ec->existing_qty),
+					 errdetail("It cannot be allocated again with quantity %d.",
+							   ec->qty),
+					 errhint("Deallocate the line first to change its quantity.")));
+			break;
+		case AL_INVALID_TRANSITION:
+			ereport(ERROR,
+					(errcode(ERRCODE_ZA_INVALID_TRANSITION),
+					 errmsg("order \"%s\" cannot change from status \"%s\" to \"%s\"",
+							ec->orderid, ec->previous_status, ec->status)));
+			break;
+		case AL_DUPLICATE_BATCH:
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("batch reference \"%s\" already exists", ec->ref)));
+			break;
+		case AL_CONCURRENT_UPDATE:
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access to product \"%s\" due to concurrent update",
+							ec->sku ? ec->sku : ec->ref),
+					 errhint("Retry the transaction.")));
+			break;
+		case AL_UNKNOWN_ORDER:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown order \"%s\"", ec->orderid)));
+			break;
+		case AL_DUPLICATE_ORDER:
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("order \"%s\" already exists", ec->orderid)));
+			break;
+		case AL_NULL_ARGUMENT:
+		case AL_INVALID_ARGUMENT:
+		case AL_NOT_ALLOWED:
+			/* checked at the entry with their own messages */
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid argument to %s", ec->function)));
+			break;
+	}
+}
+
+void
+al_check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be null", argname)));
+}
+
+char *
+al_identifier_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	text	   *t = PG_GETARG_TEXT_PP(argno);
+	const char *s = VARDATA_ANY(t);
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+
+	switch (al_check_identifier(s, len))
+	{
+		case AL_IDENT_OK:
+			break;
+		case AL_IDENT_EMPTY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not be empty", argname)));
+			break;
+		case AL_IDENT_BLANK:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not be blank", argname),
+					 errdetail("The value \"%s\" has only spaces.",
+							   text_to_cstring(t))));
+			break;
+		case AL_IDENT_TOO_LONG:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s is too long (%zu characters)", argname,
+							al_utf8_length(s, len)),
+					 errdetail("Identifiers have at most %d characters.",
+							   AL_IDENTIFIER_MAX_CHARS)));
+			break;
+		case AL_IDENT_CONTROL_CHAR:
+		case AL_IDENT_BAD_ENCODING:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain control characters", argname),
+					 errdetail("The value was %s.",
+							   quote_literal_cstr(text_to_cstring(t)))));
+			break;
+	}
+	return text_to_cstring(t);
+}
+
+int32
+al_line_qty_arg(FunctionCallInfo fcinfo, int argno)
+{
+	int32		qty = PG_GETARG_INT32(argno);
+
+	if (!al_line_qty_valid(qty))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid quantity %d for an order line", qty),
+				 errdetail("An order line's quantity must be greater than zero.")));
+	return qty;
+}
+
+int32
+al_batch_qty_arg(FunctionCallInfo fcinfo, int argno)
+{
+	int32		qty = PG_GETARG_INT32(argno);
+
+	if (!al_batch_qty_valid(qty))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid quantity %d for a batch", qty),
+				 errdetail("A batch's quantity must not be negative.")));
+	return qty;
+}
+
+void
+al_require_role(const char *role, const char *function)
+{
+	Oid			roleid = get_role_oid(role, true);
+
+	if (superuser())
+		return;
+	if (!OidIsValid(roleid) || !has_privs_of_role(GetUserId(), roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be a member of role \"%s\" to call %s", role, function),
+				 errhint("A database administrator can grant it: GRANT %s TO <role>.", role)));
+}

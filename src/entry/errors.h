@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ *
+ * errors.h
+ *	  Our SQLSTATEs (class ZA, SPEC section 3) and the one place that turns
+ *	  an al_status into an ERROR.
+ *
+ * src/entry/errors.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AL_ERRORS_H
+#define AL_ERRORS_H
+
+#include "postgres.h"
+
+#include "al_core.h"
+
+/* Class ZA: implementation-defined, so it cannot collide with the standard's */
+#define ERRCODE_ZA_UNKNOWN_SKU			MAKE_SQLSTATE('Z','A','0','0','1')
+#define ERRCODE_ZA_UNKNOWN_BATCH		MAKE_SQLSTATE('Z','A','0','0','2')
+#define ERRCODE_ZA_QTY_MISMATCH			MAKE_SQLSTATE('Z','A','0','0','3')
+#define ERRCODE_ZA_INVALID_TRANSITION	MAKE_SQLSTATE('Z','A','0','0','4')
+
+/* What the message of a failed command names. */
+typedef struct al_error_context
+{
+	const char *function;		/* SQL function, e.g. "allocate" */
+	const char *sku;
+	const char *ref;
+	const char *orderid;
+	int32		qty;
+	int32		existing_qty;
+	const char *status;
+	const char *previous_status;
+} al_error_context;
+
+/* Raise the ERROR of a failed status (never returns for one). */
+extern void al_raise(al_status status, const al_error_context *ec);
+
+/* Argument checks: 22004 for NULL, 22023 for values out of their domain. */
+extern void al_check_not_null(FunctionCallInfo fcinfo, int argno,
+							  const char *argname);
+extern char *al_identifier_arg(FunctionCallInfo fcinfo, int argno,
+							   const char *argname);
+extern int32 al_line_qty_arg(FunctionCallInfo fcinfo, int argno);
+extern int32 al_batch_qty_arg(FunctionCallInfo fcinfo, int argno);
+
+/* 42501 unless the current user is a member of role (or superuser). */
+extern void al_require_role(const char *role, const char *function);
+
+#endif							/* AL_ERRORS_H */

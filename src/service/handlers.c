@@ -1,0 +1,54 @@
+/*-------------------------------------------------------------------------
+ *
+ * handlers.c
+ *	  Event handlers of the allocation context.  Which event reaches which
+ *	  handler is decided in one place, the table of bus.c.
+ *
+ * src/service/handlers.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "service.h"
+
+/* CQRS: keep allocations_view equal to the write model. */
+void
+al_handle_update_view(al_service *svc, const al_event *ev)
+{
+	if (ev->type == AL_EV_ALLOCATED)
+		svc->views.allocated(svc->views.ctx, ev);
+	else if (ev->type == AL_EV_DEALLOCATED)
+		svc->views.deallocated(svc->views.ctx, ev);
+}
+
+/*
+ * Rule 5, second half: a line displaced by a quantity change is allocated
+ * again, by the normal rules, to the product's other batches.  Loads the
+ * product afresh: this handler is its own unit of work, so that its failure
+ * (rolled back on its own) leaves nothing stale behind.
+ */
+void
+al_handle_reallocate(al_service *svc, const al_event *ev)
+{
+	al_product	p;
+	const char *batchref;
+	int32_t		existing_qty;
+	al_status	st;
+
+	if (!ev->reallocate)
+		return;					/* rule 6 */
+	if (svc->repo.get(svc->repo.ctx, ev->sku, false, &p) != AL_OK)
+		return;
+	svc->repo.load_line(svc->repo.ctx, &p, ev->orderid);
+	svc->repo.load_available(svc->repo.ctx, &p);
+	st = al_product_allocate(&p, ev->orderid, ev->qty, ev->batchref,
+							 &batchref, &existing_qty);
+	if (st == AL_OK || st == AL_OUT_OF_STOCK)
+		(void) al_uow_commit(svc, &p);
+}
+
+/* An OutOfStock event writes an e-mail to the stock-alert recipient. */
+void
+al_handle_stock_alert(al_service *svc, const al_event *ev)
+{
+	svc->notifier.stock_alert(svc->notifier.ctx, ev);
+}

@@ -1,0 +1,113 @@
+/*-------------------------------------------------------------------------
+ *
+ * ports.h
+ *	  The ports the service layer is written against.  The server plugs in
+ *	  the SPI adapters (src/adapters), the unit tests plug in in-memory
+ *	  fakes (test/unit/fakes.c).
+ *
+ * Notes:
+ *	1) Each port is a struct of function pointers plus an opaque ctx.
+ *	2) Adapters may raise PostgreSQL errors (they longjmp out of the
+ *	   service); everything the caller must be able to tell apart comes
+ *	   back as an al_status instead.
+ *
+ * src/service/ports.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AL_PORTS_H
+#define AL_PORTS_H
+
+#include "al_core.h"
+#include "events.h"
+#include "product.h"
+
+/* The product repository: loads only what a command needs (SPEC section 8). */
+typedef struct al_repository
+{
+	void	   *ctx;
+
+	/*
+	 * Lock the product of sku for the rest of the transaction and initialise
+	 * *p with its header (al_product_init).  When it does not exist: create
+	 * it if create, else AL_UNKNOWN_SKU.  Under REPEATABLE READ or
+	 * SERIALIZABLE a product changed since the snapshot is a 40001 error.
+	 */
+	al_status	(*get) (void *ctx, const char *sku, bool create, al_product *p);
+	/* *sku = the SKU of batch ref, or AL_UNKNOWN_BATCH.  Takes no lock. */
+	al_status	(*sku_of_batch) (void *ctx, const char *ref, const char **sku);
+	/* Is the batch reference taken, by any product? */
+	bool		(*batch_exists) (void *ctx, const char *ref);
+	/* Load the line (orderid, p->sku), if stored, and its batch. */
+	void		(*load_line) (void *ctx, al_product *p, const char *orderid);
+	/* Load every batch of p that has available stock. */
+	void		(*load_available) (void *ctx, al_product *p);
+	/* Load batch ref of p with all its lines; AL_UNKNOWN_BATCH if none. */
+	al_status	(*load_batch_with_lines) (void *ctx, al_product *p,
+										  const char *ref);
+	/*
+	 * Write what changed (new and dirty batches, moved lines) and the
+	 * version: compare-and-set from p->version to p->version + 1, so two
+	 * transactions can never both commit a change made from one version
+	 * (rule 7).  AL_CONCURRENT_UPDATE when the stored version moved.
+	 */
+	al_status	(*save) (void *ctx, al_product *p);
+} al_repository;
+
+/* The transactional outbox (SPEC section 5). */
+typedef struct al_outbox
+{
+	void	   *ctx;
+
+	/*
+	 * Record one event of product p in the outbox, in the caller's
+	 * transaction.  The adapter keeps p->event_seq / p->event_key, which the
+	 * repository then saves with the product.
+	 */
+	void		(*append) (void *ctx, al_product *p, const al_event *ev);
+} al_outbox;
+
+/* The CQRS read model, maintained from events (allocations_view). */
+typedef struct al_read_model
+{
+	void	   *ctx;
+	void		(*allocated) (void *ctx, const al_event *ev);
+	void		(*deallocated) (void *ctx, const al_event *ev);
+} al_read_model;
+
+/* E-mail notifications (table allocation.notifications). */
+typedef struct al_notifier
+{
+	void	   *ctx;
+	/* Write a stock alert for an OutOfStock event, if a recipient is set. */
+	void		(*stock_alert) (void *ctx, const al_event *ev);
+} al_notifier;
+
+/* User plugins subscribed to event types (allocation.subscribe). */
+typedef struct al_plugins
+{
+	void	   *ctx;
+	/* Call every plugin subscribed to ev's type, each isolated. */
+	void		(*dispatch) (void *ctx, const char *aggregatetype,
+							 const al_event *ev);
+} al_plugins;
+
+struct al_service;
+
+typedef void (*al_event_handler_fn) (struct al_service *svc,
+									 const al_event *ev);
+
+/*
+ * Run one event handler so that its failure undoes only its own work and
+ * never the command (a subtransaction in the server; a plain call in the
+ * fakes).  Returns false when the handler failed.
+ */
+typedef struct al_isolation
+{
+	void	   *ctx;
+	bool		(*run) (void *ctx, const char *handler_name,
+						al_event_handler_fn fn, struct al_service *svc,
+						const al_event *ev);
+} al_isolation;
+
+#endif							/* AL_PORTS_H */

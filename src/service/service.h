@@ -1,0 +1,73 @@
+/*-------------------------------------------------------------------------
+ *
+ * service.h
+ *	  The service layer: command handlers and the message bus, written
+ *	  against the ports of ports.h only.
+ *
+ * Notes:
+ *	1) One al_service serves one SQL call.  The entry point fills in the
+ *	   ports, calls one al_svc_* command, and maps the result's status to a
+ *	   SQLSTATE.
+ *	2) Commands go to exactly one handler and their failure reaches the
+ *	   caller.  The events they record are published in the same
+ *	   transaction: written to the outbox with the change (unit of work),
+ *	   then handed to every handler subscribed to them (bus.c's table).
+ *
+ * src/service/service.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AL_SERVICE_H
+#define AL_SERVICE_H
+
+#include "ports.h"
+
+typedef struct al_service
+{
+	al_allocator mem;
+	al_repository repo;
+	al_outbox	outbox;
+	al_read_model views;
+	al_notifier notifier;
+	al_plugins	plugins;
+	al_isolation isolation;
+	/* events published and not yet handled, first in first out */
+	al_event_list queue;
+	int			queue_head;
+} al_service;
+
+/* What a command answers. */
+typedef struct al_result
+{
+	al_status	status;
+	const char *batchref;		/* allocate, deallocate */
+	int32_t		existing_qty;	/* AL_QTY_MISMATCH: the stored quantity */
+} al_result;
+
+/* Commands of SPEC section 3.  Arguments are already validated. */
+extern al_result al_svc_add_batch(al_service *svc, const char *ref,
+								  const char *sku, int32_t qty, bool has_eta,
+								  int32_t eta);
+extern al_result al_svc_allocate(al_service *svc, const char *orderid,
+								 const char *sku, int32_t qty);
+extern al_result al_svc_deallocate(al_service *svc, const char *orderid,
+								   const char *sku);
+extern al_result al_svc_change_batch_quantity(al_service *svc,
+											  const char *ref, int32_t qty);
+
+/*
+ * Unit of work: write p's changes and recorded events, then queue the
+ * events for the bus.  Used by the command handlers and by event handlers
+ * that change a product (reallocation).
+ */
+extern al_status al_uow_commit(al_service *svc, al_product *p);
+
+/* Message bus: hand every queued event to its handlers (bus.c). */
+extern void al_bus_drain(al_service *svc);
+
+/* Event handlers of the allocation context (handlers.c). */
+extern void al_handle_reallocate(al_service *svc, const al_event *ev);
+extern void al_handle_update_view(al_service *svc, const al_event *ev);
+extern void al_handle_stock_alert(al_service *svc, const al_event *ev);
+
+#endif							/* AL_SERVICE_H */
