@@ -30,6 +30,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -148,6 +149,14 @@ call_plugin(al_service *svc, const al_event *ev)
 	Oid			saved_user;
 	int			saved_sec;
 
+	/* fmgr does not check rights: do it as the executor would */
+	if (pg_proc_aclcheck(current_call->plugin->handler,
+						 current_call->plugin->owner,
+						 ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function %s",
+						format_procedure(current_call->plugin->handler))));
 	GetUserIdAndSecContext(&saved_user, &saved_sec);
 	SetUserIdAndSecContext(current_call->plugin->owner,
 						   saved_sec | SECURITY_LOCAL_USERID_CHANGE);

@@ -137,6 +137,38 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		"SELECT event_type, handler::pg_catalog.oid, owner"
 		" FROM allocation.subscriptions ORDER BY id",
 		0, {InvalidOid}, SPI_OK_SELECT},
+	[Q_SUBSCRIBE] = {
+		"INSERT INTO allocation.subscriptions (event_type, handler, owner)"
+		" VALUES ($1, $2, $3) ON CONFLICT (event_type, handler)"
+		" DO UPDATE SET owner = excluded.owner",
+		3, {TEXTOID, REGPROCEDUREOID, OIDOID}, SPI_OK_INSERT},
+	[Q_UNSUBSCRIBE] = {
+		"DELETE FROM allocation.subscriptions WHERE event_type" EQ "$1"
+		" AND handler" EQ "$2",
+		2, {TEXTOID, REGPROCEDUREOID}, SPI_OK_DELETE},
+	[Q_INBOX_CLAIM] = {
+		"INSERT INTO allocation.inbox (message_id, message, handled_at)"
+		" VALUES ($1, $2, pg_catalog.clock_timestamp())"
+		" ON CONFLICT (message_id) DO NOTHING",
+		2, {TEXTOID, JSONBOID}, SPI_OK_INSERT},
+	[Q_INBOX_GET] = {
+		"SELECT result FROM allocation.inbox WHERE message_id" EQ "$1",
+		1, {TEXTOID}, SPI_OK_SELECT},
+	[Q_INBOX_STORE] = {
+		"UPDATE allocation.inbox SET result = $2 WHERE message_id" EQ "$1",
+		2, {TEXTOID, JSONBOID}, SPI_OK_UPDATE},
+	[Q_VIEW_LOCK] = {
+		"LOCK TABLE allocation.allocations_view IN EXCLUSIVE MODE",
+		0, {InvalidOid}, SPI_OK_UTILITY},
+	[Q_VIEW_CLEAR] = {
+		"DELETE FROM allocation.allocations_view",
+		0, {InvalidOid}, SPI_OK_DELETE},
+	[Q_VIEW_REBUILD] = {
+		"INSERT INTO allocation.allocations_view"
+		" (orderid, sku, batchref, qty, updated_at)"
+		" SELECT orderid, sku, batchref, qty, pg_catalog.clock_timestamp()"
+		" FROM allocation.order_lines",
+		0, {InvalidOid}, SPI_OK_INSERT},
 };
 
 static SPIPlanPtr plans[Q__COUNT];

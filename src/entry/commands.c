@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * commands.c
- *	  SQL-callable commands of the allocation context (SPEC section 3):
- *	  role check, argument checks, one service call, error mapping.
+ *	  SQL-callable commands of the allocation context (SPEC section 3).
  *
  * Notes:
  *	1) The functions are VOLATILE and not STRICT: a NULL argument is a
  *	   22004 error, not a silent NULL result.
- *	2) Arguments are checked (22004, 22023) before anything is looked up.
+ *	2) Order of checks: the caller's role (42501), then the arguments
+ *	   (22004, 22023), then the service, which looks things up.
  *
  * src/entry/commands.c
  *
@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 
+#include "commands.h"
 #include "errors.h"
 #include "pg_session.h"
 
@@ -28,33 +29,115 @@ PG_FUNCTION_INFO_V1(allocation_allocate);
 PG_FUNCTION_INFO_V1(allocation_deallocate);
 PG_FUNCTION_INFO_V1(allocation_change_batch_quantity);
 
-#define ADMIN_ROLE "allocation_admin"
-#define USER_ROLE "allocation_user"
+/* Copy a core string out before the session's arena is freed. */
+static char *
+copy_out(al_pg_session *s, const char *str)
+{
+	return str ? MemoryContextStrdup(s->caller_cxt, str) : NULL;
+}
+
+void
+al_cmd_add_batch(const char *ref, const char *sku, int32 qty, bool has_eta,
+				 DateADT eta)
+{
+	al_error_context ec = {.function = "allocation.add_batch",
+	.ref = ref,.sku = sku,.qty = qty};
+	al_pg_session s;
+	al_service	svc;
+	al_result	r;
+
+	al_require_role(AL_ADMIN_ROLE, ec.function);
+	al_pg_begin(&s, false);
+	al_pg_service(&svc, &s);
+	r = al_svc_add_batch(&svc, ref, sku, qty, has_eta, eta);
+	al_pg_end(&s);
+	al_raise(r.status, &ec);
+}
+
+char *
+al_cmd_allocate(const char *orderid, const char *sku, int32 qty)
+{
+	al_error_context ec = {.function = "allocation.allocate",
+	.orderid = orderid,.sku = sku,.qty = qty};
+	al_pg_session s;
+	al_service	svc;
+	al_result	r;
+	char	   *batchref;
+
+	al_require_role(AL_USER_ROLE, ec.function);
+	al_pg_begin(&s, false);
+	al_pg_service(&svc, &s);
+	r = al_svc_allocate(&svc, orderid, sku, qty);
+	ec.existing_qty = r.existing_qty;
+	batchref = copy_out(&s, r.batchref);
+	al_pg_end(&s);
+	al_raise(r.status, &ec);
+	/* rule 3: out of stock is not an error, the answer is NULL */
+	return r.status == AL_OK ? batchref : NULL;
+}
+
+char *
+al_cmd_deallocate(const char *orderid, const char *sku)
+{
+	al_error_context ec = {.function = "allocation.deallocate",
+	.orderid = orderid,.sku = sku};
+	al_pg_session s;
+	al_service	svc;
+	al_result	r;
+	char	   *batchref;
+
+	al_require_role(AL_USER_ROLE, ec.function);
+	al_pg_begin(&s, false);
+	al_pg_service(&svc, &s);
+	r = al_svc_deallocate(&svc, orderid, sku);
+	batchref = copy_out(&s, r.batchref);
+	al_pg_end(&s);
+	al_raise(r.status, &ec);
+	return batchref;
+}
+
+void
+al_cmd_change_batch_quantity(const char *ref, int32 qty)
+{
+	al_error_context ec = {.function = "allocation.change_batch_quantity",
+	.ref = ref,.qty = qty};
+	al_pg_session s;
+	al_service	svc;
+	al_result	r;
+
+	al_require_role(AL_ADMIN_ROLE, ec.function);
+	al_pg_begin(&s, false);
+	al_pg_service(&svc, &s);
+	r = al_svc_change_batch_quantity(&svc, ref, qty);
+	al_pg_end(&s);
+	al_raise(r.status, &ec);
+}
+
+static Datum
+text_or_null(FunctionCallInfo fcinfo, char *s)
+{
+	if (s == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(s));
+}
 
 /* add_batch(ref text, sku text, qty integer, eta date DEFAULT NULL) */
 Datum
 allocation_add_batch(PG_FUNCTION_ARGS)
 {
-	al_error_context ec = {.function = "allocation.add_batch"};
-	al_pg_session s;
-	al_service	svc;
-	al_result	r;
-	bool		has_eta = !PG_ARGISNULL(3);
-	DateADT		eta = has_eta ? PG_GETARG_DATEADT(3) : 0;
+	const char *ref;
+	const char *sku;
+	int32		qty;
 
-	al_require_role(ADMIN_ROLE, ec.function);
+	al_require_role(AL_ADMIN_ROLE, "allocation.add_batch");
 	al_check_not_null(fcinfo, 0, "ref");
 	al_check_not_null(fcinfo, 1, "sku");
 	al_check_not_null(fcinfo, 2, "qty");
-	ec.ref = al_identifier_arg(fcinfo, 0, "ref");
-	ec.sku = al_identifier_arg(fcinfo, 1, "sku");
-	ec.qty = al_batch_qty_arg(fcinfo, 2);
-
-	al_pg_begin(&s, false);
-	al_pg_service(&svc, &s);
-	r = al_svc_add_batch(&svc, ec.ref, ec.sku, ec.qty, has_eta, eta);
-	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	ref = al_identifier_arg(fcinfo, 0, "ref");
+	sku = al_identifier_arg(fcinfo, 1, "sku");
+	qty = al_batch_qty_arg(fcinfo, 2);
+	al_cmd_add_batch(ref, sku, qty, !PG_ARGISNULL(3),
+					 PG_ARGISNULL(3) ? 0 : PG_GETARG_DATEADT(3));
 	PG_RETURN_VOID();
 }
 
@@ -62,80 +145,47 @@ allocation_add_batch(PG_FUNCTION_ARGS)
 Datum
 allocation_allocate(PG_FUNCTION_ARGS)
 {
-	al_error_context ec = {.function = "allocation.allocate"};
-	al_pg_session s;
-	al_service	svc;
-	al_result	r;
-	text	   *batchref = NULL;
+	const char *orderid;
+	const char *sku;
+	int32		qty;
 
-	al_require_role(USER_ROLE, ec.function);
+	al_require_role(AL_USER_ROLE, "allocation.allocate");
 	al_check_not_null(fcinfo, 0, "orderid");
 	al_check_not_null(fcinfo, 1, "sku");
 	al_check_not_null(fcinfo, 2, "qty");
-	ec.orderid = al_identifier_arg(fcinfo, 0, "orderid");
-	ec.sku = al_identifier_arg(fcinfo, 1, "sku");
-	ec.qty = al_line_qty_arg(fcinfo, 2);
-
-	al_pg_begin(&s, false);
-	al_pg_service(&svc, &s);
-	r = al_svc_allocate(&svc, ec.orderid, ec.sku, ec.qty);
-	ec.existing_qty = r.existing_qty;
-	if (r.batchref)				/* copied out before the arena goes */
-		batchref = cstring_to_text(r.batchref);
-	al_pg_end(&s);
-	al_raise(r.status, &ec);
-	if (batchref == NULL)
-		PG_RETURN_NULL();		/* rule 3: out of stock is not an error */
-	PG_RETURN_TEXT_P(batchref);
+	orderid = al_identifier_arg(fcinfo, 0, "orderid");
+	sku = al_identifier_arg(fcinfo, 1, "sku");
+	qty = al_line_qty_arg(fcinfo, 2);
+	return text_or_null(fcinfo, al_cmd_allocate(orderid, sku, qty));
 }
 
 /* deallocate(orderid text, sku text) RETURNS text */
 Datum
 allocation_deallocate(PG_FUNCTION_ARGS)
 {
-	al_error_context ec = {.function = "allocation.deallocate"};
-	al_pg_session s;
-	al_service	svc;
-	al_result	r;
-	text	   *batchref = NULL;
+	const char *orderid;
+	const char *sku;
 
-	al_require_role(USER_ROLE, ec.function);
+	al_require_role(AL_USER_ROLE, "allocation.deallocate");
 	al_check_not_null(fcinfo, 0, "orderid");
 	al_check_not_null(fcinfo, 1, "sku");
-	ec.orderid = al_identifier_arg(fcinfo, 0, "orderid");
-	ec.sku = al_identifier_arg(fcinfo, 1, "sku");
-
-	al_pg_begin(&s, false);
-	al_pg_service(&svc, &s);
-	r = al_svc_deallocate(&svc, ec.orderid, ec.sku);
-	if (r.batchref)
-		batchref = cstring_to_text(r.batchref);
-	al_pg_end(&s);
-	al_raise(r.status, &ec);
-	if (batchref == NULL)
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(batchref);
+	orderid = al_identifier_arg(fcinfo, 0, "orderid");
+	sku = al_identifier_arg(fcinfo, 1, "sku");
+	return text_or_null(fcinfo, al_cmd_deallocate(orderid, sku));
 }
 
 /* change_batch_quantity(ref text, qty integer) */
 Datum
 allocation_change_batch_quantity(PG_FUNCTION_ARGS)
 {
-	al_error_context ec = {.function = "allocation.change_batch_quantity"};
-	al_pg_session s;
-	al_service	svc;
-	al_result	r;
+	const char *ref;
+	int32		qty;
 
-	al_require_role(ADMIN_ROLE, ec.function);
+	al_require_role(AL_ADMIN_ROLE, "allocation.change_batch_quantity");
 	al_check_not_null(fcinfo, 0, "ref");
 	al_check_not_null(fcinfo, 1, "qty");
-	ec.ref = al_identifier_arg(fcinfo, 0, "ref");
-	ec.qty = al_batch_qty_arg(fcinfo, 1);
-
-	al_pg_begin(&s, false);
-	al_pg_service(&svc, &s);
-	r = al_svc_change_batch_quantity(&svc, ec.ref, ec.qty);
-	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	ref = al_identifier_arg(fcinfo, 0, "ref");
+	qty = al_batch_qty_arg(fcinfo, 1);
+	al_cmd_change_batch_quantity(ref, qty);
 	PG_RETURN_VOID();
 }

@@ -98,13 +98,9 @@ al_check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
 				 errmsg("argument \"%s\" must not be null", argname)));
 }
 
-char *
-al_identifier_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+void
+al_check_identifier_value(const char *s, size_t len, const char *argname)
 {
-	text	   *t = PG_GETARG_TEXT_PP(argno);
-	const char *s = VARDATA_ANY(t);
-	size_t		len = VARSIZE_ANY_EXHDR(t);
-
 	switch (al_check_identifier(s, len))
 	{
 		case AL_IDENT_OK:
@@ -119,7 +115,7 @@ al_identifier_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not be blank", argname),
 					 errdetail("The value \"%s\" has only spaces.",
-							   text_to_cstring(t))));
+							   pnstrdup(s, len))));
 			break;
 		case AL_IDENT_TOO_LONG:
 			ereport(ERROR,
@@ -135,9 +131,17 @@ al_identifier_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not contain control characters", argname),
 					 errdetail("The value was %s.",
-							   quote_literal_cstr(text_to_cstring(t)))));
+							   quote_literal_cstr(pnstrdup(s, len)))));
 			break;
 	}
+}
+
+char *
+al_identifier_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	text	   *t = PG_GETARG_TEXT_PP(argno);
+
+	al_check_identifier_value(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), argname);
 	return text_to_cstring(t);
 }
 

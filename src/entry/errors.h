@@ -40,6 +40,8 @@ extern void al_raise(al_status status, const al_error_context *ec);
 /* Argument checks: 22004 for NULL, 22023 for values out of their domain. */
 extern void al_check_not_null(FunctionCallInfo fcinfo, int argno,
 							  const char *argname);
+extern void al_check_identifier_value(const char *s, size_t len,
+									  const char *argname);
 extern char *al_identifier_arg(FunctionCallInfo fcinfo, int argno,
 							   const char *argname);
 extern int32 al_line_qty_arg(FunctionCallInfo fcinfo, int argno);

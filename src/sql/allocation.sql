@@ -119,6 +119,23 @@ CREATE TABLE allocation.subscriptions (
 	UNIQUE (event_type, handler)
 );
 
+-- Idempotent receiver of allocation.handle: one row a message_id handled.
+CREATE TABLE allocation.inbox (
+	message_id	text PRIMARY KEY,
+	message		jsonb NOT NULL,
+	result		jsonb,
+	handled_at	timestamptz NOT NULL
+);
+
+-- Outbox consumers and how far each has acknowledged (read_events).
+CREATE TABLE allocation.consumers (
+	name			text PRIMARY KEY,
+	last_key		xid8 NOT NULL DEFAULT '0',
+	last_position	bigint NOT NULL DEFAULT 0,
+	registered_at	timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	acked_at		timestamptz
+);
+
 -- pg_dump keeps the data of these tables (they are the users' data)
 SELECT pg_catalog.pg_extension_config_dump('allocation.product_state', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.batches', '');
@@ -127,6 +144,8 @@ SELECT pg_catalog.pg_extension_config_dump('allocation.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.allocations_view', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.notifications', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.subscriptions', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.inbox', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.consumers', '');
 
 --------------------------------------------------------------------------
 -- Queries (read side)
@@ -190,6 +209,162 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.change_batch_quantity(text, integer) IS
 	'Change a batch''s purchased quantity, deallocating and reallocating lines when it falls below what is allocated (rule 5).';
 
+CREATE FUNCTION allocation.handle(message jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'allocation_handle'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.handle(jsonb) IS
+	'Execute a command message (Allocate, CreateBatch, ChangeBatchQuantity, Deallocate); a repeated message_id returns the first result without running again.';
+
+--------------------------------------------------------------------------
+-- Message bus: plugins and the disposable read model
+--------------------------------------------------------------------------
+
+CREATE FUNCTION allocation.subscribe(event_type text, handler regprocedure)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_subscribe'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.subscribe(text, regprocedure) IS
+	'Call handler(event jsonb) for every event of this type, after the built-in handlers, in its own subtransaction, with the rights of the subscribing role.';
+
+CREATE FUNCTION allocation.unsubscribe(event_type text, handler regprocedure)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'allocation_unsubscribe'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.unsubscribe(text, regprocedure) IS
+	'Remove a plugin subscription; true when there was one.';
+
+CREATE FUNCTION allocation.rebuild_read_model()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'allocation_rebuild_read_model'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.rebuild_read_model() IS
+	'Recreate allocations_view from the write model; returns the number of rows.';
+
+--------------------------------------------------------------------------
+-- Outbox consumers.  An event is delivered once every transaction that
+-- could still write before it has ended: rows are read in (commit_key,
+-- position) order and only while commit_key < the snapshot's xmin.  A
+-- transaction still running has an xid >= xmin and its rows get a
+-- commit_key >= its xid, so nothing can appear behind a consumer's
+-- cursor: unlike "WHERE id > last_seen", no late commit is skipped.  The
+-- commit_key of a product's event is never below its previous event's, so
+-- the order is each aggregate's commit order too.
+--------------------------------------------------------------------------
+
+CREATE FUNCTION allocation.register_consumer(consumer text, from_start boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF consumer IS NULL OR from_start IS NULL THEN
+		RAISE EXCEPTION 'argument "%" must not be null',
+			CASE WHEN consumer IS NULL THEN 'consumer' ELSE 'from_start' END
+			USING ERRCODE = '22004';
+	END IF;
+	IF btrim(consumer) = '' OR length(consumer) > 255 THEN
+		RAISE EXCEPTION 'invalid consumer name "%"', consumer USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO allocation.consumers (name, last_key, last_position)
+	SELECT consumer, COALESCE(max(o.commit_key), '0'), COALESCE(max(o.position), 0)
+	  FROM allocation.outbox o
+	 WHERE NOT from_start
+	   AND o.commit_key < pg_snapshot_xmin(pg_current_snapshot())
+	ON CONFLICT (name) DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION allocation.register_consumer(text, boolean) IS
+	'Register a named outbox consumer, from the first event kept (or, from_start false, from now on). Idempotent.';
+
+CREATE FUNCTION allocation.unregister_consumer(consumer text)
+RETURNS boolean
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH gone AS (DELETE FROM allocation.consumers c WHERE c.name = consumer RETURNING 1)
+	SELECT count(*) > 0 FROM gone
+$$;
+COMMENT ON FUNCTION allocation.unregister_consumer(text) IS
+	'Forget a consumer, so that it no longer holds back purge_outbox.';
+
+CREATE FUNCTION allocation.read_events(consumer text, max_events integer DEFAULT 100)
+RETURNS SETOF allocation.outbox
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c allocation.consumers;
+BEGIN
+	SELECT * INTO c FROM allocation.consumers WHERE name = consumer;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown consumer "%"', consumer
+			USING ERRCODE = '22023', HINT = 'Call allocation.register_consumer first.';
+	END IF;
+	IF max_events IS NULL OR max_events < 1 THEN
+		RAISE EXCEPTION 'invalid max_events %', max_events USING ERRCODE = '22023';
+	END IF;
+	RETURN QUERY
+	SELECT o.*
+	  FROM allocation.outbox o
+	 WHERE (o.commit_key, o.position) > (c.last_key, c.last_position)
+	   AND o.commit_key < pg_snapshot_xmin(pg_current_snapshot())
+	 ORDER BY o.commit_key, o.position
+	 LIMIT max_events;
+END
+$$;
+COMMENT ON FUNCTION allocation.read_events(text, integer) IS
+	'The next events for a consumer, oldest first, never skipping a late-committing transaction. Unacknowledged events are read again (at least once).';
+
+CREATE FUNCTION allocation.ack_events(consumer text, last_event uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e allocation.outbox;
+BEGIN
+	SELECT * INTO e FROM allocation.outbox WHERE id = last_event;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown event "%"', last_event USING ERRCODE = '22023';
+	END IF;
+	UPDATE allocation.consumers
+	   SET last_key = e.commit_key, last_position = e.position,
+		   acked_at = clock_timestamp()
+	 WHERE name = consumer
+	   AND (last_key, last_position) < (e.commit_key, e.position);
+	IF NOT FOUND AND NOT EXISTS (SELECT FROM allocation.consumers WHERE name = consumer) THEN
+		RAISE EXCEPTION 'unknown consumer "%"', consumer USING ERRCODE = '22023';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION allocation.ack_events(text, uuid) IS
+	'Acknowledge every event up to and including last_event (the last one a consumer has processed).';
+
+CREATE FUNCTION allocation.purge_outbox()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k xid8;
+	p bigint;
+	n bigint;
+BEGIN
+	-- the slowest consumer's cursor; no consumer: nothing may go
+	SELECT last_key, last_position INTO k, p
+	  FROM allocation.consumers ORDER BY last_key, last_position LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN 0;
+	END IF;
+	DELETE FROM allocation.outbox WHERE (commit_key, position) <= (k, p);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION allocation.purge_outbox() IS
+	'Delete the events every registered consumer has acknowledged; returns how many.';
+
 --------------------------------------------------------------------------
 -- Rights (SPEC section 7).  Nothing is granted to PUBLIC.  Admin-only
 -- commands are executable by allocation_user so that a refusal can say
@@ -203,7 +378,18 @@ GRANT EXECUTE ON FUNCTION
 	allocation.add_batch(text, text, integer, date),
 	allocation.allocate(text, text, integer),
 	allocation.deallocate(text, text),
-	allocation.change_batch_quantity(text, integer)
+	allocation.change_batch_quantity(text, integer),
+	allocation.handle(jsonb),
+	allocation.subscribe(text, regprocedure),
+	allocation.unsubscribe(text, regprocedure),
+	allocation.rebuild_read_model()
 	TO allocation_user;
+GRANT EXECUTE ON FUNCTION
+	allocation.register_consumer(text, boolean),
+	allocation.unregister_consumer(text),
+	allocation.read_events(text, integer),
+	allocation.ack_events(text, uuid),
+	allocation.purge_outbox()
+	TO allocation_admin;
 GRANT SELECT ON allocation.allocations_view TO allocation_user;
 GRANT SELECT ON allocation.outbox, allocation.notifications TO allocation_admin;

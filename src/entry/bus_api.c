@@ -1,0 +1,159 @@
+/*-------------------------------------------------------------------------
+ *
+ * bus_api.c
+ *	  SQL-callable functions around the message bus: plugin subscriptions
+ *	  and the rebuild of the read model (SPEC section 5).
+ *
+ * src/entry/bus_api.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+
+#include "commands.h"
+#include "errors.h"
+#include "pg_session.h"
+
+/* SQL-callable functions */
+PG_FUNCTION_INFO_V1(allocation_subscribe);
+PG_FUNCTION_INFO_V1(allocation_unsubscribe);
+PG_FUNCTION_INFO_V1(allocation_rebuild_read_model);
+
+/* An event type name of SPEC section 5's table, else 22023. */
+static char *
+event_type_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	al_event_type type;
+
+	if (!al_event_type_from_name(name, &type))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown event type \"%s\"", name),
+				 errhint("Known types: BatchCreated, BatchQuantityChanged, Allocated, Deallocated, OutOfStock, OrderCreated, OrderStatusChanged.")));
+	return name;
+}
+
+/* A plugin is a function (event jsonb) RETURNS void. */
+static void
+check_handler_signature(Oid handler)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
+	Form_pg_proc proc;
+	bool		fits;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function with OID %u does not exist", handler)));
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	fits = proc->pronargs == 1 && proc->proargtypes.values[0] == JSONBOID &&
+		proc->prorettype == VOIDOID && proc->prokind == PROKIND_FUNCTION &&
+		!proc->proretset;
+	ReleaseSysCache(tup);
+	if (!fits)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("function %s cannot be an event handler",
+						format_procedure(handler)),
+				 errdetail("A handler must be a function (event jsonb) RETURNS void.")));
+}
+
+/* Tell every backend's plugin cache that the subscriptions changed. */
+static void
+invalidate_subscriptions(void)
+{
+	Oid			relid = get_relname_relid("subscriptions",
+										  get_namespace_oid("allocation", false));
+
+	CacheInvalidateRelcacheByRelid(relid);
+}
+
+/* subscribe(event_type text, handler regprocedure) */
+Datum
+allocation_subscribe(PG_FUNCTION_ARGS)
+{
+	char	   *type;
+	Oid			handler;
+	Oid			subscriber = GetUserId();
+	al_pg_session s;
+	Datum		args[3];
+
+	al_require_role(AL_ADMIN_ROLE, "allocation.subscribe");
+	al_check_not_null(fcinfo, 0, "event_type");
+	al_check_not_null(fcinfo, 1, "handler");
+	type = event_type_arg(fcinfo, 0);
+	handler = PG_GETARG_OID(1);
+	check_handler_signature(handler);
+	/* the plugin runs with the subscriber's rights: it must be callable */
+	if (pg_proc_aclcheck(handler, subscriber, ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function %s",
+						format_procedure(handler))));
+
+	args[0] = CStringGetTextDatum(type);
+	args[1] = ObjectIdGetDatum(handler);
+	args[2] = ObjectIdGetDatum(subscriber);
+	al_pg_begin(&s, false);
+	al_pg_exec(&s, Q_SUBSCRIBE, args, NULL);
+	al_pg_end(&s);
+	invalidate_subscriptions();
+	PG_RETURN_VOID();
+}
+
+/* unsubscribe(event_type text, handler regprocedure) RETURNS boolean */
+Datum
+allocation_unsubscribe(PG_FUNCTION_ARGS)
+{
+	char	   *type;
+	al_pg_session s;
+	Datum		args[2];
+	uint64		n;
+
+	al_require_role(AL_ADMIN_ROLE, "allocation.unsubscribe");
+	al_check_not_null(fcinfo, 0, "event_type");
+	al_check_not_null(fcinfo, 1, "handler");
+	type = event_type_arg(fcinfo, 0);
+	args[0] = CStringGetTextDatum(type);
+	args[1] = PG_GETARG_DATUM(1);
+	al_pg_begin(&s, false);
+	n = al_pg_exec(&s, Q_UNSUBSCRIBE, args, NULL);
+	al_pg_end(&s);
+	invalidate_subscriptions();
+	PG_RETURN_BOOL(n > 0);
+}
+
+/*
+ * rebuild_read_model() RETURNS bigint: recreate allocations_view from the
+ * write model (read models are disposable).  The EXCLUSIVE lock makes
+ * concurrent commands wait at their projection, so none is lost between
+ * the clear and the copy.
+ */
+Datum
+allocation_rebuild_read_model(PG_FUNCTION_ARGS)
+{
+	al_pg_session s;
+	uint64		n;
+
+	al_require_role(AL_ADMIN_ROLE, "allocation.rebuild_read_model");
+	al_pg_begin(&s, false);
+	al_pg_exec(&s, Q_VIEW_LOCK, NULL, NULL);
+	al_pg_exec(&s, Q_VIEW_CLEAR, NULL, NULL);
+	n = al_pg_exec(&s, Q_VIEW_REBUILD, NULL, NULL);
+	al_pg_end(&s);
+	PG_RETURN_INT64((int64) n);
+}

@@ -1,0 +1,340 @@
+/*-------------------------------------------------------------------------
+ *
+ * messages.c
+ *	  allocation.handle(message jsonb): command messages from other systems
+ *	  (SPEC section 5), with an idempotent receiver.
+ *
+ * Notes:
+ *	1) A message is a JSON object with "type" (Allocate, CreateBatch,
+ *	   ChangeBatchQuantity, Deallocate), the SQL function's argument names
+ *	   as fields, and an optional "message_id".  Unknown fields are ignored
+ *	   so that senders may add metadata.
+ *	2) Missing field or wrong JSON type: 22023 naming the field.  A field
+ *	   that is JSON null: 22004, like a NULL argument of the function.
+ *	3) Idempotent receiver: a message_id is claimed in allocation.inbox in
+ *	   the caller's transaction (INSERT ... ON CONFLICT DO NOTHING waits
+ *	   for a concurrent claimer to finish), the command runs, and its
+ *	   result is stored beside it.  A message_id seen before returns the
+ *	   stored result without running anything.  A failed command rolls its
+ *	   claim back with it, so the message can be retried.
+ *	4) Rights: the command's role is checked before the inbox is read, so
+ *	   a repeated message never tells its result to a role that could not
+ *	   have run it.
+ *
+ * src/entry/messages.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "commands.h"
+#include "errors.h"
+#include "pg_session.h"
+
+PG_FUNCTION_INFO_V1(allocation_handle);
+
+typedef enum message_type
+{
+	MSG_ALLOCATE,
+	MSG_CREATE_BATCH,
+	MSG_CHANGE_BATCH_QUANTITY,
+	MSG_DEALLOCATE
+} message_type;
+
+typedef struct message
+{
+	message_type type;
+	const char *type_name;
+	char	   *message_id;
+	char	   *orderid;
+	char	   *sku;
+	char	   *ref;
+	int32		qty;
+	bool		has_eta;
+	DateADT		eta;
+} message;
+
+static JsonbValue *
+field(Jsonb *jb, const char *key)
+{
+	return getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+}
+
+static void
+malformed(const char *fmt, const char *key)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("malformed message: field \"%s\" %s", key, fmt)));
+}
+
+/* A required field that is present and not null. */
+static JsonbValue *
+required(Jsonb *jb, const char *key)
+{
+	JsonbValue *v = field(jb, key);
+
+	if (v == NULL)
+		malformed("is missing", key);
+	if (v->type == jbvNull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("message field \"%s\" must not be null", key)));
+	return v;
+}
+
+static char *
+jbv_string(JsonbValue *v)
+{
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/* A text field holding an identifier (SPEC section 3 rules). */
+static char *
+identifier_field(Jsonb *jb, const char *key)
+{
+	JsonbValue *v = required(jb, key);
+
+	if (v->type != jbvString)
+		malformed("must be a string", key);
+	al_check_identifier_value(v->val.string.val, v->val.string.len, key);
+	return jbv_string(v);
+}
+
+/* An integer field within int32. */
+static int32
+int_field(Jsonb *jb, const char *key)
+{
+	JsonbValue *v = required(jb, key);
+	char	   *digits;
+	char	   *end;
+	long		n;
+
+	if (v->type != jbvNumeric)
+		malformed("must be a number", key);
+	digits = DatumGetCString(DirectFunctionCall1(numeric_out,
+												 NumericGetDatum(v->val.numeric)));
+	errno = 0;
+	n = strtol(digits, &end, 10);
+	if (*end != '\0' || errno != 0 || n < PG_INT32_MIN || n > PG_INT32_MAX)
+		malformed("must be an integer", key);
+	return (int32) n;
+}
+
+/* An optional ISO date (YYYY-MM-DD) or null. */
+static void
+date_field(Jsonb *jb, const char *key, bool *has, DateADT *value)
+{
+	JsonbValue *v = field(jb, key);
+	char	   *s;
+	int			y,
+				m,
+				d;
+	char		tail;
+
+	*has = false;
+	if (v == NULL || v->type == jbvNull)
+		return;
+	if (v->type != jbvString)
+		malformed("must be an ISO date string", key);
+	s = jbv_string(v);
+	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 ||
+		s[4] != '-' || s[7] != '-' || m < 1 || m > 12 || d < 1 ||
+		d > day_tab[isleap(y)][m - 1])
+		malformed("must be an ISO date (YYYY-MM-DD)", key);
+	*has = true;
+	*value = DatumGetDateADT(DirectFunctionCall1(date_in, CStringGetDatum(s)));
+}
+
+static void
+parse_message(Jsonb *jb, message *msg)
+{
+	JsonbValue *type;
+	JsonbValue *id;
+
+	memset(msg, 0, sizeof(*msg));
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("malformed message: a message must be a JSON object")));
+	type = required(jb, "type");
+	if (type->type != jbvString)
+		malformed("must be a string", "type");
+	msg->type_name = jbv_string(type);
+
+	if (strcmp(msg->type_name, "Allocate") == 0)
+	{
+		msg->type = MSG_ALLOCATE;
+		msg->orderid = identifier_field(jb, "orderid");
+		msg->sku = identifier_field(jb, "sku");
+		msg->qty = int_field(jb, "qty");
+		if (!al_line_qty_valid(msg->qty))
+			malformed("must be greater than zero", "qty");
+	}
+	else if (strcmp(msg->type_name, "CreateBatch") == 0)
+	{
+		msg->type = MSG_CREATE_BATCH;
+		msg->ref = identifier_field(jb, "ref");
+		msg->sku = identifier_field(jb, "sku");
+		msg->qty = int_field(jb, "qty");
+		if (!al_batch_qty_valid(msg->qty))
+			malformed("must not be negative", "qty");
+		date_field(jb, "eta", &msg->has_eta, &msg->eta);
+	}
+	else if (strcmp(msg->type_name, "ChangeBatchQuantity") == 0)
+	{
+		msg->type = MSG_CHANGE_BATCH_QUANTITY;
+		msg->ref = identifier_field(jb, "ref");
+		msg->qty = int_field(jb, "qty");
+		if (!al_batch_qty_valid(msg->qty))
+			malformed("must not be negative", "qty");
+	}
+	else if (strcmp(msg->type_name, "Deallocate") == 0)
+	{
+		msg->type = MSG_DEALLOCATE;
+		msg->orderid = identifier_field(jb, "orderid");
+		msg->sku = identifier_field(jb, "sku");
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("malformed message: unknown message type \"%s\"",
+						msg->type_name),
+				 errhint("Known types: Allocate, CreateBatch, ChangeBatchQuantity, Deallocate.")));
+
+	id = field(jb, "message_id");
+	if (id != NULL && id->type != jbvNull)
+	{
+		if (id->type == jbvString)
+			msg->message_id = identifier_field(jb, "message_id");
+		else if (id->type == jbvNumeric)
+			msg->message_id = DatumGetCString(DirectFunctionCall1(numeric_out,
+																  NumericGetDatum(id->val.numeric)));
+		else
+			malformed("must be a string or a number", "message_id");
+	}
+}
+
+/* The role a message's command needs. */
+static const char *
+required_role(const message *msg)
+{
+	return (msg->type == MSG_CREATE_BATCH ||
+			msg->type == MSG_CHANGE_BATCH_QUANTITY) ? AL_ADMIN_ROLE : AL_USER_ROLE;
+}
+
+/* Run the command; returns its result as jsonb. */
+static Jsonb *
+execute(const message *msg)
+{
+	StringInfoData buf;
+	char	   *batchref = NULL;
+	bool		has_batchref = false;
+
+	switch (msg->type)
+	{
+		case MSG_ALLOCATE:
+			batchref = al_cmd_allocate(msg->orderid, msg->sku, msg->qty);
+			has_batchref = true;
+			break;
+		case MSG_CREATE_BATCH:
+			al_cmd_add_batch(msg->ref, msg->sku, msg->qty, msg->has_eta,
+							 msg->eta);
+			break;
+		case MSG_CHANGE_BATCH_QUANTITY:
+			al_cmd_change_batch_quantity(msg->ref, msg->qty);
+			break;
+		case MSG_DEALLOCATE:
+			batchref = al_cmd_deallocate(msg->orderid, msg->sku);
+			has_batchref = true;
+			break;
+	}
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"type\": ");
+	escape_json(&buf, msg->type_name);
+	if (has_batchref)
+	{
+		appendStringInfoString(&buf, ", \"batchref\": ");
+		if (batchref)
+			escape_json(&buf, batchref);
+		else
+			appendStringInfoString(&buf, "null");
+	}
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+											  CStringGetDatum(buf.data)));
+}
+
+/*
+ * Claim message_id in the inbox.  Returns NULL when it is new (claimed),
+ * else the result stored by its first handling.
+ */
+static Jsonb *
+inbox_claim(const char *message_id, Jsonb *message)
+{
+	al_pg_session s;
+	Datum		args[2] = {CStringGetTextDatum(message_id),
+	JsonbPGetDatum(message)};
+	Jsonb	   *result = NULL;
+
+	al_pg_begin(&s, false);
+	if (al_pg_exec(&s, Q_INBOX_CLAIM, args, NULL) == 0 &&
+		al_pg_exec(&s, Q_INBOX_GET, args, NULL) == 1 &&
+		!al_pg_isnull(0, 1))
+	{
+		MemoryContext old = MemoryContextSwitchTo(s.caller_cxt);
+
+		result = DatumGetJsonbPCopy(al_pg_datum(0, 1));
+		MemoryContextSwitchTo(old);
+	}
+	al_pg_end(&s);
+	return result;
+}
+
+static void
+inbox_store(const char *message_id, Jsonb *result)
+{
+	al_pg_session s;
+	Datum		args[2] = {CStringGetTextDatum(message_id),
+	JsonbPGetDatum(result)};
+
+	al_pg_begin(&s, false);
+	al_pg_exec(&s, Q_INBOX_STORE, args, NULL);
+	al_pg_end(&s);
+}
+
+/* handle(message jsonb) RETURNS jsonb */
+Datum
+allocation_handle(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb;
+	message		msg;
+	Jsonb	   *result;
+
+	al_require_role(AL_USER_ROLE, "allocation.handle");
+	al_check_not_null(fcinfo, 0, "message");
+	jb = PG_GETARG_JSONB_P(0);
+	parse_message(jb, &msg);
+	al_require_role(required_role(&msg), "allocation.handle");
+
+	if (msg.message_id)
+	{
+		result = inbox_claim(msg.message_id, jb);
+		if (result != NULL)
+			PG_RETURN_JSONB_P(result);	/* handled before: not again */
+	}
+	result = execute(&msg);
+	if (msg.message_id)
+		inbox_store(msg.message_id, result);
+	PG_RETURN_JSONB_P(result);
+}
