@@ -159,6 +159,14 @@ outbox_append(void *ctx, al_product *p, const al_event *ev)
 }
 
 static void
+outbox_append_order(void *ctx, al_order *o, const al_event *ev)
+{
+	o->event_seq++;
+	o->event_key = al_pg_outbox_insert(ctx, "order", o->orderid, ev,
+									   o->event_seq, o->event_key);
+}
+
+static void
 view_allocated(void *ctx, const al_event *ev)
 {
 	Datum		args[4] = {TEXT(ev->orderid), TEXT(ev->sku), TEXT(ev->batchref),
@@ -197,15 +205,27 @@ notify_stock_alert(void *ctx, const al_event *ev)
 								ev->orderid, ev->qty, ev->sku));
 }
 
+/* A status change, told to one subscriber. */
+static void
+notify_order_status(void *ctx, const char *recipient, const al_event *ev)
+{
+	al_pg_notification(ctx, recipient,
+					   psprintf("Order %s is now %s", ev->orderid, ev->status),
+					   psprintf("The status of order %s changed from %s to %s.",
+								ev->orderid, ev->previous_status, ev->status));
+}
+
 void
 al_pg_outbox(al_outbox *outbox, al_read_model *views, al_notifier *notifier,
 			 al_pg_session *s)
 {
 	outbox->ctx = s;
 	outbox->append = outbox_append;
+	outbox->append_order = outbox_append_order;
 	views->ctx = s;
 	views->allocated = view_allocated;
 	views->deallocated = view_deallocated;
 	notifier->ctx = s;
 	notifier->stock_alert = notify_stock_alert;
+	notifier->order_status = notify_order_status;
 }

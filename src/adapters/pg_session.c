@@ -169,6 +169,34 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" SELECT orderid, sku, batchref, qty, pg_catalog.clock_timestamp()"
 		" FROM allocation.order_lines",
 		0, {InvalidOid}, SPI_OK_INSERT},
+	[Q_ORDER_GET] = {
+		"SELECT status, version_number, event_seq, event_key"
+		" FROM allocation.orders WHERE orderid" EQ "$1 FOR NO KEY UPDATE",
+		1, {TEXTOID}, SPI_OK_SELECT},
+	[Q_ORDER_INSERT] = {
+		"INSERT INTO allocation.orders (orderid, status, version_number,"
+		" event_seq, event_key, updated_at)"
+		" VALUES ($1, $2, $3, $4, $5, pg_catalog.clock_timestamp())"
+		" ON CONFLICT (orderid) DO NOTHING",
+		5, {TEXTOID, TEXTOID, INT8OID, INT8OID, XID8OID}, SPI_OK_INSERT},
+	[Q_ORDER_UPDATE] = {
+		"UPDATE allocation.orders SET status = $2, version_number = $3,"
+		" event_seq = $4, event_key = $5,"
+		" updated_at = pg_catalog.clock_timestamp()"
+		" WHERE orderid" EQ "$1 AND version_number" EQ "$6",
+		6, {TEXTOID, TEXTOID, INT8OID, INT8OID, XID8OID, INT8OID},
+		SPI_OK_UPDATE},
+	[Q_ORDER_SUBSCRIBE] = {
+		"INSERT INTO allocation.order_subscriptions (orderid, email)"
+		" VALUES ($1, $2) ON CONFLICT (orderid, email) DO NOTHING",
+		2, {TEXTOID, TEXTOID}, SPI_OK_INSERT},
+	[Q_ORDER_SUBSCRIBERS] = {
+		"SELECT email FROM allocation.order_subscriptions"
+		" WHERE orderid" EQ "$1 ORDER BY subscribed_at, email",
+		1, {TEXTOID}, SPI_OK_SELECT},
+	[Q_ORDER_STATUS] = {
+		"SELECT status FROM allocation.orders WHERE orderid" EQ "$1",
+		1, {TEXTOID}, SPI_OK_SELECT},
 };
 
 static SPIPlanPtr plans[Q__COUNT];
@@ -324,6 +352,7 @@ al_pg_service(al_service *svc, al_pg_session *s)
 	memset(svc, 0, sizeof(*svc));
 	svc->mem = s->mem;
 	al_pg_repository(&svc->repo, s);
+	al_pg_order_repository(&svc->orders, s);
 	al_pg_outbox(&svc->outbox, &svc->views, &svc->notifier, s);
 	al_pg_isolation(&svc->isolation, &svc->plugins, s);
 }

@@ -47,6 +47,12 @@ typedef enum al_query
 	Q_VIEW_LOCK,
 	Q_VIEW_CLEAR,
 	Q_VIEW_REBUILD,
+	Q_ORDER_GET,
+	Q_ORDER_INSERT,
+	Q_ORDER_UPDATE,
+	Q_ORDER_SUBSCRIBE,
+	Q_ORDER_SUBSCRIBERS,
+	Q_ORDER_STATUS,
 	Q__COUNT
 } al_query;
 
@@ -102,6 +108,10 @@ extern uint64 al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 								  int64 seq, uint64 prev_key);
 extern void al_pg_notification(al_pg_session *s, const char *recipient,
 							   const char *subject, const char *body);
+
+/* orders.c */
+extern void al_pg_order_repository(al_order_repository *repo,
+								   al_pg_session *s);
 
 /* isolation.c */
 extern void al_pg_isolation(al_isolation *isolation, al_plugins *plugins,

@@ -70,8 +70,9 @@ al_raise(al_status status, const al_error_context *ec)
 			break;
 		case AL_UNKNOWN_ORDER:
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown order \"%s\"", ec->orderid)));
+					(errcode(ERRCODE_ZA_UNKNOWN_ORDER),
+					 errmsg("unknown order \"%s\"", ec->orderid),
+					 errhint("Orders are tracked once allocation.create_order has created them.")));
 			break;
 		case AL_DUPLICATE_ORDER:
 			ereport(ERROR,

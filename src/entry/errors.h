@@ -20,6 +20,8 @@
 #define ERRCODE_ZA_UNKNOWN_BATCH		MAKE_SQLSTATE('Z','A','0','0','2')
 #define ERRCODE_ZA_QTY_MISMATCH			MAKE_SQLSTATE('Z','A','0','0','3')
 #define ERRCODE_ZA_INVALID_TRANSITION	MAKE_SQLSTATE('Z','A','0','0','4')
+/* not in SPEC's table: an order id that order tracking does not know */
+#define ERRCODE_ZA_UNKNOWN_ORDER		MAKE_SQLSTATE('Z','A','0','0','5')
 
 /* What the message of a failed command names. */
 typedef struct al_error_context

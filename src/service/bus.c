@@ -36,6 +36,10 @@ static const al_subscription EVENT_HANDLERS[] = {
 	{AL_EV_DEALLOCATED, "update_allocations_view", al_handle_update_view, false},
 	{AL_EV_DEALLOCATED, "reallocate", al_handle_reallocate, true},
 	{AL_EV_OUT_OF_STOCK, "send_stock_alert", al_handle_stock_alert, true},
+	/* order tracking learns of allocations by events (SPEC section 6) */
+	{AL_EV_ALLOCATED, "track_order_allocated", al_handle_track_allocated, true},
+	{AL_EV_OUT_OF_STOCK, "track_order_backordered", al_handle_track_out_of_stock, true},
+	{AL_EV_ORDER_STATUS_CHANGED, "notify_order_subscribers", al_handle_notify_subscribers, true},
 };
 
 #define N_EVENT_HANDLERS (sizeof(EVENT_HANDLERS) / sizeof(EVENT_HANDLERS[0]))

@@ -20,6 +20,7 @@
 
 #include "al_core.h"
 #include "events.h"
+#include "order.h"
 #include "product.h"
 
 /* The product repository: loads only what a command needs (SPEC section 8). */
@@ -54,6 +55,24 @@ typedef struct al_repository
 	al_status	(*save) (void *ctx, al_product *p);
 } al_repository;
 
+/* The order repository of the order-tracking context. */
+typedef struct al_order_repository
+{
+	void	   *ctx;
+
+	/* Lock the order and initialise *o (al_order_init); AL_UNKNOWN_ORDER. */
+	al_status	(*get) (void *ctx, const char *orderid, al_order *o);
+
+	/*
+	 * Write the order: insert it when o->is_new (AL_DUPLICATE_ORDER when the
+	 * id is taken), else its status with a version compare-and-set; and
+	 * o->new_subscriber, if any (a repeated subscription is kept once).
+	 */
+	al_status	(*save) (void *ctx, al_order *o);
+	/* The e-mails following orderid, oldest first; *n is their number. */
+	const char **(*subscribers) (void *ctx, const char *orderid, int *n);
+} al_order_repository;
+
 /* The transactional outbox (SPEC section 5). */
 typedef struct al_outbox
 {
@@ -65,6 +84,8 @@ typedef struct al_outbox
 	 * repository then saves with the product.
 	 */
 	void		(*append) (void *ctx, al_product *p, const al_event *ev);
+	/* The same for an event of order o (aggregatetype "order"). */
+	void		(*append_order) (void *ctx, al_order *o, const al_event *ev);
 } al_outbox;
 
 /* The CQRS read model, maintained from events (allocations_view). */
@@ -81,6 +102,9 @@ typedef struct al_notifier
 	void	   *ctx;
 	/* Write a stock alert for an OutOfStock event, if a recipient is set. */
 	void		(*stock_alert) (void *ctx, const al_event *ev);
+	/* Tell one subscriber of an OrderStatusChanged event. */
+	void		(*order_status) (void *ctx, const char *recipient,
+								 const al_event *ev);
 } al_notifier;
 
 /* User plugins subscribed to event types (allocation.subscribe). */

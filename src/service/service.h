@@ -26,6 +26,7 @@ typedef struct al_service
 {
 	al_allocator mem;
 	al_repository repo;
+	al_order_repository orders;
 	al_outbox	outbox;
 	al_read_model views;
 	al_notifier notifier;
@@ -42,6 +43,7 @@ typedef struct al_result
 	al_status	status;
 	const char *batchref;		/* allocate, deallocate */
 	int32_t		existing_qty;	/* AL_QTY_MISMATCH: the stored quantity */
+	const char *previous_status;	/* AL_INVALID_TRANSITION: the order's */
 } al_result;
 
 /* Commands of SPEC section 3.  Arguments are already validated. */
@@ -55,12 +57,24 @@ extern al_result al_svc_deallocate(al_service *svc, const char *orderid,
 extern al_result al_svc_change_batch_quantity(al_service *svc,
 											  const char *ref, int32_t qty);
 
+/* Commands of the order-tracking context (SPEC section 6). */
+extern al_result al_svc_create_order(al_service *svc, const char *orderid);
+extern al_result al_svc_change_order_status(al_service *svc,
+											const char *orderid,
+											al_order_status status);
+extern al_result al_svc_subscribe_to_order(al_service *svc,
+										   const char *orderid,
+										   const char *email);
+
 /*
  * Unit of work: write p's changes and recorded events, then queue the
  * events for the bus.  Used by the command handlers and by event handlers
  * that change a product (reallocation).
  */
 extern al_status al_uow_commit(al_service *svc, al_product *p);
+
+/* The same for an order. */
+extern al_status al_order_commit(al_service *svc, al_order *o);
 
 /* Message bus: hand every queued event to its handlers (bus.c). */
 extern void al_bus_drain(al_service *svc);
@@ -69,5 +83,10 @@ extern void al_bus_drain(al_service *svc);
 extern void al_handle_reallocate(al_service *svc, const al_event *ev);
 extern void al_handle_update_view(al_service *svc, const al_event *ev);
 extern void al_handle_stock_alert(al_service *svc, const al_event *ev);
+
+/* Event handlers of the order-tracking context (orders.c). */
+extern void al_handle_track_allocated(al_service *svc, const al_event *ev);
+extern void al_handle_track_out_of_stock(al_service *svc, const al_event *ev);
+extern void al_handle_notify_subscribers(al_service *svc, const al_event *ev);
 
 #endif							/* AL_SERVICE_H */

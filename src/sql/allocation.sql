@@ -71,6 +71,28 @@ CREATE TABLE allocation.order_lines (
 CREATE INDEX order_lines_batch ON allocation.order_lines (batchref);
 
 --------------------------------------------------------------------------
+-- Order tracking (SPEC section 6): a second bounded context.  It shares no
+-- table with allocation; it hears of allocations through events.
+--------------------------------------------------------------------------
+
+CREATE TABLE allocation.orders (
+	orderid			text COLLATE "C" PRIMARY KEY,
+	status			text NOT NULL CHECK (status IN ('created', 'allocated',
+						'backordered', 'shipped', 'delivered', 'cancelled')),
+	version_number	bigint NOT NULL DEFAULT 0,
+	event_seq		bigint NOT NULL DEFAULT 0,
+	event_key		xid8,
+	updated_at		timestamptz NOT NULL
+);
+
+CREATE TABLE allocation.order_subscriptions (
+	orderid			text COLLATE "C" NOT NULL REFERENCES allocation.orders,
+	email			text NOT NULL,	-- validated, lower case
+	subscribed_at	timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	PRIMARY KEY (orderid, email)
+);
+
+--------------------------------------------------------------------------
 -- Events, read model, notifications, plugins (SPEC section 5)
 --------------------------------------------------------------------------
 
@@ -145,6 +167,8 @@ SELECT pg_catalog.pg_extension_config_dump('allocation.allocations_view', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.notifications', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.inbox', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.order_subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.consumers', '');
 
 --------------------------------------------------------------------------
@@ -215,6 +239,38 @@ AS 'MODULE_PATHNAME', 'allocation_handle'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.handle(jsonb) IS
 	'Execute a command message (Allocate, CreateBatch, ChangeBatchQuantity, Deallocate); a repeated message_id returns the first result without running again.';
+
+--------------------------------------------------------------------------
+-- Order tracking commands and query
+--------------------------------------------------------------------------
+
+CREATE FUNCTION allocation.create_order(orderid text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_create_order'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.create_order(text) IS
+	'Track an order (id PREFIX-NUMBER) in status created; administrators only. Records OrderCreated.';
+
+CREATE FUNCTION allocation.order_status(orderid text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'allocation_order_status'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION allocation.order_status(text) IS
+	'The status of a tracked order, NULL when the order is not tracked.';
+
+CREATE FUNCTION allocation.change_order_status(orderid text, status text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_change_order_status'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.change_order_status(text, text) IS
+	'Move an order along its state machine (ZA004 otherwise); administrators only. Records OrderStatusChanged and tells every subscriber.';
+
+CREATE FUNCTION allocation.subscribe_to_order(orderid text, email text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_subscribe_to_order'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.subscribe_to_order(text, text) IS
+	'Follow an order by e-mail: every later status change writes one notification to this address.';
 
 --------------------------------------------------------------------------
 -- Message bus: plugins and the disposable read model
@@ -382,7 +438,11 @@ GRANT EXECUTE ON FUNCTION
 	allocation.handle(jsonb),
 	allocation.subscribe(text, regprocedure),
 	allocation.unsubscribe(text, regprocedure),
-	allocation.rebuild_read_model()
+	allocation.rebuild_read_model(),
+	allocation.create_order(text),
+	allocation.order_status(text),
+	allocation.change_order_status(text, text),
+	allocation.subscribe_to_order(text, text)
 	TO allocation_user;
 GRANT EXECUTE ON FUNCTION
 	allocation.register_consumer(text, boolean),
