@@ -1,0 +1,61 @@
+# scripts/common.sh - shared settings of the project's scripts (sourced, not run).
+#
+# Sets, for the scripts that source it:
+#   ROOT        the repository's top directory
+#   PG_CONFIG   pg_config to build and test with (PostgreSQL 15 preferred)
+#   PG_BINDIR   its --bindir (initdb, pg_ctl, psql, ...)
+#   MAKE        make program
+# and defines small helpers: say, die, as_cluster_owner.
+
+# shellcheck disable=SC2034  # used by the scripts that source this file
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+MAKE=${MAKE:-make}
+
+# The project targets PostgreSQL 15 only.  Debian's /usr/bin/pg_config picks
+# the newest installed server-dev, so prefer 15's own pg_config when the
+# caller did not name one.  Called again after "make deps" has run.
+PG_MAJOR=${PG_MAJOR:-15}
+resolve_pg_config() {
+	if [ -z "${PG_CONFIG:-}" ] || [ "$PG_CONFIG" = pg_config ]; then
+		if [ -x "/usr/lib/postgresql/$PG_MAJOR/bin/pg_config" ]; then
+			PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+		else
+			PG_CONFIG=pg_config
+		fi
+	fi
+	export PG_CONFIG
+}
+resolve_pg_config
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# pg_bindir prints the server binaries' directory, or fails.
+pg_bindir() {
+	local d
+	d=$("$PG_CONFIG" --bindir 2>/dev/null) || return 1
+	[ -x "$d/pg_ctl" ] || return 1
+	printf '%s\n' "$d"
+}
+
+# The throwaway cluster runs as "postgres" when we are root (initdb refuses
+# to run as root), and as the calling user otherwise.
+if [ "$(id -u)" -eq 0 ]; then
+	CLUSTER_OWNER=postgres
+else
+	CLUSTER_OWNER=$(id -un)
+fi
+
+# as_cluster_owner CMD...: run CMD as the cluster's owner, from "/" so that
+# an unreadable working directory does not get in the way.
+as_cluster_owner() {
+	if [ "$(id -u)" -eq 0 ]; then
+		if command -v runuser >/dev/null 2>&1; then
+			(cd / && runuser -u "$CLUSTER_OWNER" -- "$@")
+		else
+			(cd / && su -s /bin/bash "$CLUSTER_OWNER" -c "$(printf '%q ' "$@")")
+		fi
+	else
+		(cd / && "$@")
+	fi
+}

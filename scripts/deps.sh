@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# scripts/deps.sh - install what building and testing the extension needs.
+#
+# Debian 12 (bookworm).  Fast when everything is there: it only asks dpkg.
+# When something is missing it runs "apt-get update" once and installs it
+# (as root, or through sudo when that is available).
+#
+#   scripts/deps.sh            install what is missing
+#   scripts/deps.sh --check    only report; exit 1 if something is missing
+#   scripts/deps.sh --dry-run  show what apt-get would do (apt-get -s)
+set -euo pipefail
+
+mode=install
+case "${1:-}" in
+	"") ;;
+	--check) mode=check ;;
+	--dry-run) mode=dry-run ;;
+	-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+	*) echo "usage: $0 [--check|--dry-run]" >&2; exit 2 ;;
+esac
+
+PG_MAJOR=${PG_MAJOR:-15}
+
+# package -> why
+packages=(
+	"postgresql-$PG_MAJOR"                       # server, initdb, pg_ctl
+	"postgresql-server-dev-$PG_MAJOR"            # PGXS, headers, pg_regress, isolation tester
+	"postgresql-$PG_MAJOR-pgtap"                 # CREATE EXTENSION pgtap
+	"libtap-parser-sourcehandler-pgtap-perl"     # pg_prove
+)
+
+installed() {
+	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+
+command -v dpkg-query >/dev/null 2>&1 ||
+	{ echo "deps: dpkg-query not found: this script knows Debian/Ubuntu only." >&2
+	  echo "deps: install PostgreSQL $PG_MAJOR with its server headers, pgTAP and pg_prove by hand." >&2
+	  exit 1; }
+
+missing=()
+for p in "${packages[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+# A C compiler, make and libc headers; build-essential brings all three.
+if ! { command -v gcc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 &&
+       installed libc6-dev; }; then
+	missing+=(build-essential)
+fi
+# prove (perl) runs the unit tests; perl comes with pg_prove, but say it.
+command -v prove >/dev/null 2>&1 || installed perl || missing+=(perl)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "deps: all present (PostgreSQL $PG_MAJOR, server-dev, pgTAP, pg_prove, compiler)"
+	[ "$mode" = dry-run ] || exit 0
+fi
+
+if [ "$mode" = check ]; then
+	echo "deps: missing: ${missing[*]}"
+	exit 1
+fi
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		echo "deps: not root; using sudo to install: ${missing[*]}"
+		SUDO=(sudo)
+	else
+		echo "deps: missing packages: ${missing[*]}" >&2
+		echo "deps: not root and no sudo: install them as root, e.g." >&2
+		echo "      apt-get update && apt-get install -y ${missing[*]}" >&2
+		exit 1
+	fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_opts=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=300)
+
+if [ "$mode" = dry-run ]; then
+	# Show what a fresh machine would get: simulate installing everything.
+	want=("${packages[@]}" build-essential)
+	echo "deps: dry run: apt-get install -s --reinstall ${want[*]}"
+	"${SUDO[@]}" apt-get install -s --reinstall "${apt_opts[@]}" "${want[@]}"
+	exit 0
+fi
+
+echo "deps: installing: ${missing[*]}"
+"${SUDO[@]}" apt-get update -q -o DPkg::Lock::Timeout=300
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install "${apt_opts[@]}" "${missing[@]}"
+
+still=()
+for p in "${missing[@]}"; do
+	installed "$p" || still+=("$p")
+done
+if [ "${#still[@]}" -ne 0 ]; then
+	echo "deps: still missing after apt-get install: ${still[*]}" >&2
+	exit 1
+fi
+echo "deps: installed: ${missing[*]}"

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# scripts/test.sh - everything CI runs ("make test", called by .ci/run).
+#
+#   deps -> build with warnings as errors -> install -> unit tests
+#   -> fresh throwaway cluster -> regress -> isolation -> pgTAP
+#   -> scripts/extra-tests/*.sh -> stop the cluster -> summary
+#
+# Every suite runs even when an earlier one failed (not after a failed
+# build).  Suites without files are reported as skipped.  The last lines
+# are one "<suite>: ok|FAILED|skipped" line per suite, a count line, and
+# "ALL TESTS PASSED" or "TESTS FAILED: <suites>"; the exit status is 0
+# only when nothing failed.
+#
+# Environment:
+#   ALLOC_TEST_CFLAGS   PG_CFLAGS of the build (default below)
+#   ALLOC_PGPORT, ALLOC_CLUSTER_DIR, PG_CONFIG: see scripts/cluster.sh
+#
+# The cluster is the one of "make run" (scripts/cluster.sh): make test
+# starts it afresh and removes it at the end, demo database included.
+#
+# Extra suites: each scripts/extra-tests/NAME.sh runs with bash, in the
+# repository's top directory, with the cluster's PGHOST, PGPORT, PGUSER,
+# PGDATABASE, ALLOC_PGDATA, ALLOC_PGLOG, PG_CONFIG and PG_BINDIR exported;
+# exit 0 means "NAME: ok".  If it leaves the server down, the cluster is
+# started again (same data) before the next suite.
+set -uo pipefail
+# shellcheck source=scripts/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$ROOT" || exit 1
+
+TEST_CFLAGS=${ALLOC_TEST_CFLAGS:--Wall -Wextra -Wno-unused-parameter -Werror -DUSE_ASSERT_CHECKING}
+JOBS=$(nproc 2>/dev/null || echo 2)
+DIFF_LINES=1000   # print at most this much of a diffs file
+
+summary=()
+failed=()
+npassed=0 nfailed=0 nskipped=0
+
+section() { printf '\n======== %s ========\n' "$*"; }
+
+# record SUITE ok|failed|skipped [note]
+record() {
+	local line="$1: $2"
+	case $2 in
+		ok) npassed=$((npassed + 1)) ;;
+		failed) nfailed=$((nfailed + 1)); failed+=("$1"); line="$1: FAILED" ;;
+		skipped) nskipped=$((nskipped + 1)) ;;
+	esac
+	[ -z "${3:-}" ] || line="$line ($3)"
+	summary+=("$line")
+	printf '%s\n' "$line"
+}
+
+have_files() { compgen -G "$1" >/dev/null; }
+
+show_file() {
+	[ -s "$1" ] || return 0
+	local n
+	n=$(wc -l < "$1")
+	printf '\n---- %s ----\n' "$1"
+	head -n "$DIFF_LINES" "$1"
+	if [ "$n" -gt "$DIFF_LINES" ]; then
+		printf '... (%d more lines in %s)\n' $((n - DIFF_LINES)) "$1"
+	fi
+	printf -- '---- end of %s ----\n' "$1"
+}
+
+mk() { "$MAKE" --no-print-directory PG_CONFIG="$PG_CONFIG" PG_CFLAGS="$TEST_CFLAGS" "$@"; }
+
+finish() {
+	section summary
+	printf '%s\n' "${summary[@]}"
+	printf 'suites: %d passed, %d failed, %d skipped\n' "$npassed" "$nfailed" "$nskipped"
+	if [ "$nfailed" -eq 0 ]; then
+		echo "ALL TESTS PASSED"
+		exit 0
+	fi
+	echo "TESTS FAILED: ${failed[*]}"
+	exit 1
+}
+
+# --- dependencies and build -------------------------------------------------
+
+section deps
+if ! bash scripts/deps.sh; then
+	record deps failed
+	finish
+fi
+resolve_pg_config
+
+section build
+if ! PG_BINDIR=$(pg_bindir); then
+	echo "PostgreSQL server binaries not found (PG_CONFIG=$PG_CONFIG)"
+	record build failed
+	finish
+fi
+export PG_BINDIR
+echo "PostgreSQL: $("$PG_CONFIG" --version) ($PG_CONFIG)"
+echo "PG_CFLAGS: $TEST_CFLAGS"
+if ! mk -j"$JOBS" all; then
+	record build failed
+	finish
+fi
+
+section install
+do_install() {
+	if [ "$(id -u)" -eq 0 ] ||
+	   { [ -w "$("$PG_CONFIG" --pkglibdir)" ] && [ -w "$("$PG_CONFIG" --sharedir)/extension" ]; }; then
+		mk install
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$MAKE" --no-print-directory PG_CONFIG="$PG_CONFIG" PG_CFLAGS="$TEST_CFLAGS" install
+	else
+		echo "cannot write PostgreSQL's extension directories and there is no sudo"
+		return 1
+	fi
+}
+if ! do_install; then
+	record install failed
+	finish
+fi
+
+# --- unit tests: no server ----------------------------------------------------
+
+section unit
+if ! have_files 'test/unit/*.c'; then
+	record unit skipped "no test/unit/*.c"
+elif mk unit; then
+	record unit ok
+else
+	record unit failed
+fi
+
+# --- the throwaway cluster ----------------------------------------------------
+
+cluster_up=no
+any_server_failure=no
+cleanup() {
+	trap - EXIT INT TERM
+	if [ "$cluster_up" = yes ]; then
+		# Keep the server log of this run for a look after the cluster is gone.
+		mkdir -p log
+		cp -f "$ALLOC_PGLOG" log/postgresql-test.log 2>/dev/null || true
+		if [ "$any_server_failure" = yes ] &&
+		   grep -qE 'terminated by signal|PANIC|TRAP:' log/postgresql-test.log 2>/dev/null; then
+			printf '\n---- server crashes (log/postgresql-test.log) ----\n'
+			grep -n -B 2 -A 8 -E 'terminated by signal|PANIC|TRAP:' log/postgresql-test.log | head -n 200
+		fi
+		bash scripts/cluster.sh stop || true
+		cluster_up=no
+	fi
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+section cluster
+if bash scripts/cluster.sh start --fresh; then
+	cluster_up=yes
+	eval "$(bash scripts/cluster.sh env)"
+else
+	echo "the throwaway cluster did not start: the server suites fail"
+fi
+
+# server_suite NAME: can NAME run?  Records it failed if there is no cluster.
+server_suite() {
+	if [ "$cluster_up" != yes ]; then
+		record "$1" failed "no cluster"
+		return 1
+	fi
+	# A suite that crashed or stopped the server must not sink the next one.
+	if ! bash scripts/cluster.sh status >/dev/null 2>&1; then
+		echo "the server is down; starting it again"
+		bash scripts/cluster.sh start || { record "$1" failed "server down"; return 1; }
+	fi
+	return 0
+}
+
+suite_failed() { any_server_failure=yes; record "$1" failed; }
+
+section regress
+if ! have_files 'sql/*.sql'; then
+	record regress skipped "no sql/*.sql"
+elif server_suite regress; then
+	rm -rf results regression.diffs regression.out
+	if mk installcheck ISOLATION=; then
+		record regress ok
+	else
+		show_file regression.diffs
+		suite_failed regress
+	fi
+fi
+
+section isolation
+if ! have_files 'test/isolation/specs/*.spec'; then
+	record isolation skipped "no test/isolation/specs/*.spec"
+elif server_suite isolation; then
+	rm -rf output_iso
+	if mk installcheck REGRESS=; then
+		record isolation ok
+	else
+		show_file output_iso/regression.diffs
+		suite_failed isolation
+	fi
+fi
+
+section pgtap
+if ! have_files 'test/pgtap/*.sql'; then
+	record pgtap skipped "no test/pgtap/*.sql"
+elif server_suite pgtap; then
+	psql=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1)
+	if "${psql[@]}" -d postgres -c 'SET client_min_messages = warning' \
+			-c 'DROP DATABASE IF EXISTS allocation_tap WITH (FORCE)' \
+			-c 'CREATE DATABASE allocation_tap' &&
+	   "${psql[@]}" -d allocation_tap \
+			-c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION allocation' &&
+	   pg_prove --psql-bin "$PG_BINDIR/psql" -d allocation_tap \
+			--failures --comments test/pgtap/*.sql; then
+		record pgtap ok
+	else
+		suite_failed pgtap
+	fi
+fi
+
+# --- extra suites (stress, crash, ...) ------------------------------------------
+
+for f in scripts/extra-tests/*.sh; do
+	[ -f "$f" ] || continue
+	name=$(basename "$f" .sh)
+	section "$name ($f)"
+	server_suite "$name" || continue
+	if ALLOC_ROOT=$ROOT bash "$f"; then
+		record "$name" ok
+	else
+		suite_failed "$name"
+	fi
+done
+
+cleanup
+finish
