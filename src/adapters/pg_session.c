@@ -14,9 +14,11 @@
  *	   child of the caller's context created by al_pg_begin and deleted by
  *	   al_pg_end; an ERROR frees it with its parent.  Anything returned to
  *	   the caller is copied into caller_cxt first.
- *	3) SPI memory: values read from SPI_tuptable live in SPI's procedure
- *	   context until SPI_finish; the adapters copy what they keep into the
- *	   arena.
+ *	3) SPI memory: the session runs with the arena as CurrentMemoryContext,
+ *	   so arguments built by the adapters go with it.  A statement's
+ *	   SPI_tuptable is freed when the next statement runs (al_pg_exec): the
+ *	   adapters copy what they keep into the arena first.  A long
+ *	   allocate_many thus stays flat: it resets the arena after each line.
  *	4) Rights: the functions are not SECURITY DEFINER (a SET search_path
  *	   clause would cost a GUC save and restore on every call).  Instead
  *	   the session switches to the owner of schema allocation with
@@ -237,6 +239,8 @@ al_pg_begin(al_pg_session *s, bool read_only)
 	s->mem.ctx = s->arena_cxt;
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+	/* what the adapters palloc (arguments, copies) goes with the arena */
+	MemoryContextSwitchTo(s->arena_cxt);
 	GetUserIdAndSecContext(&s->saved_userid, &s->saved_sec_context);
 	SetUserIdAndSecContext(extension_owner(),
 						   s->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
@@ -286,8 +290,15 @@ get_plan(al_query q)
 uint64
 al_pg_exec(al_pg_session *s, al_query q, Datum *values, const char *nulls)
 {
-	int			rc = SPI_execute_plan(get_plan(q), values, nulls,
-									  s->read_only, 0);
+	int			rc;
+
+	/* callers copy what they keep before the next statement */
+	if (SPI_tuptable != NULL)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		SPI_tuptable = NULL;
+	}
+	rc = SPI_execute_plan(get_plan(q), values, nulls, s->read_only, 0);
 
 	if (rc != QUERIES[q].expected)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", QUERIES[q].sql,

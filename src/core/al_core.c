@@ -87,6 +87,11 @@ utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 			return 0;
 		c = (c << 6) | (s[i] & 0x3F);
 	}
+	/* shortest form only, no UTF-16 surrogates, nothing past U+10FFFF */
+	if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) ||
+		(n == 4 && c < 0x10000) || (c >= 0xD800 && c <= 0xDFFF) ||
+		c > 0x10FFFF)
+		return 0;
 	*cp = c;
 	return n;
 }

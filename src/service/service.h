@@ -52,6 +52,13 @@ extern al_result al_svc_add_batch(al_service *svc, const char *ref,
 								  int32_t eta);
 extern al_result al_svc_allocate(al_service *svc, const char *orderid,
 								 const char *sku, int32_t qty);
+/*
+ * Bulk allocation: lock the products of skus (n of them, any order, with
+ * repeats) in byte order, so that concurrent bulk calls cannot deadlock.
+ * The lines are then allocated one by one with al_svc_allocate.
+ */
+extern al_status al_svc_lock_products(al_service *svc, const char **skus,
+									  int n, const char **unknown_sku);
 extern al_result al_svc_deallocate(al_service *svc, const char *orderid,
 								   const char *sku);
 extern al_result al_svc_change_batch_quantity(al_service *svc,

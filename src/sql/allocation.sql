@@ -233,6 +233,16 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.change_batch_quantity(text, integer) IS
 	'Change a batch''s purchased quantity, deallocating and reallocating lines when it falls below what is allocated (rule 5).';
 
+-- One line of allocate_many.
+CREATE TYPE allocation.order_line AS (orderid text, sku text, qty integer);
+
+CREATE FUNCTION allocation.allocate_many(lines allocation.order_line[])
+RETURNS TABLE (orderid text, sku text, batchref text)
+AS 'MODULE_PATHNAME', 'allocation_allocate_many'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.allocate_many(allocation.order_line[]) IS
+	'Allocate many lines in one call: the same rules and events as allocate for each line in order; products are locked in SKU order, so concurrent calls cannot deadlock.';
+
 CREATE FUNCTION allocation.handle(message jsonb)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'allocation_handle'
@@ -422,6 +432,105 @@ COMMENT ON FUNCTION allocation.purge_outbox() IS
 	'Delete the events every registered consumer has acknowledged; returns how many.';
 
 --------------------------------------------------------------------------
+-- check_invariants(): like amcheck, one row per violation of SPEC section
+-- 2's invariants; no row means healthy.  Event checks are made only for
+-- aggregates whose outbox history is complete (never purged).
+--------------------------------------------------------------------------
+CREATE FUNCTION allocation.check_invariants()
+RETURNS TABLE (invariant text, object text, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	-- no batch has a negative available quantity
+	SELECT 'batch oversold', b.reference,
+		   format('allocated %s of %s purchased', b.allocated_quantity, b.purchased_quantity)
+	  FROM allocation.batches b
+	 WHERE b.allocated_quantity > b.purchased_quantity
+	UNION ALL
+	-- a batch's allocated quantity is the sum of its lines
+	SELECT 'batch allocated quantity wrong', b.reference,
+		   format('says %s, its lines hold %s', b.allocated_quantity, COALESCE(l.total, 0))
+	  FROM allocation.batches b
+	  LEFT JOIN (SELECT batchref, sum(qty) AS total FROM allocation.order_lines GROUP BY batchref) l
+		ON l.batchref = b.reference
+	 WHERE b.allocated_quantity <> COALESCE(l.total, 0)
+	UNION ALL
+	-- a line belongs to an existing batch of its own SKU
+	SELECT 'line without its batch', l.orderid || '/' || l.sku,
+		   format('batch %L', l.batchref)
+	  FROM allocation.order_lines l
+	  LEFT JOIN allocation.batches b ON b.reference = l.batchref
+	 WHERE b.reference IS NULL OR b.sku <> l.sku
+	UNION ALL
+	-- each (orderid, sku) is allocated at most once
+	SELECT 'line allocated twice', l.orderid || '/' || l.sku,
+		   format('%s allocations', count(*))
+	  FROM allocation.order_lines l
+	 GROUP BY l.orderid, l.sku
+	HAVING count(*) > 1
+	UNION ALL
+	-- the read model equals the write model
+	SELECT 'read model differs', COALESCE(w.orderid, r.orderid) || '/' || COALESCE(w.sku, r.sku),
+		   format('write model %s, read model %s',
+				  COALESCE(w.batchref || ' x' || w.qty, 'none'),
+				  COALESCE(r.batchref || ' x' || r.qty, 'none'))
+	  FROM allocation.order_lines w
+	  FULL JOIN allocation.allocations_view r ON r.orderid = w.orderid AND r.sku = w.sku
+	 WHERE w.orderid IS NULL OR r.orderid IS NULL
+		OR w.batchref <> r.batchref OR w.qty <> r.qty
+	UNION ALL
+	-- per-aggregate event numbers have no gap and match the aggregate's counter
+	SELECT 'event sequence broken', p.sku,
+		   format('counter %s, outbox has %s events numbered %s..%s',
+				  p.event_seq, count(o.id), min(o.aggregate_seq), max(o.aggregate_seq))
+	  FROM allocation.product_state p
+	  LEFT JOIN allocation.outbox o ON o.aggregatetype = 'product' AND o.aggregateid = p.sku
+	 GROUP BY p.sku, p.event_seq
+	HAVING count(o.id) > 0 AND (max(o.aggregate_seq) <> p.event_seq
+			OR count(o.id) <> max(o.aggregate_seq) - min(o.aggregate_seq) + 1)
+	UNION ALL
+	-- every version was made by a command that recorded at least one event
+	SELECT 'version without events', p.sku,
+		   format('version %s but only %s events', p.version_number, p.event_seq)
+	  FROM allocation.product_state p
+	 WHERE p.version_number > p.event_seq
+	UNION ALL
+	-- history complete: the latest allocation event of each line agrees with it
+	SELECT CASE WHEN w.orderid IS NULL THEN 'event without its change'
+				ELSE 'allocation without its event' END,
+		   COALESCE(w.orderid, e.orderid) || '/' || COALESCE(w.sku, e.sku),
+		   format('write model %s, last event %s',
+				  COALESCE(w.batchref, 'none'),
+				  COALESCE(e.type || ' ' || e.batchref, 'none'))
+	  FROM (SELECT DISTINCT ON (o.aggregateid, o.payload->>'orderid')
+				   o.aggregateid AS sku, o.payload->>'orderid' AS orderid,
+				   o.type, o.payload->>'batchref' AS batchref
+			  FROM allocation.outbox o
+			 WHERE o.aggregatetype = 'product' AND o.type IN ('Allocated', 'Deallocated')
+			 ORDER BY o.aggregateid, o.payload->>'orderid', o.aggregate_seq DESC) e
+	  FULL JOIN allocation.order_lines w ON w.sku = e.sku AND w.orderid = e.orderid
+	 WHERE COALESCE(w.sku, e.sku) IN (
+			SELECT o.aggregateid FROM allocation.outbox o
+			 WHERE o.aggregatetype = 'product'
+			 GROUP BY o.aggregateid HAVING min(o.aggregate_seq) = 1)
+	   AND (w.orderid IS NULL AND e.type = 'Allocated'
+			OR w.orderid IS NOT NULL AND (e.type IS DISTINCT FROM 'Allocated'
+										  OR e.batchref <> w.batchref))
+	UNION ALL
+	-- a batch exists with its BatchCreated event
+	SELECT 'batch without its event', b.reference, format('sku %L', b.sku)
+	  FROM allocation.batches b
+	 WHERE b.sku IN (SELECT o.aggregateid FROM allocation.outbox o
+					  WHERE o.aggregatetype = 'product'
+					  GROUP BY o.aggregateid HAVING min(o.aggregate_seq) = 1)
+	   AND NOT EXISTS (SELECT FROM allocation.outbox o
+						WHERE o.aggregatetype = 'product' AND o.aggregateid = b.sku
+						  AND o.type = 'BatchCreated' AND o.payload->>'ref' = b.reference)
+$$;
+COMMENT ON FUNCTION allocation.check_invariants() IS
+	'One row per violated invariant (SPEC section 2): oversold batches, wrong counters, duplicate lines, read model drift, missing or orphan events. Empty means healthy.';
+
+--------------------------------------------------------------------------
 -- Rights (SPEC section 7).  Nothing is granted to PUBLIC.  Admin-only
 -- commands are executable by allocation_user so that a refusal can say
 -- which role is needed (42501, checked in C).
@@ -442,14 +551,16 @@ GRANT EXECUTE ON FUNCTION
 	allocation.create_order(text),
 	allocation.order_status(text),
 	allocation.change_order_status(text, text),
-	allocation.subscribe_to_order(text, text)
+	allocation.subscribe_to_order(text, text),
+	allocation.allocate_many(allocation.order_line[])
 	TO allocation_user;
 GRANT EXECUTE ON FUNCTION
 	allocation.register_consumer(text, boolean),
 	allocation.unregister_consumer(text),
 	allocation.read_events(text, integer),
 	allocation.ack_events(text, uuid),
-	allocation.purge_outbox()
+	allocation.purge_outbox(),
+	allocation.check_invariants()
 	TO allocation_admin;
 GRANT SELECT ON allocation.allocations_view TO allocation_user;
 GRANT SELECT ON allocation.outbox, allocation.notifications TO allocation_admin;
