@@ -76,8 +76,21 @@ isolation_run(void *ctx, const char *name, al_event_handler_fn fn,
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		fn(svc, ev);
-		ReleaseCurrentSubTransaction();
+		al_status	st = fn(svc, ev);
+
+		if (st != AL_OK)
+		{
+			/* it gave up: undo its work as if it had raised */
+			RollbackAndReleaseCurrentSubTransaction();
+			ereport(WARNING,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("event handler %s failed on %s: %s", name,
+							al_event_name(ev->type), al_status_name(st)),
+					 errdetail("Only the handler's own work was undone; the command stands.")));
+			ok = false;
+		}
+		else
+			ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 	}
@@ -143,7 +156,7 @@ typedef struct plugin_call
 static plugin_call *current_call;
 
 /* Body of one isolated plugin call, with the subscriber's rights. */
-static void
+static al_status
 call_plugin(al_service *svc, const al_event *ev)
 {
 	Oid			saved_user;
@@ -162,6 +175,7 @@ call_plugin(al_service *svc, const al_event *ev)
 						   saved_sec | SECURITY_LOCAL_USERID_CHANGE);
 	OidFunctionCall1(current_call->plugin->handler, current_call->event);
 	SetUserIdAndSecContext(saved_user, saved_sec);
+	return AL_OK;
 }
 
 /* The jsonb a plugin receives: type, aggregate and payload. */

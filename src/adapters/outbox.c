@@ -28,6 +28,7 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/xid8.h"
@@ -68,6 +69,22 @@ json_key_bool(StringInfo buf, const char *key, bool value)
 	appendStringInfo(buf, ": %s", value ? "true" : "false");
 }
 
+/* A date as ISO 8601 (YYYY-MM-DD) whatever the session's DateStyle. */
+static char *
+iso_date(DateADT date)
+{
+	int			y,
+				m,
+				d;
+
+	if (DATE_NOT_FINITE(date))
+		return pstrdup(DATE_IS_NOBEGIN(date) ? "-infinity" : "infinity");
+	j2date(date + POSTGRES_EPOCH_JDATE, &y, &m, &d);
+	if (y <= 0)
+		return psprintf("%04d-%02d-%02d BC", 1 - y, m, d);
+	return psprintf("%04d-%02d-%02d", y, m, d);
+}
+
 /* The payload of SPEC section 5's table, as JSON text. */
 char *
 al_pg_event_payload(const al_event *ev)
@@ -82,10 +99,7 @@ al_pg_event_payload(const al_event *ev)
 			json_key_text(&buf, "ref", ev->batchref);
 			json_key_text(&buf, "sku", ev->sku);
 			json_key_int(&buf, "qty", ev->qty);
-			json_key_text(&buf, "eta", ev->has_eta ?
-						  DatumGetCString(DirectFunctionCall1(date_out,
-															  DateADTGetDatum(ev->eta)))
-						  : NULL);
+			json_key_text(&buf, "eta", ev->has_eta ? iso_date(ev->eta) : NULL);
 			break;
 		case AL_EV_BATCH_QUANTITY_CHANGED:
 			json_key_text(&buf, "ref", ev->batchref);

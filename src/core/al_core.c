@@ -11,6 +11,41 @@
 
 #include <string.h>
 
+const char *
+al_status_name(al_status status)
+{
+	switch (status)
+	{
+		case AL_OK:
+			return "ok";
+		case AL_OUT_OF_STOCK:
+			return "out of stock";
+		case AL_NULL_ARGUMENT:
+			return "null argument";
+		case AL_INVALID_ARGUMENT:
+			return "invalid argument";
+		case AL_UNKNOWN_SKU:
+			return "unknown sku";
+		case AL_UNKNOWN_BATCH:
+			return "unknown batch";
+		case AL_QTY_MISMATCH:
+			return "quantity mismatch";
+		case AL_INVALID_TRANSITION:
+			return "invalid status transition";
+		case AL_DUPLICATE_BATCH:
+			return "duplicate batch";
+		case AL_CONCURRENT_UPDATE:
+			return "concurrent update";
+		case AL_NOT_ALLOWED:
+			return "not allowed";
+		case AL_UNKNOWN_ORDER:
+			return "unknown order";
+		case AL_DUPLICATE_ORDER:
+			return "duplicate order";
+	}
+	return "unknown status";
+}
+
 void *
 al_alloc(const al_allocator *mem, size_t size)
 {

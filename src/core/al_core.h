@@ -44,6 +44,9 @@ typedef enum al_status
 	AL_DUPLICATE_ORDER			/* order tracking: order exists already */
 } al_status;
 
+/* A short name of a status, for messages ("concurrent update"...). */
+extern const char *al_status_name(al_status status);
+
 /*
  * Arena-style allocator injected by the caller.  alloc never returns NULL:
  * the server's palloc raises an ERROR instead, the unit tests' version

@@ -69,7 +69,7 @@ al_bus_drain(al_service *svc)
 				svc->isolation.run(svc->isolation.ctx, h->name, h->fn, svc,
 								   &ev);
 			else
-				h->fn(svc, &ev);
+				(void) h->fn(svc, &ev); /* raises or succeeds */
 		}
 		svc->plugins.dispatch(svc->plugins.ctx, aggregate_type(ev.type), &ev);
 	}

@@ -11,13 +11,14 @@
 #include "service.h"
 
 /* CQRS: keep allocations_view equal to the write model. */
-void
+al_status
 al_handle_update_view(al_service *svc, const al_event *ev)
 {
 	if (ev->type == AL_EV_ALLOCATED)
 		svc->views.allocated(svc->views.ctx, ev);
 	else if (ev->type == AL_EV_DEALLOCATED)
 		svc->views.deallocated(svc->views.ctx, ev);
+	return AL_OK;
 }
 
 /*
@@ -26,7 +27,7 @@ al_handle_update_view(al_service *svc, const al_event *ev)
  * product afresh: this handler is its own unit of work, so that its failure
  * (rolled back on its own) leaves nothing stale behind.
  */
-void
+al_status
 al_handle_reallocate(al_service *svc, const al_event *ev)
 {
 	al_product	p;
@@ -35,20 +36,23 @@ al_handle_reallocate(al_service *svc, const al_event *ev)
 	al_status	st;
 
 	if (!ev->reallocate)
-		return;					/* rule 6 */
-	if (svc->repo.get(svc->repo.ctx, ev->sku, false, &p) != AL_OK)
-		return;
+		return AL_OK;			/* rule 6 */
+	st = svc->repo.get(svc->repo.ctx, ev->sku, false, &p);
+	if (st != AL_OK)
+		return st;
 	svc->repo.load_line(svc->repo.ctx, &p, ev->orderid);
 	svc->repo.load_available(svc->repo.ctx, &p);
 	st = al_product_allocate(&p, ev->orderid, ev->qty, ev->batchref,
 							 &batchref, &existing_qty);
 	if (st == AL_OK || st == AL_OUT_OF_STOCK)
-		(void) al_uow_commit(svc, &p);
+		st = al_uow_commit(svc, &p);
+	return st;
 }
 
 /* An OutOfStock event writes an e-mail to the stock-alert recipient. */
-void
+al_status
 al_handle_stock_alert(al_service *svc, const al_event *ev)
 {
 	svc->notifier.stock_alert(svc->notifier.ctx, ev);
+	return AL_OK;
 }

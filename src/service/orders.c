@@ -96,38 +96,43 @@ al_svc_subscribe_to_order(al_service *svc, const char *orderid,
 }
 
 /* Move a tracked order on an allocation event; ignore untracked ones. */
-static void
+static al_status
 track(al_service *svc, const char *orderid, al_order_status from_a,
 	  al_order_status from_b, al_order_status to)
 {
 	al_order	o;
+	al_status	st = svc->orders.get(svc->orders.ctx, orderid, &o);
 
-	if (svc->orders.get(svc->orders.ctx, orderid, &o) != AL_OK)
-		return;					/* not a tracked order */
+	if (st == AL_UNKNOWN_ORDER)
+		return AL_OK;			/* not a tracked order */
+	if (st != AL_OK)
+		return st;
 	if (o.status != from_a && o.status != from_b)
-		return;
-	if (al_order_change_status(&o, to) == AL_OK)
-		(void) al_order_commit(svc, &o);
+		return AL_OK;
+	st = al_order_change_status(&o, to);
+	if (st == AL_OK)
+		st = al_order_commit(svc, &o);
+	return st;
 }
 
 /* Allocated: a created or backordered order becomes allocated. */
-void
+al_status
 al_handle_track_allocated(al_service *svc, const al_event *ev)
 {
-	track(svc, ev->orderid, AL_ORDER_CREATED, AL_ORDER_BACKORDERED,
+	return track(svc, ev->orderid, AL_ORDER_CREATED, AL_ORDER_BACKORDERED,
 		  AL_ORDER_ALLOCATED);
 }
 
 /* OutOfStock: a created order becomes backordered. */
-void
+al_status
 al_handle_track_out_of_stock(al_service *svc, const al_event *ev)
 {
-	track(svc, ev->orderid, AL_ORDER_CREATED, AL_ORDER_CREATED,
+	return track(svc, ev->orderid, AL_ORDER_CREATED, AL_ORDER_CREATED,
 		  AL_ORDER_BACKORDERED);
 }
 
 /* OrderStatusChanged: one notification per subscriber. */
-void
+al_status
 al_handle_notify_subscribers(al_service *svc, const al_event *ev)
 {
 	int			n = 0;
@@ -136,4 +141,5 @@ al_handle_notify_subscribers(al_service *svc, const al_event *ev)
 
 	for (int i = 0; i < n; i++)
 		svc->notifier.order_status(svc->notifier.ctx, emails[i], ev);
+	return AL_OK;
 }

@@ -47,8 +47,9 @@ typedef struct al_repository
 	al_status	(*load_batch_with_lines) (void *ctx, al_product *p,
 										  const char *ref);
 	/*
-	 * Write what changed (new and dirty batches, moved lines) and the
-	 * version: compare-and-set from p->version to p->version + 1, so two
+	 * Write what changed (new and dirty batches, moved lines), the
+	 * counters and the version: compare-and-set from p->version to
+	 * p->version + 1 when p->changed (else the version stays), so two
 	 * transactions can never both commit a change made from one version
 	 * (rule 7).  AL_CONCURRENT_UPDATE when the stored version moved.
 	 */
@@ -118,13 +119,18 @@ typedef struct al_plugins
 
 struct al_service;
 
-typedef void (*al_event_handler_fn) (struct al_service *svc,
-									 const al_event *ev);
+/*
+ * An event handler.  It returns AL_OK, or the status that made it give up:
+ * its work is then undone like that of a handler that raised an error.
+ */
+typedef al_status (*al_event_handler_fn) (struct al_service *svc,
+										  const al_event *ev);
 
 /*
  * Run one event handler so that its failure undoes only its own work and
  * never the command (a subtransaction in the server; a plain call in the
- * fakes).  Returns false when the handler failed.
+ * fakes).  Returns false when the handler failed: it raised an error or
+ * returned a status other than AL_OK; its work is undone either way.
  */
 typedef struct al_isolation
 {

@@ -87,13 +87,13 @@ extern al_status al_order_commit(al_service *svc, al_order *o);
 extern void al_bus_drain(al_service *svc);
 
 /* Event handlers of the allocation context (handlers.c). */
-extern void al_handle_reallocate(al_service *svc, const al_event *ev);
-extern void al_handle_update_view(al_service *svc, const al_event *ev);
-extern void al_handle_stock_alert(al_service *svc, const al_event *ev);
+extern al_status al_handle_reallocate(al_service *svc, const al_event *ev);
+extern al_status al_handle_update_view(al_service *svc, const al_event *ev);
+extern al_status al_handle_stock_alert(al_service *svc, const al_event *ev);
 
 /* Event handlers of the order-tracking context (orders.c). */
-extern void al_handle_track_allocated(al_service *svc, const al_event *ev);
-extern void al_handle_track_out_of_stock(al_service *svc, const al_event *ev);
-extern void al_handle_notify_subscribers(al_service *svc, const al_event *ev);
+extern al_status al_handle_track_allocated(al_service *svc, const al_event *ev);
+extern al_status al_handle_track_out_of_stock(al_service *svc, const al_event *ev);
+extern al_status al_handle_notify_subscribers(al_service *svc, const al_event *ev);
 
 #endif							/* AL_SERVICE_H */

@@ -175,13 +175,19 @@ SELECT pg_catalog.pg_extension_config_dump('allocation.consumers', '');
 -- Queries (read side)
 --------------------------------------------------------------------------
 
+-- The read side shows identifiers in the database's default collation, so
+-- that users can compare them with their own text values; the tables keep
+-- the C collation (byte order, cheap comparisons) for the write side.
 CREATE VIEW allocation.products AS
-	SELECT sku, version_number FROM allocation.product_state;
+	SELECT sku COLLATE "default" AS sku, version_number
+	  FROM allocation.product_state;
 COMMENT ON VIEW allocation.products IS
 	'One row a product: its SKU and version_number (rule 7).';
 
 CREATE VIEW allocation.stock AS
-	SELECT reference, sku, eta,
+	SELECT reference COLLATE "default" AS reference,
+		   sku COLLATE "default" AS sku,
+		   eta,
 		   purchased_quantity AS purchased,
 		   allocated_quantity AS allocated,
 		   purchased_quantity - allocated_quantity AS available
@@ -193,7 +199,7 @@ CREATE FUNCTION allocation.allocations(orderid text)
 RETURNS TABLE (sku text, batchref text)
 LANGUAGE sql STABLE
 AS $$
-	SELECT v.sku, v.batchref
+	SELECT v.sku COLLATE "default", v.batchref COLLATE "default"
 	  FROM allocation.allocations_view v
 	 WHERE v.orderid OPERATOR(pg_catalog.=) $1
 	 ORDER BY v.sku
