@@ -126,8 +126,13 @@ al_check_identifier_value(const char *s, size_t len, const char *argname)
 					 errdetail("Identifiers have at most %d characters.",
 							   AL_IDENTIFIER_MAX_CHARS)));
 			break;
-		case AL_IDENT_CONTROL_CHAR:
 		case AL_IDENT_BAD_ENCODING:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must be valid UTF-8", argname),
+					 errdetail("Identifiers are Unicode text; the database encoding should be UTF8.")));
+			break;
+		case AL_IDENT_CONTROL_CHAR:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not contain control characters", argname),

@@ -580,9 +580,17 @@ isolation_run(void *ctx, const char *handler_name, al_event_handler_fn fn,
 {
 	fake_world *w = ctx;
 
+	int			mark = w->outbox.count;
+
 	w->isolated_runs++;
 	logf_(w, "isolated %s", handler_name);
-	fn(svc, ev);
+	if (fn(svc, ev) != AL_OK)
+	{
+		/* the subtransaction's rollback: a failed save wrote nothing else */
+		w->outbox.count = mark;
+		logf_(w, "rollback %s", handler_name);
+		return false;
+	}
 	return true;
 }
 
