@@ -438,6 +438,25 @@ COMMENT ON FUNCTION allocation.purge_outbox() IS
 	'Delete the events every registered consumer has acknowledged; returns how many.';
 
 --------------------------------------------------------------------------
+-- Routing hooks for scale-out: each node runs this extension unchanged; a
+-- router places products by shard_key(sku).
+--------------------------------------------------------------------------
+
+CREATE FUNCTION allocation.shard_key(sku text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'allocation_shard_key'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION allocation.shard_key(text) IS
+	'Placement hash of a SKU (FNV-1a + fmix32 over its UTF-8 bytes): owned by the extension, identical on every version and platform.';
+
+CREATE FUNCTION allocation.change_batch_quantity_here(ref text, qty integer)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'allocation_change_batch_quantity_here'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.change_batch_quantity_here(text, integer) IS
+	'change_batch_quantity for a router: false instead of ZA002 when this node does not have the batch.';
+
+--------------------------------------------------------------------------
 -- check_invariants(): like amcheck, one row per violation of SPEC section
 -- 2's invariants; no row means healthy.  Event checks are made only for
 -- aggregates whose outbox history is complete (never purged).
@@ -558,7 +577,9 @@ GRANT EXECUTE ON FUNCTION
 	allocation.order_status(text),
 	allocation.change_order_status(text, text),
 	allocation.subscribe_to_order(text, text),
-	allocation.allocate_many(allocation.order_line[])
+	allocation.allocate_many(allocation.order_line[]),
+	allocation.shard_key(text),
+	allocation.change_batch_quantity_here(text, integer)
 	TO allocation_user;
 GRANT EXECUTE ON FUNCTION
 	allocation.register_consumer(text, boolean),
