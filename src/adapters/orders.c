@@ -39,6 +39,14 @@ order_get(void *ctx, const char *orderid, al_order *o)
 	return AL_OK;
 }
 
+static bool
+order_is_tracked(void *ctx, const char *orderid)
+{
+	Datum		args[1] = {TEXT(orderid)};
+
+	return al_pg_exec(ctx, Q_ORDER_STATUS, args, NULL) > 0;
+}
+
 static al_status
 order_save(void *ctx, al_order *o)
 {
@@ -89,6 +97,7 @@ void
 al_pg_order_repository(al_order_repository *repo, al_pg_session *s)
 {
 	repo->ctx = s;
+	repo->is_tracked = order_is_tracked;
 	repo->get = order_get;
 	repo->save = order_save;
 	repo->subscribers = order_subscribers;

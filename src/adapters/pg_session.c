@@ -90,8 +90,7 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		3, {TEXTOID, INT4OID, INT4OID}, SPI_OK_UPDATE},
 	[Q_AVAILABLE] = {
 		"SELECT reference, purchased_quantity, allocated_quantity, eta"
-		" FROM allocation.batches WHERE sku" EQ "$1"
-		" AND allocated_quantity OPERATOR(pg_catalog.<) purchased_quantity",
+		" FROM allocation.batches WHERE sku" EQ "$1 AND has_stock",
 		1, {TEXTOID}, SPI_OK_SELECT},
 	[Q_LINE_GET] = {
 		"SELECT l.qty, l.batchref, l.seq, b.purchased_quantity,"

@@ -28,18 +28,29 @@ typedef struct al_subscription
 	const char *name;
 	al_event_handler_fn fn;
 	bool		isolated;
+	/* NULL, or a cheap test outside the subtransaction: is it for us? */
+	bool		(*wanted) (al_service *svc, const al_event *ev);
 } al_subscription;
+
+/* Only events about a tracked order concern order tracking. */
+static bool
+order_is_tracked(al_service *svc, const al_event *ev)
+{
+	return svc->orders.is_tracked(svc->orders.ctx, ev->orderid);
+}
 
 /* Every built-in event handler, in the order they run for one event. */
 static const al_subscription EVENT_HANDLERS[] = {
-	{AL_EV_ALLOCATED, "update_allocations_view", al_handle_update_view, false},
-	{AL_EV_DEALLOCATED, "update_allocations_view", al_handle_update_view, false},
-	{AL_EV_DEALLOCATED, "reallocate", al_handle_reallocate, true},
-	{AL_EV_OUT_OF_STOCK, "send_stock_alert", al_handle_stock_alert, true},
+	{AL_EV_ALLOCATED, "update_allocations_view", al_handle_update_view, false, NULL},
+	{AL_EV_DEALLOCATED, "update_allocations_view", al_handle_update_view, false, NULL},
+	{AL_EV_DEALLOCATED, "reallocate", al_handle_reallocate, true, NULL},
+	{AL_EV_OUT_OF_STOCK, "send_stock_alert", al_handle_stock_alert, true, NULL},
 	/* order tracking learns of allocations by events (SPEC section 6) */
-	{AL_EV_ALLOCATED, "track_order_allocated", al_handle_track_allocated, true},
-	{AL_EV_OUT_OF_STOCK, "track_order_backordered", al_handle_track_out_of_stock, true},
-	{AL_EV_ORDER_STATUS_CHANGED, "notify_order_subscribers", al_handle_notify_subscribers, true},
+	{AL_EV_ALLOCATED, "track_order_allocated", al_handle_track_allocated, true,
+	order_is_tracked},
+	{AL_EV_OUT_OF_STOCK, "track_order_backordered", al_handle_track_out_of_stock, true,
+	order_is_tracked},
+	{AL_EV_ORDER_STATUS_CHANGED, "notify_order_subscribers", al_handle_notify_subscribers, true, NULL},
 };
 
 #define N_EVENT_HANDLERS (sizeof(EVENT_HANDLERS) / sizeof(EVENT_HANDLERS[0]))
@@ -64,6 +75,9 @@ al_bus_drain(al_service *svc)
 			const al_subscription *h = &EVENT_HANDLERS[i];
 
 			if (h->type != ev.type)
+				continue;
+			/* e.g. an order nobody tracks: no subtransaction is spent on it */
+			if (h->wanted && !h->wanted(svc, &ev))
 				continue;
 			if (h->isolated)
 				svc->isolation.run(svc->isolation.ctx, h->name, h->fn, svc,

@@ -61,6 +61,8 @@ typedef struct al_order_repository
 {
 	void	   *ctx;
 
+	/* Is the order tracked?  A plain read, no lock. */
+	bool		(*is_tracked) (void *ctx, const char *orderid);
 	/* Lock the order and initialise *o (al_order_init); AL_UNKNOWN_ORDER. */
 	al_status	(*get) (void *ctx, const char *orderid, al_order *o);
 

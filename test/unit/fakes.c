@@ -605,6 +605,14 @@ find_order(fake_world *w, const char *orderid)
 	return NULL;
 }
 
+static bool
+orders_is_tracked(void *ctx, const char *orderid)
+{
+	fake_world *w = ctx;
+
+	return find_order(w, orderid) != NULL;
+}
+
 static al_status
 orders_get(void *ctx, const char *orderid, al_order *o)
 {
@@ -760,6 +768,7 @@ fake_service(al_service *svc, fake_world *w)
 	svc->outbox.append = outbox_append;
 	svc->outbox.append_order = outbox_append_order;
 	svc->orders.ctx = w;
+	svc->orders.is_tracked = orders_is_tracked;
 	svc->orders.get = orders_get;
 	svc->orders.save = orders_save;
 	svc->orders.subscribers = orders_subscribers;
