@@ -32,6 +32,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -47,6 +48,7 @@ typedef struct al_plugin
 	al_event_type type;
 	Oid			handler;
 	Oid			owner;
+	char	   *search_path;	/* in CacheMemoryContext */
 } al_plugin;
 
 static al_plugin *plugin_cache = NULL;
@@ -129,7 +131,11 @@ plugin_cache_load(al_pg_session *s)
 	}
 	n = al_pg_exec(s, Q_PLUGINS_ALL, NULL, NULL);
 	if (plugin_cache)
+	{
+		for (int i = 0; i < plugin_count; i++)
+			pfree(plugin_cache[i].search_path);
 		pfree(plugin_cache);
+	}
 	plugin_cache = MemoryContextAlloc(CacheMemoryContext,
 									  sizeof(al_plugin) * (n > 0 ? n : 1));
 	plugin_count = 0;
@@ -142,6 +148,8 @@ plugin_cache_load(al_pg_session *s)
 			continue;
 		pl->handler = DatumGetObjectId(al_pg_datum(i, 2));
 		pl->owner = DatumGetObjectId(al_pg_datum(i, 3));
+		pl->search_path = MemoryContextStrdup(CacheMemoryContext,
+											  al_pg_text(s, i, 4));
 		plugin_count++;
 	}
 	plugin_cache_valid = true;
@@ -155,25 +163,45 @@ typedef struct plugin_call
 
 static plugin_call *current_call;
 
-/* Body of one isolated plugin call, with the subscriber's rights. */
+/*
+ * Body of one isolated plugin call.  The plugin runs as its subscriber,
+ * with the subscriber's search_path, as a security-restricted operation,
+ * and every setting it changes is undone when it returns (as PostgreSQL
+ * does for index expressions): it can neither act with the caller's
+ * rights nor leave anything behind in the caller's session.
+ */
 static al_status
 call_plugin(al_service *svc, const al_event *ev)
 {
+	const al_plugin *pl = current_call->plugin;
 	Oid			saved_user;
 	int			saved_sec;
+	int			nestlevel;
+	FmgrInfo	flinfo;
+
+	LOCAL_FCINFO(fcinfo, 1);
 
 	/* fmgr does not check rights: do it as the executor would */
-	if (pg_proc_aclcheck(current_call->plugin->handler,
-						 current_call->plugin->owner,
-						 ACL_EXECUTE) != ACLCHECK_OK)
+	if (pg_proc_aclcheck(pl->handler, pl->owner, ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for function %s",
-						format_procedure(current_call->plugin->handler))));
+						format_procedure(pl->handler))));
 	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	SetUserIdAndSecContext(current_call->plugin->owner,
-						   saved_sec | SECURITY_LOCAL_USERID_CHANGE);
-	OidFunctionCall1(current_call->plugin->handler, current_call->event);
+	SetUserIdAndSecContext(pl->owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", pl->search_path, PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	/* a (jsonb) RETURNS void function may return NULL (SQL ones do) */
+	fmgr_info(pl->handler, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = current_call->event;
+	fcinfo->args[0].isnull = false;
+	(void) FunctionCallInvoke(fcinfo);
+
+	AtEOXact_GUC(false, nestlevel);
 	SetUserIdAndSecContext(saved_user, saved_sec);
 	return AL_OK;
 }

@@ -135,14 +135,14 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" VALUES ($1, $2, $3)",
 		3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_INSERT},
 	[Q_PLUGINS_ALL] = {
-		"SELECT event_type, handler::pg_catalog.oid, owner"
+		"SELECT event_type, handler::pg_catalog.oid, owner, search_path"
 		" FROM allocation.subscriptions ORDER BY id",
 		0, {InvalidOid}, SPI_OK_SELECT},
 	[Q_SUBSCRIBE] = {
-		"INSERT INTO allocation.subscriptions (event_type, handler, owner)"
-		" VALUES ($1, $2, $3) ON CONFLICT (event_type, handler)"
-		" DO UPDATE SET owner = excluded.owner",
-		3, {TEXTOID, REGPROCEDUREOID, OIDOID}, SPI_OK_INSERT},
+		"INSERT INTO allocation.subscriptions (event_type, handler, owner,"
+		" search_path) VALUES ($1, $2, $3, $4) ON CONFLICT (event_type, handler)"
+		" DO UPDATE SET owner = excluded.owner, search_path = excluded.search_path",
+		4, {TEXTOID, REGPROCEDUREOID, OIDOID, TEXTOID}, SPI_OK_INSERT},
 	[Q_UNSUBSCRIBE] = {
 		"DELETE FROM allocation.subscriptions WHERE event_type" EQ "$1"
 		" AND handler" EQ "$2",

@@ -18,6 +18,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -90,7 +91,8 @@ allocation_subscribe(PG_FUNCTION_ARGS)
 	Oid			handler;
 	Oid			subscriber = GetUserId();
 	al_pg_session s;
-	Datum		args[3];
+	Datum		args[4];
+	char	   *search_path;
 
 	al_require_role(AL_ADMIN_ROLE, "allocation.subscribe");
 	al_check_not_null(fcinfo, 0, "event_type");
@@ -108,6 +110,10 @@ allocation_subscribe(PG_FUNCTION_ARGS)
 	args[0] = CStringGetTextDatum(type);
 	args[1] = ObjectIdGetDatum(handler);
 	args[2] = ObjectIdGetDatum(subscriber);
+	/* the plugin resolves names as its subscriber did, pg_temp last */
+	search_path = psprintf("%s, pg_temp",
+						   GetConfigOption("search_path", false, false));
+	args[3] = CStringGetTextDatum(search_path);
 	al_pg_begin(&s, false);
 	al_pg_exec(&s, Q_SUBSCRIBE, args, NULL);
 	al_pg_end(&s);

@@ -142,6 +142,7 @@ CREATE TABLE allocation.subscriptions (
 	event_type	text NOT NULL,
 	handler		regprocedure NOT NULL,
 	owner		oid NOT NULL,	-- the role that subscribed: the plugin's rights
+	search_path	text NOT NULL,	-- the subscriber's, the plugin's at every call
 	UNIQUE (event_type, handler)
 );
 
@@ -328,10 +329,9 @@ COMMENT ON FUNCTION allocation.rebuild_read_model() IS
 -- the order is each aggregate's commit order too.
 --------------------------------------------------------------------------
 
-CREATE FUNCTION allocation.register_consumer(consumer text, from_start boolean DEFAULT true)
+CREATE FUNCTION allocation._register_consumer(consumer text, from_start boolean DEFAULT true)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF consumer IS NULL OR from_start IS NULL THEN
@@ -350,24 +350,36 @@ BEGIN
 	ON CONFLICT (name) DO NOTHING;
 END
 $$;
+COMMENT ON FUNCTION allocation._register_consumer(text, boolean) IS
+	'Implementation of allocation.register_consumer, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.register_consumer(consumer text, from_start boolean DEFAULT true)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.register_consumer(text, boolean) IS
 	'Register a named outbox consumer, from the first event kept (or, from_start false, from now on). Idempotent.';
 
-CREATE FUNCTION allocation.unregister_consumer(consumer text)
+CREATE FUNCTION allocation._unregister_consumer(consumer text)
 RETURNS boolean
-LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH gone AS (DELETE FROM allocation.consumers c WHERE c.name = consumer RETURNING 1)
 	SELECT count(*) > 0 FROM gone
 $$;
+COMMENT ON FUNCTION allocation._unregister_consumer(text) IS
+	'Implementation of allocation.unregister_consumer, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.unregister_consumer(consumer text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.unregister_consumer(text) IS
 	'Forget a consumer, so that it no longer holds back purge_outbox.';
 
-CREATE FUNCTION allocation.read_events(consumer text, max_events integer DEFAULT 100)
+CREATE FUNCTION allocation._read_events(consumer text, max_events integer DEFAULT 100)
 RETURNS SETOF allocation.outbox
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	c allocation.consumers;
@@ -389,13 +401,19 @@ BEGIN
 	 LIMIT max_events;
 END
 $$;
+COMMENT ON FUNCTION allocation._read_events(text, integer) IS
+	'Implementation of allocation.read_events, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.read_events(consumer text, max_events integer DEFAULT 100)
+RETURNS SETOF allocation.outbox
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C STABLE;
 COMMENT ON FUNCTION allocation.read_events(text, integer) IS
 	'The next events for a consumer, oldest first, never skipping a late-committing transaction. Unacknowledged events are read again (at least once).';
 
-CREATE FUNCTION allocation.ack_events(consumer text, last_event uuid)
+CREATE FUNCTION allocation._ack_events(consumer text, last_event uuid)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	e allocation.outbox;
@@ -414,13 +432,19 @@ BEGIN
 	END IF;
 END
 $$;
+COMMENT ON FUNCTION allocation._ack_events(text, uuid) IS
+	'Implementation of allocation.ack_events, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.ack_events(consumer text, last_event uuid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.ack_events(text, uuid) IS
 	'Acknowledge every event up to and including last_event (the last one a consumer has processed).';
 
-CREATE FUNCTION allocation.purge_outbox()
+CREATE FUNCTION allocation._purge_outbox()
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	k xid8;
@@ -438,6 +462,13 @@ BEGIN
 	RETURN n;
 END
 $$;
+COMMENT ON FUNCTION allocation._purge_outbox() IS
+	'Implementation of allocation.purge_outbox, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.purge_outbox()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.purge_outbox() IS
 	'Delete the events every registered consumer has acknowledged; returns how many.';
 
@@ -465,10 +496,9 @@ COMMENT ON FUNCTION allocation.change_batch_quantity_here(text, integer) IS
 -- 2's invariants; no row means healthy.  Event checks are made only for
 -- aggregates whose outbox history is complete (never purged).
 --------------------------------------------------------------------------
-CREATE FUNCTION allocation.check_invariants()
+CREATE FUNCTION allocation._check_invariants()
 RETURNS TABLE (invariant text, object text, detail text)
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 	-- no batch has a negative available quantity
 	SELECT 'batch oversold', b.reference,
@@ -556,13 +586,21 @@ AS $$
 						WHERE o.aggregatetype = 'product' AND o.aggregateid = b.sku
 						  AND o.type = 'BatchCreated' AND o.payload->>'ref' = b.reference)
 $$;
+COMMENT ON FUNCTION allocation._check_invariants() IS
+	'Implementation of allocation.check_invariants, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.check_invariants()
+RETURNS TABLE (invariant text, object text, detail text)
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C STABLE;
 COMMENT ON FUNCTION allocation.check_invariants() IS
 	'One row per violated invariant (SPEC section 2): oversold batches, wrong counters, duplicate lines, read model drift, missing or orphan events. Empty means healthy.';
 
 --------------------------------------------------------------------------
 -- Rights (SPEC section 7).  Nothing is granted to PUBLIC.  Admin-only
--- commands are executable by allocation_user so that a refusal can say
--- which role is needed (42501, checked in C).
+-- functions are executable by allocation_user so that a refusal can say
+-- which role is needed (42501, checked in C); the allocation._<name>
+-- implementations behind them are granted to nobody.
 --------------------------------------------------------------------------
 REVOKE ALL ON ALL TABLES IN SCHEMA allocation FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA allocation FROM PUBLIC;
@@ -583,15 +621,13 @@ GRANT EXECUTE ON FUNCTION
 	allocation.subscribe_to_order(text, text),
 	allocation.allocate_many(allocation.order_line[]),
 	allocation.shard_key(text),
-	allocation.change_batch_quantity_here(text, integer)
-	TO allocation_user;
-GRANT EXECUTE ON FUNCTION
+	allocation.change_batch_quantity_here(text, integer),
 	allocation.register_consumer(text, boolean),
 	allocation.unregister_consumer(text),
 	allocation.read_events(text, integer),
 	allocation.ack_events(text, uuid),
 	allocation.purge_outbox(),
 	allocation.check_invariants()
-	TO allocation_admin;
+	TO allocation_user;
 GRANT SELECT ON allocation.allocations_view TO allocation_user;
 GRANT SELECT ON allocation.outbox, allocation.notifications TO allocation_admin;

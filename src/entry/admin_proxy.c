@@ -1,0 +1,109 @@
+/*-------------------------------------------------------------------------
+ *
+ * admin_proxy.c
+ *	  The administrators' SQL-level functions (outbox consumers,
+ *	  check_invariants) are written in PL/pgSQL as allocation._<name>,
+ *	  granted to nobody.  allocation.<name> is this one C function: it
+ *	  checks the caller's role, so a refusal names allocation_admin like
+ *	  every other refusal, then runs allocation._<name> with the owner's
+ *	  rights and hands back its result.
+ *
+ * Notes:
+ *	1) Not a hot path: the query is planned on each call.
+ *	2) The implementations pin search_path themselves (SET clause), so the
+ *	   caller's search_path reaches nothing while they run as the owner.
+ *	3) Memory: a set result is copied into the tuplestore (per-query
+ *	   memory) and a scalar into the caller's context before SPI_finish.
+ *
+ * src/entry/admin_proxy.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+
+#include "commands.h"
+#include "errors.h"
+#include "pg_session.h"
+
+PG_FUNCTION_INFO_V1(allocation_admin_proxy);
+
+Datum
+allocation_admin_proxy(PG_FUNCTION_ARGS)
+{
+	Oid			fn = fcinfo->flinfo->fn_oid;
+	char	   *name = get_func_name(fn);
+	Oid			rettype = get_func_rettype(fn);
+	bool		retset = get_func_retset(fn);
+	Oid		   *argtypes;
+	int			nargs;
+	StringInfoData sql;
+	Datum	   *values;
+	char	   *nulls;
+	al_pg_session s;
+	int			rc;
+	Datum		result = (Datum) 0;
+	bool		result_null = true;
+
+	al_require_role(AL_ADMIN_ROLE, psprintf("allocation.%s", name));
+	get_func_signature(fn, &argtypes, &nargs);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT * FROM allocation.%s(",
+					 quote_identifier(psprintf("_%s", name)));
+	values = palloc(sizeof(Datum) * (nargs > 0 ? nargs : 1));
+	nulls = palloc(nargs + 1);
+	for (int i = 0; i < nargs; i++)
+	{
+		appendStringInfo(&sql, "%s$%d", i > 0 ? ", " : "", i + 1);
+		values[i] = PG_GETARG_DATUM(i);
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+	}
+	nulls[nargs] = '\0';
+	appendStringInfoChar(&sql, ')');
+
+	if (retset)
+		InitMaterializedSRF(fcinfo, 0);
+	al_pg_begin(&s, false);
+	rc = SPI_execute_with_args(sql.data, nargs, argtypes, values, nulls,
+							   false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed: %s",
+			 SPI_result_code_string(rc));
+	if (retset)
+	{
+		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+		for (uint64 i = 0; i < SPI_processed; i++)
+			tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	}
+	else if (SPI_processed > 0 && rettype != VOIDOID)
+	{
+		int16		typlen;
+		bool		typbyval;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &result_null);
+
+		get_typlenbyval(rettype, &typlen, &typbyval);
+		if (!result_null)
+		{
+			MemoryContext old = MemoryContextSwitchTo(s.caller_cxt);
+
+			result = datumCopy(d, typbyval, typlen);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	al_pg_end(&s);
+
+	if (retset)
+		return (Datum) 0;
+	if (rettype == VOIDOID)
+		PG_RETURN_VOID();
+	if (result_null)
+		PG_RETURN_NULL();
+	return result;
+}
