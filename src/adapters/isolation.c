@@ -55,11 +55,14 @@ static al_plugin *plugin_cache = NULL;
 static int	plugin_count = 0;
 static bool plugin_cache_valid = false;
 static bool plugin_callback_registered = false;
+static Oid	subscriptions_relid = InvalidOid;
 
+/* Relcache callback: drop the cache when allocation.subscriptions changed. */
 static void
 plugin_cache_reset(Datum arg, Oid relid)
 {
-	plugin_cache_valid = false;
+	if (relid == InvalidOid || relid == subscriptions_relid)
+		plugin_cache_valid = false;
 }
 
 /*
@@ -129,6 +132,8 @@ plugin_cache_load(al_pg_session *s)
 		CacheRegisterRelcacheCallback(plugin_cache_reset, (Datum) 0);
 		plugin_callback_registered = true;
 	}
+	subscriptions_relid = get_relname_relid("subscriptions",
+											get_namespace_oid("allocation", false));
 	n = al_pg_exec(s, Q_PLUGINS_ALL, NULL, NULL);
 	if (plugin_cache)
 	{
