@@ -130,7 +130,7 @@ BEGIN;
 INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type, payload, occurred_at, aggregate_seq, commit_key)
 SELECT gen_random_uuid(), 'product', 'CI-LAMP', 'Allocated',
        '{"orderid": "CI-ghost", "sku": "CI-LAMP", "qty": 1, "batchref": "CI-B1"}',
-       now(), event_seq + 1, pg_current_xact_id()
+       now(), event_seq + 1, pg_current_xact_id()::text::bigint
   FROM allocation.product_state WHERE sku = 'CI-LAMP';
 UPDATE allocation.product_state SET event_seq = event_seq + 1 WHERE sku = 'CI-LAMP';
 EXECUTE ci_check;

@@ -108,7 +108,8 @@ INSERT INTO se_calls VALUES
 	('allocation._read_events(text, integer)', $$SELECT * FROM allocation._read_events('se-consumer', 1)$$),
 	('allocation._ack_events(text, uuid)', format($$SELECT allocation._ack_events('se-consumer', %L)$$, :'se_event')),
 	('allocation._purge_outbox()', $$SELECT allocation._purge_outbox()$$),
-	('allocation._check_invariants()', $$SELECT * FROM allocation._check_invariants()$$);
+	('allocation._check_invariants()', $$SELECT * FROM allocation._check_invariants()$$),
+	('allocation._clock_offset()', $$SELECT allocation._clock_offset()$$);
 
 ------------------------------------------------------------------------
 -- Function x role: who may call what

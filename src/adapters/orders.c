@@ -15,7 +15,6 @@
 #include "postgres.h"
 
 #include "utils/builtins.h"
-#include "utils/xid8.h"
 
 #include "pg_session.h"
 
@@ -34,8 +33,7 @@ order_get(void *ctx, const char *orderid, al_order *o)
 		elog(ERROR, "order \"%s\" has an unknown status", orderid);
 	al_order_init(o, &s->mem, orderid, status, al_pg_int8(0, 2));
 	o->event_seq = al_pg_int8(0, 3);
-	o->event_key = al_pg_isnull(0, 4) ? 0 :
-		U64FromFullTransactionId(DatumGetFullTransactionId(al_pg_datum(0, 4)));
+	o->event_key = (uint64) al_pg_int8(0, 4);
 	return AL_OK;
 }
 
@@ -52,22 +50,19 @@ order_save(void *ctx, al_order *o)
 {
 	al_pg_session *s = ctx;
 	Datum		args[6];
-	char		nulls[7] = "      ";
 
 	args[0] = TEXT(o->orderid);
 	args[1] = TEXT(al_order_status_name(o->status));
 	args[2] = Int64GetDatum(o->changed ? o->version + 1 : o->version);
 	args[3] = Int64GetDatum(o->event_seq);
-	args[4] = FullTransactionIdGetDatum(FullTransactionIdFromU64(o->event_key));
-	if (o->event_key == 0)
-		nulls[4] = 'n';
+	args[4] = Int64GetDatum((int64) o->event_key);
 	args[5] = Int64GetDatum(o->version);
 	if (o->is_new)
 	{
-		if (al_pg_exec(s, Q_ORDER_INSERT, args, nulls) == 0)
+		if (al_pg_exec(s, Q_ORDER_INSERT, args, NULL) == 0)
 			return AL_DUPLICATE_ORDER;
 	}
-	else if (al_pg_exec(s, Q_ORDER_UPDATE, args, nulls) != 1)
+	else if (al_pg_exec(s, Q_ORDER_UPDATE, args, NULL) != 1)
 		return AL_CONCURRENT_UPDATE;
 	if (o->new_subscriber)
 	{

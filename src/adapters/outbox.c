@@ -10,9 +10,12 @@
  *	   procedure) context and freed by SPI_finish.
  *	2) Each event row gets its product's next aggregate_seq (gapless: the
  *	   counter lives in the locked product row and rolls back with it) and
- *	   a commit_key = GREATEST(own xid, the product's previous key).  The
- *	   consumer API orders and pages by (commit_key, position): see
- *	   src/sql/allocation.sql, allocation.read_events.
+ *	   a commit_key = GREATEST(own xid + clock offset, the aggregate's
+ *	   previous key).  The consumer API orders and pages by (commit_key,
+ *	   position): see src/sql/allocation.sql, allocation._read_events.
+ *	   The clock offset is 0 in the cluster where the data was born; after
+ *	   a restore into another cluster it lifts the keys above the restored
+ *	   ones (al_pg_clock_offset), as transaction ids start over there.
  *	3) NOTIFY allocation_events is sent once per SQL call by al_pg_end,
  *	   and PostgreSQL folds repeated notifications of a transaction into
  *	   one.
@@ -31,7 +34,11 @@
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/xid8.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "utils/lsyscache.h"
 
 #include "pg_session.h"
 #include "settings.h"
@@ -141,6 +148,42 @@ al_pg_event_payload(const al_event *ev)
 	return buf.data;
 }
 
+/* Cache of the clock offset: valid for one outbox_clock table. */
+static Oid	clock_relid = InvalidOid;
+static int64 clock_offset = 0;
+
+/*
+ * The clock offset of this cluster.  Read once per backend; when the stored
+ * row belongs to another cluster (a restored dump) or is missing, set it so
+ * that xmin + offset lies above every stored key: then no event and no
+ * consumer cursor of the old cluster can hide a new event, nor a new one
+ * fall behind a cursor.
+ */
+int64
+al_pg_clock_offset(al_pg_session *s)
+{
+	Oid			relid = get_relname_relid("outbox_clock",
+										  get_namespace_oid("allocation", false));
+	int64		sysid = (int64) GetSystemIdentifier();
+
+	if (OidIsValid(clock_relid) && relid == clock_relid)
+		return clock_offset;
+	for (;;)
+	{
+		Datum		args[1] = {Int64GetDatum(sysid)};
+
+		if (al_pg_exec(s, Q_CLOCK_GET, NULL, NULL) == 1 &&
+			al_pg_int8(0, 1) == sysid)
+		{
+			clock_offset = al_pg_int8(0, 2);
+			clock_relid = relid;
+			return clock_offset;
+		}
+		/* ours now; a concurrent first use may win: read it again */
+		al_pg_exec(s, Q_CLOCK_RESET, args, NULL);
+	}
+}
+
 /* Insert one outbox row; returns its commit_key. */
 uint64
 al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
@@ -148,7 +191,13 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 					uint64 prev_key)
 {
 	Datum		args[6];
-	char		nulls[7] = "      ";
+	uint64		key;
+
+	/* never below the aggregate's previous key: its commit order */
+	key = U64FromFullTransactionId(GetTopFullTransactionId()) +
+		(uint64) al_pg_clock_offset(s);
+	if (key < prev_key)
+		key = prev_key;
 
 	args[0] = TEXT(aggregatetype);
 	args[1] = TEXT(aggregateid);
@@ -156,12 +205,10 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 	args[3] = DirectFunctionCall1(jsonb_in,
 								  CStringGetDatum(al_pg_event_payload(ev)));
 	args[4] = Int64GetDatum(seq);
-	args[5] = FullTransactionIdGetDatum(FullTransactionIdFromU64(prev_key));
-	if (prev_key == 0)
-		nulls[5] = 'n';
-	al_pg_exec(s, Q_OUTBOX_INSERT, args, nulls);
+	args[5] = Int64GetDatum((int64) key);
+	al_pg_exec(s, Q_OUTBOX_INSERT, args, NULL);
 	al_pg_events_recorded(s);
-	return U64FromFullTransactionId(DatumGetFullTransactionId(al_pg_datum(0, 1)));
+	return key;
 }
 
 static void

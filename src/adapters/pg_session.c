@@ -67,7 +67,7 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		"UPDATE allocation.product_state SET version_number = $2,"
 		" line_seq = $3, event_seq = $4, event_key = $5"
 		" WHERE sku" EQ "$1 AND version_number" EQ "$6",
-		6, {TEXTOID, INT8OID, INT8OID, INT8OID, XID8OID, INT8OID},
+		6, {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID},
 		SPI_OK_UPDATE},
 	[Q_BATCH_SKU] = {
 		"SELECT sku FROM allocation.batches WHERE reference" EQ "$1",
@@ -115,11 +115,9 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		"INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
 		" payload, occurred_at, aggregate_seq, commit_key)"
 		" VALUES (pg_catalog.gen_random_uuid(), $1, $2, $3, $4,"
-		" pg_catalog.clock_timestamp(), $5,"
-		" GREATEST(pg_catalog.pg_current_xact_id(), $6))"
-		" RETURNING commit_key",
-		6, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, XID8OID},
-		SPI_OK_INSERT_RETURNING},
+		" pg_catalog.clock_timestamp(), $5, $6)",
+		6, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID},
+		SPI_OK_INSERT},
 	[Q_VIEW_UPSERT] = {
 		"INSERT INTO allocation.allocations_view (orderid, sku, batchref, qty,"
 		" updated_at) VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp())"
@@ -135,14 +133,15 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" VALUES ($1, $2, $3)",
 		3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_INSERT},
 	[Q_PLUGINS_ALL] = {
-		"SELECT event_type, handler::pg_catalog.oid, owner, search_path"
+		"SELECT event_type, handler::pg_catalog.oid, owner::pg_catalog.oid,"
+		" search_path"
 		" FROM allocation.subscriptions ORDER BY id",
 		0, {InvalidOid}, SPI_OK_SELECT},
 	[Q_SUBSCRIBE] = {
 		"INSERT INTO allocation.subscriptions (event_type, handler, owner,"
 		" search_path) VALUES ($1, $2, $3, $4) ON CONFLICT (event_type, handler)"
 		" DO UPDATE SET owner = excluded.owner, search_path = excluded.search_path",
-		4, {TEXTOID, REGPROCEDUREOID, OIDOID, TEXTOID}, SPI_OK_INSERT},
+		4, {TEXTOID, REGPROCEDUREOID, REGROLEOID, TEXTOID}, SPI_OK_INSERT},
 	[Q_UNSUBSCRIBE] = {
 		"DELETE FROM allocation.subscriptions WHERE event_type" EQ "$1"
 		" AND handler" EQ "$2",
@@ -179,13 +178,13 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" event_seq, event_key, updated_at)"
 		" VALUES ($1, $2, $3, $4, $5, pg_catalog.clock_timestamp())"
 		" ON CONFLICT (orderid) DO NOTHING",
-		5, {TEXTOID, TEXTOID, INT8OID, INT8OID, XID8OID}, SPI_OK_INSERT},
+		5, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID}, SPI_OK_INSERT},
 	[Q_ORDER_UPDATE] = {
 		"UPDATE allocation.orders SET status = $2, version_number = $3,"
 		" event_seq = $4, event_key = $5,"
 		" updated_at = pg_catalog.clock_timestamp()"
 		" WHERE orderid" EQ "$1 AND version_number" EQ "$6",
-		6, {TEXTOID, TEXTOID, INT8OID, INT8OID, XID8OID, INT8OID},
+		6, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID},
 		SPI_OK_UPDATE},
 	[Q_ORDER_SUBSCRIBE] = {
 		"INSERT INTO allocation.order_subscriptions (orderid, email)"
@@ -195,6 +194,26 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		"SELECT email FROM allocation.order_subscriptions"
 		" WHERE orderid" EQ "$1 ORDER BY subscribed_at, email",
 		1, {TEXTOID}, SPI_OK_SELECT},
+	[Q_CLOCK_GET] = {
+		"SELECT system_identifier, key_offset FROM allocation.outbox_clock",
+		0, {InvalidOid}, SPI_OK_SELECT},
+	[Q_CLOCK_RESET] = {
+		"INSERT INTO allocation.outbox_clock (system_identifier, key_offset)"
+		" SELECT $1, GREATEST(0, GREATEST("
+		"  (SELECT max(commit_key) FROM allocation.outbox),"
+		"  (SELECT max(event_key) FROM allocation.product_state),"
+		"  (SELECT max(event_key) FROM allocation.orders),"
+		"  (SELECT max(last_key) FROM allocation.consumers))"
+		"  OPERATOR(pg_catalog.-)"
+		"  pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())"
+		"   ::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.+) 1)"
+		" ON CONFLICT (id) DO UPDATE SET"
+		"  system_identifier = excluded.system_identifier,"
+		"  key_offset = GREATEST(allocation.outbox_clock.key_offset,"
+		"                        excluded.key_offset)"
+		" WHERE allocation.outbox_clock.system_identifier"
+		"  OPERATOR(pg_catalog.<>) excluded.system_identifier",
+		1, {INT8OID}, SPI_OK_INSERT},
 	[Q_ORDER_STATUS] = {
 		"SELECT status FROM allocation.orders WHERE orderid" EQ "$1",
 		1, {TEXTOID}, SPI_OK_SELECT},

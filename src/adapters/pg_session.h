@@ -53,6 +53,8 @@ typedef enum al_query
 	Q_ORDER_SUBSCRIBE,
 	Q_ORDER_SUBSCRIBERS,
 	Q_ORDER_STATUS,
+	Q_CLOCK_GET,
+	Q_CLOCK_RESET,
 	Q__COUNT
 } al_query;
 
@@ -106,6 +108,7 @@ extern char *al_pg_event_payload(const al_event *ev);
 extern uint64 al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 								  const char *aggregateid, const al_event *ev,
 								  int64 seq, uint64 prev_key);
+extern int64 al_pg_clock_offset(al_pg_session *s);
 extern void al_pg_notification(al_pg_session *s, const char *recipient,
 							   const char *subject, const char *body);
 

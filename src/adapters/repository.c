@@ -27,7 +27,6 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
-#include "utils/xid8.h"
 
 #include "pg_session.h"
 
@@ -45,8 +44,7 @@ repo_get(void *ctx, const char *sku, bool create, al_product *p)
 		return AL_UNKNOWN_SKU;
 	al_product_init(p, &s->mem, sku, al_pg_int8(0, 1), al_pg_int8(0, 2));
 	p->event_seq = al_pg_int8(0, 3);
-	p->event_key = al_pg_isnull(0, 4) ? 0 :
-		U64FromFullTransactionId(DatumGetFullTransactionId(al_pg_datum(0, 4)));
+	p->event_key = (uint64) al_pg_int8(0, 4);
 	return AL_OK;
 }
 
@@ -177,7 +175,6 @@ repo_save(void *ctx, al_product *p)
 {
 	al_pg_session *s = ctx;
 	Datum		args[6];
-	char		nulls[7] = "      ";
 
 	/* lines before batches: a batch's new quantities hold only with them */
 	for (int i = 0; i < p->nlines; i++)
@@ -190,11 +187,9 @@ repo_save(void *ctx, al_product *p)
 	args[1] = Int64GetDatum(p->changed ? p->version + 1 : p->version);
 	args[2] = Int64GetDatum(p->line_seq);
 	args[3] = Int64GetDatum(p->event_seq);
-	args[4] = FullTransactionIdGetDatum(FullTransactionIdFromU64(p->event_key));
-	if (p->event_key == 0)
-		nulls[4] = 'n';
+	args[4] = Int64GetDatum((int64) p->event_key);
 	args[5] = Int64GetDatum(p->version);
-	if (al_pg_exec(s, Q_PRODUCT_SAVE, args, nulls) != 1)
+	if (al_pg_exec(s, Q_PRODUCT_SAVE, args, NULL) != 1)
 		return AL_CONCURRENT_UPDATE;
 	return AL_OK;
 }

@@ -107,3 +107,18 @@ allocation_admin_proxy(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	return result;
 }
+
+PG_FUNCTION_INFO_V1(allocation_clock_offset);
+
+/* _clock_offset() RETURNS bigint: for the consumer API's frontier */
+Datum
+allocation_clock_offset(PG_FUNCTION_ARGS)
+{
+	al_pg_session s;
+	int64		offset;
+
+	al_pg_begin(&s, false);
+	offset = al_pg_clock_offset(&s);
+	al_pg_end(&s);
+	PG_RETURN_INT64(offset);
+}

@@ -38,7 +38,7 @@ CREATE TABLE allocation.product_state (
 	version_number	bigint NOT NULL DEFAULT 0,
 	line_seq		bigint NOT NULL DEFAULT 0,	-- last allocation number (rule 5)
 	event_seq		bigint NOT NULL DEFAULT 0,	-- last outbox aggregate_seq
-	event_key		xid8						-- last outbox commit_key
+	event_key		bigint NOT NULL DEFAULT 0	-- last outbox commit_key
 ) WITH (fillfactor = 80);	-- room for HOT updates of the counters
 
 CREATE TABLE allocation.batches (
@@ -85,7 +85,7 @@ CREATE TABLE allocation.orders (
 						'backordered', 'shipped', 'delivered', 'cancelled')),
 	version_number	bigint NOT NULL DEFAULT 0,
 	event_seq		bigint NOT NULL DEFAULT 0,
-	event_key		xid8,
+	event_key		bigint NOT NULL DEFAULT 0,
 	updated_at		timestamptz NOT NULL
 );
 
@@ -111,7 +111,7 @@ CREATE TABLE allocation.outbox (
 	occurred_at		timestamptz NOT NULL,
 	aggregate_seq	bigint NOT NULL,	-- 1, 2, 3... per aggregate, no gaps
 	position		bigint GENERATED ALWAYS AS IDENTITY,
-	commit_key		xid8 NOT NULL
+	commit_key		bigint NOT NULL
 );
 
 CREATE INDEX outbox_delivery ON allocation.outbox (commit_key, position);
@@ -141,9 +141,20 @@ CREATE TABLE allocation.subscriptions (
 	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	event_type	text NOT NULL,
 	handler		regprocedure NOT NULL,
-	owner		oid NOT NULL,	-- the role that subscribed: the plugin's rights
+	owner		regrole NOT NULL,	-- who subscribed: the plugin's rights (dumped by name)
 	search_path	text NOT NULL,	-- the subscriber's, the plugin's at every call
 	UNIQUE (event_type, handler)
+);
+
+-- The clock of outbox commit keys: a key is a transaction id plus
+-- key_offset.  The offset is 0 until the database is restored into another
+-- cluster (another system_identifier, other transaction ids): the first
+-- use there raises it so that every new key and the consumers' frontier
+-- lie above every restored key (adapters/outbox.c, al_pg_clock_offset).
+CREATE TABLE allocation.outbox_clock (
+	id					boolean PRIMARY KEY DEFAULT true CHECK (id),
+	system_identifier	bigint NOT NULL,
+	key_offset			bigint NOT NULL
 );
 
 -- Idempotent receiver of allocation.handle: one row a message_id handled.
@@ -157,7 +168,7 @@ CREATE TABLE allocation.inbox (
 -- Outbox consumers and how far each has acknowledged (read_events).
 CREATE TABLE allocation.consumers (
 	name			text PRIMARY KEY,
-	last_key		xid8 NOT NULL DEFAULT '0',
+	last_key		bigint NOT NULL DEFAULT 0,
 	last_position	bigint NOT NULL DEFAULT 0,
 	registered_at	timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
 	acked_at		timestamptz
@@ -175,6 +186,11 @@ SELECT pg_catalog.pg_extension_config_dump('allocation.inbox', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.orders', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.order_subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.consumers', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.outbox_clock', '');
+-- and the identity sequences behind them, or a restore would reuse numbers
+SELECT pg_catalog.pg_extension_config_dump('allocation.outbox_position_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.notifications_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.subscriptions_id_seq', '');
 
 --------------------------------------------------------------------------
 -- Queries (read side)
@@ -329,6 +345,13 @@ COMMENT ON FUNCTION allocation.rebuild_read_model() IS
 -- the order is each aggregate's commit order too.
 --------------------------------------------------------------------------
 
+CREATE FUNCTION allocation._clock_offset()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'allocation_clock_offset'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation._clock_offset() IS
+	'The offset of outbox commit keys over transaction ids in this cluster (see table outbox_clock).';
+
 CREATE FUNCTION allocation._register_consumer(consumer text, from_start boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -343,10 +366,11 @@ BEGIN
 		RAISE EXCEPTION 'invalid consumer name "%"', consumer USING ERRCODE = '22023';
 	END IF;
 	INSERT INTO allocation.consumers (name, last_key, last_position)
-	SELECT consumer, COALESCE(max(o.commit_key), '0'), COALESCE(max(o.position), 0)
+	SELECT consumer, COALESCE(max(o.commit_key), 0), COALESCE(max(o.position), 0)
 	  FROM allocation.outbox o
 	 WHERE NOT from_start
-	   AND o.commit_key < pg_snapshot_xmin(pg_current_snapshot())
+	   AND o.commit_key < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+						  + allocation._clock_offset()
 	ON CONFLICT (name) DO NOTHING;
 END
 $$;
@@ -383,6 +407,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	c allocation.consumers;
+	frontier bigint;
 BEGIN
 	SELECT * INTO c FROM allocation.consumers WHERE name = consumer;
 	IF NOT FOUND THEN
@@ -392,11 +417,14 @@ BEGIN
 	IF max_events IS NULL OR max_events < 1 THEN
 		RAISE EXCEPTION 'invalid max_events %', max_events USING ERRCODE = '22023';
 	END IF;
+	-- every transaction that could still write a key below this has ended
+	frontier := pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+				+ allocation._clock_offset();
 	RETURN QUERY
 	SELECT o.*
 	  FROM allocation.outbox o
 	 WHERE (o.commit_key, o.position) > (c.last_key, c.last_position)
-	   AND o.commit_key < pg_snapshot_xmin(pg_current_snapshot())
+	   AND o.commit_key < frontier
 	 ORDER BY o.commit_key, o.position
 	 LIMIT max_events;
 END
@@ -447,7 +475,7 @@ RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	k xid8;
+	k bigint;
 	p bigint;
 	n bigint;
 BEGIN

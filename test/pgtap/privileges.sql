@@ -9,7 +9,7 @@
 -- Run with: pg_prove -d tap_bus test/pgtap/privileges.sql
 -- (a database with CREATE EXTENSION pgtap and CREATE EXTENSION allocation)
 BEGIN;
-SELECT plan(252);
+SELECT plan(258);
 
 ------------------------------------------------------------------------
 -- The roles (8)
@@ -57,7 +57,7 @@ SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
 	'... to pg_catalog with pg_temp last');
 
 ------------------------------------------------------------------------
--- Schema and relations in the catalog (3 + 1 + 39 + 9)
+-- Schema and relations in the catalog (3 + 1 + 42 + 9)
 ------------------------------------------------------------------------
 SELECT schema_privs_are('allocation', 'allocation_user', ARRAY['USAGE'],
 	'allocation_user may use schema allocation');
@@ -70,8 +70,8 @@ SELECT schema_privs_are('allocation', 'pv_nobody', ARRAY[]::name[],
 SELECT set_eq($$SELECT c.relname::text FROM pg_class c
                 WHERE c.relnamespace = 'allocation'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p', 'f')$$,
 	ARRAY['allocations_view', 'batches', 'consumers', 'inbox', 'notifications', 'order_lines',
-	      'order_subscriptions', 'orders', 'outbox', 'product_state', 'products', 'stock',
-	      'subscriptions'],
+	      'order_subscriptions', 'orders', 'outbox', 'outbox_clock', 'product_state', 'products',
+	      'stock', 'subscriptions'],
 	'the relations of schema allocation are the known ones');
 
 -- SELECT only, and only these: users read the query side, admins also
@@ -85,8 +85,8 @@ SELECT table_privs_are('allocation', r.relname, g.role,
                (2, 'allocation_user', ARRAY['products', 'stock', 'allocations_view']::name[]),
                (3, 'pv_nobody', ARRAY[]::name[])) AS g(ord, role, readable),
        unnest(ARRAY['allocations_view', 'batches', 'consumers', 'inbox', 'notifications', 'order_lines',
-                    'order_subscriptions', 'orders', 'outbox', 'product_state', 'products', 'stock',
-                    'subscriptions']::name[]) AS r(relname)
+                    'order_subscriptions', 'orders', 'outbox', 'outbox_clock', 'product_state',
+                    'products', 'stock', 'subscriptions']::name[]) AS r(relname)
  ORDER BY g.ord, r.relname;
 
 SELECT sequence_privs_are('allocation', s.seq, g.role, ARRAY[]::name[],
@@ -130,7 +130,7 @@ GRANT SELECT ON calls TO PUBLIC;
 -- the PL/pgSQL implementations behind the administrators' functions
 CREATE TEMP TABLE internals (fn name, args name[]);
 INSERT INTO internals VALUES
- ('_ack_events', '{text,uuid}'), ('_check_invariants', '{}'),
+ ('_ack_events', '{text,uuid}'), ('_check_invariants', '{}'), ('_clock_offset', '{}'),
  ('_purge_outbox', '{}'), ('_read_events', '{text,integer}'),
  ('_register_consumer', '{text,boolean}'), ('_unregister_consumer', '{text}');
 
