@@ -26,7 +26,14 @@ packages=(
 	"postgresql-$PG_MAJOR"                       # server, initdb, pg_ctl
 	"postgresql-server-dev-$PG_MAJOR"            # PGXS, headers, pg_regress, isolation tester
 	"postgresql-$PG_MAJOR-pgtap"                 # CREATE EXTENSION pgtap
+	"postgresql-$PG_MAJOR-plproxy"               # PL/Proxy: the router extension (router/)
 	"libtap-parser-sourcehandler-pgtap-perl"     # pg_prove
+	"clang-14"                                   # fuzz: libFuzzer targets (scripts/extra-tests/fuzz.sh)
+	"libclang-rt-14-dev"                         # fuzz: clang 14's libFuzzer, ASan and UBSan runtimes
+	"valgrind"                                   # fuzz: unit tests and fuzz replays under valgrind
+	"libpq-dev"                                  # allocation-relay: libpq
+	"libhiredis-dev"                             # allocation-relay: hiredis
+	"redis-server"                               # relay tests and make run (brings redis-cli)
 )
 
 installed() {
@@ -51,7 +58,7 @@ fi
 command -v prove >/dev/null 2>&1 || installed perl || missing+=(perl)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-	echo "deps: all present (PostgreSQL $PG_MAJOR, server-dev, pgTAP, pg_prove, compiler)"
+	echo "deps: all present (PostgreSQL $PG_MAJOR, server-dev, pgTAP, pg_prove, compiler, libpq, hiredis, redis, PL/Proxy)"
 	[ "$mode" = dry-run ] || exit 0
 fi
 

@@ -46,3 +46,53 @@ The cluster is still running. Connect with:
 or put its settings in your shell:  eval "\$(scripts/cluster.sh env)"
 Stop and remove it with:  make stop
 EOF
+
+# --- the bridge to Redis (relay/README.md) --------------------------------------
+# redis-server and allocation-relay next to the cluster (scripts/relay-ctl.sh;
+# "make stop" stops them too), then one event travels to Redis.
+echo
+echo "== 7. The bridge to Redis =="
+bash scripts/relay-ctl.sh start "$DB" --verbose
+eval "$(bash scripts/relay-ctl.sh env)"
+rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+# the relay has published the demo's events (acknowledged them) ...
+for _ in $(seq 1 100); do
+	[ "$("${psql[@]}" -At -d "$DB" -c "SELECT count(*) FROM allocation.outbox o, allocation.consumers c
+	      WHERE c.name = 'allocation-relay' AND (o.commit_key, o.position) > (c.last_key, c.last_position)")" = 0 ] && break
+	sleep 0.1
+done
+# ... now a subscriber listens on line_allocated, as the book's other services do
+relay_sub=$(mktemp)
+rcli --raw SUBSCRIBE line_allocated > "$relay_sub" 2>&1 &
+relay_sub_pid=$!
+trap 'kill "$relay_sub_pid" 2>/dev/null || true; rm -f "$relay_sub"' EXIT
+for _ in $(seq 1 50); do
+	[ "$(rcli PUBSUB NUMSUB line_allocated | tail -n 1)" -ge 1 ] 2>/dev/null && break
+	sleep 0.1
+done
+echo "A subscriber listens on the Redis channel line_allocated. order-4 wants 3 RED-CHAIR:"
+"${psql[@]}" --echo-queries -d "$DB" -c "SELECT allocation.allocate('order-4', 'RED-CHAIR', 3) AS batchref"
+relay_msg=
+for _ in $(seq 1 100); do
+	# --raw: "message", the channel, the payload, one per line
+	relay_msg=$(awk 's == 2 { print; exit } s == 1 { s = 2; next } $0 == "message" { s = 1 }' "$relay_sub")
+	[ -z "$relay_msg" ] || break
+	sleep 0.1
+done
+[ -n "$relay_msg" ] || die "no message on line_allocated within 10 s (log: $ALLOC_RELAY_DIR/relay.log)"
+echo "The relay read the Allocated event from the outbox and published it; the subscriber got:"
+printf '%s\n' "SELECT jsonb_pretty(:'msg'::jsonb)" | "${psql[@]}" -At -d "$DB" -v msg="$relay_msg"
+kill "$relay_sub_pid" 2>/dev/null || true
+echo
+echo "The relay's log ($ALLOC_RELAY_DIR/relay.log, --verbose) says:"
+grep -F 'published Allocated' "$ALLOC_RELAY_DIR/relay.log" | tail -n 1
+
+cat <<EOF
+
+Redis (127.0.0.1:$REDIS_PORT) and allocation-relay keep running. Try:
+
+  redis-cli -p $REDIS_PORT SUBSCRIBE line_allocated
+  redis-cli -p $REDIS_PORT PUBLISH change_batch_quantity '{"batchref": "shipment-red-1", "qty": 10}'
+
+"make stop" stops them with the cluster.
+EOF

@@ -58,8 +58,9 @@ check_handler_signature(Oid handler)
 
 	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("function with OID %u does not exist", handler)));
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("function with OID %u does not exist", handler),
+				 errdetail("A handler must be an existing function (event jsonb) RETURNS void.")));
 	proc = (Form_pg_proc) GETSTRUCT(tup);
 	fits = proc->pronargs == 1 && proc->proargtypes.values[0] == JSONBOID &&
 		proc->prorettype == VOIDOID && proc->prokind == PROKIND_FUNCTION &&

@@ -1,0 +1,91 @@
+/*
+ * config.h - the relay's settings: command-line flags over environment
+ * variables over defaults.  Pure C, no I/O besides getenv, so that the
+ * unit tests (relay/test) can check it.
+ */
+#ifndef RELAY_CONFIG_H
+#define RELAY_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum
+{
+	RELAY_PUBSUB,		/* PUBLISH / SUBSCRIBE: fire and forget */
+	RELAY_STREAMS		/* XADD / XREADGROUP + XACK: kept until acknowledged */
+} relay_mode;
+
+/* Where Redis is: redis://[[user]:password@]host[:port][/db] or unix:/path. */
+typedef struct
+{
+	char	   *host;		/* NULL for a Unix socket */
+	int			port;
+	char	   *path;		/* Unix socket, or NULL */
+	char	   *user;		/* ACL user (Redis 6+), or NULL */
+	char	   *password;	/* or NULL: no AUTH */
+	int			db;			/* SELECT db when > 0 */
+} redis_target;
+
+/* An event type and its channel (or stream); target NULL: not published. */
+typedef struct
+{
+	char	   *type;
+	char	   *target;
+} relay_route;
+
+typedef struct
+{
+	char	   *dsn;			/* libpq conninfo or URI; NULL: PG* variables */
+	char	   *redis_url;
+	redis_target redis;
+	char	   *consumer;		/* outbox consumer, and Redis group consumer */
+	int			batch_size;
+	relay_mode	mode;
+	char	   *inbound;		/* inbound channel or stream; NULL: none */
+	char	   *group;			/* consumer group of the inbound stream */
+	char	   *prefix;			/* channel of an event type without a route */
+	relay_route *routes;
+	size_t		nroutes;
+	double		poll_interval;	/* seconds between polls without NOTIFY */
+	double		backoff_max;	/* seconds, cap of the reconnect backoff */
+	int			from_now;		/* a new consumer starts at the end */
+	int			content_ids;	/* pub/sub: message_id from the content */
+	int			verbose;
+} relay_config;
+
+typedef enum
+{
+	CONFIG_OK,
+	CONFIG_HELP,			/* --help: print config_usage, exit 0 */
+	CONFIG_VERSION,			/* --version */
+	CONFIG_ERROR			/* err says what; exit 2 */
+} config_result;
+
+#define RELAY_VERSION "0.1.0"
+#define RELAY_DEFAULT_REDIS "redis://127.0.0.1:6379"
+#define RELAY_DEFAULT_CONSUMER "allocation-relay"
+#define RELAY_DEFAULT_INBOUND "change_batch_quantity"
+#define RELAY_DEFAULT_GROUP "allocation"
+#define RELAY_DEFAULT_PREFIX "allocation."
+#define RELAY_MAX_BATCH 10000
+
+config_result config_load(relay_config *cfg, int argc, char **argv,
+						  char *err, size_t errlen);
+void		config_free(relay_config *cfg);
+void		config_usage(FILE *out);
+
+/* The channel (stream) of an event type, or NULL when it is not published. */
+const char *config_route(const relay_config *cfg, const char *type,
+						 char *buf, size_t buflen);
+
+/* Parse a Redis URL into *t (freed by redis_target_free); 0 or -1 + err. */
+int			redis_url_parse(const char *url, redis_target *t,
+							char *err, size_t errlen);
+void		redis_target_free(redis_target *t);
+
+/* The URL without its password, for log lines. */
+void		redis_url_display(const redis_target *t, char *buf, size_t buflen);
+
+const char *config_mode_name(relay_mode mode);
+
+#endif

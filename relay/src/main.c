@@ -1,0 +1,548 @@
+/*
+ * allocation-relay - the bridge between the allocation extension and Redis.
+ *
+ *   outbox --read_events--> relay --PUBLISH/XADD--> Redis --> other systems
+ *   other systems --> Redis --SUBSCRIBE/XREADGROUP--> relay --> allocation.handle
+ *
+ * One thread, one poll() loop.  Each round: (re)connect what is down when
+ * its backoff has passed; execute the commands in hand; read a batch of
+ * events, publish them, and acknowledge them in PostgreSQL once Redis has
+ * accepted them; then wait for a NOTIFY, a Redis message, the poll
+ * interval or a signal.  SIGTERM and SIGINT end the loop after the work in
+ * hand.  See relay/README.md.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "inbound.h"
+#include "link.h"
+#include "log.h"
+#include "pg.h"
+#include "redis.h"
+#include "text.h"
+
+/* inbound commands executed in one round before the outbox gets a turn */
+#define INBOUND_PER_ROUND 50
+/* the longest single wait, so that nothing depends on exact deadlines */
+#define MAX_WAIT_S 1.0
+
+static volatile sig_atomic_t stop_signal = 0;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/*
+ * SIGTERM and SIGINT are blocked outside ppoll; between two pieces of work
+ * a pending one ends the loop too, so that "the work in hand" is one
+ * message or one batch.
+ */
+static int
+stop_requested(void)
+{
+	sigset_t	pending;
+
+	if (stop_signal)
+		return 1;
+	if (sigpending(&pending) == 0)
+	{
+		if (sigismember(&pending, SIGTERM))
+			stop_signal = SIGTERM;
+		else if (sigismember(&pending, SIGINT))
+			stop_signal = SIGINT;
+	}
+	return stop_signal != 0;
+}
+
+typedef struct
+{
+	char	   *type;
+	char	   *target;		/* NULL: not published */
+} route_entry;
+
+typedef struct
+{
+	relay_config cfg;
+	pg_side		pg;
+	redis_side	rs;
+	inbound_queue q;
+
+	pg_event   *events;
+	outbound_event *out;
+	route_entry *routes;	/* cache of config_route by event type */
+	size_t		nroutes;
+
+	int			outbound_due;	/* read the outbox now */
+	double		next_poll;
+	backoff		refused_bo;		/* Redis refused a PUBLISH/XADD */
+	char		refusal[512];	/* ... with this error (logged once) */
+	double		out_retry_at;
+	backoff		inbound_bo;		/* a command failed transiently */
+	double		in_retry_at;
+	char	   *content_prefix;	/* pub/sub message ids */
+	char	   *stream_prefix;	/* stream message ids */
+
+	unsigned long published;
+	unsigned long handled;
+	unsigned long skipped;
+} relay;
+
+static void *
+xcalloc(size_t n, size_t size)
+{
+	void	   *p = calloc(n ? n : 1, size);
+
+	if (p == NULL)
+	{
+		fputs("allocation-relay: out of memory\n", stderr);
+		exit(1);
+	}
+	return p;
+}
+
+/* a + b + c in a new string */
+static char *
+xconcat(const char *a, const char *b, const char *c)
+{
+	size_t		la = strlen(a),
+				lb = strlen(b),
+				lc = strlen(c);
+	char	   *s = xcalloc(la + lb + lc + 1, 1);
+
+	memcpy(s, a, la);
+	memcpy(s + la, b, lb);
+	memcpy(s + la + lb, c, lc);
+	return s;
+}
+
+/* The channel (stream) of an event type; NULL: not published. */
+static const char *
+route_for(relay *r, const char *type)
+{
+	size_t		i;
+	char		buf[2048];
+	const char *target;
+	route_entry *grown;
+
+	for (i = 0; i < r->nroutes; i++)
+		if (strcmp(r->routes[i].type, type) == 0)
+			return r->routes[i].target;
+	target = config_route(&r->cfg, type, buf, sizeof buf);
+	grown = realloc(r->routes, (r->nroutes + 1) * sizeof *grown);
+	if (grown == NULL)
+	{
+		fputs("allocation-relay: out of memory\n", stderr);
+		exit(1);
+	}
+	r->routes = grown;
+	r->routes[r->nroutes].type = strdup(type);
+	r->routes[r->nroutes].target = target ? strdup(target) : NULL;
+	if (r->routes[r->nroutes].type == NULL || (target && r->routes[r->nroutes].target == NULL))
+	{
+		fputs("allocation-relay: out of memory\n", stderr);
+		exit(1);
+	}
+	if (target)
+		log_info("outbound: %s events go to %s %s", type,
+				 r->cfg.mode == RELAY_STREAMS ? "stream" : "channel", target);
+	else
+		log_info("outbound: %s events are not published (--channel %s=-)", type, type);
+	return r->routes[r->nroutes++].target;
+}
+
+/*
+ * One batch: read, publish, acknowledge what Redis accepted.
+ * 0: done (or retry later), -1: a connection was lost, -2: fatal.
+ */
+static int
+outbound_round(relay *r, double now)
+{
+	PGresult   *res;
+	int			n,
+				i,
+				accepted;
+	pg_status	st;
+	pub_status rst;
+	char		err[512];
+
+	st = pg_read_events(&r->pg, &res, r->events, &n);
+	if (st == PG_FATAL)
+		return -2;
+	if (st != PG_OK)
+		return -1;
+	if (n == 0)
+	{
+		PQclear(res);
+		r->outbound_due = 0;
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+	{
+		r->out[i].target = route_for(r, r->events[i].type);
+		r->out[i].id = r->events[i].id;
+		r->out[i].type = r->events[i].type;
+		r->out[i].json = r->events[i].json;
+		r->out[i].jsonlen = r->events[i].jsonlen;
+	}
+	err[0] = '\0';
+	/*
+	 * After a refusal, probe with one event at a time: the events behind a
+	 * refused one are not acknowledged, so publishing them would only make
+	 * copies on every retry.
+	 */
+	rst = redis_publish(&r->rs, r->out, r->refusal[0] ? 1 : n, &accepted, err, sizeof err);
+	if (accepted > 0)
+	{
+		/* at least once: acknowledged only after Redis accepted them */
+		st = pg_ack(&r->pg, r->events[accepted - 1].id);
+		if (st != PG_OK)
+		{
+			PQclear(res);
+			return st == PG_FATAL ? -2 : -1;
+		}
+		r->published += (unsigned long) accepted;
+		log_debug("outbound: acknowledged %d event%s up to %s", accepted,
+				  accepted == 1 ? "" : "s", r->events[accepted - 1].id);
+	}
+	PQclear(res);
+	if (rst == PUB_LOST)
+		return -1;
+	if (rst == PUB_REFUSED)
+	{
+		double		delay = backoff_next(&r->refused_bo);
+
+		/* one line per new error, not one per retry */
+		if (strcmp(err, r->refusal) != 0)
+			log_warn("outbound: redis refused event %s (%s); it and the events after it wait, retrying with backoff (at most every %gs)",
+					 r->events[accepted].id, err, r->refused_bo.max);
+		snprintf(r->refusal, sizeof r->refusal, "%s", err);
+		r->out_retry_at = now + delay;
+		r->outbound_due = 1;
+		return 0;
+	}
+	backoff_reset(&r->refused_bo);
+	/* a full batch, or a probe of one event: there may be more right away */
+	r->outbound_due = (n == r->cfg.batch_size) || r->refusal[0];
+	if (r->refusal[0])
+	{
+		log_info("outbound: redis accepts events again");
+		r->refusal[0] = '\0';
+	}
+	return 0;
+}
+
+/*
+ * The message in hand.  0: done with it (or retry later), -1: a
+ * connection was lost (kept), -2: fatal.
+ */
+static int
+inbound_one(relay *r, double now)
+{
+	inbound_msg *m = iq_peek(&r->q);
+	handle_outcome out;
+	handle_status hs;
+	char	   *fixed_id = NULL;
+	char		excerpt[256];
+
+	if (m->entry_id)
+		fixed_id = xconcat(r->stream_prefix, m->entry_id, "");
+	hs = pg_handle(&r->pg, m->body, fixed_id,
+				   m->entry_id == NULL && r->cfg.content_ids ? r->content_prefix : NULL,
+				   &out);
+	free(fixed_id);
+	text_excerpt(m->body, m->len, 200, excerpt, sizeof excerpt);
+	switch (hs)
+	{
+		case HANDLE_DONE:
+			r->handled++;
+			log_info("inbound: ChangeBatchQuantity %s (message_id %s): %s",
+					 excerpt, out.message_id[0] ? out.message_id : "none", out.result);
+			break;
+		case HANDLE_REJECTED:
+			r->skipped++;
+			log_warn("inbound: skipped %s message on %s: %s: %s",
+					 strncmp(out.sqlstate, "22", 2) == 0 ? "a malformed" : "a rejected",
+					 r->cfg.inbound, out.result, excerpt);
+			break;
+		case HANDLE_RETRY:
+			{
+				double		delay = backoff_next(&r->inbound_bo);
+
+				log_warn("inbound: %s failed for now (%s); retrying in %.1fs",
+						 excerpt, out.result, delay);
+				r->in_retry_at = now + delay;
+				return 0;
+			}
+		case HANDLE_LOST:
+			return -1;
+		case HANDLE_FATAL:
+			log_error("inbound: cannot execute commands: %s", out.result);
+			return -2;
+	}
+	backoff_reset(&r->inbound_bo);
+	/* streams: acknowledged only after the command committed */
+	if (m->entry_id && r->rs.link.up && redis_xack(&r->rs, m->entry_id) != 0)
+	{
+		/* redelivered from the pending list later, and de-duplicated */
+		iq_pop(&r->q);
+		return -1;
+	}
+	iq_pop(&r->q);
+	return 0;
+}
+
+static double
+min_d(double a, double b)
+{
+	return a < b ? a : b;
+}
+
+static int
+run(relay *r, const sigset_t *waitmask)
+{
+	const relay_config *cfg = &r->cfg;
+
+	while (!stop_requested())
+	{
+		double		now = now_mono();
+		double		deadline;
+		struct pollfd fds[2];
+		nfds_t		nfds = 0;
+		int			pg_fd,
+					sub_fd,
+					rc;
+		struct timespec ts;
+
+		/* (re)connect */
+		if (!r->pg.link.up && now >= r->pg.link.next_try)
+		{
+			pg_status st = pg_connect(&r->pg, now);
+
+			if (st == PG_FATAL)
+				return 1;
+			if (st == PG_OK)
+				r->outbound_due = 1;
+		}
+		/* Stream entries in hand come back from the pending list. */
+		if (!r->rs.link.up && cfg->mode == RELAY_STREAMS && r->q.count > 0)
+		{
+			log_info("inbound: %zu stream entr%s in hand will be read again from the pending list",
+					 r->q.count, r->q.count == 1 ? "y" : "ies");
+			iq_clear(&r->q);
+		}
+		if (!r->rs.link.up && now >= r->rs.link.next_try)
+		{
+			if (redis_connect(&r->rs, now) == 0)
+				r->outbound_due = 1;
+		}
+		if (r->pg.link.up && pg_consume(&r->pg) > 0)
+			r->outbound_due = 1;
+
+		/* commands first: they are few and someone waits for them */
+		{
+			int			done = 0;
+
+			while (r->q.count > 0 && r->pg.link.up && now >= r->in_retry_at &&
+				   done < INBOUND_PER_ROUND && !stop_requested())
+			{
+				rc = inbound_one(r, now);
+				if (rc == -2)
+					return 1;
+				if (rc != 0)
+					break;
+				done++;
+			}
+		}
+
+		/* events */
+		if (!stop_requested() && r->pg.link.up && r->rs.link.up && now >= r->out_retry_at &&
+			(r->outbound_due || now >= r->next_poll))
+		{
+			r->next_poll = now + cfg->poll_interval;
+			rc = outbound_round(r, now);
+			if (rc == -2)
+				return 1;
+		}
+
+		/* no new stream entries once stopping: they would wait as pending */
+		if (r->rs.link.up && !stop_requested())
+			redis_sub_tick(&r->rs, &r->q, now);
+
+		/* how long to wait */
+		now = now_mono();
+		deadline = r->pg.link.up && r->rs.link.up ? r->next_poll : now + MAX_WAIT_S;
+		if (r->outbound_due && r->pg.link.up && r->rs.link.up)
+			deadline = min_d(deadline, r->out_retry_at);
+		if (r->q.count > 0 && r->pg.link.up)
+			deadline = min_d(deadline, r->in_retry_at);
+		if (!r->pg.link.up)
+			deadline = min_d(deadline, r->pg.link.next_try);
+		if (!r->rs.link.up)
+			deadline = min_d(deadline, r->rs.link.next_try);
+		else
+			deadline = min_d(deadline, redis_sub_deadline(&r->rs, &r->q, now));
+		deadline = min_d(deadline, now + MAX_WAIT_S);
+		if (deadline < now)
+			deadline = now;
+		ts.tv_sec = (time_t) (deadline - now);
+		ts.tv_nsec = (long) ((deadline - now - (double) ts.tv_sec) * 1e9);
+
+		pg_fd = pg_socket(&r->pg);
+		sub_fd = r->rs.link.up ? redis_sub_socket(&r->rs) : -1;
+		if (pg_fd >= 0)
+			fds[nfds++] = (struct pollfd) {.fd = pg_fd, .events = POLLIN};
+		if (sub_fd >= 0)
+			fds[nfds++] = (struct pollfd) {.fd = sub_fd, .events = POLLIN};
+		rc = ppoll(fds, nfds, &ts, waitmask);
+		if (rc < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			log_error("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (rc > 0 && sub_fd >= 0 && fds[nfds - 1].revents != 0)
+			redis_sub_read(&r->rs, &r->q, now_mono());
+		/* the PostgreSQL socket is read at the top of the loop */
+	}
+	return 0;
+}
+
+/* After a stop signal: run the pub/sub messages already received. */
+static void
+finish_in_hand(relay *r)
+{
+	if (r->q.count == 0)
+		return;
+	if (r->cfg.mode == RELAY_STREAMS)
+	{
+		log_info("inbound: %zu stream entr%s not executed stay pending in group %s",
+				 r->q.count, r->q.count == 1 ? "y" : "ies", r->cfg.group);
+		return;
+	}
+	while (r->q.count > 0 && r->pg.link.up)
+		if (inbound_one(r, now_mono()) != 0 || r->in_retry_at > now_mono())
+			break;
+	if (r->q.count > 0)
+		log_warn("inbound: dropping %zu received message%s not executed (pub/sub keeps no copy)",
+				 r->q.count, r->q.count == 1 ? "" : "s");
+}
+
+int
+main(int argc, char **argv)
+{
+	relay		r;
+	char		err[1024];
+	char		url[512];
+	char	   *dsn_err;
+	sigset_t	block,
+				waitmask;
+	struct sigaction sa;
+	int			status;
+	size_t		i;
+
+	memset(&r, 0, sizeof r);
+	switch (config_load(&r.cfg, argc, argv, err, sizeof err))
+	{
+		case CONFIG_OK:
+			break;
+		case CONFIG_HELP:
+			config_usage(stdout);
+			config_free(&r.cfg);
+			return 0;
+		case CONFIG_VERSION:
+			printf("allocation-relay %s (hiredis %d.%d, libpq %d)\n", RELAY_VERSION,
+				   HIREDIS_MAJOR, HIREDIS_MINOR, PQlibVersion());
+			config_free(&r.cfg);
+			return 0;
+		case CONFIG_ERROR:
+			fprintf(stderr, "allocation-relay: error: %s\n"
+					"Try \"allocation-relay --help\" for more information.\n", err);
+			config_free(&r.cfg);
+			return 2;
+	}
+	if ((dsn_err = pg_check_dsn(r.cfg.dsn)) != NULL)
+	{
+		fprintf(stderr, "allocation-relay: error: bad --dsn: %s\n", dsn_err);
+		free(dsn_err);
+		config_free(&r.cfg);
+		return 2;
+	}
+	log_init("allocation-relay", r.cfg.verbose);
+
+	/* Signals are blocked except while waiting in ppoll: no lost wake-up. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	pg_init(&r.pg, &r.cfg);
+	redis_init(&r.rs, &r.cfg);
+	iq_init(&r.q);
+	r.events = xcalloc((size_t) r.cfg.batch_size, sizeof *r.events);
+	r.out = xcalloc((size_t) r.cfg.batch_size, sizeof *r.out);
+	backoff_init(&r.refused_bo, 0.25, r.cfg.backoff_max);
+	backoff_init(&r.inbound_bo, 0.25, r.cfg.backoff_max);
+	if (r.cfg.inbound)
+	{
+		r.content_prefix = xconcat("redis:", r.cfg.inbound, ":sha256:");
+		r.stream_prefix = xconcat("redis-stream:", r.cfg.inbound, ":");
+	}
+
+	redis_url_display(&r.cfg.redis, url, sizeof url);
+	log_info("allocation-relay %s starting: consumer \"%s\", %s mode, redis %s, batch %d, poll every %gs",
+			 RELAY_VERSION, r.cfg.consumer, config_mode_name(r.cfg.mode), url,
+			 r.cfg.batch_size, r.cfg.poll_interval);
+	if (r.cfg.inbound)
+		log_info("inbound: ChangeBatchQuantity commands from %s %s%s",
+				 r.cfg.mode == RELAY_STREAMS ? "stream" : "channel", r.cfg.inbound,
+				 r.cfg.mode == RELAY_PUBSUB
+				 ? (r.cfg.content_ids ? " (without a message_id: id = hash of the content)"
+					: " (without a message_id: not de-duplicated)")
+				 : "");
+
+	status = run(&r, &waitmask);
+	if (status == 0)
+	{
+		log_info("stopping (%s): finishing the work in hand",
+				 stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+		finish_in_hand(&r);
+	}
+	pg_close(&r.pg);
+	redis_close(&r.rs);
+	log_info("%s: %lu event%s published, %lu command%s executed, %lu skipped",
+			 status == 0 ? "stopped" : "stopped on a fatal error",
+			 r.published, r.published == 1 ? "" : "s",
+			 r.handled, r.handled == 1 ? "" : "s", r.skipped);
+
+	for (i = 0; i < r.nroutes; i++)
+	{
+		free(r.routes[i].type);
+		free(r.routes[i].target);
+	}
+	free(r.routes);
+	free(r.events);
+	free(r.out);
+	free(r.content_prefix);
+	free(r.stream_prefix);
+	iq_free(&r.q);
+	config_free(&r.cfg);
+	return status;
+}

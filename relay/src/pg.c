@@ -1,0 +1,436 @@
+/*
+ * pg.c - the PostgreSQL side of the relay (see pg.h).
+ */
+#define _GNU_SOURCE
+#include "pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static const char SQL_READ[] =
+	"SELECT o.id::text, o.type,"
+	"       pg_catalog.json_build_object("
+	"           'id', o.id, 'type', o.type,"
+	"           'aggregatetype', o.aggregatetype, 'aggregateid', o.aggregateid,"
+	"           'aggregate_seq', o.aggregate_seq, 'occurred_at', o.occurred_at,"
+	"           'payload', o.payload)::text"
+	"  FROM allocation.read_events($1, $2) AS o";
+
+static const char SQL_ACK[] =
+	"SELECT allocation.ack_events($1, $2::uuid)";
+
+/*
+ * The inbound command.  The checks come first (CASE evaluates lazily), so
+ * that a message without batchref or qty is named as such; JSON that does
+ * not parse fails the cast (22P02), wrong field types fail in handle
+ * (22023/22004).  The content id hashes the canonical jsonb text, so key
+ * order and white space do not make two equal messages different.
+ */
+static const char SQL_HANDLE[] =
+	"SELECT CASE"
+	"         WHEN pg_catalog.jsonb_typeof(s.m) <> 'object' THEN 'not a JSON object'"
+	"         WHEN NOT s.m ? 'batchref' THEN 'no \"batchref\" field'"
+	"         WHEN NOT s.m ? 'qty' THEN 'no \"qty\" field'"
+	"       END,"
+	"       s.id #>> '{}',"
+	"       CASE WHEN pg_catalog.jsonb_typeof(s.m) = 'object'"
+	"                 AND s.m ? 'batchref' AND s.m ? 'qty' THEN"
+	"         allocation.handle(pg_catalog.jsonb_build_object("
+	"               'type', 'ChangeBatchQuantity',"
+	"               'ref', s.m -> 'batchref',"
+	"               'qty', s.m -> 'qty')"
+	"           || CASE WHEN s.id IS NULL THEN '{}'::jsonb"
+	"                   ELSE pg_catalog.jsonb_build_object('message_id', s.id) END)::text"
+	"       END"
+	"  FROM (SELECT r.m,"
+	"               COALESCE(NULLIF(r.m -> 'message_id', 'null'::jsonb),"
+	"                        pg_catalog.to_jsonb($2::text),"
+	"                        pg_catalog.to_jsonb($3::text || pg_catalog.encode("
+	"                            pg_catalog.sha256(pg_catalog.convert_to(r.m::text, 'UTF8')),"
+	"                            'hex'))) AS id"
+	"          FROM (SELECT $1::jsonb AS m) AS r) AS s";
+
+void
+pg_init(pg_side *pg, const relay_config *cfg)
+{
+	pg->conn = NULL;
+	pg->cfg = cfg;
+	pg->fatal[0] = '\0';
+	link_init(&pg->link, "postgres", cfg->backoff_max);
+}
+
+/* libpq's multi-line messages as one line, without the trailing newline */
+static void
+one_line(const char *msg, char *buf, size_t buflen)
+{
+	size_t		j = 0;
+	const char *p;
+
+	for (p = msg; *p && j + 1 < buflen; p++)
+	{
+		if (*p == '\n')
+		{
+			while (p[1] == ' ' || p[1] == '\t')
+				p++;
+			if (p[1] == '\0' || p[1] == '\n')
+				continue;
+			if (j + 2 >= buflen)
+				break;
+			buf[j++] = ';';
+			buf[j++] = ' ';
+		}
+		else
+			buf[j++] = *p == '\t' ? ' ' : *p;
+	}
+	buf[j] = '\0';
+	while (j > 0 && (buf[j - 1] == ' ' || buf[j - 1] == ';'))
+		buf[--j] = '\0';
+}
+
+/*
+ * Messages the server sends outside a query result: a FATAL before it
+ * closes the connection (kept for the "connection lost" line), WARNINGs
+ * (a plugin that failed during allocation.handle) and the rest.
+ */
+static void
+notice_processor(void *arg, const char *message)
+{
+	pg_side    *pg = arg;
+	char		line[512];
+
+	one_line(message, line, sizeof line);
+	if (strncmp(line, "FATAL:", 6) == 0 || strncmp(line, "PANIC:", 6) == 0)
+	{
+		const char *text = line + 6;
+
+		while (*text == ' ')
+			text++;
+		snprintf(pg->fatal, sizeof pg->fatal, "%s", text);
+	}
+	else if (strncmp(line, "WARNING:", 8) == 0)
+		log_warn("postgres: %s", line);
+	else
+		log_debug("postgres: %s", line);
+}
+
+char *
+pg_check_dsn(const char *dsn)
+{
+	char	   *errmsg = NULL;
+	PQconninfoOption *opts;
+
+	if (dsn == NULL || *dsn == '\0')
+		return NULL;
+	opts = PQconninfoParse(dsn, &errmsg);
+	if (opts == NULL)
+	{
+		char		buf[512];
+		char	   *copy;
+
+		one_line(errmsg ? errmsg : "out of memory", buf, sizeof buf);
+		PQfreemem(errmsg);
+		copy = strdup(buf);
+		return copy ? copy : strdup("invalid connection string");
+	}
+	PQconninfoFree(opts);
+	return NULL;
+}
+
+typedef enum
+{
+	ERR_LOST,			/* the connection is gone */
+	ERR_TRANSIENT,		/* may work later: serialization, shutdown, resources */
+	ERR_FATAL,			/* configuration: rights, missing objects */
+	ERR_REJECTED		/* this statement's input: data, domain errors */
+} err_class;
+
+static err_class
+classify(PGconn *conn, const PGresult *res)
+{
+	const char *st;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		return ERR_LOST;
+	st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (st == NULL || strlen(st) != 5)
+		return ERR_TRANSIENT;
+	if (strncmp(st, "08", 2) == 0)
+		return ERR_LOST;
+	if (strncmp(st, "40", 2) == 0 ||	/* serialization failure, deadlock */
+		strncmp(st, "53", 2) == 0 ||	/* insufficient resources */
+		strncmp(st, "55", 2) == 0 ||	/* lock not available */
+		strncmp(st, "57", 2) == 0 ||	/* shutdown, statement timeout */
+		strncmp(st, "58", 2) == 0 ||	/* system error */
+		strncmp(st, "XX", 2) == 0)		/* internal error */
+		return ERR_TRANSIENT;
+	if (strncmp(st, "42", 2) == 0 ||	/* no rights, no such function */
+		strncmp(st, "3F", 2) == 0 ||	/* no such schema */
+		strncmp(st, "28", 2) == 0 ||	/* authorization */
+		strncmp(st, "3D", 2) == 0)		/* no such database */
+		return ERR_FATAL;
+	return ERR_REJECTED;
+}
+
+static void
+result_error(PGconn *conn, const PGresult *res, char *buf, size_t buflen)
+{
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (msg && st)
+		snprintf(buf, buflen, "%s (SQLSTATE %s)", msg, st);
+	else
+		one_line(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+				 : PQerrorMessage(conn), buf, buflen);
+}
+
+static void
+fatal_hint(const PGresult *res)
+{
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (st == NULL)
+		return;
+	if (strcmp(st, "42501") == 0)
+		log_error("hint: the relay's role must be a member of allocation_admin "
+				  "(GRANT allocation_admin TO <role>)");
+	else if (strcmp(st, "42883") == 0 || strncmp(st, "3F", 2) == 0)
+		log_error("hint: CREATE EXTENSION allocation in this database "
+				  "(a version with the consumer API)");
+}
+
+void
+pg_close(pg_side *pg)
+{
+	if (pg->conn)
+		PQfinish(pg->conn);
+	pg->conn = NULL;
+}
+
+/* The connection failed under us: one log line, then reconnect later. */
+static pg_status
+lost(pg_side *pg, const char *why)
+{
+	char		reason[1100];
+
+	/* "terminating connection due to administrator command" says more */
+	if (pg->fatal[0])
+		snprintf(reason, sizeof reason, "%s", pg->fatal);
+	else
+		snprintf(reason, sizeof reason, "%s", why);
+	pg->fatal[0] = '\0';
+	pg_close(pg);
+	link_lost(&pg->link, now_mono(), reason);
+	return PG_LOST;
+}
+
+pg_status
+pg_connect(pg_side *pg, double now)
+{
+	const char *keys[] = {"fallback_application_name", "connect_timeout", "dbname", NULL};
+	const char *vals[] = {"allocation-relay", "10", pg->cfg->dsn ? pg->cfg->dsn : "", NULL};
+	const char *params[2];
+	PGresult   *res;
+	char		err[512];
+	char		detail[512];
+
+	pg->fatal[0] = '\0';
+	pg->conn = PQconnectdbParams(keys, vals, 1);
+	if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK)
+	{
+		one_line(pg->conn ? PQerrorMessage(pg->conn) : "out of memory", err, sizeof err);
+		pg_close(pg);
+		link_failed(&pg->link, now, err);
+		return PG_LOST;
+	}
+
+	PQsetNoticeProcessor(pg->conn, notice_processor, pg);
+	/* occurred_at in the JSON messages: always UTC */
+	res = PQexec(pg->conn, "SET TimeZone = 'UTC'; LISTEN allocation_events");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		goto failed;
+	PQclear(res);
+
+	params[0] = pg->cfg->consumer;
+	params[1] = pg->cfg->from_now ? "false" : "true";
+	res = PQexecParams(pg->conn, "SELECT allocation.register_consumer($1, $2::boolean)",
+					   2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto failed;
+	PQclear(res);
+
+	snprintf(detail, sizeof detail, "database %s as %s on %s port %s; consumer \"%s\", LISTEN allocation_events",
+			 PQdb(pg->conn), PQuser(pg->conn),
+			 PQhost(pg->conn) ? PQhost(pg->conn) : "?", PQport(pg->conn),
+			 pg->cfg->consumer);
+	link_connected(&pg->link, now, detail);
+	return PG_OK;
+
+failed:
+	result_error(pg->conn, res, err, sizeof err);
+	if (classify(pg->conn, res) == ERR_FATAL ||
+		classify(pg->conn, res) == ERR_REJECTED)
+	{
+		log_error("postgres: cannot set up consumer \"%s\": %s", pg->cfg->consumer, err);
+		fatal_hint(res);
+		PQclear(res);
+		pg_close(pg);
+		return PG_FATAL;
+	}
+	PQclear(res);
+	pg_close(pg);
+	link_failed(&pg->link, now, err);
+	return PG_LOST;
+}
+
+int
+pg_socket(const pg_side *pg)
+{
+	return pg->conn ? PQsocket(pg->conn) : -1;
+}
+
+int
+pg_consume(pg_side *pg)
+{
+	PGnotify   *n;
+	int			count = 0;
+	char		err[512];
+
+	if (pg->conn == NULL)
+		return -1;
+	if (!PQconsumeInput(pg->conn))
+	{
+		one_line(PQerrorMessage(pg->conn), err, sizeof err);
+		lost(pg, err);
+		return -1;
+	}
+	while ((n = PQnotifies(pg->conn)) != NULL)
+	{
+		count++;
+		PQfreemem(n);
+	}
+	return count;
+}
+
+/* An error of a query the relay itself runs (read, ack). */
+static pg_status
+query_failed(pg_side *pg, PGresult *res, const char *what)
+{
+	char		err[512];
+	err_class	c = classify(pg->conn, res);
+
+	result_error(pg->conn, res, err, sizeof err);
+	if (c == ERR_FATAL)
+	{
+		log_error("postgres: %s failed: %s", what, err);
+		fatal_hint(res);
+		PQclear(res);
+		return PG_FATAL;
+	}
+	PQclear(res);
+	/*
+	 * Anything else (an unregistered consumer, a transient error): start
+	 * over with a new connection, which registers the consumer again.
+	 */
+	{
+		char		why[600];
+
+		snprintf(why, sizeof why, "%s failed: %s", what, err);
+		return lost(pg, why);
+	}
+}
+
+pg_status
+pg_read_events(pg_side *pg, PGresult **resp, pg_event *events, int *n)
+{
+	const char *params[2];
+	char		batch[16];
+	PGresult   *res;
+	int			i,
+				rows;
+
+	*resp = NULL;
+	*n = 0;
+	snprintf(batch, sizeof batch, "%d", pg->cfg->batch_size);
+	params[0] = pg->cfg->consumer;
+	params[1] = batch;
+	res = PQexecParams(pg->conn, SQL_READ, 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return query_failed(pg, res, "read_events");
+	rows = PQntuples(res);
+	for (i = 0; i < rows && i < pg->cfg->batch_size; i++)
+	{
+		events[i].id = PQgetvalue(res, i, 0);
+		events[i].type = PQgetvalue(res, i, 1);
+		events[i].json = PQgetvalue(res, i, 2);
+		events[i].jsonlen = (size_t) PQgetlength(res, i, 2);
+	}
+	*n = i;
+	*resp = res;
+	return PG_OK;
+}
+
+pg_status
+pg_ack(pg_side *pg, const char *id)
+{
+	const char *params[2] = {pg->cfg->consumer, id};
+	PGresult   *res;
+
+	res = PQexecParams(pg->conn, SQL_ACK, 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return query_failed(pg, res, "ack_events");
+	PQclear(res);
+	return PG_OK;
+}
+
+handle_status
+pg_handle(pg_side *pg, const char *json, const char *fixed_id,
+		  const char *content_prefix, handle_outcome *out)
+{
+	const char *params[3] = {json, fixed_id, content_prefix};
+	PGresult   *res;
+
+	memset(out, 0, sizeof *out);
+	res = PQexecParams(pg->conn, SQL_HANDLE, 3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		err_class	c = classify(pg->conn, res);
+		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		result_error(pg->conn, res, out->result, sizeof out->result);
+		snprintf(out->sqlstate, sizeof out->sqlstate, "%s", st ? st : "");
+		if (c == ERR_FATAL)
+			fatal_hint(res);
+		PQclear(res);
+		switch (c)
+		{
+			case ERR_LOST:
+				lost(pg, out->result);
+				return HANDLE_LOST;
+			case ERR_TRANSIENT:
+				return HANDLE_RETRY;
+			case ERR_FATAL:
+				return HANDLE_FATAL;
+			case ERR_REJECTED:
+				return HANDLE_REJECTED;
+		}
+		return HANDLE_RETRY;
+	}
+	if (!PQgetisnull(res, 0, 1))
+		snprintf(out->message_id, sizeof out->message_id, "%s", PQgetvalue(res, 0, 1));
+	if (!PQgetisnull(res, 0, 0))
+	{
+		/* the message lacks batchref or qty */
+		snprintf(out->result, sizeof out->result, "%s", PQgetvalue(res, 0, 0));
+		snprintf(out->sqlstate, sizeof out->sqlstate, "22023");
+		PQclear(res);
+		return HANDLE_REJECTED;
+	}
+	snprintf(out->result, sizeof out->result, "%s",
+			 PQgetisnull(res, 0, 2) ? "null" : PQgetvalue(res, 0, 2));
+	PQclear(res);
+	return HANDLE_DONE;
+}

@@ -1,0 +1,83 @@
+/*
+ * pg.h - the PostgreSQL side: one libpq connection that LISTENs on
+ * allocation_events, reads and acknowledges the outbox as a named consumer
+ * (allocation.read_events / ack_events) and runs inbound commands through
+ * allocation.handle.
+ */
+#ifndef RELAY_PG_H
+#define RELAY_PG_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "link.h"
+
+typedef enum
+{
+	PG_OK = 0,
+	PG_LOST,			/* connection gone or unusable: reconnect */
+	PG_FATAL			/* rights, missing extension...: stop the relay */
+} pg_status;
+
+typedef struct
+{
+	PGconn	   *conn;
+	link_state	link;
+	const relay_config *cfg;
+	char		fatal[512];		/* the server's FATAL message, if it sent one */
+} pg_side;
+
+/* One outbox event, as read: pointers into the PGresult. */
+typedef struct
+{
+	const char *id;
+	const char *type;
+	const char *json;		/* the message published to Redis */
+	size_t		jsonlen;
+} pg_event;
+
+typedef enum
+{
+	HANDLE_DONE,		/* committed (or a duplicate: the first result) */
+	HANDLE_REJECTED,	/* malformed or refused for good: log and skip */
+	HANDLE_RETRY,		/* transient: keep the message, try again */
+	HANDLE_LOST,		/* connection lost: keep the message */
+	HANDLE_FATAL		/* stop the relay */
+} handle_status;
+
+typedef struct
+{
+	char		message_id[512];
+	char		result[512];	/* handle's JSON result, or the error */
+	char		sqlstate[6];
+} handle_outcome;
+
+void		pg_init(pg_side *pg, const relay_config *cfg);
+/* Check a conninfo string without connecting: NULL or a malloc'ed error. */
+char	   *pg_check_dsn(const char *dsn);
+pg_status	pg_connect(pg_side *pg, double now);
+void		pg_close(pg_side *pg);
+/* The socket to wait on, -1 when down. */
+int			pg_socket(const pg_side *pg);
+/* Read what arrived; the number of notifications, or -1: connection lost. */
+int			pg_consume(pg_side *pg);
+
+/*
+ * The next events of the consumer.  On PG_OK *res holds them (PQclear it)
+ * and events[0..*n) point into it; events must hold batch_size entries.
+ */
+pg_status	pg_read_events(pg_side *pg, PGresult **res, pg_event *events, int *n);
+/* Everything up to and including event id is done. */
+pg_status	pg_ack(pg_side *pg, const char *id);
+
+/*
+ * Execute an inbound ChangeBatchQuantity message (JSON text from Redis):
+ * message_id is the message's own "message_id", else fixed_id (a stream
+ * entry), else content_prefix + sha256 of the canonical JSON (pub/sub),
+ * else none.
+ */
+handle_status pg_handle(pg_side *pg, const char *json, const char *fixed_id,
+						const char *content_prefix, handle_outcome *out);
+
+#endif

@@ -1,0 +1,522 @@
+/*
+ * redis.c - the Redis side of the relay (see redis.h).
+ */
+#define _GNU_SOURCE
+#include "redis.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include "log.h"
+#include "text.h"
+
+#define CONNECT_TIMEOUT_S 5
+#define COMMAND_TIMEOUT_S 10
+#define PUBSUB_PING_AFTER_S 30.0	/* ping a silent subscription after this */
+#define REPLY_TIMEOUT_S 10.0		/* a reply must come within this (plus BLOCK) */
+#define STREAM_COUNT 10				/* entries per XREADGROUP */
+
+void
+redis_init(redis_side *rs, const relay_config *cfg)
+{
+	memset(rs, 0, sizeof *rs);
+	rs->cfg = cfg;
+	link_init(&rs->link, "redis", cfg->backoff_max);
+}
+
+void
+redis_close(redis_side *rs)
+{
+	if (rs->cmd)
+		redisFree(rs->cmd);
+	if (rs->sub)
+		redisFree(rs->sub);
+	rs->cmd = NULL;
+	rs->sub = NULL;
+	rs->waiting = 0;
+}
+
+static void
+lost(redis_side *rs, const char *why)
+{
+	redis_close(rs);
+	link_lost(&rs->link, now_mono(), why);
+}
+
+/* Run a command expecting a status/ok reply; 0, or -1 with err. */
+static int
+simple_command(redisContext *c, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list		ap;
+	redisReply *r;
+	int			rc = 0;
+
+	va_start(ap, fmt);
+	r = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	if (r == NULL)
+	{
+		snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "no reply");
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ERROR)
+	{
+		snprintf(err, errlen, "%s", r->str);
+		rc = -1;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+static redisContext *
+open_context(const redis_target *t, char *err, size_t errlen)
+{
+	struct timeval ct = {CONNECT_TIMEOUT_S, 0};
+	struct timeval tv = {COMMAND_TIMEOUT_S, 0};
+	redisContext *c;
+	char		e[256];
+
+	c = t->path ? redisConnectUnixWithTimeout(t->path, ct)
+		: redisConnectWithTimeout(t->host, t->port, ct);
+	if (c == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (c->err)
+	{
+		snprintf(err, errlen, "%s", c->errstr);
+		redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, tv);
+	if (t->path == NULL)
+		redisEnableKeepAlive(c);
+	if (t->password)
+	{
+		int			rc = t->user
+			? simple_command(c, e, sizeof e, "AUTH %s %s", t->user, t->password)
+			: simple_command(c, e, sizeof e, "AUTH %s", t->password);
+
+		if (rc != 0)
+		{
+			snprintf(err, errlen, "AUTH: %s", e);
+			redisFree(c);
+			return NULL;
+		}
+	}
+	if (t->db > 0 && simple_command(c, e, sizeof e, "SELECT %d", t->db) != 0)
+	{
+		snprintf(err, errlen, "SELECT %d: %s", t->db, e);
+		redisFree(c);
+		return NULL;
+	}
+	return c;
+}
+
+int
+redis_connect(redis_side *rs, double now)
+{
+	const relay_config *cfg = rs->cfg;
+	char		err[512];
+	char		url[512];
+	char		detail[1024];
+
+	rs->cmd = open_context(&cfg->redis, err, sizeof err);
+	if (rs->cmd == NULL)
+		goto failed;
+
+	if (cfg->inbound)
+	{
+		if (cfg->mode == RELAY_STREAMS)
+		{
+			char		e[256];
+
+			/*
+			 * From the start of the stream: commands sent before the relay
+			 * first ran are executed too.  The group survives restarts.
+			 */
+			if (simple_command(rs->cmd, e, sizeof e, "XGROUP CREATE %s %s 0 MKSTREAM",
+							   cfg->inbound, cfg->group) != 0 &&
+				strncmp(e, "BUSYGROUP", 9) != 0)
+			{
+				snprintf(err, sizeof err, "XGROUP CREATE %s %s: %s", cfg->inbound, cfg->group, e);
+				goto failed;
+			}
+		}
+		rs->sub = open_context(&cfg->redis, err, sizeof err);
+		if (rs->sub == NULL)
+			goto failed;
+		if (cfg->mode == RELAY_PUBSUB)
+		{
+			redisReply *r = redisCommand(rs->sub, "SUBSCRIBE %s", cfg->inbound);
+
+			if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+			{
+				snprintf(err, sizeof err, "SUBSCRIBE %s: %s", cfg->inbound,
+						 r == NULL ? rs->sub->errstr
+						 : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+				if (r)
+					freeReplyObject(r);
+				goto failed;
+			}
+			freeReplyObject(r);
+		}
+	}
+	rs->waiting = 0;
+	rs->pending_phase = 1;
+	rs->last_rx = now;
+
+	redis_url_display(&cfg->redis, url, sizeof url);
+	if (cfg->inbound == NULL)
+		snprintf(detail, sizeof detail, "%s, %s mode, no inbound", url,
+				 config_mode_name(cfg->mode));
+	else if (cfg->mode == RELAY_PUBSUB)
+		snprintf(detail, sizeof detail, "%s, pubsub mode, SUBSCRIBE %s", url, cfg->inbound);
+	else
+		snprintf(detail, sizeof detail, "%s, streams mode, XREADGROUP %s on stream %s as %s",
+				 url, cfg->group, cfg->inbound, cfg->consumer);
+	link_connected(&rs->link, now, detail);
+	return 0;
+
+failed:
+	redis_close(rs);
+	link_failed(&rs->link, now, err);
+	return -1;
+}
+
+int
+redis_sub_socket(const redis_side *rs)
+{
+	return rs->sub ? rs->sub->fd : -1;
+}
+
+pub_status
+redis_publish(redis_side *rs, const outbound_event *events, int n,
+			  int *accepted, char *err, size_t errlen)
+{
+	int			i;
+	int			prefix_ok = 1;
+	pub_status st = PUB_OK;
+
+	*accepted = 0;
+	for (i = 0; i < n; i++)
+	{
+		const outbound_event *e = &events[i];
+		int			rc;
+
+		if (e->target == NULL)
+			continue;
+		if (rs->cfg->mode == RELAY_PUBSUB)
+			rc = redisAppendCommand(rs->cmd, "PUBLISH %s %b", e->target,
+									e->json, e->jsonlen);
+		else
+			rc = redisAppendCommand(rs->cmd, "XADD %s * event_id %s type %s data %b",
+									e->target, e->id, e->type, e->json, e->jsonlen);
+		if (rc != REDIS_OK)
+		{
+			snprintf(err, errlen, "%s", rs->cmd->errstr);
+			lost(rs, err);
+			return PUB_LOST;
+		}
+	}
+	for (i = 0; i < n; i++)
+	{
+		const outbound_event *e = &events[i];
+		void	   *reply = NULL;
+		redisReply *r;
+
+		if (e->target != NULL)
+		{
+			if (redisGetReply(rs->cmd, &reply) != REDIS_OK || reply == NULL)
+			{
+				snprintf(err, errlen, "%s", rs->cmd->errstr[0] ? rs->cmd->errstr : "no reply");
+				lost(rs, err);
+				return PUB_LOST;
+			}
+			r = reply;
+			if (r->type == REDIS_REPLY_ERROR)
+			{
+				if (st == PUB_OK)
+					snprintf(err, errlen, "%s %s: %s",
+							 rs->cfg->mode == RELAY_PUBSUB ? "PUBLISH" : "XADD",
+							 e->target, r->str);
+				st = PUB_REFUSED;
+				prefix_ok = 0;
+			}
+			else
+				log_debug("published %s %s to %s", e->type, e->id, e->target);
+			freeReplyObject(r);
+		}
+		else
+			log_debug("event %s %s is not published (no channel)", e->type, e->id);
+		if (prefix_ok)
+			*accepted = i + 1;
+	}
+	return st;
+}
+
+/* --- the subscription ----------------------------------------------------- */
+
+static int
+send_request(redis_side *rs, double now, const char *fmt, ...)
+{
+	va_list		ap;
+	int			rc,
+				done = 0;
+
+	va_start(ap, fmt);
+	rc = redisvAppendCommand(rs->sub, fmt, ap);
+	va_end(ap);
+	if (rc != REDIS_OK)
+		goto failed;
+	do
+	{
+		if (redisBufferWrite(rs->sub, &done) != REDIS_OK)
+			goto failed;
+	} while (!done);
+	rs->waiting = 1;
+	rs->sent_at = now;
+	return 0;
+
+failed:
+	{
+		char		why[512];
+
+		snprintf(why, sizeof why, "%s", rs->sub->errstr);
+		lost(rs, why);
+	}
+	return -1;
+}
+
+static int
+is_str(const redisReply *r)
+{
+	return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+
+/* A pub/sub push: ["message", channel, payload], or ["pong", ""]. */
+static void
+pubsub_reply(redis_side *rs, redisReply *r, inbound_queue *q)
+{
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || !is_str(r->element[0]))
+		return;
+	if (strcasecmp(r->element[0]->str, "message") == 0 && r->elements == 3 &&
+		is_str(r->element[2]))
+	{
+		iq_push(q, r->element[2]->str, r->element[2]->len, NULL);
+		log_debug("received on %s: %zu bytes", rs->cfg->inbound, r->element[2]->len);
+	}
+	else if (strcasecmp(r->element[0]->str, "pong") == 0)
+		rs->waiting = 0;
+}
+
+/* The reply to XREADGROUP; -1: the connection must be restarted. */
+static int
+stream_reply(redis_side *rs, redisReply *r, inbound_queue *q)
+{
+	size_t		s,
+				i;
+	size_t		received = 0;
+
+	rs->waiting = 0;
+	if (r->type == REDIS_REPLY_NIL)
+	{
+		rs->pending_phase = 0;
+		return 0;
+	}
+	if (r->type == REDIS_REPLY_ERROR)
+	{
+		char		why[512];
+
+		/* NOGROUP: the stream or the group went away (FLUSHALL, no persistence) */
+		snprintf(why, sizeof why, "XREADGROUP: %s", r->str);
+		lost(rs, why);
+		return -1;
+	}
+	if (r->type != REDIS_REPLY_ARRAY)
+		return 0;
+	for (s = 0; s < r->elements; s++)
+	{
+		redisReply *stream = r->element[s];
+		redisReply *entries;
+
+		if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2 ||
+			stream->element[1]->type != REDIS_REPLY_ARRAY)
+			continue;
+		entries = stream->element[1];
+		for (i = 0; i < entries->elements; i++)
+		{
+			redisReply *e = entries->element[i];
+			redisReply *f;
+			const char **names;
+			const char **values;
+			size_t	   *nlens,
+					   *vlens;
+			size_t		k,
+						nf;
+			strbuf		json;
+
+			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !is_str(e->element[0]))
+				continue;
+			received++;
+			f = e->element[1];
+			if (f->type != REDIS_REPLY_ARRAY)
+			{
+				/* deleted from the stream while pending: nothing to run */
+				log_warn("inbound: stream entry %s is gone (deleted while pending); acknowledging it",
+						 e->element[0]->str);
+				if (redis_xack(rs, e->element[0]->str) != 0)
+					return -1;
+				continue;
+			}
+			nf = f->elements / 2;
+			names = calloc(nf + 1, sizeof *names);
+			values = calloc(nf + 1, sizeof *values);
+			nlens = calloc(nf + 1, sizeof *nlens);
+			vlens = calloc(nf + 1, sizeof *vlens);
+			if (!names || !values || !nlens || !vlens)
+			{
+				fputs("allocation-relay: out of memory\n", stderr);
+				exit(1);
+			}
+			for (k = 0; k < nf; k++)
+			{
+				redisReply *kn = f->element[2 * k];
+				redisReply *kv = f->element[2 * k + 1];
+
+				names[k] = is_str(kn) ? kn->str : "";
+				nlens[k] = is_str(kn) ? kn->len : 0;
+				values[k] = is_str(kv) ? kv->str : "";
+				vlens[k] = is_str(kv) ? kv->len : 0;
+			}
+			sb_init(&json);
+			stream_fields_to_json(&json, names, nlens, values, vlens, nf);
+			iq_push(q, json.data ? json.data : "", json.len, e->element[0]->str);
+			log_debug("received stream entry %s: %s", e->element[0]->str,
+					  json.data ? json.data : "");
+			sb_free(&json);
+			free(names);
+			free(values);
+			free(nlens);
+			free(vlens);
+		}
+	}
+	if (rs->pending_phase && received == 0)
+		rs->pending_phase = 0;
+	return 0;
+}
+
+int
+redis_sub_read(redis_side *rs, inbound_queue *q, double now)
+{
+	void	   *reply;
+
+	if (rs->sub == NULL)
+		return 0;
+	if (redisBufferRead(rs->sub) != REDIS_OK)
+	{
+		char		why[512];
+
+		snprintf(why, sizeof why, "%s", rs->sub->errstr[0] ? rs->sub->errstr : "read error");
+		lost(rs, why);
+		return -1;
+	}
+	rs->last_rx = now;
+	for (;;)
+	{
+		reply = NULL;
+		if (redisReaderGetReply(rs->sub->reader, &reply) != REDIS_OK)
+		{
+			lost(rs, "protocol error on the subscription");
+			return -1;
+		}
+		if (reply == NULL)
+			break;
+		if (rs->cfg->mode == RELAY_PUBSUB)
+			pubsub_reply(rs, reply, q);
+		else if (stream_reply(rs, reply, q) != 0)
+		{
+			freeReplyObject(reply);
+			return -1;
+		}
+		freeReplyObject(reply);
+	}
+	return 0;
+}
+
+int
+redis_sub_tick(redis_side *rs, const inbound_queue *q, double now)
+{
+	if (rs->sub == NULL)
+		return 0;
+	if (rs->waiting)
+	{
+		double		limit = REPLY_TIMEOUT_S +
+			(rs->cfg->mode == RELAY_STREAMS ? REDIS_BLOCK_MS / 1000.0 : 0);
+
+		if (now - rs->sent_at > limit)
+		{
+			char		why[128];
+
+			snprintf(why, sizeof why, "no reply from the server within %.0fs", limit);
+			lost(rs, why);
+			return -1;
+		}
+		return 0;
+	}
+	if (rs->cfg->mode == RELAY_STREAMS)
+	{
+		/* one batch in hand at a time: the rest waits in the stream */
+		if (q->count > 0)
+			return 0;
+		return send_request(rs, now,
+							"XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s %s",
+							rs->cfg->group, rs->cfg->consumer, STREAM_COUNT,
+							REDIS_BLOCK_MS, rs->cfg->inbound,
+							rs->pending_phase ? "0" : ">");
+	}
+	if (now - rs->last_rx >= PUBSUB_PING_AFTER_S)
+		return send_request(rs, now, "PING");
+	return 0;
+}
+
+double
+redis_sub_deadline(const redis_side *rs, const inbound_queue *q, double now)
+{
+	if (rs->sub == NULL)
+		return now + 3600;
+	if (rs->waiting)
+		return rs->sent_at + REPLY_TIMEOUT_S +
+			(rs->cfg->mode == RELAY_STREAMS ? REDIS_BLOCK_MS / 1000.0 : 0) + 0.01;
+	if (rs->cfg->mode == RELAY_STREAMS)
+		/* a new XREADGROUP is due once the entries in hand are done */
+		return q->count == 0 ? now : now + 3600;
+	return rs->last_rx + PUBSUB_PING_AFTER_S;
+}
+
+int
+redis_xack(redis_side *rs, const char *entry_id)
+{
+	redisReply *r;
+
+	if (rs->cmd == NULL)
+		return -1;
+	r = redisCommand(rs->cmd, "XACK %s %s %s", rs->cfg->inbound, rs->cfg->group, entry_id);
+	if (r == NULL)
+	{
+		char		why[512];
+
+		snprintf(why, sizeof why, "XACK: %s", rs->cmd->errstr);
+		lost(rs, why);
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ERROR)
+		log_warn("redis: XACK %s %s %s: %s", rs->cfg->inbound, rs->cfg->group, entry_id, r->str);
+	freeReplyObject(r);
+	return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * redis.h - the Redis side: a command connection (PUBLISH / XADD / XACK)
+ * and a subscription connection (SUBSCRIBE, or XREADGROUP sent without
+ * waiting for the reply), both watched with poll().
+ */
+#ifndef RELAY_REDIS_H
+#define RELAY_REDIS_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "inbound.h"
+#include "link.h"
+
+/* XREADGROUP waits at most this long on the server */
+#define REDIS_BLOCK_MS 5000
+
+typedef struct
+{
+	redisContext *cmd;
+	redisContext *sub;			/* NULL without inbound */
+	link_state	link;
+	const relay_config *cfg;
+	int			waiting;		/* a request is outstanding on sub */
+	double		sent_at;		/* ... sent then */
+	int			pending_phase;	/* streams: read our pending entries ("0") first */
+	double		last_rx;		/* pub/sub: last data on sub */
+} redis_side;
+
+typedef struct
+{
+	const char *target;		/* channel or stream; NULL: not published */
+	const char *id;
+	const char *type;
+	const char *json;
+	size_t		jsonlen;
+} outbound_event;
+
+typedef enum
+{
+	PUB_OK = 0,
+	PUB_LOST,				/* the connection is gone: reconnect */
+	PUB_REFUSED			/* an error reply (OOM, WRONGTYPE...): retry later */
+} pub_status;
+
+void		redis_init(redis_side *rs, const relay_config *cfg);
+/* 0, or -1 after a failed attempt (logged, retried later) */
+int			redis_connect(redis_side *rs, double now);
+void		redis_close(redis_side *rs);
+/* the subscription socket to wait on, or -1 */
+int			redis_sub_socket(const redis_side *rs);
+
+/*
+ * Publish events[0..n) in one round trip.  *accepted is how many leading
+ * events Redis accepted (those without a target count as accepted): only
+ * they may be acknowledged in PostgreSQL.
+ */
+pub_status redis_publish(redis_side *rs, const outbound_event *events, int n,
+						   int *accepted, char *err, size_t errlen);
+
+/* Read what arrived on the subscription into q; -1: connection lost. */
+int			redis_sub_read(redis_side *rs, inbound_queue *q, double now);
+/*
+ * Keep the subscription going: ask for more stream entries when q is
+ * empty, ping an idle pub/sub connection, notice a silent one.  -1: lost.
+ */
+int			redis_sub_tick(redis_side *rs, const inbound_queue *q, double now);
+/* When redis_sub_tick next has something to do (monotonic seconds). */
+double		redis_sub_deadline(const redis_side *rs, const inbound_queue *q, double now);
+
+/* XACK a stream entry; -1: connection lost. */
+int			redis_xack(redis_side *rs, const char *entry_id);
+
+#endif

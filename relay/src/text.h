@@ -1,0 +1,46 @@
+/*
+ * text.h - growable strings, JSON string literals, log excerpts and the
+ * JSON message of a Redis stream entry.  Pure C, unit-tested.
+ */
+#ifndef RELAY_TEXT_H
+#define RELAY_TEXT_H
+
+#include <stddef.h>
+
+typedef struct
+{
+	char	   *data;		/* always NUL-terminated once anything is added */
+	size_t		len;
+	size_t		cap;
+} strbuf;
+
+void		sb_init(strbuf *sb);
+void		sb_free(strbuf *sb);
+void		sb_reset(strbuf *sb);
+void		sb_append(strbuf *sb, const char *s, size_t n);
+void		sb_appends(strbuf *sb, const char *s);
+/* s[0..n) as a JSON string literal, quotes included */
+void		sb_json_string(strbuf *sb, const char *s, size_t n);
+
+/*
+ * A printable excerpt of s[0..n) for a log line: control characters
+ * escaped, at most max bytes of s, "..." when cut.  Returns buf.
+ */
+char	   *text_excerpt(const char *s, size_t n, size_t max, char *buf, size_t buflen);
+
+/*
+ * The JSON command message of a stream entry with nfields field/value
+ * pairs.  A field "data" holds the whole JSON message (the same text as on
+ * a pub/sub channel); otherwise the fields are the message: a value that is
+ * a whole number (up to 18 digits) becomes a JSON number, the others
+ * strings.  "batchref b1 qty 5" -> {"batchref": "b1", "qty": 5}.
+ */
+void		stream_fields_to_json(strbuf *out, const char *const *names,
+								  const size_t *namelens,
+								  const char *const *values,
+								  const size_t *valuelens, size_t nfields);
+
+/* Is s[0..n) an optional "-" and 1 to 18 digits? */
+int			text_is_integer(const char *s, size_t n);
+
+#endif

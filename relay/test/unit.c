@@ -1,0 +1,389 @@
+/*
+ * relay/test/unit.c - TAP tests of the relay's pure-C parts: settings
+ * (flags, environment, Redis URLs, channel routes), the backoff, JSON
+ * text and the inbound queue.  No server; "make unit" runs them.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "config.h"
+#include "inbound.h"
+#include "text.h"
+
+static int	test_count;
+static int	test_failed;
+
+static void
+ok(int cond, const char *fmt, ...)
+{
+	va_list		ap;
+
+	test_count++;
+	if (!cond)
+		test_failed++;
+	printf("%s %d - ", cond ? "ok" : "not ok", test_count);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void
+is_str(const char *got, const char *want, const char *what)
+{
+	int			same = (got == NULL && want == NULL) ||
+		(got != NULL && want != NULL && strcmp(got, want) == 0);
+
+	ok(same, "%s", what);
+	if (!same)
+		printf("#   got:  %s\n#   want: %s\n", got ? got : "(null)", want ? want : "(null)");
+}
+
+static void
+clear_env(void)
+{
+	static const char *vars[] = {
+		"ALLOCATION_RELAY_DSN", "ALLOCATION_RELAY_REDIS", "REDIS_URL",
+		"ALLOCATION_RELAY_CONSUMER", "ALLOCATION_RELAY_BATCH_SIZE",
+		"ALLOCATION_RELAY_MODE", "ALLOCATION_RELAY_CHANNELS",
+		"ALLOCATION_RELAY_CHANNEL_PREFIX", "ALLOCATION_RELAY_INBOUND",
+		"ALLOCATION_RELAY_GROUP", "ALLOCATION_RELAY_POLL_INTERVAL",
+		"ALLOCATION_RELAY_BACKOFF_MAX", NULL
+	};
+	int			i;
+
+	for (i = 0; vars[i]; i++)
+		unsetenv(vars[i]);
+}
+
+/* parse a NULL-terminated argument list (the program name is added) */
+static config_result
+parse(relay_config *cfg, char *err, size_t errlen, ...)
+{
+	char	   *argv[32];
+	int			argc = 0;
+	va_list		ap;
+	char	   *a;
+
+	argv[argc++] = "allocation-relay";
+	va_start(ap, errlen);
+	while ((a = va_arg(ap, char *)) != NULL && argc < 31)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	err[0] = '\0';
+	return config_load(cfg, argc, argv, err, errlen);
+}
+
+static void
+test_defaults(void)
+{
+	relay_config cfg;
+	char		err[512];
+	char		buf[256];
+
+	clear_env();
+	ok(parse(&cfg, err, sizeof err, NULL) == CONFIG_OK, "no flags: defaults");
+	ok(cfg.dsn == NULL, "default dsn: libpq's environment");
+	is_str(cfg.consumer, "allocation-relay", "default consumer");
+	ok(cfg.batch_size == 100, "default batch size 100");
+	ok(cfg.mode == RELAY_PUBSUB, "default mode pubsub");
+	is_str(cfg.inbound, "change_batch_quantity", "default inbound channel (the book's)");
+	ok(cfg.redis.host && strcmp(cfg.redis.host, "127.0.0.1") == 0 && cfg.redis.port == 6379,
+	   "default redis 127.0.0.1:6379");
+	ok(cfg.content_ids == 1, "pub/sub content ids by default");
+	is_str(config_route(&cfg, "Allocated", buf, sizeof buf), "line_allocated",
+		   "Allocated -> line_allocated (the book's channel)");
+	is_str(config_route(&cfg, "OutOfStock", buf, sizeof buf), "allocation.OutOfStock",
+		   "other types -> allocation.<Type>");
+	config_free(&cfg);
+}
+
+static void
+test_flags(void)
+{
+	relay_config cfg;
+	char		err[512];
+	char		buf[256];
+
+	clear_env();
+	ok(parse(&cfg, err, sizeof err, "--dsn", "dbname=shop", "--redis", "redis://:s3cret@cache:6380/2",
+			 "--consumer", "redis-bridge", "--batch-size", "500", "--mode", "streams",
+			 "--channel", "Allocated=alloc", "--channel", "OutOfStock=-",
+			 "--channel-prefix", "shop.", "--group", "g1", "--from-now",
+			 "--poll-interval", "0.5", "--backoff-max", "2", "--no-content-ids", "-v",
+			 NULL) == CONFIG_OK, "all flags parse");
+	is_str(cfg.dsn, "dbname=shop", "--dsn");
+	is_str(cfg.redis.host, "cache", "--redis host");
+	ok(cfg.redis.port == 6380 && cfg.redis.db == 2, "--redis port and db");
+	is_str(cfg.redis.password, "s3cret", "--redis password");
+	ok(cfg.redis.user == NULL, "no ACL user");
+	is_str(cfg.consumer, "redis-bridge", "--consumer");
+	ok(cfg.batch_size == 500, "--batch-size");
+	ok(cfg.mode == RELAY_STREAMS, "--mode streams");
+	is_str(config_route(&cfg, "Allocated", buf, sizeof buf), "alloc", "--channel overrides the built-in route");
+	ok(config_route(&cfg, "OutOfStock", buf, sizeof buf) == NULL, "--channel Type=- : not published");
+	is_str(config_route(&cfg, "BatchCreated", buf, sizeof buf), "shop.BatchCreated", "--channel-prefix");
+	is_str(cfg.group, "g1", "--group");
+	ok(cfg.from_now && !cfg.content_ids && cfg.verbose, "--from-now --no-content-ids -v");
+	ok(cfg.poll_interval == 0.5 && cfg.backoff_max == 2.0, "--poll-interval --backoff-max");
+	config_free(&cfg);
+
+	ok(parse(&cfg, err, sizeof err, "--no-inbound", NULL) == CONFIG_OK && cfg.inbound == NULL,
+	   "--no-inbound");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--batch-size=7", "-m", "pubsub", NULL) == CONFIG_OK &&
+	   cfg.batch_size == 7 && cfg.mode == RELAY_PUBSUB, "--flag=value and short flags");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--help", NULL) == CONFIG_HELP, "--help");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "-h", NULL) == CONFIG_HELP, "-h");
+	config_free(&cfg);
+}
+
+static void
+test_env(void)
+{
+	relay_config cfg;
+	char		err[512];
+	char		buf[256];
+
+	clear_env();
+	setenv("ALLOCATION_RELAY_CONSUMER", "from-env", 1);
+	setenv("ALLOCATION_RELAY_BATCH_SIZE", "42", 1);
+	setenv("ALLOCATION_RELAY_MODE", "streams", 1);
+	setenv("REDIS_URL", "redis://envhost:7000", 1);
+	setenv("ALLOCATION_RELAY_CHANNELS", " Deallocated=line_deallocated , OrderCreated=- ", 1);
+	ok(parse(&cfg, err, sizeof err, NULL) == CONFIG_OK, "environment parses");
+	is_str(cfg.consumer, "from-env", "ALLOCATION_RELAY_CONSUMER");
+	ok(cfg.batch_size == 42, "ALLOCATION_RELAY_BATCH_SIZE");
+	ok(cfg.mode == RELAY_STREAMS, "ALLOCATION_RELAY_MODE");
+	ok(strcmp(cfg.redis.host, "envhost") == 0 && cfg.redis.port == 7000, "REDIS_URL");
+	is_str(config_route(&cfg, "Deallocated", buf, sizeof buf), "line_deallocated",
+		   "ALLOCATION_RELAY_CHANNELS, spaces trimmed");
+	ok(config_route(&cfg, "OrderCreated", buf, sizeof buf) == NULL, "ALLOCATION_RELAY_CHANNELS Type=-");
+	config_free(&cfg);
+
+	setenv("ALLOCATION_RELAY_REDIS", "redis://relayhost", 1);
+	ok(parse(&cfg, err, sizeof err, "--consumer", "from-flag", "--batch-size", "9", NULL) == CONFIG_OK,
+	   "flags with environment");
+	is_str(cfg.consumer, "from-flag", "a flag beats the environment");
+	ok(cfg.batch_size == 9, "a flag beats the environment (batch size)");
+	is_str(cfg.redis.host, "relayhost", "ALLOCATION_RELAY_REDIS beats REDIS_URL");
+	config_free(&cfg);
+
+	clear_env();
+	setenv("ALLOCATION_RELAY_BATCH_SIZE", "lots", 1);
+	ok(parse(&cfg, err, sizeof err, NULL) == CONFIG_ERROR && strstr(err, "ALLOCATION_RELAY_BATCH_SIZE"),
+	   "a bad environment value is an error naming the variable");
+	config_free(&cfg);
+	clear_env();
+}
+
+static void
+test_bad_config(void)
+{
+	static const struct
+	{
+		const char *a1,
+				   *a2,
+				   *needle;
+	}			cases[] = {
+		{"--batch-size", "0", "--batch-size"},
+		{"--batch-size", "10001", "--batch-size"},
+		{"--batch-size", "12x", "--batch-size"},
+		{"--mode", "kafka", "--mode"},
+		{"--redis", "http://localhost", "redis://"},
+		{"--redis", "rediss://localhost", "TLS"},
+		{"--redis", "redis://host:0", "port"},
+		{"--redis", "redis://host:99999", "port"},
+		{"--redis", "redis://host/x", "database"},
+		{"--redis", "redis://user@host", "password"},
+		{"--redis", "unix:relative.sock", "absolute"},
+		{"--consumer", "", "--consumer"},
+		{"--consumer", "   ", "--consumer"},
+		{"--channel", "Allocated", "--channel"},
+		{"--channel", "=x", "--channel"},
+		{"--channel", "Allocated=", "--channel"},
+		{"--poll-interval", "0", "--poll-interval"},
+		{"--backoff-max", "nan", "--backoff-max"},
+		{"--bogus", NULL, "unknown option"},
+		{"stray", NULL, "unexpected argument"},
+	};
+	size_t		i;
+
+	clear_env();
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+	{
+		relay_config cfg;
+		char		err[512];
+		config_result r = parse(&cfg, err, sizeof err, cases[i].a1, cases[i].a2, NULL);
+
+		ok(r == CONFIG_ERROR && strstr(err, cases[i].needle) != NULL,
+		   "bad config %s %s: error mentions %s", cases[i].a1,
+		   cases[i].a2 ? cases[i].a2 : "", cases[i].needle);
+		if (r != CONFIG_ERROR || strstr(err, cases[i].needle) == NULL)
+			printf("#   error: %s\n", err);
+		config_free(&cfg);
+	}
+	{
+		relay_config cfg;
+		char		err[512];
+		char		longname[300];
+
+		memset(longname, 'c', sizeof longname - 1);
+		longname[sizeof longname - 1] = '\0';
+		ok(parse(&cfg, err, sizeof err, "--consumer", longname, NULL) == CONFIG_ERROR,
+		   "a consumer name over 255 bytes");
+		config_free(&cfg);
+		ok(parse(&cfg, err, sizeof err, "--dsn", NULL) == CONFIG_ERROR && strstr(err, "needs a value"),
+		   "a flag without its value");
+		config_free(&cfg);
+	}
+}
+
+static void
+test_urls(void)
+{
+	redis_target t;
+	char		err[256];
+	char		disp[256];
+
+	ok(redis_url_parse("redis://localhost", &t, err, sizeof err) == 0 &&
+	   strcmp(t.host, "localhost") == 0 && t.port == 6379 && t.db == 0 && t.password == NULL,
+	   "redis://localhost");
+	redis_target_free(&t);
+	ok(redis_url_parse("redis://[::1]:6390/3", &t, err, sizeof err) == 0 &&
+	   strcmp(t.host, "::1") == 0 && t.port == 6390 && t.db == 3, "IPv6 host, port, db");
+	redis_url_display(&t, disp, sizeof disp);
+	is_str(disp, "redis://[::1]:6390/3", "IPv6 display");
+	redis_target_free(&t);
+	ok(redis_url_parse("redis://app:p%40ss@h:1/", &t, err, sizeof err) == 0 &&
+	   strcmp(t.user, "app") == 0 && strcmp(t.password, "p@ss") == 0 && t.port == 1,
+	   "ACL user and a %%-escaped password");
+	redis_url_display(&t, disp, sizeof disp);
+	ok(strstr(disp, "p@ss") == NULL && strstr(disp, "***") != NULL, "the display hides the password");
+	redis_target_free(&t);
+	ok(redis_url_parse("redis://:%zz@h", &t, err, sizeof err) != 0, "a bad %%-escape");
+	ok(redis_url_parse("redis://:%4@h", &t, err, sizeof err) != 0, "a cut %%-escape");
+	ok(redis_url_parse("unix:///run/redis/redis.sock?db=4", &t, err, sizeof err) == 0 &&
+	   strcmp(t.path, "/run/redis/redis.sock") == 0 && t.db == 4 && t.host == NULL,
+	   "unix:///path?db=N");
+	redis_url_display(&t, disp, sizeof disp);
+	is_str(disp, "unix:///run/redis/redis.sock?db=4", "unix display");
+	redis_target_free(&t);
+	ok(redis_url_parse("unix:/tmp/r.sock", &t, err, sizeof err) == 0 &&
+	   strcmp(t.path, "/tmp/r.sock") == 0, "unix:/path");
+	redis_target_free(&t);
+	ok(redis_url_parse("unix:///tmp/r.sock?color=red", &t, err, sizeof err) != 0 &&
+	   strstr(err, "color") != NULL, "an unknown unix parameter");
+	ok(redis_url_parse("redis://h:6379?x=1", &t, err, sizeof err) != 0, "redis:// with ?parameters");
+}
+
+static void
+test_backoff(void)
+{
+	backoff		b;
+	double		d[8];
+	int			i;
+
+	backoff_init(&b, 0.25, 2.0);
+	for (i = 0; i < 8; i++)
+		d[i] = backoff_next(&b);
+	ok(d[0] == 0.25 && d[1] == 0.5 && d[2] == 1.0 && d[3] == 2.0, "doubles: 0.25 0.5 1 2");
+	ok(d[4] == 2.0 && d[7] == 2.0, "capped at the maximum");
+	ok(b.failures == 8, "counts failures");
+	backoff_reset(&b);
+	ok(backoff_next(&b) == 0.25 && b.failures == 1, "reset starts over");
+	backoff_init(&b, 5, 1);
+	ok(backoff_next(&b) == 1, "an initial delay above the cap is capped");
+}
+
+static void
+test_text(void)
+{
+	strbuf		sb;
+	char		buf[64];
+	const char *names[] = {"batchref", "qty", "note", "zip"};
+	size_t		nlens[] = {8, 3, 4, 3};
+	const char *values[] = {"b\"1", "12", "say \\hi\n", "007"};
+	size_t		vlens[] = {3, 2, 8, 3};
+	const char *dnames[] = {"message_id", "data"};
+	size_t		dnlens[] = {10, 4};
+	const char *dvalues[] = {"m-1", "{\"batchref\": \"b1\", \"qty\": 3}"};
+	size_t		dvlens[] = {3, 28};
+
+	sb_init(&sb);
+	sb_json_string(&sb, "a\"b\\c\x01\t", 7);
+	is_str(sb.data, "\"a\\\"b\\\\c\\u0001\\t\"", "JSON string escapes");
+	stream_fields_to_json(&sb, names, nlens, values, vlens, 4);
+	is_str(sb.data, "{\"batchref\": \"b\\\"1\", \"qty\": 12, \"note\": \"say \\\\hi\\n\", \"zip\": \"007\"}",
+		   "stream fields -> JSON object; whole numbers become numbers, 007 stays a string");
+	stream_fields_to_json(&sb, dnames, dnlens, dvalues, dvlens, 2);
+	is_str(sb.data, "{\"batchref\": \"b1\", \"qty\": 3}", "a data field is the whole message");
+	stream_fields_to_json(&sb, NULL, NULL, NULL, NULL, 0);
+	is_str(sb.data, "{}", "an entry without fields: {}");
+	sb_free(&sb);
+
+	ok(text_is_integer("-5", 2) && text_is_integer("0", 1) && !text_is_integer("-", 1) &&
+	   !text_is_integer("1e3", 3) && !text_is_integer("1234567890123456789", 19) &&
+	   !text_is_integer("", 0), "text_is_integer");
+	is_str(text_excerpt("ab\ncd", 5, 100, buf, sizeof buf), "ab\\x0acd", "excerpt escapes control characters");
+	is_str(text_excerpt("abcdefgh", 8, 4, buf, sizeof buf), "abcd...", "excerpt cuts long text");
+}
+
+static void
+test_queue(void)
+{
+	inbound_queue q;
+	int			i;
+	int			order_ok = 1;
+	char		body[16];
+
+	iq_init(&q);
+	ok(iq_peek(&q) == NULL, "an empty queue");
+	for (i = 0; i < 40; i++)
+	{
+		snprintf(body, sizeof body, "m%d", i);
+		iq_push(&q, body, strlen(body), i % 2 ? "1-1" : NULL);
+		if (i % 3 == 0)
+		{
+			/* pop some along the way, so that the queue slides and grows */
+			iq_pop(&q);
+		}
+	}
+	ok(q.count == 26, "40 pushed, 14 popped: 26 left");
+	for (i = 14; i < 40; i++)
+	{
+		inbound_msg *m = iq_peek(&q);
+
+		snprintf(body, sizeof body, "m%d", i);
+		if (m == NULL || strcmp(m->body, body) != 0 || (m->entry_id != NULL) != (i % 2))
+			order_ok = 0;
+		iq_pop(&q);
+	}
+	ok(order_ok, "first in, first out, entry ids kept");
+	ok(iq_peek(&q) == NULL && q.count == 0, "empty again");
+	iq_push(&q, "x", 1, NULL);
+	iq_free(&q);
+	ok(q.count == 0 && q.items == NULL, "iq_free");
+}
+
+int
+main(void)
+{
+	test_defaults();
+	test_flags();
+	test_env();
+	test_bad_config();
+	test_urls();
+	test_backoff();
+	test_text();
+	test_queue();
+	printf("1..%d\n", test_count);
+	return test_failed ? 1 : 0;
+}

@@ -1,0 +1,595 @@
+#!/usr/bin/env bash
+# scripts/extra-tests/relay.sh - allocation-relay end to end, with a real
+# redis-server (started here on a loopback port, data in a temporary
+# directory) and the throwaway cluster of "make test".
+#
+#   config    bad flags exit 2 with a clear message; a role outside
+#             allocation_admin exits 1 with a hint
+#   pubsub    (relay as a member of allocation_admin, not a superuser)
+#             the book's external-events test: change_batch_quantity on
+#             Redis -> reallocation -> line_allocated with the order and the
+#             new batch; a redelivered message (explicit message_id, and the
+#             same content without one) runs once; malformed messages are
+#             logged and skipped; Redis killed and restarted under the relay:
+#             nothing is acknowledged while Redis is down, events flow again
+#             afterwards, the subscription comes back; SIGTERM exits 0
+#   streams   commands from a stream (consumer group, XACK after commit,
+#             a repeated message_id runs once, a malformed entry is skipped
+#             and acknowledged); the relay killed with SIGKILL again and
+#             again while events are written: every committed event is in
+#             Redis at least once, copies carry the same id and body, each
+#             aggregate's events in order; Redis killed and restarted (AOF):
+#             no event lost, the consumer group carries on; PostgreSQL
+#             lost (backend terminated, server restarted): reconnects,
+#             nothing lost; SIGTERM exits 0
+#
+# Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
+# PG_BINDIR (or PG_CONFIG), ALLOC_ROOT, ALLOC_PGDATA (the server restart
+# uses scripts/cluster.sh; without ALLOC_PGDATA it is skipped).
+# RELAY_KILL_ROUNDS: SIGKILLs (default 5); RELAY_KILL_ITERATIONS: most
+# rounds of each of the two writers (default 400, 2 events a round; they
+# stop after the last restart); RELAY_BIN: the relay to test (default
+# relay/allocation-relay).  About 12 s.  Every process started here is
+# stopped on exit, failed or not.
+set -uo pipefail
+ROOT=${ALLOC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
+cd "$ROOT" || exit 1
+
+KILL_ROUNDS=${RELAY_KILL_ROUNDS:-5}
+KILL_ITERATIONS=${RELAY_KILL_ITERATIONS:-400}
+RELAY=${RELAY_BIN:-$ROOT/relay/allocation-relay}
+DB_PS=allocation_relay_pubsub
+DB_ST=allocation_relay_streams
+ROLE_ADMIN=allocation_relay_test_bridge
+ROLE_OUTSIDER=allocation_relay_test_outsider
+
+if [ -z "${PG_BINDIR:-}" ]; then
+	PG_BINDIR=$("${PG_CONFIG:-pg_config}" --bindir) || { echo "relay: set PG_BINDIR or PG_CONFIG" >&2; exit 1; }
+fi
+PSQL=("$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1)
+
+for tool in redis-server redis-cli; do
+	command -v "$tool" >/dev/null 2>&1 ||
+		{ echo "relay: $tool not found (Debian: redis-server; run 'make deps')" >&2; exit 1; }
+done
+[ -x "$RELAY" ] || { echo "relay: $RELAY not built (make relay)" >&2; exit 1; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/allocation-relay-test.XXXXXX")
+REDIS_PORT=
+REDIS_PID=
+RELAY_PID=
+SUB_PID=
+GEN_PIDS=()
+LOCKER_PID=
+T0=$(date +%s.%N)
+
+# --- results ---------------------------------------------------------------------
+
+npass=0
+nfail=0
+ok() { npass=$((npass + 1)); printf 'ok %d - %s\n' $((npass + nfail)) "$1"; }
+not_ok() {
+	nfail=$((nfail + 1))
+	printf 'not ok %d - %s\n' $((npass + nfail)) "$1"
+	[ -z "${2:-}" ] || printf '#   %s\n' "$2"
+}
+# check DESCRIPTION COMMAND...: ok when COMMAND succeeds
+check() {
+	local d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+# is GOT WANT DESCRIPTION
+is() {
+	if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3" "got '$1', want '$2'"; fi
+}
+elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# --- processes -------------------------------------------------------------------
+
+alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+# stop PID [SIGNAL]: signal it, wait for it (at most 5 s), then SIGKILL
+stop() {
+	local pid=$1 sig=${2:-TERM} _i
+	{
+		alive "$pid" || { wait "$pid"; return 0; }
+		kill -s "$sig" "$pid"
+		for _i in $(seq 1 50); do
+			alive "$pid" || break
+			sleep 0.1
+		done
+		alive "$pid" && kill -KILL "$pid"
+		wait "$pid"
+	} 2>/dev/null
+	return 0
+}
+
+cleanup() {
+	local rc=$? f
+	trap - EXIT INT TERM
+	for pid in "${GEN_PIDS[@]}"; do stop "$pid"; done
+	stop "$RELAY_PID"
+	stop "$SUB_PID"
+	stop "$REDIS_PID"
+	"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' \
+		-c "DROP DATABASE IF EXISTS $DB_PS WITH (FORCE)" \
+		-c "DROP DATABASE IF EXISTS $DB_ST WITH (FORCE)" \
+		-c "DROP ROLE IF EXISTS $ROLE_ADMIN" \
+		-c "DROP ROLE IF EXISTS $ROLE_OUTSIDER" >/dev/null 2>&1
+	if [ "$nfail" -gt 0 ] || [ "$rc" -ne 0 ]; then
+		for f in "$WORK"/relay-*.log; do
+			[ -f "$f" ] || continue
+			printf '\n---- last lines of %s ----\n' "$(basename "$f")"
+			tail -n 40 "$f"
+		done
+	fi
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_until SECONDS COMMAND...: retry COMMAND every 0.1 s until it succeeds
+wait_until() {
+	local limit=$1 _i
+	shift
+	for _i in $(seq 1 $((limit * 10))); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+redis_up() { [ "$(rcli ping 2>/dev/null)" = PONG ]; }
+
+# start_redis [PORT]: a redis-server on 127.0.0.1 with its data (append-only
+# file, fsync on every write) in $WORK/redis; a free port is picked when
+# none is given, the same one again for a restart.
+start_redis() {
+	local port=${1:-} _try
+	mkdir -p "$WORK/redis"
+	for _try in 1 2 3 4 5 6 7 8; do
+		[ -n "$port" ] || port=$(( 20000 + (RANDOM % 20000) ))
+		redis-server --bind 127.0.0.1 --port "$port" --dir "$WORK/redis" \
+			--save '' --appendonly yes --appendfsync always \
+			--daemonize no --protected-mode yes \
+			>> "$WORK/redis.log" 2>&1 &
+		REDIS_PID=$!
+		REDIS_PORT=$port
+		if wait_until 5 redis_up && alive "$REDIS_PID"; then
+			return 0
+		fi
+		stop "$REDIS_PID"
+		[ -z "${1:-}" ] || break
+		port=
+	done
+	echo "relay: could not start redis-server (log: $WORK/redis.log)" >&2
+	tail -n 20 "$WORK/redis.log" >&2
+	return 1
+}
+
+# start_relay LOG ARGS...: the relay in the background, RELAY_PID
+start_relay() {
+	local log=$1
+	shift
+	"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --backoff-max 1 \
+		--poll-interval 0.5 "$@" >> "$log" 2>&1 &
+	RELAY_PID=$!
+}
+
+# log_count LOG PATTERN: lines of LOG matching the fixed string PATTERN
+log_count() { grep -cF -- "$2" "$1" 2>/dev/null || true; }
+log_has() { [ "$(log_count "$1" "$2")" -ge "${3:-1}" ]; }
+
+sql() { "${PSQL[@]}" -d "$1" -c "$2"; }
+sql_is() { [ "$(sql "$1" "$2")" = "$3" ]; }
+
+new_db() {
+	"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' \
+		-c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" &&
+		"${PSQL[@]}" -d "$1" -c 'CREATE EXTENSION allocation'
+}
+
+# the subscriber of the pub/sub tests: every event channel, into a file
+start_subscriber() {
+	redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --raw PSUBSCRIBE line_allocated 'allocation.*' \
+		>> "$WORK/pubsub.out" 2>&1 &
+	SUB_PID=$!
+	wait_until 5 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMPAT)\" -ge 2 ]"
+}
+
+# pubsub_messages: "channel<TAB>body" of each message the subscriber got
+pubsub_messages() {
+	awk 's == 0 && $0 == "pmessage" { s = 1; next }
+	     s == 1 { s = 2; next }
+	     s == 2 { ch = $0; s = 3; next }
+	     s == 3 { printf "%s\t%s\n", ch, $0; s = 0 }' "$WORK/pubsub.out"
+}
+
+# stream_events FILE: "stream<TAB>body" of every event in the event streams
+stream_events() {
+	local key
+	: > "$1"
+	for key in $(rcli --raw KEYS '*' | grep -vx change_batch_quantity | sort); do
+		rcli --raw XRANGE "$key" - + |
+			awk -v k="$key" 'prev == "data" { printf "%s\t%s\n", k, $0 } { prev = $0 }' >> "$1"
+	done
+}
+
+# load TSV DB TABLE: (n, src, body) rows from a "src<TAB>body" file
+load() {
+	sql "$2" "SET client_min_messages = warning; DROP TABLE IF EXISTS $3;
+	          CREATE TABLE $3 (n serial, src text, body text)" &&
+		"${PSQL[@]}" -d "$2" -c "\\copy $3 (src, body) FROM '$1' WITH (FORMAT csv, DELIMITER E'\\t', QUOTE E'\\x01')"
+}
+
+consumer_position() { sql "$1" "SELECT last_position FROM allocation.consumers WHERE name = '$2'"; }
+outbox_end() { sql "$1" "SELECT COALESCE(max(position), 0) FROM allocation.outbox"; }
+# every event acknowledged by consumer $2 (nothing left to read)
+all_acked() {
+	[ "$(sql "$1" "SELECT count(*) FROM allocation.outbox o, allocation.consumers c
+	               WHERE c.name = '$2' AND (o.commit_key, o.position) > (c.last_key, c.last_position)")" = 0 ]
+}
+
+echo "# work directory $WORK"
+
+# --- configuration ------------------------------------------------------------------
+
+echo "# configuration"
+out=$("$RELAY" --help 2>&1); rc=$?
+# shellcheck disable=SC2016  # the inner script's own variables
+check "--help exits 0 and documents --dsn, --redis, --consumer, --batch-size, --mode" \
+	sh -c '[ "$1" -eq 0 ] && for f in --dsn --redis --consumer --batch-size --mode; do
+	         printf "%s" "$2" | grep -q -- "$f" || exit 1; done' _ "$rc" "$out"
+bad_config() {
+	local want=$1 out rc
+	shift
+	out=$("$RELAY" "$@" 2>&1 </dev/null); rc=$?
+	if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -qF -- "$want"; then
+		ok "bad configuration ($*): exit 2, says \"$want\""
+	else
+		not_ok "bad configuration ($*): exit 2, says \"$want\"" "exit $rc: $out"
+	fi
+}
+bad_config "--batch-size must be a whole number" --batch-size 0
+bad_config "--mode must be pubsub or streams" --mode kafka
+bad_config "bad --redis URL" --redis http://localhost:6379
+bad_config "bad --dsn" --dsn "nonsense=1"
+bad_config "unknown option --verbosity" --verbosity
+out=$(ALLOCATION_RELAY_BATCH_SIZE=many "$RELAY" 2>&1); rc=$?
+if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -qF ALLOCATION_RELAY_BATCH_SIZE; then
+	ok "a bad environment variable: exit 2, named"
+else
+	not_ok "a bad environment variable: exit 2, named" "exit $rc: $out"
+fi
+
+start_redis || exit 1
+echo "# redis-server on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID)"
+
+new_db "$DB_PS" || exit 1
+"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' \
+	-c "DROP ROLE IF EXISTS $ROLE_ADMIN" -c "DROP ROLE IF EXISTS $ROLE_OUTSIDER" \
+	-c "CREATE ROLE $ROLE_ADMIN LOGIN IN ROLE allocation_admin" \
+	-c "CREATE ROLE $ROLE_OUTSIDER LOGIN" || exit 1
+
+timeout 20 "$RELAY" --dsn "dbname=$DB_PS user=$ROLE_OUTSIDER" \
+	--redis "redis://127.0.0.1:$REDIS_PORT" > "$WORK/relay-outsider.log" 2>&1; rc=$?
+if [ "$rc" -eq 1 ] && log_has "$WORK/relay-outsider.log" "member of allocation_admin"; then
+	ok "a role outside allocation_admin: exit 1 with a hint"
+else
+	not_ok "a role outside allocation_admin: exit 1 with a hint" "exit $rc"
+	cat "$WORK/relay-outsider.log"
+fi
+
+# --- pub/sub -------------------------------------------------------------------------
+
+echo "# pub/sub mode ($(elapsed)s)"
+PSLOG=$WORK/relay-pubsub.log
+: > "$WORK/pubsub.out"
+start_subscriber || { not_ok "subscriber ready"; exit 1; }
+start_relay "$PSLOG" --dsn "dbname=$DB_PS user=$ROLE_ADMIN" --consumer relay-test --mode pubsub
+check "relay connects to PostgreSQL and Redis (as a member of allocation_admin)" \
+	wait_until 10 sh -c "grep -qs 'postgres: connected' '$PSLOG' && grep -qs 'redis: connected' '$PSLOG'"
+check "relay subscribed to change_batch_quantity" \
+	wait_until 5 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMSUB change_batch_quantity | tail -n 1)\" = 1 ]"
+
+# The book's test_change_batch_quantity_leading_to_reallocation.
+sql "$DB_PS" "SELECT allocation.add_batch('RT-old', 'RT-SKU', 10, '2011-01-01');
+              SELECT allocation.add_batch('RT-newer', 'RT-SKU', 10, '2011-01-02')" >/dev/null
+is "$(sql "$DB_PS" "SELECT allocation.allocate('RT-order', 'RT-SKU', 10)")" RT-old \
+	"the order goes to the earlier batch"
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-old", "qty": 5}' >/dev/null
+reallocated() {
+	pubsub_messages | grep -F $'line_allocated\t' | grep -F '"orderid": "RT-order"' |
+		grep -qF '"batchref": "RT-newer"'
+}
+if wait_until 10 reallocated; then
+	ok "change_batch_quantity on Redis -> line_allocated on Redis with the order and the new batch"
+else
+	not_ok "change_batch_quantity on Redis -> line_allocated on Redis with the order and the new batch"
+fi
+pubsub_messages > "$WORK/pubsub.tsv"
+load "$WORK/pubsub.tsv" "$DB_PS" received >/dev/null
+is "$(sql "$DB_PS" "SELECT count(*) FROM received r JOIN allocation.outbox o ON o.id = (r.body::jsonb ->> 'id')::uuid
+                    WHERE r.src = 'line_allocated' AND o.type = 'Allocated'
+                      AND r.body::jsonb -> 'payload' = o.payload AND o.payload ->> 'batchref' = 'RT-newer'
+                      AND (r.body::jsonb ->> 'aggregate_seq')::bigint = o.aggregate_seq
+                      AND r.body::jsonb ->> 'aggregateid' = 'RT-SKU' AND r.body::jsonb ->> 'type' = 'Allocated'")" 1 \
+	"the message carries the event id, type, aggregate, aggregate_seq and payload of the outbox"
+is "$(sql "$DB_PS" "SELECT string_agg(DISTINCT src, ',' ORDER BY src) FROM received")" \
+	"allocation.BatchCreated,allocation.BatchQuantityChanged,allocation.Deallocated,line_allocated" \
+	"channels: Allocated -> line_allocated, others -> allocation.<Type>"
+
+# Redelivered messages: with a message_id, and the same content without one.
+sql "$DB_PS" "SELECT allocation.add_batch('RT-dup-id', 'RT-DUP', 10);
+              SELECT allocation.add_batch('RT-dup-content', 'RT-DUP', 10)" >/dev/null
+for _ in 1 2; do
+	rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": 8, "message_id": "relay-test-m1"}' >/dev/null
+	rcli PUBLISH change_batch_quantity '{"qty": 7, "batchref": "RT-dup-content"}' >/dev/null
+done
+check "both deliveries of both messages reached the relay" \
+	wait_until 10 sh -c "[ \$(grep -F 'inbound: ChangeBatchQuantity' '$PSLOG' | grep -cF 'RT-dup-') -ge 4 ]"
+is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-dup-id'")" 1 \
+	"a redelivered message with a message_id is executed once"
+is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-dup-content'")" 1 \
+	"a redelivered message without one (id = hash of the content) is executed once"
+is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.inbox WHERE message_id = 'relay-test-m1'")" 1 \
+	"the explicit message_id is the inbox key"
+
+# Malformed messages: one log line each, skipped, the relay goes on.
+before=$(log_count "$PSLOG" "skipped a malformed message")
+rcli PUBLISH change_batch_quantity 'this is not JSON' >/dev/null
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id"}' >/dev/null
+rcli PUBLISH change_batch_quantity '[1, 2, 3]' >/dev/null
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": "lots"}' >/dev/null
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-nope", "qty": 1}' >/dev/null
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": 6}' >/dev/null
+check "four malformed messages: four log lines" \
+	wait_until 10 sh -c "[ \$(grep -cF 'skipped a malformed message' '$PSLOG') -ge $((before + 4)) ]"
+check "a message for an unknown batch is logged as rejected" \
+	wait_until 5 sh -c "grep -F 'skipped a rejected message' '$PSLOG' | grep -qF 'unknown batch reference'"
+check "the relay keeps running and executes the next message" \
+	wait_until 10 sql_is "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-dup-id' AND payload ->> 'qty' = '6'" 1
+check "the relay is alive" alive "$RELAY_PID"
+
+# Redis killed and restarted under the relay.
+echo "# redis restart under the pub/sub relay ($(elapsed)s)"
+wait_until 10 all_acked "$DB_PS" relay-test
+pos_before=$(consumer_position "$DB_PS" relay-test)
+stop "$REDIS_PID" KILL
+stop "$SUB_PID"
+check "the relay notices that Redis is gone" wait_until 10 log_has "$PSLOG" "redis: connection lost"
+sql "$DB_PS" "SELECT allocation.add_batch('RT-gap', 'RT-GAP', 100);
+              SELECT allocation.allocate('RT-gap-' || i, 'RT-GAP', 1) FROM generate_series(1, 5) AS i" >/dev/null
+sleep 1.5
+is "$(consumer_position "$DB_PS" relay-test)" "$pos_before" \
+	"while Redis is down nothing is acknowledged (PUBLISH did not succeed)"
+start_redis "$REDIS_PORT" || exit 1
+: > "$WORK/pubsub.out"
+start_subscriber
+check "the relay reconnects to Redis" wait_until 10 log_has "$PSLOG" "redis: connected" 2
+check "the events written while Redis was down are published and acknowledged" \
+	wait_until 10 all_acked "$DB_PS" relay-test
+sql "$DB_PS" "SELECT allocation.allocate('RT-after', 'RT-GAP', 1)" >/dev/null
+after_restart() { pubsub_messages | grep -F $'line_allocated\t' | grep -qF '"orderid": "RT-after"'; }
+check "events keep flowing to subscribers after the restart" wait_until 10 after_restart
+check "the relay subscribed again to change_batch_quantity" \
+	wait_until 10 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMSUB change_batch_quantity | tail -n 1)\" = 1 ]"
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-gap", "qty": 90}' >/dev/null
+check "commands are executed again after the restart" \
+	wait_until 10 sql_is "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-gap'" 1
+
+kill -TERM "$RELAY_PID"
+wait "$RELAY_PID"; rc=$?
+RELAY_PID=
+is "$rc" 0 "SIGTERM: the pub/sub relay exits 0"
+check "SIGTERM: logged" log_has "$PSLOG" "stopped:"
+stop "$SUB_PID"
+SUB_PID=
+
+# --- streams ---------------------------------------------------------------------------
+
+echo "# streams mode ($(elapsed)s)"
+STLOG=$WORK/relay-streams.log
+new_db "$DB_ST" || exit 1
+rcli FLUSHALL >/dev/null
+start_relay "$STLOG" --dsn "dbname=$DB_ST" --consumer relay-stream --mode streams --batch-size 20
+check "streams relay connects" \
+	wait_until 10 sh -c "grep -qs 'postgres: connected' '$STLOG' && grep -qs 'redis: connected' '$STLOG'"
+
+sql "$DB_ST" "SELECT allocation.add_batch('ST-old', 'ST-SKU', 10, '2011-01-01');
+              SELECT allocation.add_batch('ST-newer', 'ST-SKU', 10, '2011-01-02');
+              SELECT allocation.allocate('ST-order', 'ST-SKU', 10)" >/dev/null
+rcli XADD change_batch_quantity '*' batchref ST-old qty 5 >/dev/null
+stream_reallocated() {
+	rcli --raw XRANGE line_allocated - + | grep -F '"orderid": "ST-order"' | grep -qF '"batchref": "ST-newer"'
+}
+check "streams: change_batch_quantity entry -> line_allocated entry with the order and the new batch" \
+	wait_until 10 stream_reallocated
+check "the command's entry is acknowledged (XACK) after it committed" wait_until 5 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT XPENDING change_batch_quantity allocation | head -n 1)\" = 0 ]"
+msg='{"batchref": "ST-newer", "qty": 12, "message_id": "relay-test-s1"}'
+rcli XADD change_batch_quantity '*' data "$msg" >/dev/null
+rcli XADD change_batch_quantity '*' data "$msg" >/dev/null
+rcli XADD change_batch_quantity '*' batchref ST-newer >/dev/null
+rcli XADD change_batch_quantity '*' batchref ST-newer qty 11 >/dev/null
+check "streams: every entry is handled or skipped" \
+	wait_until 10 sql_is "$DB_ST" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'ST-newer' AND payload ->> 'qty' = '11'" 1
+is "$(sql "$DB_ST" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'qty' = '12'")" 1 \
+	"streams: a message_id sent twice is executed once"
+check "streams: the malformed entry is logged" log_has "$STLOG" "skipped a malformed message"
+check "streams: nothing left pending in the consumer group" \
+	wait_until 5 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT XPENDING change_batch_quantity allocation | head -n 1)\" = 0 ]"
+
+# Kill -9 the relay again and again while two sessions write events.  The
+# first kill is staged between PUBLISH and ack: a session locks the
+# consumers table (a table lock takes no transaction id, so it does not hold
+# back what read_events may return; a row lock would), so the relay's
+# ack_events waits after Redis took the batch; the relay and its waiting
+# backend are killed, so that batch must come again after the restart
+# (duplicates with the same ids).  The other
+# kills come at random moments.  The writers go on until the last restart.
+echo "# kill test: $KILL_ROUNDS SIGKILLs while 2 sessions write events ($(elapsed)s)"
+sql "$DB_ST" "CREATE TABLE relay_kill_stop (stop boolean)"
+writer() {
+	"${PSQL[@]}" -d "$DB_ST" -c "
+	DO \$\$
+	BEGIN
+		FOR i IN 1..$KILL_ITERATIONS LOOP
+			PERFORM allocation.add_batch('KB-$1-' || i, 'K-$1-' || (i % 5), 3);
+			PERFORM allocation.allocate('KO-$1-' || i, 'K-$1-' || (i % 5), 2);
+			COMMIT;
+			EXIT WHEN EXISTS (SELECT FROM relay_kill_stop);
+			PERFORM pg_sleep(0.005);
+		END LOOP;
+	END
+	\$\$"
+}
+KDSN="dbname=$DB_ST application_name=relay-kill-test"
+stop "$RELAY_PID"
+pg_up_before=$(log_count "$STLOG" "postgres: connected")
+start_relay "$STLOG" --dsn "$KDSN" --consumer relay-stream --mode streams --batch-size 20
+# registered and listening before the consumers table gets locked
+wait_until 10 log_has "$STLOG" "postgres: connected" $((pg_up_before + 1))
+writer a > "$WORK/writer-a.log" 2>&1 &
+GEN_PIDS+=($!)
+writer b > "$WORK/writer-b.log" 2>&1 &
+GEN_PIDS+=($!)
+relay_waits_for_ack() {
+	sql_is "$DB_ST" "SELECT count(*) > 0 FROM pg_stat_activity
+	                  WHERE application_name = 'relay-kill-test' AND wait_event_type = 'Lock'
+	                    AND query LIKE '%ack_events%'" t
+}
+kills=0
+staged=no
+for round in $(seq 1 "$KILL_ROUNDS"); do
+	if [ "$round" -eq 1 ]; then
+		"${PSQL[@]}" -d "$DB_ST" -c "SET application_name = 'relay-kill-locker'" -c "BEGIN" \
+			-c "LOCK TABLE allocation.consumers IN EXCLUSIVE MODE" \
+			-c "SELECT pg_sleep(20)" -c "COMMIT" > /dev/null 2>&1 &
+		LOCKER_PID=$!
+		GEN_PIDS+=("$LOCKER_PID")
+		if wait_until 10 relay_waits_for_ack; then
+			staged=yes
+		else
+			sql "$DB_ST" "SELECT application_name, state, wait_event_type, wait_event, left(query, 60)
+			                FROM pg_stat_activity WHERE datname = current_database()" | sed 's/^/#   /'
+		fi
+	else
+		sleep "0.$((1 + RANDOM % 4))"
+	fi
+	alive "$RELAY_PID" || break
+	kill -KILL "$RELAY_PID"
+	wait "$RELAY_PID" 2>/dev/null
+	kills=$((kills + 1))
+	if [ "$round" -eq 1 ]; then
+		# the killed relay's backend would still run its ack once the lock goes
+		sql "$DB_ST" "SET client_min_messages = error;
+		              SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		              WHERE application_name IN ('relay-kill-test', 'relay-kill-locker')" >/dev/null
+		wait_until 10 sql_is "$DB_ST" "SELECT count(*) FROM pg_stat_activity
+		              WHERE application_name IN ('relay-kill-test', 'relay-kill-locker')" 0
+	fi
+	echo "# SIGKILL $kills$([ "$round" -eq 1 ] && echo ' (between PUBLISH and ack)') with $(consumer_position "$DB_ST" relay-stream) of $(outbox_end "$DB_ST") positions acknowledged"
+	start_relay "$STLOG" --dsn "$KDSN" --consumer relay-stream --mode streams --batch-size 20
+done
+sleep 0.3
+sql "$DB_ST" "INSERT INTO relay_kill_stop VALUES (true)"
+writers_ok=yes
+for pid in "${GEN_PIDS[@]}"; do
+	[ "$pid" = "$LOCKER_PID" ] && { wait "$pid" 2>/dev/null; continue; }
+	wait "$pid" || writers_ok=no
+done
+GEN_PIDS=()
+is "$writers_ok" yes "the writers committed all their rounds"
+is "$staged" yes "the first kill came while the relay waited to acknowledge a published batch"
+is "$kills" "$KILL_ROUNDS" "the relay was killed $KILL_ROUNDS times while events were written"
+check "the restarted relay catches up" wait_until 20 all_acked "$DB_ST" relay-stream
+
+# verify: every event of the outbox is in Redis, copies alike
+verify_streams() {
+	stream_events "$WORK/streams.tsv"
+	load "$WORK/streams.tsv" "$DB_ST" received >/dev/null
+	total=$(sql "$DB_ST" "SELECT count(*) FROM allocation.outbox")
+	got=$(sql "$DB_ST" "SELECT count(*) || ' ' || count(DISTINCT body::jsonb ->> 'id') FROM received")
+	is "$(sql "$DB_ST" "SELECT count(*) FROM allocation.outbox o
+	                    WHERE NOT EXISTS (SELECT FROM received r WHERE (r.body::jsonb ->> 'id')::uuid = o.id)")" 0 \
+		"$1: every committed event ($total) is in Redis (received $got: messages, distinct ids)"
+	is "$(sql "$DB_ST" "SELECT count(DISTINCT body::jsonb ->> 'id') FROM received")" "$total" \
+		"$1: distinct ids in Redis = events in the outbox"
+	is "$(sql "$DB_ST" "SELECT count(*) FROM (SELECT body::jsonb ->> 'id' FROM received GROUP BY 1
+	                                          HAVING count(DISTINCT body::jsonb) > 1
+	                                              OR count(DISTINCT src) > 1) AS d")" 0 \
+		"$1: a duplicate carries the same id, body and stream"
+	is "$(sql "$DB_ST" "SELECT count(*) FROM (SELECT body::jsonb ->> 'aggregateid', body::jsonb ->> 'aggregate_seq'
+	                                          FROM received GROUP BY 1, 2
+	                                          HAVING count(DISTINCT body::jsonb ->> 'id') > 1) AS d")" 0 \
+		"$1: one id per (aggregate, aggregate_seq)"
+	# first copies in stream order: each aggregate's aggregate_seq only grows
+	is "$(sql "$DB_ST" "WITH firsts AS (
+	                      SELECT src, body::jsonb ->> 'aggregateid' AS agg,
+	                             (body::jsonb ->> 'aggregate_seq')::bigint AS seq, min(n) AS n
+	                        FROM received GROUP BY 1, 2, 3),
+	                    ordered AS (
+	                      SELECT seq, lag(seq) OVER (PARTITION BY src, agg ORDER BY n) AS prev FROM firsts)
+	                    SELECT count(*) FROM ordered WHERE prev >= seq")" 0 \
+		"$1: in each stream, an aggregate's events come in aggregate_seq order"
+	dups=$(sql "$DB_ST" "SELECT count(*) - count(DISTINCT body::jsonb ->> 'id') FROM received")
+	echo "# $1: $total events, $dups duplicate deliveries"
+}
+verify_streams "kill test"
+check "the batch published before the staged kill came again (duplicates: $dups)" [ "$dups" -gt 0 ]
+echo "# SIGKILL restarts: $(log_count "$STLOG" 'starting: consumer') relay starts in all"
+
+# Redis killed (SIGKILL) and restarted with its append-only file.
+echo "# redis restart under the streams relay ($(elapsed)s)"
+lost_before=$(log_count "$STLOG" "redis: connection lost")
+connected_before=$(log_count "$STLOG" "redis: connected")
+stop "$REDIS_PID" KILL
+check "the streams relay notices that Redis is gone" \
+	wait_until 10 log_has "$STLOG" "redis: connection lost" $((lost_before + 1))
+sql "$DB_ST" "SELECT allocation.add_batch('SR-b', 'SR-SKU', 100);
+              SELECT allocation.allocate('SR-o' || i, 'SR-SKU', 1) FROM generate_series(1, 20) AS i" >/dev/null
+sleep 1
+start_redis "$REDIS_PORT" || exit 1
+check "the streams relay reconnects" \
+	wait_until 10 log_has "$STLOG" "redis: connected" $((connected_before + 1))
+check "the events written while Redis was down are published and acknowledged" \
+	wait_until 15 all_acked "$DB_ST" relay-stream
+verify_streams "after the Redis restart"
+rcli XADD change_batch_quantity '*' batchref SR-b qty 50 >/dev/null
+check "the consumer group carries on after the restart" \
+	wait_until 10 sql_is "$DB_ST" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'SR-b'" 1
+
+# PostgreSQL lost under the relay: its backend terminated, then the server
+# restarted (scripts/cluster.sh restart, same data).
+echo "# PostgreSQL lost under the streams relay ($(elapsed)s)"
+pg_lost_before=$(log_count "$STLOG" "postgres: connection lost")
+pg_up_before=$(log_count "$STLOG" "postgres: connected")
+sql "$DB_ST" "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'relay-kill-test'" >/dev/null
+check "the relay notices that its backend is gone" \
+	wait_until 10 log_has "$STLOG" "postgres: connection lost" $((pg_lost_before + 1))
+check "... and reconnects" wait_until 10 log_has "$STLOG" "postgres: connected" $((pg_up_before + 1))
+if [ -z "${ALLOC_PGDATA:-}" ]; then
+	echo "# no ALLOC_PGDATA: the server restart is skipped"
+elif bash "$ROOT/scripts/cluster.sh" restart >/dev/null; then
+	check "the relay notices the server restart and reconnects" \
+		wait_until 15 log_has "$STLOG" "postgres: connected" $((pg_up_before + 2))
+else
+	not_ok "restart the cluster (scripts/cluster.sh restart)"
+fi
+sql "$DB_ST" "SELECT allocation.allocate('PG-o' || i, 'SR-SKU', 1) FROM generate_series(1, 10) AS i" >/dev/null
+check "events written after the reconnection are published and acknowledged" \
+	wait_until 15 all_acked "$DB_ST" relay-stream
+verify_streams "after the PostgreSQL restart"
+
+kill -TERM "$RELAY_PID"
+wait "$RELAY_PID"; rc=$?
+RELAY_PID=
+is "$rc" 0 "SIGTERM: exit status 0"
+check "SIGTERM: logged" log_has "$STLOG" "stopping (SIGTERM)"
+
+echo "# relay tests took $(elapsed)s"
+printf '%d passed, %d failed\n' "$npass" "$nfail"
+[ "$nfail" -eq 0 ]
