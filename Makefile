@@ -246,6 +246,22 @@ uninstall-relay:
 relay-clean:
 	rm -f $(RELAY_BIN) $(RELAY_UNIT_BIN) $(RELAY_FLAGS_STAMP)
 
+# --- the router extension (router/: allocation_router, SQL only) -----------
+
+.PHONY: all-router install-router uninstall-router clean-router
+all: all-router
+install: install-router
+uninstall: uninstall-router
+clean: clean-router
+all-router:
+	$(MAKE) --no-print-directory -C router PG_CONFIG='$(PG_CONFIG)' all
+install-router:
+	$(MAKE) --no-print-directory -C router PG_CONFIG='$(PG_CONFIG)' install
+uninstall-router:
+	$(MAKE) --no-print-directory -C router PG_CONFIG='$(PG_CONFIG)' uninstall
+clean-router:
+	$(MAKE) --no-print-directory -C router PG_CONFIG='$(PG_CONFIG)' clean
+
 # --- fuzzing (test/fuzz, scripts/extra-tests/fuzz.sh) ---------------------
 # make fuzz: the libFuzzer targets (clang, ASan + UBSan) for FUZZ_SECONDS
 # each (default 600, both at once), growing a corpus kept in
