@@ -42,8 +42,9 @@ PG_CFLAGS ?=
 # Install script: built from src/sql/, never edited at the top level.
 SQL_SRCS   := src/sql/$(EXTENSION).sql
 DATA_built := $(EXTENSION)--$(EXTVERSION).sql
-# Frozen upgrade scripts, installed as they are.
-DATA       := $(sort $(wildcard src/sql/$(EXTENSION)--*--*.sql))
+# Frozen scripts, installed as they are: install scripts of older versions
+# (allocation--0.1.0.sql) and upgrade scripts (allocation--A--B.sql).
+DATA       := $(sort $(wildcard src/sql/$(EXTENSION)--*.sql))
 
 # pg_regress: every sql/*.sql, in name order, each against the extension.
 REGRESS      := $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

@@ -1,0 +1,637 @@
+/* src/sql/allocation--0.1.0--0.2.0.sql: upgrade of allocation 0.1.0 to 0.2.0 */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION allocation UPDATE TO '0.2.0'" to load this file. \quit
+
+--------------------------------------------------------------------------
+-- What a fresh 0.2.0 install creates (src/sql/allocation.sql), reached
+-- from 0.1.0 without losing data: batches, order lines, products, the
+-- outbox, the read model and notifications are kept as they are.
+--
+-- Not preserved: privileges granted by hand on the views products and
+-- stock (they are dropped and recreated: a view column cannot change its
+-- collation), and this update fails while a user object depends on those
+-- views (no CASCADE).  Events recorded by 0.1.0 stay as they were written.
+--------------------------------------------------------------------------
+
+-- Roles, as in the install script: created NOLOGIN when missing
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'allocation_user') THEN
+		CREATE ROLE allocation_user NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'allocation_admin') THEN
+		CREATE ROLE allocation_admin NOLOGIN;
+	END IF;
+	IF NOT pg_catalog.pg_has_role('allocation_admin', 'allocation_user', 'MEMBER') THEN
+		GRANT allocation_user TO allocation_admin;
+	END IF;
+END
+$roles$;
+
+--------------------------------------------------------------------------
+-- Write model
+--------------------------------------------------------------------------
+
+-- product_state: room for HOT updates of the counters (set before the
+-- rewrite below, so that it applies to the rewritten table)
+ALTER TABLE allocation.product_state SET (fillfactor = 80);
+
+-- product_state.event_key: xid8 -> bigint, the same number (NULL -> 0)
+ALTER TABLE allocation.product_state
+	ALTER COLUMN event_key TYPE bigint
+		USING COALESCE(event_key::text::bigint, 0),
+	ALTER COLUMN event_key SET DEFAULT 0,
+	ALTER COLUMN event_key SET NOT NULL;
+
+-- batches: room for HOT updates (before the rewrite by the new column)
+ALTER TABLE allocation.batches SET (fillfactor = 80);
+
+-- batches.has_stock: generated column, computed for the existing rows
+ALTER TABLE allocation.batches
+	ADD COLUMN has_stock boolean GENERATED ALWAYS AS
+		(allocated_quantity < purchased_quantity) STORED;
+
+-- batches_available: the partial index now tests has_stock
+DROP INDEX allocation.batches_available;
+CREATE INDEX batches_available ON allocation.batches (sku) WHERE has_stock;
+
+--------------------------------------------------------------------------
+-- Order tracking (new in 0.2.0)
+--------------------------------------------------------------------------
+
+-- new table orders
+CREATE TABLE allocation.orders (
+	orderid			text COLLATE "C" PRIMARY KEY,
+	status			text NOT NULL CHECK (status IN ('created', 'allocated',
+						'backordered', 'shipped', 'delivered', 'cancelled')),
+	version_number	bigint NOT NULL DEFAULT 0,
+	event_seq		bigint NOT NULL DEFAULT 0,
+	event_key		bigint NOT NULL DEFAULT 0,
+	updated_at		timestamptz NOT NULL
+);
+
+-- new table order_subscriptions
+CREATE TABLE allocation.order_subscriptions (
+	orderid			text COLLATE "C" NOT NULL REFERENCES allocation.orders,
+	email			text NOT NULL,	-- validated, lower case
+	subscribed_at	timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	PRIMARY KEY (orderid, email)
+);
+
+--------------------------------------------------------------------------
+-- Events, notifications, plugins
+--------------------------------------------------------------------------
+
+-- outbox.commit_key: xid8 -> bigint, the same number (the clock of 0.2.0
+-- has offset 0 in the cluster where the keys were made: they stay in order)
+ALTER TABLE allocation.outbox
+	ALTER COLUMN commit_key TYPE bigint USING commit_key::text::bigint;
+
+-- subscriptions.owner: oid -> regrole (dumped by name; no rewrite)
+ALTER TABLE allocation.subscriptions
+	ALTER COLUMN owner TYPE regrole USING owner::regrole;
+
+-- subscriptions.search_path: existing rows get what subscribe records for
+-- a subscriber with PostgreSQL's default search_path
+ALTER TABLE allocation.subscriptions ADD COLUMN search_path text;
+UPDATE allocation.subscriptions SET search_path = '"$user", public, pg_temp';
+ALTER TABLE allocation.subscriptions ALTER COLUMN search_path SET NOT NULL;
+
+-- new table outbox_clock (empty: the first use sets this cluster's offset)
+CREATE TABLE allocation.outbox_clock (
+	id					boolean PRIMARY KEY DEFAULT true CHECK (id),
+	system_identifier	bigint NOT NULL,
+	key_offset			bigint NOT NULL
+);
+
+-- new table inbox
+CREATE TABLE allocation.inbox (
+	message_id	text PRIMARY KEY,
+	message		jsonb NOT NULL,
+	result		jsonb,
+	handled_at	timestamptz NOT NULL
+);
+
+-- new table consumers
+CREATE TABLE allocation.consumers (
+	name			text PRIMARY KEY,
+	last_key		bigint NOT NULL DEFAULT 0,
+	last_position	bigint NOT NULL DEFAULT 0,
+	registered_at	timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	acked_at		timestamptz
+);
+
+-- pg_dump keeps the data of the new tables
+SELECT pg_catalog.pg_extension_config_dump('allocation.inbox', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.order_subscriptions', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.consumers', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.outbox_clock', '');
+-- and the identity sequences, or a restore would reuse numbers
+SELECT pg_catalog.pg_extension_config_dump('allocation.outbox_position_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.notifications_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.subscriptions_id_seq', '');
+
+--------------------------------------------------------------------------
+-- Queries (read side): identifiers in the database's default collation.
+-- CREATE OR REPLACE VIEW cannot change a column's collation.
+--------------------------------------------------------------------------
+
+-- drop view products (recreated below)
+DROP VIEW allocation.products;
+
+-- drop view stock (recreated below)
+DROP VIEW allocation.stock;
+
+-- recreate view products
+CREATE VIEW allocation.products AS
+	SELECT sku COLLATE "default" AS sku, version_number
+	  FROM allocation.product_state;
+COMMENT ON VIEW allocation.products IS
+	'One row a product: its SKU and version_number (rule 7).';
+
+-- recreate view stock
+CREATE VIEW allocation.stock AS
+	SELECT reference COLLATE "default" AS reference,
+		   sku COLLATE "default" AS sku,
+		   eta,
+		   purchased_quantity AS purchased,
+		   allocated_quantity AS allocated,
+		   purchased_quantity - allocated_quantity AS available
+	  FROM allocation.batches;
+COMMENT ON VIEW allocation.stock IS
+	'One row a batch: reference, sku, eta, purchased, allocated and available quantities.';
+
+-- redefine allocations(): same signature and rights, default collation
+CREATE OR REPLACE FUNCTION allocation.allocations(orderid text)
+RETURNS TABLE (sku text, batchref text)
+LANGUAGE sql STABLE
+AS $$
+	SELECT v.sku COLLATE "default", v.batchref COLLATE "default"
+	  FROM allocation.allocations_view v
+	 WHERE v.orderid OPERATOR(pg_catalog.=) $1
+	 ORDER BY v.sku
+$$;
+
+--------------------------------------------------------------------------
+-- New commands and queries.  add_batch, allocate, deallocate and
+-- change_batch_quantity keep their signatures and C symbols.
+--------------------------------------------------------------------------
+
+-- new type allocation.order_line: one line of allocate_many
+CREATE TYPE allocation.order_line AS (orderid text, sku text, qty integer);
+
+-- new C function allocation.allocate_many
+CREATE FUNCTION allocation.allocate_many(lines allocation.order_line[])
+RETURNS TABLE (orderid text, sku text, batchref text)
+AS 'MODULE_PATHNAME', 'allocation_allocate_many'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.allocate_many(allocation.order_line[]) IS
+	'Allocate many lines in one call: the same rules and events as allocate for each line in order; products are locked in SKU order, so concurrent calls cannot deadlock.';
+
+-- new C function allocation.handle
+CREATE FUNCTION allocation.handle(message jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'allocation_handle'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.handle(jsonb) IS
+	'Execute a command message (Allocate, CreateBatch, ChangeBatchQuantity, Deallocate); a repeated message_id returns the first result without running again.';
+
+--------------------------------------------------------------------------
+-- Order tracking commands and query
+--------------------------------------------------------------------------
+
+-- new C function allocation.create_order
+CREATE FUNCTION allocation.create_order(orderid text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_create_order'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.create_order(text) IS
+	'Track an order (id PREFIX-NUMBER) in status created; administrators only. Records OrderCreated.';
+
+-- new C function allocation.order_status
+CREATE FUNCTION allocation.order_status(orderid text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'allocation_order_status'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION allocation.order_status(text) IS
+	'The status of a tracked order, NULL when the order is not tracked.';
+
+-- new C function allocation.change_order_status
+CREATE FUNCTION allocation.change_order_status(orderid text, status text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_change_order_status'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.change_order_status(text, text) IS
+	'Move an order along its state machine (ZA004 otherwise); administrators only. Records OrderStatusChanged and tells every subscriber.';
+
+-- new C function allocation.subscribe_to_order
+CREATE FUNCTION allocation.subscribe_to_order(orderid text, email text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_subscribe_to_order'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.subscribe_to_order(text, text) IS
+	'Follow an order by e-mail: every later status change writes one notification to this address.';
+
+--------------------------------------------------------------------------
+-- Message bus: plugins and the disposable read model
+--------------------------------------------------------------------------
+
+-- new C function allocation.subscribe
+CREATE FUNCTION allocation.subscribe(event_type text, handler regprocedure)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_subscribe'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.subscribe(text, regprocedure) IS
+	'Call handler(event jsonb) for every event of this type, after the built-in handlers, in its own subtransaction, with the rights of the subscribing role.';
+
+-- new C function allocation.unsubscribe
+CREATE FUNCTION allocation.unsubscribe(event_type text, handler regprocedure)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'allocation_unsubscribe'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.unsubscribe(text, regprocedure) IS
+	'Remove a plugin subscription; true when there was one.';
+
+-- new C function allocation.rebuild_read_model
+CREATE FUNCTION allocation.rebuild_read_model()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'allocation_rebuild_read_model'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.rebuild_read_model() IS
+	'Recreate allocations_view from the write model; returns the number of rows.';
+
+--------------------------------------------------------------------------
+-- Outbox consumers.  An event is delivered once every transaction that
+-- could still write before it has ended: rows are read in (commit_key,
+-- position) order and only while commit_key < the snapshot's xmin.  A
+-- transaction still running has an xid >= xmin and its rows get a
+-- commit_key >= its xid, so nothing can appear behind a consumer's
+-- cursor: unlike "WHERE id > last_seen", no late commit is skipped.  The
+-- commit_key of a product's event is never below its previous event's, so
+-- the order is each aggregate's commit order too.
+--------------------------------------------------------------------------
+
+-- new C function allocation._clock_offset
+CREATE FUNCTION allocation._clock_offset()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'allocation_clock_offset'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation._clock_offset() IS
+	'The offset of outbox commit keys over transaction ids in this cluster (see table outbox_clock).';
+
+-- new PL/pgSQL function allocation._register_consumer (run by its C proxy)
+CREATE FUNCTION allocation._register_consumer(consumer text, from_start boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF consumer IS NULL OR from_start IS NULL THEN
+		RAISE EXCEPTION 'argument "%" must not be null',
+			CASE WHEN consumer IS NULL THEN 'consumer' ELSE 'from_start' END
+			USING ERRCODE = '22004';
+	END IF;
+	IF btrim(consumer) = '' OR length(consumer) > 255 THEN
+		RAISE EXCEPTION 'invalid consumer name "%"', consumer USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO allocation.consumers (name, last_key, last_position)
+	SELECT consumer, COALESCE(max(o.commit_key), 0), COALESCE(max(o.position), 0)
+	  FROM allocation.outbox o
+	 WHERE NOT from_start
+	   AND o.commit_key < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+						  + allocation._clock_offset()
+	ON CONFLICT (name) DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION allocation._register_consumer(text, boolean) IS
+	'Implementation of allocation.register_consumer, run with the owner''s rights by it.';
+
+-- new C function allocation.register_consumer
+CREATE FUNCTION allocation.register_consumer(consumer text, from_start boolean DEFAULT true)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.register_consumer(text, boolean) IS
+	'Register a named outbox consumer, from the first event kept (or, from_start false, from now on). Idempotent.';
+
+-- new SQL function allocation._unregister_consumer (run by its C proxy)
+CREATE FUNCTION allocation._unregister_consumer(consumer text)
+RETURNS boolean
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH gone AS (DELETE FROM allocation.consumers c WHERE c.name = consumer RETURNING 1)
+	SELECT count(*) > 0 FROM gone
+$$;
+COMMENT ON FUNCTION allocation._unregister_consumer(text) IS
+	'Implementation of allocation.unregister_consumer, run with the owner''s rights by it.';
+
+-- new C function allocation.unregister_consumer
+CREATE FUNCTION allocation.unregister_consumer(consumer text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.unregister_consumer(text) IS
+	'Forget a consumer, so that it no longer holds back purge_outbox.';
+
+-- new PL/pgSQL function allocation._read_events (run by its C proxy)
+CREATE FUNCTION allocation._read_events(consumer text, max_events integer DEFAULT 100)
+RETURNS SETOF allocation.outbox
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c allocation.consumers;
+	frontier bigint;
+BEGIN
+	SELECT * INTO c FROM allocation.consumers WHERE name = consumer;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown consumer "%"', consumer
+			USING ERRCODE = '22023', HINT = 'Call allocation.register_consumer first.';
+	END IF;
+	IF max_events IS NULL OR max_events < 1 THEN
+		RAISE EXCEPTION 'invalid max_events %', max_events USING ERRCODE = '22023';
+	END IF;
+	-- every transaction that could still write a key below this has ended
+	frontier := pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+				+ allocation._clock_offset();
+	RETURN QUERY
+	SELECT o.*
+	  FROM allocation.outbox o
+	 WHERE (o.commit_key, o.position) > (c.last_key, c.last_position)
+	   AND o.commit_key < frontier
+	 ORDER BY o.commit_key, o.position
+	 LIMIT max_events;
+END
+$$;
+COMMENT ON FUNCTION allocation._read_events(text, integer) IS
+	'Implementation of allocation.read_events, run with the owner''s rights by it.';
+
+-- new C function allocation.read_events
+CREATE FUNCTION allocation.read_events(consumer text, max_events integer DEFAULT 100)
+RETURNS SETOF allocation.outbox
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION allocation.read_events(text, integer) IS
+	'The next events for a consumer, oldest first, never skipping a late-committing transaction. Unacknowledged events are read again (at least once).';
+
+-- new PL/pgSQL function allocation._ack_events (run by its C proxy)
+CREATE FUNCTION allocation._ack_events(consumer text, last_event uuid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	e allocation.outbox;
+BEGIN
+	SELECT * INTO e FROM allocation.outbox WHERE id = last_event;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown event "%"', last_event USING ERRCODE = '22023';
+	END IF;
+	UPDATE allocation.consumers
+	   SET last_key = e.commit_key, last_position = e.position,
+		   acked_at = clock_timestamp()
+	 WHERE name = consumer
+	   AND (last_key, last_position) < (e.commit_key, e.position);
+	IF NOT FOUND AND NOT EXISTS (SELECT FROM allocation.consumers WHERE name = consumer) THEN
+		RAISE EXCEPTION 'unknown consumer "%"', consumer USING ERRCODE = '22023';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION allocation._ack_events(text, uuid) IS
+	'Implementation of allocation.ack_events, run with the owner''s rights by it.';
+
+-- new C function allocation.ack_events
+CREATE FUNCTION allocation.ack_events(consumer text, last_event uuid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.ack_events(text, uuid) IS
+	'Acknowledge every event up to and including last_event (the last one a consumer has processed).';
+
+-- new PL/pgSQL function allocation._purge_outbox (run by its C proxy)
+CREATE FUNCTION allocation._purge_outbox()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k bigint;
+	p bigint;
+	n bigint;
+BEGIN
+	-- the slowest consumer's cursor; no consumer: nothing may go
+	SELECT last_key, last_position INTO k, p
+	  FROM allocation.consumers ORDER BY last_key, last_position LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN 0;
+	END IF;
+	DELETE FROM allocation.outbox WHERE (commit_key, position) <= (k, p);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION allocation._purge_outbox() IS
+	'Implementation of allocation.purge_outbox, run with the owner''s rights by it.';
+
+-- new C function allocation.purge_outbox
+CREATE FUNCTION allocation.purge_outbox()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.purge_outbox() IS
+	'Delete the events every registered consumer has acknowledged; returns how many.';
+
+--------------------------------------------------------------------------
+-- Routing hooks for scale-out: each node runs this extension unchanged; a
+-- router places products by shard_key(sku).
+--------------------------------------------------------------------------
+
+-- new C function allocation.shard_key
+CREATE FUNCTION allocation.shard_key(sku text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'allocation_shard_key'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION allocation.shard_key(text) IS
+	'Placement hash of a SKU (FNV-1a + fmix32 over its UTF-8 bytes): owned by the extension, identical on every version and platform.';
+
+-- new C function allocation.change_batch_quantity_here
+CREATE FUNCTION allocation.change_batch_quantity_here(ref text, qty integer)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'allocation_change_batch_quantity_here'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.change_batch_quantity_here(text, integer) IS
+	'change_batch_quantity for a router: false instead of ZA002 when this node does not have the batch.';
+
+--------------------------------------------------------------------------
+-- check_invariants(): like amcheck, one row per violation of SPEC section
+-- 2's invariants; no row means healthy.  Event checks are made only for
+-- aggregates whose outbox history is complete (never purged).
+--------------------------------------------------------------------------
+-- new SQL function allocation._check_invariants (run by its C proxy)
+CREATE FUNCTION allocation._check_invariants()
+RETURNS TABLE (invariant text, object text, detail text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+	-- no batch has a negative available quantity
+	SELECT 'batch oversold', b.reference,
+		   format('allocated %s of %s purchased', b.allocated_quantity, b.purchased_quantity)
+	  FROM allocation.batches b
+	 WHERE b.allocated_quantity > b.purchased_quantity
+	UNION ALL
+	-- a batch's allocated quantity is the sum of its lines
+	SELECT 'batch allocated quantity wrong', b.reference,
+		   format('says %s, its lines hold %s', b.allocated_quantity, COALESCE(l.total, 0))
+	  FROM allocation.batches b
+	  LEFT JOIN (SELECT batchref, sum(qty) AS total FROM allocation.order_lines GROUP BY batchref) l
+		ON l.batchref = b.reference
+	 WHERE b.allocated_quantity <> COALESCE(l.total, 0)
+	UNION ALL
+	-- a line belongs to an existing batch of its own SKU
+	SELECT 'line without its batch', l.orderid || '/' || l.sku,
+		   format('batch %L', l.batchref)
+	  FROM allocation.order_lines l
+	  LEFT JOIN allocation.batches b ON b.reference = l.batchref
+	 WHERE b.reference IS NULL OR b.sku <> l.sku
+	UNION ALL
+	-- each (orderid, sku) is allocated at most once
+	SELECT 'line allocated twice', l.orderid || '/' || l.sku,
+		   format('%s allocations', count(*))
+	  FROM allocation.order_lines l
+	 GROUP BY l.orderid, l.sku
+	HAVING count(*) > 1
+	UNION ALL
+	-- the read model equals the write model
+	SELECT 'read model differs', COALESCE(w.orderid, r.orderid) || '/' || COALESCE(w.sku, r.sku),
+		   format('write model %s, read model %s',
+				  COALESCE(w.batchref || ' x' || w.qty, 'none'),
+				  COALESCE(r.batchref || ' x' || r.qty, 'none'))
+	  FROM allocation.order_lines w
+	  FULL JOIN allocation.allocations_view r ON r.orderid = w.orderid AND r.sku = w.sku
+	 WHERE w.orderid IS NULL OR r.orderid IS NULL
+		OR w.batchref <> r.batchref OR w.qty <> r.qty
+	UNION ALL
+	-- per-aggregate event numbers have no gap and match the aggregate's counter
+	SELECT 'event sequence broken', p.sku,
+		   format('counter %s, outbox has %s events numbered %s..%s',
+				  p.event_seq, count(o.id), min(o.aggregate_seq), max(o.aggregate_seq))
+	  FROM allocation.product_state p
+	  LEFT JOIN allocation.outbox o ON o.aggregatetype = 'product' AND o.aggregateid = p.sku
+	 GROUP BY p.sku, p.event_seq
+	HAVING count(o.id) > 0 AND (max(o.aggregate_seq) <> p.event_seq
+			OR count(o.id) <> max(o.aggregate_seq) - min(o.aggregate_seq) + 1)
+	UNION ALL
+	-- every version was made by a command that recorded at least one event
+	SELECT 'version without events', p.sku,
+		   format('version %s but only %s events', p.version_number, p.event_seq)
+	  FROM allocation.product_state p
+	 WHERE p.version_number > p.event_seq
+	UNION ALL
+	-- history complete: the latest allocation event of each line agrees with it
+	SELECT CASE WHEN w.orderid IS NULL THEN 'event without its change'
+				ELSE 'allocation without its event' END,
+		   COALESCE(w.orderid, e.orderid) || '/' || COALESCE(w.sku, e.sku),
+		   format('write model %s, last event %s',
+				  COALESCE(w.batchref, 'none'),
+				  COALESCE(e.type || ' ' || e.batchref, 'none'))
+	  FROM (SELECT DISTINCT ON (o.aggregateid, o.payload->>'orderid')
+				   o.aggregateid AS sku, o.payload->>'orderid' AS orderid,
+				   o.type, o.payload->>'batchref' AS batchref
+			  FROM allocation.outbox o
+			 WHERE o.aggregatetype = 'product' AND o.type IN ('Allocated', 'Deallocated')
+			 ORDER BY o.aggregateid, o.payload->>'orderid', o.aggregate_seq DESC) e
+	  FULL JOIN allocation.order_lines w ON w.sku = e.sku AND w.orderid = e.orderid
+	 WHERE COALESCE(w.sku, e.sku) IN (
+			SELECT o.aggregateid FROM allocation.outbox o
+			 WHERE o.aggregatetype = 'product'
+			 GROUP BY o.aggregateid HAVING min(o.aggregate_seq) = 1)
+	   AND (w.orderid IS NULL AND e.type = 'Allocated'
+			OR w.orderid IS NOT NULL AND (e.type IS DISTINCT FROM 'Allocated'
+										  OR e.batchref <> w.batchref))
+	UNION ALL
+	-- a batch exists with its BatchCreated event
+	SELECT 'batch without its event', b.reference, format('sku %L', b.sku)
+	  FROM allocation.batches b
+	 WHERE b.sku IN (SELECT o.aggregateid FROM allocation.outbox o
+					  WHERE o.aggregatetype = 'product'
+					  GROUP BY o.aggregateid HAVING min(o.aggregate_seq) = 1)
+	   AND NOT EXISTS (SELECT FROM allocation.outbox o
+						WHERE o.aggregatetype = 'product' AND o.aggregateid = b.sku
+						  AND o.type = 'BatchCreated' AND o.payload->>'ref' = b.reference)
+$$;
+COMMENT ON FUNCTION allocation._check_invariants() IS
+	'Implementation of allocation.check_invariants, run with the owner''s rights by it.';
+
+-- new C function allocation.check_invariants
+CREATE FUNCTION allocation.check_invariants()
+RETURNS TABLE (invariant text, object text, detail text)
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION allocation.check_invariants() IS
+	'One row per violated invariant (SPEC section 2): oversold batches, wrong counters, duplicate lines, read model drift, missing or orphan events. Empty means healthy.';
+
+--------------------------------------------------------------------------
+-- Rights (SPEC section 7), as a fresh install sets them.  Only the new and
+-- the recreated objects are touched: rights given by hand on the objects
+-- kept from 0.1.0 stay as they are.
+--------------------------------------------------------------------------
+
+-- nothing on the new tables and the recreated views for PUBLIC
+REVOKE ALL ON TABLE
+	allocation.products,
+	allocation.stock,
+	allocation.orders,
+	allocation.order_subscriptions,
+	allocation.outbox_clock,
+	allocation.inbox,
+	allocation.consumers
+	FROM PUBLIC;
+
+-- nothing on the new functions for PUBLIC, implementations included
+REVOKE ALL ON FUNCTION
+	allocation.allocate_many(allocation.order_line[]),
+	allocation.handle(jsonb),
+	allocation.create_order(text),
+	allocation.order_status(text),
+	allocation.change_order_status(text, text),
+	allocation.subscribe_to_order(text, text),
+	allocation.subscribe(text, regprocedure),
+	allocation.unsubscribe(text, regprocedure),
+	allocation.rebuild_read_model(),
+	allocation._clock_offset(),
+	allocation._register_consumer(text, boolean),
+	allocation.register_consumer(text, boolean),
+	allocation._unregister_consumer(text),
+	allocation.unregister_consumer(text),
+	allocation._read_events(text, integer),
+	allocation.read_events(text, integer),
+	allocation._ack_events(text, uuid),
+	allocation.ack_events(text, uuid),
+	allocation._purge_outbox(),
+	allocation.purge_outbox(),
+	allocation.shard_key(text),
+	allocation.change_batch_quantity_here(text, integer),
+	allocation._check_invariants(),
+	allocation.check_invariants()
+	FROM PUBLIC;
+
+-- the recreated views for allocation_user again
+GRANT SELECT ON allocation.products, allocation.stock TO allocation_user;
+
+-- the new functions for allocation_user (admin-only ones check the role in C)
+GRANT EXECUTE ON FUNCTION
+	allocation.handle(jsonb),
+	allocation.subscribe(text, regprocedure),
+	allocation.unsubscribe(text, regprocedure),
+	allocation.rebuild_read_model(),
+	allocation.create_order(text),
+	allocation.order_status(text),
+	allocation.change_order_status(text, text),
+	allocation.subscribe_to_order(text, text),
+	allocation.allocate_many(allocation.order_line[]),
+	allocation.shard_key(text),
+	allocation.change_batch_quantity_here(text, integer),
+	allocation.register_consumer(text, boolean),
+	allocation.unregister_consumer(text),
+	allocation.read_events(text, integer),
+	allocation.ack_events(text, uuid),
+	allocation.purge_outbox(),
+	allocation.check_invariants()
+	TO allocation_user;
