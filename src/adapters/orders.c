@@ -7,6 +7,10 @@
  *	1) Memory: see pg_session.c; strings are copied into the arena.
  *	2) get() locks the order row FOR NO KEY UPDATE, so status changes of
  *	   one order are serialized like commands on one product.
+ *	3) is_tracked() runs on every Allocated and OutOfStock event; a
+ *	   per-backend "any order at all?" answer, dropped by a relcache
+ *	   invalidation that create_order sends, spares that query while
+ *	   order tracking is not in use.
  *
  * src/adapters/orders.c
  *
@@ -14,7 +18,10 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
 
 #include "pg_session.h"
 
@@ -37,11 +44,55 @@ order_get(void *ctx, const char *orderid, al_order *o)
 	return AL_OK;
 }
 
+/*
+ * Does any order exist?  Cached per backend: while order tracking is not
+ * in use, allocations pay nothing for it.  create_order sends a relcache
+ * invalidation of allocation.orders, which drops every backend's answer.
+ */
+static Oid	orders_relid = InvalidOid;
+static bool orders_known = false;
+static bool orders_exist = false;
+static bool orders_callback = false;
+
+static void
+orders_cache_reset(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == orders_relid)
+		orders_known = false;
+}
+
+static Oid
+orders_table(void)
+{
+	return get_relname_relid("orders", get_namespace_oid("allocation", false));
+}
+
+static bool
+any_order_exists(al_pg_session *s)
+{
+	Oid			relid = orders_table();
+
+	if (!orders_callback)
+	{
+		CacheRegisterRelcacheCallback(orders_cache_reset, (Datum) 0);
+		orders_callback = true;
+	}
+	if (!orders_known || relid != orders_relid)
+	{
+		orders_relid = relid;
+		orders_exist = al_pg_exec(s, Q_ORDER_ANY, NULL, NULL) > 0;
+		orders_known = true;
+	}
+	return orders_exist;
+}
+
 static bool
 order_is_tracked(void *ctx, const char *orderid)
 {
 	Datum		args[1] = {TEXT(orderid)};
 
+	if (!any_order_exists(ctx))
+		return false;
 	return al_pg_exec(ctx, Q_ORDER_STATUS, args, NULL) > 0;
 }
 
@@ -61,6 +112,8 @@ order_save(void *ctx, al_order *o)
 	{
 		if (al_pg_exec(s, Q_ORDER_INSERT, args, NULL) == 0)
 			return AL_DUPLICATE_ORDER;
+		/* tell every backend that order tracking is in use (at commit) */
+		CacheInvalidateRelcacheByRelid(orders_table());
 	}
 	else if (al_pg_exec(s, Q_ORDER_UPDATE, args, NULL) != 1)
 		return AL_CONCURRENT_UPDATE;

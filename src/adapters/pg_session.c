@@ -92,12 +92,15 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		"SELECT reference, purchased_quantity, allocated_quantity, eta"
 		" FROM allocation.batches WHERE sku" EQ "$1 AND has_stock",
 		1, {TEXTOID}, SPI_OK_SELECT},
-	[Q_LINE_GET] = {
-		"SELECT l.qty, l.batchref, l.seq, b.purchased_quantity,"
+	[Q_LINE_AND_STOCK] = {
+		"SELECT l.batchref, l.qty, l.seq, b.purchased_quantity,"
 		" b.allocated_quantity, b.eta"
 		" FROM allocation.order_lines l JOIN allocation.batches b"
 		" ON b.reference" EQ "l.batchref"
-		" WHERE l.sku" EQ "$1 AND l.orderid" EQ "$2",
+		" WHERE l.sku" EQ "$1 AND l.orderid" EQ "$2"
+		" UNION ALL"
+		" SELECT reference, NULL, NULL, purchased_quantity, allocated_quantity,"
+		" eta FROM allocation.batches WHERE sku" EQ "$1 AND has_stock",
 		2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
 	[Q_LINE_INSERT] = {
 		"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
@@ -194,6 +197,9 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		"SELECT email FROM allocation.order_subscriptions"
 		" WHERE orderid" EQ "$1 ORDER BY subscribed_at, email",
 		1, {TEXTOID}, SPI_OK_SELECT},
+	[Q_ORDER_ANY] = {
+		"SELECT FROM allocation.orders LIMIT 1",
+		0, {InvalidOid}, SPI_OK_SELECT},
 	[Q_CLOCK_GET] = {
 		"SELECT system_identifier, key_offset FROM allocation.outbox_clock",
 		0, {InvalidOid}, SPI_OK_SELECT},

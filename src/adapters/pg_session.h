@@ -30,7 +30,7 @@ typedef enum al_query
 	Q_BATCH_INSERT,
 	Q_BATCH_UPDATE,
 	Q_AVAILABLE,
-	Q_LINE_GET,
+	Q_LINE_AND_STOCK,
 	Q_LINE_INSERT,
 	Q_LINE_UPDATE,
 	Q_LINE_DELETE,
@@ -53,6 +53,7 @@ typedef enum al_query
 	Q_ORDER_SUBSCRIBE,
 	Q_ORDER_SUBSCRIBERS,
 	Q_ORDER_STATUS,
+	Q_ORDER_ANY,
 	Q_CLOCK_GET,
 	Q_CLOCK_RESET,
 	Q__COUNT
@@ -68,6 +69,8 @@ typedef struct al_pg_session
 	int			saved_sec_context;
 	bool		read_only;
 	bool		events_recorded;	/* NOTIFY allocation_events at commit */
+	/* load_line also brought the batches with stock of this product */
+	const al_product *stock_loaded;
 } al_pg_session;
 
 /*

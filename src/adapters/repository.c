@@ -38,6 +38,7 @@ repo_get(void *ctx, const char *sku, bool create, al_product *p)
 	al_pg_session *s = ctx;
 	Datum		args[1] = {TEXT(sku)};
 
+	s->stock_loaded = NULL;
 	if (create)
 		al_pg_exec(s, Q_PRODUCT_CREATE, args, NULL);
 	if (al_pg_exec(s, Q_PRODUCT_LOCK, args, NULL) == 0)
@@ -81,19 +82,29 @@ load_batch_row(al_pg_session *s, al_product *p, const char *ref, uint64 i,
 								 has_eta ? DatumGetDateADT(al_pg_datum(i, col + 2)) : 0);
 }
 
+/*
+ * The line of orderid with its batch, and in the same statement the
+ * batches with stock: allocate needs both, so one round trip through the
+ * executor instead of two.  load_available then has nothing left to do.
+ */
 static void
 repo_load_line(void *ctx, al_product *p, const char *orderid)
 {
 	al_pg_session *s = ctx;
 	Datum		args[2] = {TEXT(p->sku), TEXT(orderid)};
-	char	   *batchref;
+	uint64		n = al_pg_exec(s, Q_LINE_AND_STOCK, args, NULL);
 
-	if (al_pg_exec(s, Q_LINE_GET, args, NULL) == 0)
-		return;
-	batchref = al_pg_text(s, 0, 2);
-	load_batch_row(s, p, batchref, 0, 4);
-	al_product_load_line(p, orderid, al_pg_int4(0, 1), batchref,
-						 al_pg_int8(0, 3));
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *ref = al_pg_text(s, i, 1);
+
+		/* the batch first: a line's batch must be loaded before the line */
+		load_batch_row(s, p, ref, i, 4);
+		if (!al_pg_isnull(i, 2))
+			al_product_load_line(p, orderid, al_pg_int4(i, 2), ref,
+								 al_pg_int8(i, 3));
+	}
+	s->stock_loaded = p;
 }
 
 static void
@@ -101,7 +112,11 @@ repo_load_available(void *ctx, al_product *p)
 {
 	al_pg_session *s = ctx;
 	Datum		args[1] = {TEXT(p->sku)};
-	uint64		n = al_pg_exec(s, Q_AVAILABLE, args, NULL);
+	uint64		n;
+
+	if (s->stock_loaded == p)
+		return;					/* load_line brought them */
+	n = al_pg_exec(s, Q_AVAILABLE, args, NULL);
 
 	for (uint64 i = 0; i < n; i++)
 		load_batch_row(s, p, al_pg_text(s, i, 1), i, 2);
