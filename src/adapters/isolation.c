@@ -86,6 +86,7 @@ isolation_run(void *ctx, const char *name, al_event_handler_fn fn,
 		if (st != AL_OK)
 		{
 			/* it gave up: undo its work as if it had raised */
+			al_pg_forget_rows(ctx);
 			RollbackAndReleaseCurrentSubTransaction();
 			ereport(WARNING,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -106,6 +107,7 @@ isolation_run(void *ctx, const char *name, al_event_handler_fn fn,
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
+		al_pg_forget_rows(ctx);
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -248,7 +250,11 @@ plugins_dispatch(void *ctx, const char *aggregatetype, const al_event *ev)
 			continue;
 		pl = plugin_cache[i];
 		if (json == (Datum) 0)
+		{
 			json = plugin_event_json(aggregatetype, ev);
+			/* a plugin may read the read model: write what is held back */
+			al_pg_flush_views(s);
+		}
 		call.plugin = &pl;
 		call.event = json;
 		current_call = &call;

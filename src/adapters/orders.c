@@ -89,10 +89,15 @@ any_order_exists(al_pg_session *s)
 static bool
 order_is_tracked(void *ctx, const char *orderid)
 {
-	Datum		args[1] = {TEXT(orderid)};
+	al_pg_session *s = ctx;
+	Datum		args[1];
 
-	if (!any_order_exists(ctx))
+	/* asked once per SQL call, not per event */
+	if (s->orders_checked == 0)
+		s->orders_checked = any_order_exists(s) ? 2 : 1;
+	if (s->orders_checked == 1)
 		return false;
+	args[0] = TEXT(orderid);
 	return al_pg_exec(ctx, Q_ORDER_STATUS, args, NULL) > 0;
 }
 

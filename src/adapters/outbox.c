@@ -6,8 +6,7 @@
  *	  e-mail notifications (al_notifier).
  *
  * Notes:
- *	1) Memory: payloads are built in a StringInfo in the current (SPI
- *	   procedure) context and freed by SPI_finish.
+ *	1) Memory: payloads and held-back rows live in the command's arena.
  *	2) Each event row gets its product's next aggregate_seq (gapless: the
  *	   counter lives in the locked product row and rolls back with it) and
  *	   a commit_key = GREATEST(own xid + clock offset, the aggregate's
@@ -162,12 +161,18 @@ static int64 clock_offset = 0;
 int64
 al_pg_clock_offset(al_pg_session *s)
 {
-	Oid			relid = get_relname_relid("outbox_clock",
-										  get_namespace_oid("allocation", false));
-	int64		sysid = (int64) GetSystemIdentifier();
+	Oid			relid;
+	int64		sysid;
 
+	/* once per SQL call: the catalog lookups are not free per event */
+	if (s->clock_checked)
+		return s->clock_offset;
+	relid = get_relname_relid("outbox_clock",
+							  get_namespace_oid("allocation", false));
+	sysid = (int64) GetSystemIdentifier();
+	s->clock_checked = true;
 	if (OidIsValid(clock_relid) && relid == clock_relid)
-		return clock_offset;
+		return s->clock_offset = clock_offset;
 	for (;;)
 	{
 		Datum		args[1] = {Int64GetDatum(sysid)};
@@ -177,20 +182,24 @@ al_pg_clock_offset(al_pg_session *s)
 		{
 			clock_offset = al_pg_int8(0, 2);
 			clock_relid = relid;
-			return clock_offset;
+			return s->clock_offset = clock_offset;
 		}
 		/* ours now; a concurrent first use may win: read it again */
 		al_pg_exec(s, Q_CLOCK_RESET, args, NULL);
 	}
 }
 
-/* Insert one outbox row; returns its commit_key. */
+/*
+ * Record one outbox row; returns its commit_key.  The row is held back in
+ * the session and written by al_pg_flush_outbox, so that the events of a
+ * unit of work (many, for allocate_many) go in with one statement.
+ */
 uint64
 al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 					const char *aggregateid, const al_event *ev, int64 seq,
 					uint64 prev_key)
 {
-	Datum		args[6];
+	Datum		row[6];
 	uint64		key;
 
 	/* never below the aggregate's previous key: its commit order */
@@ -199,16 +208,49 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 	if (key < prev_key)
 		key = prev_key;
 
-	args[0] = TEXT(aggregatetype);
-	args[1] = TEXT(aggregateid);
-	args[2] = TEXT(al_event_name(ev->type));
-	args[3] = DirectFunctionCall1(jsonb_in,
-								  CStringGetDatum(al_pg_event_payload(ev)));
-	args[4] = Int64GetDatum(seq);
-	args[5] = Int64GetDatum((int64) key);
-	al_pg_exec(s, Q_OUTBOX_INSERT, args, NULL);
+	row[0] = TEXT(aggregatetype);
+	row[1] = TEXT(aggregateid);
+	row[2] = TEXT(al_event_name(ev->type));
+	row[3] = DirectFunctionCall1(jsonb_in,
+								 CStringGetDatum(al_pg_event_payload(ev)));
+	row[4] = Int64GetDatum(seq);
+	row[5] = Int64GetDatum((int64) key);
+	al_pg_rows_add(s, &s->outbox_rows, 6, row);
 	al_pg_events_recorded(s);
 	return key;
+}
+
+/* Write the outbox rows held back, in the order they were recorded. */
+void
+al_pg_flush_outbox(al_pg_session *s)
+{
+	al_pg_rows *rows = &s->outbox_rows;
+
+	if (rows->n == 1)
+	{
+		Datum		args[6];
+
+		for (int c = 0; c < 6; c++)
+			args[c] = rows->cols[c][0];
+		al_pg_exec(s, Q_OUTBOX_INSERT, args, NULL);
+	}
+	else if (rows->n > 1)
+	{
+		Datum		args[6];
+		static const Oid types[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID,
+		INT8OID, INT8OID};
+
+		for (int c = 0; c < 6; c++)
+			args[c] = al_pg_rows_array(rows, c, types[c]);
+		al_pg_exec(s, Q_OUTBOX_INSERT_MANY, args, NULL);
+	}
+	rows->n = 0;
+}
+
+static void
+outbox_flush(void *ctx)
+{
+	al_pg_flush_outbox(ctx);
 }
 
 static void
@@ -227,13 +269,15 @@ outbox_append_order(void *ctx, al_order *o, const al_event *ev)
 									   o->event_seq, o->event_key);
 }
 
+/* The read model: upserts are held back and written together. */
 static void
 view_allocated(void *ctx, const al_event *ev)
 {
-	Datum		args[4] = {TEXT(ev->orderid), TEXT(ev->sku), TEXT(ev->batchref),
+	al_pg_session *s = ctx;
+	Datum		row[4] = {TEXT(ev->orderid), TEXT(ev->sku), TEXT(ev->batchref),
 	Int32GetDatum(ev->qty)};
 
-	al_pg_exec(ctx, Q_VIEW_UPSERT, args, NULL);
+	al_pg_rows_add(s, &s->view_rows, 4, row);
 }
 
 static void
@@ -241,7 +285,40 @@ view_deallocated(void *ctx, const al_event *ev)
 {
 	Datum		args[2] = {TEXT(ev->orderid), TEXT(ev->sku)};
 
+	/* an upsert held back for this line must not come after the delete */
+	al_pg_flush_views(ctx);
 	al_pg_exec(ctx, Q_VIEW_DELETE, args, NULL);
+}
+
+void
+al_pg_flush_views(al_pg_session *s)
+{
+	al_pg_rows *rows = &s->view_rows;
+
+	if (rows->n == 1)
+	{
+		Datum		args[4];
+
+		for (int c = 0; c < 4; c++)
+			args[c] = rows->cols[c][0];
+		al_pg_exec(s, Q_VIEW_UPSERT, args, NULL);
+	}
+	else if (rows->n > 1)
+	{
+		Datum		args[4];
+		static const Oid types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
+
+		for (int c = 0; c < 4; c++)
+			args[c] = al_pg_rows_array(rows, c, types[c]);
+		al_pg_exec(s, Q_VIEW_UPSERT_MANY, args, NULL);
+	}
+	rows->n = 0;
+}
+
+static void
+views_flush(void *ctx)
+{
+	al_pg_flush_views(ctx);
 }
 
 /* Write one e-mail and wake the mailer. */
@@ -283,9 +360,11 @@ al_pg_outbox(al_outbox *outbox, al_read_model *views, al_notifier *notifier,
 	outbox->ctx = s;
 	outbox->append = outbox_append;
 	outbox->append_order = outbox_append_order;
+	outbox->flush = outbox_flush;
 	views->ctx = s;
 	views->allocated = view_allocated;
 	views->deallocated = view_deallocated;
+	views->flush = views_flush;
 	notifier->ctx = s;
 	notifier->stock_alert = notify_stock_alert;
 	notifier->order_status = notify_order_status;

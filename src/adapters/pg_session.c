@@ -36,7 +36,9 @@
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
@@ -102,6 +104,63 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" SELECT reference, NULL, NULL, purchased_quantity, allocated_quantity,"
 		" eta FROM allocation.batches WHERE sku" EQ "$1 AND has_stock",
 		2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
+	[Q_LINE_INSERT_MANY] = {
+		"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
+		" SELECT $1, o, q, b, s FROM ROWS FROM ("
+		" pg_catalog.unnest($2::pg_catalog.text[]),"
+		" pg_catalog.unnest($3::pg_catalog.int4[]),"
+		" pg_catalog.unnest($4::pg_catalog.text[]),"
+		" pg_catalog.unnest($5::pg_catalog.int8[])) AS u(o, q, b, s)",
+		5, {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
+		SPI_OK_INSERT},
+	[Q_PRODUCTS_LOCK] = {
+		"SELECT sku, version_number, line_seq, event_seq, event_key"
+		" FROM allocation.product_state WHERE sku" EQ "ANY ($1)"
+		" ORDER BY sku FOR NO KEY UPDATE",
+		1, {TEXTARRAYOID}, SPI_OK_SELECT},
+	[Q_PRODUCTS_SAVE] = {
+		"UPDATE allocation.product_state p SET version_number = u.v,"
+		" line_seq = u.l, event_seq = u.e, event_key = u.k"
+		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+		" pg_catalog.unnest($2::pg_catalog.int8[]),"
+		" pg_catalog.unnest($3::pg_catalog.int8[]),"
+		" pg_catalog.unnest($4::pg_catalog.int8[]),"
+		" pg_catalog.unnest($5::pg_catalog.int8[]),"
+		" pg_catalog.unnest($6::pg_catalog.int8[])) AS u(s, v, l, e, k, o)"
+		" WHERE p.sku" EQ "u.s AND p.version_number" EQ "u.o",
+		6, {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+		INT8ARRAYOID, INT8ARRAYOID}, SPI_OK_UPDATE},
+	[Q_LINES_OF_ORDERS] = {
+		"SELECT l.sku, l.orderid, l.batchref, l.qty, l.seq,"
+		" b.purchased_quantity, b.allocated_quantity, b.eta"
+		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+		" pg_catalog.unnest($2::pg_catalog.text[])) AS r(s, o)"
+		" JOIN allocation.order_lines l"
+		" ON l.sku" EQ "r.s AND l.orderid" EQ "r.o"
+		" JOIN allocation.batches b ON b.reference" EQ "l.batchref",
+		2, {TEXTARRAYOID, TEXTARRAYOID}, SPI_OK_SELECT},
+	[Q_AVAILABLE_MANY] = {
+		"SELECT sku, reference, purchased_quantity, allocated_quantity, eta"
+		" FROM allocation.batches WHERE sku" EQ "ANY ($1) AND has_stock",
+		1, {TEXTARRAYOID}, SPI_OK_SELECT},
+	[Q_BATCHES_UPDATE] = {
+		"UPDATE allocation.batches b SET purchased_quantity = u.p,"
+		" allocated_quantity = u.a"
+		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+		" pg_catalog.unnest($2::pg_catalog.int4[]),"
+		" pg_catalog.unnest($3::pg_catalog.int4[])) AS u(r, p, a)"
+		" WHERE b.reference" EQ "u.r",
+		3, {TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID}, SPI_OK_UPDATE},
+	[Q_LINE_INSERT_ANY_SKU] = {
+		"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
+		" SELECT s, o, q, b, n FROM ROWS FROM ("
+		" pg_catalog.unnest($1::pg_catalog.text[]),"
+		" pg_catalog.unnest($2::pg_catalog.text[]),"
+		" pg_catalog.unnest($3::pg_catalog.int4[]),"
+		" pg_catalog.unnest($4::pg_catalog.text[]),"
+		" pg_catalog.unnest($5::pg_catalog.int8[])) AS u(s, o, q, b, n)",
+		5, {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+		INT8ARRAYOID}, SPI_OK_INSERT},
 	[Q_LINE_INSERT] = {
 		"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
 		" VALUES ($1, $2, $3, $4, $5)",
@@ -120,6 +179,31 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" VALUES (pg_catalog.gen_random_uuid(), $1, $2, $3, $4,"
 		" pg_catalog.clock_timestamp(), $5, $6)",
 		6, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID},
+		SPI_OK_INSERT},
+	[Q_OUTBOX_INSERT_MANY] = {
+		"INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
+		" payload, occurred_at, aggregate_seq, commit_key)"
+		" SELECT pg_catalog.gen_random_uuid(), a, i, t, p,"
+		" pg_catalog.clock_timestamp(), s, k"
+		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+		" pg_catalog.unnest($2::pg_catalog.text[]),"
+		" pg_catalog.unnest($3::pg_catalog.text[]),"
+		" pg_catalog.unnest($4::pg_catalog.jsonb[]),"
+		" pg_catalog.unnest($5::pg_catalog.int8[]),"
+		" pg_catalog.unnest($6::pg_catalog.int8[]))"
+		" WITH ORDINALITY AS u(a, i, t, p, s, k, n) ORDER BY n",
+		6, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID,
+		INT8ARRAYOID, INT8ARRAYOID}, SPI_OK_INSERT},
+	[Q_VIEW_UPSERT_MANY] = {
+		"INSERT INTO allocation.allocations_view (orderid, sku, batchref, qty,"
+		" updated_at) SELECT o, s, b, q, pg_catalog.clock_timestamp()"
+		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+		" pg_catalog.unnest($2::pg_catalog.text[]),"
+		" pg_catalog.unnest($3::pg_catalog.text[]),"
+		" pg_catalog.unnest($4::pg_catalog.int4[])) AS u(o, s, b, q)"
+		" ON CONFLICT (orderid, sku) DO UPDATE SET batchref = excluded.batchref,"
+		" qty = excluded.qty, updated_at = excluded.updated_at",
+		4, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID},
 		SPI_OK_INSERT},
 	[Q_VIEW_UPSERT] = {
 		"INSERT INTO allocation.allocations_view (orderid, sku, batchref, qty,"
@@ -275,6 +359,9 @@ al_pg_end(al_pg_session *s)
 {
 	int			rc;
 
+	/* nothing held back may be lost (the service flushes; this is a guard) */
+	al_pg_flush_outbox(s);
+	al_pg_flush_views(s);
 	SetUserIdAndSecContext(s->saved_userid, s->saved_sec_context);
 	/* a wake-up hint for outbox consumers; a setting turns it off */
 	if (s->events_recorded && al_notify_events)
@@ -390,4 +477,46 @@ al_pg_service(al_service *svc, al_pg_session *s)
 	al_pg_order_repository(&svc->orders, s);
 	al_pg_outbox(&svc->outbox, &svc->views, &svc->notifier, s);
 	al_pg_isolation(&svc->isolation, &svc->plugins, s);
+}
+
+void
+al_pg_rows_add(al_pg_session *s, al_pg_rows *rows, int ncols,
+			   const Datum *values)
+{
+	if (rows->n == rows->cap)
+	{
+		int			cap = rows->cap > 0 ? rows->cap * 2 : 16;
+
+		for (int c = 0; c < ncols; c++)
+		{
+			Datum	   *col = MemoryContextAlloc(s->arena_cxt, sizeof(Datum) * cap);
+
+			if (rows->n > 0)
+				memcpy(col, rows->cols[c], sizeof(Datum) * rows->n);
+			rows->cols[c] = col;
+		}
+		rows->cap = cap;
+	}
+	for (int c = 0; c < ncols; c++)
+		rows->cols[c][rows->n] = values[c];
+	rows->n++;
+}
+
+Datum
+al_pg_rows_array(al_pg_rows *rows, int c, Oid elemtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_array(rows->cols[c], rows->n, elemtype,
+										   typlen, typbyval, typalign));
+}
+
+void
+al_pg_forget_rows(al_pg_session *s)
+{
+	s->outbox_rows.n = 0;
+	s->view_rows.n = 0;
 }

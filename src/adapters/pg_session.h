@@ -32,10 +32,19 @@ typedef enum al_query
 	Q_AVAILABLE,
 	Q_LINE_AND_STOCK,
 	Q_LINE_INSERT,
+	Q_LINE_INSERT_MANY,
+	Q_PRODUCTS_LOCK,
+	Q_PRODUCTS_SAVE,
+	Q_LINES_OF_ORDERS,
+	Q_AVAILABLE_MANY,
+	Q_BATCHES_UPDATE,
+	Q_LINE_INSERT_ANY_SKU,
 	Q_LINE_UPDATE,
 	Q_LINE_DELETE,
 	Q_OUTBOX_INSERT,
+	Q_OUTBOX_INSERT_MANY,
 	Q_VIEW_UPSERT,
+	Q_VIEW_UPSERT_MANY,
 	Q_VIEW_DELETE,
 	Q_NOTIFICATION_INSERT,
 	Q_PLUGINS_ALL,
@@ -59,6 +68,14 @@ typedef enum al_query
 	Q__COUNT
 } al_query;
 
+/* Rows held back to be written by one statement (outbox.c). */
+typedef struct al_pg_rows
+{
+	int			n;
+	int			cap;
+	Datum	   *cols[6];		/* column c of row i: cols[c][i] */
+} al_pg_rows;
+
 /* One SQL call's connection to the server. */
 typedef struct al_pg_session
 {
@@ -71,6 +88,11 @@ typedef struct al_pg_session
 	bool		events_recorded;	/* NOTIFY allocation_events at commit */
 	/* load_line also brought the batches with stock of this product */
 	const al_product *stock_loaded;
+	al_pg_rows	outbox_rows;	/* events appended, not yet inserted */
+	bool		clock_checked;	/* clock offset validated in this session */
+	int64		clock_offset;
+	int			orders_checked; /* 0: not yet; 1: no order; 2: orders */
+	al_pg_rows	view_rows;		/* allocations_view rows, not yet written */
 } al_pg_session;
 
 /*
@@ -112,6 +134,15 @@ extern uint64 al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 								  const char *aggregateid, const al_event *ev,
 								  int64 seq, uint64 prev_key);
 extern int64 al_pg_clock_offset(al_pg_session *s);
+extern void al_pg_flush_outbox(al_pg_session *s);
+extern void al_pg_flush_views(al_pg_session *s);
+/* Forget rows held back (their subtransaction was rolled back). */
+extern void al_pg_forget_rows(al_pg_session *s);
+/* Hold back one row of ncols values in rows; see al_pg_rows. */
+extern void al_pg_rows_add(al_pg_session *s, al_pg_rows *rows, int ncols,
+						   const Datum *values);
+/* Column c of rows as an array of type elemtype. */
+extern Datum al_pg_rows_array(al_pg_rows *rows, int c, Oid elemtype);
 extern void al_pg_notification(al_pg_session *s, const char *recipient,
 							   const char *subject, const char *body);
 

@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 
@@ -165,12 +166,22 @@ save_batch(al_pg_session *s, al_product *p, const al_batch *b)
 }
 
 static void
-save_line(al_pg_session *s, al_product *p, const al_line *l)
+save_line(al_pg_session *s, al_product *p, const al_line *l,
+		  al_pg_rows *inserts)
 {
 	Datum		args[5];
 
 	if (l->batch == l->stored_batch && l->seq == l->stored_seq)
 		return;
+	if (l->batch >= 0 && l->stored_batch < 0 && inserts != NULL)
+	{
+		/* new lines go in together, after the loop */
+		Datum		row[4] = {TEXT(l->orderid), Int32GetDatum(l->qty),
+			TEXT(p->batches[l->batch].ref), Int64GetDatum(l->seq)};
+
+		al_pg_rows_add(s, inserts, 4, row);
+		return;
+	}
 	args[0] = TEXT(p->sku);
 	args[1] = TEXT(l->orderid);
 	if (l->batch < 0)
@@ -191,21 +202,239 @@ repo_save(void *ctx, al_product *p)
 	al_pg_session *s = ctx;
 	Datum		args[6];
 
+	al_pg_rows	inserts = {0};
+
 	/* lines before batches: a batch's new quantities hold only with them */
 	for (int i = 0; i < p->nlines; i++)
-		save_line(s, p, &p->lines[i]);
+		save_line(s, p, &p->lines[i], &inserts);
+	if (inserts.n == 1)
+	{
+		Datum		args[5] = {TEXT(p->sku), inserts.cols[0][0],
+			inserts.cols[1][0], inserts.cols[2][0], inserts.cols[3][0]};
+
+		al_pg_exec(s, Q_LINE_INSERT, args, NULL);
+	}
+	else if (inserts.n > 1)
+	{
+		Datum		args[5] = {TEXT(p->sku),
+			al_pg_rows_array(&inserts, 0, TEXTOID),
+			al_pg_rows_array(&inserts, 1, INT4OID),
+			al_pg_rows_array(&inserts, 2, TEXTOID),
+		al_pg_rows_array(&inserts, 3, INT8OID)};
+
+		al_pg_exec(s, Q_LINE_INSERT_MANY, args, NULL);
+	}
 	for (int i = 0; i < p->nbatches; i++)
 		save_batch(s, p, &p->batches[i]);
 
 	/* rule 7: compare-and-set from the version this command started from */
 	args[0] = TEXT(p->sku);
-	args[1] = Int64GetDatum(p->changed ? p->version + 1 : p->version);
+	args[1] = Int64GetDatum(al_product_next_version(p));
 	args[2] = Int64GetDatum(p->line_seq);
 	args[3] = Int64GetDatum(p->event_seq);
 	args[4] = Int64GetDatum((int64) p->event_key);
 	args[5] = Int64GetDatum(p->version);
 	if (al_pg_exec(s, Q_PRODUCT_SAVE, args, NULL) != 1)
 		return AL_CONCURRENT_UPDATE;
+	return AL_OK;
+}
+
+/* --- bulk: allocate_many ------------------------------------------------ */
+
+/* A text[] of n C strings. */
+static Datum
+text_array(const char **strs, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n > 0 ? n : 1));
+
+	for (int i = 0; i < n; i++)
+		d[i] = TEXT(strs[i]);
+	return PointerGetDatum(construct_array(d, n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
+/* Index of the product of sku in products[0..n-1], sorted by SKU. */
+static int
+product_index(al_product *products, int n, const char *sku)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = strcmp(products[mid].sku, sku);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	elog(ERROR, "product \"%s\" was not locked", sku);
+	return -1;
+}
+
+/*
+ * Lock every product in one statement.  ORDER BY puts the sort below the
+ * row locks, so they are taken in byte order of the SKUs (the C collation
+ * of the column), like al_svc_allocate_many's order: deadlock-free.
+ */
+static al_status
+repo_get_many(void *ctx, const char **skus, int n, al_product *products,
+			  int *missing)
+{
+	al_pg_session *s = ctx;
+	Datum		args[1] = {text_array(skus, n)};
+	uint64		rows = al_pg_exec(s, Q_PRODUCTS_LOCK, args, NULL);
+	uint64		r = 0;
+
+	s->stock_loaded = NULL;
+	for (int i = 0; i < n; i++)
+	{
+		char	   *sku = r < rows ? al_pg_text(s, r, 1) : NULL;
+
+		if (sku == NULL || strcmp(sku, skus[i]) != 0)
+		{
+			*missing = i;
+			return AL_UNKNOWN_SKU;
+		}
+		al_product_init(&products[i], &s->mem, skus[i], al_pg_int8(r, 2),
+						al_pg_int8(r, 3));
+		products[i].event_seq = al_pg_int8(r, 4);
+		products[i].event_key = (uint64) al_pg_int8(r, 5);
+		r++;
+	}
+	return AL_OK;
+}
+
+/* The lines of the requested orders and the batches with stock, twice one
+ * statement for every product. */
+static void
+repo_load_many(void *ctx, al_product *products, int nproducts,
+			   const char **orderids, const char **skus, int n)
+{
+	al_pg_session *s = ctx;
+	Datum		args[2];
+	const char **psku = palloc(sizeof(char *) * (nproducts > 0 ? nproducts : 1));
+	uint64		rows;
+
+	args[0] = text_array(skus, n);
+	args[1] = text_array(orderids, n);
+	rows = al_pg_exec(s, Q_LINES_OF_ORDERS, args, NULL);
+	for (uint64 i = 0; i < rows; i++)
+	{
+		al_product *p = &products[product_index(products, nproducts,
+												al_pg_text(s, i, 1))];
+		char	   *ref = al_pg_text(s, i, 3);
+
+		load_batch_row(s, p, ref, i, 6);
+		al_product_load_line(p, al_pg_text(s, i, 2), al_pg_int4(i, 4), ref,
+							 al_pg_int8(i, 5));
+	}
+	for (int k = 0; k < nproducts; k++)
+		psku[k] = products[k].sku;
+	args[0] = text_array(psku, nproducts);
+	rows = al_pg_exec(s, Q_AVAILABLE_MANY, args, NULL);
+	for (uint64 i = 0; i < rows; i++)
+	{
+		al_product *p = &products[product_index(products, nproducts,
+												al_pg_text(s, i, 1))];
+
+		load_batch_row(s, p, al_pg_text(s, i, 2), i, 3);
+	}
+}
+
+/*
+ * Save every product: new lines, batch quantities and product rows each
+ * with one array statement (the rare moved or deleted line, or new batch,
+ * with the single statements).
+ */
+static al_status
+repo_save_many(void *ctx, al_product *products, int n)
+{
+	al_pg_session *s = ctx;
+	al_pg_rows	lines = {0};
+	al_pg_rows	batches = {0};
+	al_pg_rows	prods = {0};
+	uint64		written;
+
+	for (int k = 0; k < n; k++)
+	{
+		al_product *p = &products[k];
+
+		if (!al_product_dirty(p) && p->events.count == 0)
+			continue;			/* idempotent lines only: nothing to write */
+		for (int i = 0; i < p->nlines; i++)
+		{
+			al_line    *l = &p->lines[i];
+
+			if (l->batch >= 0 && l->stored_batch < 0)
+			{
+				Datum		row[5] = {TEXT(p->sku), TEXT(l->orderid),
+					Int32GetDatum(l->qty), TEXT(p->batches[l->batch].ref),
+				Int64GetDatum(l->seq)};
+
+				al_pg_rows_add(s, &lines, 5, row);
+			}
+			else
+				save_line(s, p, l, NULL);
+		}
+		for (int i = 0; i < p->nbatches; i++)
+		{
+			al_batch   *b = &p->batches[i];
+
+			if (b->is_new)
+				save_batch(s, p, b);
+			else if (b->dirty)
+			{
+				Datum		row[3] = {TEXT(b->ref), Int32GetDatum(b->purchased),
+				Int32GetDatum(b->allocated)};
+
+				al_pg_rows_add(s, &batches, 3, row);
+			}
+		}
+		{
+			Datum		row[6] = {TEXT(p->sku),
+				Int64GetDatum(al_product_next_version(p)),
+				Int64GetDatum(p->line_seq), Int64GetDatum(p->event_seq),
+				Int64GetDatum((int64) p->event_key),
+			Int64GetDatum(p->version)};
+
+			al_pg_rows_add(s, &prods, 6, row);
+		}
+	}
+	if (lines.n > 0)
+	{
+		Datum		args[5];
+		static const Oid types[5] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID};
+
+		for (int c = 0; c < 5; c++)
+			args[c] = al_pg_rows_array(&lines, c, types[c]);
+		al_pg_exec(s, Q_LINE_INSERT_ANY_SKU, args, NULL);
+	}
+	if (batches.n > 0)
+	{
+		Datum		args[3];
+		static const Oid types[3] = {TEXTOID, INT4OID, INT4OID};
+
+		for (int c = 0; c < 3; c++)
+			args[c] = al_pg_rows_array(&batches, c, types[c]);
+		al_pg_exec(s, Q_BATCHES_UPDATE, args, NULL);
+	}
+	if (prods.n > 0)
+	{
+		Datum		args[6];
+
+		args[0] = al_pg_rows_array(&prods, 0, TEXTOID);
+		for (int c = 1; c < 6; c++)
+			args[c] = al_pg_rows_array(&prods, c, INT8OID);
+		/* rule 7: every product from the version it was loaded at */
+		written = al_pg_exec(s, Q_PRODUCTS_SAVE, args, NULL);
+		if (written != (uint64) prods.n)
+			return AL_CONCURRENT_UPDATE;
+	}
 	return AL_OK;
 }
 
@@ -217,6 +446,9 @@ al_pg_repository(al_repository *repo, al_pg_session *s)
 	repo->sku_of_batch = repo_sku_of_batch;
 	repo->batch_exists = repo_batch_exists;
 	repo->load_line = repo_load_line;
+	repo->get_many = repo_get_many;
+	repo->load_many = repo_load_many;
+	repo->save_many = repo_save_many;
 	repo->load_available = repo_load_available;
 	repo->load_batch_with_lines = repo_load_batch_with_lines;
 	repo->save = repo_save;

@@ -314,6 +314,20 @@ al_product_change_batch_quantity(al_product *p, const char *ref, int32_t qty)
 }
 
 void
+al_product_end_command(al_product *p)
+{
+	if (p->changed)
+		p->commands_done++;
+	p->changed = false;
+}
+
+int64_t
+al_product_next_version(const al_product *p)
+{
+	return p->version + p->commands_done + (p->changed ? 1 : 0);
+}
+
+void
 al_product_mark_saved(al_product *p)
 {
 	for (int i = 0; i < p->nbatches; i++)
@@ -326,9 +340,9 @@ al_product_mark_saved(al_product *p)
 		p->lines[i].stored_batch = p->lines[i].batch;
 		p->lines[i].stored_seq = p->lines[i].seq;
 	}
-	if (p->changed)
-		p->version++;
+	p->version = al_product_next_version(p);
 	p->changed = false;
+	p->commands_done = 0;
 }
 
 al_event_list

@@ -60,7 +60,8 @@ typedef struct al_product
 	const char *sku;
 	int64_t		version;		/* version_number as loaded */
 	int64_t		line_seq;		/* last allocation sequence number used */
-	bool		changed;		/* a command changed it: bump the version */
+	bool		changed;		/* the current command changed it */
+	int32_t		commands_done;	/* earlier changing commands, not saved yet */
 	al_batch   *batches;
 	int			nbatches;
 	int			batches_cap;
@@ -144,6 +145,22 @@ extern al_status al_product_deallocate(al_product *p, const char *orderid,
 extern al_status al_product_change_batch_quantity(al_product *p,
 												  const char *ref,
 												  int32_t qty);
+
+/*
+ * End one command on a product that will run more before it is saved
+ * (allocate_many): a command that changed it counts for one version.
+ */
+extern void al_product_end_command(al_product *p);
+
+/* The version_number to store: one more per changing command (rule 7). */
+extern int64_t al_product_next_version(const al_product *p);
+
+/* Has anything changed since the product was loaded? */
+static inline bool
+al_product_dirty(const al_product *p)
+{
+	return p->changed || p->commands_done > 0;
+}
 
 /* After the repository saved it: what is in memory is now what is stored. */
 extern void al_product_mark_saved(al_product *p);

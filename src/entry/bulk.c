@@ -6,12 +6,15 @@
  *
  * Notes:
  *	1) Every line is checked before anything is looked up; then the
- *	   products are locked in byte order of their SKUs (deadlock-free
- *	   against other bulk calls), then the lines are allocated in the
- *	   order given, exactly as consecutive allocate calls would.
- *	2) One SPI session serves the whole call: the per-call set-up of
- *	   allocate is paid once.  The core's arena is reset after each line
- *	   so memory stays flat for long arrays.
+ *	   service locks the products in byte order of their SKUs
+ *	   (deadlock-free against other bulk calls), loads each once, decides
+ *	   the lines in the order given, exactly as consecutive allocate calls
+ *	   would, and writes them as one unit of work (al_svc_allocate_many).
+ *	2) One SPI session serves the whole call, and the adapters write the
+ *	   lines, events and read-model rows of all lines with a few
+ *	   array-based statements: that is where the bulk call's speed comes
+ *	   from.  Memory grows with the number of lines (the arena holds them
+ *	   all until the call ends).
  *
  * src/entry/bulk.c
  *
@@ -77,8 +80,8 @@ allocation_allocate_many(PG_FUNCTION_ARGS)
 	bool		typbyval;
 	char		typalign;
 	bulk_line  *lines;
-	const char **skus;
-	const char *unknown = NULL;
+	al_line_request *requests;
+	int			failed = -1;
 	al_pg_session s;
 	al_service	svc;
 	al_error_context ec = {.function = "allocation.allocate_many"};
@@ -94,7 +97,6 @@ allocation_allocate_many(PG_FUNCTION_ARGS)
 
 	/* every argument is checked before anything is looked up */
 	lines = palloc(sizeof(bulk_line) * (n > 0 ? n : 1));
-	skus = palloc(sizeof(char *) * (n > 0 ? n : 1));
 	for (int i = 0; i < n; i++)
 	{
 		HeapTupleHeader tup;
@@ -117,44 +119,34 @@ allocation_allocate_many(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid quantity %d for line %d", lines[i].qty, i + 1),
 					 errdetail("An order line's quantity must be greater than zero.")));
-		skus[i] = lines[i].sku;
 	}
 
 	InitMaterializedSRF(fcinfo, 0);
+	requests = palloc0(sizeof(al_line_request) * (n > 0 ? n : 1));
+	for (int i = 0; i < n; i++)
+	{
+		requests[i].orderid = lines[i].orderid;
+		requests[i].sku = lines[i].sku;
+		requests[i].qty = lines[i].qty;
+	}
 	refs = palloc0(sizeof(char *) * (n > 0 ? n : 1));
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
-	st = al_svc_lock_products(&svc, skus, n, &unknown);
+	st = al_svc_allocate_many(&svc, requests, n, &failed, &ec.existing_qty);
+	for (int i = 0; st == AL_OK && i < n; i++)
+		if (requests[i].status == AL_OK)
+			refs[i] = MemoryContextStrdup(s.caller_cxt, requests[i].batchref);
+	al_pg_end(&s);
 	if (st != AL_OK)
 	{
-		ec.sku = pstrdup(unknown);
-		al_pg_end(&s);
+		if (failed >= 0)
+		{
+			ec.orderid = lines[failed].orderid;
+			ec.sku = lines[failed].sku;
+			ec.qty = lines[failed].qty;
+		}
 		al_raise(st, &ec);
 	}
-	for (int i = 0; i < n; i++)
-	{
-		al_result	r = al_svc_allocate(&svc, lines[i].orderid, lines[i].sku,
-										lines[i].qty);
-
-		if (r.status != AL_OK && r.status != AL_OUT_OF_STOCK)
-		{
-			ec.orderid = lines[i].orderid;
-			ec.sku = lines[i].sku;
-			ec.qty = lines[i].qty;
-			ec.existing_qty = r.existing_qty;
-			al_pg_end(&s);
-			al_raise(r.status, &ec);
-		}
-		if (r.status == AL_OK)
-			refs[i] = MemoryContextStrdup(s.caller_cxt, r.batchref);
-		/* the line's core objects are done with: keep memory flat */
-		svc.queue.count = 0;
-		svc.queue.cap = 0;
-		svc.queue.items = NULL;
-		svc.queue_head = 0;
-		MemoryContextReset(s.arena_cxt);
-	}
-	al_pg_end(&s);
 
 	for (int i = 0; i < n; i++)
 	{

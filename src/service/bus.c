@@ -80,11 +80,16 @@ al_bus_drain(al_service *svc)
 			if (h->wanted && !h->wanted(svc, &ev))
 				continue;
 			if (h->isolated)
+			{
+				/* it may read the read model: write what is held back */
+				svc->views.flush(svc->views.ctx);
 				svc->isolation.run(svc->isolation.ctx, h->name, h->fn, svc,
 								   &ev);
+			}
 			else
 				(void) h->fn(svc, &ev); /* raises or succeeds */
 		}
 		svc->plugins.dispatch(svc->plugins.ctx, aggregate_type(ev.type), &ev);
 	}
+	svc->views.flush(svc->views.ctx);
 }

@@ -27,13 +27,14 @@ al_uow_commit(al_service *svc, al_product *p)
 	al_event_list events;
 	al_status	st;
 
-	if (!p->changed && p->events.count == 0)
+	if (!al_product_dirty(p) && p->events.count == 0)
 		return AL_OK;			/* e.g. an idempotent allocate: no write */
 	events = al_product_take_events(p);
 
 	/* the events are stored beside the change, in the same transaction */
 	for (int i = 0; i < events.count; i++)
 		svc->outbox.append(svc->outbox.ctx, p, &events.items[i]);
+	svc->outbox.flush(svc->outbox.ctx);
 	st = svc->repo.save(svc->repo.ctx, p);
 	if (st != AL_OK)
 		return st;
@@ -175,4 +176,133 @@ al_svc_change_batch_quantity(al_service *svc, const char *ref, int32_t qty)
 	if (st == AL_OK)
 		al_bus_drain(svc);
 	return result_of(st);
+}
+
+/* Index of sku in the sorted, distinct skus[0..n-1], or -1. */
+static int
+find_sku(const char **skus, int n, const char *sku)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = strcmp(skus[mid], sku);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+al_status
+al_svc_allocate_many(al_service *svc, al_line_request *lines, int n,
+					 int *failed, int32_t *existing_qty)
+{
+	const al_allocator *mem = &svc->mem;
+	const char **skus = al_alloc(mem, sizeof(char *) * (size_t) (n > 0 ? n : 1));
+	int			nskus = 0;
+	al_product *products;
+	int		   *line_product = al_alloc(mem, sizeof(int) * (size_t) (n > 0 ? n : 1));
+	int		   *first_event = al_alloc(mem, sizeof(int) * (size_t) (n + 1));
+	int		   *end_event = al_alloc(mem, sizeof(int) * (size_t) (n + 1));
+	int		   *last_line;
+	const char **orderids = al_alloc(mem, sizeof(char *) * (size_t) (n > 0 ? n : 1));
+	const char **line_skus = al_alloc(mem, sizeof(char *) * (size_t) (n > 0 ? n : 1));
+	int			missing = -1;
+	al_status	st;
+
+	*failed = -1;
+	/* the distinct SKUs in byte order: the order the locks are taken in */
+	for (int i = 0; i < n; i++)
+		skus[i] = lines[i].sku;
+	qsort(skus, (size_t) n, sizeof(char *), compare_skus);
+	for (int i = 0; i < n; i++)
+		if (nskus == 0 || strcmp(skus[nskus - 1], skus[i]) != 0)
+			skus[nskus++] = skus[i];
+	products = al_alloc(mem, sizeof(al_product) * (size_t) (nskus > 0 ? nskus : 1));
+	last_line = al_alloc(mem, sizeof(int) * (size_t) (nskus > 0 ? nskus : 1));
+	st = svc->repo.get_many(svc->repo.ctx, skus, nskus, products, &missing);
+	if (st != AL_OK)
+	{
+		for (int i = 0; i < n; i++)
+			if (strcmp(lines[i].sku, skus[missing]) == 0)
+			{
+				*failed = i;
+				break;
+			}
+		return st;
+	}
+	/* load only what these lines need: their own lines, and stock */
+	for (int i = 0; i < n; i++)
+	{
+		orderids[i] = lines[i].orderid;
+		line_skus[i] = lines[i].sku;
+	}
+	svc->repo.load_many(svc->repo.ctx, products, nskus, orderids, line_skus, n);
+
+	/* each line is one allocate command, decided in the order given */
+	for (int i = 0; i < n; i++)
+	{
+		al_product *p;
+		int32_t		existing = 0;
+
+		line_product[i] = find_sku(skus, nskus, lines[i].sku);
+		p = &products[line_product[i]];
+		first_event[i] = p->events.count;
+		st = al_product_allocate(p, lines[i].orderid, lines[i].qty, NULL,
+								 &lines[i].batchref, &existing);
+		if (st != AL_OK && st != AL_OUT_OF_STOCK)
+		{
+			*failed = i;
+			*existing_qty = existing;
+			return st;
+		}
+		lines[i].status = st;
+		al_product_end_command(p);
+	}
+
+	/* the events of line i are first_event[i] up to the next line's */
+	for (int k = 0; k < nskus; k++)
+		last_line[k] = -1;
+	for (int i = n - 1; i >= 0; i--)
+	{
+		int			next = last_line[line_product[i]];
+
+		end_event[i] = next >= 0 ? first_event[next]
+			: products[line_product[i]].events.count;
+		last_line[line_product[i]] = i;
+	}
+
+	/* one unit of work: the events in line order, then every product */
+	for (int i = 0; i < n; i++)
+	{
+		al_product *p = &products[line_product[i]];
+
+		for (int e = first_event[i]; e < end_event[i]; e++)
+			svc->outbox.append(svc->outbox.ctx, p, &p->events.items[e]);
+	}
+	svc->outbox.flush(svc->outbox.ctx);
+	st = svc->repo.save_many(svc->repo.ctx, products, nskus);
+	if (st != AL_OK)
+		return st;
+	for (int i = 0; i < n; i++)
+	{
+		al_product *p = &products[line_product[i]];
+
+		for (int e = first_event[i]; e < end_event[i]; e++)
+			al_event_record(mem, &svc->queue, &p->events.items[e]);
+	}
+	for (int k = 0; k < nskus; k++)
+	{
+		(void) al_product_take_events(&products[k]);
+		al_product_mark_saved(&products[k]);
+	}
+	al_bus_drain(svc);
+	return AL_OK;
 }

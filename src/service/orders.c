@@ -29,6 +29,7 @@ al_order_commit(al_service *svc, al_order *o)
 	/* a failed save is an ERROR for the caller: the rows go with it */
 	for (int i = 0; i < events.count; i++)
 		svc->outbox.append_order(svc->outbox.ctx, o, &events.items[i]);
+	svc->outbox.flush(svc->outbox.ctx);
 	st = svc->orders.save(svc->orders.ctx, o);
 	if (st != AL_OK)
 		return st;

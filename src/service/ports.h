@@ -41,6 +41,19 @@ typedef struct al_repository
 	bool		(*batch_exists) (void *ctx, const char *ref);
 	/* Load the line (orderid, p->sku), if stored, and its batch. */
 	void		(*load_line) (void *ctx, al_product *p, const char *orderid);
+	/*
+	 * Bulk (allocate_many): lock the products of skus[0..n-1] (distinct, in
+	 * byte order: the order the locks are taken in) and initialise
+	 * products[i] for skus[i]; AL_UNKNOWN_SKU with *missing = its index.
+	 */
+	al_status	(*get_many) (void *ctx, const char **skus, int n,
+							 al_product *products, int *missing);
+	/*
+	 * Bulk: load into products[0..nproducts-1] (sorted by SKU) the stored
+	 * lines of (orderids[i], skus[i]) for i < n, and every batch with stock.
+	 */
+	void		(*load_many) (void *ctx, al_product *products, int nproducts,
+							  const char **orderids, const char **skus, int n);
 	/* Load every batch of p that has available stock. */
 	void		(*load_available) (void *ctx, al_product *p);
 	/* Load batch ref of p with all its lines; AL_UNKNOWN_BATCH if none. */
@@ -54,6 +67,8 @@ typedef struct al_repository
 	 * (rule 7).  AL_CONCURRENT_UPDATE when the stored version moved.
 	 */
 	al_status	(*save) (void *ctx, al_product *p);
+	/* Bulk: save products[0..n-1] as save() would, together. */
+	al_status	(*save_many) (void *ctx, al_product *products, int n);
 } al_repository;
 
 /* The order repository of the order-tracking context. */
@@ -87,6 +102,12 @@ typedef struct al_outbox
 	 * repository then saves with the product.
 	 */
 	void		(*append) (void *ctx, al_product *p, const al_event *ev);
+	/*
+	 * Write what append recorded, if the adapter holds rows back to write
+	 * them together (one statement for many events).  Called by the unit
+	 * of work after its appends, before the aggregates are saved.
+	 */
+	void		(*flush) (void *ctx);
 	/* The same for an event of order o (aggregatetype "order"). */
 	void		(*append_order) (void *ctx, al_order *o, const al_event *ev);
 } al_outbox;
@@ -97,6 +118,9 @@ typedef struct al_read_model
 	void	   *ctx;
 	void		(*allocated) (void *ctx, const al_event *ev);
 	void		(*deallocated) (void *ctx, const al_event *ev);
+	/* Write what is held back; the bus calls it before anything that might
+	 * read the view (an isolated handler, a plugin) and when it is done. */
+	void		(*flush) (void *ctx);
 } al_read_model;
 
 /* E-mail notifications (table allocation.notifications). */

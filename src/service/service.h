@@ -52,6 +52,30 @@ extern al_result al_svc_add_batch(al_service *svc, const char *ref,
 								  int32_t eta);
 extern al_result al_svc_allocate(al_service *svc, const char *orderid,
 								 const char *sku, int32_t qty);
+/* One line of allocate_many and what became of it. */
+typedef struct al_line_request
+{
+	const char *orderid;
+	const char *sku;
+	int32_t		qty;
+	/* out */
+	al_status	status;			/* AL_OK or AL_OUT_OF_STOCK */
+	const char *batchref;
+} al_line_request;
+
+/*
+ * allocate_many: the rules and events of allocate for each line, in the
+ * order given, as one unit of work: every product is locked (in byte order
+ * of the SKUs, so concurrent calls cannot deadlock) and loaded once, the
+ * lines are allocated in memory, then everything is written together.
+ * Each line that changes its product counts as one command (rule 7).
+ * On failure *failed is the index of the line at fault (or -1) and nothing
+ * was written.
+ */
+extern al_status al_svc_allocate_many(al_service *svc, al_line_request *lines,
+									  int n, int *failed,
+									  int32_t *existing_qty);
+
 /*
  * Bulk allocation: lock the products of skus (n of them, any order, with
  * repeats) in byte order, so that concurrent bulk calls cannot deadlock.

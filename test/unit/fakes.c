@@ -283,6 +283,39 @@ repo_load_line(void *ctx, al_product *p, const char *orderid)
 	bring_line(w, p, &w->lines.items[li]);
 }
 
+static void repo_load_available(void *ctx, al_product *p);
+
+/* The bulk ports, as the single ones one after the other. */
+static al_status
+repo_get_many(void *ctx, const char **skus, int n, al_product *products,
+			  int *missing)
+{
+	for (int i = 0; i < n; i++)
+	{
+		al_status	st = repo_get(ctx, skus[i], false, &products[i]);
+
+		if (st != AL_OK)
+		{
+			*missing = i;
+			return st;
+		}
+	}
+	return AL_OK;
+}
+
+static void
+repo_load_many(void *ctx, al_product *products, int nproducts,
+			   const char **orderids, const char **skus, int n)
+{
+	for (int k = 0; k < nproducts; k++)
+	{
+		for (int i = 0; i < n; i++)
+			if (strcmp(skus[i], products[k].sku) == 0)
+				repo_load_line(ctx, &products[k], orderids[i]);
+		repo_load_available(ctx, &products[k]);
+	}
+}
+
 static void
 repo_load_available(void *ctx, al_product *p)
 {
@@ -342,6 +375,28 @@ repo_load_batch_with_lines(void *ctx, al_product *p, const char *ref)
 	return AL_OK;
 }
 
+static al_status repo_save(void *ctx, al_product *p);
+
+static al_status
+repo_save_many(void *ctx, al_product *products, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		al_status	st = repo_save(ctx, &products[i]);
+
+		if (st != AL_OK)
+			return st;
+	}
+	return AL_OK;
+}
+
+/* The fakes write at once: there is nothing held back to flush. */
+static void
+nothing_to_flush(void *ctx)
+{
+	(void) ctx;
+}
+
 static al_status
 repo_save(void *ctx, al_product *p)
 {
@@ -355,7 +410,7 @@ repo_save(void *ctx, al_product *p)
 		return AL_OK;
 	}
 	/* nothing to write at all: an idempotent allocate, for example */
-	if (!p->changed && p->event_seq == fp->event_seq &&
+	if (!al_product_dirty(p) && p->event_seq == fp->event_seq &&
 		p->event_key == fp->event_key)
 	{
 		logf_(w, "save %s (nothing)", p->sku);
@@ -444,9 +499,9 @@ repo_save(void *ctx, al_product *p)
 		w->lines.items[si].seq = l->seq;
 	}
 
-	if (p->changed)
+	if (al_product_dirty(p))
 	{
-		fp->version = p->version + 1;
+		fp->version = al_product_next_version(p);
 		w->writes.versions++;
 	}
 	fp->line_seq = p->line_seq;
@@ -761,12 +816,16 @@ fake_service(al_service *svc, fake_world *w)
 	svc->repo.sku_of_batch = repo_sku_of_batch;
 	svc->repo.batch_exists = repo_batch_exists;
 	svc->repo.load_line = repo_load_line;
+	svc->repo.get_many = repo_get_many;
+	svc->repo.load_many = repo_load_many;
+	svc->repo.save_many = repo_save_many;
 	svc->repo.load_available = repo_load_available;
 	svc->repo.load_batch_with_lines = repo_load_batch_with_lines;
 	svc->repo.save = repo_save;
 	svc->outbox.ctx = w;
 	svc->outbox.append = outbox_append;
 	svc->outbox.append_order = outbox_append_order;
+	svc->outbox.flush = nothing_to_flush;
 	svc->orders.ctx = w;
 	svc->orders.is_tracked = orders_is_tracked;
 	svc->orders.get = orders_get;
@@ -775,6 +834,7 @@ fake_service(al_service *svc, fake_world *w)
 	svc->views.ctx = w;
 	svc->views.allocated = view_allocated;
 	svc->views.deallocated = view_deallocated;
+	svc->views.flush = nothing_to_flush;
 	svc->notifier.ctx = w;
 	svc->notifier.stock_alert = notifier_stock_alert;
 	svc->notifier.order_status = notifier_order_status;
