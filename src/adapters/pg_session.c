@@ -40,6 +40,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/inval.h"
 #include "utils/syscache.h"
 
 #include "pg_session.h"
@@ -317,19 +318,38 @@ arena_alloc(void *ctx, size_t size)
 	return MemoryContextAlloc((MemoryContext) ctx, size);
 }
 
+/* The owner of schema allocation, cached until pg_namespace changes. */
+static Oid	cached_owner = InvalidOid;
+static bool owner_callback = false;
+
+static void
+owner_cache_reset(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cached_owner = InvalidOid;
+}
+
 /* Owner of schema allocation: the role whose rights the adapters use. */
 static Oid
 extension_owner(void)
 {
-	Oid			nsp = get_namespace_oid("allocation", false);
-	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
-	Oid			owner;
+	Oid			nsp;
+	HeapTuple	tup;
 
+	if (OidIsValid(cached_owner))
+		return cached_owner;
+	if (!owner_callback)
+	{
+		CacheRegisterSyscacheCallback(NAMESPACEOID, owner_cache_reset,
+									  (Datum) 0);
+		owner_callback = true;
+	}
+	nsp = get_namespace_oid("allocation", false);
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for schema %u", nsp);
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	cached_owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
 	ReleaseSysCache(tup);
-	return owner;
+	return cached_owner;
 }
 
 void

@@ -7,7 +7,9 @@
  *	1) The functions are VOLATILE and not STRICT: a NULL argument is a
  *	   22004 error, not a silent NULL result.
  *	2) Order of checks: the caller's role (42501), then the arguments
- *	   (22004, 22023), then the service, which looks things up.
+ *	   (22004, 22023), then the service, which looks things up.  The
+ *	   al_cmd_* functions leave the role to their callers (the SQL
+ *	   functions below, and handle(), which checks the message's command).
  *
  * src/entry/commands.c
  *
@@ -46,7 +48,6 @@ al_cmd_add_batch(const char *ref, const char *sku, int32 qty, bool has_eta,
 	al_service	svc;
 	al_result	r;
 
-	al_require_role(AL_ADMIN_ROLE, ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_add_batch(&svc, ref, sku, qty, has_eta, eta);
@@ -64,7 +65,6 @@ al_cmd_allocate(const char *orderid, const char *sku, int32 qty)
 	al_result	r;
 	char	   *batchref;
 
-	al_require_role(AL_USER_ROLE, ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_allocate(&svc, orderid, sku, qty);
@@ -86,7 +86,6 @@ al_cmd_deallocate(const char *orderid, const char *sku)
 	al_result	r;
 	char	   *batchref;
 
-	al_require_role(AL_USER_ROLE, ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_deallocate(&svc, orderid, sku);
@@ -105,7 +104,6 @@ al_cmd_change_batch_quantity(const char *ref, int32 qty)
 	al_service	svc;
 	al_result	r;
 
-	al_require_role(AL_ADMIN_ROLE, ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_change_batch_quantity(&svc, ref, qty);

@@ -20,7 +20,10 @@
 #define AL_ADMIN_ROLE "allocation_admin"
 #define AL_USER_ROLE "allocation_user"
 
-/* Arguments are already checked.  Each raises the command's ERROR. */
+/*
+ * The caller has checked the role and the arguments.  Each raises the
+ * command's ERROR.
+ */
 extern void al_cmd_add_batch(const char *ref, const char *sku, int32 qty,
 							 bool has_eta, DateADT eta);
 /* The batch reference in the caller's memory, or NULL (out of stock). */
