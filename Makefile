@@ -155,9 +155,15 @@ stop:
 # --- benchmarks (bench/README.md) ------------------------------------------
 
 .PHONY: bench bench-large
+# make bench also measures the router (bench/router/run.sh: its cost per
+# call and N nodes against one), in shorter runs to stay under 15 minutes.
 bench:
+	@bash scripts/deps.sh
 	@PG_CONFIG='$(PG_CONFIG)' bash bench/run.sh
+	@$(MAKE) --no-print-directory PG_CONFIG='$(PG_CONFIG)' install >/dev/null
+	@PG_CONFIG='$(PG_CONFIG)' BENCH_SECONDS=3 bash bench/router/run.sh
 bench-large:
+	@bash scripts/deps.sh
 	@PG_CONFIG='$(PG_CONFIG)' BENCH_LARGE=1 bash bench/run.sh
 
 # --- long stress runs (scripts/extra-tests/, test/stress/) ----------------
