@@ -229,7 +229,7 @@ COMMENT ON FUNCTION allocation.allocations(text) IS
 	'The lines of an order and their batches, from the read model, ordered by sku.';
 
 --------------------------------------------------------------------------
--- Commands (C).  VOLATILE and not STRICT: a NULL argument is error 22004.
+-- Commands (C), VOLATILE.  A NULL argument is error 22004, never a silent NULL.
 --------------------------------------------------------------------------
 
 CREATE FUNCTION allocation.add_batch(ref text, sku text, qty integer, eta date DEFAULT NULL)
