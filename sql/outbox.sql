@@ -134,3 +134,18 @@ SELECT s.reference, s.allocated,
   FROM allocation.stock s WHERE s.sku = 'OB-KETTLE' ORDER BY s.reference;
 
 DEALLOCATE seq_gapless;
+
+-- event ids are time-ordered UUIDs (version 7, RFC 9562): the version and
+-- variant bits are set, the first 48 bits are the Unix time in ms of the
+-- event (within a second of occurred_at), and the ids one session makes
+-- follow each other in the order of the events
+SELECT count(*) > 0 AS some_events,
+       bool_and(substr(id::text, 15, 1) = '7') AS version_7,
+       bool_and(substr(id::text, 20, 1) IN ('8', '9', 'a', 'b')) AS variant_rfc,
+       bool_and(abs(('x' || lpad(replace(substr(id::text, 1, 13), '-', ''), 16, '0'))::bit(64)::bigint
+                    - (extract(epoch FROM occurred_at) * 1000)::bigint) < 1000) AS time_in_id
+  FROM allocation.outbox WHERE aggregateid LIKE 'OB-%';
+SELECT count(*) AS out_of_order
+  FROM (SELECT id, lag(id) OVER (ORDER BY position) AS prev
+          FROM allocation.outbox WHERE aggregateid LIKE 'OB-%') o
+ WHERE id <= prev;

@@ -89,4 +89,19 @@ SELECT count(*) AS rows FROM allocation.allocations('rm-o3');
 -- the argument is named orderid: named notation works
 SELECT * FROM allocation.allocations(orderid => 'RM-o3');
 
+-- a read model that drifted from the write model (a stray row written by
+-- hand, for a line that does not exist) is not papered over: allocating
+-- that line fails with the unique violation and changes nothing, and
+-- rebuild_read_model() repairs the read model, after which it works
+INSERT INTO allocation.allocations_view (orderid, sku, batchref, qty, updated_at)
+VALUES ('RM-o9', 'RM-APPLE', 'RM-A1', 1, now());
+SELECT allocation.allocate('RM-o9', 'RM-APPLE', 2);
+SELECT count(*) AS lines FROM allocation.order_lines WHERE orderid = 'RM-o9';
+SELECT allocated FROM allocation.stock WHERE reference = 'RM-A1';
+SELECT allocation.rebuild_read_model() IS NOT NULL AS rebuilt;
+SELECT allocation.allocate('RM-o9', 'RM-APPLE', 2);
+SELECT * FROM allocation.allocations('RM-o9');
+SELECT allocated FROM allocation.stock WHERE reference = 'RM-A1';
+EXECUTE read_model_consistent;
+
 DEALLOCATE read_model_consistent;

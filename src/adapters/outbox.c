@@ -15,7 +15,11 @@
  *	   The clock offset is 0 in the cluster where the data was born; after
  *	   a restore into another cluster it lifts the keys above the restored
  *	   ones (al_pg_clock_offset), as transaction ids start over there.
- *	3) NOTIFY allocation_events is sent once per SQL call by al_pg_end,
+ *	3) Event ids are time-ordered UUIDs (version 7, RFC 9562) made here:
+ *	   no call of gen_random_uuid() and its strong random source per
+ *	   event, and the outbox primary key grows at its right-most leaf
+ *	   instead of a random one.
+ *	4) NOTIFY allocation_events is sent once per SQL call by al_pg_end,
  *	   and PostgreSQL folds repeated notifications of a transaction into
  *	   one.
  *
@@ -38,6 +42,9 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+#include "common/pg_prng.h"
 
 #include "pg_session.h"
 #include "settings.h"
@@ -147,6 +154,47 @@ al_pg_event_payload(const al_event *ev)
 	return buf.data;
 }
 
+/*
+ * A new event id: a UUIDv7.  48 bits of Unix time in milliseconds, then
+ * 12 bits that count the ids this backend made in that millisecond
+ * (starting from a random value, so that they stay in order within a
+ * backend: RFC 9562, method 3), then 62 random bits.  The random bits
+ * come from the backend's PRNG, seeded from a strong source when the
+ * backend started; uniqueness is still checked by the primary key.
+ */
+static Datum
+new_event_id(void)
+{
+	static uint64 last_ms = 0;
+	static uint32 counter = 0;
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+	uint64		ms;
+	uint64		rnd;
+
+	ms = (uint64) (GetCurrentTimestamp() / 1000) +
+		(uint64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+	if (ms > last_ms)
+	{
+		last_ms = ms;
+		counter = (uint32) pg_prng_uint64(&pg_global_prng_state) & 0x3FF;
+	}
+	else if (++counter > 0xFFF)
+	{
+		/* 4096 ids in one millisecond: borrow from the next one */
+		last_ms++;
+		counter = 0;
+	}
+	rnd = pg_prng_uint64(&pg_global_prng_state);
+	for (int i = 0; i < 6; i++)
+		id->data[i] = (uint8) (last_ms >> (40 - 8 * i));
+	id->data[6] = (uint8) (0x70 | (counter >> 8));
+	id->data[7] = (uint8) counter;
+	id->data[8] = (uint8) (0x80 | (rnd & 0x3F));
+	for (int i = 9; i < 16; i++)
+		id->data[i] = (uint8) (rnd >> (8 * (i - 8)));
+	return UUIDPGetDatum(id);
+}
+
 /* Cache of the clock offset: valid for one outbox_clock table. */
 static Oid	clock_relid = InvalidOid;
 static int64 clock_offset = 0;
@@ -199,7 +247,7 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 					const char *aggregateid, const al_event *ev, int64 seq,
 					uint64 prev_key)
 {
-	Datum		row[6];
+	Datum		row[7];
 	uint64		key;
 
 	/* never below the aggregate's previous key: its commit order */
@@ -215,7 +263,8 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 								 CStringGetDatum(al_pg_event_payload(ev)));
 	row[4] = Int64GetDatum(seq);
 	row[5] = Int64GetDatum((int64) key);
-	al_pg_rows_add(s, &s->outbox_rows, 6, row);
+	row[6] = new_event_id();
+	al_pg_rows_add(s, &s->outbox_rows, 7, row);
 	al_pg_events_recorded(s);
 	return key;
 }
@@ -228,19 +277,19 @@ al_pg_flush_outbox(al_pg_session *s)
 
 	if (rows->n == 1)
 	{
-		Datum		args[6];
+		Datum		args[7];
 
-		for (int c = 0; c < 6; c++)
+		for (int c = 0; c < 7; c++)
 			args[c] = rows->cols[c][0];
 		al_pg_exec(s, Q_OUTBOX_INSERT, args, NULL);
 	}
 	else if (rows->n > 1)
 	{
-		Datum		args[6];
-		static const Oid types[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID,
-		INT8OID, INT8OID};
+		Datum		args[7];
+		static const Oid types[7] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID,
+		INT8OID, INT8OID, UUIDOID};
 
-		for (int c = 0; c < 6; c++)
+		for (int c = 0; c < 7; c++)
 			args[c] = al_pg_rows_array(rows, c, types[c]);
 		al_pg_exec(s, Q_OUTBOX_INSERT_MANY, args, NULL);
 	}
@@ -269,7 +318,7 @@ outbox_append_order(void *ctx, al_order *o, const al_event *ev)
 									   o->event_seq, o->event_key);
 }
 
-/* The read model: upserts are held back and written together. */
+/* The read model: new rows are held back and written together. */
 static void
 view_allocated(void *ctx, const al_event *ev)
 {
@@ -285,7 +334,7 @@ view_deallocated(void *ctx, const al_event *ev)
 {
 	Datum		args[2] = {TEXT(ev->orderid), TEXT(ev->sku)};
 
-	/* an upsert held back for this line must not come after the delete */
+	/* a row held back for this line must not come after the delete */
 	al_pg_flush_views(ctx);
 	al_pg_exec(ctx, Q_VIEW_DELETE, args, NULL);
 }
@@ -301,16 +350,17 @@ al_pg_flush_views(al_pg_session *s)
 
 		for (int c = 0; c < 4; c++)
 			args[c] = rows->cols[c][0];
-		al_pg_exec(s, Q_VIEW_UPSERT, args, NULL);
+		al_pg_exec(s, Q_VIEW_INSERT, args, NULL);
 	}
 	else if (rows->n > 1)
 	{
 		Datum		args[4];
 		static const Oid types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
 
+		al_pg_rows_sort(rows, 4, 0, 1); /* (orderid, sku): the primary key */
 		for (int c = 0; c < 4; c++)
 			args[c] = al_pg_rows_array(rows, c, types[c]);
-		al_pg_exec(s, Q_VIEW_UPSERT_MANY, args, NULL);
+		al_pg_exec(s, Q_VIEW_INSERT_MANY, args, NULL);
 	}
 	rows->n = 0;
 }

@@ -177,40 +177,45 @@ static const al_query_def QUERIES[Q__COUNT] = {
 	[Q_OUTBOX_INSERT] = {
 		"INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
 		" payload, occurred_at, aggregate_seq, commit_key)"
-		" VALUES (pg_catalog.gen_random_uuid(), $1, $2, $3, $4,"
-		" pg_catalog.clock_timestamp(), $5, $6)",
-		6, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID},
+		" VALUES ($7, $1, $2, $3, $4, pg_catalog.clock_timestamp(), $5, $6)",
+		7, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID, UUIDOID},
 		SPI_OK_INSERT},
 	[Q_OUTBOX_INSERT_MANY] = {
 		"INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
 		" payload, occurred_at, aggregate_seq, commit_key)"
-		" SELECT pg_catalog.gen_random_uuid(), a, i, t, p,"
-		" pg_catalog.clock_timestamp(), s, k"
+		" SELECT d, a, i, t, p, pg_catalog.clock_timestamp(), s, k"
 		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
 		" pg_catalog.unnest($2::pg_catalog.text[]),"
 		" pg_catalog.unnest($3::pg_catalog.text[]),"
 		" pg_catalog.unnest($4::pg_catalog.jsonb[]),"
 		" pg_catalog.unnest($5::pg_catalog.int8[]),"
-		" pg_catalog.unnest($6::pg_catalog.int8[]))"
-		" WITH ORDINALITY AS u(a, i, t, p, s, k, n) ORDER BY n",
-		6, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID,
-		INT8ARRAYOID, INT8ARRAYOID}, SPI_OK_INSERT},
-	[Q_VIEW_UPSERT_MANY] = {
+		" pg_catalog.unnest($6::pg_catalog.int8[]),"
+		" pg_catalog.unnest($7::pg_catalog.uuid[]))"
+		" WITH ORDINALITY AS u(a, i, t, p, s, k, d, n) ORDER BY n",
+		7, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID,
+		INT8ARRAYOID, INT8ARRAYOID, UUIDARRAYOID}, SPI_OK_INSERT},
+	/*
+	 * A plain INSERT, no ON CONFLICT: an Allocated event is of a line that
+	 * had no allocation (rule 4 found none, or Deallocated removed the row
+	 * first), and the read model equals the write model, so there is
+	 * nothing to conflict with.  A conflict would mean the read model
+	 * drifted (check_invariants reports it, rebuild_read_model repairs it):
+	 * the unique violation then stops the command rather than hide it.
+	 * Rows come sorted by the primary key (orderid, sku), so that a bulk
+	 * insert walks the index leaves in order.
+	 */
+	[Q_VIEW_INSERT_MANY] = {
 		"INSERT INTO allocation.allocations_view (orderid, sku, batchref, qty,"
 		" updated_at) SELECT o, s, b, q, pg_catalog.clock_timestamp()"
 		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
 		" pg_catalog.unnest($2::pg_catalog.text[]),"
 		" pg_catalog.unnest($3::pg_catalog.text[]),"
-		" pg_catalog.unnest($4::pg_catalog.int4[])) AS u(o, s, b, q)"
-		" ON CONFLICT (orderid, sku) DO UPDATE SET batchref = excluded.batchref,"
-		" qty = excluded.qty, updated_at = excluded.updated_at",
+		" pg_catalog.unnest($4::pg_catalog.int4[])) AS u(o, s, b, q)",
 		4, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID},
 		SPI_OK_INSERT},
-	[Q_VIEW_UPSERT] = {
+	[Q_VIEW_INSERT] = {
 		"INSERT INTO allocation.allocations_view (orderid, sku, batchref, qty,"
-		" updated_at) VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp())"
-		" ON CONFLICT (orderid, sku) DO UPDATE SET batchref = excluded.batchref,"
-		" qty = excluded.qty, updated_at = excluded.updated_at",
+		" updated_at) VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp())",
 		4, {TEXTOID, TEXTOID, TEXTOID, INT4OID}, SPI_OK_INSERT},
 	[Q_VIEW_DELETE] = {
 		"DELETE FROM allocation.allocations_view WHERE orderid" EQ "$1"
@@ -520,6 +525,60 @@ al_pg_rows_add(al_pg_session *s, al_pg_rows *rows, int ncols,
 	for (int c = 0; c < ncols; c++)
 		rows->cols[c][rows->n] = values[c];
 	rows->n++;
+}
+
+static int
+text_cmp(Datum a, Datum b)
+{
+	text	   *ta = (text *) DatumGetPointer(a);
+	text	   *tb = (text *) DatumGetPointer(b);
+	int			la = VARSIZE_ANY_EXHDR(ta);
+	int			lb = VARSIZE_ANY_EXHDR(tb);
+	int			r = memcmp(VARDATA_ANY(ta), VARDATA_ANY(tb), Min(la, lb));
+
+	return r != 0 ? r : (la > lb) - (la < lb);
+}
+
+/* qsort has no context argument: the keys of the sort under way */
+static const Datum *sort_key0;
+static const Datum *sort_key1;
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	int			i = *(const int *) a;
+	int			j = *(const int *) b;
+	int			r = text_cmp(sort_key0[i], sort_key0[j]);
+
+	if (r == 0)
+		r = text_cmp(sort_key1[i], sort_key1[j]);
+	/* ties keep their order: the sort is stable */
+	return r != 0 ? r : (i > j) - (i < j);
+}
+
+void
+al_pg_rows_sort(al_pg_rows *rows, int ncols, int key0, int key1)
+{
+	int		   *perm;
+	Datum	   *tmp;
+
+	if (rows->n < 2)
+		return;
+	perm = palloc(sizeof(int) * rows->n);
+	tmp = palloc(sizeof(Datum) * rows->n);
+	for (int i = 0; i < rows->n; i++)
+		perm[i] = i;
+	sort_key0 = rows->cols[key0];
+	sort_key1 = rows->cols[key1];
+	qsort(perm, rows->n, sizeof(int), row_cmp);
+	for (int c = 0; c < ncols; c++)
+	{
+		for (int i = 0; i < rows->n; i++)
+			tmp[i] = rows->cols[c][perm[i]];
+		memcpy(rows->cols[c], tmp, sizeof(Datum) * rows->n);
+	}
+	pfree(perm);
+	pfree(tmp);
 }
 
 Datum

@@ -43,8 +43,8 @@ typedef enum al_query
 	Q_LINE_DELETE,
 	Q_OUTBOX_INSERT,
 	Q_OUTBOX_INSERT_MANY,
-	Q_VIEW_UPSERT,
-	Q_VIEW_UPSERT_MANY,
+	Q_VIEW_INSERT,
+	Q_VIEW_INSERT_MANY,
 	Q_VIEW_DELETE,
 	Q_NOTIFICATION_INSERT,
 	Q_PLUGINS_ALL,
@@ -73,7 +73,7 @@ typedef struct al_pg_rows
 {
 	int			n;
 	int			cap;
-	Datum	   *cols[6];		/* column c of row i: cols[c][i] */
+	Datum	   *cols[7];		/* column c of row i: cols[c][i] */
 } al_pg_rows;
 
 /* One SQL call's connection to the server. */
@@ -141,6 +141,12 @@ extern void al_pg_forget_rows(al_pg_session *s);
 /* Hold back one row of ncols values in rows; see al_pg_rows. */
 extern void al_pg_rows_add(al_pg_session *s, al_pg_rows *rows, int ncols,
 						   const Datum *values);
+/*
+ * Sort the rows by their text columns key0, then key1 (byte order, the
+ * "C" collation of our keys), so that an INSERT ... unnest of them walks
+ * the leaves of the index on those columns in order.
+ */
+extern void al_pg_rows_sort(al_pg_rows *rows, int ncols, int key0, int key1);
 /* Column c of rows as an array of type elemtype. */
 extern Datum al_pg_rows_array(al_pg_rows *rows, int c, Oid elemtype);
 extern void al_pg_notification(al_pg_session *s, const char *recipient,

@@ -410,6 +410,7 @@ repo_save_many(void *ctx, al_product *products, int n)
 		Datum		args[5];
 		static const Oid types[5] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID};
 
+		al_pg_rows_sort(&lines, 5, 0, 1);	/* (sku, orderid): the primary key */
 		for (int c = 0; c < 5; c++)
 			args[c] = al_pg_rows_array(&lines, c, types[c]);
 		al_pg_exec(s, Q_LINE_INSERT_ANY_SKU, args, NULL);
@@ -419,6 +420,7 @@ repo_save_many(void *ctx, al_product *products, int n)
 		Datum		args[3];
 		static const Oid types[3] = {TEXTOID, INT4OID, INT4OID};
 
+		al_pg_rows_sort(&batches, 3, 0, 0); /* by reference: the primary key */
 		for (int c = 0; c < 3; c++)
 			args[c] = al_pg_rows_array(&batches, c, types[c]);
 		al_pg_exec(s, Q_BATCHES_UPDATE, args, NULL);

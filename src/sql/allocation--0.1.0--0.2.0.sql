@@ -52,6 +52,15 @@ ALTER TABLE allocation.batches
 	ADD COLUMN has_stock boolean GENERATED ALWAYS AS
 		(allocated_quantity < purchased_quantity) STORED;
 
+-- batches: one CHECK instead of three (each is compiled again from its
+-- text by every UPDATE); the rows satisfy it, since they satisfied the three
+ALTER TABLE allocation.batches
+	DROP CONSTRAINT batches_purchased_quantity_check,
+	DROP CONSTRAINT batches_allocated_quantity_check,
+	DROP CONSTRAINT batches_not_oversold,
+	ADD CONSTRAINT batches_not_oversold
+		CHECK (0 <= allocated_quantity AND allocated_quantity <= purchased_quantity);
+
 -- batches_available: the partial index now tests has_stock
 DROP INDEX allocation.batches_available;
 CREATE INDEX batches_available ON allocation.batches (sku) WHERE has_stock;

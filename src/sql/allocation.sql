@@ -45,8 +45,8 @@ CREATE TABLE allocation.batches (
 	reference			text COLLATE "C" PRIMARY KEY,
 	sku					text COLLATE "C" NOT NULL
 						REFERENCES allocation.product_state (sku),
-	purchased_quantity	integer NOT NULL CHECK (purchased_quantity >= 0),
-	allocated_quantity	integer NOT NULL DEFAULT 0 CHECK (allocated_quantity >= 0),
+	purchased_quantity	integer NOT NULL,
+	allocated_quantity	integer NOT NULL DEFAULT 0,
 	eta					date,
 	-- kept by PostgreSQL; indexed instead of the quantities, so that most
 	-- allocations update the batch in place (HOT): has_stock changes only
@@ -54,8 +54,11 @@ CREATE TABLE allocation.batches (
 	has_stock			boolean GENERATED ALWAYS AS
 						(allocated_quantity < purchased_quantity) STORED,
 	-- the invariant "no batch has a negative available quantity", enforced
-	-- by the database as a last line of defence behind the domain model
-	CONSTRAINT batches_not_oversold CHECK (allocated_quantity <= purchased_quantity)
+	-- by the database as a last line of defence behind the domain model;
+	-- one constraint, which also implies purchased_quantity >= 0, because
+	-- every UPDATE compiles each CHECK of the table again from its text
+	CONSTRAINT batches_not_oversold
+		CHECK (0 <= allocated_quantity AND allocated_quantity <= purchased_quantity)
 ) WITH (fillfactor = 80);
 
 -- The batches that can still take a line, and only those: allocate reads
