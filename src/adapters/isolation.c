@@ -217,17 +217,33 @@ call_plugin(al_service *svc, const al_event *ev)
 static Datum
 plugin_event_json(const char *aggregatetype, const al_event *ev)
 {
-	StringInfoData buf;
+	JsonbParseState *st = NULL;
+	JsonbValue	v;
+	JsonbValue *res;
+	const char *pairs[3][2] = {
+		{"type", al_event_name(ev->type)},
+		{"aggregatetype", aggregatetype},
+		{"aggregateid", strcmp(aggregatetype, "order") == 0 ? ev->orderid : ev->sku},
+	};
 
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"type\": ");
-	escape_json(&buf, al_event_name(ev->type));
-	appendStringInfoString(&buf, ", \"aggregatetype\": ");
-	escape_json(&buf, aggregatetype);
-	appendStringInfoString(&buf, ", \"aggregateid\": ");
-	escape_json(&buf, strcmp(aggregatetype, "order") == 0 ? ev->orderid : ev->sku);
-	appendStringInfo(&buf, ", \"payload\": %s}", al_pg_event_payload(ev));
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < 3; i++)
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) pairs[i][0];
+		v.val.string.len = strlen(pairs[i][0]);
+		pushJsonbValue(&st, WJB_KEY, &v);
+		v.val.string.val = (char *) pairs[i][1];
+		v.val.string.len = strlen(pairs[i][1]);
+		pushJsonbValue(&st, WJB_VALUE, &v);
+	}
+	v.type = jbvString;
+	v.val.string.val = "payload";
+	v.val.string.len = strlen("payload");
+	pushJsonbValue(&st, WJB_KEY, &v);
+	al_pg_push_event_payload(&st, ev);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(res));
 }
 
 static void

@@ -42,6 +42,7 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 #include "common/pg_prng.h"
@@ -51,35 +52,55 @@
 
 #define TEXT(s) CStringGetTextDatum(s)
 
+/* Push "key": value pairs into a jsonb object under construction. */
 static void
-json_key_text(StringInfo buf, const char *key, const char *value)
+push_key(JsonbParseState **st, const char *key)
 {
-	if (buf->len > 1)
-		appendStringInfoString(buf, ", ");
-	escape_json(buf, key);
-	appendStringInfoString(buf, ": ");
-	if (value)
-		escape_json(buf, value);
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+static void
+push_text(JsonbParseState **st, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	if (value == NULL)
+		v.type = jbvNull;
 	else
-		appendStringInfoString(buf, "null");
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = strlen(value);
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
 static void
-json_key_int(StringInfo buf, const char *key, int32 value)
+push_int(JsonbParseState **st, const char *key, int32 value)
 {
-	if (buf->len > 1)
-		appendStringInfoString(buf, ", ");
-	escape_json(buf, key);
-	appendStringInfo(buf, ": %d", value);
+	JsonbValue	v;
+
+	push_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(value);
+	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
 static void
-json_key_bool(StringInfo buf, const char *key, bool value)
+push_bool(JsonbParseState **st, const char *key, bool value)
 {
-	if (buf->len > 1)
-		appendStringInfoString(buf, ", ");
-	escape_json(buf, key);
-	appendStringInfo(buf, ": %s", value ? "true" : "false");
+	JsonbValue	v;
+
+	push_key(st, key);
+	v.type = jbvBool;
+	v.val.boolean = value;
+	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
 /* A date as ISO 8601 (YYYY-MM-DD) whatever the session's DateStyle. */
@@ -98,60 +119,60 @@ iso_date(DateADT date)
 	return psprintf("%04d-%02d-%02d", y, m, d);
 }
 
-/* The payload of SPEC section 5's table, as JSON text. */
-char *
-al_pg_event_payload(const al_event *ev)
+/*
+ * The payload of SPEC section 5's table, pushed as one object into st
+ * (built as jsonb directly: no JSON text to print and parse back).
+ * Returns the finished object when st holds nothing else.
+ */
+JsonbValue *
+al_pg_push_event_payload(JsonbParseState **st, const al_event *ev)
 {
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
 	switch (ev->type)
 	{
 		case AL_EV_BATCH_CREATED:
-			json_key_text(&buf, "ref", ev->batchref);
-			json_key_text(&buf, "sku", ev->sku);
-			json_key_int(&buf, "qty", ev->qty);
-			json_key_text(&buf, "eta", ev->has_eta ? iso_date(ev->eta) : NULL);
+			push_text(st, "ref", ev->batchref);
+			push_text(st, "sku", ev->sku);
+			push_int(st, "qty", ev->qty);
+			push_text(st, "eta", ev->has_eta ? iso_date(ev->eta) : NULL);
 			break;
 		case AL_EV_BATCH_QUANTITY_CHANGED:
-			json_key_text(&buf, "ref", ev->batchref);
-			json_key_text(&buf, "sku", ev->sku);
-			json_key_int(&buf, "qty", ev->qty);
-			json_key_int(&buf, "previous_qty", ev->previous_qty);
+			push_text(st, "ref", ev->batchref);
+			push_text(st, "sku", ev->sku);
+			push_int(st, "qty", ev->qty);
+			push_int(st, "previous_qty", ev->previous_qty);
 			break;
 		case AL_EV_ALLOCATED:
-			json_key_text(&buf, "orderid", ev->orderid);
-			json_key_text(&buf, "sku", ev->sku);
-			json_key_int(&buf, "qty", ev->qty);
-			json_key_text(&buf, "batchref", ev->batchref);
+			push_text(st, "orderid", ev->orderid);
+			push_text(st, "sku", ev->sku);
+			push_int(st, "qty", ev->qty);
+			push_text(st, "batchref", ev->batchref);
 			break;
 		case AL_EV_DEALLOCATED:
-			json_key_text(&buf, "orderid", ev->orderid);
-			json_key_text(&buf, "sku", ev->sku);
-			json_key_int(&buf, "qty", ev->qty);
-			json_key_text(&buf, "batchref", ev->batchref);
-			json_key_bool(&buf, "reallocate", ev->reallocate);
+			push_text(st, "orderid", ev->orderid);
+			push_text(st, "sku", ev->sku);
+			push_int(st, "qty", ev->qty);
+			push_text(st, "batchref", ev->batchref);
+			push_bool(st, "reallocate", ev->reallocate);
 			break;
 		case AL_EV_OUT_OF_STOCK:
-			json_key_text(&buf, "sku", ev->sku);
-			json_key_text(&buf, "orderid", ev->orderid);
-			json_key_int(&buf, "qty", ev->qty);
+			push_text(st, "sku", ev->sku);
+			push_text(st, "orderid", ev->orderid);
+			push_int(st, "qty", ev->qty);
 			break;
 		case AL_EV_ORDER_CREATED:
-			json_key_text(&buf, "orderid", ev->orderid);
-			json_key_text(&buf, "status", ev->status);
+			push_text(st, "orderid", ev->orderid);
+			push_text(st, "status", ev->status);
 			break;
 		case AL_EV_ORDER_STATUS_CHANGED:
-			json_key_text(&buf, "orderid", ev->orderid);
-			json_key_text(&buf, "status", ev->status);
-			json_key_text(&buf, "previous_status", ev->previous_status);
+			push_text(st, "orderid", ev->orderid);
+			push_text(st, "status", ev->status);
+			push_text(st, "previous_status", ev->previous_status);
 			break;
 		case AL_EV__COUNT:
 			elog(ERROR, "unknown event type %d", (int) ev->type);
 	}
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
+	return pushJsonbValue(st, WJB_END_OBJECT, NULL);
 }
 
 /*
@@ -259,8 +280,11 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 	row[0] = TEXT(aggregatetype);
 	row[1] = TEXT(aggregateid);
 	row[2] = TEXT(al_event_name(ev->type));
-	row[3] = DirectFunctionCall1(jsonb_in,
-								 CStringGetDatum(al_pg_event_payload(ev)));
+	{
+		JsonbParseState *st = NULL;
+
+		row[3] = JsonbPGetDatum(JsonbValueToJsonb(al_pg_push_event_payload(&st, ev)));
+	}
 	row[4] = Int64GetDatum(seq);
 	row[5] = Int64GetDatum((int64) key);
 	row[6] = new_event_id();

@@ -62,7 +62,7 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" ON CONFLICT (sku) DO NOTHING",
 		1, {TEXTOID}, SPI_OK_INSERT},
 	[Q_PRODUCT_LOCK] = {
-		"SELECT version_number, line_seq, event_seq, event_key"
+		"SELECT version_number, line_seq, event_seq, event_key, ctid"
 		" FROM allocation.product_state WHERE sku" EQ "$1"
 		" FOR NO KEY UPDATE",
 		1, {TEXTOID}, SPI_OK_SELECT},
@@ -72,11 +72,23 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" WHERE sku" EQ "$1 AND version_number" EQ "$6",
 		6, {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID},
 		SPI_OK_UPDATE},
+	/*
+	 * The same by the TID read under the product lock: no second descent of
+	 * the primary key.  The key is checked too; a row that moved (updated
+	 * again in this transaction) is not found, and the caller falls back to
+	 * the statement by key.
+	 */
+	[Q_PRODUCT_SAVE_TID] = {
+		"UPDATE allocation.product_state SET version_number = $2,"
+		" line_seq = $3, event_seq = $4, event_key = $5"
+		" WHERE ctid" EQ "$7 AND sku" EQ "$1 AND version_number" EQ "$6",
+		7, {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIDOID},
+		SPI_OK_UPDATE},
 	[Q_BATCH_SKU] = {
 		"SELECT sku FROM allocation.batches WHERE reference" EQ "$1",
 		1, {TEXTOID}, SPI_OK_SELECT},
 	[Q_BATCH_GET] = {
-		"SELECT purchased_quantity, allocated_quantity, eta"
+		"SELECT purchased_quantity, allocated_quantity, eta, ctid"
 		" FROM allocation.batches WHERE reference" EQ "$1 AND sku" EQ "$2",
 		2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
 	[Q_BATCH_LINES] = {
@@ -91,19 +103,24 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		"UPDATE allocation.batches SET purchased_quantity = $2,"
 		" allocated_quantity = $3 WHERE reference" EQ "$1",
 		3, {TEXTOID, INT4OID, INT4OID}, SPI_OK_UPDATE},
+	/* by the TID read under the product lock, as Q_PRODUCT_SAVE_TID */
+	[Q_BATCH_UPDATE_TID] = {
+		"UPDATE allocation.batches SET purchased_quantity = $2,"
+		" allocated_quantity = $3 WHERE ctid" EQ "$4 AND reference" EQ "$1",
+		4, {TEXTOID, INT4OID, INT4OID, TIDOID}, SPI_OK_UPDATE},
 	[Q_AVAILABLE] = {
-		"SELECT reference, purchased_quantity, allocated_quantity, eta"
+		"SELECT reference, purchased_quantity, allocated_quantity, eta, ctid"
 		" FROM allocation.batches WHERE sku" EQ "$1 AND has_stock",
 		1, {TEXTOID}, SPI_OK_SELECT},
 	[Q_LINE_AND_STOCK] = {
 		"SELECT l.batchref, l.qty, l.seq, b.purchased_quantity,"
-		" b.allocated_quantity, b.eta"
+		" b.allocated_quantity, b.eta, b.ctid"
 		" FROM allocation.order_lines l JOIN allocation.batches b"
 		" ON b.reference" EQ "l.batchref"
 		" WHERE l.sku" EQ "$1 AND l.orderid" EQ "$2"
 		" UNION ALL"
 		" SELECT reference, NULL, NULL, purchased_quantity, allocated_quantity,"
-		" eta FROM allocation.batches WHERE sku" EQ "$1 AND has_stock",
+		" eta, ctid FROM allocation.batches WHERE sku" EQ "$1 AND has_stock",
 		2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
 	[Q_LINE_INSERT_MANY] = {
 		"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"

@@ -24,11 +24,13 @@ typedef enum al_query
 	Q_PRODUCT_CREATE,
 	Q_PRODUCT_LOCK,
 	Q_PRODUCT_SAVE,
+	Q_PRODUCT_SAVE_TID,
 	Q_BATCH_SKU,
 	Q_BATCH_GET,
 	Q_BATCH_LINES,
 	Q_BATCH_INSERT,
 	Q_BATCH_UPDATE,
+	Q_BATCH_UPDATE_TID,
 	Q_AVAILABLE,
 	Q_LINE_AND_STOCK,
 	Q_LINE_INSERT,
@@ -93,6 +95,21 @@ typedef struct al_pg_session
 	int64		clock_offset;
 	int			orders_checked; /* 0: not yet; 1: no order; 2: orders */
 	al_pg_rows	view_rows;		/* allocations_view rows, not yet written */
+
+	/*
+	 * Where the rows read under the product lock are (repository.c): the
+	 * product row locked last, and the batches loaded since.  Saves update
+	 * them by TID instead of descending the primary key again.
+	 */
+	const char *tid_sku;		/* NULL: no product row TID */
+	ItemPointerData product_tid;
+	int			nbatch_tids;
+	int			batch_tids_cap;
+	struct al_pg_batch_tid
+	{
+		const char *ref;
+		ItemPointerData tid;
+	}		   *batch_tids;
 } al_pg_session;
 
 /*
@@ -129,7 +146,10 @@ extern void al_pg_repository(al_repository *repo, al_pg_session *s);
 /* outbox.c */
 extern void al_pg_outbox(al_outbox *outbox, al_read_model *views,
 						 al_notifier *notifier, al_pg_session *s);
-extern char *al_pg_event_payload(const al_event *ev);
+struct JsonbParseState;
+struct JsonbValue;
+extern struct JsonbValue *al_pg_push_event_payload(struct JsonbParseState **st,
+												   const al_event *ev);
 extern uint64 al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 								  const char *aggregateid, const al_event *ev,
 								  int64 seq, uint64 prev_key);
