@@ -19,9 +19,8 @@
  *	   no call of gen_random_uuid() and its strong random source per
  *	   event, and the outbox primary key grows at its right-most leaf
  *	   instead of a random one.
- *	4) NOTIFY allocation_events is sent once per SQL call by al_pg_end,
- *	   and PostgreSQL folds repeated notifications of a transaction into
- *	   one.
+ *	4) NOTIFY allocation_events is sent once per transaction at commit,
+ *	   when it can wake someone: see listeners.c.
  *
  * src/adapters/outbox.c
  *

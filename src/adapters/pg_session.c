@@ -405,9 +405,9 @@ al_pg_end(al_pg_session *s)
 	al_pg_flush_outbox(s);
 	al_pg_flush_views(s);
 	SetUserIdAndSecContext(s->saved_userid, s->saved_sec_context);
-	/* a wake-up hint for outbox consumers; a setting turns it off */
-	if (s->events_recorded && al_notify_events)
-		Async_Notify("allocation_events", "");
+	/* a wake-up hint for outbox consumers, sent at commit (listeners.c) */
+	if (s->events_recorded)
+		al_pg_notify_at_commit();
 	if ((rc = SPI_finish()) != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(rc));
 	MemoryContextSwitchTo(s->caller_cxt);

@@ -140,6 +140,9 @@ extern void al_pg_service(al_service *svc, al_pg_session *s);
 /* Called by the adapters that record an event: NOTIFY at commit. */
 extern void al_pg_events_recorded(al_pg_session *s);
 
+/* listeners.c */
+extern void al_pg_notify_at_commit(void);
+
 /* repository.c */
 extern void al_pg_repository(al_repository *repo, al_pg_session *s);
 

@@ -12,4 +12,4 @@
 #include "settings.h"
 
 char	   *al_stock_alert_recipient = NULL;
-bool		al_notify_events = true;
+int			al_notify_events = AL_NOTIFY_AUTO;

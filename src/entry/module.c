@@ -18,6 +18,19 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+static const struct config_enum_entry notify_options[] = {
+	{"auto", AL_NOTIFY_AUTO, false},
+	{"on", AL_NOTIFY_ON, false},
+	{"off", AL_NOTIFY_OFF, false},
+	{"true", AL_NOTIFY_ON, true},
+	{"false", AL_NOTIFY_OFF, true},
+	{"yes", AL_NOTIFY_ON, true},
+	{"no", AL_NOTIFY_OFF, true},
+	{"1", AL_NOTIFY_ON, true},
+	{"0", AL_NOTIFY_OFF, true},
+	{NULL, 0, false}
+};
+
 void
 _PG_init(void)
 {
@@ -29,11 +42,13 @@ _PG_init(void)
 							   PGC_USERSET,
 							   0,
 							   NULL, NULL, NULL);
-	DefineCustomBoolVariable("allocation.notify_events",
-							 "Send NOTIFY allocation_events when a transaction records events.",
+	DefineCustomEnumVariable("allocation.notify_events",
+							 "When a transaction that recorded events sends NOTIFY allocation_events.",
+							 "auto: when some session of the cluster is listening; on: always; off: never.  "
 							 "Only a wake-up hint for outbox consumers; they poll as well.",
 							 &al_notify_events,
-							 true,
+							 AL_NOTIFY_AUTO,
+							 notify_options,
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);

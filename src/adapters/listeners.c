@@ -1,0 +1,148 @@
+/*-------------------------------------------------------------------------
+ *
+ * listeners.c
+ *	  NOTIFY allocation_events at commit, and only when it can wake someone.
+ *
+ * Notes:
+ *	1) Why: every notifying commit takes one cluster-wide lock, from its
+ *	   queue insert until the commit ends, so notifying commits run one at
+ *	   a time; with no listening session that lock buys nothing.  With
+ *	   allocation.notify_events = auto (the default) a transaction that
+ *	   recorded events sends its NOTIFY only if some session of the
+ *	   cluster is listening (to any channel) when it commits; 'on' always
+ *	   sends it, 'off' never does.
+ *	2) How we know: PostgreSQL keeps its listening backends in a list in
+ *	   shared memory ("Async Queue Control", src/backend/commands/async.c)
+ *	   whose head is InvalidBackendId when nobody listens.  That structure
+ *	   is private to async.c; its layout below is the one of PostgreSQL 13
+ *	   to 16, and it is read only when built for those versions (anything
+ *	   else, or a failed lookup: always NOTIFY, as 'on').  One aligned
+ *	   integer is read without a lock: a hint, as NOTIFY itself is one.
+ *	3) When: at PRE_COMMIT (before PostgreSQL queues the transaction's
+ *	   notifications), so that a session that started listening while the
+ *	   transaction ran is seen.  A session whose LISTEN commits in the
+ *	   microseconds between that check and our commit may miss this one
+ *	   wake-up; it misses no event (they are in the outbox, which
+ *	   consumers also poll).  A LISTEN in the same transaction as the
+ *	   command is not seen either (PostgreSQL's "self-notify").  PREPARE
+ *	   TRANSACTION sends no NOTIFY: PostgreSQL forbids one there.
+ *
+ * src/adapters/listeners.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/async.h"
+#include "miscadmin.h"
+#include "storage/backendid.h"
+#include "storage/shmem.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "pg_session.h"
+#include "settings.h"
+
+#if PG_VERSION_NUM >= 130000 && PG_VERSION_NUM < 170000
+#define AL_SEES_LISTENERS 1
+
+/* async.c's QueuePosition, QueueBackendStatus and AsyncQueueControl */
+typedef struct al_queue_pos
+{
+	int			page;
+	int			offset;
+} al_queue_pos;
+
+typedef struct al_queue_backend
+{
+	int32		pid;
+	Oid			dboid;
+	BackendId	next_listener;
+	al_queue_pos pos;
+} al_queue_backend;
+
+typedef struct al_queue_control
+{
+	al_queue_pos head;
+	al_queue_pos tail;
+	int			stop_page;
+	BackendId	first_listener;
+	TimestampTz last_queue_fill_warn;
+	al_queue_backend backend[FLEXIBLE_ARRAY_MEMBER];
+} al_queue_control;
+
+static volatile al_queue_control *queue_control = NULL;
+#endif
+
+static bool looked_up = false;
+
+/* Is some session of the cluster listening?  True when we cannot tell. */
+static bool
+anyone_listening(void)
+{
+#ifdef AL_SEES_LISTENERS
+	if (!looked_up)
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+
+		looked_up = true;
+		PG_TRY();
+		{
+			bool		found;
+			Size		size;
+
+			/* the size async.c asks for: ShmemInitStruct checks it */
+			size = mul_size(MaxBackends + 1, sizeof(al_queue_backend));
+			size = add_size(size, offsetof(al_queue_control, backend));
+			queue_control = ShmemInitStruct("Async Queue Control", size, &found);
+			if (!found)
+				queue_control = NULL;	/* cannot happen: async.c made it */
+		}
+		PG_CATCH();
+		{
+			/* a layout we do not know (ShmemInitStruct released its lock) */
+			MemoryContextSwitchTo(cxt);
+			FlushErrorState();
+			queue_control = NULL;
+			ereport(LOG,
+					(errmsg("allocation: cannot see the listening sessions; allocation.notify_events = auto works as on")));
+		}
+		PG_END_TRY();
+	}
+	if (queue_control != NULL)
+		return queue_control->first_listener != InvalidBackendId;
+#endif
+	return true;
+}
+
+/* AL_NOTIFY_OFF: nothing to send; else the strongest mode asked for */
+static int	pending = AL_NOTIFY_OFF;
+static bool callback_registered = false;
+
+static void
+notify_at_commit(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_PRE_COMMIT && pending != AL_NOTIFY_OFF &&
+		(pending == AL_NOTIFY_ON || anyone_listening()))
+		Async_Notify("allocation_events", "");
+	/* every path out of the transaction forgets it */
+	if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PRE_PREPARE &&
+		event != XACT_EVENT_PARALLEL_PRE_COMMIT)
+		pending = AL_NOTIFY_OFF;
+}
+
+/* The command recorded events: wake the consumers when it commits. */
+void
+al_pg_notify_at_commit(void)
+{
+	if (al_notify_events == AL_NOTIFY_OFF)
+		return;
+	if (!callback_registered)
+	{
+		RegisterXactCallback(notify_at_commit, NULL);
+		callback_registered = true;
+	}
+	if (pending != AL_NOTIFY_ON)
+		pending = al_notify_events;
+}
