@@ -39,7 +39,9 @@ if [ "$COMP" = waits ]; then
 	SECS=${5:-5}
 	case $COMP in
 		ext) script=$BENCH/pgbench/ext.sql ;;
-		ext_nonotify) script=$BENCH/pgbench/ext.sql; opts="-c allocation.notify_events=off" ;;
+		ext_notify) script=$BENCH/pgbench/ext.sql; opts="-c allocation.notify_events=on" ;;
+		ext_notify) script=$BENCH/pgbench/ext.sql; opts="-c allocation.notify_events=on" ;;
+	ext_nonotify) script=$BENCH/pgbench/ext.sql; opts="-c allocation.notify_events=off" ;;
 		peer) script=$BENCH/pgbench/peer.sql ;;
 		floor|floor_notify) script=$BENCH/tmp/$COMP.sql; opts="-c plan_cache_mode=force_generic_plan" ;;
 		*) echo "unknown comparator $COMP" >&2; exit 2 ;;
@@ -75,6 +77,7 @@ case $SCEN in
 esac
 case $COMP in
 	ext) script=$BENCH/pgbench/ext.sql ;;
+	ext_notify) script=$BENCH/pgbench/ext.sql; opts="-c allocation.notify_events=on" ;;
 	ext_nonotify) script=$BENCH/pgbench/ext.sql; opts="-c allocation.notify_events=off" ;;
 	peer) script=$BENCH/pgbench/peer.sql ;;
 	floor|floor_notify) script=$BENCH/tmp/$COMP.sql; opts="-c plan_cache_mode=force_generic_plan" ;;

@@ -28,6 +28,7 @@ target_rows() {
 
 comparator_label="CASE comparator
 	WHEN 'ext' THEN 'allocation.allocate'
+	WHEN 'ext_notify' THEN 'allocation.allocate, notify_events on'
 	WHEN 'ext_nonotify' THEN 'allocation.allocate, notify_events off'
 	WHEN 'peer' THEN 'PL/pgSQL peer'
 	WHEN 'floor_notify' THEN 'SQL floor + NOTIFY'
@@ -36,12 +37,13 @@ comparator_label="CASE comparator
 	ELSE comparator END"
 plot_label="CASE comparator
 	WHEN 'ext' THEN 'allocate'
-	WHEN 'ext_nonotify' THEN 'allocate\\nno NOTIFY'
+	WHEN 'ext_notify' THEN 'allocate\\nNOTIFY on'
+	WHEN 'ext_nonotify' THEN 'allocate\\nNOTIFY off'
 	WHEN 'peer' THEN 'PL/pgSQL\\npeer'
 	WHEN 'floor_notify' THEN 'SQL floor\\n+ NOTIFY'
 	WHEN 'floor' THEN 'SQL floor\\nno NOTIFY'
 	ELSE comparator END"
-comparator_order="array_position(ARRAY['ext','ext_nonotify','peer','floor_notify','floor','select1'], comparator)"
+comparator_order="array_position(ARRAY['ext','ext_notify','ext_nonotify','peer','floor_notify','floor','select1'], comparator)"
 
 throughput_rows() {   # $1 = sync
 	q "
@@ -72,7 +74,7 @@ ratio_rows() {
 				  to_char(bench.ratio(s.scenario, 'ext', c.clients, s.scenario, comparator, c.clients, 'cpu'), 'FM990.00'))
 	  FROM (VALUES ('cold'), ('hot')) s(scenario),
 		   (SELECT DISTINCT clients FROM bench.runs) c,
-		   (VALUES ('ext_nonotify'), ('peer'), ('floor_notify'), ('floor'), ('select1')) x(comparator)
+		   (VALUES ('ext_notify'), ('ext_nonotify'), ('peer'), ('floor_notify'), ('floor'), ('select1')) x(comparator)
 	 WHERE EXISTS (SELECT FROM bench.runs r WHERE r.scenario = s.scenario AND r.comparator = x.comparator)
 	 ORDER BY array_position(ARRAY['cold','hot'], s.scenario), c.clients, $comparator_order"
 }

@@ -148,14 +148,23 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" WHERE p.sku" EQ "u.s AND p.version_number" EQ "u.o",
 		6, {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
 		INT8ARRAYOID, INT8ARRAYOID}, SPI_OK_UPDATE},
+	/*
+	 * One primary-key probe per line, whatever the planner thinks of the
+	 * table: OFFSET 0 keeps each LATERAL subquery a parameterized index
+	 * scan (as a plain join, a large call was planned as a hash join over
+	 * every order line, its cost growing with the history).
+	 */
 	[Q_LINES_OF_ORDERS] = {
 		"SELECT l.sku, l.orderid, l.batchref, l.qty, l.seq,"
 		" b.purchased_quantity, b.allocated_quantity, b.eta"
 		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-		" pg_catalog.unnest($2::pg_catalog.text[])) AS r(s, o)"
-		" JOIN allocation.order_lines l"
-		" ON l.sku" EQ "r.s AND l.orderid" EQ "r.o"
-		" JOIN allocation.batches b ON b.reference" EQ "l.batchref",
+		" pg_catalog.unnest($2::pg_catalog.text[])) AS r(s, o),"
+		" LATERAL (SELECT l.sku, l.orderid, l.batchref, l.qty, l.seq"
+		"  FROM allocation.order_lines l"
+		"  WHERE l.sku" EQ "r.s AND l.orderid" EQ "r.o OFFSET 0) l,"
+		" LATERAL (SELECT b.purchased_quantity, b.allocated_quantity, b.eta"
+		"  FROM allocation.batches b"
+		"  WHERE b.reference" EQ "l.batchref OFFSET 0) b",
 		2, {TEXTARRAYOID, TEXTARRAYOID}, SPI_OK_SELECT},
 	[Q_AVAILABLE_MANY] = {
 		"SELECT sku, reference, purchased_quantity, allocated_quantity, eta"

@@ -316,6 +316,20 @@ text_array(const char **strs, int n)
 										   TYPALIGN_INT));
 }
 
+/* qsort has no context argument: the keys of the sort under way */
+static const char **probe_skus;
+static const char **probe_orderids;
+
+static int
+probe_cmp(const void *a, const void *b)
+{
+	int			i = *(const int *) a;
+	int			j = *(const int *) b;
+	int			r = strcmp(probe_skus[i], probe_skus[j]);
+
+	return r != 0 ? r : strcmp(probe_orderids[i], probe_orderids[j]);
+}
+
 /* Index of the product of sku in products[0..n-1], sorted by SKU. */
 static int
 product_index(al_product *products, int n, const char *sku)
@@ -383,8 +397,25 @@ repo_load_many(void *ctx, al_product *products, int nproducts,
 	const char **psku = palloc(sizeof(char *) * (nproducts > 0 ? nproducts : 1));
 	uint64		rows;
 
-	args[0] = text_array(skus, n);
-	args[1] = text_array(orderids, n);
+	/* probe in (sku, orderid) order: the probes walk order_lines_pkey */
+	{
+		int		   *perm = palloc(sizeof(int) * (n > 0 ? n : 1));
+		const char **ps = palloc(sizeof(char *) * (n > 0 ? n : 1));
+		const char **po = palloc(sizeof(char *) * (n > 0 ? n : 1));
+
+		for (int i = 0; i < n; i++)
+			perm[i] = i;
+		probe_skus = skus;
+		probe_orderids = orderids;
+		qsort(perm, n, sizeof(int), probe_cmp);
+		for (int i = 0; i < n; i++)
+		{
+			ps[i] = skus[perm[i]];
+			po[i] = orderids[perm[i]];
+		}
+		args[0] = text_array(ps, n);
+		args[1] = text_array(po, n);
+	}
 	rows = al_pg_exec(s, Q_LINES_OF_ORDERS, args, NULL);
 	for (uint64 i = 0; i < rows; i++)
 	{
