@@ -56,6 +56,16 @@ typedef struct al_query_def
 
 #define EQ " OPERATOR(pg_catalog.=) "
 
+/*
+ * The *_MANY statements take one array per column and unnest them in the
+ * select list ("SELECT unnest($1), unnest($2), ..."), where the set-
+ * returning functions advance in lockstep, row by row, in array order.
+ * ROWS FROM (unnest($1), ...) would first copy every array into a
+ * tuplestore of its own.  Rows are inserted in array order, which gives
+ * the outbox's identity column (position) the order the events were
+ * recorded in.
+ */
+
 static const al_query_def QUERIES[Q__COUNT] = {
 	[Q_PRODUCT_CREATE] = {
 		"INSERT INTO allocation.product_state (sku) VALUES ($1)"
@@ -124,11 +134,10 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
 	[Q_LINE_INSERT_MANY] = {
 		"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
-		" SELECT $1, o, q, b, s FROM ROWS FROM ("
-		" pg_catalog.unnest($2::pg_catalog.text[]),"
+		" SELECT $1, pg_catalog.unnest($2::pg_catalog.text[]),"
 		" pg_catalog.unnest($3::pg_catalog.int4[]),"
 		" pg_catalog.unnest($4::pg_catalog.text[]),"
-		" pg_catalog.unnest($5::pg_catalog.int8[])) AS u(o, q, b, s)",
+		" pg_catalog.unnest($5::pg_catalog.int8[])",
 		5, {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
 		SPI_OK_INSERT},
 	[Q_PRODUCTS_LOCK] = {
@@ -139,12 +148,12 @@ static const al_query_def QUERIES[Q__COUNT] = {
 	[Q_PRODUCTS_SAVE] = {
 		"UPDATE allocation.product_state p SET version_number = u.v,"
 		" line_seq = u.l, event_seq = u.e, event_key = u.k"
-		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-		" pg_catalog.unnest($2::pg_catalog.int8[]),"
-		" pg_catalog.unnest($3::pg_catalog.int8[]),"
-		" pg_catalog.unnest($4::pg_catalog.int8[]),"
-		" pg_catalog.unnest($5::pg_catalog.int8[]),"
-		" pg_catalog.unnest($6::pg_catalog.int8[])) AS u(s, v, l, e, k, o)"
+		" FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS s,"
+		" pg_catalog.unnest($2::pg_catalog.int8[]) AS v,"
+		" pg_catalog.unnest($3::pg_catalog.int8[]) AS l,"
+		" pg_catalog.unnest($4::pg_catalog.int8[]) AS e,"
+		" pg_catalog.unnest($5::pg_catalog.int8[]) AS k,"
+		" pg_catalog.unnest($6::pg_catalog.int8[]) AS o) u"
 		" WHERE p.sku" EQ "u.s AND p.version_number" EQ "u.o",
 		6, {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
 		INT8ARRAYOID, INT8ARRAYOID}, SPI_OK_UPDATE},
@@ -157,8 +166,8 @@ static const al_query_def QUERIES[Q__COUNT] = {
 	[Q_LINES_OF_ORDERS] = {
 		"SELECT l.sku, l.orderid, l.batchref, l.qty, l.seq,"
 		" b.purchased_quantity, b.allocated_quantity, b.eta"
-		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-		" pg_catalog.unnest($2::pg_catalog.text[])) AS r(s, o),"
+		" FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS s,"
+		" pg_catalog.unnest($2::pg_catalog.text[]) AS o) r,"
 		" LATERAL (SELECT l.sku, l.orderid, l.batchref, l.qty, l.seq"
 		"  FROM allocation.order_lines l"
 		"  WHERE l.sku" EQ "r.s AND l.orderid" EQ "r.o OFFSET 0) l,"
@@ -173,19 +182,18 @@ static const al_query_def QUERIES[Q__COUNT] = {
 	[Q_BATCHES_UPDATE] = {
 		"UPDATE allocation.batches b SET purchased_quantity = u.p,"
 		" allocated_quantity = u.a"
-		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-		" pg_catalog.unnest($2::pg_catalog.int4[]),"
-		" pg_catalog.unnest($3::pg_catalog.int4[])) AS u(r, p, a)"
+		" FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS r,"
+		" pg_catalog.unnest($2::pg_catalog.int4[]) AS p,"
+		" pg_catalog.unnest($3::pg_catalog.int4[]) AS a) u"
 		" WHERE b.reference" EQ "u.r",
 		3, {TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID}, SPI_OK_UPDATE},
 	[Q_LINE_INSERT_ANY_SKU] = {
 		"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
-		" SELECT s, o, q, b, n FROM ROWS FROM ("
-		" pg_catalog.unnest($1::pg_catalog.text[]),"
+		" SELECT pg_catalog.unnest($1::pg_catalog.text[]),"
 		" pg_catalog.unnest($2::pg_catalog.text[]),"
 		" pg_catalog.unnest($3::pg_catalog.int4[]),"
 		" pg_catalog.unnest($4::pg_catalog.text[]),"
-		" pg_catalog.unnest($5::pg_catalog.int8[])) AS u(s, o, q, b, n)",
+		" pg_catalog.unnest($5::pg_catalog.int8[])",
 		5, {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
 		INT8ARRAYOID}, SPI_OK_INSERT},
 	[Q_LINE_INSERT] = {
@@ -209,15 +217,14 @@ static const al_query_def QUERIES[Q__COUNT] = {
 	[Q_OUTBOX_INSERT_MANY] = {
 		"INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
 		" payload, occurred_at, aggregate_seq, commit_key)"
-		" SELECT d, a, i, t, p, pg_catalog.clock_timestamp(), s, k"
-		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+		" SELECT pg_catalog.unnest($7::pg_catalog.uuid[]),"
+		" pg_catalog.unnest($1::pg_catalog.text[]),"
 		" pg_catalog.unnest($2::pg_catalog.text[]),"
 		" pg_catalog.unnest($3::pg_catalog.text[]),"
 		" pg_catalog.unnest($4::pg_catalog.jsonb[]),"
+		" pg_catalog.clock_timestamp(),"
 		" pg_catalog.unnest($5::pg_catalog.int8[]),"
-		" pg_catalog.unnest($6::pg_catalog.int8[]),"
-		" pg_catalog.unnest($7::pg_catalog.uuid[]))"
-		" WITH ORDINALITY AS u(a, i, t, p, s, k, d, n) ORDER BY n",
+		" pg_catalog.unnest($6::pg_catalog.int8[])",
 		7, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID,
 		INT8ARRAYOID, INT8ARRAYOID, UUIDARRAYOID}, SPI_OK_INSERT},
 	/*
@@ -232,11 +239,11 @@ static const al_query_def QUERIES[Q__COUNT] = {
 	 */
 	[Q_VIEW_INSERT_MANY] = {
 		"INSERT INTO allocation.allocations_view (orderid, sku, batchref, qty,"
-		" updated_at) SELECT o, s, b, q, pg_catalog.clock_timestamp()"
-		" FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+		" updated_at) SELECT pg_catalog.unnest($1::pg_catalog.text[]),"
 		" pg_catalog.unnest($2::pg_catalog.text[]),"
 		" pg_catalog.unnest($3::pg_catalog.text[]),"
-		" pg_catalog.unnest($4::pg_catalog.int4[])) AS u(o, s, b, q)",
+		" pg_catalog.unnest($4::pg_catalog.int4[]),"
+		" pg_catalog.clock_timestamp()",
 		4, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID},
 		SPI_OK_INSERT},
 	[Q_VIEW_INSERT] = {
