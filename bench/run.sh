@@ -41,8 +41,9 @@ LARGE=${BENCH_LARGE:-0}
 LARGE_SKUS=${BENCH_LARGE_SKUS:-1000000}
 BULK_LINES=${BENCH_BULK_LINES:-10000}
 BULK_CALLS=${BENCH_BULK_CALLS:-3}
-SHARED_BUFFERS=${BENCH_SHARED_BUFFERS:-1GB}
+SHARED_BUFFERS=${BENCH_SHARED_BUFFERS:-}
 SYNC_ON=${BENCH_SYNC_ON:-1}
+HUGE_PAGES=${BENCH_HUGE_PAGES:-}
 export ALLOC_CLUSTER_DIR=${ALLOC_CLUSTER_DIR:-/tmp/bench-cluster}
 export ALLOC_PGPORT=${ALLOC_PGPORT:-5533}
 NAME=latest
@@ -62,6 +63,17 @@ if [ "$LARGE" = 1 ]; then
 	DEPTHS=${BENCH_DEPTHS:-}
 	BULK=0
 	SYNC_ON=${BENCH_SYNC_ON:-0}
+	# 1,000,000 SKUs x 10 batches with their indexes take about 1.5 GB:
+	# shared_buffers sized to hold them, in huge pages when the kernel's
+	# pool can be raised (auto), as a DBA would set up such a database
+	SHARED_BUFFERS=${SHARED_BUFFERS:-4GB}
+	HUGE_PAGES=${HUGE_PAGES:-auto}
+fi
+SHARED_BUFFERS=${SHARED_BUFFERS:-1GB}
+HUGE_PAGES=${HUGE_PAGES:-0}
+if [ "$HUGE_PAGES" = auto ]; then
+	HUGE_PAGES=0
+	[ -w /proc/sys/vm/nr_hugepages ] && HUGE_PAGES=1
 fi
 DEEPEST=${DEPTHS##* }
 DEEPEST=${DEEPEST:-100000}   # only names the T3 row when no depth runs
@@ -94,11 +106,14 @@ fi
 rm -rf "$WORK"
 mkdir -p "$WORK/raw" "$OUT"
 
+HUGE_BEFORE=""
 cleanup() {
 	local rc=$?
 	if [ "${BENCH_KEEP:-0}" != 1 ]; then
 		PG_CONFIG=$PRIV_PG_CONFIG bash "$ROOT/scripts/cluster.sh" stop >/dev/null 2>&1 || true
 		rm -rf "$PRIV"
+		# give back the huge pages reserved for the cluster
+		[ -z "$HUGE_BEFORE" ] || echo "$HUGE_BEFORE" > /proc/sys/vm/nr_hugepages || true
 	fi
 	exit $rc
 }
@@ -170,7 +185,24 @@ SETTINGS=(
 for s in "${SETTINGS[@]}"; do
 	"${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET ${s%%=*} = '${s#*=}'"
 done
-bash "$ROOT/scripts/cluster.sh" restart >> "$WORK/cluster.log"
+# BENCH_HUGE_PAGES=1: shared memory in 2 MB pages, as PostgreSQL's
+# documentation advises for large shared_buffers (fewer TLB misses when
+# every call touches pages all over a large buffer cache).  The kernel's
+# pool (vm.nr_hugepages) is raised for the run and given back at the end.
+if [ "$HUGE_PAGES" = 1 ]; then
+	[ -w /proc/sys/vm/nr_hugepages ] || die "BENCH_HUGE_PAGES=1 needs a writable /proc/sys/vm/nr_hugepages (root)"
+	SETTINGS+=("huge_pages=on")
+	"${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET huge_pages = 'on'" >/dev/null
+	# the size is computed by a stopped server from the settings above
+	as_cluster_owner "$PGBIN/pg_ctl" -D "$ALLOC_PGDATA" -m fast -w stop >/dev/null
+	need=$(as_cluster_owner "$PGBIN/postgres" -D "$ALLOC_PGDATA" -C shared_memory_size_in_huge_pages)
+	[ "$need" -gt 0 ] 2>/dev/null || die "cannot compute the huge pages the cluster needs"
+	HUGE_BEFORE=$(cat /proc/sys/vm/nr_hugepages)
+	echo $(( HUGE_BEFORE + need + 8 )) > /proc/sys/vm/nr_hugepages
+	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge $(( HUGE_BEFORE + need )) ] ||
+		die "the kernel gave $(cat /proc/sys/vm/nr_hugepages) huge pages, $need more needed"
+fi
+bash "$ROOT/scripts/cluster.sh" restart >> "$WORK/cluster.log" 2>&1
 log "cluster: $ALLOC_CLUSTER_DIR (port $ALLOC_PGPORT), settings: ${SETTINGS[*]}"
 
 # ---------------------------------------------------------------------------
