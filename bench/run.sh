@@ -63,11 +63,6 @@ if [ "$LARGE" = 1 ]; then
 	DEPTHS=${BENCH_DEPTHS:-}
 	BULK=0
 	SYNC_ON=${BENCH_SYNC_ON:-0}
-	# 1,000,000 SKUs x 10 batches with their indexes take about 1.5 GB:
-	# shared_buffers sized to hold them, in huge pages when the kernel's
-	# pool can be raised (auto), as a DBA would set up such a database
-	SHARED_BUFFERS=${SHARED_BUFFERS:-4GB}
-	HUGE_PAGES=${HUGE_PAGES:-auto}
 fi
 SHARED_BUFFERS=${SHARED_BUFFERS:-1GB}
 HUGE_PAGES=${HUGE_PAGES:-0}
@@ -114,6 +109,9 @@ cleanup() {
 		rm -rf "$PRIV"
 		# give back the huge pages reserved for the cluster
 		[ -z "$HUGE_BEFORE" ] || echo "$HUGE_BEFORE" > /proc/sys/vm/nr_hugepages || true
+	elif [ -n "$HUGE_BEFORE" ]; then
+		log "the kept cluster holds huge pages: after stopping it, give them back with" \
+			"echo $HUGE_BEFORE > /proc/sys/vm/nr_hugepages"
 	fi
 	exit $rc
 }

@@ -13,5 +13,9 @@ SELECT 'L' || s, 10, 10 FROM generate_series(1, :large_skus) s;
 INSERT INTO allocation.batches (reference, sku, purchased_quantity, eta)
 SELECT format('L%s-F%s', s, lpad(b::text, 2, '0')), 'L' || s, 1000000,
 	   CASE WHEN b <= 3 THEN NULL ELSE DATE '2031-01-01' + b END
-  FROM generate_series(1, :large_skus) s, generate_series(1, 10) b;
+  FROM generate_series(1, :large_skus) s, generate_series(1, 10) b
+ -- SKU by SKU, as the cold set's add_batch calls lay them out: without the
+ -- ORDER BY the planner may run the ten batch numbers as the outer loop,
+ -- which puts each SKU's ten batches on ten heap pages far apart
+ ORDER BY s, b;
 RESET session_replication_role;
