@@ -408,11 +408,18 @@ fi
 # ---------------------------------------------------------------------------
 # rounds
 # ---------------------------------------------------------------------------
-# rotate N WORDS...: the words, starting at the N-th (mod count)
+# rotate N WORDS...: the words, starting at the N-th (mod count), backwards
+# in even rounds
 rotate() {
 	local n=$1; shift
 	local a=("$@") k=${#a[@]} i
-	for (( i = 0; i < k; i++ )); do printf '%s ' "${a[$(( (i + n) % k ))]}"; done
+	# even rounds go the other way round, so that no comparator always
+	# runs right after the same one (and inherits what it leaves behind)
+	if (( n % 2 == 0 )); then
+		for (( i = k - 1; i >= 0; i-- )); do printf '%s ' "${a[$(( (i + n) % k ))]}"; done
+	else
+		for (( i = 0; i < k; i++ )); do printf '%s ' "${a[$(( (i + n) % k ))]}"; done
+	fi
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
