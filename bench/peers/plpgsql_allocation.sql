@@ -256,12 +256,9 @@ BEGIN
 		   SET version_number = v_version + 1, line_seq = v_line_seq + 1,
 			   event_seq = v_seq + 1, event_key = v_key
 		 WHERE sku = p_sku AND version_number = v_version;
-		-- the read model
+		-- the read model (a plain INSERT: the probe above found no line)
 		INSERT INTO peer.allocations_view (orderid, sku, batchref, qty, updated_at)
-		VALUES (p_orderid, p_sku, v_ref, p_qty, clock_timestamp())
-		ON CONFLICT (orderid, sku) DO UPDATE
-		   SET batchref = excluded.batchref, qty = excluded.qty,
-			   updated_at = excluded.updated_at;
+		VALUES (p_orderid, p_sku, v_ref, p_qty, clock_timestamp());
 	END IF;
 
 	-- order tracking (SPEC section 6): a tracked order follows its lines
