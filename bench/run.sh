@@ -47,8 +47,10 @@ HUGE_PAGES=${BENCH_HUGE_PAGES:-}
 export ALLOC_CLUSTER_DIR=${ALLOC_CLUSTER_DIR:-/tmp/bench-cluster}
 export ALLOC_PGPORT=${ALLOC_PGPORT:-5533}
 NAME=latest
-COLD_COMPS=(ext ext_notify ext_nonotify peer floor_notify floor select1)
-HOT_COMPS=(ext ext_notify peer floor_notify)
+# a+b: a pair that a target compares, run back to back (in alternating
+# order) so that both see the same state of a shared machine
+COLD_COMPS=(ext+peer ext_notify+floor_notify ext_nonotify floor select1)
+HOT_COMPS=(ext+peer ext_notify+floor_notify)
 LAT_COMPS=(ext peer)
 BULK=1
 if [ "$LARGE" = 1 ]; then
@@ -408,6 +410,20 @@ fi
 # ---------------------------------------------------------------------------
 # rounds
 # ---------------------------------------------------------------------------
+# pairs N WORDS...: the words, each a+b pair as "a b" in odd rounds and
+# "b a" in even ones
+pairs() {
+	local n=$1 w; shift
+	for w in "$@"; do
+		if [[ $w == *+* ]]; then
+			if (( n % 2 )); then printf '%s %s ' "${w%+*}" "${w#*+}"
+			else printf '%s %s ' "${w#*+}" "${w%+*}"; fi
+		else
+			printf '%s ' "$w"
+		fi
+	done
+}
+
 # rotate N WORDS...: the words, starting at the N-th (mod count), backwards
 # in even rounds
 rotate() {
@@ -427,14 +443,14 @@ for (( r = 1; r <= ROUNDS; r++ )); do
 	log "round $r of $ROUNDS (VACUUM ANALYZE first)"
 	"${PSQL[@]}" -c "VACUUM (ANALYZE)"
 	for c in $CLIENTS; do
-		for comp in $(rotate "$r" "${COLD_COMPS[@]}"); do
+		for comp in $(pairs "$r" $(rotate "$r" "${COLD_COMPS[@]}")); do
 			run_pgbench "$r" cold "$comp" "$c" "$SECS" off
 		done
 		if [ "$LARGE" = 1 ]; then
 			run_pgbench "$r" large ext "$c" "$SECS" off
 		fi
 		[ ${#HOT_COMPS[@]} -eq 0 ] && continue
-		for comp in $(rotate "$r" "${HOT_COMPS[@]}"); do
+		for comp in $(pairs "$r" $(rotate "$r" "${HOT_COMPS[@]}")); do
 			run_pgbench "$r" hot "$comp" "$c" "$SECS" off
 		done
 	done
