@@ -129,6 +129,8 @@ write_settings() {
 		echo "port = $PORT"
 		echo "unix_socket_directories = $(conf_quote "$SOCKDIR")"
 		echo "shared_preload_libraries = ''"
+		# sql/two_phase.sql allocates in a prepared transaction
+		echo "max_prepared_transactions = 4"
 		echo "log_line_prefix = '%m [%p] %q%u@%d '"
 	} > "$f"
 	if [ "$(id -u)" -eq 0 ]; then
