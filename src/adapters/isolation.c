@@ -34,7 +34,6 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/regproc.h"
 #include "utils/lsyscache.h"
@@ -218,32 +217,19 @@ static Datum
 plugin_event_json(const char *aggregatetype, const al_event *ev)
 {
 	JsonbParseState *st = NULL;
-	JsonbValue	v;
-	JsonbValue *res;
-	const char *pairs[3][2] = {
-		{"type", al_event_name(ev->type)},
-		{"aggregatetype", aggregatetype},
-		{"aggregateid", strcmp(aggregatetype, "order") == 0 ? ev->orderid : ev->sku},
-	};
+	JsonbValue	key;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	for (int i = 0; i < 3; i++)
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) pairs[i][0];
-		v.val.string.len = strlen(pairs[i][0]);
-		pushJsonbValue(&st, WJB_KEY, &v);
-		v.val.string.val = (char *) pairs[i][1];
-		v.val.string.len = strlen(pairs[i][1]);
-		pushJsonbValue(&st, WJB_VALUE, &v);
-	}
-	v.type = jbvString;
-	v.val.string.val = "payload";
-	v.val.string.len = strlen("payload");
-	pushJsonbValue(&st, WJB_KEY, &v);
+	al_pg_push_text(&st, "type", al_event_name(ev->type));
+	al_pg_push_text(&st, "aggregatetype", aggregatetype);
+	al_pg_push_text(&st, "aggregateid",
+					strcmp(aggregatetype, "order") == 0 ? ev->orderid : ev->sku);
+	key.type = jbvString;
+	key.val.string.val = "payload";
+	key.val.string.len = strlen("payload");
+	pushJsonbValue(&st, WJB_KEY, &key);
 	al_pg_push_event_payload(&st, ev);
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbPGetDatum(JsonbValueToJsonb(res));
+	return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }
 
 static void

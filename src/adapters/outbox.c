@@ -30,11 +30,9 @@
 
 #include "catalog/pg_type.h"
 #include "commands/async.h"
-#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "access/transam.h"
 #include "access/xact.h"
@@ -63,8 +61,8 @@ push_key(JsonbParseState **st, const char *key)
 	pushJsonbValue(st, WJB_KEY, &k);
 }
 
-static void
-push_text(JsonbParseState **st, const char *key, const char *value)
+void
+al_pg_push_text(JsonbParseState **st, const char *key, const char *value)
 {
 	JsonbValue	v;
 
@@ -130,43 +128,43 @@ al_pg_push_event_payload(JsonbParseState **st, const al_event *ev)
 	switch (ev->type)
 	{
 		case AL_EV_BATCH_CREATED:
-			push_text(st, "ref", ev->batchref);
-			push_text(st, "sku", ev->sku);
+			al_pg_push_text(st, "ref", ev->batchref);
+			al_pg_push_text(st, "sku", ev->sku);
 			push_int(st, "qty", ev->qty);
-			push_text(st, "eta", ev->has_eta ? iso_date(ev->eta) : NULL);
+			al_pg_push_text(st, "eta", ev->has_eta ? iso_date(ev->eta) : NULL);
 			break;
 		case AL_EV_BATCH_QUANTITY_CHANGED:
-			push_text(st, "ref", ev->batchref);
-			push_text(st, "sku", ev->sku);
+			al_pg_push_text(st, "ref", ev->batchref);
+			al_pg_push_text(st, "sku", ev->sku);
 			push_int(st, "qty", ev->qty);
 			push_int(st, "previous_qty", ev->previous_qty);
 			break;
 		case AL_EV_ALLOCATED:
-			push_text(st, "orderid", ev->orderid);
-			push_text(st, "sku", ev->sku);
+			al_pg_push_text(st, "orderid", ev->orderid);
+			al_pg_push_text(st, "sku", ev->sku);
 			push_int(st, "qty", ev->qty);
-			push_text(st, "batchref", ev->batchref);
+			al_pg_push_text(st, "batchref", ev->batchref);
 			break;
 		case AL_EV_DEALLOCATED:
-			push_text(st, "orderid", ev->orderid);
-			push_text(st, "sku", ev->sku);
+			al_pg_push_text(st, "orderid", ev->orderid);
+			al_pg_push_text(st, "sku", ev->sku);
 			push_int(st, "qty", ev->qty);
-			push_text(st, "batchref", ev->batchref);
+			al_pg_push_text(st, "batchref", ev->batchref);
 			push_bool(st, "reallocate", ev->reallocate);
 			break;
 		case AL_EV_OUT_OF_STOCK:
-			push_text(st, "sku", ev->sku);
-			push_text(st, "orderid", ev->orderid);
+			al_pg_push_text(st, "sku", ev->sku);
+			al_pg_push_text(st, "orderid", ev->orderid);
 			push_int(st, "qty", ev->qty);
 			break;
 		case AL_EV_ORDER_CREATED:
-			push_text(st, "orderid", ev->orderid);
-			push_text(st, "status", ev->status);
+			al_pg_push_text(st, "orderid", ev->orderid);
+			al_pg_push_text(st, "status", ev->status);
 			break;
 		case AL_EV_ORDER_STATUS_CHANGED:
-			push_text(st, "orderid", ev->orderid);
-			push_text(st, "status", ev->status);
-			push_text(st, "previous_status", ev->previous_status);
+			al_pg_push_text(st, "orderid", ev->orderid);
+			al_pg_push_text(st, "status", ev->status);
+			al_pg_push_text(st, "previous_status", ev->previous_status);
 			break;
 		case AL_EV__COUNT:
 			elog(ERROR, "unknown event type %d", (int) ev->type);

@@ -153,6 +153,9 @@ struct JsonbParseState;
 struct JsonbValue;
 extern struct JsonbValue *al_pg_push_event_payload(struct JsonbParseState **st,
 												   const al_event *ev);
+/* Push "key": value (a JSON null when value is NULL) into an object. */
+extern void al_pg_push_text(struct JsonbParseState **st, const char *key,
+							const char *value);
 extern uint64 al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 								  const char *aggregateid, const al_event *ev,
 								  int64 seq, uint64 prev_key);

@@ -316,20 +316,6 @@ text_array(const char **strs, int n)
 										   TYPALIGN_INT));
 }
 
-/* qsort has no context argument: the keys of the sort under way */
-static const char **probe_skus;
-static const char **probe_orderids;
-
-static int
-probe_cmp(const void *a, const void *b)
-{
-	int			i = *(const int *) a;
-	int			j = *(const int *) b;
-	int			r = strcmp(probe_skus[i], probe_skus[j]);
-
-	return r != 0 ? r : strcmp(probe_orderids[i], probe_orderids[j]);
-}
-
 /* Index of the product of sku in products[0..n-1], sorted by SKU. */
 static int
 product_index(al_product *products, int n, const char *sku)
@@ -399,22 +385,17 @@ repo_load_many(void *ctx, al_product *products, int nproducts,
 
 	/* probe in (sku, orderid) order: the probes walk order_lines_pkey */
 	{
-		int		   *perm = palloc(sizeof(int) * (n > 0 ? n : 1));
-		const char **ps = palloc(sizeof(char *) * (n > 0 ? n : 1));
-		const char **po = palloc(sizeof(char *) * (n > 0 ? n : 1));
+		al_pg_rows	probes = {0};
 
 		for (int i = 0; i < n; i++)
-			perm[i] = i;
-		probe_skus = skus;
-		probe_orderids = orderids;
-		qsort(perm, n, sizeof(int), probe_cmp);
-		for (int i = 0; i < n; i++)
 		{
-			ps[i] = skus[perm[i]];
-			po[i] = orderids[perm[i]];
+			Datum		row[2] = {TEXT(skus[i]), TEXT(orderids[i])};
+
+			al_pg_rows_add(s, &probes, 2, row);
 		}
-		args[0] = text_array(ps, n);
-		args[1] = text_array(po, n);
+		al_pg_rows_sort(&probes, 2, 0, 1);
+		args[0] = al_pg_rows_array(&probes, 0, TEXTOID);
+		args[1] = al_pg_rows_array(&probes, 1, TEXTOID);
 	}
 	rows = al_pg_exec(s, Q_LINES_OF_ORDERS, args, NULL);
 	for (uint64 i = 0; i < rows; i++)
