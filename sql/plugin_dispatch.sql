@@ -203,6 +203,7 @@ SELECT count(*) AS lines FROM allocation.order_lines WHERE orderid = 'PD-own-2';
 
 SELECT allocation.unsubscribe('Allocated', 'pd_admins(jsonb)');
 SELECT allocation.unsubscribe('Allocated', 'pd_p2(jsonb)');
+SELECT allocation.unsubscribe('Allocated', 'pd_clerks(jsonb)') AS clerks_was_subscribed;
 DROP FUNCTION pd_clerks(jsonb), pd_admins(jsonb);
 DROP TABLE pd_calls, pd_action, pd_now, pd_change, pd_scenario, pd_result,
 	pd_secret;

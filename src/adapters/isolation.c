@@ -8,7 +8,10 @@
  *	1) The pattern is the PL handlers' one: BeginInternalSubTransaction,
  *	   call, ReleaseCurrentSubTransaction; on error copy the error data,
  *	   flush it, roll the subtransaction back, restore the memory context
- *	   and resource owner, and report a WARNING.  The SPI connection was
+ *	   and resource owner, and report a WARNING, unless the error belongs
+ *	   to the caller's transaction (al_pg_error_belongs_to_caller: one
+ *	   table of SQLSTATE classes for every isolated handler and plugin),
+ *	   which is re-thrown after the rollback.  The SPI connection was
  *	   opened outside the subtransaction, so the abort leaves it usable.
  *	2) A plugin runs with the rights of the role that subscribed it
  *	   (SPEC section 5), never with the extension owner's: the user id is
@@ -17,7 +20,13 @@
  *	   dropped by a relcache callback: subscribe()/unsubscribe() send a
  *	   relcache invalidation for allocation.subscriptions, which reaches
  *	   every backend at commit.  A command with no plugin subscribed thus
- *	   runs no query for plugins.
+ *	   runs no query for plugins.  A rolled-back subscribe/unsubscribe
+ *	   drops the cache too: PostgreSQL replays a transaction's (or
+ *	   subtransaction's) own invalidations locally when it aborts.  An
+ *	   event reaches the plugins subscribed when it is dispatched: they
+ *	   are copied out of the cache before the first call.
+ *	4) The owner of a plugin must have its subscriber's privileges
+ *	   (al_pg_check_plugin_owner), at subscribe() and at every call.
  *
  * src/adapters/isolation.c
  *
