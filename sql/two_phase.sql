@@ -34,3 +34,20 @@ SELECT aggregate_seq, type, payload ->> 'orderid' AS orderid
 SELECT allocated FROM allocation.stock WHERE reference = 'TP-B1';
 
 RESET allocation.notify_events;
+
+-- a transaction that wrote e-mails (an out-of-stock alert, a status change
+-- told to a subscriber) can be prepared too: NOTIFY
+-- allocation_notifications is sent from the commit, so PREPARE TRANSACTION
+-- does not fail; the e-mails appear when it is committed
+SET allocation.stock_alert_recipient = 'stock@tp.example.com';
+SELECT allocation.create_order('TP-100');
+SELECT allocation.subscribe_to_order('TP-100', 'buyer@tp.example.com');
+BEGIN;
+SELECT allocation.allocate('TP-100', 'TP-LAMP', 50);
+SELECT allocation.change_order_status('TP-100', 'cancelled');
+PREPARE TRANSACTION 'tp_mail';
+COMMIT PREPARED 'tp_mail';
+SELECT recipient, subject FROM allocation.notifications
+ WHERE recipient LIKE '%@tp.example.com' ORDER BY recipient;
+SELECT allocation.order_status('TP-100');
+RESET allocation.stock_alert_recipient;

@@ -8,7 +8,10 @@
  *	1) The pattern is the PL handlers' one: BeginInternalSubTransaction,
  *	   call, ReleaseCurrentSubTransaction; on error copy the error data,
  *	   flush it, roll the subtransaction back, restore the memory context
- *	   and resource owner, and report a WARNING.  The SPI connection was
+ *	   and resource owner, and report a WARNING, unless the error belongs
+ *	   to the caller's transaction (al_pg_error_belongs_to_caller: one
+ *	   table of SQLSTATE classes for every isolated handler and plugin),
+ *	   which is re-thrown after the rollback.  The SPI connection was
  *	   opened outside the subtransaction, so the abort leaves it usable.
  *	2) A plugin runs with the rights of the role that subscribed it
  *	   (SPEC section 5), never with the extension owner's: the user id is
@@ -17,7 +20,13 @@
  *	   dropped by a relcache callback: subscribe()/unsubscribe() send a
  *	   relcache invalidation for allocation.subscriptions, which reaches
  *	   every backend at commit.  A command with no plugin subscribed thus
- *	   runs no query for plugins.
+ *	   runs no query for plugins.  A rolled-back subscribe/unsubscribe
+ *	   drops the cache too: PostgreSQL replays a transaction's (or
+ *	   subtransaction's) own invalidations locally when it aborts.  An
+ *	   event reaches the plugins subscribed when it is dispatched: they
+ *	   are copied out of the cache before the first call.
+ *	4) The owner of a plugin must have its subscriber's privileges
+ *	   (al_pg_check_plugin_owner), at subscribe() and at every call.
  *
  * src/adapters/isolation.c
  *
@@ -27,6 +36,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -39,7 +49,9 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 
+#include "errors.h"
 #include "pg_session.h"
 
 typedef struct al_plugin
@@ -65,8 +77,80 @@ plugin_cache_reset(Datum arg, Oid relid)
 }
 
 /*
- * Run fn(svc, ev) in a subtransaction; its error becomes a WARNING naming
- * the handler.  Returns false when it failed.
+ * The errors that belong to the caller's transaction, by SQLSTATE class or
+ * code.  An isolated handler or plugin that raises one of them does not
+ * get it turned into a WARNING: its subtransaction is rolled back and the
+ * error goes on to the caller, as PL/pgSQL's WHEN OTHERS lets a cancel
+ * through.  They say something about the transaction or the server, not
+ * about the handler: swallowing a serialization failure or a deadlock
+ * would commit work that must be retried, swallowing a cancel or a
+ * statement_timeout would let a statement outlive its limit, and after an
+ * out-of-memory, I/O or internal error nothing should commit as if all
+ * were well.  A row with a zero code covers its whole class.
+ */
+static const struct
+{
+	int			sqlstate;
+	bool		whole_class;
+}			CALLER_ERRORS[] = {
+	/* 40: serialization failure 40001, deadlock 40P01, ... */
+	{ERRCODE_TRANSACTION_ROLLBACK, true},
+	/* 53: out of memory 53200, disk full 53100, too many connections ... */
+	{ERRCODE_INSUFFICIENT_RESOURCES, true},
+	/* 55P03: lock_timeout, NOWAIT */
+	{ERRCODE_LOCK_NOT_AVAILABLE, false},
+	/* 57: cancel and statement_timeout 57014, shutdowns 57P0x ... */
+	{ERRCODE_OPERATOR_INTERVENTION, true},
+	/* 58: I/O errors of the server */
+	{ERRCODE_SYSTEM_ERROR, true},
+	/* XX: internal errors, data or index corruption */
+	{ERRCODE_INTERNAL_ERROR, true},
+};
+
+/*
+ * Does an error of this SQLSTATE belong to the caller's transaction rather
+ * than to the isolated handler that raised it?  The one place that decides
+ * it, for every isolated path (event handlers and plugins).
+ */
+bool
+al_pg_error_belongs_to_caller(int sqlerrcode)
+{
+	for (size_t i = 0; i < lengthof(CALLER_ERRORS); i++)
+	{
+		if (CALLER_ERRORS[i].whole_class ?
+			ERRCODE_TO_CATEGORY(sqlerrcode) == CALLER_ERRORS[i].sqlstate :
+			sqlerrcode == CALLER_ERRORS[i].sqlstate)
+			return true;
+	}
+	return false;
+}
+
+/* The error a handler's status stands for, raised through al_raise. */
+static void
+raise_handler_status(al_status st, const al_event *ev)
+{
+	al_error_context ec = {.function = "event handler"};
+
+	ec.sku = ev->sku;
+	ec.ref = ev->batchref;
+	ec.orderid = ev->orderid;
+	ec.qty = ev->qty;
+	ec.status = ev->status;
+	ec.previous_status = ev->previous_status;
+	al_raise(st, &ec);
+	/* a status al_raise lets pass (AL_OUT_OF_STOCK): the handler's failure */
+	ereport(ERROR,
+			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+			 errmsg("event handler gave up: %s", al_status_name(st))));
+}
+
+/*
+ * Run fn(svc, ev) in a subtransaction.  Its own failure becomes a WARNING
+ * naming the handler, with the error's own SQLSTATE, and undoes only its
+ * work; an error of the caller's transaction (al_pg_error_belongs_to_caller)
+ * is re-thrown once the subtransaction is rolled back.  A handler that
+ * returns a status other than AL_OK fails with the error that status maps
+ * to, by the same rule.  Returns false when it failed.
  */
 static bool
 isolation_run(void *ctx, const char *name, al_event_handler_fn fn,
@@ -82,20 +166,10 @@ isolation_run(void *ctx, const char *name, al_event_handler_fn fn,
 	{
 		al_status	st = fn(svc, ev);
 
+		/* it gave up: undo its work as if it had raised */
 		if (st != AL_OK)
-		{
-			/* it gave up: undo its work as if it had raised */
-			al_pg_forget_rows(ctx);
-			RollbackAndReleaseCurrentSubTransaction();
-			ereport(WARNING,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("event handler %s failed on %s: %s", name,
-							al_event_name(ev->type), al_status_name(st)),
-					 errdetail("Only the handler's own work was undone; the command stands.")));
-			ok = false;
-		}
-		else
-			ReleaseCurrentSubTransaction();
+			raise_handler_status(st, ev);
+		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 	}
@@ -110,6 +184,8 @@ isolation_run(void *ctx, const char *name, al_event_handler_fn fn,
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		if (al_pg_error_belongs_to_caller(edata->sqlerrcode))
+			ReThrowError(edata);
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("event handler %s failed on %s: %s", name,
@@ -161,6 +237,38 @@ plugin_cache_load(al_pg_session *s)
 	plugin_cache_valid = true;
 }
 
+/*
+ * May handler run as a plugin with subscriber's rights?  Only if whoever
+ * can change it already has those rights: its owner must be the subscriber
+ * or a role with the subscriber's privileges (a superuser, a member that
+ * inherits it).  Otherwise the owner could CREATE OR REPLACE its body and
+ * have its own code run with the subscriber's rights.  Checked by
+ * subscribe() and again at every call (an ALTER FUNCTION ... OWNER TO
+ * after subscribing is caught there); 42501 when not.
+ */
+void
+al_pg_check_plugin_owner(Oid handler, Oid subscriber)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function with OID %u does not exist", handler)));
+	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+	ReleaseSysCache(tup);
+	if (!has_privs_of_role(owner, subscriber))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("function %s cannot run with the rights of role \"%s\"",
+						format_procedure(handler),
+						GetUserNameFromId(subscriber, false)),
+				 errdetail("Its owner \"%s\" does not have the privileges of that role and could change what the function does.",
+						   GetUserNameFromId(owner, false)),
+				 errhint("A plugin must be owned by the subscribing role, by a role that has its privileges, or by a superuser.")));
+}
+
 typedef struct plugin_call
 {
 	const al_plugin *plugin;
@@ -187,6 +295,8 @@ call_plugin(al_service *svc, const al_event *ev)
 
 	LOCAL_FCINFO(fcinfo, 1);
 
+	/* its owner may have changed since subscribe() checked it */
+	al_pg_check_plugin_owner(pl->handler, pl->owner);
 	/* fmgr does not check rights: do it as the executor would */
 	if (pg_proc_aclcheck(pl->handler, pl->owner, ACL_EXECUTE) != ACLCHECK_OK)
 		ereport(ERROR,
@@ -232,36 +342,50 @@ plugin_event_json(const char *aggregatetype, const al_event *ev)
 	return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }
 
+/*
+ * Call every plugin subscribed to ev's type, each isolated.  The set of
+ * plugins is the one subscribed when the event is dispatched: a plugin
+ * that subscribes or unsubscribes plugins (itself included) changes what
+ * the next events see, never who else gets this one.  So the matching
+ * subscriptions are copied before the first call, since the cache may be
+ * reloaded under our feet by the calls.
+ */
 static void
 plugins_dispatch(void *ctx, const char *aggregatetype, const al_event *ev)
 {
 	al_pg_session *s = ctx;
 	Datum		json = (Datum) 0;
+	al_plugin  *calls;
+	int			ncalls = 0;
 
 	if (!plugin_cache_valid)
 		plugin_cache_load(s);
+	if (plugin_count == 0)
+		return;
+	calls = palloc(sizeof(al_plugin) * plugin_count);
 	for (int i = 0; i < plugin_count; i++)
 	{
-		plugin_call call;
-		al_plugin	pl;
-		char	   *name;
-
-		if (!plugin_cache_valid)
-			plugin_cache_load(s);	/* a plugin changed the subscriptions */
-		if (i >= plugin_count || plugin_cache[i].type != ev->type)
+		if (plugin_cache[i].type != ev->type)
 			continue;
-		pl = plugin_cache[i];
+		calls[ncalls] = plugin_cache[i];
+		calls[ncalls].search_path = pstrdup(plugin_cache[i].search_path);
+		ncalls++;
+	}
+	for (int i = 0; i < ncalls; i++)
+	{
+		plugin_call call;
+
 		if (json == (Datum) 0)
 		{
 			json = plugin_event_json(aggregatetype, ev);
 			/* a plugin may read the read model: write what is held back */
 			al_pg_flush_views(s);
 		}
-		call.plugin = &pl;
+		call.plugin = &calls[i];
 		call.event = json;
 		current_call = &call;
-		name = format_procedure(pl.handler);
-		isolation_run(s, name, call_plugin, NULL, ev);
+		isolation_run(s, format_procedure(calls[i].handler), call_plugin,
+					  NULL, ev);
 	}
 }
 

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * listeners.c
- *	  NOTIFY allocation_events at commit, and only when it can wake someone.
+ *	  NOTIFY allocation_events at commit, and only when it can wake someone;
+ *	  NOTIFY allocation_notifications at commit.
  *
  * Notes:
  *	1) Why: every notifying commit takes one cluster-wide lock, from its
@@ -26,6 +27,13 @@
  *	   consumers also poll).  A LISTEN in the same transaction as the
  *	   command is not seen either (PostgreSQL's "self-notify").  PREPARE
  *	   TRANSACTION sends no NOTIFY: PostgreSQL forbids one there.
+ *	4) NOTIFY allocation_notifications, which wakes the mailer when an
+ *	   e-mail was written (a stock alert, an order status change told to
+ *	   its subscribers), goes out from the same callback, always (the
+ *	   mailer is expected to listen).  Calling Async_Notify while the
+ *	   command runs would make PREPARE TRANSACTION fail (0A000) for any
+ *	   transaction that wrote an e-mail; from here a prepared transaction
+ *	   sends none, and its e-mails wait for the mailer's next poll.
  *
  * src/adapters/listeners.c
  *
@@ -118,18 +126,39 @@ anyone_listening(void)
 
 /* AL_NOTIFY_OFF: nothing to send; else the strongest mode asked for */
 static int	pending = AL_NOTIFY_OFF;
+/* an e-mail was written: wake the mailer */
+static bool pending_mail = false;
 static bool callback_registered = false;
 
 static void
 notify_at_commit(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_PRE_COMMIT && pending != AL_NOTIFY_OFF &&
-		(pending == AL_NOTIFY_ON || anyone_listening()))
-		Async_Notify("allocation_events", "");
+	if (event == XACT_EVENT_PRE_COMMIT)
+	{
+		if (pending != AL_NOTIFY_OFF &&
+			(pending == AL_NOTIFY_ON || anyone_listening()))
+			Async_Notify("allocation_events", "");
+		if (pending_mail)
+			Async_Notify("allocation_notifications", "");
+	}
 	/* every path out of the transaction forgets it */
 	if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PRE_PREPARE &&
 		event != XACT_EVENT_PARALLEL_PRE_COMMIT)
+	{
 		pending = AL_NOTIFY_OFF;
+		pending_mail = false;
+	}
+}
+
+/* Register notify_at_commit once per backend. */
+static void
+register_callback(void)
+{
+	if (!callback_registered)
+	{
+		RegisterXactCallback(notify_at_commit, NULL);
+		callback_registered = true;
+	}
 }
 
 /* The command recorded events: wake the consumers when it commits. */
@@ -138,11 +167,15 @@ al_pg_notify_at_commit(void)
 {
 	if (al_notify_events == AL_NOTIFY_OFF)
 		return;
-	if (!callback_registered)
-	{
-		RegisterXactCallback(notify_at_commit, NULL);
-		callback_registered = true;
-	}
+	register_callback();
 	if (pending != AL_NOTIFY_ON)
 		pending = al_notify_events;
+}
+
+/* An e-mail was written to allocation.notifications: wake the mailer. */
+void
+al_pg_notify_mailer_at_commit(void)
+{
+	register_callback();
+	pending_mail = true;
 }

@@ -29,7 +29,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -392,7 +391,7 @@ views_flush(void *ctx)
 	al_pg_flush_views(ctx);
 }
 
-/* Write one e-mail and wake the mailer. */
+/* Write one e-mail and wake the mailer when the transaction commits. */
 void
 al_pg_notification(al_pg_session *s, const char *recipient,
 				   const char *subject, const char *body)
@@ -400,7 +399,7 @@ al_pg_notification(al_pg_session *s, const char *recipient,
 	Datum		args[3] = {TEXT(recipient), TEXT(subject), TEXT(body)};
 
 	al_pg_exec(s, Q_NOTIFICATION_INSERT, args, NULL);
-	Async_Notify("allocation_notifications", "");
+	al_pg_notify_mailer_at_commit();
 }
 
 static void

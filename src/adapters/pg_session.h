@@ -142,6 +142,12 @@ extern void al_pg_events_recorded(al_pg_session *s);
 
 /* listeners.c */
 extern void al_pg_notify_at_commit(void);
+extern void al_pg_notify_mailer_at_commit(void);
+
+/* isolation.c: is this error the caller's, never a handler's WARNING? */
+extern bool al_pg_error_belongs_to_caller(int sqlerrcode);
+/* isolation.c: may handler run as a plugin of subscriber?  42501 if not */
+extern void al_pg_check_plugin_owner(Oid handler, Oid subscriber);
 
 /* repository.c */
 extern void al_pg_repository(al_repository *repo, al_pg_session *s);

@@ -107,6 +107,8 @@ allocation_subscribe(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for function %s",
 						format_procedure(handler))));
+	/* nobody else may be able to change what runs with our rights */
+	al_pg_check_plugin_owner(handler, subscriber);
 
 	args[0] = CStringGetTextDatum(type);
 	args[1] = ObjectIdGetDatum(handler);

@@ -104,8 +104,10 @@ allocation_change_order_status(PG_FUNCTION_ARGS)
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_change_order_status(&svc, ec.orderid, status);
+	/* al_pg_end deletes the arena (the current context): copy it out */
 	if (r.previous_status)
-		ec.previous_status = pstrdup(r.previous_status);
+		ec.previous_status = MemoryContextStrdup(s.caller_cxt,
+												 r.previous_status);
 	al_pg_end(&s);
 	al_raise(r.status, &ec);
 	PG_RETURN_VOID();

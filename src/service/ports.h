@@ -156,7 +156,9 @@ typedef al_status (*al_event_handler_fn) (struct al_service *svc,
  * Run one event handler so that its failure undoes only its own work and
  * never the command (a subtransaction in the server; a plain call in the
  * fakes).  Returns false when the handler failed: it raised an error or
- * returned a status other than AL_OK; its work is undone either way.
+ * returned a status other than AL_OK; its work is undone either way.  An
+ * error that belongs to the caller's transaction (serialization failure,
+ * deadlock, cancel, ...) is not the handler's: it reaches the caller.
  */
 typedef struct al_isolation
 {
