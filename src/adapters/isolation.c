@@ -234,7 +234,8 @@ plugin_cache_load(al_pg_session *s)
 											  al_pg_text(s, i, 4));
 		plugin_count++;
 	}
-	plugin_cache_valid = true;
+	/* as orders.c's cache: a list read under an old snapshot is not kept */
+	plugin_cache_valid = !IsolationUsesXactSnapshot();
 }
 
 /*

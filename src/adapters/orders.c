@@ -18,6 +18,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -48,6 +49,7 @@ order_get(void *ctx, const char *orderid, al_order *o)
  * Does any order exist?  Cached per backend: while order tracking is not
  * in use, allocations pay nothing for it.  create_order sends a relcache
  * invalidation of allocation.orders, which drops every backend's answer.
+ * Only an answer read under a fresh statement snapshot is kept.
  */
 static Oid	orders_relid = InvalidOid;
 static bool orders_known = false;
@@ -81,7 +83,12 @@ any_order_exists(al_pg_session *s)
 	{
 		orders_relid = relid;
 		orders_exist = al_pg_exec(s, Q_ORDER_ANY, NULL, NULL) > 0;
-		orders_known = true;
+		/*
+		 * An answer read under a transaction snapshot (REPEATABLE READ,
+		 * SERIALIZABLE) may be older than an invalidation this backend
+		 * has already accepted: keep it for this call only.
+		 */
+		orders_known = !IsolationUsesXactSnapshot();
 	}
 	return orders_exist;
 }
