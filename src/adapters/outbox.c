@@ -212,7 +212,14 @@ new_event_id(void)
 	return UUIDPGetDatum(id);
 }
 
-/* Cache of the clock offset: valid for one outbox_clock table. */
+/*
+ * Cache of the clock offset: valid for one outbox_clock table.  Only an
+ * offset read from a row some other, committed transaction wrote is kept
+ * here; one this transaction wrote (the first use after a restore) may yet
+ * roll back, so it serves the current SQL call only and is read again by
+ * the next.  The cache is thus valid across aborts by construction: a
+ * backend never goes on with an offset that was not stored.
+ */
 static Oid	clock_relid = InvalidOid;
 static int64 clock_offset = 0;
 
@@ -245,9 +252,15 @@ al_pg_clock_offset(al_pg_session *s)
 		if (al_pg_exec(s, Q_CLOCK_GET, NULL, NULL) == 1 &&
 			al_pg_int8(0, 1) == sysid)
 		{
-			clock_offset = al_pg_int8(0, 2);
-			clock_relid = relid;
-			return s->clock_offset = clock_offset;
+			TransactionId xmin = DatumGetTransactionId(al_pg_datum(0, 3));
+
+			s->clock_offset = al_pg_int8(0, 2);
+			if (!TransactionIdIsCurrentTransactionId(xmin))
+			{
+				clock_offset = s->clock_offset;
+				clock_relid = relid;
+			}
+			return s->clock_offset;
 		}
 		/* ours now; a concurrent first use may win: read it again */
 		al_pg_exec(s, Q_CLOCK_RESET, args, NULL);

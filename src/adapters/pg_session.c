@@ -19,11 +19,16 @@
  *	   SPI_tuptable is freed when the next statement runs (al_pg_exec): the
  *	   adapters copy what they keep into the arena first.  A long
  *	   allocate_many thus stays flat: it resets the arena after each line.
- *	4) Rights: the functions are not SECURITY DEFINER (a SET search_path
- *	   clause would cost a GUC save and restore on every call).  Instead
- *	   the session switches to the owner of schema allocation with
- *	   SECURITY_LOCAL_USERID_CHANGE, as ri_triggers.c does for its checks;
- *	   an ERROR restores the caller's id with the (sub)transaction.
+ *	4) Rights: the functions are not SECURITY DEFINER.  Instead the
+ *	   session switches to the owner of extension allocation with
+ *	   SECURITY_LOCAL_USERID_CHANGE, as ri_triggers.c does for its checks,
+ *	   and pins search_path to pg_catalog, pg_temp at a GUC nest level of
+ *	   its own, as a SET clause does (fmgr_security_definer); an ERROR
+ *	   restores both with the (sub)transaction.  The pin is defence in
+ *	   depth: a kept plan is re-analysed under the search_path of the
+ *	   moment, so one unqualified name would otherwise resolve in the
+ *	   caller's schemas with the owner's rights.  Plugins set their
+ *	   subscriber's search_path on top of it (isolation.c).
  *
  * src/adapters/pg_session.c
  *
@@ -32,12 +37,14 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
-#include "catalog/pg_namespace.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/inval.h"
@@ -323,16 +330,18 @@ static const al_query_def QUERIES[Q__COUNT] = {
 	[Q_ORDER_ANY] = {
 		"SELECT FROM allocation.orders LIMIT 1",
 		0, {InvalidOid}, SPI_OK_SELECT},
+	/* xmin: was the row written by this transaction (outbox.c)? */
 	[Q_CLOCK_GET] = {
-		"SELECT system_identifier, key_offset FROM allocation.outbox_clock",
+		"SELECT system_identifier, key_offset, xmin"
+		" FROM allocation.outbox_clock",
 		0, {InvalidOid}, SPI_OK_SELECT},
 	[Q_CLOCK_RESET] = {
 		"INSERT INTO allocation.outbox_clock (system_identifier, key_offset)"
 		" SELECT $1, GREATEST(0, GREATEST("
-		"  (SELECT max(commit_key) FROM allocation.outbox),"
-		"  (SELECT max(event_key) FROM allocation.product_state),"
-		"  (SELECT max(event_key) FROM allocation.orders),"
-		"  (SELECT max(last_key) FROM allocation.consumers))"
+		"  (SELECT pg_catalog.max(commit_key) FROM allocation.outbox),"
+		"  (SELECT pg_catalog.max(event_key) FROM allocation.product_state),"
+		"  (SELECT pg_catalog.max(event_key) FROM allocation.orders),"
+		"  (SELECT pg_catalog.max(last_key) FROM allocation.consumers))"
 		"  OPERATOR(pg_catalog.-)"
 		"  pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())"
 		"   ::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.+) 1)"
@@ -356,9 +365,14 @@ arena_alloc(void *ctx, size_t size)
 	return MemoryContextAlloc((MemoryContext) ctx, size);
 }
 
-/* The owner of schema allocation, cached until pg_namespace changes. */
+/*
+ * The owner of extension allocation and the extension's OID, cached until
+ * pg_extension changes.  The callback is registered by _PG_init, so no
+ * change can slip by before the first use.  A change made by a transaction
+ * that rolls back is undone with a local invalidation at the abort, which
+ * runs the callback too: the cache never outlives the row it was read from.
+ */
 static Oid	cached_owner = InvalidOid;
-static bool owner_callback = false;
 
 static void
 owner_cache_reset(Datum arg, int cacheid, uint32 hashvalue)
@@ -366,29 +380,36 @@ owner_cache_reset(Datum arg, int cacheid, uint32 hashvalue)
 	cached_owner = InvalidOid;
 }
 
-/* Owner of schema allocation: the role whose rights the adapters use. */
+void
+al_pg_session_init(void)
+{
+	CacheRegisterSyscacheCallback(EXTENSIONOID, owner_cache_reset, (Datum) 0);
+}
+
+/*
+ * Owner of extension allocation: the role whose rights the adapters use.
+ * The extension's owner, not the schema's: ALTER SCHEMA ... OWNER TO must
+ * not change whose rights the commands run with.
+ */
 static Oid
 extension_owner(void)
 {
-	Oid			nsp;
+	Oid			ext;
 	HeapTuple	tup;
 
 	if (OidIsValid(cached_owner))
 		return cached_owner;
-	if (!owner_callback)
-	{
-		CacheRegisterSyscacheCallback(NAMESPACEOID, owner_cache_reset,
-									  (Datum) 0);
-		owner_callback = true;
-	}
-	nsp = get_namespace_oid("allocation", false);
-	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	ext = get_extension_oid("allocation", false);
+	tup = SearchSysCache1(EXTENSIONOID, ObjectIdGetDatum(ext));
 	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for schema %u", nsp);
-	cached_owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+		elog(ERROR, "cache lookup failed for extension %u", ext);
+	cached_owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
 	ReleaseSysCache(tup);
 	return cached_owner;
 }
+
+/* What search_path is while the owner's statements run. */
+#define AL_PINNED_SEARCH_PATH "pg_catalog, pg_temp"
 
 void
 al_pg_begin(al_pg_session *s, bool read_only)
@@ -407,6 +428,17 @@ al_pg_begin(al_pg_session *s, bool read_only)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
 	/* what the adapters palloc (arguments, copies) goes with the arena */
 	MemoryContextSwitchTo(s->arena_cxt);
+
+	/*
+	 * Pin search_path for as long as the owner's statements run, as a SET
+	 * clause would: a kept plan is re-analysed under the path of the
+	 * moment, and must never see the caller's.  al_pg_end pops the level;
+	 * an ERROR pops it with the (sub)transaction.
+	 */
+	s->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", AL_PINNED_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 	GetUserIdAndSecContext(&s->saved_userid, &s->saved_sec_context);
 	SetUserIdAndSecContext(extension_owner(),
 						   s->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
@@ -421,6 +453,8 @@ al_pg_end(al_pg_session *s)
 	al_pg_flush_outbox(s);
 	al_pg_flush_views(s);
 	SetUserIdAndSecContext(s->saved_userid, s->saved_sec_context);
+	/* the caller's search_path again */
+	AtEOXact_GUC(false, s->guc_nestlevel);
 	/* a wake-up hint for outbox consumers, sent at commit (listeners.c) */
 	if (s->events_recorded)
 		al_pg_notify_at_commit();
@@ -631,4 +665,6 @@ al_pg_forget_rows(al_pg_session *s)
 {
 	s->outbox_rows.n = 0;
 	s->view_rows.n = 0;
+	/* the clock row may have been written by the rolled-back part: re-read */
+	s->clock_checked = false;
 }

@@ -86,6 +86,7 @@ typedef struct al_pg_session
 	al_allocator mem;
 	Oid			saved_userid;
 	int			saved_sec_context;
+	int			guc_nestlevel;	/* search_path pinned at this level */
 	bool		read_only;
 	bool		events_recorded;	/* NOTIFY allocation_events at commit */
 	/* load_line also brought the batches with stock of this product */
@@ -112,12 +113,18 @@ typedef struct al_pg_session
 	}		   *batch_tids;
 } al_pg_session;
 
+/* Called once by _PG_init: registers the caches' invalidation callbacks. */
+extern void al_pg_session_init(void);
+
 /*
- * Open the session: SPI_connect, switch to the extension owner's rights
- * (no role may touch the tables directly, SPEC section 7).
+ * Open the session: SPI_connect, pin search_path, switch to the extension
+ * owner's rights (no role may touch the tables directly).
  */
 extern void al_pg_begin(al_pg_session *s, bool read_only);
-/* Close it: restore the caller's rights, SPI_finish, free the arena. */
+/*
+ * Close it: restore the caller's rights and search_path, SPI_finish, free
+ * the arena.
+ */
 extern void al_pg_end(al_pg_session *s);
 
 /*

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * module.c
- *	  Module magic and the extension's settings.
+ *	  Module magic, the extension's settings and the registration of the
+ *	  backend caches' invalidation callbacks.
  *
  * src/entry/module.c
  *
@@ -12,6 +13,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "pg_session.h"
 #include "settings.h"
 
 PG_MODULE_MAGIC;
@@ -34,6 +36,8 @@ static const struct config_enum_entry notify_options[] = {
 void
 _PG_init(void)
 {
+	/* before any use: a cache must not miss an invalidation */
+	al_pg_session_init();
 	DefineCustomStringVariable("allocation.stock_alert_recipient",
 							   "E-mail address that receives out-of-stock alerts.",
 							   "Empty: no alert is written.",

@@ -453,6 +453,16 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unknown event "%"', last_event USING ERRCODE = '22023';
 	END IF;
+	-- only what read_events could have delivered: past the frontier, a
+	-- transaction still running may yet commit an event before this one,
+	-- and the cursor would pass it for good
+	IF e.commit_key >= pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+					   + allocation._clock_offset() THEN
+		RAISE EXCEPTION 'event "%" is not readable yet', last_event
+			USING ERRCODE = '22023',
+				  DETAIL = 'A transaction that may still record an earlier event is running.',
+				  HINT = 'Acknowledge only events that allocation.read_events returned.';
+	END IF;
 	UPDATE allocation.consumers
 	   SET last_key = e.commit_key, last_position = e.position,
 		   acked_at = clock_timestamp()
