@@ -474,6 +474,17 @@ def atomic():
         run(ref)
         full = max(full, time.monotonic() - t0)
     new = raw(ref)
+    # a reader during the run sees the old file or the new one, never a part
+    put(d, "allocations.csv", old)
+    p = subprocess.Popen([BIN, d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    reads, torn = 0, None
+    while p.poll() is None:
+        now = raw(d)
+        reads += 1
+        if now not in (old, new):
+            torn = len(now)
+    ok(torn is None and raw(d) == new, f"a reader during the run never sees a partial file ({reads} reads)",
+       f"saw {torn} bytes; old {len(old)}, new {len(new)}")
     rng = random.Random(SEED)
     seen = {"old": 0, "new": 0}
     for i in range(16):
