@@ -20,7 +20,7 @@ Parts (each can be run alone: test_csv.py [scenarios|malformed|atomic|property])
              out-of-stock lines, the same error messages
 
 Environment: CSV_BIN (the program), CSV_PSQL (a psql command line for the
-property part, e.g. "psql -X -d db"), CSV_CASES (property cases, 1500),
+property part, e.g. "psql -X -d db"), CSV_CASES (property cases, 1000),
 CSV_MUTATIONS (mutations per file, 300), CSV_SEED.
 """
 import csv
@@ -521,7 +521,7 @@ def prop():
         ok(False, "property: CSV_PSQL is not set")
         return
     rng = random.Random(SEED)
-    ncases = int(os.environ.get("CSV_CASES", "1500"))
+    ncases = int(os.environ.get("CSV_CASES", "1000"))
     alphabet = ["a", "b", "B", "é", "Ω", ",", '"', " ", "1", "z"]
     dates = ["", "", "2011-01-01", "2011-01-02", "2011-01-02", "1999-12-31", "2040-02-29"]
 
