@@ -24,7 +24,8 @@ SERVICE_SRCS := $(sort $(wildcard src/service/*.c))
 ADAPTER_SRCS := $(sort $(wildcard src/adapters/*.c))
 ENTRY_SRCS   := $(sort $(wildcard src/entry/*.c))
 SRCS         := $(CORE_SRCS) $(SERVICE_SRCS) $(ADAPTER_SRCS) $(ENTRY_SRCS)
-HDRS         := $(sort $(wildcard src/*/*.h))
+# src/csv (allocate-from-csv) is a program of its own, not part of the module.
+HDRS         := $(sort $(foreach d,core service adapters entry,$(wildcard src/$(d)/*.h)))
 
 # Everything below uses ":=" on purpose: PGXS tests these with "ifdef",
 # which is true for a recursively expanded variable even when it expands
@@ -252,6 +253,62 @@ uninstall-relay:
 
 relay-clean:
 	rm -f $(RELAY_BIN) $(RELAY_UNIT_BIN) $(RELAY_FLAGS_STAMP)
+
+# --- allocate-from-csv: the same core over CSV files (docs/csv.md) ---------
+#
+# Plain C11 on src/core, src/service and src/csv (no PostgreSQL headers,
+# no library), built by "make" and installed by "make install" into
+# CSV_BINDIR, which is on the PATH.  src/csv is not in the module's
+# sources: the extension's source lists name their directories.
+# make bench-csv measures it on generated data (bench/csv/).
+
+CSV_BIN         := src/csv/allocate-from-csv
+CSV_SRCS        := $(sort $(wildcard src/csv/*.c))
+CSV_HDRS        := $(sort $(wildcard src/csv/*.h))
+CSV_BINDIR      ?= /usr/local/bin
+CSV_CFLAGS      ?= -std=c11 -O2 -g -Wall -Wextra
+CSV_CPPFLAGS    := -Isrc/core -Isrc/service -Isrc/csv
+CSV_FLAGS_STAMP := src/csv/.build-flags
+
+.PHONY: csv install-csv uninstall-csv csv-clean bench-csv
+csv: $(CSV_BIN)
+all: $(CSV_BIN)
+install: install-csv
+uninstall: uninstall-csv
+clean: csv-clean
+
+csv_build_flags := $(CC) $(CSV_CFLAGS) $(PG_CFLAGS) $(CSV_CPPFLAGS)
+$(CSV_FLAGS_STAMP): FORCE
+	@flags='$(subst ','\'',$(csv_build_flags))'; \
+	if [ ! -f $@ ] || [ "$$flags" != "$$(cat $@)" ]; then \
+		printf '%s\n' "$$flags" > $@; \
+	fi
+
+$(CSV_BIN): $(CSV_SRCS) $(CSV_HDRS) $(CORE_SRCS) $(SERVICE_SRCS) \
+		$(wildcard src/core/*.h src/service/*.h) $(CSV_FLAGS_STAMP)
+	$(CC) $(CSV_CFLAGS) $(PG_CFLAGS) $(CSV_CPPFLAGS) -o $@ \
+		$(CSV_SRCS) $(CORE_SRCS) $(SERVICE_SRCS)
+
+# As the relay: a user who cannot write CSV_BINDIR still gets the rest.
+install-csv: $(CSV_BIN)
+	@dir='$(DESTDIR)$(CSV_BINDIR)'; \
+	if [ -z '$(DESTDIR)' ] && [ "$$(id -u)" -ne 0 ] && \
+	   ! { [ -d "$$dir" ] && [ -w "$$dir" ]; }; then \
+		echo "warning: cannot write $$dir: allocate-from-csv not installed" >&2; \
+		echo "         (make install CSV_BINDIR=<dir on your PATH>, or run $(CSV_BIN) from here)" >&2; \
+	else \
+		echo "install -d $$dir && install -m 755 $(CSV_BIN) $$dir/allocate-from-csv"; \
+		install -d "$$dir" && install -m 755 $(CSV_BIN) "$$dir/allocate-from-csv"; \
+	fi
+
+uninstall-csv:
+	rm -f '$(DESTDIR)$(CSV_BINDIR)/allocate-from-csv'
+
+csv-clean:
+	rm -f $(CSV_BIN) $(CSV_FLAGS_STAMP)
+
+bench-csv: $(CSV_BIN)
+	@bash bench/csv/run.sh
 
 # --- the router extension (router/: allocation_router, SQL only) -----------
 

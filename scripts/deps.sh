@@ -54,6 +54,8 @@ if ! { command -v gcc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 &&
        installed libc6-dev; }; then
 	missing+=(build-essential)
 fi
+# allocate-from-csv's tests (test/csv) are in Python.
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # prove (perl) runs the unit tests; perl comes with pg_prove, but say it.
 command -v prove >/dev/null 2>&1 || installed perl || missing+=(perl)
 
