@@ -3,6 +3,14 @@
  * module.c
  *	  Module magic and the extension's settings.
  *
+ * Notes:
+ *	1) allocation.stock_alert_recipient is PGC_SUSET: only a superuser
+ *	   sets it (SET, ALTER DATABASE/ROLE ... SET).  A user's SET made
+ *	   before the library was loaded is a placeholder that PostgreSQL drops
+ *	   with a WARNING when the setting is defined here.  Its boot value is
+ *	   NULL, "not set": administrators then decide in allocation.settings
+ *	   (settings.c).  The check hook refuses what is not an address.
+ *
  * src/entry/module.c
  *
  *-------------------------------------------------------------------------
@@ -13,6 +21,9 @@
 #include "utils/guc.h"
 
 #include "settings.h"
+
+static bool check_stock_alert_recipient(char **newval, void **extra,
+										GucSource source);
 
 PG_MODULE_MAGIC;
 
@@ -31,17 +42,19 @@ static const struct config_enum_entry notify_options[] = {
 	{NULL, 0, false}
 };
 
+/* Define the settings; reserve the prefix "allocation". */
 void
 _PG_init(void)
 {
 	DefineCustomStringVariable("allocation.stock_alert_recipient",
-							   "E-mail address that receives out-of-stock alerts.",
-							   "Empty: no alert is written.",
+							   "E-mail address that receives out-of-stock alerts (superusers only).",
+							   "Not set: the address chosen with allocation.set_stock_alert_recipient, "
+							   "else " AL_STOCK_ALERT_DEFAULT ".  Empty: no alert is written.",
 							   &al_stock_alert_recipient,
-							   "",
-							   PGC_USERSET,
+							   NULL,
+							   PGC_SUSET,
 							   0,
-							   NULL, NULL, NULL);
+							   check_stock_alert_recipient, NULL, NULL);
 	DefineCustomEnumVariable("allocation.notify_events",
 							 "When a transaction that recorded events sends NOTIFY allocation_events.",
 							 "auto: when some session of the cluster is listening; on: always; off: never.  "
@@ -53,4 +66,15 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("allocation");
+}
+
+/* The setting holds "" or an address (settings.c), like subscribe_to_order. */
+static bool
+check_stock_alert_recipient(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || al_stock_alert_address_valid(*newval))
+		return true;
+	GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+	GUC_check_errdetail("An address has the form local@domain.tld or local@localhost, without spaces; empty turns alerts off.");
+	return false;
 }
