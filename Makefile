@@ -45,7 +45,8 @@ SQL_SRCS   := src/sql/$(EXTENSION).sql
 DATA_built := $(EXTENSION)--$(EXTVERSION).sql
 # Frozen scripts, installed as they are: install scripts of older versions
 # (allocation--0.1.0.sql) and upgrade scripts (allocation--A--B.sql).
-DATA       := $(sort $(wildcard src/sql/$(EXTENSION)--*.sql))
+DATA       := $(sort $(wildcard src/sql/$(EXTENSION)--*.sql)) \
+	$(sort $(wildcard src/sql/$(EXTENSION)--*.control))
 
 # pg_regress: every sql/*.sql, in name order, each against the extension.
 REGRESS      := $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

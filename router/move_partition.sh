@@ -182,7 +182,7 @@ say "partition $PART paused after $(( (t_paused - t0) / 1000000 )) ms; moving it
 
 # The tables this script knows.  A table it does not know could hold a
 # product's data: refuse rather than leave it behind.
-KNOWN="allocations_view batches consumers inbox notifications order_lines order_subscriptions orders outbox outbox_clock product_state subscriptions"
+KNOWN="allocations_view batches consumers inbox notifications order_lines order_subscriptions orders outbox outbox_clock product_state settings subscriptions"
 tables=$(q "$SOURCE" -c "SELECT string_agg(relname, ' ' ORDER BY relname) FROM pg_class
 	WHERE relnamespace = 'allocation'::regnamespace AND relkind IN ('r', 'p')")
 [ "$tables" = "$KNOWN" ] || die "the node's tables are ($tables), this script knows ($KNOWN): update it first"

@@ -206,6 +206,7 @@ SELECT allocation.handle('{"type": "Allocate", "orderid": "HM-o9", "sku": "HM-DE
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT allocation.handle('{"type": "CreateBatch", "ref": null, "sku": "HM-DESK", "qty": 1}');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+-- but a null type is no command at all: a malformed message (22023)
 SELECT allocation.handle('{"type": null}');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 -- a SQL NULL message

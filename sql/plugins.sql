@@ -319,7 +319,7 @@ CREATE FUNCTION pl_settings(event jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM set_config('search_path', 'pl_trap, public', false);
-	PERFORM set_config('allocation.stock_alert_recipient', 'attacker@pl.example.com', false);
+	PERFORM set_config('allocation.notify_events', 'off', false);
 END
 $$;
 SET ROLE pl_admin;
@@ -328,9 +328,9 @@ RESET ROLE;
 SHOW search_path;
 SELECT allocation.allocate('PL-o16', 'PL-DESK', 1);
 SHOW search_path;
-SHOW allocation.stock_alert_recipient;
+SHOW allocation.notify_events;
 RESET search_path;
-RESET allocation.stock_alert_recipient;
+RESET allocation.notify_events;
 SELECT allocation.unsubscribe('Allocated', 'pl_settings(jsonb)');
 
 -- a plugin may be written in any language: a LANGUAGE sql function

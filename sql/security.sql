@@ -99,6 +99,8 @@ INSERT INTO se_calls VALUES
 	('allocation.ack_events(text, uuid)', format($$SELECT allocation.ack_events('se-consumer', %L)$$, :'se_event')),
 	('allocation.purge_outbox()', $$SELECT allocation.purge_outbox()$$),
 	('allocation.check_invariants()', $$SELECT * FROM allocation.check_invariants()$$),
+	('allocation.stock_alert_recipient()', $$SELECT allocation.stock_alert_recipient()$$),
+	('allocation.set_stock_alert_recipient(text)', $$SELECT allocation.set_stock_alert_recipient(NULL)$$),
 	('allocation.shard_key(text)', $$SELECT allocation.shard_key('SE-SKU')$$),
 	('allocation.change_batch_quantity_here(text, integer)', $$SELECT allocation.change_batch_quantity_here('SE-B1', 50)$$),
 	-- the implementations behind the administrators' PL/pgSQL functions:

@@ -335,7 +335,7 @@ is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQu
 	"a redelivered message with a message_id is executed once"
 is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-dup-content'")" 1 \
 	"a redelivered message without one (id = hash of the content) is executed once"
-is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.inbox WHERE message_id = 'relay-test-m1'")" 1 \
+is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.inbox WHERE message_id = '\"relay-test-m1\"'")" 1 \
 	"the explicit message_id is the inbox key"
 
 # Malformed messages: one log line each, skipped, the relay goes on.

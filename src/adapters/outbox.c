@@ -418,9 +418,11 @@ al_pg_notification(al_pg_session *s, const char *recipient,
 static void
 notify_stock_alert(void *ctx, const al_event *ev)
 {
-	if (al_stock_alert_recipient == NULL || al_stock_alert_recipient[0] == '\0')
+	const char *recipient = al_stock_alert_recipient_get();
+
+	if (recipient[0] == '\0')
 		return;
-	al_pg_notification(ctx, al_stock_alert_recipient,
+	al_pg_notification(ctx, recipient,
 					   psprintf("Out of stock: %s", ev->sku),
 					   psprintf("Order %s asked for %d of %s and no batch can take it.",
 								ev->orderid, ev->qty, ev->sku));

@@ -280,16 +280,19 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" AND handler" EQ "$2",
 		2, {TEXTOID, REGPROCEDUREOID}, SPI_OK_DELETE},
 	[Q_INBOX_CLAIM] = {
-		"INSERT INTO allocation.inbox (message_id, message, handled_at)"
-		" VALUES ($1, $2, pg_catalog.clock_timestamp())"
-		" ON CONFLICT (message_id) DO NOTHING",
-		2, {TEXTOID, JSONBOID}, SPI_OK_INSERT},
+		"INSERT INTO allocation.inbox (message_type, sender, message_id,"
+		" message, handled_at)"
+		" VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp())"
+		" ON CONFLICT (message_type, sender, message_id) DO NOTHING",
+		4, {TEXTOID, REGROLEOID, JSONBOID, JSONBOID}, SPI_OK_INSERT},
 	[Q_INBOX_GET] = {
-		"SELECT result FROM allocation.inbox WHERE message_id" EQ "$1",
-		1, {TEXTOID}, SPI_OK_SELECT},
+		"SELECT result FROM allocation.inbox WHERE message_type" EQ "$1"
+		" AND sender" EQ "$2 AND message_id" EQ "$3",
+		3, {TEXTOID, REGROLEOID, JSONBOID}, SPI_OK_SELECT},
 	[Q_INBOX_STORE] = {
-		"UPDATE allocation.inbox SET result = $2 WHERE message_id" EQ "$1",
-		2, {TEXTOID, JSONBOID}, SPI_OK_UPDATE},
+		"UPDATE allocation.inbox SET result = $4 WHERE message_type" EQ "$1"
+		" AND sender" EQ "$2 AND message_id" EQ "$3",
+		4, {TEXTOID, REGROLEOID, JSONBOID, JSONBOID}, SPI_OK_UPDATE},
 	[Q_VIEW_LOCK] = {
 		"LOCK TABLE allocation.allocations_view IN EXCLUSIVE MODE",
 		0, {InvalidOid}, SPI_OK_UTILITY},

@@ -11,8 +11,25 @@
 #ifndef AL_SETTINGS_H
 #define AL_SETTINGS_H
 
-/* allocation.stock_alert_recipient: who gets OutOfStock e-mails (or none) */
+/*
+ * allocation.stock_alert_recipient: who gets OutOfStock e-mails.  NULL when
+ * no superuser set it; then the recipient an administrator chose with
+ * allocation.set_stock_alert_recipient applies, else the default.  An
+ * empty string turns alerts off.
+ */
 extern char *al_stock_alert_recipient;
+
+/* The recipient of a fresh install: the mailbox every mail host has. */
+#define AL_STOCK_ALERT_DEFAULT "postmaster@localhost"
+
+/* An address the setting accepts: "", an e-mail, or local@localhost. */
+extern bool al_stock_alert_address_valid(const char *address);
+
+/*
+ * The recipient in force ("" = no alerts).  Reads allocation.settings:
+ * call it inside an SPI session with the extension owner's rights.
+ */
+extern const char *al_stock_alert_recipient_get(void);
 /* allocation.notify_events: NOTIFY allocation_events at commit */
 /* allocation.notify_events: when to NOTIFY allocation_events (listeners.c) */
 typedef enum al_notify_mode

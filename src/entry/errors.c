@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_authid.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -99,10 +100,28 @@ al_check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
 				 errmsg("argument \"%s\" must not be null", argname)));
 }
 
+/*
+ * Check an identifier of len bytes in the database encoding.  The rules
+ * (characters, not bytes; control characters; blank) are the core's, which
+ * reads UTF-8: text of another server encoding is converted to UTF-8 first
+ * (every server encoding converts, LATIN1's C1 controls to U+0080-U+009F).
+ * SQL_ASCII declares no encoding: its bytes are read as UTF-8, and bytes
+ * that are not UTF-8 are refused.
+ */
 void
 al_check_identifier_value(const char *s, size_t len, const char *argname)
 {
-	switch (al_check_identifier(s, len))
+	const char *u = s;
+	size_t		ulen = len;
+	int			enc = GetDatabaseEncoding();
+
+	if (enc != PG_UTF8 && enc != PG_SQL_ASCII && len > 0)
+	{
+		u = (const char *) pg_do_encoding_conversion((unsigned char *) pnstrdup(s, len),
+													 (int) len, enc, PG_UTF8);
+		ulen = strlen(u);
+	}
+	switch (al_check_identifier(u, ulen))
 	{
 		case AL_IDENT_OK:
 			break;
@@ -122,7 +141,7 @@ al_check_identifier_value(const char *s, size_t len, const char *argname)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s is too long (%zu characters)", argname,
-							al_utf8_length(s, len)),
+							al_utf8_length(u, ulen)),
 					 errdetail("Identifiers have at most %d characters.",
 							   AL_IDENTIFIER_MAX_CHARS)));
 			break;
@@ -130,7 +149,7 @@ al_check_identifier_value(const char *s, size_t len, const char *argname)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must be valid UTF-8", argname),
-					 errdetail("Identifiers are Unicode text; the database encoding should be UTF8.")));
+					 errdetail("In a SQL_ASCII database identifiers are read as UTF-8.")));
 			break;
 		case AL_IDENT_CONTROL_CHAR:
 			ereport(ERROR,

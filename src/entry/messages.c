@@ -10,14 +10,26 @@
  *	   as fields, and an optional "message_id".  Unknown fields are ignored
  *	   so that senders may add metadata.
  *	2) Missing field or wrong JSON type: 22023 naming the field.  A field
- *	   that is JSON null: 22004, like a NULL argument of the function.
- *	3) Idempotent receiver: a message_id is claimed in allocation.inbox in
- *	   the caller's transaction (INSERT ... ON CONFLICT DO NOTHING waits
- *	   for a concurrent claimer to finish), the command runs, and its
- *	   result is stored beside it.  A message_id seen before returns the
- *	   stored result without running anything.  A failed command rolls its
- *	   claim back with it, so the message can be retried.
- *	4) Rights: the command's role is checked before the inbox is read, so
+ *	   that is JSON null: 22004, like a NULL argument of the function.  A
+ *	   message without a usable "type" (missing, null, not a string,
+ *	   unknown) is malformed: 22023.
+ *	3) "eta" is exactly YYYY-MM-DD: four digits of a year from 0001, a valid
+ *	   calendar day; no sign, space, era, time or special value (22023).
+ *	4) Idempotent receiver: the key of a handled message is (type, sender,
+ *	   message_id), the sender being current_user at the call, so neither
+ *	   another command type nor another role can claim a sender's id.  It
+ *	   is claimed in allocation.inbox in the caller's transaction (INSERT
+ *	   ... ON CONFLICT DO NOTHING waits for a concurrent claimer to finish),
+ *	   the command runs, and its result is stored beside it.  A message
+ *	   seen before returns the stored result without running anything.  A
+ *	   failed command rolls its claim back with it, so the message can be
+ *	   retried.
+ *	5) A message_id is a JSON string with the rules of an identifier (1-255
+ *	   characters, not blank, no control characters) or a JSON integer
+ *	   within bigint (1 and 1.0 are the same id; 1.5 is refused).  The
+ *	   string "7" and the number 7 are two ids: the inbox keeps the id as
+ *	   jsonb.  Anything else is 22023.
+ *	6) Rights: the command's role is checked before the inbox is read, so
  *	   a repeated message never tells its result to a role that could not
  *	   have run it.
  *
@@ -29,6 +41,8 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -55,7 +69,7 @@ typedef struct message
 {
 	message_type type;
 	const char *type_name;
-	char	   *message_id;
+	Jsonb	   *message_id;		/* a jsonb string or integer, or NULL */
 	char	   *orderid;
 	char	   *sku;
 	char	   *ref;
@@ -131,45 +145,129 @@ int_field(Jsonb *jb, const char *key)
 	return (int32) n;
 }
 
-/* An optional ISO date (YYYY-MM-DD) or null. */
+/* Is s[0..n) all ASCII digits? */
+static bool
+all_digits(const char *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* The number of the n ASCII digits at s. */
+static int
+digits_value(const char *s, int n)
+{
+	int			v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+/*
+ * An optional date or null.  Exactly YYYY-MM-DD, ASCII digits, year 0001 to
+ * 9999, a day that exists in that month: no sign, no space, no era, no
+ * time, no special value.  Anything else is 22023 naming the value.
+ */
 static void
 date_field(Jsonb *jb, const char *key, bool *has, DateADT *value)
 {
 	JsonbValue *v = field(jb, key);
-	char	   *s;
+	const char *s;
 	int			y,
 				m,
 				d;
-	char		tail;
 
 	*has = false;
 	if (v == NULL || v->type == jbvNull)
 		return;
 	if (v->type != jbvString)
 		malformed("must be an ISO date string", key);
-	s = jbv_string(v);
-	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 ||
-		s[4] != '-' || s[7] != '-' || m < 1 || m > 12 || d < 1 ||
-		d > day_tab[isleap(y)][m - 1])
-		malformed("must be an ISO date (YYYY-MM-DD)", key);
+	s = v->val.string.val;
+	if (v->val.string.len != 10 || !all_digits(s, 4) || s[4] != '-' ||
+		!all_digits(s + 5, 2) || s[7] != '-' || !all_digits(s + 8, 2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("malformed message: field \"%s\" must be an ISO date (YYYY-MM-DD), not \"%s\"",
+						key, jbv_string(v))));
+	y = digits_value(s, 4);
+	m = digits_value(s + 5, 2);
+	d = digits_value(s + 8, 2);
+	if (y < 1 || m < 1 || m > 12 || d < 1 || d > day_tab[isleap(y)][m - 1])
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("malformed message: field \"%s\" is not a valid date: \"%s\"",
+						key, jbv_string(v)),
+				 errdetail("A date is YYYY-MM-DD with a year from 0001 to 9999 and a day of that month.")));
 	*has = true;
-	*value = DatumGetDateADT(DirectFunctionCall1(date_in, CStringGetDatum(s)));
+	*value = date2j(y, m, d) - POSTGRES_EPOCH_JDATE;
+}
+
+/*
+ * The optional message_id, as the jsonb scalar the inbox keys on: a string
+ * with the rules of an identifier, or an integer within bigint written in
+ * its canonical form (so 1, 1.0 and 1e0 are one id).
+ */
+static Jsonb *
+message_id_field(Jsonb *jb)
+{
+	JsonbValue *v = field(jb, "message_id");
+	JsonbValue	id;
+
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvString)
+	{
+		al_check_identifier_value(v->val.string.val, v->val.string.len,
+								  "message_id");
+		id = *v;
+	}
+	else if (v->type == jbvNumeric)
+	{
+		Datum		whole = DirectFunctionCall2(numeric_trunc,
+												NumericGetDatum(v->val.numeric),
+												Int32GetDatum(0));
+		char	   *digits;
+		char	   *end;
+		long long	n;
+
+		/* integral and within bigint, or refused */
+		if (!DatumGetBool(DirectFunctionCall2(numeric_eq,
+											  NumericGetDatum(v->val.numeric),
+											  whole)))
+			malformed("must be a string or an integer", "message_id");
+		digits = DatumGetCString(DirectFunctionCall1(numeric_out, whole));
+		errno = 0;
+		n = strtoll(digits, &end, 10);
+		if (*end != '\0' || errno != 0 || n < PG_INT64_MIN || n > PG_INT64_MAX)
+			malformed("is an integer out of range (from -9223372036854775808 to 9223372036854775807)",
+					  "message_id");
+		id.type = jbvNumeric;
+		id.val.numeric = int64_to_numeric((int64) n);
+	}
+	else
+		malformed("must be a string or an integer", "message_id");
+	return JsonbValueToJsonb(&id);
 }
 
 static void
 parse_message(Jsonb *jb, message *msg)
 {
 	JsonbValue *type;
-	JsonbValue *id;
 
 	memset(msg, 0, sizeof(*msg));
 	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("malformed message: a message must be a JSON object")));
-	type = required(jb, "type");
+	/* no usable type, null included, is malformed: there is no command */
+	type = field(jb, "type");
+	if (type == NULL)
+		malformed("is missing", "type");
 	if (type->type != jbvString)
-		malformed("must be a string", "type");
+		malformed("must be a string naming the message type", "type");
 	msg->type_name = jbv_string(type);
 
 	if (strcmp(msg->type_name, "Allocate") == 0)
@@ -212,17 +310,7 @@ parse_message(Jsonb *jb, message *msg)
 						msg->type_name),
 				 errhint("Known types: Allocate, CreateBatch, ChangeBatchQuantity, Deallocate.")));
 
-	id = field(jb, "message_id");
-	if (id != NULL && id->type != jbvNull)
-	{
-		if (id->type == jbvString)
-			msg->message_id = identifier_field(jb, "message_id");
-		else if (id->type == jbvNumeric)
-			msg->message_id = DatumGetCString(DirectFunctionCall1(numeric_out,
-																  NumericGetDatum(id->val.numeric)));
-		else
-			malformed("must be a string or a number", "message_id");
-	}
+	msg->message_id = message_id_field(jb);
 }
 
 /* The role a message's command needs. */
@@ -276,14 +364,16 @@ execute(const message *msg)
 }
 
 /*
- * Claim message_id in the inbox.  Returns NULL when it is new (claimed),
- * else the result stored by its first handling.
+ * Claim (type, current_user, message_id) in the inbox.  Returns NULL when it
+ * is new (claimed), else the result stored by its first handling.
  */
 static Jsonb *
-inbox_claim(const char *message_id, Jsonb *message)
+inbox_claim(const message *msg, Oid sender, Jsonb *message)
 {
 	al_pg_session s;
-	Datum		args[2] = {CStringGetTextDatum(message_id),
+	Datum		args[4] = {CStringGetTextDatum(msg->type_name),
+		ObjectIdGetDatum(sender),
+		JsonbPGetDatum(msg->message_id),
 	JsonbPGetDatum(message)};
 	Jsonb	   *result = NULL;
 
@@ -301,11 +391,14 @@ inbox_claim(const char *message_id, Jsonb *message)
 	return result;
 }
 
+/* Store the result of a claimed message beside its key. */
 static void
-inbox_store(const char *message_id, Jsonb *result)
+inbox_store(const message *msg, Oid sender, Jsonb *result)
 {
 	al_pg_session s;
-	Datum		args[2] = {CStringGetTextDatum(message_id),
+	Datum		args[4] = {CStringGetTextDatum(msg->type_name),
+		ObjectIdGetDatum(sender),
+		JsonbPGetDatum(msg->message_id),
 	JsonbPGetDatum(result)};
 
 	al_pg_begin(&s, false);
@@ -320,6 +413,7 @@ allocation_handle(PG_FUNCTION_ARGS)
 	Jsonb	   *jb;
 	message		msg;
 	Jsonb	   *result;
+	Oid			sender = GetUserId();	/* current_user at the call */
 
 	al_require_role(AL_USER_ROLE, "allocation.handle");
 	al_check_not_null(fcinfo, 0, "message");
@@ -329,12 +423,12 @@ allocation_handle(PG_FUNCTION_ARGS)
 
 	if (msg.message_id)
 	{
-		result = inbox_claim(msg.message_id, jb);
+		result = inbox_claim(&msg, sender, jb);
 		if (result != NULL)
 			PG_RETURN_JSONB_P(result);	/* handled before: not again */
 	}
 	result = execute(&msg);
 	if (msg.message_id)
-		inbox_store(msg.message_id, result);
+		inbox_store(&msg, sender, result);
 	PG_RETURN_JSONB_P(result);
 }

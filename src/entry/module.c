@@ -4,6 +4,14 @@
  *	  Module magic, the extension's settings and the registration of the
  *	  backend caches' invalidation callbacks.
  *
+ * Notes:
+ *	1) allocation.stock_alert_recipient is PGC_SUSET: only a superuser
+ *	   sets it (SET, ALTER DATABASE/ROLE ... SET).  A user's SET made
+ *	   before the library was loaded is a placeholder that PostgreSQL drops
+ *	   with a WARNING when the setting is defined here.  Its boot value is
+ *	   NULL, "not set": administrators then decide in allocation.settings
+ *	   (settings.c).  The check hook refuses what is not an address.
+ *
  * src/entry/module.c
  *
  *-------------------------------------------------------------------------
@@ -15,6 +23,9 @@
 
 #include "pg_session.h"
 #include "settings.h"
+
+static bool check_stock_alert_recipient(char **newval, void **extra,
+										GucSource source);
 
 PG_MODULE_MAGIC;
 
@@ -33,19 +44,21 @@ static const struct config_enum_entry notify_options[] = {
 	{NULL, 0, false}
 };
 
+/* Define the settings; reserve the prefix "allocation". */
 void
 _PG_init(void)
 {
 	/* before any use: a cache must not miss an invalidation */
 	al_pg_session_init();
 	DefineCustomStringVariable("allocation.stock_alert_recipient",
-							   "E-mail address that receives out-of-stock alerts.",
-							   "Empty: no alert is written.",
+							   "E-mail address that receives out-of-stock alerts (superusers only).",
+							   "Not set: the address chosen with allocation.set_stock_alert_recipient, "
+							   "else " AL_STOCK_ALERT_DEFAULT ".  Empty: no alert is written.",
 							   &al_stock_alert_recipient,
-							   "",
-							   PGC_USERSET,
+							   NULL,
+							   PGC_SUSET,
 							   0,
-							   NULL, NULL, NULL);
+							   check_stock_alert_recipient, NULL, NULL);
 	DefineCustomEnumVariable("allocation.notify_events",
 							 "When a transaction that recorded events sends NOTIFY allocation_events.",
 							 "auto: when some session of the cluster is listening; on: always; off: never.  "
@@ -57,4 +70,15 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("allocation");
+}
+
+/* The setting holds "" or an address (settings.c), like subscribe_to_order. */
+static bool
+check_stock_alert_recipient(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || al_stock_alert_address_valid(*newval))
+		return true;
+	GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+	GUC_check_errdetail("An address has the form local@domain.tld or local@localhost, without spaces; empty turns alerts off.");
+	return false;
 }

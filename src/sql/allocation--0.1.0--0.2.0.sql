@@ -29,6 +29,26 @@ BEGIN
 END
 $roles$;
 
+-- Schema allocation becomes a member of the extension, as in a fresh
+-- install, so that DROP EXTENSION removes it with its rights.  A schema
+-- that holds its extension cannot be one of its members, so the extension
+-- first moves to pg_catalog, where a fresh install registers it.
+-- PostgreSQL has no command for that move: the catalog is updated
+-- directly (this script runs as a superuser: the extension is not
+-- trusted), the dependency on the old schema is dropped (pg_catalog is
+-- pinned and needs none).
+UPDATE pg_catalog.pg_extension
+   SET extnamespace = 'pg_catalog'::pg_catalog.regnamespace
+ WHERE extname = 'allocation';
+DELETE FROM pg_catalog.pg_depend
+ WHERE classid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+   AND objid = (SELECT e.oid FROM pg_catalog.pg_extension e
+				 WHERE e.extname = 'allocation')
+   AND refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+   AND refobjid = 'allocation'::pg_catalog.regnamespace
+   AND deptype = 'n';
+ALTER EXTENSION allocation ADD SCHEMA allocation;
+
 --------------------------------------------------------------------------
 -- Write model
 --------------------------------------------------------------------------
@@ -116,10 +136,21 @@ CREATE TABLE allocation.outbox_clock (
 
 -- new table inbox
 CREATE TABLE allocation.inbox (
-	message_id	text PRIMARY KEY,
-	message		jsonb NOT NULL,
-	result		jsonb,
-	handled_at	timestamptz NOT NULL
+	message_type	text NOT NULL,
+	sender			regrole NOT NULL,	-- dumped by name
+	message_id		jsonb NOT NULL,
+	message			jsonb NOT NULL,
+	result			jsonb,
+	handled_at		timestamptz NOT NULL,
+	PRIMARY KEY (message_type, sender, message_id)
+);
+
+-- new table settings: who receives the out-of-stock alerts, when an administrator chose it
+-- (allocation.set_stock_alert_recipient); no row: the default.  The
+-- setting allocation.stock_alert_recipient, when a superuser set it, wins.
+CREATE TABLE allocation.settings (
+	id						boolean PRIMARY KEY DEFAULT true CHECK (id),
+	stock_alert_recipient	text NOT NULL	-- '' = no alerts
 );
 
 -- new table consumers
@@ -133,6 +164,7 @@ CREATE TABLE allocation.consumers (
 
 -- pg_dump keeps the data of the new tables
 SELECT pg_catalog.pg_extension_config_dump('allocation.inbox', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.settings', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.orders', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.order_subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.consumers', '');
@@ -264,6 +296,21 @@ COMMENT ON FUNCTION allocation.unsubscribe(text, regprocedure) IS
 	'Remove a plugin subscription; true when there was one.';
 
 -- new C function allocation.rebuild_read_model
+-- new C functions allocation.stock_alert_recipient and set_stock_alert_recipient
+CREATE FUNCTION allocation.stock_alert_recipient()
+RETURNS text
+AS 'MODULE_PATHNAME', 'allocation_stock_alert_recipient'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION allocation.stock_alert_recipient() IS
+	'The address that receives out-of-stock alerts: the setting allocation.stock_alert_recipient if a superuser set it, else the one chosen by set_stock_alert_recipient, else postmaster@localhost; empty means no alerts.';
+
+CREATE FUNCTION allocation.set_stock_alert_recipient(recipient text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_set_stock_alert_recipient'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.set_stock_alert_recipient(text) IS
+	'Administrators: choose the address of the out-of-stock alerts (empty: no alerts; NULL: the default again).';
+
 CREATE FUNCTION allocation.rebuild_read_model()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'allocation_rebuild_read_model'
@@ -600,6 +647,7 @@ REVOKE ALL ON TABLE
 	allocation.order_subscriptions,
 	allocation.outbox_clock,
 	allocation.inbox,
+	allocation.settings,
 	allocation.consumers
 	FROM PUBLIC;
 
@@ -628,7 +676,9 @@ REVOKE ALL ON FUNCTION
 	allocation.shard_key(text),
 	allocation.change_batch_quantity_here(text, integer),
 	allocation._check_invariants(),
-	allocation.check_invariants()
+	allocation.check_invariants(),
+	allocation.stock_alert_recipient(),
+	allocation.set_stock_alert_recipient(text)
 	FROM PUBLIC;
 
 -- the recreated views for allocation_user again
@@ -652,5 +702,7 @@ GRANT EXECUTE ON FUNCTION
 	allocation.read_events(text, integer),
 	allocation.ack_events(text, uuid),
 	allocation.purge_outbox(),
-	allocation.check_invariants()
+	allocation.check_invariants(),
+	allocation.stock_alert_recipient(),
+	allocation.set_stock_alert_recipient(text)
 	TO allocation_user;

@@ -4,6 +4,26 @@
 \echo Use "CREATE EXTENSION allocation" to load this file. \quit
 
 --------------------------------------------------------------------------
+-- Schema allocation is created here, as a member of the extension, so that
+-- DROP EXTENSION removes it with its rights and leaves nothing of ours in
+-- the database.  (The extension itself is registered in pg_catalog: see
+-- allocation.control.)  A schema allocation that exists already is someone
+-- else's: refused, never adopted, since its owner could then plant objects
+-- among ours or own them.
+--------------------------------------------------------------------------
+DO $schema$
+BEGIN
+	IF EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = 'allocation') THEN
+		RAISE EXCEPTION 'schema "allocation" already exists'
+			USING ERRCODE = '42P06',
+				  DETAIL = 'Extension allocation creates its own schema and does not take over one made before it.',
+				  HINT = 'Drop or rename that schema, then create the extension again.';
+	END IF;
+END
+$schema$;
+CREATE SCHEMA allocation;
+
+--------------------------------------------------------------------------
 -- Roles (SPEC section 7).  Roles belong to the cluster, not to a database:
 -- created NOLOGIN when missing, reused when present, left behind by DROP
 -- EXTENSION.  allocation_admin can do everything allocation_user can.
@@ -160,12 +180,26 @@ CREATE TABLE allocation.outbox_clock (
 	key_offset			bigint NOT NULL
 );
 
--- Idempotent receiver of allocation.handle: one row a message_id handled.
+-- Idempotent receiver of allocation.handle: one row a message handled.  A
+-- message_id counts within its command type and its sender (current_user
+-- at the call): no sender can claim another's id.  message_id is the jsonb
+-- string or integer, so "7" and 7 are two ids and 1.0 is 1.
 CREATE TABLE allocation.inbox (
-	message_id	text PRIMARY KEY,
-	message		jsonb NOT NULL,
-	result		jsonb,
-	handled_at	timestamptz NOT NULL
+	message_type	text NOT NULL,
+	sender			regrole NOT NULL,	-- dumped by name
+	message_id		jsonb NOT NULL,
+	message			jsonb NOT NULL,
+	result			jsonb,
+	handled_at		timestamptz NOT NULL,
+	PRIMARY KEY (message_type, sender, message_id)
+);
+
+-- Who receives the out-of-stock alerts, when an administrator chose it
+-- (allocation.set_stock_alert_recipient); no row: the default.  The
+-- setting allocation.stock_alert_recipient, when a superuser set it, wins.
+CREATE TABLE allocation.settings (
+	id						boolean PRIMARY KEY DEFAULT true CHECK (id),
+	stock_alert_recipient	text NOT NULL	-- '' = no alerts
 );
 
 -- Outbox consumers and how far each has acknowledged (read_events).
@@ -186,6 +220,7 @@ SELECT pg_catalog.pg_extension_config_dump('allocation.allocations_view', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.notifications', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.inbox', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.settings', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.orders', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.order_subscriptions', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.consumers', '');
@@ -329,6 +364,20 @@ AS 'MODULE_PATHNAME', 'allocation_unsubscribe'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.unsubscribe(text, regprocedure) IS
 	'Remove a plugin subscription; true when there was one.';
+
+CREATE FUNCTION allocation.stock_alert_recipient()
+RETURNS text
+AS 'MODULE_PATHNAME', 'allocation_stock_alert_recipient'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION allocation.stock_alert_recipient() IS
+	'The address that receives out-of-stock alerts: the setting allocation.stock_alert_recipient if a superuser set it, else the one chosen by set_stock_alert_recipient, else postmaster@localhost; empty means no alerts.';
+
+CREATE FUNCTION allocation.set_stock_alert_recipient(recipient text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_set_stock_alert_recipient'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.set_stock_alert_recipient(text) IS
+	'Administrators: choose the address of the out-of-stock alerts (empty: no alerts; NULL: the default again).';
 
 CREATE FUNCTION allocation.rebuild_read_model()
 RETURNS bigint
@@ -668,7 +717,9 @@ GRANT EXECUTE ON FUNCTION
 	allocation.read_events(text, integer),
 	allocation.ack_events(text, uuid),
 	allocation.purge_outbox(),
-	allocation.check_invariants()
+	allocation.check_invariants(),
+	allocation.stock_alert_recipient(),
+	allocation.set_stock_alert_recipient(text)
 	TO allocation_user;
 GRANT SELECT ON allocation.allocations_view TO allocation_user;
 GRANT SELECT ON allocation.outbox, allocation.notifications TO allocation_admin;

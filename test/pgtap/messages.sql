@@ -84,7 +84,7 @@ INSERT INTO bad (what, message, errmsg) VALUES
  ('a number', '1', 'malformed message: a message must be a JSON object'),
  ('JSON null', 'null', 'malformed message: a message must be a JSON object'),
  ('an empty object', '{}', 'malformed message: field "type" is missing'),
- ('a numeric type', '{"type": 1}', 'malformed message: field "type" must be a string'),
+ ('a numeric type', '{"type": 1}', 'malformed message: field "type" must be a string naming the message type'),
  ('an unknown type', '{"type": "Ship"}', 'malformed message: unknown message type "Ship"'),
  ('a type in the wrong case', '{"type": "allocate", "orderid": "MS-x", "sku": "MS-SKU", "qty": 1}', 'malformed message: unknown message type "allocate"'),
  ('Allocate without orderid', '{"type": "Allocate", "sku": "MS-SKU", "qty": 1}', 'malformed message: field "orderid" is missing'),
@@ -106,12 +106,12 @@ INSERT INTO bad (what, message, errmsg) VALUES
  ('a zero line qty', '{"type": "Allocate", "orderid": "MS-x", "sku": "MS-SKU", "qty": 0}', 'malformed message: field "qty" must be greater than zero'),
  ('a negative batch qty', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": -1}', 'malformed message: field "qty" must not be negative'),
  ('a numeric eta', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": 1, "eta": 20310101}', 'malformed message: field "eta" must be an ISO date string'),
- ('a word for eta', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": 1, "eta": "soon"}', 'malformed message: field "eta" must be an ISO date (YYYY-MM-DD)'),
- ('a US date', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": 1, "eta": "04/30/2031"}', 'malformed message: field "eta" must be an ISO date (YYYY-MM-DD)'),
- ('February 30', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": 1, "eta": "2031-02-30"}', 'malformed message: field "eta" must be an ISO date (YYYY-MM-DD)'),
- ('month 13', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": 1, "eta": "2031-13-01"}', 'malformed message: field "eta" must be an ISO date (YYYY-MM-DD)'),
- ('a timestamp', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": 1, "eta": "2031-01-01 10:00"}', 'malformed message: field "eta" must be an ISO date (YYYY-MM-DD)'),
- ('a boolean message_id', '{"type": "Allocate", "orderid": "MS-x", "sku": "MS-SKU", "qty": 1, "message_id": true}', 'malformed message: field "message_id" must be a string or a number'),
+ ('a word for eta', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": 1, "eta": "soon"}', 'malformed message: field "eta" must be an ISO date (YYYY-MM-DD), not "soon"'),
+ ('a US date', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": 1, "eta": "04/30/2031"}', 'malformed message: field "eta" must be an ISO date (YYYY-MM-DD), not "04/30/2031"'),
+ ('February 30', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": 1, "eta": "2031-02-30"}', 'malformed message: field "eta" is not a valid date: "2031-02-30"'),
+ ('month 13', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": 1, "eta": "2031-13-01"}', 'malformed message: field "eta" is not a valid date: "2031-13-01"'),
+ ('a timestamp', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": 1, "eta": "2031-01-01 10:00"}', 'malformed message: field "eta" must be an ISO date (YYYY-MM-DD), not "2031-01-01 10:00"'),
+ ('a boolean message_id', '{"type": "Allocate", "orderid": "MS-x", "sku": "MS-SKU", "qty": 1, "message_id": true}', 'malformed message: field "message_id" must be a string or an integer'),
  ('an empty orderid', '{"type": "Allocate", "orderid": "", "sku": "MS-SKU", "qty": 1}', 'orderid must not be empty'),
  ('a blank sku', '{"type": "Allocate", "orderid": "MS-x", "sku": "  ", "qty": 1}', 'sku must not be blank'),
  ('a control character', '{"type": "Allocate", "orderid": "MS-\u0001", "sku": "MS-SKU", "qty": 1}', 'orderid must not contain control characters');
@@ -122,12 +122,13 @@ SELECT throws_ok(format('SELECT allocation.handle(%L)', b.message), '22023', b.e
 SELECT is(pg_temp.state(), :'before_bad', 'no malformed message changed anything');
 
 ------------------------------------------------------------------------
--- NULLs: 22004 (5)
+-- NULLs: 22004, but a null type is 22023 (5)
 ------------------------------------------------------------------------
 SELECT throws_ok($$SELECT allocation.handle(NULL)$$, '22004', 'argument "message" must not be null',
 	'a SQL NULL message is 22004');
-SELECT throws_ok($$SELECT allocation.handle('{"type": null}')$$, '22004', 'message field "type" must not be null',
-	'a JSON null type is 22004');
+SELECT throws_ok($$SELECT allocation.handle('{"type": null}')$$, '22023',
+	'malformed message: field "type" must be a string naming the message type',
+	'a JSON null type is no command: 22023');
 SELECT throws_ok($$SELECT allocation.handle('{"type": "Allocate", "orderid": null, "sku": "MS-SKU", "qty": 1}')$$,
 	'22004', 'message field "orderid" must not be null', 'a JSON null orderid is 22004');
 SELECT throws_ok($$SELECT allocation.handle('{"type": "CreateBatch", "ref": "MS-x", "sku": null, "qty": 1}')$$,

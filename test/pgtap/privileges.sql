@@ -9,7 +9,7 @@
 -- Run with: pg_prove -d tap_bus test/pgtap/privileges.sql
 -- (a database with CREATE EXTENSION pgtap and CREATE EXTENSION allocation)
 BEGIN;
-SELECT plan(258);
+SELECT plan(274);
 
 ------------------------------------------------------------------------
 -- The roles (8)
@@ -57,7 +57,7 @@ SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
 	'... to pg_catalog with pg_temp last');
 
 ------------------------------------------------------------------------
--- Schema and relations in the catalog (3 + 1 + 42 + 9)
+-- Schema and relations in the catalog (3 + 1 + 45 + 9)
 ------------------------------------------------------------------------
 SELECT schema_privs_are('allocation', 'allocation_user', ARRAY['USAGE'],
 	'allocation_user may use schema allocation');
@@ -71,7 +71,7 @@ SELECT set_eq($$SELECT c.relname::text FROM pg_class c
                 WHERE c.relnamespace = 'allocation'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p', 'f')$$,
 	ARRAY['allocations_view', 'batches', 'consumers', 'inbox', 'notifications', 'order_lines',
 	      'order_subscriptions', 'orders', 'outbox', 'outbox_clock', 'product_state', 'products',
-	      'stock', 'subscriptions'],
+	      'settings', 'stock', 'subscriptions'],
 	'the relations of schema allocation are the known ones');
 
 -- SELECT only, and only these: users read the query side, admins also
@@ -86,7 +86,7 @@ SELECT table_privs_are('allocation', r.relname, g.role,
                (3, 'pv_nobody', ARRAY[]::name[])) AS g(ord, role, readable),
        unnest(ARRAY['allocations_view', 'batches', 'consumers', 'inbox', 'notifications', 'order_lines',
                     'order_subscriptions', 'orders', 'outbox', 'outbox_clock', 'product_state',
-                    'products', 'stock', 'subscriptions']::name[]) AS r(relname)
+                    'products', 'settings', 'stock', 'subscriptions']::name[]) AS r(relname)
  ORDER BY g.ord, r.relname;
 
 SELECT sequence_privs_are('allocation', s.seq, g.role, ARRAY[]::name[],
@@ -96,7 +96,7 @@ SELECT sequence_privs_are('allocation', s.seq, g.role, ARRAY[]::name[],
  ORDER BY g.ord, s.seq;
 
 ------------------------------------------------------------------------
--- Functions in the catalog (1 + 66)
+-- Functions in the catalog (1 + 72)
 ------------------------------------------------------------------------
 
 -- every function of the schema, the level SPEC 7 gives it, and a valid
@@ -124,7 +124,9 @@ INSERT INTO calls VALUES
  (19, 'subscribe', '{text,regprocedure}', 'admin', true, $$SELECT allocation.subscribe('Allocated', 'public.pv_plugin(jsonb)')$$),
  (20, 'subscribe_to_order', '{text,text}', 'user', true, $$SELECT allocation.subscribe_to_order('PV-admin-1', '%1$s@pv.example.com')$$),
  (21, 'unregister_consumer', '{text}', 'admin', true, $$SELECT allocation.unregister_consumer('pv-gone')$$),
- (22, 'unsubscribe', '{text,regprocedure}', 'admin', true, $$SELECT allocation.unsubscribe('Allocated', 'public.pv_plugin(jsonb)')$$);
+ (22, 'unsubscribe', '{text,regprocedure}', 'admin', true, $$SELECT allocation.unsubscribe('Allocated', 'public.pv_plugin(jsonb)')$$),
+ (23, 'set_stock_alert_recipient', '{text}', 'admin', true, $$SELECT allocation.set_stock_alert_recipient(NULL)$$),
+ (24, 'stock_alert_recipient', '{}', 'user', true, $$SELECT allocation.stock_alert_recipient()$$);
 GRANT SELECT ON calls TO PUBLIC;
 
 -- the PL/pgSQL implementations behind the administrators' functions
@@ -166,7 +168,7 @@ SELECT function_privs_are('allocation', c.fn, c.args, g.role,
  ORDER BY g.ord, c.ord;
 
 ------------------------------------------------------------------------
--- What each role may really do, with SET ROLE (22 + 22 + 8 + 14 + 22 + 13)
+-- What each role may really do, with SET ROLE (24 + 24 + 8 + 15 + 24 + 13)
 ------------------------------------------------------------------------
 
 -- a fixture every call can work on

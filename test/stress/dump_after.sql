@@ -98,7 +98,7 @@ SELECT 'consumer warehouse reads ' || (SELECT count(*) FROM allocation.read_even
 SELECT 'the handled message m-2 ran again after the restore: ' || r::text
   FROM allocation.handle('{"type": "Allocate", "orderid": "msg-order-1", "sku": "BLUE-LAMP", "qty": 3, "message_id": "m-2"}') r
  WHERE (SELECT count(*) FROM allocation.outbox WHERE payload->>'orderid' = 'msg-order-1') <> 1
-	OR r IS DISTINCT FROM (SELECT result FROM allocation.inbox WHERE message_id = 'm-2');
+	OR r IS DISTINCT FROM (SELECT result FROM allocation.inbox WHERE message_id = '"m-2"' AND message_type = 'Allocate');
 SELECT 'check_invariants() after the new commands: '
 	   || string_agg(concat_ws(' ', invariant, object, detail), '; ')
   FROM allocation.check_invariants() HAVING count(*) > 0;

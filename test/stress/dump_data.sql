@@ -72,6 +72,9 @@ SELECT allocation.ack_events('mailer',
 	(SELECT id FROM allocation.read_events('mailer', 10) WITH ORDINALITY e ORDER BY ordinality DESC LIMIT 1));
 SELECT allocation.register_consumer('warehouse');
 
+-- the stock-alert recipient an administrator chose
+SELECT allocation.set_stock_alert_recipient('stock@dump.example.com');
+
 -- one e-mail sent already
 UPDATE allocation.notifications SET sent_at = clock_timestamp()
  WHERE id = (SELECT min(id) FROM allocation.notifications);
