@@ -128,7 +128,16 @@ anyone_listening(void)
 static int	pending = AL_NOTIFY_OFF;
 /* an e-mail was written: wake the mailer */
 static bool pending_mail = false;
-static bool callback_registered = false;
+
+/*
+ * The outermost (sub)transaction nesting level at which each wake-up was
+ * asked for, 0 when none is pending.  A subtransaction that aborts takes
+ * back what was asked for at its level or deeper, as the rows that asked
+ * for it are gone with it (a rolled-back savepoint, a plugin's failed
+ * subtransaction); one that commits hands it to its parent.
+ */
+static int	pending_level = 0;
+static int	pending_mail_level = 0;
 
 static void
 notify_at_commit(XactEvent event, void *arg)
@@ -147,18 +156,55 @@ notify_at_commit(XactEvent event, void *arg)
 	{
 		pending = AL_NOTIFY_OFF;
 		pending_mail = false;
+		pending_level = pending_mail_level = 0;
 	}
 }
 
-/* Register notify_at_commit once per backend. */
+/* Subtransaction ends: see pending_level. */
 static void
-register_callback(void)
+notify_at_subxact_end(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
 {
-	if (!callback_registered)
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
-		RegisterXactCallback(notify_at_commit, NULL);
-		callback_registered = true;
+		if (pending_level >= level)
+		{
+			pending = AL_NOTIFY_OFF;
+			pending_level = 0;
+		}
+		if (pending_mail_level >= level)
+		{
+			pending_mail = false;
+			pending_mail_level = 0;
+		}
 	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		if (pending_level == level)
+			pending_level = level - 1;
+		if (pending_mail_level == level)
+			pending_mail_level = level - 1;
+	}
+}
+
+/* Called once by _PG_init. */
+void
+al_pg_listeners_init(void)
+{
+	RegisterXactCallback(notify_at_commit, NULL);
+	RegisterSubXactCallback(notify_at_subxact_end, NULL);
+}
+
+/* Lower *level to the current nesting level if that is outer to it. */
+static void
+asked_at(int *level)
+{
+	int			now = GetCurrentTransactionNestLevel();
+
+	if (*level == 0 || now < *level)
+		*level = now;
 }
 
 /* The command recorded events: wake the consumers when it commits. */
@@ -167,15 +213,15 @@ al_pg_notify_at_commit(void)
 {
 	if (al_notify_events == AL_NOTIFY_OFF)
 		return;
-	register_callback();
 	if (pending != AL_NOTIFY_ON)
 		pending = al_notify_events;
+	asked_at(&pending_level);
 }
 
 /* An e-mail was written to allocation.notifications: wake the mailer. */
 void
 al_pg_notify_mailer_at_commit(void)
 {
-	register_callback();
 	pending_mail = true;
+	asked_at(&pending_mail_level);
 }

@@ -115,6 +115,8 @@ typedef struct al_pg_session
 
 /* Called once by _PG_init: registers the caches' invalidation callbacks. */
 extern void al_pg_session_init(void);
+/* Called once by _PG_init: the commit-time NOTIFY callbacks (listeners.c). */
+extern void al_pg_listeners_init(void);
 
 /*
  * Open the session: SPI_connect, pin search_path, switch to the extension

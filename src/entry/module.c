@@ -50,6 +50,7 @@ _PG_init(void)
 {
 	/* before any use: a cache must not miss an invalidation */
 	al_pg_session_init();
+	al_pg_listeners_init();
 	DefineCustomStringVariable("allocation.stock_alert_recipient",
 							   "E-mail address that receives out-of-stock alerts (superusers only).",
 							   "Not set: the address chosen with allocation.set_stock_alert_recipient, "

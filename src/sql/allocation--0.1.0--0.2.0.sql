@@ -374,10 +374,15 @@ COMMENT ON FUNCTION allocation.register_consumer(text, boolean) IS
 -- new SQL function allocation._unregister_consumer (run by its C proxy)
 CREATE FUNCTION allocation._unregister_consumer(consumer text)
 RETURNS boolean
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH gone AS (DELETE FROM allocation.consumers c WHERE c.name = consumer RETURNING 1)
-	SELECT count(*) > 0 FROM gone
+BEGIN
+	IF consumer IS NULL THEN
+		RAISE EXCEPTION 'argument "consumer" must not be null' USING ERRCODE = '22004';
+	END IF;
+	DELETE FROM allocation.consumers c WHERE c.name = consumer;
+	RETURN FOUND;
+END
 $$;
 COMMENT ON FUNCTION allocation._unregister_consumer(text) IS
 	'Implementation of allocation.unregister_consumer, run with the owner''s rights by it.';
@@ -399,6 +404,11 @@ DECLARE
 	c allocation.consumers;
 	frontier bigint;
 BEGIN
+	IF consumer IS NULL OR max_events IS NULL THEN
+		RAISE EXCEPTION 'argument "%" must not be null',
+			CASE WHEN consumer IS NULL THEN 'consumer' ELSE 'max_events' END
+			USING ERRCODE = '22004';
+	END IF;
 	SELECT * INTO c FROM allocation.consumers WHERE name = consumer;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unknown consumer "%"', consumer
@@ -438,6 +448,11 @@ AS $$
 DECLARE
 	e allocation.outbox;
 BEGIN
+	IF consumer IS NULL OR last_event IS NULL THEN
+		RAISE EXCEPTION 'argument "%" must not be null',
+			CASE WHEN consumer IS NULL THEN 'consumer' ELSE 'last_event' END
+			USING ERRCODE = '22004';
+	END IF;
 	SELECT * INTO e FROM allocation.outbox WHERE id = last_event;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unknown event "%"', last_event USING ERRCODE = '22023';
