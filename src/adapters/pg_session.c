@@ -52,6 +52,7 @@ typedef struct al_query_def
 	int			nargs;
 	Oid			argtypes[8];
 	int			expected;		/* SPI_OK_* */
+	int			cursor_options; /* 0, or CURSOR_OPT_GENERIC_PLAN */
 } al_query_def;
 
 #define EQ " OPERATOR(pg_catalog.=) "
@@ -124,7 +125,8 @@ static const al_query_def QUERIES[Q__COUNT] = {
 	 * warehouse first, then eta, then reference in byte order, the C
 	 * collation of the column), a page of $3 after the $4 read before.
 	 * batches_available holds the batches with stock in that order, so
-	 * the scan stops after the page.
+	 * the scan stops after the page.  One generic plan, planned once (with
+	 * the ordered scan, repository.c Note 5), not a custom plan per call.
 	 */
 	[Q_CANDIDATES] = {
 		"SELECT reference, purchased_quantity, allocated_quantity, eta, ctid"
@@ -132,7 +134,8 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" AND allocated_quantity OPERATOR(pg_catalog.<=)"
 		" (purchased_quantity OPERATOR(pg_catalog.-) $2)"
 		" ORDER BY eta NULLS FIRST, reference LIMIT $3 OFFSET $4",
-		4, {TEXTOID, INT4OID, INT8OID, INT8OID}, SPI_OK_SELECT},
+		4, {TEXTOID, INT4OID, INT8OID, INT8OID}, SPI_OK_SELECT,
+		CURSOR_OPT_GENERIC_PLAN},
 	[Q_LINE_GET] = {
 		"SELECT l.batchref, l.qty, l.seq, b.purchased_quantity,"
 		" b.allocated_quantity, b.eta, b.ctid"
@@ -153,7 +156,8 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" AND allocated_quantity OPERATOR(pg_catalog.<=)"
 		" (purchased_quantity OPERATOR(pg_catalog.-) $3)"
 		" ORDER BY eta NULLS FIRST, reference LIMIT $4)",
-		4, {TEXTOID, TEXTOID, INT4OID, INT8OID}, SPI_OK_SELECT},
+		4, {TEXTOID, TEXTOID, INT4OID, INT8OID}, SPI_OK_SELECT,
+		CURSOR_OPT_GENERIC_PLAN},
 	[Q_LINE_INSERT_MANY] = {
 		"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
 		" SELECT $1, pg_catalog.unnest($2::pg_catalog.text[]),"
@@ -208,7 +212,8 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		"  AND b.allocated_quantity OPERATOR(pg_catalog.<=)"
 		"  (b.purchased_quantity OPERATOR(pg_catalog.-) r.q)"
 		"  ORDER BY b.eta NULLS FIRST, b.reference LIMIT $3) b",
-		3, {TEXTARRAYOID, INT4ARRAYOID, INT8OID}, SPI_OK_SELECT},
+		3, {TEXTARRAYOID, INT4ARRAYOID, INT8OID}, SPI_OK_SELECT,
+		CURSOR_OPT_GENERIC_PLAN},
 	[Q_BATCHES_UPDATE] = {
 		"UPDATE allocation.batches b SET purchased_quantity = u.p,"
 		" allocated_quantity = u.a"
@@ -473,8 +478,9 @@ get_plan(al_query q)
 	if (plans[q] == NULL)
 	{
 		const al_query_def *d = &QUERIES[q];
-		SPIPlanPtr	plan = SPI_prepare(d->sql, d->nargs,
-									   (Oid *) d->argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(d->sql, d->nargs,
+											  (Oid *) d->argtypes,
+											  d->cursor_options);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s", d->sql,
