@@ -23,7 +23,8 @@ target_rows() {
 				  coalesce(to_char(quiet_ratio, 'FM990.00') || ' (' || quiet_n || ')', '-'),
 				  coalesce(to_char(cpu, 'FM990.00'), '-'), goal, verdict)
 	  FROM bench.targets($BENCH_DEEPEST, $BENCH_LARGE_SKUS, $BENCH_COLD_SKUS,
-						 $BENCH_BULK_LINES, $BENCH_QUIET)"
+						 $BENCH_BULK_LINES, $BENCH_QUIET,
+						 ${BENCH_FLAT_BATCHES:-1000}, ${BENCH_FLAT_LO:-5000}, ${BENCH_FLAT_HI:-50000})"
 }
 
 comparator_label="CASE comparator
@@ -220,6 +221,28 @@ bulk_rows() {
 	echo "| round | lines | allocate_many ms | lines/s | CPU µs / line | allocate per transaction, tps (same round) | CPU µs / call | others' CPU (bulk / single) |"
 	echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	bulk_rows
+	fi
+	if [ "$(q "SELECT count(*) FROM bench.bulk_sku")" -gt 0 ]; then
+	echo
+	echo "## Flat cost (T6, T7)"
+	echo
+	echo "allocate latency (1 client) on a SKU with one batch with stock and on one with $BENCH_FLAT_BATCHES:"
+	echo
+	echo "| batches with stock | median latency ms | CPU µs / call |"
+	echo "| ---: | ---: | ---: |"
+	q "SELECT format('| %s | %s | %s |', substr(scenario, 5),
+				  to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY lat_ms), 'FM990.000'),
+				  to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY cpu_ticks * 1e6 / $BENCH_CLK_TCK / nullif(xacts, 0)), 'FM99990.0'))
+	     FROM bench.runs WHERE scenario LIKE 'wide%' GROUP BY scenario ORDER BY substr(scenario, 5)::int"
+	echo
+	echo "allocate_many on one SKU (one call of each size per round, back to back):"
+	echo
+	echo "| round | lines | ms a call | µs a line | CPU µs / line | others' CPU |"
+	echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
+	q "SELECT format('| %s | %s | %s | %s | %s | %s |', round, lines, to_char(lat_ms, 'FM999990.0'),
+				  to_char(1000 * lat_ms / lines, 'FM990.00'),
+				  to_char(cpu_ticks * 1e6 / $BENCH_CLK_TCK / lines, 'FM99990.0'), others_cpu || ' %')
+	     FROM bench.bulk_sku ORDER BY round, lines"
 	fi
 } > "$MD"
 

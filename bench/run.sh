@@ -25,6 +25,14 @@
 #                             most this % of the machine's CPU during both runs
 #   ALLOC_CLUSTER_DIR [/tmp/bench-cluster], ALLOC_PGPORT [5533]
 #   BENCH_KEEP [0]            1: leave the cluster running at the end
+#   BENCH_FLAT_BATCHES [1000] batches with stock of the wide SKU (T6)
+#   BENCH_FLAT_LINES ["5000 50000"]  allocate_many sizes on one SKU (T7)
+#   BENCH_FLAT_CALLS [2]      allocate_many calls of each size per round (T7)
+#   BENCH_ONLY [all]          a subset of the runs, words among: flat (T6,
+#                             T7), cold (T1, T2 and the other cold
+#                             comparators), hot (T4), depth (T3 latency),
+#                             bulk (T5; needs cold); e.g. BENCH_ONLY=flat
+#                             for the flat-cost cases alone (about 2 min)
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -46,6 +54,10 @@ SYNC_ON=${BENCH_SYNC_ON:-1}
 HUGE_PAGES=${BENCH_HUGE_PAGES:-}
 export ALLOC_CLUSTER_DIR=${ALLOC_CLUSTER_DIR:-/tmp/bench-cluster}
 export ALLOC_PGPORT=${ALLOC_PGPORT:-5533}
+FLAT_BATCHES=${BENCH_FLAT_BATCHES:-1000}
+FLAT_LINES=${BENCH_FLAT_LINES:-"5000 50000"}
+FLAT_CALLS=${BENCH_FLAT_CALLS:-2}
+ONLY=${BENCH_ONLY:-}
 NAME=latest
 # a+b: a pair that a target compares, run back to back (in alternating
 # order) so that both see the same state of a shared machine
@@ -53,6 +65,18 @@ COLD_COMPS=(ext+peer ext_notify+floor_notify ext_nonotify floor select1)
 HOT_COMPS=(ext+peer ext_notify+floor_notify)
 LAT_COMPS=(ext peer)
 BULK=1
+FLAT=1
+if [ -n "$ONLY" ]; then
+	# only: is WORD among BENCH_ONLY's words?
+	only() { [[ " $ONLY " == *" $1 "* ]]; }
+	only cold || COLD_COMPS=()
+	only hot || HOT_COMPS=()
+	only depth || { LAT_COMPS=(); DEPTHS=""; }
+	only bulk || BULK=0
+	only flat || FLAT=0
+	SYNC_ON=${BENCH_SYNC_ON:-0}
+	NAME=only
+fi
 if [ "$LARGE" = 1 ]; then
 	# make bench-large measures what make bench cannot: allocate on the
 	# large set against the cold set, in the same rounds.  The other
@@ -64,6 +88,7 @@ if [ "$LARGE" = 1 ]; then
 	LAT_COMPS=()
 	DEPTHS=${BENCH_DEPTHS:-}
 	BULK=0
+	FLAT=0
 	SYNC_ON=${BENCH_SYNC_ON:-0}
 fi
 SHARED_BUFFERS=${SHARED_BUFFERS:-1GB}
@@ -241,6 +266,11 @@ for d in $DEPTHS; do
 	"${PSQL[@]}" -c "CALL bench.make_history('D$d', $d, 10)" > /dev/null
 done
 "${PSQL[@]}" -f "$BENCH/sql/copy_depth_to_peer.sql" > /dev/null
+if [ "$FLAT" = 1 ]; then
+	log "data: flat-cost SKUs: W1 with 1 batch with stock, W$FLAT_BATCHES with $FLAT_BATCHES, M1 for allocate_many"
+	"${PSQL[@]}" -c "SELECT bench.wide_sku('W1', 1), bench.wide_sku('W$FLAT_BATCHES', $FLAT_BATCHES),
+		bench.fresh_batches('allocation', 'M1', 100000000)" > /dev/null
+fi
 if [ "$LARGE" = 1 ]; then
 	log "data: large ($LARGE_SKUS SKUs x 10 batches, direct load)"
 	"${PSQL[@]}" -v large_skus="$LARGE_SKUS" -f "$BENCH/sql/load_large.sql" > /dev/null
@@ -259,6 +289,7 @@ scenario_vars() {
 		cold) echo "-D prefix=C -D lo=1 -D hi=$COLD_SKUS" ;;
 		hot) echo "-D prefix=H -D lo=1 -D hi=1" ;;
 		depth*) echo "-D prefix=D -D lo=${1#depth} -D hi=${1#depth}" ;;
+		wide*) echo "-D prefix=W -D lo=${1#wide} -D hi=${1#wide}" ;;
 		large) echo "-D prefix=L -D lo=1 -D hi=$LARGE_SKUS" ;;
 		*) die "unknown scenario $1" ;;
 	esac
@@ -351,7 +382,8 @@ run_pgbench() {
 sleep 0.5
 AUX_PROCS=$(ps -o pid= --ppid "$(head -n 1 "$PGDATA_DIR/postmaster.pid")" | wc -l)
 log "warm-up"
-for comp in ext peer floor_notify floor select1; do
+[ ${#COLD_COMPS[@]} -gt 0 ] || WARM_COMPS=ext
+for comp in ${WARM_COMPS:-ext peer floor_notify floor select1}; do
 	PGOPTIONS="$(comparator_args $comp | cut -d'|' -f2)" "$PGBENCH" -n -M prepared -c 2 -j 2 -T 1 \
 		$(scenario_vars cold) -f "$(comparator_args $comp | cut -d'|' -f1)" "$DB" > /dev/null 2>&1 || true
 done
@@ -398,6 +430,7 @@ measure_work() {   # LABEL COMPARATOR SCHEMA SCENARIO
 	"${PSQL[@]}" -c "INSERT INTO bench.work VALUES ('$label', $WORK_ALLOCS,
 		$stats, $(( a1 - a0 )), $(( b1 - b0 )), $(( c1 - c0 )), $(( d1 - d0 )), $(( e1 - e0 )))"
 }
+if [ ${#COLD_COMPS[@]} -gt 0 ]; then
 log "rows and index entries per allocate ($WORK_ALLOCS allocations each, pg_waldump)"
 measure_work ext ext allocation cold
 if [ "$LARGE" = 1 ]; then
@@ -405,6 +438,7 @@ if [ "$LARGE" = 1 ]; then
 else
 	measure_work peer peer peer cold
 	measure_work floor_notify floor_notify floor cold
+fi
 fi
 
 # ---------------------------------------------------------------------------
@@ -438,11 +472,33 @@ rotate() {
 	fi
 }
 
+# run_bulk ROUND LINES CALLS VARS TABLE: CALLS allocate_many calls of LINES
+# lines on one connection (pgbench/bulk.sql), one transaction each; the
+# mean time of a call goes to bench.TABLE
+run_bulk() {
+	local r=$1 lines=$2 calls=$3 vars=$4 table=$5 m0 t0 o0 m1 t1 o1 others lat out
+	out=$WORK/raw/$table-r$r-$lines.out
+	settle
+	read -r m0 t0 o0 <<< "$(cpu_snapshot)"
+	# shellcheck disable=SC2086
+	PGOPTIONS="-c synchronous_commit=off" "$PGBENCH" -n -M prepared -c 1 -j 1 -t "$calls" \
+		$vars -D lines="$lines" -f "$BENCH/pgbench/bulk.sql" "$DB" > "$out" 2>&1 || true
+	settle
+	read -r m1 t1 o1 <<< "$(cpu_snapshot)"
+	others=$(awk -v m=$(( m1 - m0 )) -v t=$(( t1 - t0 )) -v o=$(( o1 - o0 )) \
+		'BEGIN { x = t > 0 ? 100 * (m - o) / t : 0; if (x < 0) x = 0; printf "%.0f", x }')
+	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out")
+	[ -n "$lat" ] || { cat "$out" >&2; die "allocate_many run failed"; }
+	"${PSQL[@]}" -c "INSERT INTO bench.$table VALUES ($r, $lines, $lat, $others, $(( (o1 - o0) / calls )))"
+	log "  r$r allocate_many of $lines lines ($table): $lat ms, $(awk -v l="$lat" -v n="$lines" 'BEGIN { printf "%.2f", 1000 * l / n }') µs a line, others $others%"
+}
+
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for (( r = 1; r <= ROUNDS; r++ )); do
 	log "round $r of $ROUNDS (VACUUM ANALYZE first)"
 	"${PSQL[@]}" -c "VACUUM (ANALYZE)"
 	for c in $CLIENTS; do
+		[ ${#COLD_COMPS[@]} -eq 0 ] ||
 		for comp in $(pairs "$r" $(rotate "$r" "${COLD_COMPS[@]}")); do
 			run_pgbench "$r" cold "$comp" "$c" "$SECS" off
 		done
@@ -461,24 +517,23 @@ for (( r = 1; r <= ROUNDS; r++ )); do
 			done
 		done
 	fi
+	if [ "$FLAT" = 1 ]; then
+		# T6: allocate latency on a SKU with FLAT_BATCHES batches with stock
+		# against one with a single batch, back to back
+		for w in $(rotate "$r" 1 "$FLAT_BATCHES"); do
+			run_pgbench "$r" "wide$w" ext 1 "$LAT_SECS" off
+		done
+		# T7: allocate_many of each size on one SKU, back to back
+		for l in $(rotate "$r" $FLAT_LINES); do
+			run_bulk "$r" "$l" "$FLAT_CALLS" "-D prefix=M -D lo=1 -D hi=1" bulk_sku
+		done
+	fi
 	[ "$BULK" = 1 ] || continue
 	# T5: allocate_many calls of BULK_LINES lines, BULK_CALLS of them on one
 	# connection (as allocate is measured on warm connections: the first
 	# call also prepares the statements), one transaction each; pgbench's
 	# latency average is the time of one call
-	settle
-	read -r m0 t0 o0 <<< "$(cpu_snapshot)"
-	PGOPTIONS="-c synchronous_commit=off" "$PGBENCH" -n -M prepared -c 1 -j 1 -t "$BULK_CALLS" \
-		$(scenario_vars cold) -D lines="$BULK_LINES" -f "$BENCH/pgbench/bulk.sql" "$DB" \
-		> "$WORK/raw/bulk-r$r.out" 2>&1 || true
-	settle
-	read -r m1 t1 o1 <<< "$(cpu_snapshot)"
-	others=$(awk -v m=$(( m1 - m0 )) -v t=$(( t1 - t0 )) -v o=$(( o1 - o0 )) \
-		'BEGIN { x = t > 0 ? 100 * (m - o) / t : 0; if (x < 0) x = 0; printf "%.0f", x }')
-	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$WORK/raw/bulk-r$r.out")
-	[ -n "$lat" ] || { cat "$WORK/raw/bulk-r$r.out" >&2; die "allocate_many run failed"; }
-	"${PSQL[@]}" -c "INSERT INTO bench.bulk VALUES ($r, $BULK_LINES, $lat, $others, $(( (o1 - o0) / BULK_CALLS )))"
-	log "  r$r allocate_many of $BULK_LINES lines: $lat ms, others $others%"
+	run_bulk "$r" "$BULK_LINES" "$BULK_CALLS" "$(scenario_vars cold)" bulk
 done
 if [ "$SYNC_ON" = 1 ]; then
 	log "synchronous_commit = on (one round)"
@@ -510,6 +565,11 @@ export BENCH_ELAPSED=$ELAPSED BENCH_BAD_AFTER=$BAD_AFTER BENCH_LARGE_ON=$LARGE
 export BENCH_DEEPEST=$DEEPEST BENCH_BULK_LINES=$BULK_LINES BENCH_COLD_SKUS=$COLD_SKUS
 export BENCH_LARGE_SKUS=$LARGE_SKUS BENCH_NAME=$NAME BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 export BENCH_CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100) BENCH_QUIET=${BENCH_QUIET:-15}
+export BENCH_FLAT_BATCHES=$FLAT_BATCHES BENCH_FLAT_LO=${FLAT_LINES%% *} BENCH_FLAT_HI=${FLAT_LINES##* }
+if [ -n "$ONLY" ]; then
+	# a partial run: the targets it measured, in the scratch space only
+	OUT=$WORK
+fi
 bash "$BENCH/report.sh" "$WORK" "$OUT"
 cat "$OUT/$NAME.md"
 log "done in $(( $(date +%s) - T0 )) s"

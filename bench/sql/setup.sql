@@ -41,6 +41,44 @@ CREATE TABLE bench.bulk (
 	cpu_ticks	bigint
 );
 
+-- T7: one allocate_many call of many lines of one SKU
+CREATE TABLE bench.bulk_sku (
+	round		integer NOT NULL,
+	lines		integer NOT NULL,
+	lat_ms		double precision NOT NULL,
+	others_cpu	integer,
+	cpu_ticks	bigint
+);
+
+-- T6: a SKU with n batches with stock (a million units each, so that no
+-- run depletes them), three in the warehouse and the rest on the way,
+-- through the extension's add_batch.
+CREATE FUNCTION bench.wide_sku(p_sku text, n integer)
+RETURNS void
+LANGUAGE sql
+AS $$
+	SELECT count(allocation.add_batch(format('%s-B%s', p_sku, lpad(b::text, 5, '0')), p_sku,
+									  1000000, CASE WHEN b <= 3 THEN NULL ELSE DATE '2031-01-01' + b END))
+	  FROM generate_series(1, n) b;
+$$;
+
+-- T7 per round: time (or, cpu, CPU time) per line of the call of hi lines
+-- over that of the call of lo lines.
+CREATE FUNCTION bench.bulk_sku_ratio(lo integer, hi integer, metric text,
+									 max_others integer DEFAULT NULL)
+RETURNS TABLE (ratio double precision, n bigint)
+LANGUAGE sql STABLE
+AS $$
+	SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY
+			CASE metric
+				WHEN 'lat' THEN (h.lat_ms / h.lines) / (l.lat_ms / l.lines)
+				ELSE (h.cpu_ticks::float / h.lines) / (l.cpu_ticks::float / l.lines)
+			END), count(*)
+	  FROM bench.bulk_sku h JOIN bench.bulk_sku l ON l.round = h.round
+	 WHERE h.lines = hi AND l.lines = lo AND h.cpu_ticks > 0 AND l.cpu_ticks > 0
+	   AND (max_others IS NULL OR (h.others_cpu <= max_others AND l.others_cpu <= max_others))
+$$;
+
 -- A SKU with history: n_lines past allocations of qty 1 that filled (and
 -- depleted) n_lines / per_batch batches of per_batch units, made through
 -- the extension itself (add_batch, then allocate_many of the lines that
@@ -157,7 +195,8 @@ $$;
 -- ratio of CPU cost per call.  The verdict uses the quiet rounds when
 -- there are at least three of them, else all rounds (marked noisy).
 CREATE FUNCTION bench.targets(deepest integer, large_skus integer, cold_skus integer,
-							  bulk_lines integer, quiet integer)
+							  bulk_lines integer, quiet integer, flat_batches integer DEFAULT 1000,
+							  flat_lo integer DEFAULT 5000, flat_hi integer DEFAULT 50000)
 RETURNS TABLE (ord integer, id text, what text, all_rounds double precision,
 			   quiet_ratio double precision, quiet_n bigint, cpu double precision,
 			   goal text, verdict text)
@@ -179,7 +218,9 @@ AS $$
 		(7, 'T3', format('allocate throughput, %s SKUs / %s SKUs, 8 clients', large_skus, cold_skus),
 		 'large', 'ext', 8, 'cold', 'ext', 8, 'tps', '>=', 0.80, '>= 0.80'),
 		(8, 'T4', 'allocate, NOTIFY on / SQL floor with NOTIFY, hot SKU, 8 clients',
-		 'hot', 'ext_notify', 8, 'hot', 'floor_notify', 8, 'tps', '>=', 0.95, '>= 0.95, no client error')
+		 'hot', 'ext_notify', 8, 'hot', 'floor_notify', 8, 'tps', '>=', 0.95, '>= 0.95, no client error'),
+		(10, 'T6', format('allocate latency, SKU with %s batches with stock / with 1, 1 client', flat_batches),
+		 'wide' || flat_batches, 'ext', 1, 'wide1', 'ext', 1, 'lat', '<=', 1.20, '<= 1.20')
 	), v AS (
 		SELECT t.*, bench.ratio(sa, ca, na, sb, cb, nb, kind) AS a,
 			   bench.ratio(sa, ca, na, sb, cb, nb, kind, quiet) AS q,
@@ -197,6 +238,13 @@ AS $$
 			   (SELECT ratio FROM bench.bulk_ratio('tps', quiet)),
 			   (SELECT n FROM bench.bulk_ratio('tps', quiet)),
 			   (SELECT ratio FROM bench.bulk_ratio('cpu')), NULL
+		UNION ALL
+		SELECT 11, 'T7', format('allocate_many on one SKU, time per line: %s lines / %s lines', flat_hi, flat_lo),
+			   NULL, NULL, NULL, NULL, NULL, NULL, 'lat', '<=', 1.20, '<= 1.20',
+			   (SELECT ratio FROM bench.bulk_sku_ratio(flat_lo, flat_hi, 'lat')),
+			   (SELECT ratio FROM bench.bulk_sku_ratio(flat_lo, flat_hi, 'lat', quiet)),
+			   (SELECT n FROM bench.bulk_sku_ratio(flat_lo, flat_hi, 'lat', quiet)),
+			   (SELECT ratio FROM bench.bulk_sku_ratio(flat_lo, flat_hi, 'cpu')), NULL
 	)
 	SELECT ord, id, what, a, q, n, c, goal,
 		   CASE WHEN a IS NULL THEN CASE WHEN ord IN (6, 7) THEN 'not run (make bench-large)' ELSE 'n/a' END

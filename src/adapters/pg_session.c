@@ -59,6 +59,7 @@ typedef struct al_query_def
 	int			nargs;
 	Oid			argtypes[8];
 	int			expected;		/* SPI_OK_* */
+	int			cursor_options; /* 0, or CURSOR_OPT_GENERIC_PLAN */
 } al_query_def;
 
 #define EQ " OPERATOR(pg_catalog.=) "
@@ -125,20 +126,45 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		"UPDATE allocation.batches SET purchased_quantity = $2,"
 		" allocated_quantity = $3 WHERE ctid" EQ "$4 AND reference" EQ "$1",
 		4, {TEXTOID, INT4OID, INT4OID, TIDOID}, SPI_OK_UPDATE},
-	[Q_AVAILABLE] = {
+	/*
+	 * Candidates (product.h, Note 4): the batches of a SKU with at least
+	 * $2 available, in the core's preference order (al_batch_preference:
+	 * warehouse first, then eta, then reference in byte order, the C
+	 * collation of the column), a page of $3 after the $4 read before.
+	 * batches_available holds the batches with stock in that order, so
+	 * the scan stops after the page.  One generic plan, planned once (with
+	 * the ordered scan, repository.c Note 5), not a custom plan per call.
+	 */
+	[Q_CANDIDATES] = {
 		"SELECT reference, purchased_quantity, allocated_quantity, eta, ctid"
-		" FROM allocation.batches WHERE sku" EQ "$1 AND has_stock",
-		1, {TEXTOID}, SPI_OK_SELECT},
-	[Q_LINE_AND_STOCK] = {
+		" FROM allocation.batches WHERE sku" EQ "$1 AND has_stock"
+		" AND allocated_quantity OPERATOR(pg_catalog.<=)"
+		" (purchased_quantity OPERATOR(pg_catalog.-) $2)"
+		" ORDER BY eta NULLS FIRST, reference LIMIT $3 OFFSET $4",
+		4, {TEXTOID, INT4OID, INT8OID, INT8OID}, SPI_OK_SELECT,
+		CURSOR_OPT_GENERIC_PLAN},
+	[Q_LINE_GET] = {
+		"SELECT l.batchref, l.qty, l.seq, b.purchased_quantity,"
+		" b.allocated_quantity, b.eta, b.ctid"
+		" FROM allocation.order_lines l JOIN allocation.batches b"
+		" ON b.reference" EQ "l.batchref"
+		" WHERE l.sku" EQ "$1 AND l.orderid" EQ "$2",
+		2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
+	/* Q_LINE_GET, then the first page of Q_CANDIDATES: one round trip */
+	[Q_LINE_AND_CANDIDATES] = {
 		"SELECT l.batchref, l.qty, l.seq, b.purchased_quantity,"
 		" b.allocated_quantity, b.eta, b.ctid"
 		" FROM allocation.order_lines l JOIN allocation.batches b"
 		" ON b.reference" EQ "l.batchref"
 		" WHERE l.sku" EQ "$1 AND l.orderid" EQ "$2"
 		" UNION ALL"
-		" SELECT reference, NULL, NULL, purchased_quantity, allocated_quantity,"
-		" eta, ctid FROM allocation.batches WHERE sku" EQ "$1 AND has_stock",
-		2, {TEXTOID, TEXTOID}, SPI_OK_SELECT},
+		" (SELECT reference, NULL, NULL, purchased_quantity, allocated_quantity,"
+		" eta, ctid FROM allocation.batches WHERE sku" EQ "$1 AND has_stock"
+		" AND allocated_quantity OPERATOR(pg_catalog.<=)"
+		" (purchased_quantity OPERATOR(pg_catalog.-) $3)"
+		" ORDER BY eta NULLS FIRST, reference LIMIT $4)",
+		4, {TEXTOID, TEXTOID, INT4OID, INT8OID}, SPI_OK_SELECT,
+		CURSOR_OPT_GENERIC_PLAN},
 	[Q_LINE_INSERT_MANY] = {
 		"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
 		" SELECT $1, pg_catalog.unnest($2::pg_catalog.text[]),"
@@ -182,10 +208,19 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		"  FROM allocation.batches b"
 		"  WHERE b.reference" EQ "l.batchref OFFSET 0) b",
 		2, {TEXTARRAYOID, TEXTARRAYOID}, SPI_OK_SELECT},
-	[Q_AVAILABLE_MANY] = {
-		"SELECT sku, reference, purchased_quantity, allocated_quantity, eta"
-		" FROM allocation.batches WHERE sku" EQ "ANY ($1) AND has_stock",
-		1, {TEXTARRAYOID}, SPI_OK_SELECT},
+	/* the first page of Q_CANDIDATES of every SKU of $1, floors in $2 */
+	[Q_CANDIDATES_MANY] = {
+		"SELECT r.s, b.reference, b.purchased_quantity, b.allocated_quantity,"
+		" b.eta FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS s,"
+		" pg_catalog.unnest($2::pg_catalog.int4[]) AS q) r,"
+		" LATERAL (SELECT b.reference, b.purchased_quantity,"
+		"  b.allocated_quantity, b.eta FROM allocation.batches b"
+		"  WHERE b.sku" EQ "r.s AND b.has_stock"
+		"  AND b.allocated_quantity OPERATOR(pg_catalog.<=)"
+		"  (b.purchased_quantity OPERATOR(pg_catalog.-) r.q)"
+		"  ORDER BY b.eta NULLS FIRST, b.reference LIMIT $3) b",
+		3, {TEXTARRAYOID, INT4ARRAYOID, INT8OID}, SPI_OK_SELECT,
+		CURSOR_OPT_GENERIC_PLAN},
 	[Q_BATCHES_UPDATE] = {
 		"UPDATE allocation.batches b SET purchased_quantity = u.p,"
 		" allocated_quantity = u.a"
@@ -480,8 +515,9 @@ get_plan(al_query q)
 	if (plans[q] == NULL)
 	{
 		const al_query_def *d = &QUERIES[q];
-		SPIPlanPtr	plan = SPI_prepare(d->sql, d->nargs,
-									   (Oid *) d->argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(d->sql, d->nargs,
+											  (Oid *) d->argtypes,
+											  d->cursor_options);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s", d->sql,

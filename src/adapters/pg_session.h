@@ -31,14 +31,15 @@ typedef enum al_query
 	Q_BATCH_INSERT,
 	Q_BATCH_UPDATE,
 	Q_BATCH_UPDATE_TID,
-	Q_AVAILABLE,
-	Q_LINE_AND_STOCK,
+	Q_CANDIDATES,
+	Q_LINE_GET,
+	Q_LINE_AND_CANDIDATES,
 	Q_LINE_INSERT,
 	Q_LINE_INSERT_MANY,
 	Q_PRODUCTS_LOCK,
 	Q_PRODUCTS_SAVE,
 	Q_LINES_OF_ORDERS,
-	Q_AVAILABLE_MANY,
+	Q_CANDIDATES_MANY,
 	Q_BATCHES_UPDATE,
 	Q_LINE_INSERT_ANY_SKU,
 	Q_LINE_UPDATE,
@@ -89,8 +90,6 @@ typedef struct al_pg_session
 	int			guc_nestlevel;	/* search_path pinned at this level */
 	bool		read_only;
 	bool		events_recorded;	/* NOTIFY allocation_events at commit */
-	/* load_line also brought the batches with stock of this product */
-	const al_product *stock_loaded;
 	al_pg_rows	outbox_rows;	/* events appended, not yet inserted */
 	bool		clock_checked;	/* clock offset validated in this session */
 	int64		clock_offset;

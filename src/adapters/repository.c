@@ -6,11 +6,21 @@
  * Notes:
  *	1) Memory: see pg_session.c.  Strings read from SPI are copied into
  *	   the command's arena by al_pg_text before the core keeps them.
- *	2) Loads only what a command needs (SPEC section 8): the product row,
- *	   one order line with its batch, the batches that still have stock
- *	   (a partial index, batches_available, holds exactly those), or one
- *	   batch with its lines.  Depleted batches and other orders' lines are
- *	   never read, so allocate costs the same on a SKU with a long history.
+ *	2) Loads only what a command needs: the product row, one order line
+ *	   with its batch, candidates a page at a time in preference order (a
+ *	   partial index, batches_available, holds the batches with stock in
+ *	   that order, so a page stops the scan), or one batch with its lines.
+ *	   Depleted batches, other orders' lines and the batches with stock
+ *	   after the one that takes the line are never read, so allocate costs
+ *	   the same on a SKU with a long history or many batches in stock.
+ *	   Which batch takes a line is decided by the core (product.h, Note 4),
+ *	   which asks for further pages when it needs them.
+ *	5) Candidates must come from an ordered scan of batches_available that
+ *	   stops after the page: sorting every batch with stock of the SKU
+ *	   would read them all.  The planner may prefer that sort (a generic
+ *	   plan assumes a few batches a SKU), so candidate statements run with
+ *	   enable_sort off, set and restored around them as a function's SET
+ *	   clause is (an ERROR restores it with the transaction).
  *	3) Concurrency: get() locks the product row FOR NO KEY UPDATE.  Under
  *	   READ COMMITTED every later statement of the command takes a fresh
  *	   snapshot, so it sees what the previous lock holder committed; under
@@ -34,6 +44,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/guc.h"
 
 #include "pg_session.h"
 
@@ -77,7 +88,6 @@ repo_get(void *ctx, const char *sku, bool create, al_product *p)
 	al_pg_session *s = ctx;
 	Datum		args[1] = {TEXT(sku)};
 
-	s->stock_loaded = NULL;
 	s->tid_sku = NULL;
 	s->nbatch_tids = 0;
 	if (create)
@@ -125,50 +135,80 @@ load_batch_row(al_pg_session *s, al_product *p, const char *ref, uint64 i,
 								 has_eta ? DatumGetDateADT(al_pg_datum(i, col + 2)) : 0);
 }
 
-/*
- * The line of orderid with its batch, and in the same statement the
- * batches with stock: allocate needs both, so one round trip through the
- * executor instead of two.  load_available then has nothing left to do.
- */
-static void
-repo_load_line(void *ctx, al_product *p, const char *orderid)
+/* Run a candidate statement with the ordered index scan (Note 5). */
+static uint64
+exec_ordered(al_pg_session *s, al_query q, Datum *args)
 {
-	al_pg_session *s = ctx;
-	Datum		args[2] = {TEXT(p->sku), TEXT(orderid)};
-	uint64		n = al_pg_exec(s, Q_LINE_AND_STOCK, args, NULL);
-
-	for (uint64 i = 0; i < n; i++)
-	{
-		char	   *ref = al_pg_text(s, i, 1);
-
-		/* the batch first: a line's batch must be loaded before the line */
-		load_batch_row(s, p, ref, i, 4);
-		remember_batch_tid(s, ref, i, 7);
-		if (!al_pg_isnull(i, 2))
-			al_product_load_line(p, orderid, al_pg_int4(i, 2), ref,
-								 al_pg_int8(i, 3));
-	}
-	s->stock_loaded = p;
-}
-
-static void
-repo_load_available(void *ctx, al_product *p)
-{
-	al_pg_session *s = ctx;
-	Datum		args[1] = {TEXT(p->sku)};
+	int			nest = NewGUCNestLevel();
 	uint64		n;
 
-	if (s->stock_loaded == p)
-		return;					/* load_line brought them */
-	n = al_pg_exec(s, Q_AVAILABLE, args, NULL);
+	(void) set_config_option("enable_sort", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	n = al_pg_exec(s, q, args, NULL);
+	AtEOXact_GUC(true, nest);
+	return n;
+}
+
+/*
+ * The line of orderid with its batch; with_candidates: in the same
+ * statement, the first page of candidates (allocate needs both, so one
+ * round trip through the executor instead of two).
+ */
+static void
+repo_load_line(void *ctx, al_product *p, const char *orderid,
+			   bool with_candidates)
+{
+	al_pg_session *s = ctx;
+	Datum		args[4] = {TEXT(p->sku), TEXT(orderid),
+		Int32GetDatum(p->cand.min_qty), Int64GetDatum(p->cand.limit)};
+	uint64		n = with_candidates ? exec_ordered(s, Q_LINE_AND_CANDIDATES, args)
+		: al_pg_exec(s, Q_LINE_GET, args, NULL);
+	int			rows = 0;
 
 	for (uint64 i = 0; i < n; i++)
 	{
 		char	   *ref = al_pg_text(s, i, 1);
+		bool		has_eta = !al_pg_isnull(i, 6);
+		int32		eta = has_eta ? DatumGetDateADT(al_pg_datum(i, 6)) : 0;
 
-		load_batch_row(s, p, ref, i, 2);
+		remember_batch_tid(s, ref, i, 7);
+		if (al_pg_isnull(i, 2))
+		{
+			/* a candidate, in preference order */
+			al_product_load_candidate(p, ref, al_pg_int4(i, 4),
+									  al_pg_int4(i, 5), has_eta, eta);
+			rows++;
+			continue;
+		}
+		/* the batch first: a line's batch must be loaded before the line */
+		load_batch_row(s, p, ref, i, 4);
+		al_product_load_line(p, orderid, al_pg_int4(i, 2), ref,
+							 al_pg_int8(i, 3));
+	}
+	if (with_candidates)
+		al_product_candidates_read(p, rows);
+}
+
+/* The next page of candidates of p (port al_repository.load_candidates). */
+static void
+repo_load_candidates(void *ctx, al_product *p)
+{
+	al_pg_session *s = ctx;
+	Datum		args[4] = {TEXT(p->sku), Int32GetDatum(p->cand.min_qty),
+		Int64GetDatum(p->cand.limit), Int64GetDatum(p->cand.offset)};
+	uint64		n = exec_ordered(s, Q_CANDIDATES, args);
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *ref = al_pg_text(s, i, 1);
+		bool		has_eta = !al_pg_isnull(i, 4);
+
+		al_product_load_candidate(p, ref, al_pg_int4(i, 2), al_pg_int4(i, 3),
+								  has_eta,
+								  has_eta ? DatumGetDateADT(al_pg_datum(i, 4)) : 0);
 		remember_batch_tid(s, ref, i, 5);
 	}
+	al_product_candidates_read(p, (int) n);
 }
 
 static al_status
@@ -353,7 +393,6 @@ repo_get_many(void *ctx, const char **skus, int n, al_product *products,
 	uint64		rows = al_pg_exec(s, Q_PRODUCTS_LOCK, args, NULL);
 	uint64		r = 0;
 
-	s->stock_loaded = NULL;
 	for (int i = 0; i < n; i++)
 	{
 		char	   *sku = r < rows ? al_pg_text(s, r, 1) : NULL;
@@ -411,13 +450,34 @@ repo_load_many(void *ctx, al_product *products, int nproducts,
 	for (int k = 0; k < nproducts; k++)
 		psku[k] = products[k].sku;
 	args[0] = text_array(psku, nproducts);
-	rows = al_pg_exec(s, Q_AVAILABLE_MANY, args, NULL);
-	for (uint64 i = 0; i < rows; i++)
 	{
-		al_product *p = &products[product_index(products, nproducts,
-												al_pg_text(s, i, 1))];
+		Datum	   *q = palloc(sizeof(Datum) * (nproducts > 0 ? nproducts : 1));
+		int		   *read = palloc0(sizeof(int) * (nproducts > 0 ? nproducts : 1));
+		Datum		margs[3];
 
-		load_batch_row(s, p, al_pg_text(s, i, 2), i, 3);
+		for (int k = 0; k < nproducts; k++)
+			q[k] = Int32GetDatum(products[k].cand.min_qty);
+		margs[0] = args[0];
+		margs[1] = PointerGetDatum(construct_array(q, nproducts, INT4OID, 4,
+												   true, TYPALIGN_INT));
+		/* every product starts with the same page size */
+		margs[2] = Int64GetDatum(nproducts > 0 ? products[0].cand.limit : 1);
+		rows = exec_ordered(s, Q_CANDIDATES_MANY, margs);
+		/* each SKU's rows come together, in preference order (LATERAL) */
+		for (uint64 i = 0; i < rows; i++)
+		{
+			int			k = product_index(products, nproducts,
+										  al_pg_text(s, i, 1));
+			bool		has_eta = !al_pg_isnull(i, 5);
+
+			al_product_load_candidate(&products[k], al_pg_text(s, i, 2),
+									  al_pg_int4(i, 3), al_pg_int4(i, 4),
+									  has_eta,
+									  has_eta ? DatumGetDateADT(al_pg_datum(i, 5)) : 0);
+			read[k]++;
+		}
+		for (int k = 0; k < nproducts; k++)
+			al_product_candidates_read(&products[k], read[k]);
 	}
 }
 
@@ -526,7 +586,7 @@ al_pg_repository(al_repository *repo, al_pg_session *s)
 	repo->get_many = repo_get_many;
 	repo->load_many = repo_load_many;
 	repo->save_many = repo_save_many;
-	repo->load_available = repo_load_available;
+	repo->load_candidates = repo_load_candidates;
 	repo->load_batch_with_lines = repo_load_batch_with_lines;
 	repo->save = repo_save;
 }

@@ -13,6 +13,13 @@
  *	   done here: the Deallocated event says reallocate = true and the
  *	   message bus answers it with an Allocate (src/service/bus.c), as in
  *	   the book.
+ *	3) Choosing a batch (rules 1, 2 and 5's "other batches") looks at
+ *	   the candidates in rule 2's order from the first one that can still
+ *	   hold a line (cand.skip), then at the few batches in memory that are
+ *	   not candidates (cand.extra), dropping from that list those that
+ *	   became candidates or cannot hold any line of this command.  A batch
+ *	   whose available quantity grows again (a deallocation, a new
+ *	   purchased quantity) is looked at again (available_grew).
  *
  * src/core/product.c
  *
@@ -36,21 +43,62 @@ al_product_init(al_product *p, const al_allocator *mem, const char *sku,
 int
 al_product_find_batch(const al_product *p, const char *ref)
 {
-	for (int i = 0; i < p->nbatches; i++)
-		if (strcmp(p->batches[i].ref, ref) == 0)
-			return i;
-	return -1;
+	return al_strmap_get(&p->batch_index, ref);
 }
 
 int
 al_product_find_line(const al_product *p, const char *orderid)
 {
-	for (int i = 0; i < p->nlines; i++)
-		if (strcmp(p->lines[i].orderid, orderid) == 0)
-			return i;
-	return -1;
+	return al_strmap_get(&p->line_index, orderid);
 }
 
+/* The smallest quantity a line of this command may have. */
+static int32_t
+qty_floor(const al_product *p)
+{
+	return p->cand.min_qty > 0 ? p->cand.min_qty : 1;
+}
+
+/* Look at batch bi when choosing, though it is not a candidate. */
+static void
+push_extra(al_product *p, int bi)
+{
+	al_candidates *c = &p->cand;
+
+	if (p->batches[bi].in_extra)
+		return;
+	al_grow(p->mem, (void **) &c->extra, sizeof(int), &c->extra_cap,
+			c->nextra + 1);
+	c->extra[c->nextra++] = bi;
+	p->batches[bi].in_extra = true;
+}
+
+/* Batch bi may hold more than before: look at it again when choosing. */
+static void
+available_grew(al_product *p, int bi)
+{
+	if (p->batches[bi].in_order)
+		p->cand.skip = 0;
+	else
+		push_extra(p, bi);
+}
+
+/* A new line of orderid at the end of p->lines; returns its index. */
+static int
+append_line(al_product *p, const char *orderid)
+{
+	al_line    *l;
+
+	al_grow(p->mem, (void **) &p->lines, sizeof(al_line), &p->lines_cap,
+			p->nlines + 1);
+	l = &p->lines[p->nlines];
+	memset(l, 0, sizeof(*l));
+	l->orderid = al_strdup(p->mem, orderid);
+	al_strmap_put(p->mem, &p->line_index, l->orderid, p->nlines);
+	return p->nlines++;
+}
+
+/* A new batch at the end of p->batches, not yet looked at when choosing. */
 static int
 append_batch(al_product *p, const char *ref, int32_t purchased,
 			 int32_t allocated, bool has_eta, int32_t eta)
@@ -66,6 +114,7 @@ append_batch(al_product *p, const char *ref, int32_t purchased,
 	b->allocated = allocated;
 	b->has_eta = has_eta;
 	b->eta = has_eta ? eta : 0;
+	al_strmap_put(p->mem, &p->batch_index, b->ref, p->nbatches);
 	return p->nbatches++;
 }
 
@@ -77,7 +126,9 @@ al_product_load_batch(al_product *p, const char *ref, int32_t purchased,
 
 	if (i >= 0)
 		return i;
-	return append_batch(p, ref, purchased, allocated, has_eta, eta);
+	i = append_batch(p, ref, purchased, allocated, has_eta, eta);
+	push_extra(p, i);
+	return i;
 }
 
 int
@@ -85,23 +136,82 @@ al_product_load_line(al_product *p, const char *orderid, int32_t qty,
 					 const char *batchref, int64_t seq)
 {
 	int			i = al_product_find_line(p, orderid);
+	int			bi = -1;
 	al_line    *l;
 
 	if (i >= 0)
 		return i;
-	al_grow(p->mem, (void **) &p->lines, sizeof(al_line), &p->lines_cap,
-			p->nlines + 1);
-	l = &p->lines[p->nlines];
-	l->orderid = al_strdup(p->mem, orderid);
+	if (batchref)
+	{
+		bi = al_product_find_batch(p, batchref);
+		/* a line whose batch is not in memory is loaded together with it */
+		if (bi < 0)
+			bi = al_product_load_batch(p, batchref, 0, 0, false, 0);
+	}
+	i = append_line(p, orderid);
+	l = &p->lines[i];
 	l->qty = qty;
-	l->batch = batchref ? al_product_find_batch(p, batchref) : -1;
-	/* a line whose batch is not in memory is loaded together with it */
-	if (batchref && l->batch < 0)
-		l->batch = append_batch(p, batchref, 0, 0, false, 0);
+	l->batch = bi;
 	l->seq = seq;
 	l->stored_batch = l->batch;
 	l->stored_seq = seq;
-	return p->nlines++;
+	return i;
+}
+
+void
+al_product_candidates_reset(al_product *p, int32_t min_qty)
+{
+	al_candidates *c = &p->cand;
+
+	c->started = true;
+	c->done = false;
+	c->min_qty = min_qty > 0 ? min_qty : 1;
+	c->offset = 0;
+	c->limit = 1;				/* allocate needs the first one only */
+	c->n = 0;
+	c->skip = 0;
+	/* what was read for another floor is looked at like any other batch */
+	c->nextra = 0;
+	for (int i = 0; i < p->nbatches; i++)
+	{
+		p->batches[i].in_order = false;
+		p->batches[i].in_extra = false;
+		push_extra(p, i);
+	}
+}
+
+int
+al_product_load_candidate(al_product *p, const char *ref, int32_t purchased,
+						  int32_t allocated, bool has_eta, int32_t eta)
+{
+	al_candidates *c = &p->cand;
+	int			i = al_product_find_batch(p, ref);
+
+	/* a batch already in memory keeps its quantities: this command's */
+	if (i < 0)
+		i = append_batch(p, ref, purchased, allocated, has_eta, eta);
+	if (!p->batches[i].in_order)
+	{
+		al_grow(p->mem, (void **) &c->order, sizeof(int), &c->cap, c->n + 1);
+		c->order[c->n++] = i;
+		p->batches[i].in_order = true;
+	}
+	return i;
+}
+
+void
+al_product_candidates_read(al_product *p, int rows)
+{
+	al_candidates *c = &p->cand;
+
+	c->offset += rows;
+	if (rows < c->limit)
+		c->done = true;
+	/* further pages grow, so that reading n candidates takes O(log n) reads */
+	if (c->limit < 1024)
+		c->limit = c->limit < 16 ? 16 : c->limit * 16;
+	if (c->limit > 1024)
+		c->limit = 1024;
 }
 
 /*
@@ -131,6 +241,7 @@ al_product_add_batch(al_product *p, const char *ref, int32_t qty,
 	if (al_product_find_batch(p, ref) >= 0)
 		return AL_DUPLICATE_BATCH;
 	i = append_batch(p, ref, qty, 0, has_eta, eta);
+	push_extra(p, i);
 	p->batches[i].is_new = true;
 	p->batches[i].lines_loaded = true;	/* a new batch has no lines */
 	p->changed = true;
@@ -145,15 +256,25 @@ al_product_add_batch(al_product *p, const char *ref, int32_t qty,
 	return AL_OK;
 }
 
-/* Rules 1 and 2: the preferred batch that can hold qty, or -1. */
+/*
+ * Rules 1 and 2: the preferred batch in memory that can hold qty, or -1
+ * (Note 3 for how it avoids looking at every batch in memory).
+ */
 static int
-choose_batch(const al_product *p, int32_t qty, const char *exclude_ref)
+choose_batch(al_product *p, int32_t qty, const char *exclude_ref)
 {
+	al_candidates *c = &p->cand;
+	int32_t		floor = qty_floor(p);
 	int			best = -1;
 
-	for (int i = 0; i < p->nbatches; i++)
+	/* candidates that cannot hold any line of this command: never again */
+	while (c->skip < c->n &&
+		   al_batch_available(&p->batches[c->order[c->skip]]) < floor)
+		c->skip++;
+	/* the candidates are in rule 2's order: the first that fits is best */
+	for (int k = c->skip; k < c->n; k++)
 	{
-		const al_batch *b = &p->batches[i];
+		const al_batch *b = &p->batches[c->order[k]];
 
 		/* rule 1: a line is never split, the batch must hold all of it */
 		if (al_batch_available(b) < qty)
@@ -161,10 +282,63 @@ choose_batch(const al_product *p, int32_t qty, const char *exclude_ref)
 		/* rule 5: a displaced line goes to the product's other batches */
 		if (exclude_ref && strcmp(b->ref, exclude_ref) == 0)
 			continue;
+		best = c->order[k];
+		break;
+	}
+	for (int k = 0; k < c->nextra;)
+	{
+		int			i = c->extra[k];
+		al_batch   *b = &p->batches[i];
+
+		if (b->in_order || al_batch_available(b) < floor)
+		{
+			/* covered by the candidates, or of no use to this command */
+			b->in_extra = false;
+			c->extra[k] = c->extra[--c->nextra];
+			continue;
+		}
+		k++;
+		if (al_batch_available(b) < qty)
+			continue;			/* rule 1 */
+		if (exclude_ref && strcmp(b->ref, exclude_ref) == 0)
+			continue;			/* rule 5 */
+		/* rule 2 */
 		if (best < 0 || al_batch_preference(b, &p->batches[best]) < 0)
 			best = i;
 	}
 	return best;
+}
+
+bool
+al_product_needs_candidates(al_product *p, const char *orderid, int32_t qty,
+							const char *exclude_ref)
+{
+	al_candidates *c = &p->cand;
+	int			li = al_product_find_line(p, orderid);
+	int			best;
+
+	if (li >= 0 && p->lines[li].batch >= 0)
+		return false;			/* rule 4: answered from the line itself */
+	if (!al_line_qty_valid(qty))
+		return false;			/* al_product_allocate refuses it */
+	if (!c->started || qty < c->min_qty)
+	{
+		/* what was read left out stored batches that could hold qty */
+		al_product_candidates_reset(p, qty);
+		return true;
+	}
+	if (c->done)
+		return false;
+	best = choose_batch(p, qty, exclude_ref);
+	if (best < 0)
+		return true;
+	/* a candidate: every stored batch before it was read */
+	if (p->batches[best].in_order)
+		return false;
+	/* another batch in memory: decided only if no unread one can beat it */
+	return c->n == 0 ||
+		al_batch_preference(&p->batches[best],
+							&p->batches[c->order[c->n - 1]]) > 0;
 }
 
 al_status
@@ -209,13 +383,9 @@ al_product_allocate(al_product *p, const char *orderid, int32_t qty,
 
 	if (li < 0)
 	{
-		al_grow(p->mem, (void **) &p->lines, sizeof(al_line), &p->lines_cap,
-				p->nlines + 1);
-		li = p->nlines++;
-		l = &p->lines[li];
-		l->orderid = al_strdup(p->mem, orderid);
-		l->stored_batch = -1;
-		l->stored_seq = 0;
+		li = append_line(p, orderid);
+		p->lines[li].stored_batch = -1;
+		p->lines[li].stored_seq = 0;
 	}
 	l = &p->lines[li];
 	l->qty = qty;
@@ -245,6 +415,7 @@ deallocate_line(al_product *p, int li, bool reallocate)
 
 	b->allocated -= l->qty;
 	b->dirty = true;
+	available_grew(p, l->batch);
 	ev.type = AL_EV_DEALLOCATED;
 	ev.sku = p->sku;
 	ev.orderid = l->orderid;
@@ -293,6 +464,7 @@ al_product_change_batch_quantity(al_product *p, const char *ref, int32_t qty)
 	b->purchased = qty;
 	b->dirty = true;
 	p->changed = true;
+	available_grew(p, bi);
 
 	/*
 	 * Rule 5: while the batch is over-allocated, free its most recently

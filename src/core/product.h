@@ -20,6 +20,26 @@
  *	3) batch.allocated is the sum of the quantities of the lines allocated
  *	   to the batch, kept up to date by this file alone, so the available
  *	   quantity is known without loading lines.
+ *	4) Candidates.  Where the rules live: rules 1 and 2 (the batch must
+ *	   hold the whole line; preference order) are decided here, on the
+ *	   batches in memory.  The repository only *reads* stored batches in
+ *	   rule 2's order (warehouse first, then earliest eta, then reference
+ *	   in byte order), leaving out those whose stored available quantity
+ *	   is below a floor, a page at a time after the ones it read before.
+ *	   al_product_needs_candidates says whether the batches in memory are
+ *	   enough to decide: they are when the best batch in memory that can
+ *	   hold the line comes, in rule 2's order, no later than the last
+ *	   candidate read (every stored batch before it that could hold the
+ *	   line is then in memory), or when there is nothing left to read.  A
+ *	   batch already in memory keeps its in-memory quantities (this
+ *	   command may have changed them); the stored ones of a batch not in
+ *	   memory are its real ones.  So allocate reads one row on a SKU with
+ *	   a thousand batches with stock, and allocate_many reads further
+ *	   pages only as its lines use the batches up.
+ *	5) Lookups by order id and by reference go through hash maps, and the
+ *	   candidates in rule 2's order are scanned from the first one that
+ *	   can still hold a line, so that each line of allocate_many costs the
+ *	   same whatever the number of lines of its SKU in the call.
  *
  * src/core/product.h
  *
@@ -30,6 +50,7 @@
 
 #include "al_core.h"
 #include "events.h"
+#include "strmap.h"
 
 typedef struct al_batch
 {
@@ -41,7 +62,31 @@ typedef struct al_batch
 	bool		lines_loaded;	/* all its lines are in product.lines */
 	bool		is_new;			/* created by this command */
 	bool		dirty;			/* quantities changed by this command */
+	bool		in_order;		/* in product.cand.order */
+	bool		in_extra;		/* in product.cand.extra */
 } al_batch;
+
+/*
+ * The candidates read so far (Note 4).  Invariant: every stored batch
+ * whose stored available quantity is at least min_qty and that comes no
+ * later than order[n - 1] in rule 2's order is in memory, and in order[].
+ */
+typedef struct al_candidates
+{
+	bool		started;		/* false: nothing read yet */
+	bool		done;			/* every stored candidate has been read */
+	int32_t		min_qty;		/* the floor of the stored quantity read */
+	int64_t		offset;			/* candidates read so far */
+	int32_t		limit;			/* size of the next page to read */
+	int		   *order;			/* batch indexes, in rule 2's order */
+	int			n;
+	int			cap;
+	int			skip;			/* order[0..skip) have less than min_qty */
+	/* batches in memory not in order[] (loaded for another reason) */
+	int		   *extra;
+	int			nextra;
+	int			extra_cap;
+} al_candidates;
 
 typedef struct al_line
 {
@@ -68,6 +113,9 @@ typedef struct al_product
 	al_line    *lines;
 	int			nlines;
 	int			lines_cap;
+	al_strmap	batch_index;	/* reference -> index in batches */
+	al_strmap	line_index;		/* order id -> index in lines */
+	al_candidates cand;
 	al_event_list events;		/* recorded, not yet published */
 	/* opaque to the core: kept by the outbox adapter (SPEC section 5) */
 	int64_t		event_seq;
@@ -99,6 +147,28 @@ al_batch_available(const al_batch *b)
 }
 
 /*
+ * Candidates (Note 4), the repository's side.  Start reading candidates
+ * afresh for lines of at least min_qty: the first page reads the stored
+ * batches with at least min_qty available in rule 2's order.
+ */
+extern void al_product_candidates_reset(al_product *p, int32_t min_qty);
+/* One row of a page, in rule 2's order (loaded like al_product_load_batch). */
+extern int	al_product_load_candidate(al_product *p, const char *ref,
+									  int32_t purchased, int32_t allocated,
+									  bool has_eta, int32_t eta);
+/* A page ended after rows rows (fewer than p->cand.limit: the last one). */
+extern void al_product_candidates_read(al_product *p, int rows);
+
+/*
+ * Must more candidates be read before al_product_allocate can decide for
+ * (orderid, qty), leaving out exclude_ref?  False when the line is
+ * allocated already (rule 4).  Restarts the reading when qty is below
+ * the floor read so far.
+ */
+extern bool al_product_needs_candidates(al_product *p, const char *orderid,
+										int32_t qty, const char *exclude_ref);
+
+/*
  * Rule 2: does batch a come before batch b in allocation preference?
  * Returns <0, 0, >0 like strcmp.
  */
@@ -119,7 +189,8 @@ extern al_status al_product_add_batch(al_product *p, const char *ref,
 /*
  * Allocate (orderid, qty) to the preferred batch that can hold it, leaving
  * out the batch exclude_ref (NULL: none; used by reallocation).
- * Needs loaded: the line of orderid if it exists, every batch with stock.
+ * Needs loaded: the line of orderid if it exists, and candidates until
+ * al_product_needs_candidates says they are enough.
  * Returns AL_OK and *batchref, AL_OUT_OF_STOCK (records OutOfStock, nothing
  * else changes), or AL_QTY_MISMATCH with *existing_qty set.
  */

@@ -11,7 +11,7 @@
  *	   compare-and-set on the version (rule 7; one process never conflicts
  *	   with itself, but the check costs nothing and keeps the contract).
  *	2) A batch leaves its product's stock list lazily, the next time
- *	   load_available meets it depleted; save puts it back when a change
+ *	   load_candidates meets it depleted; save puts it back when a change
  *	   gives it stock again.  So the list never holds a batch without
  *	   stock for longer than one load, and is never scanned for one.
  *	3) Event handlers run in place (isolation.run is a plain call): the
@@ -496,49 +496,91 @@ repo_batch_exists(void *ctx, const char *ref)
 	return csv_store_batch(ctx, ref) >= 0;
 }
 
-static void
-repo_load_line(void *ctx, al_product *p, const char *orderid)
+/* Rule 2's order, for sorting the candidates of one product. */
+static int
+candidate_cmp(const void *a, const void *b)
 {
-	csv_store  *st = ctx;
-	int			li = csv_store_line(st, orderid, p->sku);
-	const csv_line *l;
+	const csv_batch *x = *(const csv_batch *const *) a;
+	const csv_batch *y = *(const csv_batch *const *) b;
 
-	if (li < 0 || st->lines.items[li].batch < 0)
-		return;					/* not stored: never allocated, or freed */
-	l = &st->lines.items[li];
-	/* its batch first, so that the line finds it with its quantities */
-	bring_batch(st, p, l->batch);
-	al_product_load_line(p, l->orderid, l->qty,
-						 st->batches.items[l->batch].ref, l->seq);
+	if (x->has_eta != y->has_eta)
+		return x->has_eta ? 1 : -1;
+	if (x->has_eta && x->eta != y->eta)
+		return x->eta < y->eta ? -1 : 1;
+	return strcmp(x->ref, y->ref);
 }
 
+/*
+ * A page of candidates (ports.h): the product's batches with stock (its
+ * stock list, note 2) that have at least p->cand.min_qty available, in
+ * rule 2's order, from p->cand.offset, at most p->cand.limit.  Depleted
+ * batches leave the stock list on the way.
+ */
 static void
-repo_load_available(void *ctx, al_product *p)
+repo_load_candidates(void *ctx, al_product *p)
 {
 	csv_store  *st = ctx;
 	int			pi = csv_store_product(st, p->sku);
 	csv_product *cp;
+	const csv_batch **order;
+	int			n = 0;
+	int			rows = 0;
 
 	if (pi < 0)
+	{
+		al_product_candidates_read(p, 0);
 		return;
+	}
 	cp = &st->products.items[pi];
+	order = al_alloc(&st->call_mem, sizeof(*order) * (size_t) (cp->nstock + 1));
 	for (int i = 0; i < cp->nstock;)
 	{
 		int			bi = cp->stock[i];
 		csv_batch  *b = &st->batches.items[bi];
 
-		if (b->purchased - b->allocated > 0)
+		if (b->purchased - b->allocated <= 0)
 		{
-			bring_batch(st, p, bi);
-			i++;
+			/* depleted: it leaves the list (note 2), the last one moves here */
+			b->stock_pos = -1;
+			cp->stock[i] = cp->stock[--cp->nstock];
+			if (i < cp->nstock)
+				st->batches.items[cp->stock[i]].stock_pos = i;
 			continue;
 		}
-		/* depleted: it leaves the list (note 2), the last one moves here */
-		b->stock_pos = -1;
-		cp->stock[i] = cp->stock[--cp->nstock];
-		if (i < cp->nstock)
-			st->batches.items[cp->stock[i]].stock_pos = i;
+		if (b->purchased - b->allocated >= p->cand.min_qty)
+			order[n++] = b;
+		i++;
 	}
+	qsort(order, (size_t) n, sizeof(*order), candidate_cmp);
+	for (int64_t i = p->cand.offset; i < n && rows < p->cand.limit; i++, rows++)
+	{
+		const csv_batch *b = order[i];
+
+		al_product_load_candidate(p, b->ref, b->purchased, b->allocated,
+								  b->has_eta, b->eta);
+	}
+	al_product_candidates_read(p, rows);
+}
+
+static void
+repo_load_line(void *ctx, al_product *p, const char *orderid,
+			   bool with_candidates)
+{
+	csv_store  *st = ctx;
+	int			li = csv_store_line(st, orderid, p->sku);
+	const csv_line *l;
+
+	if (li >= 0 && st->lines.items[li].batch >= 0)
+	{
+		l = &st->lines.items[li];
+		/* its batch first, so that the line finds it with its quantities */
+		bring_batch(st, p, l->batch);
+		al_product_load_line(p, l->orderid, l->qty,
+							 st->batches.items[l->batch].ref, l->seq);
+	}
+	/* the SPI adapter reads them in the same round trip */
+	if (with_candidates)
+		repo_load_candidates(ctx, p);
 }
 
 static al_status
@@ -589,10 +631,10 @@ repo_load_many(void *ctx, al_product *products, int nproducts,
 		int			k = product_in(products, nproducts, skus[i]);
 
 		if (k >= 0)
-			repo_load_line(ctx, &products[k], orderids[i]);
+			repo_load_line(ctx, &products[k], orderids[i], false);
 	}
 	for (int k = 0; k < nproducts; k++)
-		repo_load_available(ctx, &products[k]);
+		repo_load_candidates(ctx, &products[k]);
 }
 
 static al_status
@@ -858,7 +900,7 @@ csv_store_service(al_service *svc, csv_store *st)
 	svc->repo.load_line = repo_load_line;
 	svc->repo.get_many = repo_get_many;
 	svc->repo.load_many = repo_load_many;
-	svc->repo.load_available = repo_load_available;
+	svc->repo.load_candidates = repo_load_candidates;
 	svc->repo.load_batch_with_lines = repo_load_batch_with_lines;
 	svc->repo.save = repo_save;
 	svc->repo.save_many = repo_save_many;

@@ -44,6 +44,15 @@ al_uow_commit(al_service *svc, al_product *p)
 	return AL_OK;
 }
 
+void
+al_svc_read_candidates(al_service *svc, al_product *p, const char *orderid,
+					   int32_t qty, const char *exclude_ref)
+{
+	/* the core decides when it has read enough (product.h, Note 4) */
+	while (al_product_needs_candidates(p, orderid, qty, exclude_ref))
+		svc->repo.load_candidates(svc->repo.ctx, p);
+}
+
 static al_result
 result_of(al_status status)
 {
@@ -79,16 +88,14 @@ al_svc_allocate(al_service *svc, const char *orderid, const char *sku,
 {
 	al_product	p;
 	al_result	r = {0};
-	int			li;
 
 	r.status = svc->repo.get(svc->repo.ctx, sku, false, &p);
 	if (r.status != AL_OK)
 		return r;
-	svc->repo.load_line(svc->repo.ctx, &p, orderid);
-	li = al_product_find_line(&p, orderid);
-	/* an allocated line is answered from itself (rule 4): no batch needed */
-	if (li < 0 || p.lines[li].batch < 0)
-		svc->repo.load_available(svc->repo.ctx, &p);
+	/* the line and the first candidate for qty, in one round trip */
+	al_product_candidates_reset(&p, qty);
+	svc->repo.load_line(svc->repo.ctx, &p, orderid, true);
+	al_svc_read_candidates(svc, &p, orderid, qty, NULL);
 	r.status = al_product_allocate(&p, orderid, qty, NULL, &r.batchref,
 								   &r.existing_qty);
 	if (r.status == AL_OK || r.status == AL_OUT_OF_STOCK)
@@ -142,7 +149,7 @@ al_svc_deallocate(al_service *svc, const char *orderid, const char *sku)
 	r.status = svc->repo.get(svc->repo.ctx, sku, false, &p);
 	if (r.status != AL_OK)
 		return r;
-	svc->repo.load_line(svc->repo.ctx, &p, orderid);
+	svc->repo.load_line(svc->repo.ctx, &p, orderid, false);
 	/* rule 6: freed on request, so not reallocated */
 	r.status = al_product_deallocate(&p, orderid, false, &r.batchref);
 	if (r.status == AL_OK && p.changed)
@@ -238,12 +245,24 @@ al_svc_allocate_many(al_service *svc, al_line_request *lines, int n,
 			}
 		return st;
 	}
-	/* load only what these lines need: their own lines, and stock */
+	/* load only what these lines need: their own lines, and candidates */
 	for (int i = 0; i < n; i++)
 	{
 		orderids[i] = lines[i].orderid;
 		line_skus[i] = lines[i].sku;
 	}
+	/* read candidates for the smallest line of each product, once */
+	for (int k = 0; k < nskus; k++)
+		last_line[k] = 0;
+	for (int i = 0; i < n; i++)
+	{
+		int			k = find_sku(skus, nskus, lines[i].sku);
+
+		if (last_line[k] == 0 || lines[i].qty < last_line[k])
+			last_line[k] = lines[i].qty;
+	}
+	for (int k = 0; k < nskus; k++)
+		al_product_candidates_reset(&products[k], last_line[k]);
 	svc->repo.load_many(svc->repo.ctx, products, nskus, orderids, line_skus, n);
 
 	/* each line is one allocate command, decided in the order given */
@@ -255,6 +274,7 @@ al_svc_allocate_many(al_service *svc, al_line_request *lines, int n,
 		line_product[i] = find_sku(skus, nskus, lines[i].sku);
 		p = &products[line_product[i]];
 		first_event[i] = p->events.count;
+		al_svc_read_candidates(svc, p, lines[i].orderid, lines[i].qty, NULL);
 		st = al_product_allocate(p, lines[i].orderid, lines[i].qty, NULL,
 								 &lines[i].batchref, &existing);
 		if (st != AL_OK && st != AL_OUT_OF_STOCK)

@@ -40,8 +40,10 @@ al_handle_reallocate(al_service *svc, const al_event *ev)
 	st = svc->repo.get(svc->repo.ctx, ev->sku, false, &p);
 	if (st != AL_OK)
 		return st;
-	svc->repo.load_line(svc->repo.ctx, &p, ev->orderid);
-	svc->repo.load_available(svc->repo.ctx, &p);
+	al_product_candidates_reset(&p, ev->qty);
+	svc->repo.load_line(svc->repo.ctx, &p, ev->orderid, true);
+	/* rule 5: to the product's other batches */
+	al_svc_read_candidates(svc, &p, ev->orderid, ev->qty, ev->batchref);
 	st = al_product_allocate(&p, ev->orderid, ev->qty, ev->batchref,
 							 &batchref, &existing_qty);
 	if (st == AL_OK || st == AL_OUT_OF_STOCK)

@@ -39,8 +39,13 @@ typedef struct al_repository
 	al_status	(*sku_of_batch) (void *ctx, const char *ref, const char **sku);
 	/* Is the batch reference taken, by any product? */
 	bool		(*batch_exists) (void *ctx, const char *ref);
-	/* Load the line (orderid, p->sku), if stored, and its batch. */
-	void		(*load_line) (void *ctx, al_product *p, const char *orderid);
+	/*
+	 * Load the line (orderid, p->sku), if stored, and its batch; and, when
+	 * with_candidates, in the same round trip the first page that
+	 * load_candidates would read.
+	 */
+	void		(*load_line) (void *ctx, al_product *p, const char *orderid,
+							  bool with_candidates);
 	/*
 	 * Bulk (allocate_many): lock the products of skus[0..n-1] (distinct, in
 	 * byte order: the order the locks are taken in) and initialise
@@ -50,12 +55,20 @@ typedef struct al_repository
 							 al_product *products, int *missing);
 	/*
 	 * Bulk: load into products[0..nproducts-1] (sorted by SKU) the stored
-	 * lines of (orderids[i], skus[i]) for i < n, and every batch with stock.
+	 * lines of (orderids[i], skus[i]) for i < n, and the first page of
+	 * candidates of every product, as load_candidates would.
 	 */
 	void		(*load_many) (void *ctx, al_product *products, int nproducts,
 							  const char **orderids, const char **skus, int n);
-	/* Load every batch of p that has available stock. */
-	void		(*load_available) (void *ctx, al_product *p);
+	/*
+	 * Read the next page of candidates of p (product.h, Note 4): the
+	 * stored batches of p->sku with at least p->cand.min_qty available, in
+	 * rule 2's order (eta NULL first, then eta, then reference in byte
+	 * order), skipping the p->cand.offset first ones, at most
+	 * p->cand.limit of them, each through al_product_load_candidate, then
+	 * al_product_candidates_read.  The decision stays with the core.
+	 */
+	void		(*load_candidates) (void *ctx, al_product *p);
 	/* Load batch ref of p with all its lines; AL_UNKNOWN_BATCH if none. */
 	al_status	(*load_batch_with_lines) (void *ctx, al_product *p,
 										  const char *ref);

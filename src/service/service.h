@@ -104,6 +104,14 @@ extern al_result al_svc_subscribe_to_order(al_service *svc,
  */
 extern al_status al_uow_commit(al_service *svc, al_product *p);
 
+/*
+ * Read candidates of p from the repository until the core can decide for
+ * (orderid, qty) leaving out exclude_ref (product.h, Note 4).
+ */
+extern void al_svc_read_candidates(al_service *svc, al_product *p,
+								   const char *orderid, int32_t qty,
+								   const char *exclude_ref);
+
 /* The same for an order. */
 extern al_status al_order_commit(al_service *svc, al_order *o);
 

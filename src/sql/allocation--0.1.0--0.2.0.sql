@@ -81,9 +81,14 @@ ALTER TABLE allocation.batches
 	ADD CONSTRAINT batches_not_oversold
 		CHECK (0 <= allocated_quantity AND allocated_quantity <= purchased_quantity);
 
--- batches_available: the partial index now tests has_stock
+-- batches_available: the partial index now tests has_stock, and holds
+-- the batches with stock of each SKU in allocation preference order
+-- (warehouse first, then earliest eta, then reference in the C collation
+-- of the column), so that allocate reads them in that order and stops at
+-- the first that can take the line
 DROP INDEX allocation.batches_available;
-CREATE INDEX batches_available ON allocation.batches (sku) WHERE has_stock;
+CREATE INDEX batches_available ON allocation.batches (sku, eta NULLS FIRST, reference)
+	WHERE has_stock;
 
 --------------------------------------------------------------------------
 -- Order tracking (new in 0.2.0)

@@ -82,8 +82,13 @@ CREATE TABLE allocation.batches (
 ) WITH (fillfactor = 80);
 
 -- The batches that can still take a line, and only those: allocate reads
--- this index, so its cost does not grow with depleted batches (SPEC 8).
-CREATE INDEX batches_available ON allocation.batches (sku) WHERE has_stock;
+-- this index, so its cost does not grow with depleted batches.
+-- batches_available: the batches with stock of each SKU in allocation
+-- preference order (warehouse first, then earliest eta, then reference in
+-- the C collation of the column), so that allocate reads them in that
+-- order and stops at the first that can take the line
+CREATE INDEX batches_available ON allocation.batches (sku, eta NULLS FIRST, reference)
+	WHERE has_stock;
 
 CREATE TABLE allocation.order_lines (
 	sku			text COLLATE "C" NOT NULL,

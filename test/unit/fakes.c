@@ -8,12 +8,12 @@
  *	   (saving a product it never got, inserting a batch twice, a read
  *	   model told of a deallocation it never saw allocated, ...).  A misuse
  *	   is counted in w->errors and fails the test's consistency check.
- *	2) load_batch_with_lines hands lines over in order id order and
- *	   load_available hands batches over in reverse storage order: the SPI
- *	   adapter has no ORDER BY there, so the core must not rely on the
- *	   order it is given things in (rule 5 goes by allocation sequence,
- *	   rule 2 by eta and reference).  The tests name their orders so that
- *	   order id order is not allocation order.
+ *	2) load_batch_with_lines hands lines over in order id order: the SPI
+ *	   adapter has no ORDER BY there, so the core must not rely on it
+ *	   (rule 5 goes by allocation sequence).  The tests name their orders
+ *	   so that order id order is not allocation order.  load_candidates
+ *	   is the one load with an order, the contract's (rule 2), which the
+ *	   fake sorts by with its own comparison, not the core's.
  *
  * test/unit/fakes.c
  *
@@ -258,8 +258,12 @@ repo_batch_exists(void *ctx, const char *ref)
 	return find_batch(w, ref) != NULL;
 }
 
+static void repo_load_candidates(void *ctx, al_product *p);
+static void repo_load_candidates_port(void *ctx, al_product *p);
+
 static void
-repo_load_line(void *ctx, al_product *p, const char *orderid)
+repo_load_line(void *ctx, al_product *p, const char *orderid,
+			   bool with_candidates)
 {
 	fake_world *w = ctx;
 	int			li = find_line(w, orderid, p->sku);
@@ -270,20 +274,22 @@ repo_load_line(void *ctx, al_product *p, const char *orderid)
 	if (find_product(w, p->sku) == NULL)
 		fake_error(w, "load_line for product \"%s\" that is not stored",
 				   p->sku);
-	if (li < 0)
-		return;
-	b = find_batch(w, w->lines.items[li].batchref);
-	if (b == NULL)
+	if (li >= 0)
 	{
-		fake_error(w, "line \"%s\" stored in a missing batch", orderid);
-		return;
+		b = find_batch(w, w->lines.items[li].batchref);
+		if (b == NULL)
+			fake_error(w, "line \"%s\" stored in a missing batch", orderid);
+		else
+		{
+			/* its batch first, so that the line finds it with its quantities */
+			bring_batch(w, p, b);
+			bring_line(w, p, &w->lines.items[li]);
+		}
 	}
-	/* its batch first, so that the line finds it with its quantities */
-	bring_batch(w, p, b);
-	bring_line(w, p, &w->lines.items[li]);
+	/* the SPI adapter reads them in the same statement */
+	if (with_candidates)
+		repo_load_candidates(ctx, p);
 }
-
-static void repo_load_available(void *ctx, al_product *p);
 
 /* The bulk ports, as the single ones one after the other. */
 static al_status
@@ -311,25 +317,70 @@ repo_load_many(void *ctx, al_product *products, int nproducts,
 	{
 		for (int i = 0; i < n; i++)
 			if (strcmp(skus[i], products[k].sku) == 0)
-				repo_load_line(ctx, &products[k], orderids[i]);
-		repo_load_available(ctx, &products[k]);
+				repo_load_line(ctx, &products[k], orderids[i], false);
+		repo_load_candidates(ctx, &products[k]);
 	}
 }
 
 static void
-repo_load_available(void *ctx, al_product *p)
+repo_load_candidates_port(void *ctx, al_product *p)
 {
 	fake_world *w = ctx;
 
-	w->loads.load_available_calls++;
-	logf_(w, "load_available %s", p->sku);
-	for (int i = w->batches.count - 1; i >= 0; i--)
+	w->loads.load_candidates_calls++;
+	repo_load_candidates(ctx, p);
+}
+
+/* Rule 2 as the contract states it, written apart from the core's. */
+static int
+fake_preference(const fake_batch *a, const fake_batch *b)
+{
+	if (a->has_eta != b->has_eta)
+		return a->has_eta ? 1 : -1;
+	if (a->has_eta && a->eta != b->eta)
+		return a->eta < b->eta ? -1 : 1;
+	return strcmp(a->ref, b->ref);
+}
+
+static void
+repo_load_candidates(void *ctx, al_product *p)
+{
+	fake_world *w = ctx;
+	const fake_batch **cands;
+	int			n = 0;
+	int			rows = 0;
+
+	logf_(w, "load_candidates %s from %d", p->sku, (int) p->cand.offset);
+	if (!p->cand.started || p->cand.done)
+		fake_error(w, "load_candidates for %s, which needs none", p->sku);
+	cands = al_alloc(&w->call_mem, sizeof(*cands) * (size_t) (w->batches.count + 1));
+	/* the stored batches with at least min_qty available, in rule 2's order */
+	for (int i = 0; i < w->batches.count; i++)
 	{
 		const fake_batch *b = &w->batches.items[i];
+		int			j = n++;
 
-		if (same(b->sku, p->sku) && b->purchased - b->allocated > 0)
-			bring_batch(w, p, b);
+		if (!same(b->sku, p->sku) || b->purchased - b->allocated < p->cand.min_qty)
+		{
+			n--;
+			continue;
+		}
+		while (j > 0 && fake_preference(cands[j - 1], b) > 0)
+		{
+			cands[j] = cands[j - 1];
+			j--;
+		}
+		cands[j] = b;
 	}
+	for (int i = (int) p->cand.offset; i < n && rows < p->cand.limit; i++, rows++)
+	{
+		const fake_batch *b = cands[i];
+
+		w->loads.batches++;
+		al_product_load_candidate(p, b->ref, b->purchased, b->allocated,
+								  b->has_eta, b->eta);
+	}
+	al_product_candidates_read(p, rows);
 }
 
 static al_status
@@ -819,7 +870,7 @@ fake_service(al_service *svc, fake_world *w)
 	svc->repo.get_many = repo_get_many;
 	svc->repo.load_many = repo_load_many;
 	svc->repo.save_many = repo_save_many;
-	svc->repo.load_available = repo_load_available;
+	svc->repo.load_candidates = repo_load_candidates_port;
 	svc->repo.load_batch_with_lines = repo_load_batch_with_lines;
 	svc->repo.save = repo_save;
 	svc->outbox.ctx = w;

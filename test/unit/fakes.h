@@ -133,7 +133,7 @@ typedef struct fake_loads
 {
 	int			get_calls;
 	int			load_line_calls;
-	int			load_available_calls;
+	int			load_candidates_calls;
 	int			load_batch_calls;	/* load_batch_with_lines */
 	int			batches;		/* batch rows brought in, by any load */
 	int			lines;			/* line rows brought in, by any load */

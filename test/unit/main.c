@@ -22,5 +22,7 @@ main(void)
 	test_change_quantity();
 	test_concurrency();
 	test_orders();
+	test_strmap();
+	test_candidates();
 	return done_testing();
 }

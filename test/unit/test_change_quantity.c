@@ -195,7 +195,7 @@ raising_quantity_displaces_nothing(fake_world *w)
 	is_int(w->loads.load_batch_calls, 1, "the batch was loaded with lines");
 	is_int(w->loads.batches, 1, "one batch loaded");
 	is_int(w->loads.lines, 2, "its two lines");
-	is_int(w->loads.load_available_calls, 0, "nothing else");
+	is_int(w->loads.load_candidates_calls, 0, "nothing else");
 	is_int(w->writes.lines, 0, "no line written");
 
 	/* down to exactly what is allocated: still nothing displaced */

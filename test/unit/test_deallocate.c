@@ -74,7 +74,7 @@ is_not_reallocated(fake_world *w)
 	ok(fake_line_of(w, "o1", "TABLE") == NULL, "o1 is in no batch");
 	is_int(fake_allocated(w, "B1") + fake_allocated(w, "B2"), 0,
 		   "nothing is allocated anywhere");
-	is_int(w->loads.load_available_calls, 0,
+	is_int(w->loads.load_candidates_calls, 0,
 		   "no reallocation was attempted (no batches loaded)");
 	is_int(w->loads.get_calls, 1, "the product was read once");
 }

@@ -26,5 +26,7 @@ extern void test_deallocate(void);
 extern void test_change_quantity(void);
 extern void test_concurrency(void);
 extern void test_orders(void);
+extern void test_strmap(void);
+extern void test_candidates(void);
 
 #endif							/* UNIT_TESTS_H */
