@@ -22,6 +22,10 @@
 # Environment:
 #   ALLOC_PGPORT        port number (default 5499; only names the socket)
 #   ALLOC_CLUSTER_DIR   put the cluster here instead
+#   ALLOC_CLUSTER_NAME  name of the folder in the repository (default
+#                       tmp_cluster; the /tmp fallback is then
+#                       /tmp/allocation-<name>-<hash>): a second cluster,
+#                       e.g. make test-cassert's, beside the usual one
 #   PG_CONFIG           pg_config of the PostgreSQL to use (default: 15's)
 #
 # Clients connect as superuser "postgres" with trust authentication.
@@ -52,12 +56,14 @@ cluster_dir() {
 		printf '%s\n' "$ALLOC_CLUSTER_DIR"
 		return
 	fi
-	local d=$ROOT/tmp_cluster
+	local name=${ALLOC_CLUSTER_NAME:-tmp_cluster}
+	local d=$ROOT/$name
 	# sun_path holds 107 bytes: "<dir>/socket/.s.PGSQL.<port>" must fit.
 	if [ $(( ${#d} + 25 )) -lt 100 ] && owner_can_use "$ROOT"; then
 		printf '%s\n' "$d"
 	else
-		printf '/tmp/allocation-cluster-%s\n' \
+		[ "$name" != tmp_cluster ] || name=cluster
+		printf '/tmp/allocation-%s-%s\n' "$name" \
 			"$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)"
 	fi
 }
@@ -70,6 +76,12 @@ LOGFILE=$DIR/log/postgresql.log
 bindir() {
 	PG_BINDIR=$(pg_bindir) ||
 		die "PostgreSQL server binaries not found (PG_CONFIG=$PG_CONFIG); run 'make deps'"
+	# A server built into the repository (make test-cassert) must be
+	# reachable by the cluster's owner too.
+	if [ "$(id -u)" -eq 0 ] && id -u "$CLUSTER_OWNER" >/dev/null 2>&1 &&
+	   ! as_cluster_owner test -x "$PG_BINDIR/postgres"; then
+		die "user $CLUSTER_OWNER cannot run $PG_BINDIR/postgres (a parent directory without x for it?)"
+	fi
 }
 
 # postmaster_pid prints the pid from postmaster.pid if that process is alive

@@ -13,6 +13,17 @@
 #
 # Environment:
 #   ALLOC_TEST_CFLAGS   PG_CFLAGS of the build (default below)
+#   ALLOC_TEST_SUITES   run only these suites (space-separated: unit,
+#                       regress, isolation, pgtap, or an extra suite's
+#                       NAME); the others are not run nor listed.  Default:
+#                       all.  "make test-cassert" runs "regress isolation
+#                       pgtap" on an assertion-enabled server.
+#   ALLOC_TEST_MAKEFLAGS more arguments for make (e.g. WITH_RELAY=no)
+#   ALLOC_TEST_LOG      where the server log is kept after the run
+#                       (default log/postgresql-test.log)
+#   ALLOC_TEST_CASSERT  yes: last suite "cassert", which runs make
+#                       test-cassert (skipped when the mirror serves no
+#                       PostgreSQL source); default no (see the Makefile)
 #   ALLOC_PGPORT, ALLOC_CLUSTER_DIR, PG_CONFIG: see scripts/cluster.sh
 #
 # The cluster is the one of "make run" (scripts/cluster.sh): make test
@@ -31,6 +42,13 @@ cd "$ROOT" || exit 1
 TEST_CFLAGS=${ALLOC_TEST_CFLAGS:--Wall -Wextra -Wno-unused-parameter -Werror -DUSE_ASSERT_CHECKING}
 JOBS=$(nproc 2>/dev/null || echo 2)
 DIFF_LINES=1000   # print at most this much of a diffs file
+
+SUITES=${ALLOC_TEST_SUITES:-}
+read -r -a MAKE_EXTRA <<< "${ALLOC_TEST_MAKEFLAGS:-}"
+SERVER_LOG=${ALLOC_TEST_LOG:-log/postgresql-test.log}
+
+# wanted SUITE: is SUITE selected (ALLOC_TEST_SUITES)?
+wanted() { [ -z "$SUITES" ] || [[ " $SUITES " == *" $1 "* ]]; }
 
 summary=()
 failed=()
@@ -65,7 +83,7 @@ show_file() {
 	printf -- '---- end of %s ----\n' "$1"
 }
 
-mk() { "$MAKE" --no-print-directory PG_CONFIG="$PG_CONFIG" PG_CFLAGS="$TEST_CFLAGS" "$@"; }
+mk() { "$MAKE" --no-print-directory PG_CONFIG="$PG_CONFIG" PG_CFLAGS="$TEST_CFLAGS" "${MAKE_EXTRA[@]}" "$@"; }
 
 finish() {
 	section summary
@@ -108,7 +126,7 @@ do_install() {
 	   { [ -w "$("$PG_CONFIG" --pkglibdir)" ] && [ -w "$("$PG_CONFIG" --sharedir)/extension" ]; }; then
 		mk install
 	elif command -v sudo >/dev/null 2>&1; then
-		sudo "$MAKE" --no-print-directory PG_CONFIG="$PG_CONFIG" PG_CFLAGS="$TEST_CFLAGS" install
+		sudo "$MAKE" --no-print-directory PG_CONFIG="$PG_CONFIG" PG_CFLAGS="$TEST_CFLAGS" "${MAKE_EXTRA[@]}" install
 	else
 		echo "cannot write PostgreSQL's extension directories and there is no sudo"
 		return 1
@@ -121,8 +139,9 @@ fi
 
 # --- unit tests: no server ----------------------------------------------------
 
-section unit
-if ! have_files 'test/unit/*.c'; then
+if ! wanted unit; then
+	:
+elif section unit && ! have_files 'test/unit/*.c'; then
 	record unit skipped "no test/unit/*.c"
 elif mk unit; then
 	record unit ok
@@ -138,12 +157,12 @@ cleanup() {
 	trap - EXIT INT TERM
 	if [ "$cluster_up" = yes ]; then
 		# Keep the server log of this run for a look after the cluster is gone.
-		mkdir -p log
-		cp -f "$ALLOC_PGLOG" log/postgresql-test.log 2>/dev/null || true
+		mkdir -p "$(dirname "$SERVER_LOG")"
+		cp -f "$ALLOC_PGLOG" "$SERVER_LOG" 2>/dev/null || true
 		if [ "$any_server_failure" = yes ] &&
-		   grep -qE 'terminated by signal|PANIC|TRAP:' log/postgresql-test.log 2>/dev/null; then
-			printf '\n---- server crashes (log/postgresql-test.log) ----\n'
-			grep -n -B 2 -A 8 -E 'terminated by signal|PANIC|TRAP:' log/postgresql-test.log | head -n 200
+		   grep -qE 'terminated by signal|PANIC|TRAP:' "$SERVER_LOG" 2>/dev/null; then
+			printf '\n---- server crashes (%s) ----\n' "$SERVER_LOG"
+			grep -n -B 2 -A 8 -E 'terminated by signal|PANIC|TRAP:' "$SERVER_LOG" | head -n 200
 		fi
 		bash scripts/cluster.sh stop || true
 		cluster_up=no
@@ -176,8 +195,9 @@ server_suite() {
 
 suite_failed() { any_server_failure=yes; record "$1" failed; }
 
-section regress
-if ! have_files 'sql/*.sql'; then
+if ! wanted regress; then
+	:
+elif section regress && ! have_files 'sql/*.sql'; then
 	record regress skipped "no sql/*.sql"
 elif server_suite regress; then
 	rm -rf results regression.diffs regression.out
@@ -189,8 +209,9 @@ elif server_suite regress; then
 	fi
 fi
 
-section isolation
-if ! have_files 'test/isolation/specs/*.spec'; then
+if ! wanted isolation; then
+	:
+elif section isolation && ! have_files 'test/isolation/specs/*.spec'; then
 	record isolation skipped "no test/isolation/specs/*.spec"
 elif server_suite isolation; then
 	rm -rf output_iso
@@ -202,8 +223,9 @@ elif server_suite isolation; then
 	fi
 fi
 
-section pgtap
-if ! have_files 'test/pgtap/*.sql'; then
+if ! wanted pgtap; then
+	:
+elif section pgtap && ! have_files 'test/pgtap/*.sql'; then
 	record pgtap skipped "no test/pgtap/*.sql"
 elif server_suite pgtap; then
 	psql=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1)
@@ -225,6 +247,7 @@ fi
 for f in scripts/extra-tests/*.sh; do
 	[ -f "$f" ] || continue
 	name=$(basename "$f" .sh)
+	wanted "$name" || continue
 	section "$name ($f)"
 	server_suite "$name" || continue
 	if ALLOC_ROOT=$ROOT bash "$f"; then
@@ -235,4 +258,22 @@ for f in scripts/extra-tests/*.sh; do
 done
 
 cleanup
+
+# --- the server suites again, on an assertion-enabled server ------------------
+
+if [ "${ALLOC_TEST_CASSERT:-no}" = yes ] && wanted cassert; then
+	section "cassert (make test-cassert)"
+	bash scripts/build-postgres.sh --flavour cassert
+	rc=$?
+	if [ "$rc" -eq 3 ]; then
+		record cassert skipped "no PostgreSQL source package served"
+	elif [ "$rc" -ne 0 ]; then
+		record cassert failed "PostgreSQL build"
+	elif "$MAKE" --no-print-directory test-cassert; then
+		record cassert ok
+	else
+		record cassert failed
+	fi
+fi
+
 finish
