@@ -434,6 +434,19 @@ def malformed():
 
 
 def atomic():
+    # the new file keeps the old one's permission bits, never its set-user-ID,
+    # set-group-ID or sticky bits: a file planted in a shared folder must not
+    # turn the runner's new allocations.csv into a set-ID file of the runner
+    d = folder("setid")
+    put_rows(d, "batches.csv", [["ref", "sku", "qty", "eta"], ["b1", "s", 10, ""]])
+    put_rows(d, "orders.csv", [["orderid", "sku", "qty"], ["o", "s", 1]])
+    put_rows(d, "allocations.csv", [HEADER])
+    os.chmod(os.path.join(d, "allocations.csv"), 0o7666)
+    rc, _, err = run(d)
+    mode = os.stat(os.path.join(d, "allocations.csv")).st_mode & 0o7777
+    ok(rc == 0 and mode == 0o666, "set-ID and sticky bits of the old allocations.csv are not copied",
+       f"rc={rc} mode={oct(mode)} {err}")
+
     # a folder the program may not write (as nobody: root writes anywhere)
     d = folder("ro")
     put_rows(d, "batches.csv", [["ref", "sku", "qty", "eta"], ["b1", "s", 10, ""]])
