@@ -654,7 +654,7 @@ write_atomically(const char *folder, int dirfd, const csv_buf *content,
 
 	if (fstatat(dirfd, "allocations.csv", &old, 0) == 0)
 	{
-		mode = old.st_mode & 07777;
+		mode = old.st_mode & 0777;	/* permission bits, never set-ID or sticky */
 		keep_mode = true;
 	}
 	snprintf(tmp_name, sizeof(tmp_name), ".allocations.csv.%ld.tmp",
