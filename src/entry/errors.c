@@ -15,6 +15,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -117,8 +118,35 @@ al_check_identifier_value(const char *s, size_t len, const char *argname)
 
 	if (enc != PG_UTF8 && enc != PG_SQL_ASCII && len > 0)
 	{
-		u = (const char *) pg_do_encoding_conversion((unsigned char *) pnstrdup(s, len),
-													 (int) len, enc, PG_UTF8);
+		Oid			proc;
+		unsigned char *buf;
+		int			done;
+
+		/* far too long: said before any conversion buffer is sized for it */
+		if (len > (size_t) AL_IDENTIFIER_MAX_CHARS * pg_encoding_max_length(enc))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s is too long (%d characters)", argname,
+							pg_mbstrlen_with_len(s, (int) len)),
+					 errdetail("Identifiers have at most %d characters.",
+							   AL_IDENTIFIER_MAX_CHARS)));
+		proc = FindDefaultConversionProc(enc, PG_UTF8);
+		if (!OidIsValid(proc))
+			elog(ERROR, "no conversion from %s to UTF8",
+				 pg_encoding_to_char(enc));
+		buf = palloc((size_t) len * MAX_CONVERSION_GROWTH + 1);
+		done = pg_do_encoding_conversion_buf(proc, enc, PG_UTF8,
+											 (unsigned char *) s, (int) len,
+											 buf, (int) len * MAX_CONVERSION_GROWTH + 1,
+											 true);
+		/* a character with no Unicode equivalent: not text the rules know */
+		if (done < (int) len)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s has a character with no Unicode equivalent", argname),
+					 errdetail("Identifiers are Unicode text; the database encoding is %s.",
+							   GetDatabaseEncodingName())));
+		u = (const char *) buf;
 		ulen = strlen(u);
 	}
 	switch (al_check_identifier(u, ulen))

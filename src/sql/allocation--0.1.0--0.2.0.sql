@@ -37,6 +37,52 @@ $roles$;
 -- directly (this script runs as a superuser: the extension is not
 -- trusted), the dependency on the old schema is dropped (pg_catalog is
 -- pinned and needs none).
+-- 0.1.0 took over a schema allocation that existed before it; a fresh
+-- install refuses one (42P06).  The same here: a schema owned by another
+-- role than the extension's, or holding objects that are not ours, stays
+-- someone else's and the update stops (the database stays at 0.1.0).
+DO $foreign$
+DECLARE
+	nsp pg_catalog.oid := 'allocation'::pg_catalog.regnamespace;
+	ext pg_catalog.oid := (SELECT e.oid FROM pg_catalog.pg_extension e
+							WHERE e.extname OPERATOR(pg_catalog.=) 'allocation');
+BEGIN
+	IF (SELECT n.nspowner FROM pg_catalog.pg_namespace n
+		 WHERE n.oid OPERATOR(pg_catalog.=) nsp)
+	   OPERATOR(pg_catalog.<>)
+	   (SELECT e.extowner FROM pg_catalog.pg_extension e
+		 WHERE e.oid OPERATOR(pg_catalog.=) ext)
+	OR EXISTS (
+		SELECT FROM (
+			SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, c.oid
+			  FROM pg_catalog.pg_class c
+			 WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp
+			   AND c.relkind OPERATOR(pg_catalog.<>) ALL (ARRAY['i', 'S', 't', 'c']::"char"[])
+			UNION ALL
+			SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid
+			  FROM pg_catalog.pg_proc p
+			 WHERE p.pronamespace OPERATOR(pg_catalog.=) nsp
+			UNION ALL
+			SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, o.oid
+			  FROM pg_catalog.pg_operator o
+			 WHERE o.oprnamespace OPERATOR(pg_catalog.=) nsp
+		) obj (classid, objid)
+		 WHERE NOT EXISTS (
+			SELECT FROM pg_catalog.pg_depend d
+			 WHERE d.classid OPERATOR(pg_catalog.=) obj.classid
+			   AND d.objid OPERATOR(pg_catalog.=) obj.objid
+			   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+			   AND d.refobjid OPERATOR(pg_catalog.=) ext
+			   AND d.deptype OPERATOR(pg_catalog.=) 'e'))
+	THEN
+		RAISE EXCEPTION 'schema "allocation" is not the extension''s own'
+			USING ERRCODE = '42P06',
+				  DETAIL = 'It was made before the extension by another role, or holds objects that are not the extension''s.',
+				  HINT = 'Give the schema to the extension''s owner and move the other objects out of it, then update again.';
+	END IF;
+END
+$foreign$;
+
 UPDATE pg_catalog.pg_extension
    SET extnamespace = 'pg_catalog'::pg_catalog.regnamespace
  WHERE extname = 'allocation';
