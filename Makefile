@@ -10,7 +10,7 @@
 #   make test-cassert
 #               regress, isolation and pgTAP against an assertion-enabled
 #               PostgreSQL built from Debian's source (make test runs it
-#               too with ALLOC_TEST_CASSERT=yes)
+#               too unless ALLOC_TEST_CASSERT=no)
 #   make run    build, install, start the throwaway cluster, run the demo
 #   make stop   stop and remove the throwaway cluster
 #
@@ -169,10 +169,8 @@ stop:
 # Timing on the 2-core machine: the cold build costs about 4 minutes of
 # CPU (184 s wall when the machine was lightly loaded, 611 s under a load
 # average of 10); a warm run takes 20-50 s.  Beside "make test" (3-5 min)
-# that keeps CI well under 30 minutes, so CI should run it: scripts/test.sh
-# runs it as the suite "cassert" when ALLOC_TEST_CASSERT=yes.  The default
-# stays "no" while the code fails it; until then, and in any case, run
-# "make test-cassert" before every merge.
+# that keeps CI well under 30 minutes, so CI runs it: scripts/test.sh runs
+# it as its last suite, "cassert" (ALLOC_TEST_CASSERT=no skips it).
 
 CASSERT_MAJOR ?= 15
 .PHONY: test-cassert postgres-cassert

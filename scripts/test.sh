@@ -23,7 +23,7 @@
 #                       (default log/postgresql-test.log)
 #   ALLOC_TEST_CASSERT  yes: last suite "cassert", which runs make
 #                       test-cassert (skipped when the mirror serves no
-#                       PostgreSQL source); default no (see the Makefile)
+#                       PostgreSQL source); default yes, "no" skips it
 #   ALLOC_PGPORT, ALLOC_CLUSTER_DIR, PG_CONFIG: see scripts/cluster.sh
 #
 # The cluster is the one of "make run" (scripts/cluster.sh): make test
@@ -261,7 +261,7 @@ cleanup
 
 # --- the server suites again, on an assertion-enabled server ------------------
 
-if [ "${ALLOC_TEST_CASSERT:-no}" = yes ] && wanted cassert; then
+if [ "${ALLOC_TEST_CASSERT:-yes}" = yes ] && wanted cassert; then
 	section "cassert (make test-cassert)"
 	bash scripts/build-postgres.sh --flavour cassert
 	rc=$?
