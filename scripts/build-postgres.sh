@@ -86,7 +86,16 @@ case ${ALLOC_PG_SUITE:-$major} in
 	*) suite=sid ;;
 esac
 
-BASE=${ALLOC_PG_BUILD_DIR:-$ROOT/build/pg}
+# The servers run as the cluster's owner ("postgres" when we are root):
+# when that user cannot reach the repository (a clone in a private
+# mktemp -d folder, say), the build goes where it can.
+if [ -n "${ALLOC_PG_BUILD_DIR:-}" ]; then
+	BASE=$ALLOC_PG_BUILD_DIR
+elif [ "$(id -u)" -ne 0 ] || as_cluster_owner test -x "$ROOT" 2>/dev/null; then
+	BASE=$ROOT/build/pg
+else
+	BASE=/var/tmp/allocation-pg-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)
+fi
 SOURCES=$BASE/sources           # downloaded source packages, kept
 DEST=$BASE/$major-$flavour
 PREFIX=$DEST/install
