@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "mailer_api.h"
 #include "settings.h"
 
 PG_MODULE_MAGIC;
@@ -52,5 +53,6 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	al_mailer_define_settings();
 	MarkGUCPrefixReserved("allocation");
 }
