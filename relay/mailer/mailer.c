@@ -336,7 +336,7 @@ load_config(mailer_config *cfg, int argc, char **argv)
 	}
 	if (getenv(ENV_PREFIX "SMTP_USER") && getenv(ENV_PREFIX "SMTP_USER")[0])
 		set(&cfg->user, getenv(ENV_PREFIX "SMTP_USER"));
-	if (getenv(ENV_PREFIX "SMTP_PASSWORD"))
+	if (getenv(ENV_PREFIX "SMTP_PASSWORD") && getenv(ENV_PREFIX "SMTP_PASSWORD")[0])
 		set(&cfg->password, getenv(ENV_PREFIX "SMTP_PASSWORD"));
 	if (cfg->credentials_file && read_credentials(cfg) != 0)
 		return 2;
