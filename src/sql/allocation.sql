@@ -925,7 +925,7 @@ COMMENT ON VIEW allocation.mail_backlog IS
 
 -- The dead notifications, for retry_notification.
 CREATE VIEW allocation.mail_dead AS
-SELECT n.id, n.recipient, n.subject, n.attempts, n.last_error, n.created_at, n.dead_at
+SELECT n.id OPERATOR(pg_catalog.+) 0 AS id, n.recipient, n.subject, n.attempts, n.last_error, n.created_at, n.dead_at
   FROM allocation.notifications n
  WHERE n.sent_at IS NULL AND n.dead_at IS NOT NULL;
 COMMENT ON VIEW allocation.mail_dead IS
