@@ -150,7 +150,6 @@ sql "CREATE EXTENSION allocation" || exit 1
 	-c "ALTER DATABASE $DB SET allocation.mail_retry_max_delay = 1" \
 	-c "ALTER DATABASE $DB SET allocation.mail_max_attempts = 6" || exit 1
 start_sink || exit 1
-TOKEN=$(sql "SELECT token FROM allocation.mail_identity")
 
 # --- config ------------------------------------------------------------------
 
@@ -174,6 +173,7 @@ sql "SELECT allocation.subscribe_to_order('T-1', 'ann@example.com'), allocation.
 sql "SELECT allocation.change_order_status('T-1', 'allocated')" >/dev/null
 check "status change: both notifications marked sent" \
 	wait_for 15 "SELECT count(*) = 2 FROM allocation.notifications WHERE sent_at IS NOT NULL AND subject LIKE 'Order T-1 %'"
+TOKEN=$(sql "SELECT token FROM allocation.mail_identity")
 for who in ann bob; do
 	id=$(sql "SELECT id FROM allocation.notifications WHERE recipient = '$who@example.com'")
 	body=$(sql "SELECT body FROM allocation.notifications WHERE id = $id")

@@ -680,15 +680,15 @@ ALTER TABLE allocation.notifications
 CREATE INDEX notifications_due ON allocation.notifications (next_attempt_at, id)
 	WHERE sent_at IS NULL AND dead_at IS NULL;
 
--- One row: a random value drawn at install, part of every Message-ID, so
--- that the ids of two databases never collide and a mail sent again after
--- a crash carries the same id.  pg_dump keeps it.
+-- One row: a random value drawn by the first claim, part of every
+-- Message-ID, so that the ids of two databases never collide and a mail
+-- sent again after a crash carries the same id.  pg_dump keeps it (and so
+-- a restored database goes on with the same ids); empty after CREATE
+-- EXTENSION, so that a restore does not meet a row of its own.
 CREATE TABLE allocation.mail_identity (
 	id		boolean PRIMARY KEY DEFAULT true CHECK (id),
 	token	text NOT NULL CHECK (token ~ '^[0-9a-f]{32}$')
 );
-INSERT INTO allocation.mail_identity (token)
-	VALUES (pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''));
 SELECT pg_catalog.pg_extension_config_dump('allocation.mail_identity', '');
 
 -- Headers are built from recipient and subject: neither may hold a control
@@ -740,6 +740,9 @@ BEGIN
 		RAISE EXCEPTION 'invalid lease %', lease
 			USING ERRCODE = '22023', DETAIL = 'A lease is a positive interval.';
 	END IF;
+	INSERT INTO allocation.mail_identity (token)
+	VALUES (pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''))
+	ON CONFLICT (id) DO NOTHING;
 	-- SKIP LOCKED: mailers running at once take different rows; a row
 	-- another one claimed meanwhile fails the re-checked WHERE clause
 	RETURN QUERY
