@@ -181,8 +181,9 @@ say "partition $PART paused after $(( (t_paused - t0) / 1000000 )) ms; moving it
 # --- 2. export ----------------------------------------------------------------
 
 # The tables this script knows.  A table it does not know could hold a
-# product's data: refuse rather than leave it behind.
-KNOWN="allocations_view batches consumers inbox notifications order_lines order_subscriptions orders outbox outbox_clock product_state settings subscriptions"
+# product's data: refuse rather than leave it behind.  mail_identity (the
+# node's Message-ID token) stays, like the notifications its mailer sends.
+KNOWN="allocations_view batches consumers inbox mail_identity notifications order_lines order_subscriptions orders outbox outbox_clock product_state settings subscriptions"
 tables=$(q "$SOURCE" -c "SELECT string_agg(relname, ' ' ORDER BY relname) FROM pg_class
 	WHERE relnamespace = 'allocation'::regnamespace AND relkind IN ('r', 'p')")
 [ "$tables" = "$KNOWN" ] || die "the node's tables are ($tables), this script knows ($KNOWN): update it first"

@@ -200,6 +200,7 @@ cmd_stop() {
 	local pid
 	# Redis and allocation-relay of "make run" go first (scripts/relay-ctl.sh).
 	[ ! -f "$ROOT/scripts/relay-ctl.sh" ] || bash "$ROOT/scripts/relay-ctl.sh" stop quiet || true
+	[ ! -f "$ROOT/scripts/mailer-ctl.sh" ] || bash "$ROOT/scripts/mailer-ctl.sh" stop quiet || true
 	if pid=$(postmaster_pid); then
 		as_cluster_owner "$PG_BINDIR/pg_ctl" -D "$DATA" -m fast -w -t 60 stop >/dev/null 2>&1 ||
 			as_cluster_owner "$PG_BINDIR/pg_ctl" -D "$DATA" -m immediate -w -t 30 stop >/dev/null 2>&1 ||

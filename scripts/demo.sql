@@ -26,7 +26,10 @@ SELECT allocation.allocate('order-1', 'BLUE-LAMP', 2) AS batchref;
 \echo '== 3. Out of stock =='
 \echo 'order-3 wants 10 BLUE-LAMP, but only 3 are left: the result is NULL and an'
 \echo 'OutOfStock event is recorded. Not an error: the transaction goes on.'
+\echo 'The stock clerk gets an e-mail (allocation-mailer sends it, see the end).'
+SET allocation.stock_alert_recipient = 'stock@example.com';
 SELECT allocation.allocate('order-3', 'BLUE-LAMP', 10) AS batchref;
+SELECT recipient, subject FROM allocation.notifications ORDER BY id;
 
 \echo
 \echo '== 4. A batch shrinks =='
@@ -47,3 +50,12 @@ SELECT * FROM allocation.products ORDER BY sku;
 \echo '== 6. The outbox =='
 \echo 'Every change recorded its events in the same transaction, in order:'
 SELECT type, aggregateid, payload FROM allocation.outbox ORDER BY position;
+
+\echo
+\echo '== 7. Order tracking by e-mail =='
+\echo 'ORDER-7 is created, ann follows it, and it ships: one e-mail to ann.'
+SELECT allocation.create_order('ORDER-7');
+SELECT allocation.subscribe_to_order('ORDER-7', 'ann@example.com');
+SELECT allocation.change_order_status('ORDER-7', 'allocated');
+SELECT allocation.change_order_status('ORDER-7', 'shipped');
+SELECT recipient, subject, sent_at IS NOT NULL AS sent FROM allocation.notifications ORDER BY id;

@@ -34,6 +34,8 @@ packages=(
 	"libpq-dev"                                  # allocation-relay: libpq
 	"libhiredis-dev"                             # allocation-relay: hiredis
 	"redis-server"                               # relay tests and make run (brings redis-cli)
+	"libcurl4-openssl-dev"                      # allocation-mailer: SMTP through libcurl
+	"python3-aiosmtpd"                          # mailer tests and make run: a local SMTP server
 )
 
 installed() {
@@ -60,7 +62,7 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v prove >/dev/null 2>&1 || installed perl || missing+=(perl)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-	echo "deps: all present (PostgreSQL $PG_MAJOR, server-dev, pgTAP, pg_prove, compiler, libpq, hiredis, redis, PL/Proxy)"
+	echo "deps: all present (PostgreSQL $PG_MAJOR, server-dev, pgTAP, pg_prove, compiler, libpq, hiredis, redis, libcurl, aiosmtpd, PL/Proxy)"
 	[ "$mode" = dry-run ] || exit 0
 fi
 

@@ -51,7 +51,7 @@ EOF
 # redis-server and allocation-relay next to the cluster (scripts/relay-ctl.sh;
 # "make stop" stops them too), then one event travels to Redis.
 echo
-echo "== 7. The bridge to Redis =="
+echo "== 8. The bridge to Redis =="
 bash scripts/relay-ctl.sh start "$DB" --verbose
 eval "$(bash scripts/relay-ctl.sh env)"
 rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
@@ -96,3 +96,27 @@ Redis (127.0.0.1:$REDIS_PORT) and allocation-relay keep running. Try:
 
 "make stop" stops them with the cluster.
 EOF
+
+# --- e-mails (relay/README.md, "allocation-mailer") ------------------------------
+# A local SMTP sink (a Maildir under the cluster's directory) and
+# allocation-mailer next to the cluster (scripts/mailer-ctl.sh; "make stop"
+# stops them too): the demo's stock alert and order mail are delivered.
+echo
+echo "== 9. E-mails =="
+bash scripts/mailer-ctl.sh start "$DB" --verbose
+eval "$(bash scripts/mailer-ctl.sh env)"
+for _ in $(seq 1 100); do
+	[ "$("${psql[@]}" -At -d "$DB" -c "SELECT count(*) FROM allocation.notifications WHERE sent_at IS NULL")" = 0 ] && break
+	sleep 0.1
+done
+"${psql[@]}" --echo-queries -d "$DB" -c "SELECT id, recipient, subject, sent_at IS NOT NULL AS sent, attempts FROM allocation.notifications ORDER BY id"
+echo "The mailbox holds:"
+for f in "$ALLOC_MAILDIR"/new/*; do
+	[ -f "$f" ] || continue
+	grep -m1 '^To:' "$f"; grep -m1 '^Subject:' "$f"
+done
+cat <<EOF2
+
+The mails are in the Maildir $ALLOC_MAILDIR (one file each in new/;
+the mailer's log: $ALLOC_MAILER_LOG).  "make stop" stops the sink and the mailer.
+EOF2

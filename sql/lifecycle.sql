@@ -5,9 +5,9 @@
 -- dependency on the roles), so that DROP OWNED and DROP ROLE work; the
 -- roles stay, and a new CREATE EXTENSION makes them again when they are
 -- gone.  It runs in a database of its own; the cluster's roles
--- allocation_user and allocation_admin are renamed away meanwhile, so
--- that the roles dropped here are ones this file made.  Names start with
--- "lc_" and "LC-".
+-- allocation_user, allocation_admin and allocation_mailer are renamed away
+-- meanwhile, so that the roles dropped here are ones this file made.
+-- Names start with "lc_" and "LC-".
 --
 SELECT current_database() AS lc_home \gset
 CREATE DATABASE lc_life;
@@ -23,7 +23,7 @@ UNION ALL SELECT 'initial privileges of an extension', count(*) FROM pg_init_pri
 UNION ALL SELECT 'C functions of the module', count(*) FROM pg_proc WHERE probin LIKE '%allocation%'
 UNION ALL SELECT 'shared dependencies on our roles', count(*) FROM pg_shdepend
  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-   AND refobjid IN (SELECT oid FROM pg_roles WHERE rolname IN ('allocation_user', 'allocation_admin'));
+   AND refobjid IN (SELECT oid FROM pg_roles WHERE rolname IN ('allocation_user', 'allocation_admin', 'allocation_mailer'));
 
 ------------------------------------------------------------------------
 -- A schema "allocation" that exists already is refused, not adopted
@@ -41,6 +41,7 @@ DROP ROLE lc_squatter;
 ------------------------------------------------------------------------
 ALTER ROLE allocation_user RENAME TO lc_saved_user;
 ALTER ROLE allocation_admin RENAME TO lc_saved_admin;
+ALTER ROLE allocation_mailer RENAME TO lc_saved_mailer;
 CREATE EXTENSION allocation;
 -- the roles were made by CREATE EXTENSION
 SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'allocation\_%' ORDER BY 1;
@@ -65,10 +66,11 @@ SELECT kind, count FROM lc_ours ORDER BY kind;
 -- the roles stay (they belong to the cluster) ...
 SELECT rolname FROM pg_roles WHERE rolname LIKE 'allocation\_%' ORDER BY 1;
 -- ... and can now be dropped
-DROP OWNED BY allocation_user, allocation_admin;
+DROP OWNED BY allocation_user, allocation_admin, allocation_mailer;
 DROP ROLE lc_clerk;
 DROP ROLE allocation_admin;
 DROP ROLE allocation_user;
+DROP ROLE allocation_mailer;
 SELECT count(*) AS roles FROM pg_roles WHERE rolname LIKE 'allocation\_%';
 
 -- a new CREATE EXTENSION makes them again and grants them their rights
@@ -79,9 +81,11 @@ SELECT has_function_privilege('allocation_user', 'allocation.allocate(text, text
 DROP EXTENSION allocation;
 DROP ROLE allocation_admin;
 DROP ROLE allocation_user;
+DROP ROLE allocation_mailer;
 
 -- the cluster's roles back
 ALTER ROLE lc_saved_user RENAME TO allocation_user;
 ALTER ROLE lc_saved_admin RENAME TO allocation_admin;
+ALTER ROLE lc_saved_mailer RENAME TO allocation_mailer;
 \c :lc_home
 DROP DATABASE lc_life;

@@ -77,6 +77,9 @@ END
 $$;
 
 -- one valid call of every function of the schema
+-- a notification for the mailer's functions
+INSERT INTO allocation.notifications (recipient, subject, body)
+VALUES ('mail@se.example.com', 'SE', 'SE') RETURNING id AS se_mail \gset
 CREATE TABLE se_calls (fn regprocedure PRIMARY KEY, call text NOT NULL);
 INSERT INTO se_calls VALUES
 	('allocation.add_batch(text, text, integer, date)', $$SELECT allocation.add_batch('SE-B2', 'SE-SKU', 5)$$),
@@ -111,7 +114,19 @@ INSERT INTO se_calls VALUES
 	('allocation._ack_events(text, uuid)', format($$SELECT allocation._ack_events('se-consumer', %L)$$, :'se_event')),
 	('allocation._purge_outbox()', $$SELECT allocation._purge_outbox()$$),
 	('allocation._check_invariants()', $$SELECT * FROM allocation._check_invariants()$$),
-	('allocation._clock_offset()', $$SELECT allocation._clock_offset()$$);
+	('allocation._clock_offset()', $$SELECT allocation._clock_offset()$$),
+	-- the mailer's functions (members of allocation_mailer or allocation_admin)
+	('allocation.claim_notifications(integer, interval)', $$SELECT * FROM allocation.claim_notifications(1)$$),
+	('allocation.mark_notification_sent(bigint)', format($$SELECT allocation.mark_notification_sent(%s)$$, :se_mail)),
+	('allocation.mark_notification_failed(bigint, text, boolean)', format($$SELECT allocation.mark_notification_failed(%s, 'test')$$, :se_mail)),
+	('allocation.retry_notification(bigint)', format($$SELECT allocation.retry_notification(%s)$$, :se_mail)),
+	('allocation._claim_notifications(integer, interval)', $$SELECT * FROM allocation._claim_notifications(1)$$),
+	('allocation._notification_row(bigint)', format($$SELECT allocation._notification_row(%s)$$, :se_mail)),
+	('allocation._mark_notification_sent(bigint)', format($$SELECT allocation._mark_notification_sent(%s)$$, :se_mail)),
+	('allocation._mark_notification_failed(bigint, text, boolean)', format($$SELECT allocation._mark_notification_failed(%s, 'test', false)$$, :se_mail)),
+	('allocation._retry_notification(bigint)', format($$SELECT allocation._retry_notification(%s)$$, :se_mail)),
+	-- a trigger function: no role can call it directly (0A000 for the superuser)
+	('allocation._check_notification()', $$SELECT allocation._check_notification()$$);
 
 ------------------------------------------------------------------------
 -- Function x role: who may call what
@@ -150,9 +165,11 @@ SELECT allocation.allocate('SE-o4', 'SE-SKU', 1);
 SELECT allocation.order_status('SE-100');
 RESET ROLE;
 
--- superusers may do everything, as members of no role
+-- superusers may do everything, as members of no role (but call a
+-- trigger function directly: nobody can)
 SELECT bool_and(t.state = 'ok') AS superuser_may_call_all
-  FROM se_calls c, se_try('postgres', c.call) t;
+  FROM se_calls c, se_try('postgres', c.call) t
+ WHERE c.fn <> 'allocation._check_notification()'::regprocedure;
 
 -- the calls above were undone: the fixture is as it was
 SELECT reference, purchased, allocated FROM allocation.stock WHERE sku = 'SE-SKU';
@@ -172,7 +189,8 @@ SELECT c.oid::regclass AS relation, c.relkind,
  ORDER BY c.oid::regclass::text;
 
 -- INSERT, UPDATE, DELETE and TRUNCATE of every table and view, as every
--- role: each one 42501 (the owner alone writes, through the functions)
+-- role: each one 42501 (the owner alone writes, through the functions);
+-- the aggregate view mail_backlog cannot be written by anyone (55000)
 SELECT c.oid::regclass AS relation, r.role,
        string_agg(DISTINCT (se_try(r.role, s.stmt)).state, ', ') AS states
   FROM pg_class c

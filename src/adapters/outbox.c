@@ -423,7 +423,7 @@ notify_stock_alert(void *ctx, const al_event *ev)
 	if (recipient[0] == '\0')
 		return;
 	al_pg_notification(ctx, recipient,
-					   psprintf("Out of stock: %s", ev->sku),
+					   psprintf("Out of stock for %s", ev->sku),
 					   psprintf("Order %s asked for %d of %s and no batch can take it.",
 								ev->orderid, ev->qty, ev->sku));
 }

@@ -33,8 +33,22 @@
 
 PG_FUNCTION_INFO_V1(allocation_admin_proxy);
 
+/* allocation.<name> for administrators: allocation._<name> as the owner */
 Datum
 allocation_admin_proxy(PG_FUNCTION_ARGS)
+{
+	al_require_role(AL_ADMIN_ROLE,
+					psprintf("allocation.%s", get_func_name(fcinfo->flinfo->fn_oid)));
+	return al_run_implementation(fcinfo);
+}
+
+/*
+ * Run allocation._<name> with the owner's rights, where <name> is the name
+ * of the calling SQL function, with its arguments; the caller has checked
+ * the role.
+ */
+Datum
+al_run_implementation(FunctionCallInfo fcinfo)
 {
 	Oid			fn = fcinfo->flinfo->fn_oid;
 	char	   *name = get_func_name(fn);
@@ -50,7 +64,6 @@ allocation_admin_proxy(PG_FUNCTION_ARGS)
 	Datum		result = (Datum) 0;
 	bool		result_null = true;
 
-	al_require_role(AL_ADMIN_ROLE, psprintf("allocation.%s", name));
 	get_func_signature(fn, &argtypes, &nargs);
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "SELECT * FROM allocation.%s(",

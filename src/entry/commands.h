@@ -19,6 +19,15 @@
 
 #define AL_ADMIN_ROLE "allocation_admin"
 #define AL_USER_ROLE "allocation_user"
+#define AL_MAILER_ROLE "allocation_mailer"
+
+#include "fmgr.h"
+
+/*
+ * Run allocation._<name> for the SQL function allocation.<name> being
+ * called, with the owner's rights (admin_proxy.c); the role is checked.
+ */
+extern Datum al_run_implementation(FunctionCallInfo fcinfo);
 
 /*
  * The caller has checked the role and the arguments.  Each raises the

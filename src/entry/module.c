@@ -21,6 +21,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "mailer_api.h"
 #include "pg_session.h"
 #include "settings.h"
 
@@ -70,6 +71,7 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	al_mailer_define_settings();
 	MarkGUCPrefixReserved("allocation");
 }
 

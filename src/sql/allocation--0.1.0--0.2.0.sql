@@ -772,3 +772,296 @@ GRANT EXECUTE ON FUNCTION
 	allocation.stock_alert_recipient(),
 	allocation.set_stock_alert_recipient(text)
 	TO allocation_user;
+
+--------------------------------------------------------------------------
+-- The mailer (relay/README.md, "allocation-mailer"): it delivers
+-- allocation.notifications by SMTP and changes them only through the
+-- functions below.  A claim is a lease (claimed_until): rows of a mailer
+-- that died come back when it runs out.  A failed attempt is retried with
+-- a capped exponential backoff (allocation.mail_retry_delay, doubled per
+-- attempt, at most allocation.mail_retry_max_delay seconds); after
+-- allocation.mail_max_attempts attempts, or at once for a permanent
+-- failure, the notification is dead until retry_notification revives it.
+--------------------------------------------------------------------------
+
+-- the mailer's role, like the others: created NOLOGIN when missing, left
+-- behind by DROP EXTENSION
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'allocation_mailer') THEN
+		CREATE ROLE allocation_mailer NOLOGIN;
+	END IF;
+END
+$roles$;
+GRANT USAGE ON SCHEMA allocation TO allocation_mailer;
+
+-- delivery state of each notification (defaults: the INSERT of the
+-- extension names none of these columns)
+ALTER TABLE allocation.notifications
+	ADD COLUMN attempts integer NOT NULL DEFAULT 0,
+	ADD COLUMN last_error text,
+	ADD COLUMN next_attempt_at timestamptz NOT NULL DEFAULT '-infinity',
+	ADD COLUMN claimed_until timestamptz,
+	ADD COLUMN dead_at timestamptz;
+
+-- what the mailers look for: unsent, not dead, by due time
+CREATE INDEX notifications_due ON allocation.notifications (next_attempt_at, id)
+	WHERE sent_at IS NULL AND dead_at IS NULL;
+
+-- One row: a random value drawn by the first claim, part of every
+-- Message-ID, so that the ids of two databases never collide and a mail
+-- sent again after a crash carries the same id.  pg_dump keeps it (and so
+-- a restored database goes on with the same ids); empty after CREATE
+-- EXTENSION, so that a restore does not meet a row of its own.
+CREATE TABLE allocation.mail_identity (
+	id		boolean PRIMARY KEY DEFAULT true CHECK (id),
+	token	text NOT NULL CHECK (token ~ '^[0-9a-f]{32}$')
+);
+SELECT pg_catalog.pg_extension_config_dump('allocation.mail_identity', '');
+
+-- Headers are built from recipient and subject: neither may hold a control
+-- character (a CR or LF would start a header of its own), and the
+-- recipient must be one plain address.  Checked on every write, so a
+-- command that would write such a notification fails with 22023.
+CREATE FUNCTION allocation._check_notification()
+RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NEW.recipient ~ '[[:cntrl:]]' OR NEW.recipient !~ '^[^[:space:]<>(),;:"\[\]\\@]+@[^[:space:]<>(),;:"\[\]\\@]+$' THEN
+		RAISE EXCEPTION 'invalid notification recipient %', pg_catalog.to_json(NEW.recipient)
+			USING ERRCODE = '22023',
+				  DETAIL = 'A recipient is one e-mail address without control characters, spaces or brackets.';
+	END IF;
+	IF NEW.subject ~ '[[:cntrl:]]' THEN
+		RAISE EXCEPTION 'invalid notification subject %', pg_catalog.to_json(NEW.subject)
+			USING ERRCODE = '22023',
+				  DETAIL = 'A subject is one line without control characters.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION allocation._check_notification() IS
+	'Trigger of allocation.notifications: refuses recipients and subjects that could inject a mail header.';
+
+CREATE TRIGGER check_notification
+	BEFORE INSERT OR UPDATE OF recipient, subject ON allocation.notifications
+	FOR EACH ROW EXECUTE FUNCTION allocation._check_notification();
+
+CREATE FUNCTION allocation._claim_notifications(max integer, lease interval DEFAULT '5 minutes')
+RETURNS TABLE (id bigint, recipient text, subject text, body text,
+			   created_at timestamptz, attempts integer, message_token text)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	IF max IS NULL OR lease IS NULL THEN
+		RAISE EXCEPTION 'argument "%" must not be null',
+			CASE WHEN max IS NULL THEN 'max' ELSE 'lease' END
+			USING ERRCODE = '22004';
+	END IF;
+	IF max < 1 OR max > 10000 THEN
+		RAISE EXCEPTION 'invalid max %', max
+			USING ERRCODE = '22023', DETAIL = 'Claim 1 to 10000 notifications at a time.';
+	END IF;
+	IF lease <= interval '0' THEN
+		RAISE EXCEPTION 'invalid lease %', lease
+			USING ERRCODE = '22023', DETAIL = 'A lease is a positive interval.';
+	END IF;
+	INSERT INTO allocation.mail_identity (token)
+	VALUES (pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''))
+	ON CONFLICT (id) DO NOTHING;
+	-- SKIP LOCKED: mailers running at once take different rows; a row
+	-- another one claimed meanwhile fails the re-checked WHERE clause
+	RETURN QUERY
+	WITH due AS (
+		SELECT n.id
+		  FROM allocation.notifications n
+		 WHERE n.sent_at IS NULL AND n.dead_at IS NULL
+		   AND n.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()
+		   AND (n.claimed_until IS NULL
+				OR n.claimed_until OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp())
+		 ORDER BY n.next_attempt_at, n.id
+		 LIMIT max
+		   FOR UPDATE SKIP LOCKED
+	), claimed AS (
+		UPDATE allocation.notifications n
+		   SET claimed_until = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) lease
+		  FROM due
+		 WHERE n.id OPERATOR(pg_catalog.=) due.id
+		RETURNING n.id, n.recipient, n.subject, n.body, n.created_at, n.attempts
+	)
+	SELECT c.id, c.recipient, c.subject, c.body, c.created_at, c.attempts, i.token
+	  FROM claimed c CROSS JOIN allocation.mail_identity i
+	 ORDER BY c.id;
+END
+$$;
+COMMENT ON FUNCTION allocation._claim_notifications(integer, interval) IS
+	'Implementation of allocation.claim_notifications, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.claim_notifications(max integer, lease interval DEFAULT '5 minutes')
+RETURNS TABLE (id bigint, recipient text, subject text, body text,
+			   created_at timestamptz, attempts integer, message_token text)
+AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.claim_notifications(integer, interval) IS
+	'For a mailer: lease up to max due notifications (unsent, not dead) for the lease; message_token is part of their Message-ID. Several mailers never get the same row.';
+
+-- Is this notification's row there?  Error 22004/22023 otherwise.
+CREATE FUNCTION allocation._notification_row(id bigint)
+RETURNS allocation.notifications
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r allocation.notifications;
+BEGIN
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'argument "id" must not be null' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO r FROM allocation.notifications n WHERE n.id OPERATOR(pg_catalog.=) _notification_row.id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown notification %', id USING ERRCODE = '22023';
+	END IF;
+	RETURN r;
+END
+$$;
+COMMENT ON FUNCTION allocation._notification_row(bigint) IS
+	'The notification locked for an update, or error 22004/22023 (used by the mailer functions).';
+
+CREATE FUNCTION allocation._mark_notification_sent(id bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r allocation.notifications := allocation._notification_row(id);
+BEGIN
+	IF r.sent_at IS NOT NULL THEN
+		RETURN false;		-- sent twice (a lease ran out): keep the first time
+	END IF;
+	UPDATE allocation.notifications n
+	   SET sent_at = pg_catalog.clock_timestamp(), claimed_until = NULL, dead_at = NULL,
+		   attempts = n.attempts OPERATOR(pg_catalog.+) 1
+	 WHERE n.id OPERATOR(pg_catalog.=) r.id;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION allocation._mark_notification_sent(bigint) IS
+	'Implementation of allocation.mark_notification_sent, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.mark_notification_sent(id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.mark_notification_sent(bigint) IS
+	'For a mailer: the SMTP server accepted this notification. False when it was already marked sent.';
+
+CREATE FUNCTION allocation._mark_notification_failed(id bigint, error text, permanent boolean)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r allocation.notifications := allocation._notification_row(id);
+	max_attempts integer := pg_catalog.current_setting('allocation.mail_max_attempts')::integer;
+	delay double precision := pg_catalog.current_setting('allocation.mail_retry_delay')::double precision;
+	max_delay double precision := pg_catalog.current_setting('allocation.mail_retry_max_delay')::double precision;
+	dead boolean;
+BEGIN
+	IF error IS NULL OR permanent IS NULL THEN
+		RAISE EXCEPTION 'argument "%" must not be null',
+			CASE WHEN error IS NULL THEN 'error' ELSE 'permanent' END
+			USING ERRCODE = '22004';
+	END IF;
+	IF r.sent_at IS NOT NULL THEN
+		RETURN 'sent';		-- another mailer delivered it: nothing to do
+	END IF;
+	dead := permanent OR r.attempts + 1 >= max_attempts;
+	UPDATE allocation.notifications n
+	   SET attempts = r.attempts + 1,
+		   last_error = pg_catalog.left(error, 2000),
+		   claimed_until = NULL,
+		   dead_at = CASE WHEN dead THEN pg_catalog.clock_timestamp() END,
+		   next_attempt_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(
+				secs => LEAST(delay * 2.0 ^ LEAST(r.attempts, 60), max_delay))
+	 WHERE n.id OPERATOR(pg_catalog.=) r.id;
+	RETURN CASE WHEN dead THEN 'dead' ELSE 'retry' END;
+END
+$$;
+COMMENT ON FUNCTION allocation._mark_notification_failed(bigint, text, boolean) IS
+	'Implementation of allocation.mark_notification_failed, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.mark_notification_failed(id bigint, error text, permanent boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.mark_notification_failed(bigint, text, boolean) IS
+	'For a mailer: an attempt failed. Returns retry (tried again after a backoff) or dead (permanent, or allocation.mail_max_attempts reached); sent when it was already delivered.';
+
+CREATE FUNCTION allocation._retry_notification(id bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r allocation.notifications := allocation._notification_row(id);
+BEGIN
+	IF r.dead_at IS NULL THEN
+		RETURN false;
+	END IF;
+	UPDATE allocation.notifications n
+	   SET dead_at = NULL, attempts = 0, next_attempt_at = '-infinity', claimed_until = NULL
+	 WHERE n.id OPERATOR(pg_catalog.=) r.id;
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION allocation._retry_notification(bigint) IS
+	'Implementation of allocation.retry_notification, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.retry_notification(id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.retry_notification(bigint) IS
+	'Revive a dead notification: due now, with its attempts counted from zero (last_error kept). False when it was not dead.';
+
+-- The backlog at a glance, one row (for monitoring).
+CREATE VIEW allocation.mail_backlog AS
+SELECT pg_catalog.count(*) FILTER (WHERE n.dead_at IS NULL) AS unsent,
+	   pg_catalog.count(*) FILTER (WHERE n.dead_at IS NULL AND n.attempts > 0) AS retrying,
+	   pg_catalog.count(*) FILTER (WHERE n.dead_at IS NULL
+									 AND n.claimed_until > pg_catalog.now()) AS claimed,
+	   pg_catalog.count(*) FILTER (WHERE n.dead_at IS NOT NULL) AS dead,
+	   pg_catalog.min(n.created_at) FILTER (WHERE n.dead_at IS NULL) AS oldest_unsent,
+	   pg_catalog.now() - pg_catalog.min(n.created_at) FILTER (WHERE n.dead_at IS NULL) AS oldest_unsent_age
+  FROM allocation.notifications n
+ WHERE n.sent_at IS NULL;
+COMMENT ON VIEW allocation.mail_backlog IS
+	'Unsent notifications: how many, how many were tried and failed, how many a mailer holds, how many are dead, and the age of the oldest unsent one.';
+
+-- The dead notifications, for retry_notification.
+CREATE VIEW allocation.mail_dead AS
+SELECT n.id OPERATOR(pg_catalog.+) 0 AS id, n.recipient, n.subject, n.attempts, n.last_error, n.created_at, n.dead_at
+  FROM allocation.notifications n
+ WHERE n.sent_at IS NULL AND n.dead_at IS NOT NULL;
+COMMENT ON VIEW allocation.mail_dead IS
+	'Notifications given up on (a permanent SMTP refusal, or too many attempts), with the last error.';
+
+REVOKE ALL ON allocation.mail_identity, allocation.mail_backlog, allocation.mail_dead FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+	allocation._check_notification(),
+	allocation._claim_notifications(integer, interval),
+	allocation.claim_notifications(integer, interval),
+	allocation._notification_row(bigint),
+	allocation._mark_notification_sent(bigint),
+	allocation.mark_notification_sent(bigint),
+	allocation._mark_notification_failed(bigint, text, boolean),
+	allocation.mark_notification_failed(bigint, text, boolean),
+	allocation._retry_notification(bigint),
+	allocation.retry_notification(bigint)
+	FROM PUBLIC;
+-- allocation_user too, so that a refusal names the roles it needs (checked in C)
+GRANT EXECUTE ON FUNCTION
+	allocation.claim_notifications(integer, interval),
+	allocation.mark_notification_sent(bigint),
+	allocation.mark_notification_failed(bigint, text, boolean),
+	allocation.retry_notification(bigint)
+	TO allocation_mailer, allocation_user;
+GRANT SELECT ON allocation.mail_backlog, allocation.mail_dead TO allocation_mailer, allocation_admin;

@@ -69,7 +69,8 @@ SELECT schema_privs_are('allocation', 'pv_nobody', ARRAY[]::name[],
 -- the relations this file knows; a new one must be added here
 SELECT set_eq($$SELECT c.relname::text FROM pg_class c
                 WHERE c.relnamespace = 'allocation'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p', 'f')$$,
-	ARRAY['allocations_view', 'batches', 'consumers', 'inbox', 'notifications', 'order_lines',
+	ARRAY['allocations_view', 'batches', 'consumers', 'inbox', 'mail_backlog', 'mail_dead',
+	      'mail_identity', 'notifications', 'order_lines',
 	      'order_subscriptions', 'orders', 'outbox', 'outbox_clock', 'product_state', 'products',
 	      'settings', 'stock', 'subscriptions'],
 	'the relations of schema allocation are the known ones');
@@ -136,8 +137,18 @@ INSERT INTO internals VALUES
  ('_purge_outbox', '{}'), ('_read_events', '{text,integer}'),
  ('_register_consumer', '{text,boolean}'), ('_unregister_consumer', '{text}');
 
+-- the mailer's functions (allocation_mailer or allocation_admin) and their
+-- implementations; who may call them: sql/security.sql
+CREATE TEMP TABLE mailer_functions (fn name);
+INSERT INTO mailer_functions VALUES
+ ('claim_notifications'), ('mark_notification_sent'), ('mark_notification_failed'),
+ ('retry_notification'), ('_claim_notifications'), ('_mark_notification_sent'),
+ ('_mark_notification_failed'), ('_retry_notification'), ('_notification_row'),
+ ('_check_notification');
+
 SELECT functions_are('allocation',
-	ARRAY(SELECT fn FROM calls UNION ALL SELECT fn FROM internals),
+	ARRAY(SELECT fn FROM calls UNION ALL SELECT fn FROM internals
+	      UNION ALL SELECT fn FROM mailer_functions),
 	'the functions of schema allocation are the known ones');
 
 -- the implementations are granted to nobody: only the owner runs them,

@@ -78,3 +78,9 @@ SELECT allocation.set_stock_alert_recipient('stock@dump.example.com');
 -- one e-mail sent already
 UPDATE allocation.notifications SET sent_at = clock_timestamp()
  WHERE id = (SELECT min(id) FROM allocation.notifications);
+
+-- the mailer's state: one notification retried once, one dead
+SELECT allocation.mark_notification_failed((SELECT max(id) FROM allocation.notifications), '451 try later', false);
+SELECT allocation.mark_notification_failed((SELECT min(id) FROM allocation.notifications WHERE sent_at IS NULL), '550 no such user', true);
+-- a claim draws the database's Message-ID token (allocation.mail_identity)
+SELECT count(*) >= 0 FROM allocation.claim_notifications(1, '1 second');

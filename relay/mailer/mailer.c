@@ -1,0 +1,680 @@
+/*
+ * mailer.c - allocation-mailer: delivers allocation.notifications by SMTP.
+ *
+ * One thread, one poll() loop, as the relay: (re)connect to PostgreSQL
+ * when it is down (LISTEN allocation_notifications), claim a batch of due
+ * notifications with allocation.claim_notifications, send each through
+ * libcurl and report it with mark_notification_sent or
+ * mark_notification_failed; then wait for a notification, the poll
+ * interval or a signal.
+ *
+ * Notes:
+ *	1) The mailer writes nothing itself: the extension's functions decide
+ *	   attempts, backoff and the dead state, so several mailers agree.
+ *	2) A claim is a lease: a mailer killed between sending and marking
+ *	   leaves the row claimed, and it is sent again when the lease runs
+ *	   out, with the same Message-ID.  At least once, never lost.
+ *	3) An SMTP server that cannot be reached fails the message in hand and
+ *	   gives the rest of the batch back (marked failed, temporary), then
+ *	   the mailer waits with backoff before it claims again.
+ *	4) The SMTP password comes from a file or the environment, never from
+ *	   the command line (where ps would show it), and is never logged.
+ *	5) Shared with allocation-relay: log.c, backoff.c and link.c
+ *	   (relay/src), the log format and the reconnection policy.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "link.h"
+#include "log.h"
+#include "message.h"
+#include "smtp.h"
+
+#define MAILER_VERSION "0.1.0"
+#define ENV_PREFIX "ALLOCATION_MAILER_"
+
+typedef struct
+{
+	char	   *dsn;
+	char	   *smtp_url;
+	smtp_tls	tls;
+	int			tls_set;
+	char	   *from;
+	char	   *user;
+	char	   *password;
+	char	   *credentials_file;
+	int			batch_size;
+	double		poll_interval;
+	int			lease;			/* seconds */
+	double		backoff_max;
+	long		timeout;
+	int			verbose;
+} mailer_config;
+
+static volatile sig_atomic_t stop_signal = 0;
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void
+usage(FILE *out)
+{
+	fputs("Usage: allocation-mailer [OPTION]...\n"
+		  "Deliver allocation.notifications by SMTP (libcurl).\n\n"
+		  "  -d, --dsn CONNINFO        PostgreSQL (default: libpq's PG* variables)\n"
+		  "  -s, --smtp-url URL        smtp://host[:port] or smtps://host[:port] (default smtp://127.0.0.1:25)\n"
+		  "      --tls MODE            none, starttls (required) or smtps (default: smtps for an\n"
+		  "                            smtps:// URL, else starttls)\n"
+		  "  -f, --from ADDRESS        sender address (required)\n"
+		  "      --credentials-file F  SMTP login: lines user=NAME and password=SECRET\n"
+		  "  -b, --batch-size N        notifications per claim, 1-1000 (default 20)\n"
+		  "      --lease SECONDS       how long a claim holds (default 300)\n"
+		  "      --poll-interval S     seconds between polls without NOTIFY (default 5)\n"
+		  "      --backoff-max S       longest wait between reconnections (default 30)\n"
+		  "      --timeout S           seconds for one SMTP transaction (default 60)\n"
+		  "  -v, --verbose             one line per message (twice: libcurl's dialogue)\n"
+		  "      --help, --version\n\n"
+		  "Environment: ALLOCATION_MAILER_DSN, _SMTP_URL, _TLS, _FROM, _CREDENTIALS_FILE,\n"
+		  "_SMTP_USER, _SMTP_PASSWORD, _BATCH_SIZE, _LEASE, _POLL_INTERVAL, _BACKOFF_MAX,\n"
+		  "_TIMEOUT (flags win).  The password is never taken from the command line.\n", out);
+}
+
+static int
+parse_num(const char *name, const char *s, double min, double max, double *out)
+{
+	char	   *end;
+	double		v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+	{
+		fprintf(stderr, "allocation-mailer: invalid %s \"%s\" (%g to %g)\n", name, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_tls(const char *s, mailer_config *cfg)
+{
+	if (strcmp(s, "none") == 0)
+		cfg->tls = SMTP_TLS_NONE;
+	else if (strcmp(s, "starttls") == 0)
+		cfg->tls = SMTP_TLS_STARTTLS;
+	else if (strcmp(s, "smtps") == 0)
+		cfg->tls = SMTP_TLS_IMPLICIT;
+	else
+	{
+		fprintf(stderr, "allocation-mailer: invalid --tls \"%s\" (none, starttls or smtps)\n", s);
+		return -1;
+	}
+	cfg->tls_set = 1;
+	return 0;
+}
+
+static void
+set(char **slot, const char *v)
+{
+	free(*slot);
+	*slot = v ? strdup(v) : NULL;
+}
+
+/* user= and password= lines of a credentials file; 0 or -1. */
+static int
+read_credentials(mailer_config *cfg)
+{
+	FILE	   *f = fopen(cfg->credentials_file, "r");
+	char		line[1024];
+
+	if (f == NULL)
+	{
+		fprintf(stderr, "allocation-mailer: cannot read credentials file \"%s\": %s\n",
+				cfg->credentials_file, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof line, f))
+	{
+		size_t		n = strcspn(line, "\r\n");
+
+		line[n] = '\0';
+		if (strncmp(line, "user=", 5) == 0)
+			set(&cfg->user, line + 5);
+		else if (strncmp(line, "password=", 9) == 0)
+			set(&cfg->password, line + 9);
+		else if (line[0] != '\0' && line[0] != '#')
+		{
+			fprintf(stderr, "allocation-mailer: credentials file \"%s\": expected user=... or password=... lines\n",
+					cfg->credentials_file);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Flags over environment over defaults; 0, 1 (help/version done) or 2. */
+static int
+load_config(mailer_config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dsn", required_argument, NULL, 'd'},
+		{"smtp-url", required_argument, NULL, 's'},
+		{"tls", required_argument, NULL, 't'},
+		{"from", required_argument, NULL, 'f'},
+		{"credentials-file", required_argument, NULL, 'c'},
+		{"batch-size", required_argument, NULL, 'b'},
+		{"lease", required_argument, NULL, 'l'},
+		{"poll-interval", required_argument, NULL, 'p'},
+		{"backoff-max", required_argument, NULL, 'm'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}
+	};
+	static const struct
+	{
+		const char *env;
+		int			opt;
+	}			envs[] = {
+		{"DSN", 'd'}, {"SMTP_URL", 's'}, {"TLS", 't'}, {"FROM", 'f'},
+		{"CREDENTIALS_FILE", 'c'}, {"BATCH_SIZE", 'b'}, {"LEASE", 'l'},
+		{"POLL_INTERVAL", 'p'}, {"BACKOFF_MAX", 'm'}, {"TIMEOUT", 'T'}, {NULL, 0}
+	};
+	double		v;
+	int			opt;
+	const char *why;
+
+	memset(cfg, 0, sizeof *cfg);
+	set(&cfg->smtp_url, "smtp://127.0.0.1:25");
+	cfg->batch_size = 20;
+	cfg->poll_interval = 5;
+	cfg->lease = 300;
+	cfg->backoff_max = 30;
+	cfg->timeout = 60;
+
+	/* the environment first, through the same switch as the flags */
+	for (int pass = 0; pass < 2; pass++)
+	{
+		int			i = 0;
+
+		optind = 1;
+		opterr = 0;
+		for (;;)
+		{
+			const char *arg;
+
+			if (pass == 0)
+			{
+				char		name[64];
+
+				if (envs[i].env == NULL)
+					break;
+				snprintf(name, sizeof name, ENV_PREFIX "%s", envs[i].env);
+				opt = envs[i++].opt;
+				arg = getenv(name);
+				if (arg == NULL || arg[0] == '\0')
+					continue;
+			}
+			else
+			{
+				opt = getopt_long(argc, argv, ":d:s:f:b:v", opts, NULL);
+				if (opt == -1)
+					break;
+				arg = optarg;
+			}
+			switch (opt)
+			{
+				case 'd':
+					set(&cfg->dsn, arg);
+					break;
+				case 's':
+					set(&cfg->smtp_url, arg);
+					break;
+				case 't':
+					if (parse_tls(arg, cfg) != 0)
+						return 2;
+					break;
+				case 'f':
+					set(&cfg->from, arg);
+					break;
+				case 'c':
+					set(&cfg->credentials_file, arg);
+					break;
+				case 'b':
+					if (parse_num("batch size", arg, 1, 1000, &v) != 0 || v != (int) v)
+						return 2;
+					cfg->batch_size = (int) v;
+					break;
+				case 'l':
+					if (parse_num("lease", arg, 1, 86400, &v) != 0)
+						return 2;
+					cfg->lease = (int) v;
+					break;
+				case 'p':
+					if (parse_num("poll interval", arg, 0.05, 3600, &v) != 0)
+						return 2;
+					cfg->poll_interval = v;
+					break;
+				case 'm':
+					if (parse_num("backoff max", arg, 0.1, 3600, &v) != 0)
+						return 2;
+					cfg->backoff_max = v;
+					break;
+				case 'T':
+					if (parse_num("timeout", arg, 1, 3600, &v) != 0)
+						return 2;
+					cfg->timeout = (long) v;
+					break;
+				case 'v':
+					cfg->verbose++;
+					break;
+				case 'h':
+					usage(stdout);
+					return 1;
+				case 'V':
+					puts("allocation-mailer " MAILER_VERSION);
+					return 1;
+				case ':':
+					fprintf(stderr, "allocation-mailer: option %s needs a value\n", argv[optind - 1]);
+					return 2;
+				default:
+					fprintf(stderr, "allocation-mailer: unknown option %s (--help lists them)\n",
+							argv[optind - 1]);
+					return 2;
+			}
+		}
+	}
+	if (optind < argc)
+	{
+		fprintf(stderr, "allocation-mailer: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	if (strncmp(cfg->smtp_url, "smtp://", 7) != 0 && strncmp(cfg->smtp_url, "smtps://", 8) != 0)
+	{
+		fprintf(stderr, "allocation-mailer: invalid SMTP URL \"%s\" (smtp://host[:port] or smtps://host[:port])\n",
+				cfg->smtp_url);
+		return 2;
+	}
+	if (strchr(cfg->smtp_url, '@') != NULL)
+	{
+		fprintf(stderr, "allocation-mailer: the SMTP URL must not carry credentials (use --credentials-file or the environment)\n");
+		return 2;
+	}
+	if (!cfg->tls_set)
+		cfg->tls = strncmp(cfg->smtp_url, "smtps://", 8) == 0 ? SMTP_TLS_IMPLICIT : SMTP_TLS_STARTTLS;
+	if ((cfg->tls == SMTP_TLS_IMPLICIT) != (strncmp(cfg->smtp_url, "smtps://", 8) == 0))
+	{
+		fprintf(stderr, "allocation-mailer: --tls smtps goes with an smtps:// URL, and only it\n");
+		return 2;
+	}
+	if (cfg->from == NULL)
+	{
+		fprintf(stderr, "allocation-mailer: no sender address (--from or ALLOCATION_MAILER_FROM)\n");
+		return 2;
+	}
+	if (!mail_address_valid(cfg->from, &why))
+	{
+		fprintf(stderr, "allocation-mailer: invalid sender address \"%s\": %s\n", cfg->from, why);
+		return 2;
+	}
+	if (getenv(ENV_PREFIX "SMTP_USER") && getenv(ENV_PREFIX "SMTP_USER")[0])
+		set(&cfg->user, getenv(ENV_PREFIX "SMTP_USER"));
+	if (getenv(ENV_PREFIX "SMTP_PASSWORD") && getenv(ENV_PREFIX "SMTP_PASSWORD")[0])
+		set(&cfg->password, getenv(ENV_PREFIX "SMTP_PASSWORD"));
+	if (cfg->credentials_file && read_credentials(cfg) != 0)
+		return 2;
+	if (cfg->password && cfg->user == NULL)
+	{
+		fprintf(stderr, "allocation-mailer: an SMTP password without a user name\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* libpq's message on one line */
+static void
+one_line(const char *msg, char *buf, size_t buflen)
+{
+	size_t		j = 0;
+
+	for (const char *p = msg; *p && j + 1 < buflen; p++)
+		buf[j++] = (*p == '\n' || *p == '\t') ? ' ' : *p;
+	while (j > 0 && buf[j - 1] == ' ')
+		j--;
+	buf[j] = '\0';
+}
+
+typedef struct
+{
+	PGconn	   *conn;
+	link_state	link;
+} pg_link;
+
+static const char *
+conn_error(PGconn *conn, const PGresult *res, char *buf, size_t buflen)
+{
+	const char *m = res ? PQresultErrorMessage(res) : "";
+
+	one_line(m && m[0] ? m : PQerrorMessage(conn), buf, buflen);
+	return buf;
+}
+
+static void
+pg_drop(pg_link *pg, const char *why)
+{
+	if (pg->conn)
+		PQfinish(pg->conn);
+	pg->conn = NULL;
+	link_lost(&pg->link, now_mono(), why);
+}
+
+/* Connect and LISTEN; 0, -1 (retry later) or -2 (fatal). */
+static int
+pg_open(pg_link *pg, const mailer_config *cfg)
+{
+	const char *keys[] = {"fallback_application_name", "connect_timeout", "dbname", NULL};
+	const char *vals[] = {"allocation-mailer", "10", cfg->dsn ? cfg->dsn : "", NULL};
+	PGresult   *res;
+	char		err[512];
+	char		detail[512];
+
+	pg->conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(pg->conn) != CONNECTION_OK)
+	{
+		one_line(PQerrorMessage(pg->conn), err, sizeof err);
+		PQfinish(pg->conn);
+		pg->conn = NULL;
+		link_failed(&pg->link, now_mono(), err);
+		return -1;
+	}
+	res = PQexec(pg->conn, "LISTEN allocation_notifications");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		conn_error(pg->conn, res, err, sizeof err);
+		PQclear(res);
+		PQfinish(pg->conn);
+		pg->conn = NULL;
+		link_failed(&pg->link, now_mono(), err);
+		return -1;
+	}
+	PQclear(res);
+	snprintf(detail, sizeof detail, "database %s as %s; LISTEN allocation_notifications",
+			 PQdb(pg->conn), PQuser(pg->conn));
+	link_connected(&pg->link, now_mono(), detail);
+	return 0;
+}
+
+/* A failed statement: connection gone (-1) or a fatal error (-2). */
+static int
+pg_failed(pg_link *pg, PGresult *res, const char *what)
+{
+	char		err[512];
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	conn_error(pg->conn, res, err, sizeof err);
+	PQclear(res);
+	if (PQstatus(pg->conn) != CONNECTION_OK || st == NULL ||
+		strncmp(st, "08", 2) == 0 || strncmp(st, "57", 2) == 0 ||
+		strncmp(st, "40", 2) == 0 || strncmp(st, "53", 2) == 0)
+	{
+		pg_drop(pg, err);
+		return -1;
+	}
+	log_error("postgres: %s failed: %s", what, err);
+	if (strcmp(st, "42501") == 0)
+		log_error("hint: the mailer's role must be a member of allocation_mailer "
+				  "(GRANT allocation_mailer TO <role>)");
+	else if (strcmp(st, "42883") == 0 || strncmp(st, "3F", 2) == 0)
+		log_error("hint: CREATE EXTENSION allocation (a version with claim_notifications) in this database");
+	return -2;
+}
+
+/* Report one notification; 0, -1 or -2 as pg_failed. */
+static int
+pg_mark(pg_link *pg, const char *id, const char *error, int permanent, char *state, size_t statelen)
+{
+	PGresult   *res;
+	const char *params[3] = {id, error, permanent ? "true" : "false"};
+
+	if (error == NULL)
+		res = PQexecParams(pg->conn, "SELECT allocation.mark_notification_sent($1::bigint)::text",
+						   1, NULL, params, NULL, NULL, 0);
+	else
+		res = PQexecParams(pg->conn,
+						   "SELECT allocation.mark_notification_failed($1::bigint, $2, $3::boolean)",
+						   3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_failed(pg, res, error ? "mark_notification_failed" : "mark_notification_sent");
+	snprintf(state, statelen, "%s", PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* totals for the last log line */
+static unsigned long n_sent,
+			n_retry,
+			n_dead;
+
+/*
+ * Claim one batch and deliver it.  The number claimed (the caller claims
+ * again while batches are full), -1 (PostgreSQL lost) or -2 (fatal).
+ */
+static int
+deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
+			  const mailer_config *cfg)
+{
+	PGresult   *res;
+	char		max[16],
+				lease[32];
+	const char *params[2] = {max, lease};
+	int			n;
+	int			unreachable = 0;
+	char		unreachable_err[600] = "";
+
+	snprintf(max, sizeof max, "%d", cfg->batch_size);
+	snprintf(lease, sizeof lease, "%d seconds", cfg->lease);
+	res = PQexecParams(pg->conn,
+					   "SELECT id::text, recipient, subject, body, message_token"
+					   "  FROM allocation.claim_notifications($1::integer, $2::interval)",
+					   2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_failed(pg, res, "claim_notifications");
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++)
+	{
+		const char *id = PQgetvalue(res, i, 0);
+		mail_input in;
+		char	   *msg;
+		char		err[600];
+		char		state[32];
+		smtp_result r;
+		int			rc;
+
+		in.id = atoll(id);
+		in.to = PQgetvalue(res, i, 1);
+		in.subject = PQgetvalue(res, i, 2);
+		in.body = PQgetvalue(res, i, 3);
+		in.token = PQgetvalue(res, i, 4);
+		in.from = cfg->from;
+		in.date = time(NULL);
+
+		if (unreachable)
+		{
+			/* the server is away: give the rest back for later */
+			r = SMTP_UNREACHABLE;
+			snprintf(err, sizeof err, "%s", unreachable_err);
+		}
+		else if (mail_build(&in, &msg, err, sizeof err) != 0)
+		{
+			log_warn("notification %s: %s; marked dead", id, err);
+			r = SMTP_PERMANENT;
+		}
+		else
+		{
+			r = smtp_send(smtp, in.to, msg, err, sizeof err);
+			free(msg);
+			if (r == SMTP_UNREACHABLE)
+			{
+				unreachable = 1;
+				snprintf(unreachable_err, sizeof unreachable_err, "%s", err);
+				link_failed(smtp_link, now_mono(), err);
+			}
+			else if (!smtp_link->up)
+				link_connected(smtp_link, now_mono(), cfg->smtp_url);
+		}
+		rc = pg_mark(pg, id, r == SMTP_SENT ? NULL : err, r == SMTP_PERMANENT,
+					 state, sizeof state);
+		if (rc != 0)
+		{
+			PQclear(res);
+			return rc;
+		}
+		if (r == SMTP_SENT)
+		{
+			n_sent++;
+			log_debug("notification %s sent to %s", id, in.to);
+		}
+		else if (strcmp(state, "dead") == 0)
+		{
+			n_dead++;
+			log_warn("notification %s is dead: %s", id, err);
+		}
+		else if (r != SMTP_UNREACHABLE)
+		{
+			n_retry++;
+			log_info("notification %s: %s; will retry", id, err);
+		}
+		else
+			n_retry++;
+	}
+	PQclear(res);
+	return unreachable ? 0 : n;
+}
+
+int
+main(int argc, char **argv)
+{
+	mailer_config cfg;
+	smtp_settings ss;
+	smtp_client *smtp;
+	pg_link		pg = {0};
+	link_state	smtp_link;
+	struct sigaction sa;
+	char		err[512];
+	int			rc;
+
+	rc = load_config(&cfg, argc, argv);
+	if (rc == 1)
+		return 0;
+	if (rc != 0)
+		return 2;
+	log_init("allocation-mailer", cfg.verbose);
+
+	ss.url = cfg.smtp_url;
+	ss.tls = cfg.tls;
+	ss.user = cfg.user;
+	ss.password = cfg.password;
+	ss.from = cfg.from;
+	ss.timeout = cfg.timeout;
+	ss.verbose = cfg.verbose;
+	smtp = smtp_open(&ss, err, sizeof err);
+	if (smtp == NULL)
+	{
+		log_error("%s", err);
+		return 1;
+	}
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	link_init(&pg.link, "postgres", cfg.backoff_max);
+	link_init(&smtp_link, "smtp", cfg.backoff_max);
+	smtp_link.up = 1;			/* until a send says otherwise */
+	log_info("starting: SMTP %s (TLS %s%s), from %s, batches of %d, lease %ds",
+			 cfg.smtp_url, cfg.tls == SMTP_TLS_NONE ? "none" :
+			 cfg.tls == SMTP_TLS_STARTTLS ? "starttls" : "smtps",
+			 cfg.user ? ", with login" : "", cfg.from, cfg.batch_size, cfg.lease);
+
+	while (!stop_signal)
+	{
+		double		now = now_mono();
+		double		wait = cfg.poll_interval;
+		struct pollfd pfd;
+
+		if (pg.conn == NULL && now >= pg.link.next_try)
+		{
+			if (pg_open(&pg, &cfg) == -2)
+				return 1;
+		}
+		if (pg.conn != NULL && (smtp_link.up || now >= smtp_link.next_try))
+		{
+			int			n;
+
+			/* full batches: claim again at once */
+			do
+			{
+				n = deliver_batch(&pg, smtp, &smtp_link, &cfg);
+			} while (n == cfg.batch_size && !stop_signal);
+			if (n == -2)
+			{
+				smtp_close(smtp);
+				return 1;
+			}
+			if (smtp_link.up == 0 || smtp_link.attempts > 0)
+				smtp_link.up = 0;
+		}
+		if (pg.conn == NULL)
+			wait = pg.link.next_try - now_mono();
+		else if (!smtp_link.up)
+			wait = smtp_link.next_try - now_mono();
+		if (wait > cfg.poll_interval)
+			wait = cfg.poll_interval;
+		if (wait < 0.01)
+			wait = 0.01;
+		if (stop_signal)
+			break;
+		pfd.fd = pg.conn ? PQsocket(pg.conn) : -1;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, pg.conn ? 1 : 0, (int) (wait * 1000)) > 0 && pg.conn)
+		{
+			PGnotify   *note;
+
+			if (!PQconsumeInput(pg.conn))
+			{
+				one_line(PQerrorMessage(pg.conn), err, sizeof err);
+				pg_drop(&pg, err);
+				continue;
+			}
+			while ((note = PQnotifies(pg.conn)) != NULL)
+				PQfreemem(note);
+		}
+	}
+	log_info("stopping on %s: %lu sent, %lu to retry, %lu dead",
+			 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", n_sent, n_retry, n_dead);
+	if (pg.conn)
+		PQfinish(pg.conn);
+	smtp_close(smtp);
+	return 0;
+}

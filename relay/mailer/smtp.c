@@ -1,0 +1,137 @@
+/*
+ * smtp.c - SMTP through libcurl (see smtp.h).
+ *
+ * Notes:
+ *	1) One easy handle for the life of the program: libcurl keeps the
+ *	   connection open between messages and opens a new one when the
+ *	   server closed it.
+ *	2) Only smtp and smtps are allowed (CURLOPT_PROTOCOLS_STR), so a URL
+ *	   from the configuration can make libcurl speak nothing else.
+ *	3) The answer decides: a transfer that ends without an SMTP reply is a
+ *	   connection failure (temporary); 4xx is temporary, 5xx permanent,
+ *	   except a refused login (535), which is the mailer's configuration,
+ *	   not the message's fault, and so temporary.
+ *	4) Dot-stuffing (a line that starts with ".") is done by libcurl.
+ */
+#define _GNU_SOURCE
+#include "smtp.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct smtp_client
+{
+	CURL	   *curl;
+	smtp_settings s;
+};
+
+/* The message being uploaded. */
+typedef struct
+{
+	const char *data;
+	size_t		left;
+} upload;
+
+static size_t
+read_cb(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	upload	   *u = arg;
+	size_t		n = size * nmemb;
+
+	if (n > u->left)
+		n = u->left;
+	memcpy(buf, u->data, n);
+	u->data += n;
+	u->left -= n;
+	return n;
+}
+
+smtp_client *
+smtp_open(const smtp_settings *s, char *err, size_t errlen)
+{
+	smtp_client *c;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	{
+		snprintf(err, errlen, "libcurl: cannot initialise");
+		return NULL;
+	}
+	c = calloc(1, sizeof *c);
+	if (c == NULL || (c->curl = curl_easy_init()) == NULL)
+	{
+		free(c);
+		snprintf(err, errlen, "libcurl: cannot create a handle");
+		return NULL;
+	}
+	c->s = *s;
+	return c;
+}
+
+void
+smtp_close(smtp_client *c)
+{
+	if (c == NULL)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+	curl_global_cleanup();
+}
+
+smtp_result
+smtp_send(smtp_client *c, const char *rcpt, const char *message,
+		  char *err, size_t errlen)
+{
+	CURL	   *h = c->curl;
+	struct curl_slist *rcpts = NULL;
+	char		from[300];
+	char		to[300];
+	char		curl_err[CURL_ERROR_SIZE];
+	upload		u = {message, strlen(message)};
+	CURLcode	rc;
+	long		code = 0;
+
+	snprintf(from, sizeof from, "<%s>", c->s.from);
+	snprintf(to, sizeof to, "<%s>", rcpt);
+	rcpts = curl_slist_append(NULL, to);
+	curl_err[0] = '\0';
+
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, c->s.url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	curl_easy_setopt(h, CURLOPT_USE_SSL,
+					 c->s.tls == SMTP_TLS_STARTTLS ? (long) CURLUSESSL_ALL :
+					 (long) CURLUSESSL_NONE);
+	if (c->s.user)
+	{
+		curl_easy_setopt(h, CURLOPT_USERNAME, c->s.user);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, c->s.password ? c->s.password : "");
+	}
+	curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
+	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpts);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(h, CURLOPT_READDATA, &u);
+	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->s.timeout);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(h, CURLOPT_VERBOSE, c->s.verbose > 1 ? 1L : 0L);
+
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(rcpts);
+	/* the error buffer must not outlive this call */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+
+	if (rc == CURLE_OK)
+		return SMTP_SENT;
+	snprintf(err, errlen, "%s%s%s (SMTP %ld)", curl_easy_strerror(rc),
+			 curl_err[0] ? ": " : "", curl_err, code);
+	if (code >= 500 && code <= 599 && rc != CURLE_LOGIN_DENIED)
+		return SMTP_PERMANENT;
+	if (code >= 400 && code <= 599)
+		return SMTP_TEMPORARY;
+	return SMTP_UNREACHABLE;
+}

@@ -1,0 +1,45 @@
+/*
+ * smtp.h - one message to one recipient through libcurl (smtp and smtps
+ * only), and what the answer means for the notification.
+ */
+#ifndef MAILER_SMTP_H
+#define MAILER_SMTP_H
+
+#include <stddef.h>
+
+typedef enum
+{
+	SMTP_TLS_NONE,				/* plain SMTP (a local relay) */
+	SMTP_TLS_STARTTLS,			/* STARTTLS required */
+	SMTP_TLS_IMPLICIT			/* smtps:// */
+} smtp_tls;
+
+typedef struct
+{
+	const char *url;			/* smtp://host:port or smtps://host:port */
+	smtp_tls	tls;
+	const char *user;			/* NULL: no AUTH */
+	const char *password;
+	const char *from;
+	long		timeout;		/* seconds for one message */
+	int			verbose;
+} smtp_settings;
+
+typedef enum
+{
+	SMTP_SENT,					/* accepted (2xx) */
+	SMTP_TEMPORARY,				/* 4xx, or refused login: try later */
+	SMTP_PERMANENT,				/* 5xx: dead */
+	SMTP_UNREACHABLE			/* no SMTP answer at all: connection failed */
+} smtp_result;
+
+typedef struct smtp_client smtp_client;
+
+/* NULL when libcurl cannot start (or lacks smtp). */
+smtp_client *smtp_open(const smtp_settings *s, char *err, size_t errlen);
+void		smtp_close(smtp_client *c);
+/* Send message (CRLF lines) to rcpt; err says why when not SMTP_SENT. */
+smtp_result smtp_send(smtp_client *c, const char *rcpt, const char *message,
+					  char *err, size_t errlen);
+
+#endif
