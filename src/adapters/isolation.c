@@ -234,7 +234,7 @@ plugin_cache_load(al_pg_session *s)
 											  al_pg_text(s, i, 4));
 		plugin_count++;
 	}
-	/* as orders.c's cache: a list read under an old snapshot is not kept */
+	/* as order_repository.c's cache: a list read under an old snapshot is not kept */
 	plugin_cache_valid = !IsolationUsesXactSnapshot();
 }
 

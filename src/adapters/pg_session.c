@@ -133,7 +133,7 @@ static const al_query_def QUERIES[Q__COUNT] = {
 	 * collation of the column), a page of $3 after the $4 read before.
 	 * batches_available holds the batches with stock in that order, so
 	 * the scan stops after the page.  One generic plan, planned once (with
-	 * the ordered scan, repository.c Note 5), not a custom plan per call.
+	 * the ordered scan, product_repository.c Note 5), not a custom plan per call.
 	 */
 	[Q_CANDIDATES] = {
 		"SELECT reference, purchased_quantity, allocated_quantity, eta, ctid"

@@ -97,7 +97,7 @@ typedef struct al_pg_session
 	al_pg_rows	view_rows;		/* allocations_view rows, not yet written */
 
 	/*
-	 * Where the rows read under the product lock are (repository.c): the
+	 * Where the rows read under the product lock are (product_repository.c): the
 	 * product row locked last, and the batches loaded since.  Saves update
 	 * them by TID instead of descending the primary key again.
 	 */
@@ -157,7 +157,7 @@ extern bool al_pg_error_belongs_to_caller(int sqlerrcode);
 /* isolation.c: may handler run as a plugin of subscriber?  42501 if not */
 extern void al_pg_check_plugin_owner(Oid handler, Oid subscriber);
 
-/* repository.c */
+/* product_repository.c */
 extern void al_pg_repository(al_repository *repo, al_pg_session *s);
 
 /* outbox.c */
@@ -192,7 +192,7 @@ extern Datum al_pg_rows_array(al_pg_rows *rows, int c, Oid elemtype);
 extern void al_pg_notification(al_pg_session *s, const char *recipient,
 							   const char *subject, const char *body);
 
-/* orders.c */
+/* order_repository.c */
 extern void al_pg_order_repository(al_order_repository *repo,
 								   al_pg_session *s);
 

@@ -22,7 +22,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 #include "settings.h"

@@ -32,7 +32,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 

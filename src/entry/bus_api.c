@@ -24,7 +24,7 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 

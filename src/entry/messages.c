@@ -51,7 +51,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 

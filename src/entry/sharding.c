@@ -13,7 +13,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 #include "shard.h"

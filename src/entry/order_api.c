@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
- * orders.c
+ * order_api.c
  *	  SQL-callable functions of the order-tracking context (SPEC section 6).
  *
- * src/entry/orders.c
+ * src/entry/order_api.c
  *
  *-------------------------------------------------------------------------
  */
@@ -12,7 +12,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 

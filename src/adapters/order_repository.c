@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * orders.c
+ * order_repository.c
  *	  The SPI order repository (port al_order_repository).
  *
  * Notes:
@@ -12,7 +12,7 @@
  *	   invalidation that create_order sends, spares that query while
  *	   order tracking is not in use.
  *
- * src/adapters/orders.c
+ * src/adapters/order_repository.c
  *
  *-------------------------------------------------------------------------
  */

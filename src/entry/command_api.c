@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * commands.c
+ * command_api.c
  *	  SQL-callable commands of the allocation context (SPEC section 3).
  *
  * Notes:
@@ -11,7 +11,7 @@
  *	   al_cmd_* functions leave the role to their callers (the SQL
  *	   functions below, and handle(), which checks the message's command).
  *
- * src/entry/commands.c
+ * src/entry/command_api.c
  *
  *-------------------------------------------------------------------------
  */
@@ -21,7 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 
