@@ -137,8 +137,10 @@ raise_handler_status(al_status st, const al_event *ev)
 	ec.qty = ev->qty;
 	ec.status = ev->status;
 	ec.previous_status = ev->previous_status;
-	al_raise(st, &ec);
-	/* a status al_raise lets pass (AL_OUT_OF_STOCK): the handler's failure */
+	/* the status's own error, from the one table (errors.c) */
+	if (al_status_sqlstate(st) != 0)
+		al_raise(st, &ec);
+	/* a status that is no failure (AL_OUT_OF_STOCK): the handler gave up */
 	ereport(ERROR,
 			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 			 errmsg("event handler gave up: %s", al_status_name(st))));

@@ -145,7 +145,7 @@ allocation_allocate_many(PG_FUNCTION_ARGS)
 			ec.sku = lines[failed].sku;
 			ec.qty = lines[failed].qty;
 		}
-		al_raise(st, &ec);
+		al_check_status(st, &ec);
 	}
 
 	for (int i = 0; i < n; i++)

@@ -52,7 +52,7 @@ al_cmd_add_batch(const char *ref, const char *sku, int32 qty, bool has_eta,
 	al_pg_service(&svc, &s);
 	r = al_svc_add_batch(&svc, ref, sku, qty, has_eta, eta);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 }
 
 char *
@@ -71,7 +71,7 @@ al_cmd_allocate(const char *orderid, const char *sku, int32 qty)
 	ec.existing_qty = r.existing_qty;
 	batchref = copy_out(&s, r.batchref);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 	/* rule 3: out of stock is not an error, the answer is NULL */
 	return r.status == AL_OK ? batchref : NULL;
 }
@@ -91,7 +91,7 @@ al_cmd_deallocate(const char *orderid, const char *sku)
 	r = al_svc_deallocate(&svc, orderid, sku);
 	batchref = copy_out(&s, r.batchref);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 	return batchref;
 }
 
@@ -108,7 +108,7 @@ al_cmd_change_batch_quantity(const char *ref, int32 qty)
 	al_pg_service(&svc, &s);
 	r = al_svc_change_batch_quantity(&svc, ref, qty);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 }
 
 static Datum

@@ -58,7 +58,7 @@ allocation_create_order(PG_FUNCTION_ARGS)
 	al_pg_service(&svc, &s);
 	r = al_svc_create_order(&svc, ec.orderid);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 	PG_RETURN_VOID();
 }
 
@@ -109,7 +109,7 @@ allocation_change_order_status(PG_FUNCTION_ARGS)
 		ec.previous_status = MemoryContextStrdup(s.caller_cxt,
 												 r.previous_status);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 	PG_RETURN_VOID();
 }
 
@@ -138,6 +138,6 @@ allocation_subscribe_to_order(PG_FUNCTION_ARGS)
 	al_pg_service(&svc, &s);
 	r = al_svc_subscribe_to_order(&svc, ec.orderid, email);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 	PG_RETURN_VOID();
 }
