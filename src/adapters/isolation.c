@@ -401,3 +401,42 @@ al_pg_isolation(al_isolation *isolation, al_plugins *plugins,
 	plugins->ctx = s;
 	plugins->dispatch = plugins_dispatch;
 }
+
+/* allocation.subscribe and allocation.unsubscribe */
+static al_pg_statement subscribe_stmt = {
+	.sql = "INSERT INTO allocation.subscriptions (event_type, handler, owner,"
+	" search_path) VALUES ($1, $2, $3, $4) ON CONFLICT (event_type, handler)"
+	" DO UPDATE SET owner = excluded.owner, search_path = excluded.search_path",
+	.nargs = 4,
+	.argtypes = {TEXTOID, REGPROCEDUREOID, REGROLEOID, TEXTOID},
+	.expected = SPI_OK_INSERT
+};
+static al_pg_statement unsubscribe_stmt = {
+	.sql = "DELETE FROM allocation.subscriptions WHERE event_type" AL_EQ "$1"
+	" AND handler" AL_EQ "$2",
+	.nargs = 2,
+	.argtypes = {TEXTOID, REGPROCEDUREOID},
+	.expected = SPI_OK_DELETE
+};
+
+/* Store the subscription of handler to event_type, run as subscriber. */
+void
+al_pg_subscribe(al_pg_session *s, const char *event_type, Oid handler,
+				Oid subscriber, const char *search_path)
+{
+	Datum		args[4] = {CStringGetTextDatum(event_type),
+		ObjectIdGetDatum(handler),
+		ObjectIdGetDatum(subscriber),
+	CStringGetTextDatum(search_path)};
+
+	al_pg_run(s, &subscribe_stmt, args, NULL);
+}
+
+/* Drop the subscription of handler to event_type; 1 if there was one. */
+uint64
+al_pg_unsubscribe(al_pg_session *s, const char *event_type, Datum handler)
+{
+	Datum		args[2] = {CStringGetTextDatum(event_type), handler};
+
+	return al_pg_run(s, &unsubscribe_stmt, args, NULL);
+}

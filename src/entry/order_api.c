@@ -68,16 +68,13 @@ allocation_order_status(PG_FUNCTION_ARGS)
 {
 	const char *orderid;
 	al_pg_session s;
-	char	   *status = NULL;
-	Datum		args[1];
+	char	   *status;
 
 	al_require_role(AL_USER_ROLE, "allocation.order_status");
 	al_check_not_null(fcinfo, 0, "orderid");
 	orderid = al_identifier_arg(fcinfo, 0, "orderid");
-	args[0] = CStringGetTextDatum(orderid);
 	al_pg_begin(&s, true);
-	if (al_pg_exec(&s, Q_ORDER_STATUS, args, NULL) == 1)
-		status = MemoryContextStrdup(s.caller_cxt, al_pg_text(&s, 0, 1));
+	status = al_pg_order_status(&s, orderid);
 	al_pg_end(&s);
 	if (status == NULL)
 		PG_RETURN_NULL();
