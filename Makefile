@@ -205,35 +205,25 @@ bench-large:
 stress:
 	@PG_CONFIG='$(PG_CONFIG)' bash test/stress/run-long.sh
 
-# --- allocation-relay: the bridge to Redis (relay/README.md) ---------------
+# --- allocation-relay: the bridge to Redis (relay/Makefile, relay/README.md) --
 #
-# A plain C program on libpq and hiredis (Debian: libpq-dev, libhiredis-dev;
-# "make deps" installs them), built by "make" and installed by "make
-# install" into RELAY_BINDIR, which is on the PATH.  WITH_RELAY=no builds
-# and installs the extension alone.  "make test" passes -Werror in
-# PG_CFLAGS, which the relay is compiled with too.
+# A program of its own with its own Makefile, as the router has.  "make"
+# builds it and "make install" installs it into RELAY_BINDIR; WITH_RELAY=no
+# builds and installs the extension alone.  PG_CFLAGS is passed on, so
+# "make test" compiles it with -Werror too.
 
 WITH_RELAY      ?= yes
-RELAY_BIN       := relay/allocation-relay
-RELAY_SRCS      := $(sort $(wildcard relay/src/*.c))
-RELAY_HDRS      := $(sort $(wildcard relay/src/*.h))
-RELAY_BINDIR    ?= /usr/local/bin
-RELAY_CFLAGS    ?= -std=c11 -O2 -g -Wall -Wextra
-RELAY_CPPFLAGS  := -I$(shell $(PG_CONFIG) --includedir 2>/dev/null)
-RELAY_LDFLAGS   := -L$(shell $(PG_CONFIG) --libdir 2>/dev/null)
-RELAY_LDLIBS    ?= -lpq -lhiredis
-# pure-C parts of the relay and their TAP tests ("make unit" runs them)
-RELAY_UNIT_BIN  := relay/test/relay_unit_tests
-RELAY_UNIT_SRCS := relay/test/unit.c relay/src/config.c relay/src/text.c \
-	relay/src/backoff.c relay/src/inbound.c
-RELAY_FLAGS_STAMP := relay/.build-flags
+RELAY_MAKE       = $(MAKE) --no-print-directory -C relay PG_CONFIG='$(PG_CONFIG)' \
+	PG_CFLAGS='$(PG_CFLAGS)' UNIT_PROVE_FLAGS='$(UNIT_PROVE_FLAGS)' \
+	$(if $(RELAY_BINDIR),RELAY_BINDIR='$(RELAY_BINDIR)')
 
 .PHONY: relay relay-unit install-relay uninstall-relay relay-clean
-relay: $(RELAY_BIN)
+relay:
+	+$(RELAY_MAKE) all
 
 ifeq ($(WITH_RELAY),yes)
 ifeq ($(PGXS_FOUND),yes)
-all: $(RELAY_BIN)
+all: relay
 install: install-relay
 uninstall: uninstall-relay
 endif
@@ -241,47 +231,14 @@ endif
 clean: relay-clean
 unit: relay-unit
 
-relay_build_flags := $(CC) $(RELAY_CFLAGS) $(PG_CFLAGS) $(RELAY_CPPFLAGS) $(RELAY_LDFLAGS) $(RELAY_LDLIBS)
-$(RELAY_FLAGS_STAMP): FORCE
-	@flags='$(subst ','\'',$(relay_build_flags))'; \
-	if [ ! -f $@ ] || [ "$$flags" != "$$(cat $@)" ]; then \
-		printf '%s\n' "$$flags" > $@; \
-	fi
-
-$(RELAY_BIN): $(RELAY_SRCS) $(RELAY_HDRS) $(RELAY_FLAGS_STAMP)
-	@for h in libpq-fe.h:libpq-dev hiredis/hiredis.h:libhiredis-dev; do \
-		printf '#include <%s>\n' "$${h%%:*}" | \
-			$(CC) $(RELAY_CPPFLAGS) -E -x c - >/dev/null 2>&1 || { \
-			echo "error: allocation-relay needs $${h%%:*} (Debian: $${h#*:}; run 'make deps')," >&2; \
-			echo "       or build the extension without the relay: make WITH_RELAY=no" >&2; \
-			exit 1; }; \
-	done
-	$(CC) $(RELAY_CFLAGS) $(PG_CFLAGS) $(RELAY_CPPFLAGS) -o $@ $(RELAY_SRCS) \
-		$(RELAY_LDFLAGS) $(RELAY_LDLIBS)
-
-$(RELAY_UNIT_BIN): $(RELAY_UNIT_SRCS) $(RELAY_HDRS) $(RELAY_FLAGS_STAMP)
-	$(CC) $(RELAY_CFLAGS) $(PG_CFLAGS) -Irelay/src -o $@ $(RELAY_UNIT_SRCS) -lm
-
-relay-unit: $(RELAY_UNIT_BIN)
-	prove --exec '' $(UNIT_PROVE_FLAGS) $(RELAY_UNIT_BIN)
-
-# A user who cannot write RELAY_BINDIR still gets the extension installed.
-install-relay: $(RELAY_BIN)
-	@dir='$(DESTDIR)$(RELAY_BINDIR)'; \
-	if [ -z '$(DESTDIR)' ] && [ "$$(id -u)" -ne 0 ] && \
-	   ! { [ -d "$$dir" ] && [ -w "$$dir" ]; }; then \
-		echo "warning: cannot write $$dir: allocation-relay not installed" >&2; \
-		echo "         (make install RELAY_BINDIR=<dir on your PATH>, or run $(RELAY_BIN) from here)" >&2; \
-	else \
-		echo "install -d $$dir && install -m 755 $(RELAY_BIN) $$dir/allocation-relay"; \
-		install -d "$$dir" && install -m 755 $(RELAY_BIN) "$$dir/allocation-relay"; \
-	fi
-
+relay-unit:
+	+$(RELAY_MAKE) unit
+install-relay:
+	+$(RELAY_MAKE) install
 uninstall-relay:
-	rm -f '$(DESTDIR)$(RELAY_BINDIR)/allocation-relay'
-
+	+$(RELAY_MAKE) uninstall
 relay-clean:
-	rm -f $(RELAY_BIN) $(RELAY_UNIT_BIN) $(RELAY_FLAGS_STAMP)
+	+$(RELAY_MAKE) clean
 
 # --- allocate-from-csv: the same core over CSV files (docs/csv.md) ---------
 #

@@ -109,7 +109,7 @@ ROLLBACK;
 SELECT allocation.allocate('CR-o8', 'CR-SKU', 1);
 
 ------------------------------------------------------------------------
--- The "any order at all?" answer (orders.c): filled by a transaction
+-- The "any order at all?" answer (order_repository.c): filled by a transaction
 -- whose order rolls back
 ------------------------------------------------------------------------
 BEGIN;

@@ -134,7 +134,7 @@ MUTANTS=(
 	"core/product.c#s/p->lines\[i\].seq > p->lines\[newest\].seq/p->lines[i].seq < p->lines[newest].seq/#rule 5: oldest line displaced first#fuzz_commands"
 	"core/product.c#s/if (l->qty != qty)/if (false \&\& l->qty != qty)/#rule 4: a different quantity answered as idempotent#fuzz_commands"
 	"core/product.c#s/while (al_batch_available(b) < 0)/while (al_batch_available(b) < -1)/#rule 5: a batch left oversold by one#fuzz_commands"
-	"service/commands.c#s/al_product_deallocate(&p, orderid, false, &r.batchref)/al_product_deallocate(\&p, orderid, true, \&r.batchref)/#rule 6: a requested deallocation reallocated#fuzz_commands"
+	"service/allocation_handlers.c#s/al_product_deallocate(&p, orderid, false, &r.batchref)/al_product_deallocate(\&p, orderid, true, \&r.batchref)/#rule 6: a requested deallocation reallocated#fuzz_commands"
 	"service/handlers.c#s/if (!ev->reallocate)/if (ev->reallocate)/#rule 5: displaced lines not reallocated#fuzz_commands"
 	"core/order.c#s/\[AL_ORDER_DELIVERED\] = true,/[AL_ORDER_DELIVERED] = true, [AL_ORDER_CANCELLED] = true,/#SPEC 6: shipped -> cancelled allowed#fuzz_commands"
 	"core/al_core.c#s/(cp >= 0x7F && cp <= 0x9F)/(cp == 0x7F)/#SPEC 3: C1 controls accepted in identifiers#fuzz_validate"

@@ -137,8 +137,10 @@ raise_handler_status(al_status st, const al_event *ev)
 	ec.qty = ev->qty;
 	ec.status = ev->status;
 	ec.previous_status = ev->previous_status;
-	al_raise(st, &ec);
-	/* a status al_raise lets pass (AL_OUT_OF_STOCK): the handler's failure */
+	/* the status's own error, from the one table (errors.c) */
+	if (al_status_sqlstate(st) != 0)
+		al_raise(st, &ec);
+	/* a status that is no failure (AL_OUT_OF_STOCK): the handler gave up */
 	ereport(ERROR,
 			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 			 errmsg("event handler gave up: %s", al_status_name(st))));
@@ -234,7 +236,7 @@ plugin_cache_load(al_pg_session *s)
 											  al_pg_text(s, i, 4));
 		plugin_count++;
 	}
-	/* as orders.c's cache: a list read under an old snapshot is not kept */
+	/* as order_repository.c's cache: a list read under an old snapshot is not kept */
 	plugin_cache_valid = !IsolationUsesXactSnapshot();
 }
 
@@ -398,4 +400,43 @@ al_pg_isolation(al_isolation *isolation, al_plugins *plugins,
 	isolation->run = isolation_run;
 	plugins->ctx = s;
 	plugins->dispatch = plugins_dispatch;
+}
+
+/* allocation.subscribe and allocation.unsubscribe */
+static al_pg_statement subscribe_stmt = {
+	.sql = "INSERT INTO allocation.subscriptions (event_type, handler, owner,"
+	" search_path) VALUES ($1, $2, $3, $4) ON CONFLICT (event_type, handler)"
+	" DO UPDATE SET owner = excluded.owner, search_path = excluded.search_path",
+	.nargs = 4,
+	.argtypes = {TEXTOID, REGPROCEDUREOID, REGROLEOID, TEXTOID},
+	.expected = SPI_OK_INSERT
+};
+static al_pg_statement unsubscribe_stmt = {
+	.sql = "DELETE FROM allocation.subscriptions WHERE event_type" AL_EQ "$1"
+	" AND handler" AL_EQ "$2",
+	.nargs = 2,
+	.argtypes = {TEXTOID, REGPROCEDUREOID},
+	.expected = SPI_OK_DELETE
+};
+
+/* Store the subscription of handler to event_type, run as subscriber. */
+void
+al_pg_subscribe(al_pg_session *s, const char *event_type, Oid handler,
+				Oid subscriber, const char *search_path)
+{
+	Datum		args[4] = {CStringGetTextDatum(event_type),
+		ObjectIdGetDatum(handler),
+		ObjectIdGetDatum(subscriber),
+	CStringGetTextDatum(search_path)};
+
+	al_pg_run(s, &subscribe_stmt, args, NULL);
+}
+
+/* Drop the subscription of handler to event_type; 1 if there was one. */
+uint64
+al_pg_unsubscribe(al_pg_session *s, const char *event_type, Datum handler)
+{
+	Datum		args[2] = {CStringGetTextDatum(event_type), handler};
+
+	return al_pg_run(s, &unsubscribe_stmt, args, NULL);
 }

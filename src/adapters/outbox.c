@@ -454,3 +454,40 @@ al_pg_outbox(al_outbox *outbox, al_read_model *views, al_notifier *notifier,
 	notifier->stock_alert = notify_stock_alert;
 	notifier->order_status = notify_order_status;
 }
+
+/*
+ * rebuild_read_model: the read model made again from the write model (read
+ * models are disposable).  The EXCLUSIVE lock makes concurrent commands
+ * wait at their projection, so none is lost between the clear and the
+ * copy.
+ */
+static al_pg_statement view_lock = {
+	.sql = "LOCK TABLE allocation.allocations_view IN EXCLUSIVE MODE",
+	.nargs = 0,
+	.argtypes = {InvalidOid},
+	.expected = SPI_OK_UTILITY
+};
+static al_pg_statement view_clear = {
+	.sql = "DELETE FROM allocation.allocations_view",
+	.nargs = 0,
+	.argtypes = {InvalidOid},
+	.expected = SPI_OK_DELETE
+};
+static al_pg_statement view_rebuild = {
+	.sql = "INSERT INTO allocation.allocations_view"
+	" (orderid, sku, batchref, qty, updated_at)"
+	" SELECT orderid, sku, batchref, qty, pg_catalog.clock_timestamp()"
+	" FROM allocation.order_lines",
+	.nargs = 0,
+	.argtypes = {InvalidOid},
+	.expected = SPI_OK_INSERT
+};
+
+/* Rebuild allocations_view; returns the rows written. */
+uint64
+al_pg_rebuild_read_model(al_pg_session *s)
+{
+	al_pg_run(s, &view_lock, NULL, NULL);
+	al_pg_run(s, &view_clear, NULL, NULL);
+	return al_pg_run(s, &view_rebuild, NULL, NULL);
+}

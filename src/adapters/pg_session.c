@@ -53,16 +53,7 @@
 #include "pg_session.h"
 #include "settings.h"
 
-typedef struct al_query_def
-{
-	const char *sql;
-	int			nargs;
-	Oid			argtypes[8];
-	int			expected;		/* SPI_OK_* */
-	int			cursor_options; /* 0, or CURSOR_OPT_GENERIC_PLAN */
-} al_query_def;
-
-#define EQ " OPERATOR(pg_catalog.=) "
+#define EQ AL_EQ
 
 /*
  * The *_MANY statements take one array per column and unnest them in the
@@ -74,7 +65,7 @@ typedef struct al_query_def
  * recorded in.
  */
 
-static const al_query_def QUERIES[Q__COUNT] = {
+static al_pg_statement QUERIES[Q__COUNT] = {
 	[Q_PRODUCT_CREATE] = {
 		"INSERT INTO allocation.product_state (sku) VALUES ($1)"
 		" ON CONFLICT (sku) DO NOTHING",
@@ -133,7 +124,7 @@ static const al_query_def QUERIES[Q__COUNT] = {
 	 * collation of the column), a page of $3 after the $4 read before.
 	 * batches_available holds the batches with stock in that order, so
 	 * the scan stops after the page.  One generic plan, planned once (with
-	 * the ordered scan, repository.c Note 5), not a custom plan per call.
+	 * the ordered scan, product_repository.c Note 5), not a custom plan per call.
 	 */
 	[Q_CANDIDATES] = {
 		"SELECT reference, purchased_quantity, allocated_quantity, eta, ctid"
@@ -305,41 +296,6 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" search_path"
 		" FROM allocation.subscriptions ORDER BY id",
 		0, {InvalidOid}, SPI_OK_SELECT},
-	[Q_SUBSCRIBE] = {
-		"INSERT INTO allocation.subscriptions (event_type, handler, owner,"
-		" search_path) VALUES ($1, $2, $3, $4) ON CONFLICT (event_type, handler)"
-		" DO UPDATE SET owner = excluded.owner, search_path = excluded.search_path",
-		4, {TEXTOID, REGPROCEDUREOID, REGROLEOID, TEXTOID}, SPI_OK_INSERT},
-	[Q_UNSUBSCRIBE] = {
-		"DELETE FROM allocation.subscriptions WHERE event_type" EQ "$1"
-		" AND handler" EQ "$2",
-		2, {TEXTOID, REGPROCEDUREOID}, SPI_OK_DELETE},
-	[Q_INBOX_CLAIM] = {
-		"INSERT INTO allocation.inbox (message_type, sender, message_id,"
-		" message, handled_at)"
-		" VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp())"
-		" ON CONFLICT (message_type, sender, message_id) DO NOTHING",
-		4, {TEXTOID, REGROLEOID, JSONBOID, JSONBOID}, SPI_OK_INSERT},
-	[Q_INBOX_GET] = {
-		"SELECT result FROM allocation.inbox WHERE message_type" EQ "$1"
-		" AND sender" EQ "$2 AND message_id" EQ "$3",
-		3, {TEXTOID, REGROLEOID, JSONBOID}, SPI_OK_SELECT},
-	[Q_INBOX_STORE] = {
-		"UPDATE allocation.inbox SET result = $4 WHERE message_type" EQ "$1"
-		" AND sender" EQ "$2 AND message_id" EQ "$3",
-		4, {TEXTOID, REGROLEOID, JSONBOID, JSONBOID}, SPI_OK_UPDATE},
-	[Q_VIEW_LOCK] = {
-		"LOCK TABLE allocation.allocations_view IN EXCLUSIVE MODE",
-		0, {InvalidOid}, SPI_OK_UTILITY},
-	[Q_VIEW_CLEAR] = {
-		"DELETE FROM allocation.allocations_view",
-		0, {InvalidOid}, SPI_OK_DELETE},
-	[Q_VIEW_REBUILD] = {
-		"INSERT INTO allocation.allocations_view"
-		" (orderid, sku, batchref, qty, updated_at)"
-		" SELECT orderid, sku, batchref, qty, pg_catalog.clock_timestamp()"
-		" FROM allocation.order_lines",
-		0, {InvalidOid}, SPI_OK_INSERT},
 	[Q_ORDER_GET] = {
 		"SELECT status, version_number, event_seq, event_key"
 		" FROM allocation.orders WHERE orderid" EQ "$1 FOR NO KEY UPDATE",
@@ -390,12 +346,8 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" WHERE allocation.outbox_clock.system_identifier"
 		"  OPERATOR(pg_catalog.<>) excluded.system_identifier",
 		1, {INT8OID}, SPI_OK_INSERT},
-	[Q_ORDER_STATUS] = {
-		"SELECT status FROM allocation.orders WHERE orderid" EQ "$1",
-		1, {TEXTOID}, SPI_OK_SELECT},
 };
 
-static SPIPlanPtr plans[Q__COUNT];
 
 static void *
 arena_alloc(void *ctx, size_t size)
@@ -508,29 +460,29 @@ al_pg_events_recorded(al_pg_session *s)
 	s->events_recorded = true;
 }
 
-/* The kept plan of q, prepared on first use. */
+/* The kept plan of stmt, prepared on first use. */
 static SPIPlanPtr
-get_plan(al_query q)
+get_plan(al_pg_statement *stmt)
 {
-	if (plans[q] == NULL)
+	if (stmt->plan == NULL)
 	{
-		const al_query_def *d = &QUERIES[q];
-		SPIPlanPtr	plan = SPI_prepare_cursor(d->sql, d->nargs,
-											  (Oid *) d->argtypes,
-											  d->cursor_options);
+		SPIPlanPtr	plan = SPI_prepare_cursor(stmt->sql, stmt->nargs,
+											  stmt->argtypes,
+											  stmt->cursor_options);
 
 		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", d->sql,
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", stmt->sql,
 				 SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
 			elog(ERROR, "SPI_keepplan failed");
-		plans[q] = plan;
+		stmt->plan = plan;
 	}
-	return plans[q];
+	return stmt->plan;
 }
 
 uint64
-al_pg_exec(al_pg_session *s, al_query q, Datum *values, const char *nulls)
+al_pg_run(al_pg_session *s, al_pg_statement *stmt, Datum *values,
+		  const char *nulls)
 {
 	int			rc;
 
@@ -540,12 +492,18 @@ al_pg_exec(al_pg_session *s, al_query q, Datum *values, const char *nulls)
 		SPI_freetuptable(SPI_tuptable);
 		SPI_tuptable = NULL;
 	}
-	rc = SPI_execute_plan(get_plan(q), values, nulls, s->read_only, 0);
+	rc = SPI_execute_plan(get_plan(stmt), values, nulls, s->read_only, 0);
 
-	if (rc != QUERIES[q].expected)
-		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", QUERIES[q].sql,
+	if (rc != stmt->expected)
+		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", stmt->sql,
 			 SPI_result_code_string(rc));
 	return SPI_processed;
+}
+
+uint64
+al_pg_exec(al_pg_session *s, al_query q, Datum *values, const char *nulls)
+{
+	return al_pg_run(s, &QUERIES[q], values, nulls);
 }
 
 char *

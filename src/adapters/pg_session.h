@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/jsonb.h"
 
 #include "service.h"
 
@@ -51,25 +52,34 @@ typedef enum al_query
 	Q_VIEW_DELETE,
 	Q_NOTIFICATION_INSERT,
 	Q_PLUGINS_ALL,
-	Q_SUBSCRIBE,
-	Q_UNSUBSCRIBE,
-	Q_INBOX_CLAIM,
-	Q_INBOX_GET,
-	Q_INBOX_STORE,
-	Q_VIEW_LOCK,
-	Q_VIEW_CLEAR,
-	Q_VIEW_REBUILD,
 	Q_ORDER_GET,
 	Q_ORDER_INSERT,
 	Q_ORDER_UPDATE,
 	Q_ORDER_SUBSCRIBE,
 	Q_ORDER_SUBSCRIBERS,
-	Q_ORDER_STATUS,
 	Q_ORDER_ANY,
 	Q_CLOCK_GET,
 	Q_CLOCK_RESET,
 	Q__COUNT
 } al_query;
+
+/* The equality operator, schema-qualified, for statements' text. */
+#define AL_EQ " OPERATOR(pg_catalog.=) "
+
+/*
+ * One SQL statement with its kept plan, owned by the adapter that reads
+ * its result (and names its columns).  plan starts NULL: al_pg_run
+ * prepares it on first use and keeps it for the backend's life.
+ */
+typedef struct al_pg_statement
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[8];
+	int			expected;		/* SPI_OK_* */
+	int			cursor_options; /* 0, or CURSOR_OPT_GENERIC_PLAN */
+	SPIPlanPtr	plan;
+} al_pg_statement;
 
 /* Rows held back to be written by one statement (outbox.c). */
 typedef struct al_pg_rows
@@ -97,7 +107,7 @@ typedef struct al_pg_session
 	al_pg_rows	view_rows;		/* allocations_view rows, not yet written */
 
 	/*
-	 * Where the rows read under the product lock are (repository.c): the
+	 * Where the rows read under the product lock are (product_repository.c): the
 	 * product row locked last, and the batches loaded since.  Saves update
 	 * them by TID instead of descending the primary key again.
 	 */
@@ -135,6 +145,10 @@ extern void al_pg_end(al_pg_session *s);
 extern uint64 al_pg_exec(al_pg_session *s, al_query q, Datum *values,
 						 const char *nulls);
 
+/* The same for a statement an adapter owns. */
+extern uint64 al_pg_run(al_pg_session *s, al_pg_statement *stmt,
+						Datum *values, const char *nulls);
+
 /* Column helpers over SPI_tuptable's row i. */
 extern char *al_pg_text(al_pg_session *s, uint64 row, int col);
 extern int32 al_pg_int4(uint64 row, int col);
@@ -157,7 +171,7 @@ extern bool al_pg_error_belongs_to_caller(int sqlerrcode);
 /* isolation.c: may handler run as a plugin of subscriber?  42501 if not */
 extern void al_pg_check_plugin_owner(Oid handler, Oid subscriber);
 
-/* repository.c */
+/* product_repository.c */
 extern void al_pg_repository(al_repository *repo, al_pg_session *s);
 
 /* outbox.c */
@@ -192,9 +206,29 @@ extern Datum al_pg_rows_array(al_pg_rows *rows, int c, Oid elemtype);
 extern void al_pg_notification(al_pg_session *s, const char *recipient,
 							   const char *subject, const char *body);
 
-/* orders.c */
+/* order_repository.c */
 extern void al_pg_order_repository(al_order_repository *repo,
 								   al_pg_session *s);
+
+/* isolation.c: store or drop a subscription (returns the rows changed) */
+extern void al_pg_subscribe(al_pg_session *s, const char *event_type,
+							Oid handler, Oid subscriber,
+							const char *search_path);
+extern uint64 al_pg_unsubscribe(al_pg_session *s, const char *event_type,
+								Datum handler);
+
+/* outbox.c: the read model made again from the write model; its rows */
+extern uint64 al_pg_rebuild_read_model(al_pg_session *s);
+
+/* order_repository.c: an order's status in the caller's memory, or NULL */
+extern char *al_pg_order_status(al_pg_session *s, const char *orderid);
+
+/* inbox.c: the idempotent receiver of allocation.handle */
+extern Jsonb *al_pg_inbox_claim(al_pg_session *s, const char *type,
+								Oid sender, Jsonb *message_id,
+								Jsonb *message);
+extern void al_pg_inbox_store(al_pg_session *s, const char *type, Oid sender,
+							  Jsonb *message_id, Jsonb *result);
 
 /* isolation.c */
 extern void al_pg_isolation(al_isolation *isolation, al_plugins *plugins,

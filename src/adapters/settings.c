@@ -105,3 +105,29 @@ al_stock_alert_recipient_get(void)
 	SPI_tuptable = NULL;
 	return recipient ? recipient : "";
 }
+
+/*
+ * allocation.set_stock_alert_recipient: store an administrator's choice
+ * (NULL: none, the default again).  Beside its reader above; call it
+ * inside an SPI session with the extension owner's rights.
+ */
+void
+al_stock_alert_recipient_set(const char *recipient)
+{
+	int			rc;
+
+	if (recipient == NULL)
+		rc = SPI_execute("DELETE FROM allocation.settings", false, 0);
+	else
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(recipient)};
+
+		rc = SPI_execute_with_args("INSERT INTO allocation.settings (stock_alert_recipient)"
+								   " VALUES ($1) ON CONFLICT (id) DO UPDATE"
+								   " SET stock_alert_recipient = excluded.stock_alert_recipient",
+								   1, argtypes, values, NULL, false, 0);
+	}
+	if (rc < 0)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+}

@@ -30,6 +30,8 @@ extern bool al_stock_alert_address_valid(const char *address);
  * call it inside an SPI session with the extension owner's rights.
  */
 extern const char *al_stock_alert_recipient_get(void);
+/* Store an administrator's choice (NULL: none), in such a session too. */
+extern void al_stock_alert_recipient_set(const char *recipient);
 /* allocation.notify_events: NOTIFY allocation_events at commit */
 /* allocation.notify_events: when to NOTIFY allocation_events (listeners.c) */
 typedef enum al_notify_mode

@@ -8,7 +8,7 @@
  * Notes:
  *	1) The context shares no table with allocation: it learns of
  *	   allocations through the Allocated and OutOfStock events (handlers in
- *	   src/service/orders.c), as a context map says, by order id.
+ *	   src/service/order_handlers.c), as a context map says, by order id.
  *	2) Loaded partially, like the product: the repository brings the
  *	   subscribers only when a command needs them.
  *

@@ -27,7 +27,7 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 

@@ -22,7 +22,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 #include "settings.h"
@@ -59,7 +59,6 @@ allocation_set_stock_alert_recipient(PG_FUNCTION_ARGS)
 {
 	al_pg_session s;
 	char	   *recipient = NULL;
-	int			rc;
 
 	al_require_role(AL_ADMIN_ROLE, "allocation.set_stock_alert_recipient");
 	if (!PG_ARGISNULL(0))
@@ -73,20 +72,7 @@ allocation_set_stock_alert_recipient(PG_FUNCTION_ARGS)
 	}
 
 	al_pg_begin(&s, false);
-	if (recipient == NULL)
-		rc = SPI_execute("DELETE FROM allocation.settings", false, 0);
-	else
-	{
-		Oid			argtypes[1] = {TEXTOID};
-		Datum		values[1] = {CStringGetTextDatum(recipient)};
-
-		rc = SPI_execute_with_args("INSERT INTO allocation.settings (stock_alert_recipient)"
-								   " VALUES ($1) ON CONFLICT (id) DO UPDATE"
-								   " SET stock_alert_recipient = excluded.stock_alert_recipient",
-								   1, argtypes, values, NULL, false, 0);
-	}
-	if (rc < 0)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	al_stock_alert_recipient_set(recipient);
 	al_pg_end(&s);
 	PG_RETURN_VOID();
 }

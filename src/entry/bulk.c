@@ -32,7 +32,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 
@@ -145,7 +145,7 @@ allocation_allocate_many(PG_FUNCTION_ARGS)
 			ec.sku = lines[failed].sku;
 			ec.qty = lines[failed].qty;
 		}
-		al_raise(st, &ec);
+		al_check_status(st, &ec);
 	}
 
 	for (int i = 0; i < n; i++)

@@ -24,7 +24,7 @@
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 
@@ -92,7 +92,6 @@ allocation_subscribe(PG_FUNCTION_ARGS)
 	Oid			handler;
 	Oid			subscriber = GetUserId();
 	al_pg_session s;
-	Datum		args[4];
 	char	   *search_path;
 
 	al_require_role(AL_ADMIN_ROLE, "allocation.subscribe");
@@ -110,15 +109,11 @@ allocation_subscribe(PG_FUNCTION_ARGS)
 	/* nobody else may be able to change what runs with our rights */
 	al_pg_check_plugin_owner(handler, subscriber);
 
-	args[0] = CStringGetTextDatum(type);
-	args[1] = ObjectIdGetDatum(handler);
-	args[2] = ObjectIdGetDatum(subscriber);
 	/* the plugin resolves names as its subscriber did, pg_temp last */
 	search_path = psprintf("%s, pg_temp",
 						   GetConfigOption("search_path", false, false));
-	args[3] = CStringGetTextDatum(search_path);
 	al_pg_begin(&s, false);
-	al_pg_exec(&s, Q_SUBSCRIBE, args, NULL);
+	al_pg_subscribe(&s, type, handler, subscriber, search_path);
 	al_pg_end(&s);
 	invalidate_subscriptions();
 	PG_RETURN_VOID();
@@ -130,17 +125,14 @@ allocation_unsubscribe(PG_FUNCTION_ARGS)
 {
 	char	   *type;
 	al_pg_session s;
-	Datum		args[2];
 	uint64		n;
 
 	al_require_role(AL_ADMIN_ROLE, "allocation.unsubscribe");
 	al_check_not_null(fcinfo, 0, "event_type");
 	al_check_not_null(fcinfo, 1, "handler");
 	type = event_type_arg(fcinfo, 0);
-	args[0] = CStringGetTextDatum(type);
-	args[1] = PG_GETARG_DATUM(1);
 	al_pg_begin(&s, false);
-	n = al_pg_exec(&s, Q_UNSUBSCRIBE, args, NULL);
+	n = al_pg_unsubscribe(&s, type, PG_GETARG_DATUM(1));
 	al_pg_end(&s);
 	invalidate_subscriptions();
 	PG_RETURN_BOOL(n > 0);
@@ -160,9 +152,7 @@ allocation_rebuild_read_model(PG_FUNCTION_ARGS)
 
 	al_require_role(AL_ADMIN_ROLE, "allocation.rebuild_read_model");
 	al_pg_begin(&s, false);
-	al_pg_exec(&s, Q_VIEW_LOCK, NULL, NULL);
-	al_pg_exec(&s, Q_VIEW_CLEAR, NULL, NULL);
-	n = al_pg_exec(&s, Q_VIEW_REBUILD, NULL, NULL);
+	n = al_pg_rebuild_read_model(&s);
 	al_pg_end(&s);
 	PG_RETURN_INT64((int64) n);
 }

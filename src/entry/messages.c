@@ -51,7 +51,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 
@@ -371,22 +371,11 @@ static Jsonb *
 inbox_claim(const message *msg, Oid sender, Jsonb *message)
 {
 	al_pg_session s;
-	Datum		args[4] = {CStringGetTextDatum(msg->type_name),
-		ObjectIdGetDatum(sender),
-		JsonbPGetDatum(msg->message_id),
-	JsonbPGetDatum(message)};
-	Jsonb	   *result = NULL;
+	Jsonb	   *result;
 
 	al_pg_begin(&s, false);
-	if (al_pg_exec(&s, Q_INBOX_CLAIM, args, NULL) == 0 &&
-		al_pg_exec(&s, Q_INBOX_GET, args, NULL) == 1 &&
-		!al_pg_isnull(0, 1))
-	{
-		MemoryContext old = MemoryContextSwitchTo(s.caller_cxt);
-
-		result = DatumGetJsonbPCopy(al_pg_datum(0, 1));
-		MemoryContextSwitchTo(old);
-	}
+	result = al_pg_inbox_claim(&s, msg->type_name, sender, msg->message_id,
+							   message);
 	al_pg_end(&s);
 	return result;
 }
@@ -396,13 +385,9 @@ static void
 inbox_store(const message *msg, Oid sender, Jsonb *result)
 {
 	al_pg_session s;
-	Datum		args[4] = {CStringGetTextDatum(msg->type_name),
-		ObjectIdGetDatum(sender),
-		JsonbPGetDatum(msg->message_id),
-	JsonbPGetDatum(result)};
 
 	al_pg_begin(&s, false);
-	al_pg_exec(&s, Q_INBOX_STORE, args, NULL);
+	al_pg_inbox_store(&s, msg->type_name, sender, msg->message_id, result);
 	al_pg_end(&s);
 }
 

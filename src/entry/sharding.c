@@ -13,7 +13,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 #include "shard.h"
@@ -59,6 +59,6 @@ allocation_change_batch_quantity_here(PG_FUNCTION_ARGS)
 	al_pg_end(&s);
 	if (r.status == AL_UNKNOWN_BATCH)
 		PG_RETURN_BOOL(false);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 	PG_RETURN_BOOL(true);
 }

@@ -123,7 +123,7 @@ extern al_status al_handle_reallocate(al_service *svc, const al_event *ev);
 extern al_status al_handle_update_view(al_service *svc, const al_event *ev);
 extern al_status al_handle_stock_alert(al_service *svc, const al_event *ev);
 
-/* Event handlers of the order-tracking context (orders.c). */
+/* Event handlers of the order-tracking context (order_handlers.c). */
 extern al_status al_handle_track_allocated(al_service *svc, const al_event *ev);
 extern al_status al_handle_track_out_of_stock(al_service *svc, const al_event *ev);
 extern al_status al_handle_notify_subscribers(al_service *svc, const al_event *ev);

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * commands.c
+ * command_api.c
  *	  SQL-callable commands of the allocation context (SPEC section 3).
  *
  * Notes:
@@ -11,7 +11,7 @@
  *	   al_cmd_* functions leave the role to their callers (the SQL
  *	   functions below, and handle(), which checks the message's command).
  *
- * src/entry/commands.c
+ * src/entry/command_api.c
  *
  *-------------------------------------------------------------------------
  */
@@ -21,7 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 
@@ -52,7 +52,7 @@ al_cmd_add_batch(const char *ref, const char *sku, int32 qty, bool has_eta,
 	al_pg_service(&svc, &s);
 	r = al_svc_add_batch(&svc, ref, sku, qty, has_eta, eta);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 }
 
 char *
@@ -71,7 +71,7 @@ al_cmd_allocate(const char *orderid, const char *sku, int32 qty)
 	ec.existing_qty = r.existing_qty;
 	batchref = copy_out(&s, r.batchref);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 	/* rule 3: out of stock is not an error, the answer is NULL */
 	return r.status == AL_OK ? batchref : NULL;
 }
@@ -91,7 +91,7 @@ al_cmd_deallocate(const char *orderid, const char *sku)
 	r = al_svc_deallocate(&svc, orderid, sku);
 	batchref = copy_out(&s, r.batchref);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 	return batchref;
 }
 
@@ -108,7 +108,7 @@ al_cmd_change_batch_quantity(const char *ref, int32 qty)
 	al_pg_service(&svc, &s);
 	r = al_svc_change_batch_quantity(&svc, ref, qty);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 }
 
 static Datum

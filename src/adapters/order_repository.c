@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * orders.c
+ * order_repository.c
  *	  The SPI order repository (port al_order_repository).
  *
  * Notes:
@@ -12,7 +12,7 @@
  *	   invalidation that create_order sends, spares that query while
  *	   order tracking is not in use.
  *
- * src/adapters/orders.c
+ * src/adapters/order_repository.c
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +25,19 @@
 #include "utils/lsyscache.h"
 
 #include "pg_session.h"
+
+/* One order's status: allocation.order_status, and is_tracked() */
+enum
+{
+	ORDER_STATUS_STATUS = 1
+};
+static al_pg_statement order_status = {
+	.sql = "SELECT status FROM allocation.orders WHERE orderid" AL_EQ "$1",
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_SELECT
+};
+
 
 #define TEXT(s) CStringGetTextDatum(s)
 
@@ -105,7 +118,7 @@ order_is_tracked(void *ctx, const char *orderid)
 	if (s->orders_checked == 1)
 		return false;
 	args[0] = TEXT(orderid);
-	return al_pg_exec(ctx, Q_ORDER_STATUS, args, NULL) > 0;
+	return al_pg_run(ctx, &order_status, args, NULL) > 0;
 }
 
 static al_status
@@ -161,4 +174,16 @@ al_pg_order_repository(al_order_repository *repo, al_pg_session *s)
 	repo->get = order_get;
 	repo->save = order_save;
 	repo->subscribers = order_subscribers;
+}
+
+/* The status of order orderid in the session's caller_cxt, or NULL. */
+char *
+al_pg_order_status(al_pg_session *s, const char *orderid)
+{
+	Datum		args[1] = {CStringGetTextDatum(orderid)};
+
+	if (al_pg_run(s, &order_status, args, NULL) != 1)
+		return NULL;
+	return MemoryContextStrdup(s->caller_cxt,
+							   al_pg_text(s, 0, ORDER_STATUS_STATUS));
 }

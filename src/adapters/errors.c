@@ -9,7 +9,7 @@
  *	   quoted; the detail says what would have been accepted.
  *	2) Every ereport carries an errcode; nothing surfaces as XX000.
  *
- * src/entry/errors.c
+ * src/adapters/errors.c
  *
  *-------------------------------------------------------------------------
  */
@@ -24,28 +24,61 @@
 
 #include "errors.h"
 
+/*
+ * The one table from a failed status to its SQLSTATE.  AL_OK and
+ * AL_OUT_OF_STOCK are not failures and have none.  The argument statuses
+ * are checked at the entry points with messages of their own (22004,
+ * 22023, 42501); a service that still returns one has been given an
+ * argument the entry let through, which is reported as 22023.
+ */
+static const int STATUS_SQLSTATE[] = {
+	[AL_OK] = 0,
+	[AL_OUT_OF_STOCK] = 0,
+	[AL_NULL_ARGUMENT] = ERRCODE_INVALID_PARAMETER_VALUE,
+	[AL_INVALID_ARGUMENT] = ERRCODE_INVALID_PARAMETER_VALUE,
+	[AL_UNKNOWN_SKU] = ERRCODE_ZA_UNKNOWN_SKU,
+	[AL_UNKNOWN_BATCH] = ERRCODE_ZA_UNKNOWN_BATCH,
+	[AL_QTY_MISMATCH] = ERRCODE_ZA_QTY_MISMATCH,
+	[AL_INVALID_TRANSITION] = ERRCODE_ZA_INVALID_TRANSITION,
+	[AL_DUPLICATE_BATCH] = ERRCODE_UNIQUE_VIOLATION,
+	[AL_CONCURRENT_UPDATE] = ERRCODE_T_R_SERIALIZATION_FAILURE,
+	[AL_NOT_ALLOWED] = ERRCODE_INVALID_PARAMETER_VALUE,
+	[AL_UNKNOWN_ORDER] = ERRCODE_ZA_UNKNOWN_ORDER,
+	[AL_DUPLICATE_ORDER] = ERRCODE_UNIQUE_VIOLATION,
+};
+
+int
+al_status_sqlstate(al_status status)
+{
+	if ((int) status < 0 || (int) status >= (int) lengthof(STATUS_SQLSTATE))
+		return ERRCODE_INTERNAL_ERROR;
+	return STATUS_SQLSTATE[status];
+}
+
 void
 al_raise(al_status status, const al_error_context *ec)
 {
+	int			sqlstate = al_status_sqlstate(status);
+
 	switch (status)
 	{
 		case AL_OK:
 		case AL_OUT_OF_STOCK:
-			return;
+			break;
 		case AL_UNKNOWN_SKU:
 			ereport(ERROR,
-					(errcode(ERRCODE_ZA_UNKNOWN_SKU),
+					(errcode(sqlstate),
 					 errmsg("invalid sku \"%s\"", ec->sku),
 					 errdetail("No batch of this SKU has been added.")));
 			break;
 		case AL_UNKNOWN_BATCH:
 			ereport(ERROR,
-					(errcode(ERRCODE_ZA_UNKNOWN_BATCH),
+					(errcode(sqlstate),
 					 errmsg("unknown batch reference \"%s\"", ec->ref)));
 			break;
 		case AL_QTY_MISMATCH:
 			ereport(ERROR,
-					(errcode(ERRCODE_ZA_QTY_MISMATCH),
+					(errcode(sqlstate),
 					 errmsg("order line \"%s\" of sku \"%s\" is already allocated with quantity %d",
 							ec->orderid, ec->sku, ec->existing_qty),
 					 errdetail("It cannot be allocated again with quantity %d.",
@@ -54,42 +87,45 @@ al_raise(al_status status, const al_error_context *ec)
 			break;
 		case AL_INVALID_TRANSITION:
 			ereport(ERROR,
-					(errcode(ERRCODE_ZA_INVALID_TRANSITION),
+					(errcode(sqlstate),
 					 errmsg("order \"%s\" cannot change from status \"%s\" to \"%s\"",
 							ec->orderid, ec->previous_status, ec->status)));
 			break;
 		case AL_DUPLICATE_BATCH:
 			ereport(ERROR,
-					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					(errcode(sqlstate),
 					 errmsg("batch reference \"%s\" already exists", ec->ref)));
 			break;
 		case AL_CONCURRENT_UPDATE:
 			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					(errcode(sqlstate),
 					 errmsg("could not serialize access to product \"%s\" due to concurrent update",
 							ec->sku ? ec->sku : ec->ref),
 					 errhint("Retry the transaction.")));
 			break;
 		case AL_UNKNOWN_ORDER:
 			ereport(ERROR,
-					(errcode(ERRCODE_ZA_UNKNOWN_ORDER),
+					(errcode(sqlstate),
 					 errmsg("unknown order \"%s\"", ec->orderid),
 					 errhint("Orders are tracked once allocation.create_order has created them.")));
 			break;
 		case AL_DUPLICATE_ORDER:
 			ereport(ERROR,
-					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					(errcode(sqlstate),
 					 errmsg("order \"%s\" already exists", ec->orderid)));
 			break;
 		case AL_NULL_ARGUMENT:
 		case AL_INVALID_ARGUMENT:
 		case AL_NOT_ALLOWED:
-			/* checked at the entry with their own messages */
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					(errcode(sqlstate),
 					 errmsg("invalid argument to %s", ec->function)));
 			break;
 	}
+	/* not a failure (or not a status): the caller should not have asked */
+	elog(ERROR, "no error for status %s of %s", al_status_name(status),
+		 ec->function ? ec->function : "a command");
+	pg_unreachable();
 }
 
 void

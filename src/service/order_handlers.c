@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * orders.c
+ * order_handlers.c
  *	  Command and event handlers of the order-tracking context (SPEC
  *	  section 6).
  *
@@ -11,7 +11,7 @@
  *	2) Status notifications are a handler of OrderStatusChanged, so every
  *	   change, whoever made it, tells every subscriber once.
  *
- * src/service/orders.c
+ * src/service/order_handlers.c
  *
  *-------------------------------------------------------------------------
  */

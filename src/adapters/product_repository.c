@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * repository.c
+ * product_repository.c
  *	  The SPI product repository (port al_repository).
  *
  * Notes:
@@ -34,7 +34,7 @@
  *	   transaction has updated since has moved, is not found by its old
  *	   TID, and is then updated by key.
  *
- * src/adapters/repository.c
+ * src/adapters/product_repository.c
  *
  *-------------------------------------------------------------------------
  */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * commands.c
+ * allocation_handlers.c
  *	  Command handlers of the allocation context and the unit of work.
  *
  * Notes:
@@ -12,7 +12,7 @@
  *	   COMMITTED while commands on other SKUs run in parallel (SPEC
  *	   section 4).
  *
- * src/service/commands.c
+ * src/service/allocation_handlers.c
  *
  *-------------------------------------------------------------------------
  */

@@ -4,7 +4,7 @@
  *	  Our SQLSTATEs (class ZA, SPEC section 3) and the one place that turns
  *	  an al_status into an ERROR.
  *
- * src/entry/errors.h
+ * src/adapters/errors.h
  *
  *-------------------------------------------------------------------------
  */
@@ -36,8 +36,22 @@ typedef struct al_error_context
 	const char *previous_status;
 } al_error_context;
 
-/* Raise the ERROR of a failed status (never returns for one). */
-extern void al_raise(al_status status, const al_error_context *ec);
+/* The SQLSTATE of a failed status (0 for AL_OK and AL_OUT_OF_STOCK). */
+extern int	al_status_sqlstate(al_status status);
+
+/*
+ * Raise the ERROR of a failed status, worded with ec.  Never returns; a
+ * status that is no failure is an internal error.
+ */
+extern void al_raise(al_status status, const al_error_context *ec) pg_attribute_noreturn();
+
+/* Raise the ERROR of status if it is a failure; return otherwise. */
+static inline void
+al_check_status(al_status status, const al_error_context *ec)
+{
+	if (status != AL_OK && status != AL_OUT_OF_STOCK)
+		al_raise(status, ec);
+}
 
 /* Argument checks: 22004 for NULL, 22023 for values out of their domain. */
 extern void al_check_not_null(FunctionCallInfo fcinfo, int argno,

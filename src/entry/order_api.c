@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
- * orders.c
+ * order_api.c
  *	  SQL-callable functions of the order-tracking context (SPEC section 6).
  *
- * src/entry/orders.c
+ * src/entry/order_api.c
  *
  *-------------------------------------------------------------------------
  */
@@ -12,7 +12,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "errors.h"
 #include "pg_session.h"
 
@@ -58,7 +58,7 @@ allocation_create_order(PG_FUNCTION_ARGS)
 	al_pg_service(&svc, &s);
 	r = al_svc_create_order(&svc, ec.orderid);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 	PG_RETURN_VOID();
 }
 
@@ -68,16 +68,13 @@ allocation_order_status(PG_FUNCTION_ARGS)
 {
 	const char *orderid;
 	al_pg_session s;
-	char	   *status = NULL;
-	Datum		args[1];
+	char	   *status;
 
 	al_require_role(AL_USER_ROLE, "allocation.order_status");
 	al_check_not_null(fcinfo, 0, "orderid");
 	orderid = al_identifier_arg(fcinfo, 0, "orderid");
-	args[0] = CStringGetTextDatum(orderid);
 	al_pg_begin(&s, true);
-	if (al_pg_exec(&s, Q_ORDER_STATUS, args, NULL) == 1)
-		status = MemoryContextStrdup(s.caller_cxt, al_pg_text(&s, 0, 1));
+	status = al_pg_order_status(&s, orderid);
 	al_pg_end(&s);
 	if (status == NULL)
 		PG_RETURN_NULL();
@@ -109,7 +106,7 @@ allocation_change_order_status(PG_FUNCTION_ARGS)
 		ec.previous_status = MemoryContextStrdup(s.caller_cxt,
 												 r.previous_status);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 	PG_RETURN_VOID();
 }
 
@@ -138,6 +135,6 @@ allocation_subscribe_to_order(PG_FUNCTION_ARGS)
 	al_pg_service(&svc, &s);
 	r = al_svc_subscribe_to_order(&svc, ec.orderid, email);
 	al_pg_end(&s);
-	al_raise(r.status, &ec);
+	al_check_status(r.status, &ec);
 	PG_RETURN_VOID();
 }

@@ -1,17 +1,17 @@
 /*-------------------------------------------------------------------------
  *
- * commands.h
+ * command_api.h
  *	  The commands of the allocation context as the entry points run them:
  *	  role check, one service call in an SPI session, error mapping.  Used
- *	  by the SQL functions (commands.c) and by allocation.handle
+ *	  by the SQL functions (command_api.c) and by allocation.handle
  *	  (messages.c), so both apply the same rights and rules.
  *
- * src/entry/commands.h
+ * src/entry/command_api.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef AL_ENTRY_COMMANDS_H
-#define AL_ENTRY_COMMANDS_H
+#ifndef AL_ENTRY_COMMAND_API_H
+#define AL_ENTRY_COMMAND_API_H
 
 #include "postgres.h"
 
@@ -41,4 +41,4 @@ extern char *al_cmd_allocate(const char *orderid, const char *sku, int32 qty);
 extern char *al_cmd_deallocate(const char *orderid, const char *sku);
 extern void al_cmd_change_batch_quantity(const char *ref, int32 qty);
 
-#endif							/* AL_ENTRY_COMMANDS_H */
+#endif							/* AL_ENTRY_COMMAND_API_H */
