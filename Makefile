@@ -296,64 +296,6 @@ csv-clean:
 bench-csv: $(CSV_BIN)
 	@bash bench/csv/run.sh
 
-# --- allocation-mailer: notifications by SMTP (relay/README.md) ------------
-#
-# A second program next to the relay, built and installed with it (and
-# left out with it by WITH_RELAY=no): libpq and libcurl (Debian:
-# libcurl4-openssl-dev).  It shares the relay's log, backoff and
-# connection-state modules (relay/src/{log,backoff,link}.c).
-
-MAILER_BIN       := relay/allocation-mailer
-MAILER_SRCS      := $(sort $(wildcard relay/mailer/*.c))
-MAILER_HDRS      := $(sort $(wildcard relay/mailer/*.h))
-MAILER_SHARED    := relay/src/log.c relay/src/backoff.c relay/src/link.c
-MAILER_LDLIBS    ?= -lpq -lcurl
-MAILER_UNIT_BIN  := relay/test/mailer_unit_tests
-MAILER_UNIT_SRCS := relay/test/mailer_unit.c relay/mailer/message.c
-
-.PHONY: mailer mailer-unit install-mailer uninstall-mailer mailer-clean
-mailer: $(MAILER_BIN)
-
-ifeq ($(WITH_RELAY),yes)
-ifeq ($(PGXS_FOUND),yes)
-all: $(MAILER_BIN)
-install: install-mailer
-uninstall: uninstall-mailer
-endif
-endif
-clean: mailer-clean
-unit: mailer-unit
-
-$(MAILER_BIN): $(MAILER_SRCS) $(MAILER_HDRS) $(MAILER_SHARED) $(RELAY_HDRS) $(RELAY_FLAGS_STAMP)
-	@printf '#include <curl/curl.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 || { \
-		echo "error: allocation-mailer needs curl/curl.h (Debian: libcurl4-openssl-dev; run 'make deps')," >&2; \
-		echo "       or build the extension without the relay and the mailer: make WITH_RELAY=no" >&2; \
-		exit 1; }
-	$(CC) $(RELAY_CFLAGS) $(PG_CFLAGS) $(RELAY_CPPFLAGS) -Irelay/src -o $@ \
-		$(MAILER_SRCS) $(MAILER_SHARED) $(RELAY_LDFLAGS) $(MAILER_LDLIBS)
-
-$(MAILER_UNIT_BIN): $(MAILER_UNIT_SRCS) relay/mailer/message.h $(RELAY_FLAGS_STAMP)
-	$(CC) $(RELAY_CFLAGS) $(PG_CFLAGS) -Irelay/mailer -o $@ $(MAILER_UNIT_SRCS)
-
-mailer-unit: $(MAILER_UNIT_BIN)
-	prove --exec '' $(UNIT_PROVE_FLAGS) $(MAILER_UNIT_BIN)
-
-install-mailer: $(MAILER_BIN)
-	@dir='$(DESTDIR)$(RELAY_BINDIR)'; \
-	if [ -z '$(DESTDIR)' ] && [ "$$(id -u)" -ne 0 ] && \
-	   ! { [ -d "$$dir" ] && [ -w "$$dir" ]; }; then \
-		echo "warning: cannot write $$dir: allocation-mailer not installed" >&2; \
-	else \
-		echo "install -d $$dir && install -m 755 $(MAILER_BIN) $$dir/allocation-mailer"; \
-		install -d "$$dir" && install -m 755 $(MAILER_BIN) "$$dir/allocation-mailer"; \
-	fi
-
-uninstall-mailer:
-	rm -f '$(DESTDIR)$(RELAY_BINDIR)/allocation-mailer'
-
-mailer-clean:
-	rm -f $(MAILER_BIN) $(MAILER_UNIT_BIN)
-
 # --- the router extension (router/: allocation_router, SQL only) -----------
 
 .PHONY: all-router install-router uninstall-router clean-router

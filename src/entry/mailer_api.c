@@ -28,7 +28,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 
-#include "commands.h"
+#include "command_api.h"
 #include "mailer_api.h"
 
 static int	al_mail_max_attempts = 10;
