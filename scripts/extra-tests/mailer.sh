@@ -247,7 +247,9 @@ st=$("${PSQL[@]}" -d "$DB" -c "INSERT INTO allocation.notifications (recipient, 
 check "write time: a subject with LF refused (22023)" grep -q "invalid notification subject" <<<"$st"
 st=$("${PSQL[@]}" -d "$DB" -c "INSERT INTO allocation.notifications (recipient, subject, body) VALUES (E'eve@example.com\r\nBcc: mallory@example.com', 'hi', 'x')" 2>&1)
 check "write time: a recipient with CR/LF refused (22023)" grep -q "invalid notification recipient" <<<"$st"
-st=$("${PSQL[@]}" -d "$DB" -c "SET allocation.stock_alert_recipient = E'stock@example.com\nBcc: mallory@example.com'" 2>&1)
+# (the library loaded first, so that the setting's own check runs)
+st=$("${PSQL[@]}" -d "$DB" -c "SELECT allocation.stock_alert_recipient()" \
+	-c "SET allocation.stock_alert_recipient = E'stock@example.com\nBcc: mallory@example.com'" 2>&1)
 check "write time: a CR/LF stock-alert recipient is refused by the setting" grep -q "invalid" <<<"$st"
 st=$("${PSQL[@]}" -d "$DB" -c "SELECT allocation.set_stock_alert_recipient(E'stock@example.com\nBcc: mallory@example.com')" 2>&1)
 check "write time: ... and by set_stock_alert_recipient" grep -q "invalid e-mail" <<<"$st"
