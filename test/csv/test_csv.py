@@ -553,18 +553,25 @@ def prop():
         pre = f"{k}|"
         skus = list({pre + ident(2) for _ in range(rng.randint(1, 3))})
         batches, refs = [], set()
+        # one case in eight is wide: many small batches on a SKU, with etas
+        # that tie, and enough small lines to use them up page after page
+        # (the candidates are read 1, 16, then up to 1,024 at a time)
+        wide = rng.random() < 0.125
         for s in skus:
-            for _ in range(rng.randint(0, 4) if rng.random() < 0.15 else rng.randint(1, 4)):
-                r = pre + ident(3)
+            nb = rng.randint(17, 70) if wide else \
+                rng.randint(0, 4) if rng.random() < 0.15 else rng.randint(1, 4)
+            for _ in range(nb):
+                r = pre + ident(3) + (str(len(refs)) if wide and rng.random() < 0.5 else "")
                 if r in refs:
                     continue
                 refs.add(r)
-                batches.append([r, s, str(rng.randint(0, 15)), rng.choice(dates)])
-        oids = [pre + ident(2) for _ in range(rng.randint(1, 6))]
+                batches.append([r, s, str(rng.randint(0, 4) if wide else rng.randint(0, 15)),
+                                rng.choice(dates)])
+        oids = [pre + ident(2) + (str(i) if wide else "") for i in range(rng.randint(40, 120) if wide else rng.randint(1, 6))]
         orders = []
-        for _ in range(rng.randint(1, 14)):
+        for _ in range(rng.randint(60, 200) if wide else rng.randint(1, 14)):
             s = rng.choice(skus) if rng.random() < 0.93 else pre + "unknown"
-            q = str(rng.randint(1, 9))
+            q = str(rng.randint(1, 4) if wide else rng.randint(1, 9))
             if rng.random() < 0.04:
                 q = rng.choice(["0", "-1", "x", " 7"])
             orders.append([rng.choice(oids), s, q])
