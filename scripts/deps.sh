@@ -34,6 +34,7 @@ packages=(
 	"libpq-dev"                                  # allocation-relay: libpq
 	"libhiredis-dev"                             # allocation-relay: hiredis
 	"redis-server"                               # relay tests and make run (brings redis-cli)
+	"python3-psycopg"                            # examples/python (psycopg 3)
 )
 
 installed() {
@@ -56,11 +57,14 @@ if ! { command -v gcc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 &&
 fi
 # allocate-from-csv's tests (test/csv) are in Python.
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# examples/node: node and npm (Debian's nodejs and npm when there is none).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 # prove (perl) runs the unit tests; perl comes with pg_prove, but say it.
 command -v prove >/dev/null 2>&1 || installed perl || missing+=(perl)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-	echo "deps: all present (PostgreSQL $PG_MAJOR, server-dev, pgTAP, pg_prove, compiler, libpq, hiredis, redis, PL/Proxy)"
+	echo "deps: all present (PostgreSQL $PG_MAJOR, server-dev, pgTAP, pg_prove, compiler, libpq, hiredis, redis, PL/Proxy, psycopg, node)"
 	[ "$mode" = dry-run ] || exit 0
 fi
 
