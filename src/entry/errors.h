@@ -51,5 +51,8 @@ extern int32 al_batch_qty_arg(FunctionCallInfo fcinfo, int argno);
 
 /* 42501 unless the current user is a member of role (or superuser). */
 extern void al_require_role(const char *role, const char *function);
+/* The same for a command message of handle(): the refusal names command. */
+extern void al_require_role_for_command(const char *role, const char *command,
+										const char *function);
 
 #endif							/* AL_ERRORS_H */

@@ -321,6 +321,24 @@ required_role(const message *msg)
 			msg->type == MSG_CHANGE_BATCH_QUANTITY) ? AL_ADMIN_ROLE : AL_USER_ROLE;
 }
 
+/* The SQL function whose rights the message's command needs. */
+static const char *
+command_function(const message *msg)
+{
+	switch (msg->type)
+	{
+		case MSG_ALLOCATE:
+			return "allocation.allocate";
+		case MSG_CREATE_BATCH:
+			return "allocation.add_batch";
+		case MSG_CHANGE_BATCH_QUANTITY:
+			return "allocation.change_batch_quantity";
+		case MSG_DEALLOCATE:
+			return "allocation.deallocate";
+	}
+	return "allocation.handle";
+}
+
 /* Run the command; returns its result as jsonb. */
 static Jsonb *
 execute(const message *msg)
@@ -419,7 +437,8 @@ allocation_handle(PG_FUNCTION_ARGS)
 	al_check_not_null(fcinfo, 0, "message");
 	jb = PG_GETARG_JSONB_P(0);
 	parse_message(jb, &msg);
-	al_require_role(required_role(&msg), "allocation.handle");
+	al_require_role_for_command(required_role(&msg), msg.type_name,
+								command_function(&msg));
 
 	if (msg.message_id)
 	{

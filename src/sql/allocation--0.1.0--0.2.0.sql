@@ -258,12 +258,20 @@ COMMENT ON VIEW allocation.stock IS
 -- redefine allocations(): same signature and rights, default collation
 CREATE OR REPLACE FUNCTION allocation.allocations(orderid text)
 RETURNS TABLE (sku text, batchref text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+BEGIN
+	-- a NULL order id is 22004, as in every other function
+	IF $1 IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = '22004',
+			MESSAGE = 'argument "orderid" must not be null';
+	END IF;
+	RETURN QUERY
 	SELECT v.sku COLLATE "default", v.batchref COLLATE "default"
 	  FROM allocation.allocations_view v
 	 WHERE v.orderid OPERATOR(pg_catalog.=) $1
-	 ORDER BY v.sku
+	 ORDER BY v.sku;
+END
 $$;
 
 --------------------------------------------------------------------------
