@@ -40,6 +40,9 @@ OBJS       := $(SRCS:.c=.o)
 endif
 
 PG_CPPFLAGS := -Isrc/core -Isrc/service -Isrc/adapters -Isrc/entry
+# The library knows the version of the SQL objects it serves: a database
+# still at an older version is told to run ALTER EXTENSION ... UPDATE.
+PG_CPPFLAGS += -DAL_EXTVERSION='"$(EXTVERSION)"'
 # Empty by default, so that a newer compiler on a user's machine does not
 # break "make install"; "make test" passes -Werror and friends.
 PG_CFLAGS ?=
