@@ -21,7 +21,7 @@ EXTVERSION := $(shell sed -n "s/^[[:space:]]*default_version[[:space:]]*=[[:spac
 
 PG_CONFIG ?= pg_config
 
-# C sources, one directory per layer (see STYLE.md 3.1).  core and service
+# C sources, one directory per layer (our house layout).  core and service
 # are pure C11; adapters and entry include postgres.h.
 CORE_SRCS    := $(sort $(wildcard src/core/*.c))
 SERVICE_SRCS := $(sort $(wildcard src/service/*.c))

@@ -1,5 +1,5 @@
 --
--- Upgrade path (STYLE 3.3): a database created at 0.1.0, with data, and
+-- Upgrade path (our versioning rule): a database created at 0.1.0, with data, and
 -- updated by ALTER EXTENSION allocation UPDATE has the catalog of a fresh
 -- install of the default version (0.2.0), keeps its data and works.
 --

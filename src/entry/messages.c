@@ -2,7 +2,7 @@
  *
  * messages.c
  *	  allocation.handle(message jsonb): command messages from other systems
- *	  (SPEC section 5), with an idempotent receiver.
+ *	  (the contract: events), with an idempotent receiver.
  *
  * Notes:
  *	1) A message is a JSON object with "type" (Allocate, CreateBatch,
@@ -113,7 +113,7 @@ jbv_string(JsonbValue *v)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
-/* A text field holding an identifier (SPEC section 3 rules). */
+/* A text field holding an identifier (the contract's SQL interface). */
 static char *
 identifier_field(Jsonb *jb, const char *key)
 {

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * orders.c
- *	  SQL-callable functions of the order-tracking context (SPEC section 6).
+ *	  SQL-callable functions of the order-tracking context (the contract: order tracking).
  *
  * src/entry/orders.c
  *

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * orders.c
- *	  Command and event handlers of the order-tracking context (SPEC
+ *	  Command and event handlers of the order-tracking context (the contract's
  *	  section 6).
  *
  * Notes:

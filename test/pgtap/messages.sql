@@ -1,5 +1,5 @@
 -- test/pgtap/messages.sql: allocation.handle(message jsonb), the entry
--- point for other systems (SPEC section 5): the result of each of the four
+-- point for other systems (the contract: events): the result of each of the four
 -- message types, the idempotent receiver (message_id), every class of
 -- malformed message with its SQLSTATE and message, JSON nulls (22004), the
 -- commands' own errors, and the rights of the SQL functions.
