@@ -151,7 +151,7 @@ endif
 
 # --- project scripts ------------------------------------------------------
 
-.PHONY: deps test run stop
+.PHONY: deps test run stop deb test-deb
 deps:
 	@bash scripts/deps.sh
 test:
@@ -160,6 +160,13 @@ run:
 	@PG_CONFIG='$(PG_CONFIG)' bash scripts/run.sh
 stop:
 	@PG_CONFIG='$(PG_CONFIG)' bash scripts/cluster.sh stop
+# Debian packages into build/deb/out (debian/, scripts/deb.sh); test-deb
+# installs them into a clean Debian 12 root and runs the regression suite
+# there against the installed files (scripts/test-deb.sh).
+deb:
+	@bash scripts/deb.sh
+test-deb:
+	@bash scripts/test-deb.sh
 
 # --- the assertion-enabled server (scripts/build-postgres.sh) -------------
 # make test-cassert builds PostgreSQL CASSERT_MAJOR from the upstream
