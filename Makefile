@@ -165,6 +165,15 @@ stop:
 # there against the installed files (scripts/test-deb.sh).
 deb:
 	@bash scripts/deb.sh
+# The PGXN archive of the last commit, build/dist/allocation-<version>.zip,
+# and its META.json checked against the PGXN meta spec and read back with
+# pgxnclient (test/dist/check_meta.py).
+.PHONY: dist
+dist:
+	@mkdir -p build/dist
+	git archive --format=zip --prefix=$(EXTENSION)-$(EXTVERSION)/ \
+		-o build/dist/$(EXTENSION)-$(EXTVERSION).zip HEAD
+	@/usr/bin/python3 test/dist/check_meta.py META.json build/dist/$(EXTENSION)-$(EXTVERSION).zip
 test-deb:
 	@bash scripts/test-deb.sh
 

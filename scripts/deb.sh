@@ -6,16 +6,16 @@
 # there with dpkg-buildpackage (debian/: debhelper, dh --with pgxs_loop,
 # pg_buildext over debian/pgversions), puts the .deb files in
 # build/deb/out/ and runs lintian on them: an error fails, warnings are
-# printed.  Needs debhelper, postgresql-server-dev-all, libpq-dev,
-# libhiredis-dev, lintian (make deps installs them).
+# printed.  Installs what it needs first (scripts/deps.sh with
+# ALLOC_DEPS_PACKAGING=yes: debhelper, postgresql-server-dev-all, lintian...).
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 
+ALLOC_DEPS_PACKAGING=yes bash scripts/deps.sh
 for tool in dpkg-buildpackage dh pg_buildext lintian; do
-	command -v "$tool" >/dev/null 2>&1 ||
-		die "$tool is missing (make deps installs the packaging tools)"
+	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing"
 done
 
 version=$(dpkg-parsechangelog -S Version | sed 's/-[^-]*$//')

@@ -8,6 +8,8 @@
 #   scripts/deps.sh            install what is missing
 #   scripts/deps.sh --check    only report; exit 1 if something is missing
 #   scripts/deps.sh --dry-run  show what apt-get would do (apt-get -s)
+#
+# ALLOC_DEPS_PACKAGING=yes: also the tools of make deb and make test-deb.
 set -euo pipefail
 
 mode=install
@@ -35,7 +37,20 @@ packages=(
 	"libhiredis-dev"                             # allocation-relay: hiredis
 	"redis-server"                               # relay tests and make run (brings redis-cli)
 	"python3-psycopg"                            # examples/python (psycopg 3)
+	"pgxnclient"                                 # META.json read back (scripts/extra-tests/meta.sh)
 )
+# make deb and make test-deb (scripts/deb.sh, scripts/test-deb.sh) only:
+# ALLOC_DEPS_PACKAGING=yes adds Debian's packaging tools.
+if [ "${ALLOC_DEPS_PACKAGING:-no}" = yes ]; then
+	packages+=(
+		"debhelper"                              # dh
+		"dpkg-dev"                               # dpkg-buildpackage
+		"fakeroot"
+		"postgresql-server-dev-all"              # pg_buildext, dh --with pgxs_loop
+		"lintian"
+		"debootstrap"                            # the clean Debian 12 root of make test-deb
+	)
+fi
 
 installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
