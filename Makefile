@@ -21,7 +21,7 @@ EXTVERSION := $(shell sed -n "s/^[[:space:]]*default_version[[:space:]]*=[[:spac
 
 PG_CONFIG ?= pg_config
 
-# C sources, one directory per layer (see STYLE.md 3.1).  core and service
+# C sources, one directory per layer (our house layout).  core and service
 # are pure C11; adapters and entry include postgres.h.
 CORE_SRCS    := $(sort $(wildcard src/core/*.c))
 SERVICE_SRCS := $(sort $(wildcard src/service/*.c))
@@ -40,6 +40,9 @@ OBJS       := $(SRCS:.c=.o)
 endif
 
 PG_CPPFLAGS := -Isrc/core -Isrc/service -Isrc/adapters -Isrc/entry
+# The library knows the version of the SQL objects it serves: a database
+# still at an older version is told to run ALTER EXTENSION ... UPDATE.
+PG_CPPFLAGS += -DAL_EXTVERSION='"$(EXTVERSION)"'
 # Empty by default, so that a newer compiler on a user's machine does not
 # break "make install"; "make test" passes -Werror and friends.
 PG_CFLAGS ?=
@@ -148,7 +151,7 @@ endif
 
 # --- project scripts ------------------------------------------------------
 
-.PHONY: deps test run stop
+.PHONY: deps test run stop deb test-deb
 deps:
 	@bash scripts/deps.sh
 test:
@@ -157,6 +160,22 @@ run:
 	@PG_CONFIG='$(PG_CONFIG)' bash scripts/run.sh
 stop:
 	@PG_CONFIG='$(PG_CONFIG)' bash scripts/cluster.sh stop
+# Debian packages into build/deb/out (debian/, scripts/deb.sh); test-deb
+# installs them into a clean Debian 12 root and runs the regression suite
+# there against the installed files (scripts/test-deb.sh).
+deb:
+	@bash scripts/deb.sh
+# The PGXN archive of the last commit, build/dist/allocation-<version>.zip,
+# and its META.json checked against the PGXN meta spec and read back with
+# pgxnclient (test/dist/check_meta.py).
+.PHONY: dist
+dist:
+	@mkdir -p build/dist
+	git archive --format=zip --prefix=$(EXTENSION)-$(EXTVERSION)/ \
+		-o build/dist/$(EXTENSION)-$(EXTVERSION).zip HEAD
+	@/usr/bin/python3 test/dist/check_meta.py META.json build/dist/$(EXTENSION)-$(EXTVERSION).zip
+test-deb:
+	@bash scripts/test-deb.sh
 
 # --- the assertion-enabled server (scripts/build-postgres.sh) -------------
 # make test-cassert builds PostgreSQL CASSERT_MAJOR from the upstream

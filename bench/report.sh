@@ -178,9 +178,6 @@ bulk_rows() {
 	ratio_rows
 	echo
 	fi
-	echo "Quoted, not measured: the Python reference service of issue #6 handles about 190 allocations/s"
-	echo "at 1 client and 360/s at 8 clients (with 2 % errors) on this machine."
-	echo
 	echo "![throughput by clients]($PNG_TPUT)"
 	echo
 	if [ "$(q "SELECT count(*) FROM bench.runs WHERE scenario LIKE 'depth%'")" -gt 0 ]; then

@@ -8,6 +8,9 @@
 #   scripts/cluster.sh status           say whether it runs, and where
 #   scripts/cluster.sh env              print "export ..." lines for a shell:
 #                                         eval "$(scripts/cluster.sh env)"
+#                                       (PGDATABASE=playground, the database
+#                                       of make run with the extension, when
+#                                       the cluster has it; else postgres)
 #   scripts/cluster.sh psql [ARGS]      run psql against it
 #
 # Where it lives: tmp_cluster/ in the repository (git-ignored), holding
@@ -242,7 +245,18 @@ cmd_env() {
 	printf 'export PGHOST=%q\n' "$host"
 	printf 'export PGPORT=%q\n' "$port"
 	printf 'export PGUSER=postgres\n'
-	printf 'export PGDATABASE=postgres\n'
+	# The playground database of "make run" (empty, with the extension)
+	# when the running cluster has it, so that plain psql opens a database
+	# where the README's session works; else postgres.
+	local db=postgres
+	if [ -f "$DATA/postmaster.pid" ] && PG_BINDIR=$(pg_bindir 2>/dev/null) &&
+	   [ "$("$PG_BINDIR/psql" -X -At -h "$host" -p "$port" -U postgres -d postgres \
+	        -c "SELECT 1 FROM pg_catalog.pg_database WHERE datname = 'playground'" 2>/dev/null)" = 1 ]; then
+		db=playground
+	else
+		printf '# no database "playground" (make run creates it): PGDATABASE=postgres, which has no extension\n'
+	fi
+	printf 'export PGDATABASE=%s\n' "$db"
 	printf 'export ALLOC_PGDATA=%q\n' "$DATA"
 	printf 'export ALLOC_PGLOG=%q\n' "$LOGFILE"
 }

@@ -1,7 +1,7 @@
 -- scripts/demo.sql - a short tour of the allocation extension ("make run").
 --
--- Runs in a fresh database where CREATE EXTENSION allocation was done; see
--- ../shared/SPEC.md section 3 for the API.
+-- Runs in a fresh database where CREATE EXTENSION allocation was done; the
+-- README lists the functions it calls.
 
 \pset null '(null)'
 

@@ -8,6 +8,8 @@
 #   scripts/deps.sh            install what is missing
 #   scripts/deps.sh --check    only report; exit 1 if something is missing
 #   scripts/deps.sh --dry-run  show what apt-get would do (apt-get -s)
+#
+# ALLOC_DEPS_PACKAGING=yes: also the tools of make deb and make test-deb.
 set -euo pipefail
 
 mode=install
@@ -36,7 +38,21 @@ packages=(
 	"redis-server"                               # relay tests and make run (brings redis-cli)
 	"libcurl4-openssl-dev"                      # allocation-mailer: SMTP through libcurl
 	"python3-aiosmtpd"                          # mailer tests and make run: a local SMTP server
+	"python3-psycopg"                            # examples/python (psycopg 3)
+	"pgxnclient"                                 # META.json read back (scripts/extra-tests/meta.sh)
 )
+# make deb and make test-deb (scripts/deb.sh, scripts/test-deb.sh) only:
+# ALLOC_DEPS_PACKAGING=yes adds Debian's packaging tools.
+if [ "${ALLOC_DEPS_PACKAGING:-no}" = yes ]; then
+	packages+=(
+		"debhelper"                              # dh
+		"dpkg-dev"                               # dpkg-buildpackage
+		"fakeroot"
+		"postgresql-server-dev-all"              # pg_buildext, dh --with pgxs_loop
+		"lintian"
+		"debootstrap"                            # the clean Debian 12 root of make test-deb
+	)
+fi
 
 installed() {
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
@@ -58,11 +74,14 @@ if ! { command -v gcc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 &&
 fi
 # allocate-from-csv's tests (test/csv) are in Python.
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# examples/node: node and npm (Debian's nodejs and npm when there is none).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 # prove (perl) runs the unit tests; perl comes with pg_prove, but say it.
 command -v prove >/dev/null 2>&1 || installed perl || missing+=(perl)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-	echo "deps: all present (PostgreSQL $PG_MAJOR, server-dev, pgTAP, pg_prove, compiler, libpq, hiredis, redis, libcurl, aiosmtpd, PL/Proxy)"
+	echo "deps: all present (PostgreSQL $PG_MAJOR, server-dev, pgTAP, pg_prove, compiler, libpq, hiredis, redis, libcurl, aiosmtpd, PL/Proxy, psycopg, node)"
 	[ "$mode" = dry-run ] || exit 0
 fi
 

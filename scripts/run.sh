@@ -1,51 +1,62 @@
 #!/usr/bin/env bash
 # scripts/run.sh - "make run": try the extension in a throwaway cluster.
 #
-# deps -> build -> install -> start the cluster (kept from an earlier run if
-# it is there) -> recreate database allocation_demo with the extension ->
-# scripts/demo.sql.  The cluster keeps running; "make stop" removes it.
+# deps -> build and install (output in log/run-build.log) -> start the
+# cluster (kept from an earlier run if it is there) -> recreate database
+# allocation_demo with the extension and run scripts/demo.sql in it ->
+# Redis and allocation-relay, one event on Redis -> recreate database
+# playground, empty, with the extension (the README's psql session starts
+# there) -> how to connect, last.  The cluster keeps running; "make stop"
+# removes it.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 
 DB=allocation_demo
+PLAYGROUND=playground   # scripts/cluster.sh env points PGDATABASE at it
+BUILD_LOG=log/run-build.log
 
 bash scripts/deps.sh
 resolve_pg_config
 PG_BINDIR=$(pg_bindir) || die "PostgreSQL server binaries not found (PG_CONFIG=$PG_CONFIG)"
 
 mk() { "$MAKE" --no-print-directory PG_CONFIG="$PG_CONFIG" "$@"; }
-mk -j"$(nproc 2>/dev/null || echo 2)" all
-if [ "$(id -u)" -eq 0 ] ||
-   { [ -w "$("$PG_CONFIG" --pkglibdir)" ] && [ -w "$("$PG_CONFIG" --sharedir)/extension" ]; }; then
-	mk install
-else
-	sudo "$MAKE" --no-print-directory PG_CONFIG="$PG_CONFIG" install
+# build_and_install: the compiler's and install's output goes to BUILD_LOG,
+# and is shown only when something fails.
+build_and_install() {
+	mk -j"$(nproc 2>/dev/null || echo 2)" all || return 1
+	if [ "$(id -u)" -eq 0 ] ||
+	   { [ -w "$("$PG_CONFIG" --pkglibdir)" ] && [ -w "$("$PG_CONFIG" --sharedir)/extension" ]; }; then
+		mk install
+	else
+		sudo "$MAKE" --no-print-directory PG_CONFIG="$PG_CONFIG" install
+	fi
+}
+mkdir -p "$(dirname "$BUILD_LOG")"
+echo "run: building and installing the extension, allocation-relay and allocate-from-csv (output in $BUILD_LOG)"
+if ! build_and_install >"$BUILD_LOG" 2>&1; then
+	tail -n 40 "$BUILD_LOG" >&2
+	die "the build or the install failed; the whole output is in $BUILD_LOG"
 fi
 
 bash scripts/cluster.sh start
 eval "$(bash scripts/cluster.sh env)"
 
 psql=("$PG_BINDIR/psql" -X -v ON_ERROR_STOP=1)
-# Start from an empty database each time, so the demo gives the same result
-# however often it runs; WITH (FORCE) ends sessions left connected to it.
-"${psql[@]}" -q -d postgres -c 'SET client_min_messages = warning' \
-	-c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" \
-	-c "CREATE DATABASE $DB"
-"${psql[@]}" -q -d "$DB" -c 'CREATE EXTENSION IF NOT EXISTS allocation'
+# recreate_db NAME: drop NAME (ending the sessions connected to it) and
+# create it again with the extension, so that the demo and the README's
+# session give the same result however often make run runs.
+recreate_db() {
+	"${psql[@]}" -q -d postgres -c 'SET client_min_messages = warning' \
+		-c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
+		-c "CREATE DATABASE $1"
+	"${psql[@]}" -q -d "$1" -c 'CREATE EXTENSION allocation'
+}
+echo "run: recreating database $DB for the demo (what an earlier make run left there is dropped)"
+recreate_db "$DB"
 echo
 "${psql[@]}" --echo-queries -d "$DB" -f scripts/demo.sql
-
-cat <<EOF
-
-The cluster is still running. Connect with:
-
-  $PG_BINDIR/psql -h $(printf '%q' "$PGHOST") -p $PGPORT -U postgres -d $DB
-
-or put its settings in your shell:  eval "\$(scripts/cluster.sh env)"
-Stop and remove it with:  make stop
-EOF
 
 # --- the bridge to Redis (relay/README.md) --------------------------------------
 # redis-server and allocation-relay next to the cluster (scripts/relay-ctl.sh;
@@ -87,14 +98,26 @@ echo
 echo "The relay's log ($ALLOC_RELAY_DIR/relay.log, --verbose) says:"
 grep -F 'published Allocated' "$ALLOC_RELAY_DIR/relay.log" | tail -n 1
 
+echo
+echo "run: recreating database $PLAYGROUND: empty, with the extension, for the README's psql session"
+recreate_db "$PLAYGROUND"
+
 cat <<EOF
 
-Redis (127.0.0.1:$REDIS_PORT) and allocation-relay keep running. Try:
+== Done ==
+
+The cluster, Redis and allocation-relay keep running; "make stop" stops them.
+The demo's data is in database $DB. To put the cluster's settings in
+your shell (plain psql then opens $PLAYGROUND):  eval "\$(scripts/cluster.sh env)"
+
+Redis listens on 127.0.0.1:$REDIS_PORT. Try:
 
   redis-cli -p $REDIS_PORT SUBSCRIBE line_allocated
   redis-cli -p $REDIS_PORT PUBLISH change_batch_quantity '{"batchref": "shipment-red-1", "qty": 10}'
 
-"make stop" stops them with the cluster.
+Type the README's psql session into the empty playground database:
+
+  $PG_BINDIR/psql -h $(printf '%q' "$PGHOST") -p $PGPORT -U postgres -d $PLAYGROUND
 EOF
 
 # --- e-mails (relay/README.md, "allocation-mailer") ------------------------------

@@ -175,6 +175,8 @@ section cluster
 if bash scripts/cluster.sh start --fresh; then
 	cluster_up=yes
 	eval "$(bash scripts/cluster.sh env)"
+	# The suites use the maintenance database, whatever env chose.
+	export PGDATABASE=postgres
 else
 	echo "the throwaway cluster did not start: the server suites fail"
 fi

@@ -69,7 +69,7 @@ SELECT aggregate_seq, type, payload ->> 'ref' AS ref, payload ->> 'qty' AS qty
   FROM allocation.outbox WHERE aggregateid = 'AB-CHAIR' ORDER BY aggregate_seq;
 SELECT version_number FROM allocation.products WHERE sku = 'AB-CHAIR';
 
--- the arguments have the SPEC's names: named notation works
+-- the arguments have the contract's names: named notation works
 SELECT allocation.add_batch(ref => 'AB-N1', sku => 'AB-NAMED', qty => 3, eta => '2031-01-01');
 SELECT reference, sku, purchased, eta = date '2031-01-01' AS eta_ok
   FROM allocation.stock WHERE sku = 'AB-NAMED';

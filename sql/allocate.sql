@@ -104,7 +104,7 @@ SELECT * FROM allocation.allocations('AL-o7');
 SELECT allocation.allocate('al-o7', 'AL-RUG', 2);
 SELECT reference, allocated, available FROM allocation.stock WHERE reference = 'AL-RB';
 
--- the arguments have the SPEC's names: named notation works
+-- the arguments have the contract's names: named notation works
 SELECT allocation.allocate(orderid => 'AL-o8', sku => 'AL-RUG', qty => 1);
 
 -- a line of the largest integer quantity is simply out of stock

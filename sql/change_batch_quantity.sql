@@ -180,7 +180,7 @@ SELECT (SELECT count(*) FROM allocation.outbox WHERE aggregateid = 'CQ-EXACT' AN
        (SELECT purchased FROM allocation.stock WHERE reference = 'CQ-E1') AS e1_purchased;
 SELECT * FROM allocation.allocations('CQ-w');
 
--- the arguments have the SPEC's names: named notation works
+-- the arguments have the contract's names: named notation works
 SELECT allocation.change_batch_quantity(ref => 'CQ-E2', qty => 2);
 SELECT purchased FROM allocation.stock WHERE reference = 'CQ-E2';
 

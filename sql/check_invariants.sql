@@ -1,5 +1,5 @@
 --
--- allocation.check_invariants(): one row per violation of SPEC section 2's
+-- allocation.check_invariants(): one row per violation of the allocation rules'
 -- invariants (invariant, object, detail), nothing when healthy.  Normal
 -- commands leave it empty; each corruption below (made as superuser in a
 -- transaction that is rolled back, dropping a constraint where the

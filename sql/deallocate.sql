@@ -79,7 +79,7 @@ SELECT * FROM allocation.allocations('DE-o2');
 SELECT (SELECT count(*) FROM allocation.outbox WHERE aggregateid = 'DE-SOFA') = :events_before AS no_new_event,
        (SELECT allocated FROM allocation.stock WHERE reference = 'DE-B1') AS b1_allocated;
 
--- the arguments have the SPEC's names: named notation works
+-- the arguments have the contract's names: named notation works
 SELECT allocation.deallocate(orderid => 'DE-o2', sku => 'DE-SOFA');
 
 -- order ids are case-sensitive: "de-o1" was never allocated

@@ -1,5 +1,5 @@
 --
--- allocation.handle(message jsonb) RETURNS jsonb (SPEC section 5): the
+-- allocation.handle(message jsonb) RETURNS jsonb (the contract: events): the
 -- four command messages and their results, the idempotent receiver
 -- (message_id), malformed messages (22023 naming the problem), JSON null
 -- fields (22004) and the rights of the functions.  SKUs, references and

@@ -1,5 +1,5 @@
 --
--- E-mail notifications (SPEC sections 5 and 6): an OutOfStock event writes
+-- E-mail notifications (the contract: events and order tracking): an OutOfStock event writes
 -- one row of allocation.notifications to the stock-alert recipient (the
 -- setting allocation.stock_alert_recipient, else the default
 -- postmaster@localhost), nothing when it is empty; every status change of

@@ -1,5 +1,5 @@
 --
--- Order tracking (SPEC section 6), told as the article's story: "As a
+-- Order tracking (the contract: order tracking), told as the article's story: "As a
 -- customer I want to register my order number and e-mail, in order to
 -- receive updates about the status of my order."  An administrator
 -- creates an order, a customer subscribes, the status changes, the

@@ -1,12 +1,12 @@
 --
--- The transactional outbox (SPEC section 5): the relay's column names and
+-- The transactional outbox (the contract: events): the relay's column names and
 -- types, aggregatetype/aggregateid, one event for every change, nothing
 -- for a change that did not commit, and aggregate_seq 1..n without gaps
 -- per SKU.  SKUs, references and order ids of this file start with "OB-".
 --
 \set VERBOSITY terse
 
--- the columns of SPEC section 5 exist with their types
+-- the columns of the contract's events exist with their types
 SELECT a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS type
   FROM pg_attribute a
  WHERE a.attrelid = 'allocation.outbox'::regclass
@@ -34,7 +34,7 @@ SELECT aggregate_seq, aggregatetype, aggregateid, type, payload
   FROM allocation.outbox WHERE aggregateid = 'OB-KETTLE' ORDER BY aggregate_seq;
 EXECUTE seq_gapless('OB-KETTLE');
 
--- the payload keys of each event type are those of SPEC section 5
+-- the payload keys of each event type are those of the contract's events
 SELECT type, array_agg(DISTINCT k ORDER BY k) AS payload_keys
   FROM allocation.outbox, jsonb_object_keys(payload) k
  WHERE aggregateid = 'OB-KETTLE' GROUP BY type ORDER BY type;

@@ -1,5 +1,5 @@
 --
--- Plugins (SPEC section 5): allocation.subscribe(event_type, handler) and
+-- Plugins (the contract: events): allocation.subscribe(event_type, handler) and
 -- allocation.unsubscribe(event_type, handler).  A plugin is a function
 -- (event jsonb) RETURNS void; it runs inside the command's transaction,
 -- after the built-in handlers, each call in its own subtransaction (its

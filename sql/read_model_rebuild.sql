@@ -1,5 +1,5 @@
 --
--- The CQRS read model (SPEC sections 2, 3, 5): allocation.allocations_view
+-- The CQRS read model (the contract: allocation rules, SQL interface and events): allocation.allocations_view
 -- equals the write model (allocation.order_lines) after every command, and
 -- allocation.rebuild_read_model() recreates it from the write model after
 -- it was damaged (read models are disposable).  SKUs, references and order

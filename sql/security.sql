@@ -1,5 +1,5 @@
 --
--- Security (SPEC section 7): the roles allocation_admin and
+-- Security (the contract: security model): the roles allocation_admin and
 -- allocation_user, who may call which function and read which relation,
 -- nobody writing the tables directly, nothing granted to PUBLIC, and
 -- functions that cannot be tricked by objects in the caller's search_path.
@@ -135,7 +135,7 @@ INSERT INTO se_calls VALUES
 -- 'ok' or the SQLSTATE of the call, for a member of allocation_admin, a
 -- member of allocation_user, a role in neither, and a superuser.  Every
 -- function of the schema is listed (one without a sample call here would
--- show "no call").  SPEC 7: admin may do everything; user may allocate,
+-- show "no call").  The contract's security model: admin may do everything; user may allocate,
 -- deallocate, query and subscribe to orders; neither may do nothing.
 SELECT p.oid::regprocedure AS function,
        CASE WHEN c.call IS NULL THEN 'no call' ELSE (se_try('se_admin', c.call)).state END AS admin,

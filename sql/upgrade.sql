@@ -1,5 +1,5 @@
 --
--- Upgrade path (STYLE 3.3): a database created at 0.1.0, with data, and
+-- Upgrade path (our versioning rule): a database created at 0.1.0, with data, and
 -- updated by ALTER EXTENSION allocation UPDATE has the catalog of a fresh
 -- install of the default version (0.2.0), keeps its data and works.
 --
@@ -186,8 +186,41 @@ CREATE EXTENSION allocation VERSION '0.1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'allocation';
 
 -- The installed .so is 0.2.0's and expects 0.2.0's tables: a 0.1.0
--- database must be updated before use.
+-- database must be updated before use, and is told so (55000, with the
+-- hint to run ALTER EXTENSION allocation UPDATE).
 SELECT allocation.add_batch('UP-B0', 'UP-LAMP', 1);
+-- Generated: every C function of the 0.1.0 catalog, called with sample
+-- arguments, gives that error and hint, never a missing relation.
+CREATE FUNCTION up_state(call text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	hint text;
+BEGIN
+	EXECUTE call;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+	RETURN SQLSTATE || ' ' || hint;
+END
+$$;
+SELECT p.proname,
+	   up_state(format('SELECT * FROM allocation.%I(%s)', p.proname,
+			(SELECT coalesce(string_agg(CASE format_type(t, NULL)
+									WHEN 'text' THEN '''UP-X'''
+									WHEN 'integer' THEN '1'
+									WHEN 'boolean' THEN 'true'
+									WHEN 'date' THEN 'DATE ''2030-01-01'''
+									WHEN 'uuid' THEN '''00000000-0000-0000-0000-000000000000''::uuid'
+									WHEN 'jsonb' THEN '''{"type": "Allocate", "orderid": "UP-X", "sku": "UP-X", "qty": 1}''::jsonb'
+									WHEN 'regprocedure' THEN '''pg_catalog.now()''::regprocedure'
+									ELSE 'NULL' END, ', ' ORDER BY j), '')
+			   FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY u(t, j)))) AS outcome
+  FROM pg_proc p
+  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'allocation'
+  JOIN pg_language l ON l.oid = p.prolang
+ WHERE l.lanname = 'c' AND p.prokind = 'f'
+ ORDER BY p.proname;
+DROP FUNCTION up_state(text);
 
 -- So the data is written directly, as superuser: these are the rows
 -- 0.1.0's own code wrote for the commands in the comments (taken from a

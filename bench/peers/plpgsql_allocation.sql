@@ -1,6 +1,6 @@
 -- bench/peers/plpgsql_allocation.sql
 --
--- The peer: the allocation contract (SPEC sections 2-6, the parts that
+-- The peer: the allocation contract (the contract's allocation rules, SQL interface, concurrency rules, events and order tracking, the parts that
 -- allocate touches) written in PL/pgSQL the way a careful DBA would write
 -- it, in its own schema "peer".  It is the alternative our users would
 -- otherwise write, so it is meant to be good, not a strawman:
@@ -110,7 +110,7 @@ CREATE TABLE peer.notifications (
 	sent_at		timestamptz
 );
 
--- Argument checks of SPEC section 3 (22004, 22023).  Called only on the
+-- Argument checks of the contract's SQL interface (22004, 22023).  Called only on the
 -- failure path: the commands test the arguments inline first, so that a
 -- valid call pays no extra function call.
 CREATE FUNCTION peer.reject_identifier(value text, what text)
@@ -164,7 +164,7 @@ END
 $$;
 
 -- allocate(orderid, sku, qty): the batch reference, or NULL when out of
--- stock (an OutOfStock event is recorded).  SPEC section 2, rules 1-4 and
+-- stock (an OutOfStock event is recorded).  The contract's allocation rules 1-4 and
 -- 7, and the order-tracking reaction of section 6.
 CREATE FUNCTION peer.allocate(p_orderid text, p_sku text, p_qty integer)
 RETURNS text
@@ -261,7 +261,7 @@ BEGIN
 		VALUES (p_orderid, p_sku, v_ref, p_qty, clock_timestamp());
 	END IF;
 
-	-- order tracking (SPEC section 6): a tracked order follows its lines
+	-- order tracking (the contract: order tracking): a tracked order follows its lines
 	SELECT status, event_seq INTO v_order, v_oseq
 	  FROM peer.orders WHERE orderid = p_orderid FOR NO KEY UPDATE;
 	IF FOUND THEN

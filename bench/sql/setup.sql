@@ -190,7 +190,7 @@ AS $$
 	   AND (max_others IS NULL OR (b.others_cpu <= max_others AND r.others_cpu <= max_others))
 $$;
 
--- The targets of issue 6.  all_rounds: median of the per-round ratios of
+-- The benchmark targets.  all_rounds: median of the per-round ratios of
 -- every round; quiet: of the quiet rounds only (n of them); cpu: the same
 -- ratio of CPU cost per call.  The verdict uses the quiet rounds when
 -- there are at least three of them, else all rounds (marked noisy).

@@ -21,7 +21,7 @@
 -- for what that changes for an application.
 --------------------------------------------------------------------------
 
--- Roles, as on a node (SPEC section 7).
+-- Roles, as on a node (the contract: security model).
 DO $roles$
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'allocation_user') THEN

@@ -1,4 +1,4 @@
--- router/test/scenarios.sql - the SPEC's scenarios through the router.
+-- router/test/scenarios.sql - the contract's scenarios through the router.
 --
 -- Run by scripts/extra-tests/router.sh with psql -At -v ON_ERROR_STOP=1
 -- on a router database whose cluster has 4 empty nodes.  Every check

@@ -8,7 +8,7 @@
 #      FUZZ_SECONDS, starting from the committed seeds test/fuzz/corpus/:
 #        fuzz_commands  random command sequences through the service and
 #                       the fakes of test/unit, checked after every step
-#                       against a reference model of the SPEC's rules
+#                       against a reference model of the contract's rules
 #        fuzz_validate  identifier, order-id, e-mail and status checks on
 #                       raw bytes against reference implementations
 #   3. the seeds and what the run found replayed under valgrind (a plain
@@ -136,10 +136,10 @@ MUTANTS=(
 	"core/product.c#s/while (al_batch_available(b) < 0)/while (al_batch_available(b) < -1)/#rule 5: a batch left oversold by one#fuzz_commands"
 	"service/allocation_handlers.c#s/al_product_deallocate(&p, orderid, false, &r.batchref)/al_product_deallocate(\&p, orderid, true, \&r.batchref)/#rule 6: a requested deallocation reallocated#fuzz_commands"
 	"service/handlers.c#s/if (!ev->reallocate)/if (ev->reallocate)/#rule 5: displaced lines not reallocated#fuzz_commands"
-	"core/order.c#s/\[AL_ORDER_DELIVERED\] = true,/[AL_ORDER_DELIVERED] = true, [AL_ORDER_CANCELLED] = true,/#SPEC 6: shipped -> cancelled allowed#fuzz_commands"
-	"core/al_core.c#s/(cp >= 0x7F && cp <= 0x9F)/(cp == 0x7F)/#SPEC 3: C1 controls accepted in identifiers#fuzz_validate"
-	"core/al_core.c#s/if (chars > AL_IDENTIFIER_MAX_CHARS)/if (chars > AL_IDENTIFIER_MAX_CHARS + 1)/#SPEC 3: 256 characters accepted#fuzz_validate"
-	"core/order.c#s/if (local_len == 0 || local_len > 64)/if (local_len == 0)/#SPEC 6: over-long local part accepted#fuzz_validate"
+	"core/order.c#s/\[AL_ORDER_DELIVERED\] = true,/[AL_ORDER_DELIVERED] = true, [AL_ORDER_CANCELLED] = true,/#the contract's order tracking: shipped -> cancelled allowed#fuzz_commands"
+	"core/al_core.c#s/(cp >= 0x7F && cp <= 0x9F)/(cp == 0x7F)/#the contract's SQL interface: C1 controls accepted in identifiers#fuzz_validate"
+	"core/al_core.c#s/if (chars > AL_IDENTIFIER_MAX_CHARS)/if (chars > AL_IDENTIFIER_MAX_CHARS + 1)/#the contract's SQL interface: 256 characters accepted#fuzz_validate"
+	"core/order.c#s/if (local_len == 0 || local_len > 64)/if (local_len == 0)/#the contract's order tracking: over-long local part accepted#fuzz_validate"
 )
 
 run_mutants() {

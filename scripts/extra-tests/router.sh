@@ -7,7 +7,7 @@
 #      nodes 1-4 with 16 partitions, node 5 is the one it grows to;
 #   2. the router's shard_key gives the node's values (1,000+ SKUs, with
 #      non-ASCII ones);
-#   3. the SPEC's scenarios through the router (router/test/scenarios.sql):
+#   3. the contract's scenarios through the router (router/test/scenarios.sql):
 #      rules, queries merged from every node, every error with its
 #      SQLSTATE, messages, transaction semantics, order tracking across
 #      nodes, outbox consumers;
@@ -100,7 +100,7 @@ on_node=$(q "${NODES[0]}" -f "$WORK/keys.sql")
 step "shard_key: router and node agree on ${on_node#*|} keys (non-ASCII included): $(q "$ROUTER" -c \
 	"SELECT string_agg(format('%s=%s', k, allocation.shard_key(k)), ' ') FROM (VALUES ('RED-CHAIR'), ('日本語-椅子'), ('🪑-CHAIR')) v(k)")"
 
-# --- 3. SPEC scenarios through the router ------------------------------------------
+# --- 3. the contract's scenarios through the router ------------------------------------------
 
 if ! q "$ROUTER" -f "$T/scenarios.sql" > "$WORK/scenarios.out" 2>&1; then
 	grep -E '^ok' "$WORK/scenarios.out" | tail -n 3 >&2 || true

@@ -14,9 +14,9 @@
 #
 # What may appear (the suite fails on anything else):
 #   - in the "call" phase, once the arguments are values, only the SQLSTATEs
-#     of SPEC section 3: ZA001-ZA005, 22004, 22023, 23505, 40001, 42501
+#     of the contract's SQL interface: ZA001-ZA005, 22004, 22023, 23505, 40001, 42501
 #     (42501 also comes from PostgreSQL itself when a role may not use the
-#     schema or execute the function: that is the SPEC's meaning too);
+#     schema or execute the function: that is the contract's meaning too);
 #   - in the "input" phase, which evaluates the argument expressions alone
 #     before the call, the codes PostgreSQL raises while parsing a literal
 #     of the parameter's type, before any of our code runs: INPUT_CODES
@@ -54,7 +54,7 @@ SEED=${SQL_FUZZ_SEED:-0.$RANDOM$RANDOM}
 DB=allocation_sql_fuzz
 ROLES=(allocation_fuzz_admin allocation_fuzz_user allocation_fuzz_nobody)
 
-# SPEC section 3's SQLSTATEs: what our functions may raise.
+# The SQLSTATEs of our error table: what our functions may raise.
 CALL_CODES=${SQL_FUZZ_CALL_CODES:-ZA001 ZA002 ZA003 ZA004 ZA005 22004 22023 23505 40001 42501}
 # PostgreSQL's own input parsing of the argument literals (see above):
 #   22P02 invalid_text_representation   integer, uuid, boolean, JSON, arrays
@@ -181,4 +181,4 @@ if [ "${#problems[@]}" -ne 0 ]; then
 	for p in "${problems[@]}"; do printf '%s: FAILED: %s\n' "$NAME" "$p" >&2; done
 	fail "repeat with SQL_FUZZ_SEED=$SEED SQL_FUZZ_CALLS=$CALLS bash $0"
 fi
-step "ok: only the SPEC's SQLSTATEs, no crash, check_invariants() empty (seed $SEED)"
+step "ok: only the contract's SQLSTATEs, no crash, check_invariants() empty (seed $SEED)"

@@ -273,3 +273,26 @@ al_require_role(const char *role, const char *function)
 				 errmsg("must be a member of role \"%s\" to call %s", role, function),
 				 errhint("A database administrator can grant it: GRANT %s TO <role>.", role)));
 }
+
+/*
+ * al_require_role_for_command
+ *	  42501 unless the current user is a member of role (or superuser), for
+ *	  a command that arrived as a message: the refusal names the command
+ *	  the sender asked for ("CreateBatch"), not the function that carried it,
+ *	  and the detail names the SQL function whose rights it needs.
+ */
+void
+al_require_role_for_command(const char *role, const char *command,
+							const char *function)
+{
+	Oid			roleid = get_role_oid(role, true);
+
+	if (superuser())
+		return;
+	if (!OidIsValid(roleid) || !has_privs_of_role(GetUserId(), roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be a member of role \"%s\" to run %s", role, command),
+				 errdetail("A %s message needs the rights of %s.", command, function),
+				 errhint("A database administrator can grant it: GRANT %s TO <role>.", role)));
+}

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * errors.h
- *	  Our SQLSTATEs (class ZA, SPEC section 3) and the one place that turns
+ *	  Our SQLSTATEs (class ZA, the contract's SQL interface) and the one place that turns
  *	  an al_status into an ERROR.
  *
  * src/adapters/errors.h
@@ -20,7 +20,7 @@
 #define ERRCODE_ZA_UNKNOWN_BATCH		MAKE_SQLSTATE('Z','A','0','0','2')
 #define ERRCODE_ZA_QTY_MISMATCH			MAKE_SQLSTATE('Z','A','0','0','3')
 #define ERRCODE_ZA_INVALID_TRANSITION	MAKE_SQLSTATE('Z','A','0','0','4')
-/* not in SPEC's table: an order id that order tracking does not know */
+/* not in the contract's error table: an order id that order tracking does not know */
 #define ERRCODE_ZA_UNKNOWN_ORDER		MAKE_SQLSTATE('Z','A','0','0','5')
 
 /* What the message of a failed command names. */
@@ -65,5 +65,8 @@ extern int32 al_batch_qty_arg(FunctionCallInfo fcinfo, int argno);
 
 /* 42501 unless the current user is a member of role (or superuser). */
 extern void al_require_role(const char *role, const char *function);
+/* The same for a command message of handle(): the refusal names command. */
+extern void al_require_role_for_command(const char *role, const char *command,
+										const char *function);
 
 #endif							/* AL_ERRORS_H */

@@ -14,7 +14,7 @@
  *	   which is re-thrown after the rollback.  The SPI connection was
  *	   opened outside the subtransaction, so the abort leaves it usable.
  *	2) A plugin runs with the rights of the role that subscribed it
- *	   (SPEC section 5), never with the extension owner's: the user id is
+ *	   (the contract: events), never with the extension owner's: the user id is
  *	   switched for the call and restored by the subtransaction's end.
  *	3) The subscriptions are cached per backend in CacheMemoryContext and
  *	   dropped by a relcache callback: subscribe()/unsubscribe() send a

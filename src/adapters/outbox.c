@@ -116,7 +116,7 @@ iso_date(DateADT date)
 }
 
 /*
- * The payload of SPEC section 5's table, pushed as one object into st
+ * The payload of the contract's events table, pushed as one object into st
  * (built as jsonb directly: no JSON text to print and parse back).
  * Returns the finished object when st holds nothing else.
  */

@@ -380,12 +380,25 @@ al_pg_session_init(void)
  * Owner of extension allocation: the role whose rights the adapters use.
  * The extension's owner, not the schema's: ALTER SCHEMA ... OWNER TO must
  * not change whose rights the commands run with.
+ *
+ * The same catalog row says which version of the SQL objects the database
+ * has.  This library serves only AL_EXTVERSION (older versions' C symbols
+ * are not kept when their tables change), so a database that was not
+ * updated after the library was installed gets one clear error naming the
+ * cure, instead of a missing relation in the middle of a command.  The
+ * check costs nothing after the first call of the backend: it is made
+ * when the owner is read, and a mismatch is never cached, so the command
+ * after ALTER EXTENSION ... UPDATE (which invalidates the row) runs.
  */
 static Oid
 extension_owner(void)
 {
 	Oid			ext;
 	HeapTuple	tup;
+	Datum		d;
+	bool		isnull;
+	char	   *version;
+	Oid			owner;
 
 	if (OidIsValid(cached_owner))
 		return cached_owner;
@@ -393,8 +406,18 @@ extension_owner(void)
 	tup = SearchSysCache1(EXTENSIONOID, ObjectIdGetDatum(ext));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for extension %u", ext);
-	cached_owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	d = SysCacheGetAttr(EXTENSIONOID, tup, Anum_pg_extension_extversion, &isnull);
+	version = isnull ? pstrdup("(null)") : TextDatumGetCString(d);
 	ReleaseSysCache(tup);
+	if (strcmp(version, AL_EXTVERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"allocation\" is at version %s in this database, but its installed library is version %s",
+						version, AL_EXTVERSION),
+				 errhint("Run ALTER EXTENSION allocation UPDATE in this database.")));
+	pfree(version);
+	cached_owner = owner;
 	return cached_owner;
 }
 

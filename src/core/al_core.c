@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * al_core.c
- *	  Allocation helpers and the validation of identifiers (SPEC section 3).
+ *	  Allocation helpers and the validation of identifiers (the contract: SQL interface).
  *
  * src/core/al_core.c
  *

@@ -64,7 +64,7 @@ extern char *al_strdup(const al_allocator *mem, const char *s);
 extern void al_grow(const al_allocator *mem, void **array, size_t elem_size,
 					int *cap, int need);
 
-/* Longest identifier, in characters (SPEC section 3). */
+/* Longest identifier, in characters (the contract: SQL interface). */
 #define AL_IDENTIFIER_MAX_CHARS 255
 
 /* Why an identifier was refused. */

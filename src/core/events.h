@@ -7,7 +7,7 @@
  *	1) An event is a plain struct whose strings point into the command's
  *	   arena (see al_core.h), so it lives exactly as long as the command.
  *	2) The names returned by al_event_name() are the outbox's `type` values
- *	   (SPEC section 5) and the keys of the message bus's handler table.
+ *	   (the contract: events) and the keys of the message bus's handler table.
  *
  * src/core/events.h
  *

@@ -2,7 +2,7 @@
  *
  * order.c
  *	  The Order aggregate: business id, status state machine, e-mail
- *	  subscriptions (SPEC section 6).
+ *	  subscriptions (the contract: order tracking).
  *
  * src/core/order.c
  *

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * order.h
- *	  The Order aggregate of the order-tracking context (SPEC section 6):
+ *	  The Order aggregate of the order-tracking context (the contract: order tracking):
  *	  an order id in the business format, a status that moves by a state
  *	  machine, and the e-mail addresses that follow it.
  *
@@ -55,7 +55,7 @@ extern const char *al_order_status_name(al_order_status status);
 extern bool al_order_status_from_name(const char *name,
 									  al_order_status *status);
 
-/* The state machine of SPEC section 6: may an order move from -> to? */
+/* The state machine of the contract's order tracking: may an order move from -> to? */
 extern bool al_order_can_move(al_order_status from, al_order_status to);
 
 /* PREFIX-NUMBER: a '-' with at least one character on both sides. */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * product.c
- *	  The Product aggregate and the allocation rules of SPEC section 2.
+ *	  The Product aggregate and the allocation rules of the contract.
  *
  * Notes:
  *	1) Each rule is enforced in exactly one place below and the comment

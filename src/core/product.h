@@ -2,12 +2,12 @@
  *
  * product.h
  *	  The Product aggregate: the batches of one SKU and the order lines
- *	  allocated to them.  Every allocation rule of SPEC section 2 lives in
+ *	  allocated to them.  Every allocation rule of the contract lives in
  *	  product.c.
  *
  * Notes:
  *	1) A product in memory is a *partial* aggregate: the repository loads
- *	   only what a command needs (SPEC section 8).  For allocate that is the
+ *	   only what a command needs (the contract: performance rules).  For allocate that is the
  *	   batches that still have stock and the line of the order being
  *	   allocated; for change_batch_quantity it is the changed batch with all
  *	   its lines.  Each operation below states what it needs loaded.  A
@@ -117,7 +117,7 @@ typedef struct al_product
 	al_strmap	line_index;		/* order id -> index in lines */
 	al_candidates cand;
 	al_event_list events;		/* recorded, not yet published */
-	/* opaque to the core: kept by the outbox adapter (SPEC section 5) */
+	/* opaque to the core: kept by the outbox adapter (the contract: events) */
 	int64_t		event_seq;
 	uint64_t	event_key;
 } al_product;

@@ -2,7 +2,7 @@
  *
  * bus_api.c
  *	  SQL-callable functions around the message bus: plugin subscriptions
- *	  and the rebuild of the read model (SPEC section 5).
+ *	  and the rebuild of the read model (the contract: events).
  *
  * src/entry/bus_api.c
  *
@@ -33,7 +33,7 @@ PG_FUNCTION_INFO_V1(allocation_subscribe);
 PG_FUNCTION_INFO_V1(allocation_unsubscribe);
 PG_FUNCTION_INFO_V1(allocation_rebuild_read_model);
 
-/* An event type name of SPEC section 5's table, else 22023. */
+/* An event type name of the contract's events table, else 22023. */
 static char *
 event_type_arg(FunctionCallInfo fcinfo, int argno)
 {

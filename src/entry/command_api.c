@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * command_api.c
- *	  SQL-callable commands of the allocation context (SPEC section 3).
+ *	  SQL-callable commands of the allocation context.
  *
  * Notes:
  *	1) The functions are VOLATILE and not STRICT: a NULL argument is a

@@ -2,7 +2,7 @@
  *
  * messages.c
  *	  allocation.handle(message jsonb): command messages from other systems
- *	  (SPEC section 5), with an idempotent receiver.
+ *	  (the contract: events), with an idempotent receiver.
  *
  * Notes:
  *	1) A message is a JSON object with "type" (Allocate, CreateBatch,
@@ -113,7 +113,7 @@ jbv_string(JsonbValue *v)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
-/* A text field holding an identifier (SPEC section 3 rules). */
+/* A text field holding an identifier (the contract's SQL interface). */
 static char *
 identifier_field(Jsonb *jb, const char *key)
 {
@@ -321,6 +321,24 @@ required_role(const message *msg)
 			msg->type == MSG_CHANGE_BATCH_QUANTITY) ? AL_ADMIN_ROLE : AL_USER_ROLE;
 }
 
+/* The SQL function whose rights the message's command needs. */
+static const char *
+command_function(const message *msg)
+{
+	switch (msg->type)
+	{
+		case MSG_ALLOCATE:
+			return "allocation.allocate";
+		case MSG_CREATE_BATCH:
+			return "allocation.add_batch";
+		case MSG_CHANGE_BATCH_QUANTITY:
+			return "allocation.change_batch_quantity";
+		case MSG_DEALLOCATE:
+			return "allocation.deallocate";
+	}
+	return "allocation.handle";
+}
+
 /* Run the command; returns its result as jsonb. */
 static Jsonb *
 execute(const message *msg)
@@ -404,7 +422,8 @@ allocation_handle(PG_FUNCTION_ARGS)
 	al_check_not_null(fcinfo, 0, "message");
 	jb = PG_GETARG_JSONB_P(0);
 	parse_message(jb, &msg);
-	al_require_role(required_role(&msg), "allocation.handle");
+	al_require_role_for_command(required_role(&msg), msg.type_name,
+								command_function(&msg));
 
 	if (msg.message_id)
 	{

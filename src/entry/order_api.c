@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * order_api.c
- *	  SQL-callable functions of the order-tracking context (SPEC section 6).
+ *	  SQL-callable functions of the order-tracking context.
  *
  * src/entry/order_api.c
  *

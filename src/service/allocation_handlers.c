@@ -4,12 +4,12 @@
  *	  Command handlers of the allocation context and the unit of work.
  *
  * Notes:
- *	1) Each handler loads only what its command needs (SPEC section 8),
+ *	1) Each handler loads only what its command needs (the contract: performance rules),
  *	   lets the Product aggregate decide, commits the unit of work, and
  *	   lets the bus publish the events.
  *	2) The product is locked by repo.get for the rest of the transaction:
  *	   that is what serializes concurrent commands on one SKU under READ
- *	   COMMITTED while commands on other SKUs run in parallel (SPEC
+ *	   COMMITTED while commands on other SKUs run in parallel (the contract's
  *	   section 4).
  *
  * src/service/allocation_handlers.c

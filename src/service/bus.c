@@ -8,7 +8,7 @@
  *	1) Events are handled first in, first out: the events an event handler
  *	   records are queued behind those already waiting, as in the book's
  *	   handle() loop.
- *	2) The read-model projection runs inside the command's own work: SPEC
+ *	2) The read-model projection runs inside the command's own work: the contract's
  *	   section 2 requires the read model to equal the write model after
  *	   every commit, so a failure there must fail the command.  Every other
  *	   handler is isolated (a subtransaction in the server): its failure is
@@ -45,7 +45,7 @@ static const al_subscription EVENT_HANDLERS[] = {
 	{AL_EV_DEALLOCATED, "update_allocations_view", al_handle_update_view, false, NULL},
 	{AL_EV_DEALLOCATED, "reallocate", al_handle_reallocate, true, NULL},
 	{AL_EV_OUT_OF_STOCK, "send_stock_alert", al_handle_stock_alert, true, NULL},
-	/* order tracking learns of allocations by events (SPEC section 6) */
+	/* order tracking learns of allocations by events (the contract: order tracking) */
 	{AL_EV_ALLOCATED, "track_order_allocated", al_handle_track_allocated, true,
 	order_is_tracked},
 	{AL_EV_OUT_OF_STOCK, "track_order_backordered", al_handle_track_out_of_stock, true,

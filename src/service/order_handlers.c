@@ -1,8 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * order_handlers.c
- *	  Command and event handlers of the order-tracking context (SPEC
- *	  section 6).
+ *	  Command and event handlers of the order-tracking context.
  *
  * Notes:
  *	1) Integration by events: the tracking handlers listen to the

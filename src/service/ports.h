@@ -23,7 +23,7 @@
 #include "order.h"
 #include "product.h"
 
-/* The product repository: loads only what a command needs (SPEC section 8). */
+/* The product repository: loads only what a command needs (the contract: performance rules). */
 typedef struct al_repository
 {
 	void	   *ctx;
@@ -104,7 +104,7 @@ typedef struct al_order_repository
 	const char **(*subscribers) (void *ctx, const char *orderid, int *n);
 } al_order_repository;
 
-/* The transactional outbox (SPEC section 5). */
+/* The transactional outbox (the contract: events). */
 typedef struct al_outbox
 {
 	void	   *ctx;

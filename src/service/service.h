@@ -46,7 +46,7 @@ typedef struct al_result
 	const char *previous_status;	/* AL_INVALID_TRANSITION: the order's */
 } al_result;
 
-/* Commands of SPEC section 3.  Arguments are already validated. */
+/* Commands of the contract's SQL interface.  Arguments are already validated. */
 extern al_result al_svc_add_batch(al_service *svc, const char *ref,
 								  const char *sku, int32_t qty, bool has_eta,
 								  int32_t eta);
@@ -88,7 +88,7 @@ extern al_result al_svc_deallocate(al_service *svc, const char *orderid,
 extern al_result al_svc_change_batch_quantity(al_service *svc,
 											  const char *ref, int32_t qty);
 
-/* Commands of the order-tracking context (SPEC section 6). */
+/* Commands of the order-tracking context (the contract: order tracking). */
 extern al_result al_svc_create_order(al_service *svc, const char *orderid);
 extern al_result al_svc_change_order_status(al_service *svc,
 											const char *orderid,

@@ -258,12 +258,20 @@ COMMENT ON VIEW allocation.stock IS
 -- redefine allocations(): same signature and rights, default collation
 CREATE OR REPLACE FUNCTION allocation.allocations(orderid text)
 RETURNS TABLE (sku text, batchref text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+BEGIN
+	-- a NULL order id is 22004, as in every other function
+	IF $1 IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = '22004',
+			MESSAGE = 'argument "orderid" must not be null';
+	END IF;
+	RETURN QUERY
 	SELECT v.sku COLLATE "default", v.batchref COLLATE "default"
 	  FROM allocation.allocations_view v
 	 WHERE v.orderid OPERATOR(pg_catalog.=) $1
-	 ORDER BY v.sku
+	 ORDER BY v.sku;
+END
 $$;
 
 --------------------------------------------------------------------------
@@ -593,8 +601,8 @@ COMMENT ON FUNCTION allocation.change_batch_quantity_here(text, integer) IS
 	'change_batch_quantity for a router: false instead of ZA002 when this node does not have the batch.';
 
 --------------------------------------------------------------------------
--- check_invariants(): like amcheck, one row per violation of SPEC section
--- 2's invariants; no row means healthy.  Event checks are made only for
+-- check_invariants(): like amcheck, one row per violation of the contract's
+-- invariants; no row means healthy.  Event checks are made only for
 -- aggregates whose outbox history is complete (never purged).
 --------------------------------------------------------------------------
 -- new SQL function allocation._check_invariants (run by its C proxy)
@@ -697,10 +705,10 @@ RETURNS TABLE (invariant text, object text, detail text)
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION allocation.check_invariants() IS
-	'One row per violated invariant (SPEC section 2): oversold batches, wrong counters, duplicate lines, read model drift, missing or orphan events. Empty means healthy.';
+	'One row per violated invariant (the contract: allocation rules): oversold batches, wrong counters, duplicate lines, read model drift, missing or orphan events. Empty means healthy.';
 
 --------------------------------------------------------------------------
--- Rights (SPEC section 7), as a fresh install sets them.  Only the new and
+-- Rights (the contract: security model), as a fresh install sets them.  Only the new and
 -- the recreated objects are touched: rights given by hand on the objects
 -- kept from 0.1.0 stay as they are.
 --------------------------------------------------------------------------

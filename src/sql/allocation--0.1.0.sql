@@ -4,7 +4,7 @@
 \echo Use "CREATE EXTENSION allocation" to load this file. \quit
 
 --------------------------------------------------------------------------
--- Roles (SPEC section 7).  Roles belong to the cluster, not to a database:
+-- Roles (the contract: security model).  Roles belong to the cluster, not to a database:
 -- created NOLOGIN when missing, reused when present, left behind by DROP
 -- EXTENSION.  allocation_admin can do everything allocation_user can.
 --------------------------------------------------------------------------
@@ -54,7 +54,7 @@ CREATE TABLE allocation.batches (
 );
 
 -- The batches that can still take a line, and only those: allocate reads
--- this index, so its cost does not grow with depleted batches (SPEC 8).
+-- this index, so its cost does not grow with depleted batches (the contract's performance rules).
 CREATE INDEX batches_available ON allocation.batches (sku)
 	WHERE allocated_quantity < purchased_quantity;
 
@@ -71,7 +71,7 @@ CREATE TABLE allocation.order_lines (
 CREATE INDEX order_lines_batch ON allocation.order_lines (batchref);
 
 --------------------------------------------------------------------------
--- Events, read model, notifications, plugins (SPEC section 5)
+-- Events, read model, notifications, plugins (the contract: events)
 --------------------------------------------------------------------------
 
 -- The transactional outbox.  commit_key and position give consumers an
@@ -191,7 +191,7 @@ COMMENT ON FUNCTION allocation.change_batch_quantity(text, integer) IS
 	'Change a batch''s purchased quantity, deallocating and reallocating lines when it falls below what is allocated (rule 5).';
 
 --------------------------------------------------------------------------
--- Rights (SPEC section 7).  Nothing is granted to PUBLIC.  Admin-only
+-- Rights (the contract: security model).  Nothing is granted to PUBLIC.  Admin-only
 -- commands are executable by allocation_user so that a refusal can say
 -- which role is needed (42501, checked in C).
 --------------------------------------------------------------------------

@@ -24,7 +24,7 @@ $schema$;
 CREATE SCHEMA allocation;
 
 --------------------------------------------------------------------------
--- Roles (SPEC section 7).  Roles belong to the cluster, not to a database:
+-- Roles (the contract: security model).  Roles belong to the cluster, not to a database:
 -- created NOLOGIN when missing, reused when present, left behind by DROP
 -- EXTENSION.  allocation_admin can do everything allocation_user can.
 --------------------------------------------------------------------------
@@ -103,7 +103,7 @@ CREATE TABLE allocation.order_lines (
 CREATE INDEX order_lines_batch ON allocation.order_lines (batchref);
 
 --------------------------------------------------------------------------
--- Order tracking (SPEC section 6): a second bounded context.  It shares no
+-- Order tracking (the contract: order tracking): a second bounded context.  It shares no
 -- table with allocation; it hears of allocations through events.
 --------------------------------------------------------------------------
 
@@ -125,7 +125,7 @@ CREATE TABLE allocation.order_subscriptions (
 );
 
 --------------------------------------------------------------------------
--- Events, read model, notifications, plugins (SPEC section 5)
+-- Events, read model, notifications, plugins (the contract: events)
 --------------------------------------------------------------------------
 
 -- The transactional outbox.  commit_key and position give consumers an
@@ -261,12 +261,20 @@ COMMENT ON VIEW allocation.stock IS
 
 CREATE FUNCTION allocation.allocations(orderid text)
 RETURNS TABLE (sku text, batchref text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+BEGIN
+	-- a NULL order id is 22004, as in every other function
+	IF $1 IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = '22004',
+			MESSAGE = 'argument "orderid" must not be null';
+	END IF;
+	RETURN QUERY
 	SELECT v.sku COLLATE "default", v.batchref COLLATE "default"
 	  FROM allocation.allocations_view v
 	 WHERE v.orderid OPERATOR(pg_catalog.=) $1
-	 ORDER BY v.sku
+	 ORDER BY v.sku;
+END
 $$;
 COMMENT ON FUNCTION allocation.allocations(text) IS
 	'The lines of an order and their batches, from the read model, ordered by sku.';
@@ -602,8 +610,8 @@ COMMENT ON FUNCTION allocation.change_batch_quantity_here(text, integer) IS
 	'change_batch_quantity for a router: false instead of ZA002 when this node does not have the batch.';
 
 --------------------------------------------------------------------------
--- check_invariants(): like amcheck, one row per violation of SPEC section
--- 2's invariants; no row means healthy.  Event checks are made only for
+-- check_invariants(): like amcheck, one row per violation of the contract's
+-- invariants; no row means healthy.  Event checks are made only for
 -- aggregates whose outbox history is complete (never purged).
 --------------------------------------------------------------------------
 CREATE FUNCTION allocation._check_invariants()
@@ -704,10 +712,10 @@ RETURNS TABLE (invariant text, object text, detail text)
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION allocation.check_invariants() IS
-	'One row per violated invariant (SPEC section 2): oversold batches, wrong counters, duplicate lines, read model drift, missing or orphan events. Empty means healthy.';
+	'One row per violated invariant (the contract: allocation rules): oversold batches, wrong counters, duplicate lines, read model drift, missing or orphan events. Empty means healthy.';
 
 --------------------------------------------------------------------------
--- Rights (SPEC section 7).  Nothing is granted to PUBLIC.  Admin-only
+-- Rights (the contract: security model).  Nothing is granted to PUBLIC.  Admin-only
 -- functions are executable by allocation_user so that a refusal can say
 -- which role is needed (42501, checked in C); the allocation._<name>
 -- implementations behind them are granted to nobody.

@@ -3,7 +3,7 @@
  * fuzz_commands.c
  *	  libFuzzer target: random command sequences through the service layer
  *	  and the in-memory fakes of test/unit, checked after every step
- *	  against a small reference model of SPEC sections 2, 3 and 6.
+ *	  against a small reference model of the contract's allocation rules, SQL interface and order tracking.
  *
  * Notes:
  *	1) The input is a byte stream decoded into at most MAX_STEPS commands:
@@ -322,7 +322,7 @@ typedef struct r_line
 typedef struct r_order
 {
 	const char *orderid;
-	int			status;			/* al_order_status numbering (SPEC order) */
+	int			status;			/* al_order_status numbering (the contract's order) */
 } r_order;
 
 typedef struct r_sub
@@ -362,7 +362,7 @@ static const char *const STATUS_NAMES[] = {
 	"cancelled",
 };
 
-/* SPEC section 6's allowed moves. */
+/* the order tracking' allowed moves. */
 static bool
 ref_can_move(int from, int to)
 {
@@ -551,7 +551,7 @@ r_deallocate_line(r_model *m, int li, bool reallocate)
 	r_emit(m, &ev);
 }
 
-/* Order tracking follows allocation by events (SPEC section 6). */
+/* Order tracking follows allocation by events (the contract: order tracking). */
 static void
 r_track(r_model *m, const char *orderid, int from_a, int from_b, int to)
 {
@@ -733,7 +733,7 @@ is_order_event(al_event_type t)
 	return t == AL_EV_ORDER_CREATED || t == AL_EV_ORDER_STATUS_CHANGED;
 }
 
-/* The fields each event carries (SPEC section 5), compared. */
+/* The fields each event carries (the contract: events), compared. */
 static void
 check_event(const fake_outbox_row *row, const al_event *want, int i)
 {
@@ -1526,7 +1526,7 @@ step_change_status(driver *d, reader *rd, bool bypass)
 		  bypass ? " bypass" : "");
 	CHECK(al_order_status_from_name(name, &status) == known_name &&
 		  (!known_name || (int) status == ref_status),
-		  "al_order_status_from_name(%s) disagrees with the SPEC", show(name));
+		  "al_order_status_from_name(%s) disagrees with the contract", show(name));
 	/* an unknown status name cannot even be passed to the service */
 	if (!known_name || (!bypass && !ident_ok(orderid)))
 	{

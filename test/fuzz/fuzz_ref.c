@@ -3,7 +3,7 @@
  * fuzz_ref.c
  *	  Reference implementations of the identifier, order-id and e-mail
  *	  rules (see fuzz_ref.h).  Deliberately written another way than
- *	  src/core, so that the fuzzers compare two readings of the SPEC.
+ *	  src/core, so that the fuzzers compare two readings of the contract.
  *
  * test/fuzz/fuzz_ref.c
  *
@@ -196,7 +196,7 @@ ref_email_valid(const char *s)
 bool
 ref_status_from_name(const char *s, int *status)
 {
-	/* SPEC section 6, in the order of al_order_status */
+	/* the contract's order tracking, in the order of al_order_status */
 	static const char *const names[] = {
 		"created", "allocated", "backordered", "shipped", "delivered",
 		"cancelled",

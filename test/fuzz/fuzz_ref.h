@@ -2,7 +2,7 @@
  *
  * fuzz_ref.h
  *	  Reference implementations the fuzzers compare the core with.  They
- *	  are written from SPEC section 3 and 6 (and the comments of
+ *	  are written from the contract's SQL interface and order tracking (and the comments of
  *	  al_core.h / order.h), independently of src/core: a different UTF-8
  *	  decoder (the byte-range table of the Unicode standard, table 3-7,
  *	  instead of bit arithmetic) and POSIX regular expressions for the
@@ -29,7 +29,7 @@ typedef struct ref_ident
 	bool		control_byte;	/* some byte < 0x20 or == 0x7F anywhere */
 	bool		blank;			/* well-formed and only space characters */
 	size_t		chars;			/* characters (well-formed strings only) */
-	bool		valid;			/* an identifier the SPEC accepts */
+	bool		valid;			/* an identifier the contract accepts */
 } ref_ident;
 
 extern ref_ident ref_check_identifier(const unsigned char *s, size_t len);
@@ -40,7 +40,7 @@ extern bool ref_order_id_valid(const char *s);
 /* local@domain.tld as order.h describes it (dot-atom, labels, TLD). */
 extern bool ref_email_valid(const char *s);
 
-/* The six statuses of SPEC section 6, by name. */
+/* The six statuses of the contract's order tracking, by name. */
 extern bool ref_status_from_name(const char *s, int *status);
 
 /*

@@ -2,7 +2,7 @@
  *
  * fuzz_validate.c
  *	  libFuzzer target: the core's checks of raw input against the
- *	  reference readings of the SPEC (fuzz_ref.c).
+ *	  reference readings of the contract (fuzz_ref.c).
  *
  *	  - al_check_identifier on the raw bytes (NUL bytes included): accepts
  *	    exactly the valid identifiers, never one with a control byte or
@@ -137,7 +137,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bool		ref = ref_status_from_name(cstr, &ref_st);
 
 		if (core != ref || (core && (int) st != ref_st))
-			disagree("al_order_status_from_name disagrees with the SPEC's "
+			disagree("al_order_status_from_name disagrees with the contract's "
 					 "six statuses", data, size);
 		if (core && strcmp(al_order_status_name(st), cstr) != 0)
 			disagree("status names do not round-trip", data, size);

@@ -1,4 +1,4 @@
--- test/pgtap/api.sql: the SQL interface of SPEC sections 3 and 5 - schema,
+-- test/pgtap/api.sql: the SQL interface of the contract's SQL interface and events - schema,
 -- function signatures and results, views and their columns, the outbox
 -- columns and types, volatility and strictness of the commands - and the
 -- results of allocations() and the stock view after a small scenario.
@@ -35,7 +35,7 @@ SELECT function_returns('allocation', 'change_batch_quantity', ARRAY['text', 'in
 SELECT function_returns('allocation', 'allocations', ARRAY['text'], 'setof record',
 	'allocations returns a set of rows');
 
--- the argument names of SPEC section 3 (they are the field names of the
+-- the argument names of the contract's SQL interface (they are the field names of the
 -- messages of section 5, and callers may use named notation), and eta's
 -- default
 SELECT is(pg_get_function_arguments('allocation.add_batch(text, text, integer, date)'::regprocedure),
@@ -92,7 +92,7 @@ SELECT has_column('allocation', 'stock', c, format('stock has column %s', c))
  ORDER BY n;
 SELECT col_type_is('allocation', 'stock', 'eta', 'date', 'stock.eta is a date');
 
--- products may be a table or a view (SPEC section 3)
+-- products may be a table or a view (the contract: SQL interface)
 SELECT has_relation('allocation', 'products', 'relation allocation.products exists');
 SELECT ok((SELECT relkind IN ('r', 'v', 'm', 'p') FROM pg_class
             WHERE oid = 'allocation.products'::regclass),

@@ -1,4 +1,4 @@
--- test/pgtap/errors.sql: every error path of the commands (SPEC section 3),
+-- test/pgtap/errors.sql: every error path of the commands (the contract: SQL interface),
 -- with its SQLSTATE and, where it is stable, its message; after each
 -- rejection, a check that the rejected call changed nothing.
 --

@@ -1,5 +1,5 @@
 -- test/pgtap/messages.sql: allocation.handle(message jsonb), the entry
--- point for other systems (SPEC section 5): the result of each of the four
+-- point for other systems (the contract: events): the result of each of the four
 -- message types, the idempotent receiver (message_id), every class of
 -- malformed message with its SQLSTATE and message, JSON nulls (22004), the
 -- commands' own errors, and the rights of the SQL functions.
@@ -165,13 +165,13 @@ SELECT lives_ok($$SELECT allocation.handle('{"type": "Allocate", "orderid": "MS-
 SELECT lives_ok($$SELECT allocation.handle('{"type": "Deallocate", "orderid": "MS-u1", "sku": "MS-SKU"}')$$,
 	'a member of allocation_user may send Deallocate');
 SELECT throws_ok($$SELECT allocation.handle('{"type": "CreateBatch", "ref": "MS-u", "sku": "MS-SKU", "qty": 1}')$$,
-	'42501', 'must be a member of role "allocation_admin" to call allocation.handle',
-	'a member of allocation_user may not send CreateBatch: 42501 naming allocation_admin');
+	'42501', 'must be a member of role "allocation_admin" to run CreateBatch',
+	'a member of allocation_user may not send CreateBatch: 42501 naming allocation_admin and the command');
 SELECT throws_ok($$SELECT allocation.handle('{"type": "ChangeBatchQuantity", "ref": "MS-B1", "qty": 1}')$$,
-	'42501', 'must be a member of role "allocation_admin" to call allocation.handle',
-	'a member of allocation_user may not send ChangeBatchQuantity: 42501 naming allocation_admin');
+	'42501', 'must be a member of role "allocation_admin" to run ChangeBatchQuantity',
+	'a member of allocation_user may not send ChangeBatchQuantity: 42501 naming allocation_admin and the command');
 SELECT throws_ok($$SELECT allocation.handle('{"type": "CreateBatch", "ref": "MS-B9", "sku": "MS-SKU", "qty": 1, "message_id": "ms-admin-1"}')$$,
-	'42501', 'must be a member of role "allocation_admin" to call allocation.handle',
+	'42501', 'must be a member of role "allocation_admin" to run CreateBatch',
 	'nor replay an admin message handled before (the rights come first)');
 RESET ROLE;
 

@@ -1,5 +1,5 @@
 -- test/pgtap/order_state_machine.sql: the order-tracking state machine of
--- SPEC section 6, pair by pair.  For each of the 6 x 6 pairs (from, to), a
+-- the contract's order tracking, pair by pair.  For each of the 6 x 6 pairs (from, to), a
 -- fresh order is brought to "from" by allowed moves and change_order_status
 -- to "to" is tried: an allowed move succeeds, sets the status and records
 -- one OrderStatusChanged with the previous status; every other pair is
@@ -12,12 +12,12 @@
 BEGIN;
 SELECT plan(151);
 
--- the six states, in SPEC order
+-- the six states, in the contract's order
 CREATE TEMP TABLE states (i int, s text);
 INSERT INTO states VALUES (1, 'created'), (2, 'allocated'), (3, 'backordered'),
                           (4, 'shipped'), (5, 'delivered'), (6, 'cancelled');
 
--- the allowed moves of SPEC section 6, and only those
+-- the allowed moves of the contract's order tracking, and only those
 CREATE TEMP TABLE allowed (f text, t text);
 INSERT INTO allowed VALUES
 	('created', 'allocated'), ('created', 'backordered'), ('created', 'cancelled'),

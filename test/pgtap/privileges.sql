@@ -1,5 +1,4 @@
--- test/pgtap/privileges.sql: the security model of SPEC section 7 and
--- issue 4 - the two NOLOGIN roles, the grants in the catalog (schema,
+-- test/pgtap/privileges.sql: the security model - the two NOLOGIN roles, the grants in the catalog (schema,
 -- every function, every relation, every sequence, nothing to PUBLIC), and
 -- what a member of allocation_admin, a member of allocation_user and a
 -- role in neither may really do, tried with SET ROLE for every function of
@@ -100,7 +99,7 @@ SELECT sequence_privs_are('allocation', s.seq, g.role, ARRAY[]::name[],
 -- Functions in the catalog (1 + 72)
 ------------------------------------------------------------------------
 
--- every function of the schema, the level SPEC 7 gives it, and a valid
+-- every function of the schema, the level the contract's security model gives it, and a valid
 -- call (%s: a tag per role, so that repeated calls stay valid)
 CREATE TEMP TABLE calls (ord int, fn name, args name[], level text, c_checked boolean, call text);
 INSERT INTO calls VALUES
@@ -219,7 +218,7 @@ SELECT CASE WHEN c.level = 'user'
             ELSE throws_ok(format(c.call, 'user', (SELECT id FROM pv_event)), '42501', NULL,
                            format('a member of allocation_user may not call %s: 42501', c.fn)) END
   FROM (SELECT * FROM calls ORDER BY ord) c;
--- ... and the refusal names the role that is needed (issue 4)
+-- ... and the refusal names the role that is needed
 SELECT throws_like(format(c.call, 'user', (SELECT id FROM pv_event)), '%"allocation_admin"%',
                    format('refusing %s to a member of allocation_user names allocation_admin', c.fn))
   FROM (SELECT * FROM calls ORDER BY ord) c WHERE c.level = 'admin';

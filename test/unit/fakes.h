@@ -12,7 +12,7 @@
  *	   fresh one (fake_run).
  *	2) The fakes behave like the SPI adapters are specified to: the
  *	   repository loads only what it is asked for (and counts what it
- *	   brought in, SPEC section 8), writes only what changed, and saves
+ *	   brought in, the contract's performance rules), writes only what changed, and saves
  *	   with a compare-and-set on the version (rule 7).
  *	3) One call of fake_service() is one SQL call: it frees the previous
  *	   call's arena, as PostgreSQL frees the per-call memory context.  So
@@ -194,7 +194,7 @@ extern void fake_service(al_service *svc, fake_world *w);
 extern void fake_abort_call(fake_world *w);
 
 /*
- * Check the invariants of SPEC section 2 on the stored state: available
+ * Check the invariants of the contract's allocation rules on the stored state: available
  * never negative, batch.allocated = sum of its lines, (orderid, sku)
  * allocated at most once, read model = write model, every event counted
  * by its product's or order's event_seq, no port misused.  On failure why

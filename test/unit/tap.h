@@ -2,7 +2,7 @@
  *
  * tap.h
  *	  A tiny Test Anything Protocol emitter for the unit tests, so that
- *	  `prove` reads the unit tests and the pgTAP tests alike (STYLE.md 3.7).
+ *	  `prove` reads the unit tests and the pgTAP tests alike (our house rule for test output).
  *
  * Notes:
  *	1) The assertions are macros so that a failure names the file and line

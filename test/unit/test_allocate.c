@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * test_allocate.c
- *	  allocate: rules 1 to 4 and 7 of SPEC section 2, and what the
- *	  repository has to load for it (SPEC section 8).
+ *	  allocate: rules 1 to 4 and 7 of the contract's allocation rules, and what the
+ *	  repository has to load for it (the contract: performance rules).
  *
  * Notes:
  *	1) Batches are added in an order that is not their preference order,

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_change_quantity.c
- *	  change_batch_quantity: rule 5 of SPEC section 2.
+ *	  change_batch_quantity: rule 5 of the contract's allocation rules.
  *
  * Notes:
  *	1) The fake repository hands a batch's lines over in order id order,

@@ -119,7 +119,7 @@ unknown_sku(fake_world *w)
 		   "o1 on TABLE is untouched");
 }
 
-/* Rule 7, and SPEC section 8: only the order's own line is loaded. */
+/* Rule 7, and the contract's performance rules: only the order's own line is loaded. */
 static void
 increments_version_and_loads_only_the_line(fake_world *w)
 {

@@ -24,7 +24,7 @@ eq(const char *a, const char *b)
 static void
 names_round_trip(fake_world *w)
 {
-	/* the outbox `type` values of SPEC section 5 */
+	/* the outbox `type` values of the contract's events */
 	static const struct
 	{
 		al_event_type type;

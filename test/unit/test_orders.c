@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_orders.c
- *	  The order-tracking context (SPEC section 6): the state machine, the
+ *	  The order-tracking context (the contract: order tracking): the state machine, the
  *	  business id, e-mail addresses, and the integration with allocation
  *	  by events.
  *
@@ -17,7 +17,7 @@
 static void
 state_machine(fake_world *w)
 {
-	/* SPEC section 6, and nothing else */
+	/* the contract's order tracking, and nothing else */
 	static const char *const allowed[] = {
 		"created>allocated", "created>backordered", "created>cancelled",
 		"backordered>allocated", "backordered>cancelled",

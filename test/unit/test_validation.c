@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_validation.c
- *	  Identifiers and quantities (SPEC section 3): what the entry points
+ *	  Identifiers and quantities (the contract: SQL interface): what the entry points
  *	  check before anything is looked up, and what the core refuses on its
  *	  own.
  *
