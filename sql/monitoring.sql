@@ -67,6 +67,9 @@ SELECT consumer, pending_events, deliverable_events, last_ack_at IS NOT NULL AS 
 BEGIN;
 SELECT allocation.add_batch('MO-P1', 'MO-PREPARED', 1);
 PREPARE TRANSACTION 'mo-holder';
+-- as long as no event waits for it, it is named nowhere
+SELECT count(*) FILTER (WHERE holder_prepared_gid IS NOT NULL OR holder_state IS NOT NULL) AS named
+  FROM allocation.consumer_status;
 SELECT allocation.add_batch('MO-B3', 'MO-SKU', 10);
 SELECT consumer, pending_events, deliverable_events,
        holder_pid IS NULL AS no_pid, holder_prepared_gid, holder_database = current_database() AS here,
@@ -83,9 +86,10 @@ SELECT consumer, pending_events, deliverable_events, holder_prepared_gid IS NULL
 -- metrics()
 ------------------------------------------------------------------------
 
--- a dead notification, a handled message
+-- two dead notifications, one waiting, a handled message
 INSERT INTO allocation.notifications (recipient, subject, body)
-VALUES ('mo@mo.example.com', 'MO dead', 'x'), ('mo@mo.example.com', 'MO waiting', 'x');
+VALUES ('mo@mo.example.com', 'MO dead', 'x'), ('mo@mo.example.com', 'MO dead', 'y'),
+       ('mo@mo.example.com', 'MO waiting', 'x');
 UPDATE allocation.notifications SET dead_at = now(), attempts = 10 WHERE subject = 'MO dead';
 SELECT allocation.handle('{"type": "Allocate", "orderid": "MO-m1", "sku": "MO-SKU", "qty": 1, "message_id": "mo-1"}') IS NOT NULL AS handled;
 
@@ -97,7 +101,7 @@ SELECT m.name, m.labels,
 	   WHEN 'inbox_messages' THEN m.value = 1
 	   WHEN 'notifications' THEN m.value = (SELECT count(*) FROM allocation.notifications)
 	   WHEN 'mail_unsent' THEN m.value = 1
-	   WHEN 'mail_dead' THEN m.value = 1
+	   WHEN 'mail_dead' THEN m.value = 2
 	   WHEN 'mail_retrying' THEN m.value = 0
 	   WHEN 'mail_claimed' THEN m.value = 0
 	   WHEN 'consumer_pending_events' THEN m.value = (SELECT s.pending_events FROM allocation.consumer_status s WHERE s.consumer = m.labels->>'consumer')
