@@ -36,6 +36,7 @@ packages=(
 	"redis-server"                               # relay tests and make run (brings redis-cli)
 	"libcurl4-openssl-dev"                      # allocation-mailer: SMTP through libcurl
 	"python3-aiosmtpd"                          # mailer tests and make run: a local SMTP server
+	"prometheus-postgres-exporter"               # monitoring test: contrib/prometheus/queries.yaml against the real exporter
 )
 
 installed() {
