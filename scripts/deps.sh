@@ -40,6 +40,7 @@ packages=(
 	"python3-aiosmtpd"                          # mailer tests and make run: a local SMTP server
 	"python3-psycopg"                            # examples/python (psycopg 3)
 	"pgxnclient"                                 # META.json read back (scripts/extra-tests/meta.sh)
+	"prometheus-postgres-exporter"               # monitoring test: contrib/prometheus/queries.yaml against the real exporter
 )
 # make deb and make test-deb (scripts/deb.sh, scripts/test-deb.sh) only:
 # ALLOC_DEPS_PACKAGING=yes adds Debian's packaging tools.

@@ -125,6 +125,18 @@ INSERT INTO se_calls VALUES
 	('allocation._mark_notification_sent(bigint)', format($$SELECT allocation._mark_notification_sent(%s)$$, :se_mail)),
 	('allocation._mark_notification_failed(bigint, text, boolean)', format($$SELECT allocation._mark_notification_failed(%s, 'test', false)$$, :se_mail)),
 	('allocation._retry_notification(bigint)', format($$SELECT allocation._retry_notification(%s)$$, :se_mail)),
+	-- retention and monitoring (administrators), and their implementations
+	('allocation.purge_inbox(interval)', $$SELECT allocation.purge_inbox()$$),
+	('allocation.purge_notifications(interval)', $$SELECT allocation.purge_notifications()$$),
+	('allocation.purge_outbox(interval)', $$SELECT allocation.purge_outbox('1 day')$$),
+	('allocation.consumer_status()', $$SELECT * FROM allocation.consumer_status()$$),
+	('allocation.metrics()', $$SELECT * FROM allocation.metrics()$$),
+	('allocation._purge_cutoff(interval)', $$SELECT allocation._purge_cutoff('1 day')$$),
+	('allocation._purge_inbox(interval)', $$SELECT allocation._purge_inbox('1 day')$$),
+	('allocation._purge_notifications(interval)', $$SELECT allocation._purge_notifications('1 day')$$),
+	('allocation._purge_outbox(interval)', $$SELECT allocation._purge_outbox('1 day')$$),
+	('allocation._consumer_status()', $$SELECT * FROM allocation._consumer_status()$$),
+	('allocation._metrics()', $$SELECT * FROM allocation._metrics()$$),
 	-- a trigger function: no role can call it directly (0A000 for the superuser)
 	('allocation._check_notification()', $$SELECT allocation._check_notification()$$);
 
@@ -190,7 +202,8 @@ SELECT c.oid::regclass AS relation, c.relkind,
 
 -- INSERT, UPDATE, DELETE and TRUNCATE of every table and view, as every
 -- role: each one 42501 (the owner alone writes, through the functions);
--- the aggregate view mail_backlog cannot be written by anyone (55000)
+-- the views mail_backlog (an aggregate) and consumer_status (over a
+-- function) cannot be written by anyone (55000)
 SELECT c.oid::regclass AS relation, r.role,
        string_agg(DISTINCT (se_try(r.role, s.stmt)).state, ', ') AS states
   FROM pg_class c

@@ -87,14 +87,16 @@ fi
 q "$SRC" -f "$STRESS_DIR/dump_data.sql" >/dev/null
 
 # The extension's tables and views (all of them, not a list that could go
-# stale), and the plugin's table.  Not mail_backlog: it reports ages
-# against the clock; its counts come from notifications, compared here.
+# stale), and the plugin's table.  Not mail_backlog nor consumer_status:
+# they report ages against the clock (and consumer_status the sessions
+# running now); their counts come from notifications, outbox and
+# consumers, compared here.
 mapfile -t tables < <(q "$SRC" -c "SELECT format('%I.%I', n.nspname, c.relname)
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
 					AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'allocation'
-	WHERE c.relkind IN ('r', 'p', 'v') AND c.oid <> 'allocation.mail_backlog'::regclass ORDER BY 1")
+	WHERE c.relkind IN ('r', 'p', 'v') AND c.oid NOT IN ('allocation.mail_backlog'::regclass, 'allocation.consumer_status'::regclass) ORDER BY 1")
 tables+=(public.plugin_log)
 [ "${#tables[@]}" -gt 10 ] || fail "found only ${#tables[@]} tables and views of the extension"
 

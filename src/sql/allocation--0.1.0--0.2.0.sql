@@ -1073,3 +1073,281 @@ GRANT EXECUTE ON FUNCTION
 	allocation.retry_notification(bigint)
 	TO allocation_mailer, allocation_user;
 GRANT SELECT ON allocation.mail_backlog, allocation.mail_dead TO allocation_mailer, allocation_admin;
+
+--------------------------------------------------------------------------
+-- Retention and monitoring (docs/monitoring.md).  The idempotent
+-- receiver's inbox, the notifications sent or given up on and the events
+-- every consumer has acknowledged grow for ever unless purged: an
+-- operator purges them on a schedule (pg_cron or cron) and watches the
+-- consumers, the mailer's backlog and the tables' sizes through
+-- consumer_status and metrics().  Administrators only: PL/pgSQL
+-- implementations allocation._<name> behind the C proxy, as the consumer
+-- API.  Every purge takes an age, older_than: NULL is 22004, a negative
+-- interval 22023, and it returns the number of rows it removed.
+--------------------------------------------------------------------------
+
+-- The cut-off of a purge: now() minus older_than, after checking it.
+-- NULL when nothing can be that old (an age beyond the range of
+-- timestamps), so that a purge with such an age removes nothing.
+CREATE FUNCTION allocation._purge_cutoff(older_than interval)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF older_than IS NULL THEN
+		RAISE EXCEPTION 'argument "older_than" must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF older_than < interval '0' THEN
+		RAISE EXCEPTION 'invalid older_than "%"', older_than
+			USING ERRCODE = '22023', DETAIL = 'An age is a positive interval, or zero.';
+	END IF;
+	BEGIN
+		RETURN pg_catalog.now() - older_than;
+	EXCEPTION WHEN datetime_field_overflow THEN
+		RETURN NULL;
+	END;
+END
+$$;
+COMMENT ON FUNCTION allocation._purge_cutoff(interval) IS
+	'now() - older_than for the purge functions, or error 22004 (NULL) / 22023 (negative); NULL when older than any timestamp.';
+
+CREATE FUNCTION allocation._purge_inbox(older_than interval)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cutoff timestamptz := allocation._purge_cutoff(older_than);
+	n bigint;
+BEGIN
+	DELETE FROM allocation.inbox i WHERE i.handled_at < cutoff;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION allocation._purge_inbox(interval) IS
+	'Implementation of allocation.purge_inbox, run with the owner''s rights by it.';
+
+-- A message handled before the cut-off is forgotten: if its sender sent
+-- it again now, it would run again.  The default, 30 days, lies far
+-- beyond any redelivery window of a sender or broker (the relay and
+-- message queues retry within minutes or hours).
+CREATE FUNCTION allocation.purge_inbox(older_than interval DEFAULT '30 days')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.purge_inbox(interval) IS
+	'Forget the messages allocation.handle handled more than older_than ago (default 30 days; a message sent again after that runs again); returns how many.';
+
+CREATE FUNCTION allocation._purge_notifications(older_than interval)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cutoff timestamptz := allocation._purge_cutoff(older_than);
+	n bigint;
+BEGIN
+	-- sent, or dead (given up on); never one still to be sent.  A dead
+	-- one that retry_notification revives meanwhile is re-checked after
+	-- its lock and stays.
+	DELETE FROM allocation.notifications n
+	 WHERE n.sent_at < cutoff
+		OR (n.sent_at IS NULL AND n.dead_at < cutoff);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION allocation._purge_notifications(interval) IS
+	'Implementation of allocation.purge_notifications, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.purge_notifications(older_than interval DEFAULT '90 days')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.purge_notifications(interval) IS
+	'Delete the notifications sent, or dead, more than older_than ago (default 90 days); never one still to be sent. Returns how many.';
+
+CREATE FUNCTION allocation._purge_outbox(older_than interval)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cutoff timestamptz := allocation._purge_cutoff(older_than);
+	k bigint;
+	p bigint;
+	yk bigint;
+	yp bigint;
+	n bigint;
+BEGIN
+	-- the slowest consumer's cursor; no consumer: nothing may go
+	SELECT c.last_key, c.last_position INTO k, p
+	  FROM allocation.consumers c ORDER BY c.last_key, c.last_position LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN 0;
+	END IF;
+	-- the first acknowledged event too young to go: it and every event
+	-- after it stay, so that what goes is a prefix of the delivery order
+	-- (each aggregate loses its oldest events only, its sequence keeps no
+	-- gap).  occurred_at does not follow that order exactly, so an old
+	-- event behind a younger one waits for it.
+	SELECT o.commit_key, o.position INTO yk, yp
+	  FROM allocation.outbox o
+	 WHERE (o.commit_key, o.position) <= (k, p)
+	   AND (cutoff IS NULL OR o.occurred_at >= cutoff)
+	 ORDER BY o.commit_key, o.position
+	 LIMIT 1;
+	DELETE FROM allocation.outbox o
+	 WHERE (o.commit_key, o.position) <= (k, p)
+	   AND (yk IS NULL OR (o.commit_key, o.position) < (yk, yp));
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION allocation._purge_outbox(interval) IS
+	'Implementation of allocation.purge_outbox(interval), run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.purge_outbox(older_than interval)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.purge_outbox(interval) IS
+	'Delete the events every registered consumer has acknowledged and that occurred more than older_than ago (oldest first: an event stays while one delivered before it is younger); returns how many.';
+
+-- Per consumer: what waits for it, since when, when it last acknowledged,
+-- and who holds its delivery back.  read_events delivers an event only
+-- once its commit key is below the frontier, the oldest transaction id
+-- still running (in any database of the cluster, or prepared): that
+-- transaction is the one to look at when events wait (pending_events >
+-- deliverable_events).  Run with the owner's rights so that the session's
+-- state and age are seen whoever started it.
+CREATE FUNCTION allocation._consumer_status()
+RETURNS TABLE (consumer text, registered_at timestamptz, last_ack_at timestamptz,
+			   pending_events bigint, deliverable_events bigint,
+			   oldest_pending_at timestamptz, oldest_pending_age interval,
+			   holder_pid integer, holder_prepared_gid text, holder_database name,
+			   holder_state text, holder_xact_age interval)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH frontier AS (
+		SELECT s.xmin, s.xmin::text::bigint + allocation._clock_offset() AS key
+		  FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) s
+	), holder AS (
+		SELECT h.*
+		  FROM frontier f,
+			   LATERAL (SELECT a.pid, NULL::text AS gid, a.datname, a.state,
+							   now() - a.xact_start AS xact_age
+						  FROM pg_stat_activity a
+						 WHERE a.backend_xid = f.xmin::xid
+						UNION ALL
+						SELECT NULL, x.gid, x.database, 'prepared', now() - x.prepared
+						  FROM pg_prepared_xacts x
+						 WHERE x.transaction = f.xmin::xid
+						 LIMIT 1) h
+	)
+	SELECT c.name, c.registered_at, c.acked_at,
+		   q.pending, q.deliverable, q.oldest, now() - q.oldest,
+		   w.pid, w.gid, w.datname, w.state, w.xact_age
+	  FROM allocation.consumers c
+	 CROSS JOIN frontier f
+	 CROSS JOIN LATERAL (
+			SELECT count(*) AS pending,
+				   count(*) FILTER (WHERE o.commit_key < f.key) AS deliverable,
+				   min(o.occurred_at) AS oldest
+			  FROM allocation.outbox o
+			 WHERE (o.commit_key, o.position) > (c.last_key, c.last_position)) q
+	  LEFT JOIN holder w ON q.pending > q.deliverable
+	 ORDER BY c.name
+$$;
+COMMENT ON FUNCTION allocation._consumer_status() IS
+	'Implementation of allocation.consumer_status, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.consumer_status()
+RETURNS TABLE (consumer text, registered_at timestamptz, last_ack_at timestamptz,
+			   pending_events bigint, deliverable_events bigint,
+			   oldest_pending_at timestamptz, oldest_pending_age interval,
+			   holder_pid integer, holder_prepared_gid text, holder_database name,
+			   holder_state text, holder_xact_age interval)
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION allocation.consumer_status() IS
+	'Per outbox consumer: events not yet acknowledged (and how many read_events can deliver now), the oldest one''s age, the last acknowledgement, and the transaction that holds the others back.';
+
+CREATE VIEW allocation.consumer_status AS
+SELECT s.consumer, s.registered_at, s.last_ack_at, s.pending_events, s.deliverable_events,
+	   s.oldest_pending_at, s.oldest_pending_age, s.holder_pid, s.holder_prepared_gid,
+	   s.holder_database, s.holder_state, s.holder_xact_age
+  FROM allocation.consumer_status() s;
+COMMENT ON VIEW allocation.consumer_status IS
+	'allocation.consumer_status() as a view: one row an outbox consumer.';
+
+-- What an operator graphs and alerts on, one row a number (seconds for
+-- ages, 0 when there is nothing to be old); labels says which consumer.
+CREATE FUNCTION allocation._metrics()
+RETURNS TABLE (name text, value double precision, labels jsonb)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT m.name, m.value, jsonb_build_object('consumer', s.consumer)
+	  FROM allocation._consumer_status() s
+	 CROSS JOIN LATERAL (VALUES
+			('consumer_pending_events', s.pending_events::float8),
+			('consumer_deliverable_events', s.deliverable_events::float8),
+			('consumer_oldest_pending_age_seconds',
+			 COALESCE(extract(epoch FROM s.oldest_pending_age)::float8, 0)),
+			('consumer_last_ack_age_seconds',
+			 extract(epoch FROM now() - COALESCE(s.last_ack_at, s.registered_at))::float8),
+			('consumer_holder_xact_age_seconds',
+			 COALESCE(extract(epoch FROM s.holder_xact_age)::float8, 0))) AS m(name, value)
+	UNION ALL
+	SELECT m.name, m.value, '{}'::jsonb
+	  FROM (SELECT count(*) AS consumers FROM allocation.consumers) c,
+		   (SELECT count(*) AS events,
+				   COALESCE(extract(epoch FROM now() - min(o.occurred_at))::float8, 0) AS oldest
+			  FROM allocation.outbox o) o,
+		   (SELECT count(*) AS messages FROM allocation.inbox) i,
+		   (SELECT count(*) AS mails FROM allocation.notifications) n,
+		   allocation.mail_backlog b
+	 CROSS JOIN LATERAL (VALUES
+			('consumers', c.consumers::float8),
+			('outbox_events', o.events::float8),
+			('outbox_oldest_event_age_seconds', o.oldest),
+			('inbox_messages', i.messages::float8),
+			('notifications', n.mails::float8),
+			('mail_unsent', b.unsent::float8),
+			('mail_retrying', b.retrying::float8),
+			('mail_claimed', b.claimed::float8),
+			('mail_dead', b.dead::float8),
+			('mail_oldest_unsent_age_seconds',
+			 COALESCE(extract(epoch FROM b.oldest_unsent_age)::float8, 0))) AS m(name, value)
+$$;
+COMMENT ON FUNCTION allocation._metrics() IS
+	'Implementation of allocation.metrics, run with the owner''s rights by it.';
+
+CREATE FUNCTION allocation.metrics()
+RETURNS TABLE (name text, value double precision, labels jsonb)
+AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION allocation.metrics() IS
+	'Monitoring figures, one row each: per consumer (labels: consumer) pending and deliverable events, oldest pending age, time since the last acknowledgement, age of the holding transaction; outbox, inbox and notification sizes; the mail backlog. Ages in seconds.';
+
+REVOKE ALL ON allocation.consumer_status FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+	allocation._purge_cutoff(interval),
+	allocation._purge_inbox(interval),
+	allocation.purge_inbox(interval),
+	allocation._purge_notifications(interval),
+	allocation.purge_notifications(interval),
+	allocation._purge_outbox(interval),
+	allocation.purge_outbox(interval),
+	allocation._consumer_status(),
+	allocation.consumer_status(),
+	allocation._metrics(),
+	allocation.metrics()
+	FROM PUBLIC;
+-- allocation_user too, so that a refusal names the role it needs (checked in C)
+GRANT EXECUTE ON FUNCTION
+	allocation.purge_inbox(interval),
+	allocation.purge_notifications(interval),
+	allocation.purge_outbox(interval),
+	allocation.consumer_status(),
+	allocation.metrics()
+	TO allocation_user;
+GRANT SELECT ON allocation.consumer_status TO allocation_admin;

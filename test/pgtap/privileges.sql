@@ -8,7 +8,7 @@
 -- Run with: pg_prove -d tap_bus test/pgtap/privileges.sql
 -- (a database with CREATE EXTENSION pgtap and CREATE EXTENSION allocation)
 BEGIN;
-SELECT plan(274);
+SELECT plan(331);
 
 ------------------------------------------------------------------------
 -- The roles (8)
@@ -56,7 +56,7 @@ SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
 	'... to pg_catalog with pg_temp last');
 
 ------------------------------------------------------------------------
--- Schema and relations in the catalog (3 + 1 + 45 + 9)
+-- Schema and relations in the catalog (3 + 1 + 48 + 9)
 ------------------------------------------------------------------------
 SELECT schema_privs_are('allocation', 'allocation_user', ARRAY['USAGE'],
 	'allocation_user may use schema allocation');
@@ -68,7 +68,7 @@ SELECT schema_privs_are('allocation', 'pv_nobody', ARRAY[]::name[],
 -- the relations this file knows; a new one must be added here
 SELECT set_eq($$SELECT c.relname::text FROM pg_class c
                 WHERE c.relnamespace = 'allocation'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p', 'f')$$,
-	ARRAY['allocations_view', 'batches', 'consumers', 'inbox', 'mail_backlog', 'mail_dead',
+	ARRAY['allocations_view', 'batches', 'consumer_status', 'consumers', 'inbox', 'mail_backlog', 'mail_dead',
 	      'mail_identity', 'notifications', 'order_lines',
 	      'order_subscriptions', 'orders', 'outbox', 'outbox_clock', 'product_state', 'products',
 	      'settings', 'stock', 'subscriptions'],
@@ -81,10 +81,10 @@ SELECT table_privs_are('allocation', r.relname, g.role,
                        format('%s: %s on allocation.%s', g.role,
                               CASE WHEN r.relname = ANY (g.readable) THEN 'SELECT only' ELSE 'no right' END,
                               r.relname))
-  FROM (VALUES (1, 'allocation_admin', ARRAY['products', 'stock', 'allocations_view', 'outbox', 'notifications']::name[]),
+  FROM (VALUES (1, 'allocation_admin', ARRAY['products', 'stock', 'allocations_view', 'outbox', 'notifications', 'consumer_status']::name[]),
                (2, 'allocation_user', ARRAY['products', 'stock', 'allocations_view']::name[]),
                (3, 'pv_nobody', ARRAY[]::name[])) AS g(ord, role, readable),
-       unnest(ARRAY['allocations_view', 'batches', 'consumers', 'inbox', 'notifications', 'order_lines',
+       unnest(ARRAY['allocations_view', 'batches', 'consumer_status', 'consumers', 'inbox', 'notifications', 'order_lines',
                     'order_subscriptions', 'orders', 'outbox', 'outbox_clock', 'product_state',
                     'products', 'settings', 'stock', 'subscriptions']::name[]) AS r(relname)
  ORDER BY g.ord, r.relname;
@@ -96,7 +96,7 @@ SELECT sequence_privs_are('allocation', s.seq, g.role, ARRAY[]::name[],
  ORDER BY g.ord, s.seq;
 
 ------------------------------------------------------------------------
--- Functions in the catalog (1 + 72)
+-- Functions in the catalog (1 + 39 + 87)
 ------------------------------------------------------------------------
 
 -- every function of the schema, the level the contract's security model gives it, and a valid
@@ -126,7 +126,12 @@ INSERT INTO calls VALUES
  (21, 'unregister_consumer', '{text}', 'admin', true, $$SELECT allocation.unregister_consumer('pv-gone')$$),
  (22, 'unsubscribe', '{text,regprocedure}', 'admin', true, $$SELECT allocation.unsubscribe('Allocated', 'public.pv_plugin(jsonb)')$$),
  (23, 'set_stock_alert_recipient', '{text}', 'admin', true, $$SELECT allocation.set_stock_alert_recipient(NULL)$$),
- (24, 'stock_alert_recipient', '{}', 'user', true, $$SELECT allocation.stock_alert_recipient()$$);
+ (24, 'stock_alert_recipient', '{}', 'user', true, $$SELECT allocation.stock_alert_recipient()$$),
+ (25, 'purge_inbox', '{interval}', 'admin', true, $$SELECT allocation.purge_inbox()$$),
+ (26, 'purge_notifications', '{interval}', 'admin', true, $$SELECT allocation.purge_notifications()$$),
+ (27, 'purge_outbox', '{interval}', 'admin', true, $$SELECT allocation.purge_outbox('1 day')$$),
+ (28, 'consumer_status', '{}', 'admin', true, $$SELECT * FROM allocation.consumer_status()$$),
+ (29, 'metrics', '{}', 'admin', true, $$SELECT * FROM allocation.metrics()$$);
 GRANT SELECT ON calls TO PUBLIC;
 
 -- the PL/pgSQL implementations behind the administrators' functions
@@ -134,7 +139,10 @@ CREATE TEMP TABLE internals (fn name, args name[]);
 INSERT INTO internals VALUES
  ('_ack_events', '{text,uuid}'), ('_check_invariants', '{}'), ('_clock_offset', '{}'),
  ('_purge_outbox', '{}'), ('_read_events', '{text,integer}'),
- ('_register_consumer', '{text,boolean}'), ('_unregister_consumer', '{text}');
+ ('_register_consumer', '{text,boolean}'), ('_unregister_consumer', '{text}'),
+ ('_purge_cutoff', '{interval}'), ('_purge_inbox', '{interval}'),
+ ('_purge_notifications', '{interval}'), ('_purge_outbox', '{interval}'),
+ ('_consumer_status', '{}'), ('_metrics', '{}');
 
 -- the mailer's functions (allocation_mailer or allocation_admin) and their
 -- implementations; who may call them: sql/security.sql
@@ -178,7 +186,7 @@ SELECT function_privs_are('allocation', c.fn, c.args, g.role,
  ORDER BY g.ord, c.ord;
 
 ------------------------------------------------------------------------
--- What each role may really do, with SET ROLE (24 + 24 + 8 + 15 + 24 + 13)
+-- What each role may really do, with SET ROLE (29 + 29 + 20 + 1 + 29 + 14)
 ------------------------------------------------------------------------
 
 -- a fixture every call can work on
@@ -236,7 +244,7 @@ SELECT throws_ok(format(c.call, 'nobody', (SELECT id FROM pv_event)), '42501', N
 -- ... and may read no relation of the schema
 SELECT throws_ok(format('SELECT 1 FROM allocation.%I LIMIT 1', r), '42501', NULL,
                  format('a role in neither group may not read allocation.%s', r))
-  FROM unnest(ARRAY['allocations_view', 'batches', 'consumers', 'inbox', 'notifications', 'order_lines',
+  FROM unnest(ARRAY['allocations_view', 'batches', 'consumer_status', 'consumers', 'inbox', 'notifications', 'order_lines',
                     'order_subscriptions', 'orders', 'outbox', 'product_state', 'products', 'stock',
                     'subscriptions']) AS r
  ORDER BY r;
