@@ -52,6 +52,7 @@
 #include "utils/syscache.h"
 
 #include "errors.h"
+#include "pg_compat.h"
 #include "pg_session.h"
 
 typedef struct al_plugin

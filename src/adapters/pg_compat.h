@@ -5,13 +5,18 @@
  *	  built for (15, 17 and 18), in one place.
  *
  * Notes:
- *	1) Everything else the adapters use (SPI, the GUC functions, the
- *	   EXTENSIONOID syscache, set_config_option, ShmemInitStruct) has the
- *	   same signature on 15 to 18; only what differs is here, so that the
- *	   .c files carry no version tests of their own.
- *	2) Backend numbers: 17 renamed BackendId (1-based, storage/backendid.h)
+ *	1) Everything else the adapters and entry points use (SPI, the GUC
+ *	   functions, the EXTENSIONOID syscache, set_config_option,
+ *	   ShmemInitStruct) has the same signature on 15 to 18; only what
+ *	   differs is here, so that the .c files carry no version tests of
+ *	   their own.  Where a function was renamed, its 15 name is kept as a
+ *	   shim, so that the callers read the same on every version.
+ *	2) 16 replaced pg_proc_aclcheck by object_aclcheck (a catalog and an
+ *	   object id), and took varatt.h (VARDATA_ANY, VARSIZE_ANY_EXHDR) out
+ *	   of postgres.h.
+ *	3) Backend numbers: 17 renamed BackendId (1-based, storage/backendid.h)
  *	   to ProcNumber (0-based, storage/procnumber.h).
- *	3) The private "Async Queue Control" of async.c (listeners.c reads
+ *	4) The private "Async Queue Control" of async.c (listeners.c reads
  *	   one field of it for allocation.notify_events = auto): its layout
  *	   per major, copied from that major's async.c.  13 to 16: page
  *	   numbers are int, backends are BackendIds and the backend array has
@@ -27,6 +32,15 @@
  */
 #ifndef AL_PG_COMPAT_H
 #define AL_PG_COMPAT_H
+
+#include "utils/acl.h"
+
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_proc.h"
+#include "varatt.h"
+#define pg_proc_aclcheck(proc, role, mode) \
+	object_aclcheck(ProcedureRelationId, (proc), (role), (mode))
+#endif
 
 #if PG_VERSION_NUM >= 170000
 #include "storage/procnumber.h"

@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 
 #include "errors.h"
+#include "pg_compat.h"
 
 void
 al_raise(al_status status, const al_error_context *ec)
