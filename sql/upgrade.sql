@@ -291,7 +291,8 @@ SELECT * FROM allocation.allocations('UP-o2');
 SELECT position, aggregateid, type, aggregate_seq, commit_key, payload->>'orderid' AS orderid
   FROM allocation.outbox ORDER BY position;
 SELECT id, recipient, subject FROM allocation.notifications ORDER BY id;
--- owner now by name; search_path: the default given to existing rows
+-- owner now by name, handler its signature with its schema; search_path:
+-- the default given to existing rows
 SELECT event_type, handler, owner, search_path FROM allocation.subscriptions;
 -- healthy: the rows above are a complete 0.1.0 history
 SELECT * FROM allocation.check_invariants();

@@ -301,18 +301,21 @@ static const al_query_def QUERIES[Q__COUNT] = {
 		" VALUES ($1, $2, $3)",
 		3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_INSERT},
 	[Q_PLUGINS_ALL] = {
-		"SELECT event_type, handler::pg_catalog.oid, owner::pg_catalog.oid,"
+		"SELECT event_type,"
+		" COALESCE(pg_catalog.to_regprocedure(handler)::pg_catalog.oid, 0),"
+		" owner::pg_catalog.oid,"
 		" search_path"
 		" FROM allocation.subscriptions ORDER BY id",
 		0, {InvalidOid}, SPI_OK_SELECT},
 	[Q_SUBSCRIBE] = {
 		"INSERT INTO allocation.subscriptions (event_type, handler, owner,"
-		" search_path) VALUES ($1, $2, $3, $4) ON CONFLICT (event_type, handler)"
+		" search_path) VALUES ($1, $2::pg_catalog.text, $3, $4)"
+		" ON CONFLICT (event_type, handler)"
 		" DO UPDATE SET owner = excluded.owner, search_path = excluded.search_path",
 		4, {TEXTOID, REGPROCEDUREOID, REGROLEOID, TEXTOID}, SPI_OK_INSERT},
 	[Q_UNSUBSCRIBE] = {
 		"DELETE FROM allocation.subscriptions WHERE event_type" EQ "$1"
-		" AND handler" EQ "$2",
+		" AND handler" EQ "$2::pg_catalog.text",
 		2, {TEXTOID, REGPROCEDUREOID}, SPI_OK_DELETE},
 	[Q_INBOX_CLAIM] = {
 		"INSERT INTO allocation.inbox (message_type, sender, message_id,"
