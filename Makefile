@@ -184,6 +184,21 @@ test-cassert:
 	ALLOC_TEST_SUITES='regress isolation pgtap' ALLOC_TEST_MAKEFLAGS='WITH_RELAY=no' \
 	ALLOC_TEST_LOG=log/postgresql-cassert.log bash scripts/test.sh
 
+# --- other PostgreSQL majors (scripts/test-major.sh) -------------------------
+# make test-pg18 builds PostgreSQL 18 (a release build, from Debian's
+# source package, into build/pg/18-release/, once), pgTAP and PL/Proxy for
+# it, and runs the server suites there on a cluster of its own
+# (tmp_cluster_pg18/), including the pg_upgrade from PG_CONFIG's server
+# (15) to 18.  make test runs it for every major of ALLOC_TEST_MAJORS
+# (default 18).  Timings: README.md, "Supported PostgreSQL versions".
+
+.PHONY: postgres-pg%
+test-pg%:
+	@PG_CONFIG='$(PG_CONFIG)' bash scripts/test-major.sh $*
+postgres-pg%:
+	@bash scripts/build-postgres.sh --major $* --flavour release && \
+	bash scripts/build-plproxy.sh --major $* --flavour release
+
 # --- benchmarks (bench/README.md) ------------------------------------------
 
 .PHONY: bench bench-large

@@ -167,10 +167,20 @@ SYS_PKGLIB=$("$SYS_PG_CONFIG" --pkglibdir)
 SYS_SHARE=$("$SYS_PG_CONFIG" --sharedir)
 BASE=$(cd "$SYS_BINDIR/.." && pwd -P)  # e.g. /usr/lib/postgresql/15
 rm -rf "$PRIV"
-mkdir -p "$PRIV$(dirname "$BASE")" "$PRIV$(dirname "$SYS_SHARE")"
+mkdir -p "$PRIV$(dirname "$BASE")"
 cp -a "$BASE" "$PRIV$(dirname "$BASE")/"
-cp -a "$SYS_SHARE" "$PRIV$(dirname "$SYS_SHARE")/"
-[ "$SYS_PKGLIB" = "$BASE/lib" ] || die "unexpected layout: pkglibdir $SYS_PKGLIB is not under $BASE"
+# Debian's layout keeps the share directory apart (/usr/share/postgresql/15);
+# a server of scripts/build-postgres.sh (build/pg/18-release/install) has
+# everything under one prefix.
+case $SYS_SHARE in
+	"$BASE"/*) ;;
+	*) mkdir -p "$PRIV$(dirname "$SYS_SHARE")"
+	   cp -a "$SYS_SHARE" "$PRIV$(dirname "$SYS_SHARE")/" ;;
+esac
+case $SYS_PKGLIB in
+	"$BASE"/lib|"$BASE"/lib/*) ;;
+	*) die "unexpected layout: pkglibdir $SYS_PKGLIB is not under $BASE" ;;
+esac
 PRIV_PG_CONFIG=$PRIV$BASE/bin/pg_config
 trap cleanup EXIT
 # with_llvm=no: no JIT bitcode (the cluster runs with jit = off);
