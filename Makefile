@@ -7,6 +7,9 @@
 #   make unit   build and run the pure-C unit tests (test/unit, no server)
 #   make test   what CI runs (.ci/run): -Werror build, install, unit,
 #               regress, isolation and pgTAP against a throwaway cluster
+#   make test-pg18
+#               the server suites and a pg_upgrade from 15 on PostgreSQL
+#               18 built from Debian's source (make test runs it too)
 #   make test-cassert
 #               regress, isolation and pgTAP against an assertion-enabled
 #               PostgreSQL built from Debian's source (make test runs it
