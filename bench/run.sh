@@ -157,6 +157,7 @@ mkdir -p "$SNAP"
 # (tests are not needed to build; exit status 1 is "a file changed as we
 # read it", e.g. a test corpus another session is writing)
 tar -C "$ROOT" --exclude=./.git --exclude=./bench --exclude=./tmp_cluster \
+	--exclude=./build --exclude='./tmp_cluster_*' \
 	--exclude=./test --exclude=./results --exclude=./output_iso --exclude=./log \
 	--exclude='./tmp_check*' --exclude='*.o' --exclude='*.bc' --exclude='*.so' \
 	--exclude='.build-flags' --exclude='.*-flags' --warning=no-file-changed \
@@ -403,6 +404,13 @@ done
 # traffic (blocks read into shared buffers, dirty buffers written by the
 # backends themselves to make room).
 WORK_ALLOCS=2000
+# Dirty buffers written by backends: pg_stat_bgwriter until 16, pg_stat_io
+# (client backends) from 17 on.
+if [ "$("${PSQL[@]}" -At -c 'SHOW server_version_num')" -ge 170000 ]; then
+	BACKEND_WRITES="(SELECT COALESCE(sum(writes), 0)::bigint FROM pg_stat_io WHERE backend_type = 'client backend')"
+else
+	BACKEND_WRITES="(SELECT buffers_backend FROM pg_stat_bgwriter)"
+fi
 measure_work() {   # LABEL COMPARATOR SCHEMA SCENARIO
 	local label=$1 comp=$2 schema=$3 scen=$4 args lsn0 lsn1 s0 s1 stats
 	args=$(comparator_args "$comp")
@@ -412,7 +420,7 @@ measure_work() {   # LABEL COMPARATOR SCHEMA SCENARIO
 		(SELECT sum(n_tup_upd) FROM pg_stat_user_tables WHERE schemaname = '$schema'),
 		(SELECT sum(n_tup_hot_upd) FROM pg_stat_user_tables WHERE schemaname = '$schema'),
 		(SELECT blks_read FROM pg_stat_database WHERE datname = current_database()),
-		(SELECT buffers_backend FROM pg_stat_bgwriter)")
+		$BACKEND_WRITES")
 	lsn0=$("${PSQL[@]}" -At -c "SELECT pg_current_wal_insert_lsn()")
 	# shellcheck disable=SC2046
 	PGOPTIONS="${args#*|}" "$PGBENCH" -n -M prepared -c 1 -j 1 -t "$WORK_ALLOCS" \
@@ -425,7 +433,7 @@ measure_work() {   # LABEL COMPARATOR SCHEMA SCENARIO
 		(SELECT sum(n_tup_upd) FROM pg_stat_user_tables WHERE schemaname = '$schema'),
 		(SELECT sum(n_tup_hot_upd) FROM pg_stat_user_tables WHERE schemaname = '$schema'),
 		(SELECT blks_read FROM pg_stat_database WHERE datname = current_database()),
-		(SELECT buffers_backend FROM pg_stat_bgwriter)" | tail -n 1)
+		$BACKEND_WRITES" | tail -n 1)
 	"$PGBIN/pg_waldump" --stats=record -p "$PGDATA_DIR/pg_wal" -s "$lsn0" -e "$lsn1" \
 		> "$WORK/raw/waldump-$comp-$scen.txt" 2>&1 || true
 	# record sizes without full-page images (those depend on checkpoints)
