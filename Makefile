@@ -7,6 +7,9 @@
 #   make unit   build and run the pure-C unit tests (test/unit, no server)
 #   make test   what CI runs (.ci/run): -Werror build, install, unit,
 #               regress, isolation and pgTAP against a throwaway cluster
+#   make test-pg18
+#               the server suites and a pg_upgrade from 15 on PostgreSQL
+#               18 built from Debian's source (make test runs it too)
 #   make test-cassert
 #               regress, isolation and pgTAP against an assertion-enabled
 #               PostgreSQL built from Debian's source (make test runs it
@@ -200,6 +203,21 @@ test-cassert:
 	PG_CONFIG="$$pgc" ALLOC_CLUSTER_DIR= ALLOC_CLUSTER_NAME=tmp_cluster_cassert ALLOC_PGPORT=5498 \
 	ALLOC_TEST_SUITES='regress isolation pgtap' ALLOC_TEST_MAKEFLAGS='WITH_RELAY=no' \
 	ALLOC_TEST_LOG=log/postgresql-cassert.log bash scripts/test.sh
+
+# --- other PostgreSQL majors (scripts/test-major.sh) -------------------------
+# make test-pg18 builds PostgreSQL 18 (a release build, from Debian's
+# source package, into build/pg/18-release/, once), pgTAP and PL/Proxy for
+# it, and runs the server suites there on a cluster of its own
+# (tmp_cluster_pg18/), including the pg_upgrade from PG_CONFIG's server
+# (15) to 18.  make test runs it for every major of ALLOC_TEST_MAJORS
+# (default 18).  Timings: README.md, "Supported PostgreSQL versions".
+
+.PHONY: postgres-pg%
+test-pg%:
+	@PG_CONFIG='$(PG_CONFIG)' bash scripts/test-major.sh $*
+postgres-pg%:
+	@bash scripts/build-postgres.sh --major $* --flavour release && \
+	bash scripts/build-plproxy.sh --major $* --flavour release
 
 # --- benchmarks (bench/README.md) ------------------------------------------
 

@@ -157,6 +157,7 @@ mkdir -p "$SNAP"
 # (tests are not needed to build; exit status 1 is "a file changed as we
 # read it", e.g. a test corpus another session is writing)
 tar -C "$ROOT" --exclude=./.git --exclude=./bench --exclude=./tmp_cluster \
+	--exclude=./build --exclude='./tmp_cluster_*' \
 	--exclude=./test --exclude=./results --exclude=./output_iso --exclude=./log \
 	--exclude='./tmp_check*' --exclude='*.o' --exclude='*.bc' --exclude='*.so' \
 	--exclude='.build-flags' --exclude='.*-flags' --warning=no-file-changed \
@@ -167,10 +168,20 @@ SYS_PKGLIB=$("$SYS_PG_CONFIG" --pkglibdir)
 SYS_SHARE=$("$SYS_PG_CONFIG" --sharedir)
 BASE=$(cd "$SYS_BINDIR/.." && pwd -P)  # e.g. /usr/lib/postgresql/15
 rm -rf "$PRIV"
-mkdir -p "$PRIV$(dirname "$BASE")" "$PRIV$(dirname "$SYS_SHARE")"
+mkdir -p "$PRIV$(dirname "$BASE")"
 cp -a "$BASE" "$PRIV$(dirname "$BASE")/"
-cp -a "$SYS_SHARE" "$PRIV$(dirname "$SYS_SHARE")/"
-[ "$SYS_PKGLIB" = "$BASE/lib" ] || die "unexpected layout: pkglibdir $SYS_PKGLIB is not under $BASE"
+# Debian's layout keeps the share directory apart (/usr/share/postgresql/15);
+# a server of scripts/build-postgres.sh (build/pg/18-release/install) has
+# everything under one prefix.
+case $SYS_SHARE in
+	"$BASE"/*) ;;
+	*) mkdir -p "$PRIV$(dirname "$SYS_SHARE")"
+	   cp -a "$SYS_SHARE" "$PRIV$(dirname "$SYS_SHARE")/" ;;
+esac
+case $SYS_PKGLIB in
+	"$BASE"/lib|"$BASE"/lib/*) ;;
+	*) die "unexpected layout: pkglibdir $SYS_PKGLIB is not under $BASE" ;;
+esac
 PRIV_PG_CONFIG=$PRIV$BASE/bin/pg_config
 trap cleanup EXIT
 # with_llvm=no: no JIT bitcode (the cluster runs with jit = off);
@@ -393,6 +404,13 @@ done
 # traffic (blocks read into shared buffers, dirty buffers written by the
 # backends themselves to make room).
 WORK_ALLOCS=2000
+# Dirty buffers written by backends: pg_stat_bgwriter until 16, pg_stat_io
+# (client backends) from 17 on.
+if [ "$("${PSQL[@]}" -At -c 'SHOW server_version_num')" -ge 170000 ]; then
+	BACKEND_WRITES="(SELECT COALESCE(sum(writes), 0)::bigint FROM pg_stat_io WHERE backend_type = 'client backend')"
+else
+	BACKEND_WRITES="(SELECT buffers_backend FROM pg_stat_bgwriter)"
+fi
 measure_work() {   # LABEL COMPARATOR SCHEMA SCENARIO
 	local label=$1 comp=$2 schema=$3 scen=$4 args lsn0 lsn1 s0 s1 stats
 	args=$(comparator_args "$comp")
@@ -402,7 +420,7 @@ measure_work() {   # LABEL COMPARATOR SCHEMA SCENARIO
 		(SELECT sum(n_tup_upd) FROM pg_stat_user_tables WHERE schemaname = '$schema'),
 		(SELECT sum(n_tup_hot_upd) FROM pg_stat_user_tables WHERE schemaname = '$schema'),
 		(SELECT blks_read FROM pg_stat_database WHERE datname = current_database()),
-		(SELECT buffers_backend FROM pg_stat_bgwriter)")
+		$BACKEND_WRITES")
 	lsn0=$("${PSQL[@]}" -At -c "SELECT pg_current_wal_insert_lsn()")
 	# shellcheck disable=SC2046
 	PGOPTIONS="${args#*|}" "$PGBENCH" -n -M prepared -c 1 -j 1 -t "$WORK_ALLOCS" \
@@ -415,7 +433,7 @@ measure_work() {   # LABEL COMPARATOR SCHEMA SCENARIO
 		(SELECT sum(n_tup_upd) FROM pg_stat_user_tables WHERE schemaname = '$schema'),
 		(SELECT sum(n_tup_hot_upd) FROM pg_stat_user_tables WHERE schemaname = '$schema'),
 		(SELECT blks_read FROM pg_stat_database WHERE datname = current_database()),
-		(SELECT buffers_backend FROM pg_stat_bgwriter)" | tail -n 1)
+		$BACKEND_WRITES" | tail -n 1)
 	"$PGBIN/pg_waldump" --stats=record -p "$PGDATA_DIR/pg_wal" -s "$lsn0" -e "$lsn1" \
 		> "$WORK/raw/waldump-$comp-$scen.txt" 2>&1 || true
 	# record sizes without full-page images (those depend on checkpoints)

@@ -21,9 +21,14 @@
 #   ALLOC_TEST_MAKEFLAGS more arguments for make (e.g. WITH_RELAY=no)
 #   ALLOC_TEST_LOG      where the server log is kept after the run
 #                       (default log/postgresql-test.log)
-#   ALLOC_TEST_CASSERT  yes: last suite "cassert", which runs make
+#   ALLOC_TEST_CASSERT  yes: suite "cassert", which runs make
 #                       test-cassert (skipped when the mirror serves no
 #                       PostgreSQL source); default yes, "no" skips it
+#   ALLOC_TEST_MAJORS   the other PostgreSQL majors to test, each as the
+#                       last suites "pg<N>" (scripts/test-major.sh: the
+#                       server suites on a release build of N from
+#                       Debian's source; skipped when the mirror serves
+#                       none).  Default "18"; "" runs 15 alone.
 #   ALLOC_PGPORT, ALLOC_CLUSTER_DIR, PG_CONFIG: see scripts/cluster.sh
 #
 # The cluster is the one of "make run" (scripts/cluster.sh): make test
@@ -32,8 +37,10 @@
 # Extra suites: each scripts/extra-tests/NAME.sh runs with bash, in the
 # repository's top directory, with the cluster's PGHOST, PGPORT, PGUSER,
 # PGDATABASE, ALLOC_PGDATA, ALLOC_PGLOG, PG_CONFIG and PG_BINDIR exported;
-# exit 0 means "NAME: ok".  If it leaves the server down, the cluster is
-# started again (same data) before the next suite.
+# exit 0 means "NAME: ok", 77 "NAME: skipped" (with the reason as its
+# last line of output), anything else "NAME: FAILED".  If it leaves the
+# server down, the cluster is started again (same data) before the next
+# suite.
 set -uo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -252,8 +259,13 @@ for f in scripts/extra-tests/*.sh; do
 	wanted "$name" || continue
 	section "$name ($f)"
 	server_suite "$name" || continue
-	if ALLOC_ROOT=$ROOT bash "$f"; then
+	mkdir -p "$ROOT/log"
+	ALLOC_ROOT=$ROOT bash "$f" 2>&1 | tee "$ROOT/log/extra-$name.out"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" -eq 0 ]; then
 		record "$name" ok
+	elif [ "$rc" -eq 77 ]; then
+		record "$name" skipped "$(tail -n 1 "$ROOT/log/extra-$name.out" | sed 's/^[^:]*: //')"
 	else
 		suite_failed "$name"
 	fi
@@ -277,5 +289,21 @@ if [ "${ALLOC_TEST_CASSERT:-yes}" = yes ] && wanted cassert; then
 		record cassert failed
 	fi
 fi
+
+# --- the server suites again, on the other PostgreSQL majors -------------------
+
+for major in ${ALLOC_TEST_MAJORS-18}; do
+	wanted "pg$major" || continue
+	section "pg$major (make test-pg$major)"
+	bash scripts/test-major.sh "$major"
+	rc=$?
+	if [ "$rc" -eq 3 ]; then
+		record "pg$major" skipped "no PostgreSQL $major source package served"
+	elif [ "$rc" -ne 0 ]; then
+		record "pg$major" failed
+	else
+		record "pg$major" ok
+	fi
+done
 
 finish

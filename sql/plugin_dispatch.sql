@@ -176,7 +176,7 @@ SELECT allocation.subscribe('Allocated', 'pd_clerks(jsonb)');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 RESET ROLE;
 SELECT count(*) AS subscribed FROM allocation.subscriptions
- WHERE handler = 'pd_clerks(jsonb)'::regprocedure;
+ WHERE to_regprocedure(handler) = 'pd_clerks(jsonb)'::regprocedure;
 
 -- the subscriber's own function, or a superuser's, is accepted
 SET ROLE pd_admin;

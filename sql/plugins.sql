@@ -77,7 +77,7 @@ SELECT count(*) = 0 AS no_deallocated_seen FROM pl_seen WHERE event->>'type' = '
 -- subscribing the same function twice to a type keeps one subscription
 SELECT allocation.subscribe('Allocated', 'pl_record(jsonb)');
 SELECT count(*) AS subscriptions FROM allocation.subscriptions
- WHERE event_type = 'Allocated' AND handler = 'pl_record(jsonb)'::regprocedure;
+ WHERE event_type = 'Allocated' AND to_regprocedure(handler) = 'pl_record(jsonb)'::regprocedure;
 
 -- every event type can be subscribed: OutOfStock, Deallocated,
 -- BatchQuantityChanged, OrderCreated and OrderStatusChanged (aggregate order)

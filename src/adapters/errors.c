@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 
 #include "errors.h"
+#include "pg_compat.h"
 
 /*
  * The one table from a failed status to its SQLSTATE.  AL_OK and

@@ -52,6 +52,7 @@
 #include "utils/syscache.h"
 
 #include "errors.h"
+#include "pg_compat.h"
 #include "pg_session.h"
 
 typedef struct al_plugin
@@ -405,7 +406,8 @@ al_pg_isolation(al_isolation *isolation, al_plugins *plugins,
 /* allocation.subscribe and allocation.unsubscribe */
 static al_pg_statement subscribe_stmt = {
 	.sql = "INSERT INTO allocation.subscriptions (event_type, handler, owner,"
-	" search_path) VALUES ($1, $2, $3, $4) ON CONFLICT (event_type, handler)"
+	" search_path) VALUES ($1, $2::pg_catalog.text, $3, $4)"
+	" ON CONFLICT (event_type, handler)"
 	" DO UPDATE SET owner = excluded.owner, search_path = excluded.search_path",
 	.nargs = 4,
 	.argtypes = {TEXTOID, REGPROCEDUREOID, REGROLEOID, TEXTOID},
@@ -413,7 +415,7 @@ static al_pg_statement subscribe_stmt = {
 };
 static al_pg_statement unsubscribe_stmt = {
 	.sql = "DELETE FROM allocation.subscriptions WHERE event_type" AL_EQ "$1"
-	" AND handler" AL_EQ "$2",
+	" AND handler" AL_EQ "$2::pg_catalog.text",
 	.nargs = 2,
 	.argtypes = {TEXTOID, REGPROCEDUREOID},
 	.expected = SPI_OK_DELETE

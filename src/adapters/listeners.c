@@ -14,11 +14,12 @@
  *	   sends it, 'off' never does.
  *	2) How we know: PostgreSQL keeps its listening backends in a list in
  *	   shared memory ("Async Queue Control", src/backend/commands/async.c)
- *	   whose head is InvalidBackendId when nobody listens.  That structure
- *	   is private to async.c; its layout below is the one of PostgreSQL 13
- *	   to 16, and it is read only when built for those versions (anything
- *	   else, or a failed lookup: always NOTIFY, as 'on').  One aligned
- *	   integer is read without a lock: a hint, as NOTIFY itself is one.
+ *	   whose head is the invalid backend number when nobody listens.  That
+ *	   structure is private to async.c; its layout per major version is in
+ *	   pg_compat.h, and it is read only when built for a version listed
+ *	   there (anything else, a size that differs from ours, or a head that
+ *	   is no backend number: always NOTIFY, as 'on').  One aligned integer
+ *	   is read without a lock: a hint, as NOTIFY itself is one.
  *	3) When: at PRE_COMMIT (before PostgreSQL queues the transaction's
  *	   notifications), so that a session that started listening while the
  *	   transaction ran is seen.  A session whose LISTEN commits in the
@@ -44,21 +45,20 @@
 #include "access/xact.h"
 #include "commands/async.h"
 #include "miscadmin.h"
-#include "storage/backendid.h"
 #include "storage/shmem.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "pg_compat.h"
 #include "pg_session.h"
 #include "settings.h"
 
-#if PG_VERSION_NUM >= 130000 && PG_VERSION_NUM < 170000
-#define AL_SEES_LISTENERS 1
+#ifdef AL_ASYNC_LAYOUT_KNOWN
 
 /* async.c's QueuePosition, QueueBackendStatus and AsyncQueueControl */
 typedef struct al_queue_pos
 {
-	int			page;
+	al_async_page page;
 	int			offset;
 } al_queue_pos;
 
@@ -66,7 +66,7 @@ typedef struct al_queue_backend
 {
 	int32		pid;
 	Oid			dboid;
-	BackendId	next_listener;
+	al_proc_number next_listener;
 	al_queue_pos pos;
 } al_queue_backend;
 
@@ -74,8 +74,8 @@ typedef struct al_queue_control
 {
 	al_queue_pos head;
 	al_queue_pos tail;
-	int			stop_page;
-	BackendId	first_listener;
+	al_async_page stop_page;
+	al_proc_number first_listener;
 	TimestampTz last_queue_fill_warn;
 	al_queue_backend backend[FLEXIBLE_ARRAY_MEMBER];
 } al_queue_control;
@@ -89,7 +89,7 @@ static bool looked_up = false;
 static bool
 anyone_listening(void)
 {
-#ifdef AL_SEES_LISTENERS
+#ifdef AL_ASYNC_LAYOUT_KNOWN
 	if (!looked_up)
 	{
 		MemoryContext cxt = CurrentMemoryContext;
@@ -101,7 +101,8 @@ anyone_listening(void)
 			Size		size;
 
 			/* the size async.c asks for: ShmemInitStruct checks it */
-			size = mul_size(MaxBackends + 1, sizeof(al_queue_backend));
+			size = mul_size(AL_ASYNC_BACKEND_SLOTS(MaxBackends),
+							sizeof(al_queue_backend));
 			size = add_size(size, offsetof(al_queue_control, backend));
 			queue_control = ShmemInitStruct("Async Queue Control", size, &found);
 			if (!found)
@@ -119,7 +120,15 @@ anyone_listening(void)
 		PG_END_TRY();
 	}
 	if (queue_control != NULL)
-		return queue_control->first_listener != InvalidBackendId;
+	{
+		al_proc_number first = queue_control->first_listener;
+
+		/* not a backend number: a layout we misread, so say yes */
+		if (first != AL_INVALID_PROC_NUMBER &&
+			(first < 0 || first >= AL_ASYNC_BACKEND_SLOTS(MaxBackends)))
+			return true;
+		return first != AL_INVALID_PROC_NUMBER;
+	}
 #endif
 	return true;
 }

@@ -292,7 +292,9 @@ static al_pg_statement QUERIES[Q__COUNT] = {
 		" VALUES ($1, $2, $3)",
 		3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_INSERT},
 	[Q_PLUGINS_ALL] = {
-		"SELECT event_type, handler::pg_catalog.oid, owner::pg_catalog.oid,"
+		"SELECT event_type,"
+		" COALESCE(pg_catalog.to_regprocedure(handler)::pg_catalog.oid, 0),"
+		" owner::pg_catalog.oid,"
 		" search_path"
 		" FROM allocation.subscriptions ORDER BY id",
 		0, {InvalidOid}, SPI_OK_SELECT},

@@ -26,6 +26,7 @@
 
 #include "command_api.h"
 #include "errors.h"
+#include "pg_compat.h"
 #include "pg_session.h"
 
 /* SQL-callable functions */

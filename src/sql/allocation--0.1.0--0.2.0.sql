@@ -172,6 +172,21 @@ ALTER TABLE allocation.outbox
 ALTER TABLE allocation.subscriptions
 	ALTER COLUMN owner TYPE regrole USING owner::regrole;
 
+-- subscriptions.handler: regprocedure -> text, the signature with its
+-- schema (pg_upgrade refuses a regprocedure column).  Written under the
+-- search_path the adapter pins, which names every schema but pg_catalog,
+-- as subscribe() writes it; the script's own search_path is put back.
+DO $$
+DECLARE
+	saved text := pg_catalog.current_setting('search_path');
+BEGIN
+	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+	ALTER TABLE allocation.subscriptions
+		ALTER COLUMN handler TYPE text USING handler::pg_catalog.text;
+	PERFORM pg_catalog.set_config('search_path', saved, true);
+END
+$$;
+
 -- subscriptions.search_path: existing rows get what subscribe records for
 -- a subscriber with PostgreSQL's default search_path
 ALTER TABLE allocation.subscriptions ADD COLUMN search_path text;

@@ -168,7 +168,10 @@ CREATE TABLE allocation.notifications (
 CREATE TABLE allocation.subscriptions (
 	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	event_type	text NOT NULL,
-	handler		regprocedure NOT NULL,
+	-- the function's signature with its schema, resolved at every load of
+	-- the subscriptions: not a regprocedure column, which pg_upgrade
+	-- refuses (it keeps no function OIDs)
+	handler		text NOT NULL,
 	owner		regrole NOT NULL,	-- who subscribed: the plugin's rights (dumped by name)
 	search_path	text NOT NULL,	-- the subscriber's, the plugin's at every call
 	UNIQUE (event_type, handler)

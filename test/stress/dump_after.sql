@@ -78,7 +78,7 @@ SELECT 'expected 2 new stock alerts above notification id ' || b.max_notificatio
 		 WHERE n.id > b.max_notification AND n.recipient = 'stock@example.com') <> 2;
 SELECT 'new plugin subscription id ' || s.id || ' not above the restored maximum ' || b.max_subscription
   FROM before b, allocation.subscriptions s
- WHERE s.handler = 'public.log_event_2(jsonb)'::regprocedure AND s.id <= b.max_subscription;
+ WHERE to_regprocedure(s.handler) = 'public.log_event_2(jsonb)'::regprocedure AND s.id <= b.max_subscription;
 SELECT 'the restored plugin ran as ' || string_agg(l.ran_as, ', ')
 	   || ', not as its subscriber alloc_stress_plugin'
   FROM before b, public.plugin_log l

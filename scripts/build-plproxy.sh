@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# scripts/build-plproxy.sh - build PL/Proxy from Debian's source package
+# into a server that scripts/build-postgres.sh built, for the router
+# (router/) and its suite on that server.
+#
+#   scripts/build-plproxy.sh --major N [--flavour cassert|release] [--force]
+#
+# Result: plproxy's extension files and library in
+# build/pg/<major>-<flavour>/install/ (the server must be built first).
+#
+# Where from: the upstream tarball (orig.tar.*) of Debian's source package
+# postgresql-plproxy, newest version first, from the suites bookworm,
+# trixie and sid (deb-src entries for them are added to apt's sources when
+# apt does not list the package, as build-postgres.sh does).  Only the
+# upstream tarball is needed: PGXS builds it as it is.  On this machine's
+# mirror only some files are served (trixie's 2.11.0 tarball is; the .dsc
+# and Debian's patches are not), so a version counts when its tarball
+# arrives, its checksum checked against apt's Sources index.
+#
+# Cached: build/pg/<major>-<flavour>/plproxy.stamp holds the version, the
+# server's stamp and this script's hash; when they match nothing is done.
+#
+# Exit status: 0 built or up to date; 3 when no tarball is served or it
+# does not build against this server (make test then reports the router
+# suite on that server as skipped, with the reason); 1 on other failures.
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+unset MAKELEVEL MAKEFLAGS MFLAGS MAKEOVERRIDES
+
+major=''
+flavour=release
+force=no
+while [ $# -gt 0 ]; do
+	case $1 in
+		--major) major=${2:?}; shift 2 ;;
+		--flavour|--flavor) flavour=${2:?}; shift 2 ;;
+		--force) force=yes; shift ;;
+		-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+		*) die "usage: $0 --major N [--flavour cassert|release] [--force]" ;;
+	esac
+done
+[[ $major =~ ^[0-9]+$ ]] || die "--major wants a number"
+
+BASE=${ALLOC_PG_BUILD_DIR:-$ROOT/build/pg}
+SOURCES=$BASE/sources
+DEST=$BASE/$major-$flavour
+PREFIX=$DEST/install
+PGC=$PREFIX/bin/pg_config
+STAMP=$DEST/plproxy.stamp
+PKG=postgresql-plproxy
+[ -x "$PGC" ] && [ -f "$DEST/stamp" ] ||
+	die "no server in $DEST: run scripts/build-postgres.sh --major $major --flavour $flavour first"
+mkdir -p "$SOURCES"
+
+exec 9>"$DEST/.plproxy.lock"
+flock 9
+
+SUDO=()
+[ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+APT_OPTS=(-q -o DPkg::Lock::Timeout=300)
+
+# versions: every version of the source package apt lists, newest first.
+versions() {
+	apt-cache showsrc "$PKG" 2>/dev/null | sed -n 's/^Version: //p' | sort -u -r -V
+}
+
+# ensure_suites: deb-src entries for the suites that carry PL/Proxy.
+ensure_suites() {
+	local s f added=no
+	for s in bookworm trixie sid; do
+		f=/etc/apt/sources.list.d/allocation-src-$s.sources
+		[ ! -f "$f" ] || continue
+		say "build-plproxy: adding deb-src for $s ($f)"
+		printf '%s\n' "# Added by the allocation extension's scripts/build-plproxy.sh: source
+# packages of PL/Proxy for test builds.
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: $s
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" | "${SUDO[@]}" tee "$f" >/dev/null
+		added=yes
+	done
+	[ "$added" = no ] || "${SUDO[@]}" apt-get update "${APT_OPTS[@]}" >&2
+}
+
+script_hash=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+stamp_text() {
+	printf 'plproxy: %s\nserver: %s\nscript: %s\n' "$1" "$(tr '\n' ' ' < "$DEST/stamp")" "$script_hash"
+}
+
+# The newest version whose tarball we already have decides "up to date"
+# without the network.
+if [ "$force" = no ] && [ -f "$STAMP" ]; then
+	for v in $(versions); do
+		up=${v#*:}; up=${up%-*}
+		if compgen -G "$SOURCES/${PKG}_$up.orig.tar.*" >/dev/null &&
+		   [ "$(stamp_text "$up")" = "$(cat "$STAMP")" ]; then
+			say "build-plproxy: PL/Proxy $up in $major-$flavour is up to date"
+			exit 0
+		fi
+	done
+fi
+
+ensure_suites
+tarball='' up=''
+for v in $(versions); do
+	up=${v#*:}; up=${up%-*}
+	tarball=$(find "$SOURCES" -maxdepth 1 -name "${PKG}_$up.orig.tar.*" | head -n 1)
+	if [ -z "$tarball" ]; then
+		# apt-get source fails as a whole when the .dsc is not served, but
+		# keeps the files it did get (checked against the Sources index).
+		(cd "$SOURCES" && apt-get source --download-only "${APT_OPTS[@]}" "$PKG=$v" >/dev/null 2>&1) || true
+		tarball=$(find "$SOURCES" -maxdepth 1 -name "${PKG}_$up.orig.tar.*" | head -n 1)
+	fi
+	[ -z "$tarball" ] || break
+	say "build-plproxy: $PKG=$v: its upstream tarball is not served"
+done
+if [ -z "$tarball" ]; then
+	say "build-plproxy: no version of $PKG is served"
+	exit 3
+fi
+
+work=$DEST/plproxy
+rm -rf "$work" "$STAMP"
+mkdir -p "$work"
+tar -xf "$tarball" -C "$work" --strip-components=1
+say "build-plproxy: building PL/Proxy $up against $("$PGC" --version) (log: $work/make.log)"
+if ! { "$MAKE" -C "$work" PG_CONFIG="$PGC" && "$MAKE" -C "$work" PG_CONFIG="$PGC" install; } \
+		> "$work/make.log" 2>&1; then
+	tail -n 30 "$work/make.log"
+	say "build-plproxy: PL/Proxy $up does not build against PostgreSQL $major"
+	exit 3
+fi
+stamp_text "$up" > "$STAMP"
+say "build-plproxy: PL/Proxy $up installed into $PREFIX"
