@@ -49,7 +49,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "pg_session.h"
+#include "listeners.h"
 #include "settings.h"
 
 #if PG_VERSION_NUM >= 130000 && PG_VERSION_NUM < 170000
