@@ -71,10 +71,12 @@ static bool plugin_cache_valid = false;
 static Oid	subscriptions_relid = InvalidOid;
 
 static al_pg_statement plugins_all_stmt = {
-	"SELECT event_type, handler::pg_catalog.oid, owner::pg_catalog.oid,"
+	.sql = "SELECT event_type, handler::pg_catalog.oid, owner::pg_catalog.oid,"
 	" search_path"
 	" FROM allocation.subscriptions ORDER BY id",
-	0, {InvalidOid}, SPI_OK_SELECT
+	.nargs = 0,
+	.argtypes = {InvalidOid},
+	.expected = SPI_OK_SELECT
 };
 
 /* columns of plugins_all_stmt */

@@ -25,9 +25,11 @@
 #define TEXT(s) CStringGetTextDatum(s)
 
 static al_pg_statement notification_insert_stmt = {
-	"INSERT INTO allocation.notifications (recipient, subject, body)"
+	.sql = "INSERT INTO allocation.notifications (recipient, subject, body)"
 	" VALUES ($1, $2, $3)",
-	3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_INSERT
+	.nargs = 3,
+	.argtypes = {TEXTOID, TEXTOID, TEXTOID},
+	.expected = SPI_OK_INSERT
 };
 
 /* Write one e-mail and wake the mailer when the transaction commits. */

@@ -49,9 +49,11 @@ static al_pg_statement order_status = {
 };
 
 static al_pg_statement order_get_stmt = {
-	"SELECT status, version_number, event_seq, event_key"
+	.sql = "SELECT status, version_number, event_seq, event_key"
 	" FROM allocation.orders WHERE orderid" EQ "$1 FOR NO KEY UPDATE",
-	1, {TEXTOID}, SPI_OK_SELECT
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_SELECT
 };
 /* columns of order_get_stmt */
 enum
@@ -63,32 +65,39 @@ enum
 };
 
 static al_pg_statement order_insert_stmt = {
-	"INSERT INTO allocation.orders (orderid, status, version_number,"
+	.sql = "INSERT INTO allocation.orders (orderid, status, version_number,"
 	" event_seq, event_key, updated_at)"
 	" VALUES ($1, $2, $3, $4, $5, pg_catalog.clock_timestamp())"
 	" ON CONFLICT (orderid) DO NOTHING",
-	5, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID}, SPI_OK_INSERT
+	.nargs = 5,
+	.argtypes = {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID},
+	.expected = SPI_OK_INSERT
 };
 
 static al_pg_statement order_update_stmt = {
-	"UPDATE allocation.orders SET status = $2, version_number = $3,"
+	.sql = "UPDATE allocation.orders SET status = $2, version_number = $3,"
 	" event_seq = $4, event_key = $5,"
 	" updated_at = pg_catalog.clock_timestamp()"
 	" WHERE orderid" EQ "$1 AND version_number" EQ "$6",
-	6, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID},
-	SPI_OK_UPDATE
+	.nargs = 6,
+	.argtypes = {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID},
+	.expected = SPI_OK_UPDATE
 };
 
 static al_pg_statement order_subscribe_stmt = {
-	"INSERT INTO allocation.order_subscriptions (orderid, email)"
+	.sql = "INSERT INTO allocation.order_subscriptions (orderid, email)"
 	" VALUES ($1, $2) ON CONFLICT (orderid, email) DO NOTHING",
-	2, {TEXTOID, TEXTOID}, SPI_OK_INSERT
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID},
+	.expected = SPI_OK_INSERT
 };
 
 static al_pg_statement order_subscribers_stmt = {
-	"SELECT email FROM allocation.order_subscriptions"
+	.sql = "SELECT email FROM allocation.order_subscriptions"
 	" WHERE orderid" EQ "$1 ORDER BY subscribed_at, email",
-	1, {TEXTOID}, SPI_OK_SELECT
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_SELECT
 };
 /* columns of order_subscribers_stmt */
 enum
@@ -97,8 +106,10 @@ enum
 };
 
 static al_pg_statement order_any_stmt = {
-	"SELECT FROM allocation.orders LIMIT 1",
-	0, {InvalidOid}, SPI_OK_SELECT
+	.sql = "SELECT FROM allocation.orders LIMIT 1",
+	.nargs = 0,
+	.argtypes = {InvalidOid},
+	.expected = SPI_OK_SELECT
 };
 
 

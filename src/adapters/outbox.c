@@ -74,15 +74,16 @@ state_of(al_pg_session *s)
  * (position) that order.
  */
 static al_pg_statement outbox_insert_stmt = {
-	"INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
+	.sql = "INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
 	" payload, occurred_at, aggregate_seq, commit_key)"
 	" VALUES ($7, $1, $2, $3, $4, pg_catalog.clock_timestamp(), $5, $6)",
-	7, {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID, UUIDOID},
-	SPI_OK_INSERT
+	.nargs = 7,
+	.argtypes = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID, UUIDOID},
+	.expected = SPI_OK_INSERT
 };
 
 static al_pg_statement outbox_insert_many_stmt = {
-	"INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
+	.sql = "INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
 	" payload, occurred_at, aggregate_seq, commit_key)"
 	" SELECT pg_catalog.unnest($7::pg_catalog.uuid[]),"
 	" pg_catalog.unnest($1::pg_catalog.text[]),"
@@ -92,15 +93,18 @@ static al_pg_statement outbox_insert_many_stmt = {
 	" pg_catalog.clock_timestamp(),"
 	" pg_catalog.unnest($5::pg_catalog.int8[]),"
 	" pg_catalog.unnest($6::pg_catalog.int8[])",
-	7, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID,
-	INT8ARRAYOID, INT8ARRAYOID, UUIDARRAYOID}, SPI_OK_INSERT
+	.nargs = 7,
+	.argtypes = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT8ARRAYOID, INT8ARRAYOID, UUIDARRAYOID},
+	.expected = SPI_OK_INSERT
 };
 
 /* xmin: was the row written by this transaction? */
 static al_pg_statement clock_get_stmt = {
-	"SELECT system_identifier, key_offset, xmin"
+	.sql = "SELECT system_identifier, key_offset, xmin"
 	" FROM allocation.outbox_clock",
-	0, {InvalidOid}, SPI_OK_SELECT
+	.nargs = 0,
+	.argtypes = {InvalidOid},
+	.expected = SPI_OK_SELECT
 };
 /* columns of clock_get_stmt */
 enum
@@ -111,7 +115,7 @@ enum
 };
 
 static al_pg_statement clock_reset_stmt = {
-	"INSERT INTO allocation.outbox_clock (system_identifier, key_offset)"
+	.sql = "INSERT INTO allocation.outbox_clock (system_identifier, key_offset)"
 	" SELECT $1, GREATEST(0, GREATEST("
 	"  (SELECT pg_catalog.max(commit_key) FROM allocation.outbox),"
 	"  (SELECT pg_catalog.max(event_key) FROM allocation.product_state),"
@@ -126,7 +130,9 @@ static al_pg_statement clock_reset_stmt = {
 	"                        excluded.key_offset)"
 	" WHERE allocation.outbox_clock.system_identifier"
 	"  OPERATOR(pg_catalog.<>) excluded.system_identifier",
-	1, {INT8OID}, SPI_OK_INSERT
+	.nargs = 1,
+	.argtypes = {INT8OID},
+	.expected = SPI_OK_INSERT
 };
 
 

@@ -91,16 +91,20 @@ state_of(al_pg_session *s)
  */
 
 static al_pg_statement product_create_stmt = {
-	"INSERT INTO allocation.product_state (sku) VALUES ($1)"
+	.sql = "INSERT INTO allocation.product_state (sku) VALUES ($1)"
 	" ON CONFLICT (sku) DO NOTHING",
-	1, {TEXTOID}, SPI_OK_INSERT
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_INSERT
 };
 
 static al_pg_statement product_lock_stmt = {
-	"SELECT version_number, line_seq, event_seq, event_key, ctid"
+	.sql = "SELECT version_number, line_seq, event_seq, event_key, ctid"
 	" FROM allocation.product_state WHERE sku" EQ "$1"
 	" FOR NO KEY UPDATE",
-	1, {TEXTOID}, SPI_OK_SELECT
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_SELECT
 };
 /* columns of product_lock_stmt */
 enum
@@ -113,11 +117,12 @@ enum
 };
 
 static al_pg_statement product_save_stmt = {
-	"UPDATE allocation.product_state SET version_number = $2,"
+	.sql = "UPDATE allocation.product_state SET version_number = $2,"
 	" line_seq = $3, event_seq = $4, event_key = $5"
 	" WHERE sku" EQ "$1 AND version_number" EQ "$6",
-	6, {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID},
-	SPI_OK_UPDATE
+	.nargs = 6,
+	.argtypes = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID},
+	.expected = SPI_OK_UPDATE
 };
 
 /*
@@ -127,16 +132,19 @@ static al_pg_statement product_save_stmt = {
  * the statement by key.
  */
 static al_pg_statement product_save_tid_stmt = {
-	"UPDATE allocation.product_state SET version_number = $2,"
+	.sql = "UPDATE allocation.product_state SET version_number = $2,"
 	" line_seq = $3, event_seq = $4, event_key = $5"
 	" WHERE ctid" EQ "$7 AND sku" EQ "$1 AND version_number" EQ "$6",
-	7, {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIDOID},
-	SPI_OK_UPDATE
+	.nargs = 7,
+	.argtypes = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIDOID},
+	.expected = SPI_OK_UPDATE
 };
 
 static al_pg_statement batch_sku_stmt = {
-	"SELECT sku FROM allocation.batches WHERE reference" EQ "$1",
-	1, {TEXTOID}, SPI_OK_SELECT
+	.sql = "SELECT sku FROM allocation.batches WHERE reference" EQ "$1",
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_SELECT
 };
 /* columns of batch_sku_stmt */
 enum
@@ -145,9 +153,11 @@ enum
 };
 
 static al_pg_statement batch_get_stmt = {
-	"SELECT purchased_quantity, allocated_quantity, eta, ctid"
+	.sql = "SELECT purchased_quantity, allocated_quantity, eta, ctid"
 	" FROM allocation.batches WHERE reference" EQ "$1 AND sku" EQ "$2",
-	2, {TEXTOID, TEXTOID}, SPI_OK_SELECT
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID},
+	.expected = SPI_OK_SELECT
 };
 /* columns of batch_get_stmt: a batch row (load_batch_row) from BATCH_GET_PURCHASED */
 enum
@@ -159,9 +169,11 @@ enum
 };
 
 static al_pg_statement batch_lines_stmt = {
-	"SELECT orderid, qty, seq FROM allocation.order_lines"
+	.sql = "SELECT orderid, qty, seq FROM allocation.order_lines"
 	" WHERE batchref" EQ "$1",
-	1, {TEXTOID}, SPI_OK_SELECT
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_SELECT
 };
 /* columns of batch_lines_stmt */
 enum
@@ -172,22 +184,28 @@ enum
 };
 
 static al_pg_statement batch_insert_stmt = {
-	"INSERT INTO allocation.batches (reference, sku, purchased_quantity,"
+	.sql = "INSERT INTO allocation.batches (reference, sku, purchased_quantity,"
 	" allocated_quantity, eta) VALUES ($1, $2, $3, $4, $5)",
-	5, {TEXTOID, TEXTOID, INT4OID, INT4OID, DATEOID}, SPI_OK_INSERT
+	.nargs = 5,
+	.argtypes = {TEXTOID, TEXTOID, INT4OID, INT4OID, DATEOID},
+	.expected = SPI_OK_INSERT
 };
 
 static al_pg_statement batch_update_stmt = {
-	"UPDATE allocation.batches SET purchased_quantity = $2,"
+	.sql = "UPDATE allocation.batches SET purchased_quantity = $2,"
 	" allocated_quantity = $3 WHERE reference" EQ "$1",
-	3, {TEXTOID, INT4OID, INT4OID}, SPI_OK_UPDATE
+	.nargs = 3,
+	.argtypes = {TEXTOID, INT4OID, INT4OID},
+	.expected = SPI_OK_UPDATE
 };
 
 /* by the TID read under the product lock, as product_save_tid_stmt */
 static al_pg_statement batch_update_tid_stmt = {
-	"UPDATE allocation.batches SET purchased_quantity = $2,"
+	.sql = "UPDATE allocation.batches SET purchased_quantity = $2,"
 	" allocated_quantity = $3 WHERE ctid" EQ "$4 AND reference" EQ "$1",
-	4, {TEXTOID, INT4OID, INT4OID, TIDOID}, SPI_OK_UPDATE
+	.nargs = 4,
+	.argtypes = {TEXTOID, INT4OID, INT4OID, TIDOID},
+	.expected = SPI_OK_UPDATE
 };
 
 /*
@@ -200,13 +218,15 @@ static al_pg_statement batch_update_tid_stmt = {
  * the ordered scan, product_repository.c Note 5), not a custom plan per call.
  */
 static al_pg_statement candidates_stmt = {
-	"SELECT reference, purchased_quantity, allocated_quantity, eta, ctid"
+	.sql = "SELECT reference, purchased_quantity, allocated_quantity, eta, ctid"
 	" FROM allocation.batches WHERE sku" EQ "$1 AND has_stock"
 	" AND allocated_quantity OPERATOR(pg_catalog.<=)"
 	" (purchased_quantity OPERATOR(pg_catalog.-) $2)"
 	" ORDER BY eta NULLS FIRST, reference LIMIT $3 OFFSET $4",
-	4, {TEXTOID, INT4OID, INT8OID, INT8OID}, SPI_OK_SELECT,
-	CURSOR_OPT_GENERIC_PLAN
+	.nargs = 4,
+	.argtypes = {TEXTOID, INT4OID, INT8OID, INT8OID},
+	.expected = SPI_OK_SELECT,
+	.cursor_options = CURSOR_OPT_GENERIC_PLAN
 };
 /* columns of candidates_stmt */
 enum
@@ -219,12 +239,14 @@ enum
 };
 
 static al_pg_statement line_get_stmt = {
-	"SELECT l.batchref, l.qty, l.seq, b.purchased_quantity,"
+	.sql = "SELECT l.batchref, l.qty, l.seq, b.purchased_quantity,"
 	" b.allocated_quantity, b.eta, b.ctid"
 	" FROM allocation.order_lines l JOIN allocation.batches b"
 	" ON b.reference" EQ "l.batchref"
 	" WHERE l.sku" EQ "$1 AND l.orderid" EQ "$2",
-	2, {TEXTOID, TEXTOID}, SPI_OK_SELECT
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID},
+	.expected = SPI_OK_SELECT
 };
 /*
  * columns of line_get_stmt and line_and_candidates_stmt (a candidate row
@@ -243,7 +265,7 @@ enum
 
 /* line_get_stmt, then the first page of candidates_stmt: one round trip */
 static al_pg_statement line_and_candidates_stmt = {
-	"SELECT l.batchref, l.qty, l.seq, b.purchased_quantity,"
+	.sql = "SELECT l.batchref, l.qty, l.seq, b.purchased_quantity,"
 	" b.allocated_quantity, b.eta, b.ctid"
 	" FROM allocation.order_lines l JOIN allocation.batches b"
 	" ON b.reference" EQ "l.batchref"
@@ -254,43 +276,54 @@ static al_pg_statement line_and_candidates_stmt = {
 	" AND allocated_quantity OPERATOR(pg_catalog.<=)"
 	" (purchased_quantity OPERATOR(pg_catalog.-) $3)"
 	" ORDER BY eta NULLS FIRST, reference LIMIT $4)",
-	4, {TEXTOID, TEXTOID, INT4OID, INT8OID}, SPI_OK_SELECT,
-	CURSOR_OPT_GENERIC_PLAN
+	.nargs = 4,
+	.argtypes = {TEXTOID, TEXTOID, INT4OID, INT8OID},
+	.expected = SPI_OK_SELECT,
+	.cursor_options = CURSOR_OPT_GENERIC_PLAN
 };
 
 static al_pg_statement line_insert_stmt = {
-	"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
+	.sql = "INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
 	" VALUES ($1, $2, $3, $4, $5)",
-	5, {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID}, SPI_OK_INSERT
+	.nargs = 5,
+	.argtypes = {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID},
+	.expected = SPI_OK_INSERT
 };
 
 static al_pg_statement line_insert_many_stmt = {
-	"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
+	.sql = "INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
 	" SELECT $1, pg_catalog.unnest($2::pg_catalog.text[]),"
 	" pg_catalog.unnest($3::pg_catalog.int4[]),"
 	" pg_catalog.unnest($4::pg_catalog.text[]),"
 	" pg_catalog.unnest($5::pg_catalog.int8[])",
-	5, {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
-	SPI_OK_INSERT
+	.nargs = 5,
+	.argtypes = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
+	.expected = SPI_OK_INSERT
 };
 
 static al_pg_statement line_update_stmt = {
-	"UPDATE allocation.order_lines SET qty = $3, batchref = $4, seq = $5"
+	.sql = "UPDATE allocation.order_lines SET qty = $3, batchref = $4, seq = $5"
 	" WHERE sku" EQ "$1 AND orderid" EQ "$2",
-	5, {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID}, SPI_OK_UPDATE
+	.nargs = 5,
+	.argtypes = {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID},
+	.expected = SPI_OK_UPDATE
 };
 
 static al_pg_statement line_delete_stmt = {
-	"DELETE FROM allocation.order_lines WHERE sku" EQ "$1"
+	.sql = "DELETE FROM allocation.order_lines WHERE sku" EQ "$1"
 	" AND orderid" EQ "$2",
-	2, {TEXTOID, TEXTOID}, SPI_OK_DELETE
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID},
+	.expected = SPI_OK_DELETE
 };
 
 static al_pg_statement products_lock_stmt = {
-	"SELECT sku, version_number, line_seq, event_seq, event_key"
+	.sql = "SELECT sku, version_number, line_seq, event_seq, event_key"
 	" FROM allocation.product_state WHERE sku" EQ "ANY ($1)"
 	" ORDER BY sku FOR NO KEY UPDATE",
-	1, {TEXTARRAYOID}, SPI_OK_SELECT
+	.nargs = 1,
+	.argtypes = {TEXTARRAYOID},
+	.expected = SPI_OK_SELECT
 };
 /* columns of products_lock_stmt */
 enum
@@ -303,7 +336,7 @@ enum
 };
 
 static al_pg_statement products_save_stmt = {
-	"UPDATE allocation.product_state p SET version_number = u.v,"
+	.sql = "UPDATE allocation.product_state p SET version_number = u.v,"
 	" line_seq = u.l, event_seq = u.e, event_key = u.k"
 	" FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS s,"
 	" pg_catalog.unnest($2::pg_catalog.int8[]) AS v,"
@@ -312,8 +345,9 @@ static al_pg_statement products_save_stmt = {
 	" pg_catalog.unnest($5::pg_catalog.int8[]) AS k,"
 	" pg_catalog.unnest($6::pg_catalog.int8[]) AS o) u"
 	" WHERE p.sku" EQ "u.s AND p.version_number" EQ "u.o",
-	6, {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-	INT8ARRAYOID, INT8ARRAYOID}, SPI_OK_UPDATE
+	.nargs = 6,
+	.argtypes = {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
+	.expected = SPI_OK_UPDATE
 };
 
 /*
@@ -323,7 +357,7 @@ static al_pg_statement products_save_stmt = {
  * every order line, its cost growing with the history).
  */
 static al_pg_statement lines_of_orders_stmt = {
-	"SELECT l.sku, l.orderid, l.batchref, l.qty, l.seq,"
+	.sql = "SELECT l.sku, l.orderid, l.batchref, l.qty, l.seq,"
 	" b.purchased_quantity, b.allocated_quantity, b.eta"
 	" FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS s,"
 	" pg_catalog.unnest($2::pg_catalog.text[]) AS o) r,"
@@ -333,7 +367,9 @@ static al_pg_statement lines_of_orders_stmt = {
 	" LATERAL (SELECT b.purchased_quantity, b.allocated_quantity, b.eta"
 	"  FROM allocation.batches b"
 	"  WHERE b.reference" EQ "l.batchref OFFSET 0) b",
-	2, {TEXTARRAYOID, TEXTARRAYOID}, SPI_OK_SELECT
+	.nargs = 2,
+	.argtypes = {TEXTARRAYOID, TEXTARRAYOID},
+	.expected = SPI_OK_SELECT
 };
 /* columns of lines_of_orders_stmt */
 enum
@@ -350,7 +386,7 @@ enum
 
 /* the first page of candidates_stmt of every SKU of $1, floors in $2 */
 static al_pg_statement candidates_many_stmt = {
-	"SELECT r.s, b.reference, b.purchased_quantity, b.allocated_quantity,"
+	.sql = "SELECT r.s, b.reference, b.purchased_quantity, b.allocated_quantity,"
 	" b.eta FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS s,"
 	" pg_catalog.unnest($2::pg_catalog.int4[]) AS q) r,"
 	" LATERAL (SELECT b.reference, b.purchased_quantity,"
@@ -359,8 +395,10 @@ static al_pg_statement candidates_many_stmt = {
 	"  AND b.allocated_quantity OPERATOR(pg_catalog.<=)"
 	"  (b.purchased_quantity OPERATOR(pg_catalog.-) r.q)"
 	"  ORDER BY b.eta NULLS FIRST, b.reference LIMIT $3) b",
-	3, {TEXTARRAYOID, INT4ARRAYOID, INT8OID}, SPI_OK_SELECT,
-	CURSOR_OPT_GENERIC_PLAN
+	.nargs = 3,
+	.argtypes = {TEXTARRAYOID, INT4ARRAYOID, INT8OID},
+	.expected = SPI_OK_SELECT,
+	.cursor_options = CURSOR_OPT_GENERIC_PLAN
 };
 /* columns of candidates_many_stmt */
 enum
@@ -373,24 +411,27 @@ enum
 };
 
 static al_pg_statement batches_update_stmt = {
-	"UPDATE allocation.batches b SET purchased_quantity = u.p,"
+	.sql = "UPDATE allocation.batches b SET purchased_quantity = u.p,"
 	" allocated_quantity = u.a"
 	" FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS r,"
 	" pg_catalog.unnest($2::pg_catalog.int4[]) AS p,"
 	" pg_catalog.unnest($3::pg_catalog.int4[]) AS a) u"
 	" WHERE b.reference" EQ "u.r",
-	3, {TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID}, SPI_OK_UPDATE
+	.nargs = 3,
+	.argtypes = {TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID},
+	.expected = SPI_OK_UPDATE
 };
 
 static al_pg_statement line_insert_any_sku_stmt = {
-	"INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
+	.sql = "INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
 	" SELECT pg_catalog.unnest($1::pg_catalog.text[]),"
 	" pg_catalog.unnest($2::pg_catalog.text[]),"
 	" pg_catalog.unnest($3::pg_catalog.int4[]),"
 	" pg_catalog.unnest($4::pg_catalog.text[]),"
 	" pg_catalog.unnest($5::pg_catalog.int8[])",
-	5, {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	INT8ARRAYOID}, SPI_OK_INSERT
+	.nargs = 5,
+	.argtypes = {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
+	.expected = SPI_OK_INSERT
 };
 
 

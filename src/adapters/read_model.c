@@ -36,9 +36,11 @@ typedef struct view_state
 static int	view_slot;
 
 static al_pg_statement view_insert_stmt = {
-	"INSERT INTO allocation.allocations_view (orderid, sku, batchref, qty,"
+	.sql = "INSERT INTO allocation.allocations_view (orderid, sku, batchref, qty,"
 	" updated_at) VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp())",
-	4, {TEXTOID, TEXTOID, TEXTOID, INT4OID}, SPI_OK_INSERT
+	.nargs = 4,
+	.argtypes = {TEXTOID, TEXTOID, TEXTOID, INT4OID},
+	.expected = SPI_OK_INSERT
 };
 
 /*
@@ -52,20 +54,23 @@ static al_pg_statement view_insert_stmt = {
  * insert walks the index leaves in order.
  */
 static al_pg_statement view_insert_many_stmt = {
-	"INSERT INTO allocation.allocations_view (orderid, sku, batchref, qty,"
+	.sql = "INSERT INTO allocation.allocations_view (orderid, sku, batchref, qty,"
 	" updated_at) SELECT pg_catalog.unnest($1::pg_catalog.text[]),"
 	" pg_catalog.unnest($2::pg_catalog.text[]),"
 	" pg_catalog.unnest($3::pg_catalog.text[]),"
 	" pg_catalog.unnest($4::pg_catalog.int4[]),"
 	" pg_catalog.clock_timestamp()",
-	4, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID},
-	SPI_OK_INSERT
+	.nargs = 4,
+	.argtypes = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID},
+	.expected = SPI_OK_INSERT
 };
 
 static al_pg_statement view_delete_stmt = {
-	"DELETE FROM allocation.allocations_view WHERE orderid" EQ "$1"
+	.sql = "DELETE FROM allocation.allocations_view WHERE orderid" EQ "$1"
 	" AND sku" EQ "$2",
-	2, {TEXTOID, TEXTOID}, SPI_OK_DELETE
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID},
+	.expected = SPI_OK_DELETE
 };
 
 /* Allocated: hold the new row back. */

@@ -238,7 +238,7 @@ al_pg_rows_flush(al_pg_session *s, al_pg_rows *rows, int ncols,
 {
 	Datum		args[8];
 
-	Assert(nfixed + ncols <= lengthof(args));
+	Assert(nfixed + ncols <= (int) lengthof(args));
 	if (rows->n == 0)
 		return;
 	for (int c = 0; c < nfixed; c++)
