@@ -138,7 +138,12 @@ FORCE:
 
 # --- unit tests -----------------------------------------------------------
 
-.PHONY: unit
+# make unit also checks the layers: no include or call cycle inside src/,
+# no edge up a layer (scripts/check-layers.sh, docs/architecture.md).
+.PHONY: unit check-layers
+unit: check-layers
+check-layers:
+	@bash scripts/check-layers.sh
 ifeq ($(strip $(UNIT_SRCS)),)
 unit:
 	@echo "unit: no test/unit/*.c, skipped"

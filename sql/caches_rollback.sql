@@ -67,7 +67,7 @@ SELECT allocation._clock_offset() = key_offset AS offset_is_stored
   FROM allocation.outbox_clock;
 
 ------------------------------------------------------------------------
--- The extension owner (pg_session.c): a change of pg_extension.extowner
+-- The extension owner (session.c): a change of pg_extension.extowner
 -- seen by a command of a transaction that rolls back
 ------------------------------------------------------------------------
 SELECT allocation.change_batch_quantity('CR-B1', 101);
@@ -79,7 +79,7 @@ ROLLBACK;
 SELECT allocation.change_batch_quantity('CR-B1', 103);
 
 ------------------------------------------------------------------------
--- The kept plans (pg_session.c): prepared against the tables of an
+-- The kept plans (spi.c): prepared against the tables of an
 -- extension created by a transaction that rolls back
 ------------------------------------------------------------------------
 DROP TRIGGER cr_whoami ON allocation.batches;

@@ -235,29 +235,70 @@ al_identifier_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 	return text_to_cstring(t);
 }
 
+/* What each kind of quantity must be, worded once for every path. */
+static const struct
+{
+	bool		(*valid) (int32 qty);
+	const char *noun;			/* "invalid quantity %d for <noun>" */
+	const char *rule;			/* "field \"qty\" <rule>" */
+	const char *detail;
+}			QTY_RULES[] = {
+	[AL_QTY_LINE] = {al_line_qty_valid, "an order line",
+		"must be greater than zero",
+	"An order line's quantity must be greater than zero."},
+	[AL_QTY_BATCH] = {al_batch_qty_valid, "a batch",
+		"must not be negative",
+	"A batch's quantity must not be negative."},
+};
+
+/* 22023 unless qty is a valid quantity of kind; see errors.h. */
+void
+al_check_qty(int32 qty, al_qty_kind kind, al_qty_source source, int line,
+			 const char *field)
+{
+	if (QTY_RULES[kind].valid(qty))
+		return;
+	switch (source)
+	{
+		case AL_QTY_FROM_ARGUMENT:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid quantity %d for %s", qty,
+							QTY_RULES[kind].noun),
+					 errdetail_internal("%s", QTY_RULES[kind].detail)));
+			break;
+		case AL_QTY_FROM_ARRAY:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid quantity %d for line %d", qty, line),
+					 errdetail_internal("%s", QTY_RULES[kind].detail)));
+			break;
+		case AL_QTY_FROM_MESSAGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("malformed message: field \"%s\" %s", field,
+							QTY_RULES[kind].rule)));
+			break;
+	}
+}
+
+/* An order line's quantity argument: 22023 unless greater than zero. */
 int32
 al_line_qty_arg(FunctionCallInfo fcinfo, int argno)
 {
 	int32		qty = PG_GETARG_INT32(argno);
 
-	if (!al_line_qty_valid(qty))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid quantity %d for an order line", qty),
-				 errdetail("An order line's quantity must be greater than zero.")));
+	al_check_qty(qty, AL_QTY_LINE, AL_QTY_FROM_ARGUMENT, 0, NULL);
 	return qty;
 }
 
+/* A batch's quantity argument: 22023 if negative. */
 int32
 al_batch_qty_arg(FunctionCallInfo fcinfo, int argno)
 {
 	int32		qty = PG_GETARG_INT32(argno);
 
-	if (!al_batch_qty_valid(qty))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid quantity %d for a batch", qty),
-				 errdetail("A batch's quantity must not be negative.")));
+	al_check_qty(qty, AL_QTY_BATCH, AL_QTY_FROM_ARGUMENT, 0, NULL);
 	return qty;
 }
 

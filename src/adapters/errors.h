@@ -60,6 +60,24 @@ extern void al_check_identifier_value(const char *s, size_t len,
 									  const char *argname);
 extern char *al_identifier_arg(FunctionCallInfo fcinfo, int argno,
 							   const char *argname);
+/*
+ * The quantity checks, one for every path: a SQL argument, a line of
+ * allocate_many's array (line counts from 1), a field of a handle()
+ * message (field names it).  22023 unless qty is valid for its kind.
+ */
+typedef enum al_qty_kind
+{
+	AL_QTY_LINE,				/* greater than zero */
+	AL_QTY_BATCH				/* not negative */
+} al_qty_kind;
+typedef enum al_qty_source
+{
+	AL_QTY_FROM_ARGUMENT,
+	AL_QTY_FROM_ARRAY,
+	AL_QTY_FROM_MESSAGE
+} al_qty_source;
+extern void al_check_qty(int32 qty, al_qty_kind kind, al_qty_source source,
+						 int line, const char *field);
 extern int32 al_line_qty_arg(FunctionCallInfo fcinfo, int argno);
 extern int32 al_batch_qty_arg(FunctionCallInfo fcinfo, int argno);
 

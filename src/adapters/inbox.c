@@ -8,7 +8,7 @@
  * Notes:
  *	1) Memory: the statements' results live in SPI memory until the next
  *	   statement; a stored result is copied into the session's caller_cxt
- *	   (pg_session.c) before the session ends.
+ *	   (session.c) before the session ends.
  *	2) The claim is an INSERT ... ON CONFLICT DO NOTHING: of two sessions
  *	   handling the same message at once, the second waits for the first
  *	   and then reads its result (or claims it, if the first rolled back).
@@ -23,7 +23,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "pg_session.h"
+#include "inbox.h"
 
 #define EQ AL_EQ
 

@@ -53,7 +53,10 @@
 
 #include "errors.h"
 #include "pg_compat.h"
-#include "pg_session.h"
+#include "isolation.h"
+#include "outbox.h"
+
+#define EQ AL_EQ
 
 typedef struct al_plugin
 {
@@ -66,8 +69,27 @@ typedef struct al_plugin
 static al_plugin *plugin_cache = NULL;
 static int	plugin_count = 0;
 static bool plugin_cache_valid = false;
-static bool plugin_callback_registered = false;
 static Oid	subscriptions_relid = InvalidOid;
+
+static al_pg_statement plugins_all_stmt = {
+	.sql = "SELECT event_type,"
+	" COALESCE(pg_catalog.to_regprocedure(handler)::pg_catalog.oid, 0),"
+	" owner::pg_catalog.oid,"
+	" search_path"
+	" FROM allocation.subscriptions ORDER BY id",
+	.nargs = 0,
+	.argtypes = {InvalidOid},
+	.expected = SPI_OK_SELECT
+};
+
+/* columns of plugins_all_stmt */
+enum
+{
+	PLUGINS_EVENT_TYPE = 1,
+	PLUGINS_HANDLER,
+	PLUGINS_OWNER,
+	PLUGINS_SEARCH_PATH
+};
 
 /* Relcache callback: drop the cache when allocation.subscriptions changed. */
 static void
@@ -147,17 +169,21 @@ raise_handler_status(al_status st, const al_event *ev)
 			 errmsg("event handler gave up: %s", al_status_name(st))));
 }
 
+/* What runs isolated: body(arg), on behalf of event ev. */
+typedef al_status (*isolated_fn) (void *arg);
+
 /*
- * Run fn(svc, ev) in a subtransaction.  Its own failure becomes a WARNING
+ * Run body(arg) in a subtransaction.  Its own failure becomes a WARNING
  * naming the handler, with the error's own SQLSTATE, and undoes only its
- * work; an error of the caller's transaction (al_pg_error_belongs_to_caller)
- * is re-thrown once the subtransaction is rolled back.  A handler that
- * returns a status other than AL_OK fails with the error that status maps
- * to, by the same rule.  Returns false when it failed.
+ * work (and what the adapters held back meanwhile); an error of the
+ * caller's transaction (al_pg_error_belongs_to_caller) is re-thrown once
+ * the subtransaction is rolled back.  A body that returns a status other
+ * than AL_OK fails with the error that status maps to, by the same rule.
+ * Returns false when it failed.
  */
 static bool
-isolation_run(void *ctx, const char *name, al_event_handler_fn fn,
-			  al_service *svc, const al_event *ev)
+run_isolated(al_pg_session *s, const char *name, isolated_fn body, void *arg,
+			 const al_event *ev)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -167,7 +193,7 @@ isolation_run(void *ctx, const char *name, al_event_handler_fn fn,
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		al_status	st = fn(svc, ev);
+		al_status	st = body(arg);
 
 		/* it gave up: undo its work as if it had raised */
 		if (st != AL_OK)
@@ -183,7 +209,7 @@ isolation_run(void *ctx, const char *name, al_event_handler_fn fn,
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		al_pg_forget_rows(ctx);
+		al_pg_forget_held(s);
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -201,20 +227,41 @@ isolation_run(void *ctx, const char *name, al_event_handler_fn fn,
 	return ok;
 }
 
+/* One event handler's call, for run_isolated. */
+typedef struct handler_call
+{
+	al_event_handler_fn fn;
+	al_service *svc;
+	const al_event *ev;
+} handler_call;
+
+static al_status
+call_handler(void *arg)
+{
+	handler_call *call = arg;
+
+	return call->fn(call->svc, call->ev);
+}
+
+/* Port al_isolation: run handler fn(svc, ev) isolated (run_isolated). */
+static bool
+isolation_run(void *ctx, const char *name, al_event_handler_fn fn,
+			  al_service *svc, const al_event *ev)
+{
+	handler_call call = {fn, svc, ev};
+
+	return run_isolated(ctx, name, call_handler, &call, ev);
+}
+
 /* (Re)load the subscriptions into the backend cache. */
 static void
 plugin_cache_load(al_pg_session *s)
 {
 	uint64		n;
 
-	if (!plugin_callback_registered)
-	{
-		CacheRegisterRelcacheCallback(plugin_cache_reset, (Datum) 0);
-		plugin_callback_registered = true;
-	}
 	subscriptions_relid = get_relname_relid("subscriptions",
 											get_namespace_oid("allocation", false));
-	n = al_pg_exec(s, Q_PLUGINS_ALL, NULL, NULL);
+	n = al_pg_run(s, &plugins_all_stmt, NULL, NULL);
 	if (plugin_cache)
 	{
 		for (int i = 0; i < plugin_count; i++)
@@ -226,15 +273,15 @@ plugin_cache_load(al_pg_session *s)
 	plugin_count = 0;
 	for (uint64 i = 0; i < n; i++)
 	{
-		char	   *type = al_pg_text(s, i, 1);
+		char	   *type = al_pg_text(s, i, PLUGINS_EVENT_TYPE);
 		al_plugin  *pl = &plugin_cache[plugin_count];
 
 		if (!al_event_type_from_name(type, &pl->type))
 			continue;
-		pl->handler = DatumGetObjectId(al_pg_datum(i, 2));
-		pl->owner = DatumGetObjectId(al_pg_datum(i, 3));
+		pl->handler = DatumGetObjectId(al_pg_datum(i, PLUGINS_HANDLER));
+		pl->owner = DatumGetObjectId(al_pg_datum(i, PLUGINS_OWNER));
 		pl->search_path = MemoryContextStrdup(CacheMemoryContext,
-											  al_pg_text(s, i, 4));
+											  al_pg_text(s, i, PLUGINS_SEARCH_PATH));
 		plugin_count++;
 	}
 	/* as order_repository.c's cache: a list read under an old snapshot is not kept */
@@ -273,13 +320,12 @@ al_pg_check_plugin_owner(Oid handler, Oid subscriber)
 				 errhint("A plugin must be owned by the subscribing role, by a role that has its privileges, or by a superuser.")));
 }
 
+/* One plugin's call, for run_isolated. */
 typedef struct plugin_call
 {
 	const al_plugin *plugin;
 	Datum		event;
 } plugin_call;
-
-static plugin_call *current_call;
 
 /*
  * Body of one isolated plugin call.  The plugin runs as its subscriber,
@@ -289,9 +335,10 @@ static plugin_call *current_call;
  * rights nor leave anything behind in the caller's session.
  */
 static al_status
-call_plugin(al_service *svc, const al_event *ev)
+call_plugin(void *arg)
 {
-	const al_plugin *pl = current_call->plugin;
+	const plugin_call *call = arg;
+	const al_plugin *pl = call->plugin;
 	Oid			saved_user;
 	int			saved_sec;
 	int			nestlevel;
@@ -317,7 +364,7 @@ call_plugin(al_service *svc, const al_event *ev)
 	/* a (jsonb) RETURNS void function may return NULL (SQL ones do) */
 	fmgr_info(pl->handler, &flinfo);
 	InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = current_call->event;
+	fcinfo->args[0].value = call->event;
 	fcinfo->args[0].isnull = false;
 	(void) FunctionCallInvoke(fcinfo);
 
@@ -383,16 +430,26 @@ plugins_dispatch(void *ctx, const char *aggregatetype, const al_event *ev)
 		{
 			json = plugin_event_json(aggregatetype, ev);
 			/* a plugin may read the read model: write what is held back */
-			al_pg_flush_views(s);
+			al_pg_before_user_code(s);
 		}
 		call.plugin = &calls[i];
 		call.event = json;
-		current_call = &call;
-		isolation_run(s, format_procedure(calls[i].handler), call_plugin,
-					  NULL, ev);
+		run_isolated(s, format_procedure(calls[i].handler), call_plugin,
+					 &call, ev);
 	}
 }
 
+/*
+ * Called once by _PG_init (through al_pg_session_init): the callback of
+ * the subscriptions' cache, before any use (Note 3).
+ */
+void
+al_pg_isolation_init(void)
+{
+	CacheRegisterRelcacheCallback(plugin_cache_reset, (Datum) 0);
+}
+
+/* The ports al_isolation and al_plugins, bound to session s. */
 void
 al_pg_isolation(al_isolation *isolation, al_plugins *plugins,
 				al_pg_session *s)

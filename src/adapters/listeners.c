@@ -50,7 +50,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_compat.h"
-#include "pg_session.h"
+#include "listeners.h"
 #include "settings.h"
 
 #ifdef AL_ASYNC_LAYOUT_KNOWN

@@ -4,7 +4,7 @@
  *	  The SPI order repository (port al_order_repository).
  *
  * Notes:
- *	1) Memory: see pg_session.c; strings are copied into the arena.
+ *	1) Memory: see session.c; strings are copied into the arena.
  *	2) get() locks the order row FOR NO KEY UPDATE, so status changes of
  *	   one order are serialized like commands on one product.
  *	3) is_tracked() runs on every Allocated and OutOfStock event; a
@@ -24,7 +24,17 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 
-#include "pg_session.h"
+#include "order_repository.h"
+
+#define EQ AL_EQ
+
+/* The repository's state in one SQL call. */
+typedef struct order_state
+{
+	int			orders_checked; /* 0: not yet; 1: no order; 2: orders */
+} order_state;
+
+static int	order_slot;
 
 /* One order's status: allocation.order_status, and is_tracked() */
 enum
@@ -38,6 +48,70 @@ static al_pg_statement order_status = {
 	.expected = SPI_OK_SELECT
 };
 
+static al_pg_statement order_get_stmt = {
+	.sql = "SELECT status, version_number, event_seq, event_key"
+	" FROM allocation.orders WHERE orderid" EQ "$1 FOR NO KEY UPDATE",
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_SELECT
+};
+/* columns of order_get_stmt */
+enum
+{
+	ORDER_GET_STATUS = 1,
+	ORDER_GET_VERSION,
+	ORDER_GET_EVENT_SEQ,
+	ORDER_GET_EVENT_KEY
+};
+
+static al_pg_statement order_insert_stmt = {
+	.sql = "INSERT INTO allocation.orders (orderid, status, version_number,"
+	" event_seq, event_key, updated_at)"
+	" VALUES ($1, $2, $3, $4, $5, pg_catalog.clock_timestamp())"
+	" ON CONFLICT (orderid) DO NOTHING",
+	.nargs = 5,
+	.argtypes = {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID},
+	.expected = SPI_OK_INSERT
+};
+
+static al_pg_statement order_update_stmt = {
+	.sql = "UPDATE allocation.orders SET status = $2, version_number = $3,"
+	" event_seq = $4, event_key = $5,"
+	" updated_at = pg_catalog.clock_timestamp()"
+	" WHERE orderid" EQ "$1 AND version_number" EQ "$6",
+	.nargs = 6,
+	.argtypes = {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID},
+	.expected = SPI_OK_UPDATE
+};
+
+static al_pg_statement order_subscribe_stmt = {
+	.sql = "INSERT INTO allocation.order_subscriptions (orderid, email)"
+	" VALUES ($1, $2) ON CONFLICT (orderid, email) DO NOTHING",
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID},
+	.expected = SPI_OK_INSERT
+};
+
+static al_pg_statement order_subscribers_stmt = {
+	.sql = "SELECT email FROM allocation.order_subscriptions"
+	" WHERE orderid" EQ "$1 ORDER BY subscribed_at, email",
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_SELECT
+};
+/* columns of order_subscribers_stmt */
+enum
+{
+	ORDER_SUBSCRIBERS_EMAIL = 1
+};
+
+static al_pg_statement order_any_stmt = {
+	.sql = "SELECT FROM allocation.orders LIMIT 1",
+	.nargs = 0,
+	.argtypes = {InvalidOid},
+	.expected = SPI_OK_SELECT
+};
+
 
 #define TEXT(s) CStringGetTextDatum(s)
 
@@ -48,13 +122,14 @@ order_get(void *ctx, const char *orderid, al_order *o)
 	Datum		args[1] = {TEXT(orderid)};
 	al_order_status status;
 
-	if (al_pg_exec(s, Q_ORDER_GET, args, NULL) == 0)
+	if (al_pg_run(s, &order_get_stmt, args, NULL) == 0)
 		return AL_UNKNOWN_ORDER;
-	if (!al_order_status_from_name(al_pg_text(s, 0, 1), &status))
+	if (!al_order_status_from_name(al_pg_text(s, 0, ORDER_GET_STATUS), &status))
 		elog(ERROR, "order \"%s\" has an unknown status", orderid);
-	al_order_init(o, &s->mem, orderid, status, al_pg_int8(0, 2));
-	o->event_seq = al_pg_int8(0, 3);
-	o->event_key = (uint64) al_pg_int8(0, 4);
+	al_order_init(o, &s->mem, orderid, status,
+				  al_pg_int8(0, ORDER_GET_VERSION));
+	o->event_seq = al_pg_int8(0, ORDER_GET_EVENT_SEQ);
+	o->event_key = (uint64) al_pg_int8(0, ORDER_GET_EVENT_KEY);
 	return AL_OK;
 }
 
@@ -67,7 +142,6 @@ order_get(void *ctx, const char *orderid, al_order *o)
 static Oid	orders_relid = InvalidOid;
 static bool orders_known = false;
 static bool orders_exist = false;
-static bool orders_callback = false;
 
 static void
 orders_cache_reset(Datum arg, Oid relid)
@@ -87,15 +161,10 @@ any_order_exists(al_pg_session *s)
 {
 	Oid			relid = orders_table();
 
-	if (!orders_callback)
-	{
-		CacheRegisterRelcacheCallback(orders_cache_reset, (Datum) 0);
-		orders_callback = true;
-	}
 	if (!orders_known || relid != orders_relid)
 	{
 		orders_relid = relid;
-		orders_exist = al_pg_exec(s, Q_ORDER_ANY, NULL, NULL) > 0;
+		orders_exist = al_pg_run(s, &order_any_stmt, NULL, NULL) > 0;
 		/*
 		 * An answer read under a transaction snapshot (REPEATABLE READ,
 		 * SERIALIZABLE) may be older than an invalidation this backend
@@ -110,12 +179,13 @@ static bool
 order_is_tracked(void *ctx, const char *orderid)
 {
 	al_pg_session *s = ctx;
+	order_state *os = al_pg_state(s, order_slot, sizeof(order_state));
 	Datum		args[1];
 
 	/* asked once per SQL call, not per event */
-	if (s->orders_checked == 0)
-		s->orders_checked = any_order_exists(s) ? 2 : 1;
-	if (s->orders_checked == 1)
+	if (os->orders_checked == 0)
+		os->orders_checked = any_order_exists(s) ? 2 : 1;
+	if (os->orders_checked == 1)
 		return false;
 	args[0] = TEXT(orderid);
 	return al_pg_run(ctx, &order_status, args, NULL) > 0;
@@ -135,18 +205,18 @@ order_save(void *ctx, al_order *o)
 	args[5] = Int64GetDatum(o->version);
 	if (o->is_new)
 	{
-		if (al_pg_exec(s, Q_ORDER_INSERT, args, NULL) == 0)
+		if (al_pg_run(s, &order_insert_stmt, args, NULL) == 0)
 			return AL_DUPLICATE_ORDER;
 		/* tell every backend that order tracking is in use (at commit) */
 		CacheInvalidateRelcacheByRelid(orders_table());
 	}
-	else if (al_pg_exec(s, Q_ORDER_UPDATE, args, NULL) != 1)
+	else if (al_pg_run(s, &order_update_stmt, args, NULL) != 1)
 		return AL_CONCURRENT_UPDATE;
 	if (o->new_subscriber)
 	{
 		Datum		sargs[2] = {TEXT(o->orderid), TEXT(o->new_subscriber)};
 
-		al_pg_exec(s, Q_ORDER_SUBSCRIBE, sargs, NULL);
+		al_pg_run(s, &order_subscribe_stmt, sargs, NULL);
 	}
 	return AL_OK;
 }
@@ -156,16 +226,31 @@ order_subscribers(void *ctx, const char *orderid, int *n)
 {
 	al_pg_session *s = ctx;
 	Datum		args[1] = {TEXT(orderid)};
-	uint64		rows = al_pg_exec(s, Q_ORDER_SUBSCRIBERS, args, NULL);
+	uint64		rows = al_pg_run(s, &order_subscribers_stmt, args, NULL);
 	const char **emails = MemoryContextAlloc(s->arena_cxt,
 											 sizeof(char *) * (rows + 1));
 
 	for (uint64 i = 0; i < rows; i++)
-		emails[i] = al_pg_text(s, i, 1);
+		emails[i] = al_pg_text(s, i, ORDER_SUBSCRIBERS_EMAIL);
 	*n = (int) rows;
 	return emails;
 }
 
+static const al_pg_adapter order_adapter = {.name = "order repository"};
+
+/*
+ * Called once by _PG_init (through al_pg_session_init): the state slot,
+ * and the callback of the "any order?" cache, registered before any use
+ * so that no invalidation can slip by.
+ */
+void
+al_pg_order_repository_init(void)
+{
+	order_slot = al_pg_register(&order_adapter);
+	CacheRegisterRelcacheCallback(orders_cache_reset, (Datum) 0);
+}
+
+/* The port al_order_repository, bound to session s. */
 void
 al_pg_order_repository(al_order_repository *repo, al_pg_session *s)
 {

@@ -1,12 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * outbox.c
- *	  Adapters that write beside the change: the transactional outbox
- *	  (al_outbox), the allocations_view read model (al_read_model) and the
- *	  e-mail notifications (al_notifier).
+ *	  The transactional outbox (port al_outbox), written beside the change,
+ *	  its clock, and the events' JSON payloads (used by the plugins too).
  *
  * Notes:
- *	1) Memory: payloads and held-back rows live in the command's arena.
+ *	1) Memory: payloads and held-back rows live in the command's arena;
+ *	   the rows are written by one statement when the service flushes
+ *	   the outbox, and by the session's flush hook before the call ends.
  *	2) Each event row gets its product's next aggregate_seq (gapless: the
  *	   counter lives in the locked product row and rolls back with it) and
  *	   a commit_key = GREATEST(own xid + clock offset, the aggregate's
@@ -43,10 +44,98 @@
 #include "utils/uuid.h"
 #include "common/pg_prng.h"
 
-#include "pg_session.h"
-#include "settings.h"
+#include "listeners.h"
+#include "outbox.h"
 
 #define TEXT(s) CStringGetTextDatum(s)
+#define EQ AL_EQ
+
+/* The outbox's state in one SQL call. */
+typedef struct outbox_state
+{
+	al_pg_rows	rows;			/* events appended, not yet inserted */
+	bool		events_recorded;	/* NOTIFY allocation_events at commit */
+	bool		clock_checked;	/* clock offset validated in this call */
+	int64		clock_offset;
+} outbox_state;
+
+static int	outbox_slot;
+
+static outbox_state *
+state_of(al_pg_session *s)
+{
+	return al_pg_state(s, outbox_slot, sizeof(outbox_state));
+}
+
+/*
+ * outbox_insert_many_stmt unnests its arrays in the select list, where
+ * they advance in lockstep, row by row, in array order: rows go in in the
+ * order the events were recorded, which gives the identity column
+ * (position) that order.
+ */
+static al_pg_statement outbox_insert_stmt = {
+	.sql = "INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
+	" payload, occurred_at, aggregate_seq, commit_key)"
+	" VALUES ($7, $1, $2, $3, $4, pg_catalog.clock_timestamp(), $5, $6)",
+	.nargs = 7,
+	.argtypes = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID, UUIDOID},
+	.expected = SPI_OK_INSERT
+};
+
+static al_pg_statement outbox_insert_many_stmt = {
+	.sql = "INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
+	" payload, occurred_at, aggregate_seq, commit_key)"
+	" SELECT pg_catalog.unnest($7::pg_catalog.uuid[]),"
+	" pg_catalog.unnest($1::pg_catalog.text[]),"
+	" pg_catalog.unnest($2::pg_catalog.text[]),"
+	" pg_catalog.unnest($3::pg_catalog.text[]),"
+	" pg_catalog.unnest($4::pg_catalog.jsonb[]),"
+	" pg_catalog.clock_timestamp(),"
+	" pg_catalog.unnest($5::pg_catalog.int8[]),"
+	" pg_catalog.unnest($6::pg_catalog.int8[])",
+	.nargs = 7,
+	.argtypes = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT8ARRAYOID, INT8ARRAYOID, UUIDARRAYOID},
+	.expected = SPI_OK_INSERT
+};
+
+/* xmin: was the row written by this transaction? */
+static al_pg_statement clock_get_stmt = {
+	.sql = "SELECT system_identifier, key_offset, xmin"
+	" FROM allocation.outbox_clock",
+	.nargs = 0,
+	.argtypes = {InvalidOid},
+	.expected = SPI_OK_SELECT
+};
+/* columns of clock_get_stmt */
+enum
+{
+	CLOCK_SYSTEM_IDENTIFIER = 1,
+	CLOCK_KEY_OFFSET,
+	CLOCK_XMIN
+};
+
+static al_pg_statement clock_reset_stmt = {
+	.sql = "INSERT INTO allocation.outbox_clock (system_identifier, key_offset)"
+	" SELECT $1, GREATEST(0, GREATEST("
+	"  (SELECT pg_catalog.max(commit_key) FROM allocation.outbox),"
+	"  (SELECT pg_catalog.max(event_key) FROM allocation.product_state),"
+	"  (SELECT pg_catalog.max(event_key) FROM allocation.orders),"
+	"  (SELECT pg_catalog.max(last_key) FROM allocation.consumers))"
+	"  OPERATOR(pg_catalog.-)"
+	"  pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())"
+	"   ::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.+) 1)"
+	" ON CONFLICT (id) DO UPDATE SET"
+	"  system_identifier = excluded.system_identifier,"
+	"  key_offset = GREATEST(allocation.outbox_clock.key_offset,"
+	"                        excluded.key_offset)"
+	" WHERE allocation.outbox_clock.system_identifier"
+	"  OPERATOR(pg_catalog.<>) excluded.system_identifier",
+	.nargs = 1,
+	.argtypes = {INT8OID},
+	.expected = SPI_OK_INSERT
+};
+
+
 
 /* Push "key": value pairs into a jsonb object under construction. */
 static void
@@ -236,34 +325,36 @@ al_pg_clock_offset(al_pg_session *s)
 	Oid			relid;
 	int64		sysid;
 
+	outbox_state *os = state_of(s);
+
 	/* once per SQL call: the catalog lookups are not free per event */
-	if (s->clock_checked)
-		return s->clock_offset;
+	if (os->clock_checked)
+		return os->clock_offset;
 	relid = get_relname_relid("outbox_clock",
 							  get_namespace_oid("allocation", false));
 	sysid = (int64) GetSystemIdentifier();
-	s->clock_checked = true;
+	os->clock_checked = true;
 	if (OidIsValid(clock_relid) && relid == clock_relid)
-		return s->clock_offset = clock_offset;
+		return os->clock_offset = clock_offset;
 	for (;;)
 	{
 		Datum		args[1] = {Int64GetDatum(sysid)};
 
-		if (al_pg_exec(s, Q_CLOCK_GET, NULL, NULL) == 1 &&
-			al_pg_int8(0, 1) == sysid)
+		if (al_pg_run(s, &clock_get_stmt, NULL, NULL) == 1 &&
+			al_pg_int8(0, CLOCK_SYSTEM_IDENTIFIER) == sysid)
 		{
-			TransactionId xmin = DatumGetTransactionId(al_pg_datum(0, 3));
+			TransactionId xmin = DatumGetTransactionId(al_pg_datum(0, CLOCK_XMIN));
 
-			s->clock_offset = al_pg_int8(0, 2);
+			os->clock_offset = al_pg_int8(0, CLOCK_KEY_OFFSET);
 			if (!TransactionIdIsCurrentTransactionId(xmin))
 			{
-				clock_offset = s->clock_offset;
+				clock_offset = os->clock_offset;
 				clock_relid = relid;
 			}
-			return s->clock_offset;
+			return os->clock_offset;
 		}
 		/* ours now; a concurrent first use may win: read it again */
-		al_pg_exec(s, Q_CLOCK_RESET, args, NULL);
+		al_pg_run(s, &clock_reset_stmt, args, NULL);
 	}
 }
 
@@ -297,8 +388,12 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 	row[4] = Int64GetDatum(seq);
 	row[5] = Int64GetDatum((int64) key);
 	row[6] = new_event_id();
-	al_pg_rows_add(s, &s->outbox_rows, 7, row);
-	al_pg_events_recorded(s);
+	{
+		outbox_state *os = state_of(s);
+
+		al_pg_rows_add(s, &os->rows, 7, row);
+		os->events_recorded = true;
+	}
 	return key;
 }
 
@@ -306,27 +401,13 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 void
 al_pg_flush_outbox(al_pg_session *s)
 {
-	al_pg_rows *rows = &s->outbox_rows;
+	static const Oid types[7] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID,
+	INT8OID, INT8OID, UUIDOID};
+	outbox_state *os = s->state[outbox_slot];
 
-	if (rows->n == 1)
-	{
-		Datum		args[7];
-
-		for (int c = 0; c < 7; c++)
-			args[c] = rows->cols[c][0];
-		al_pg_exec(s, Q_OUTBOX_INSERT, args, NULL);
-	}
-	else if (rows->n > 1)
-	{
-		Datum		args[7];
-		static const Oid types[7] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID,
-		INT8OID, INT8OID, UUIDOID};
-
-		for (int c = 0; c < 7; c++)
-			args[c] = al_pg_rows_array(rows, c, types[c]);
-		al_pg_exec(s, Q_OUTBOX_INSERT_MANY, args, NULL);
-	}
-	rows->n = 0;
+	if (os != NULL)
+		al_pg_rows_flush(s, &os->rows, 7, types, &outbox_insert_stmt,
+						 &outbox_insert_many_stmt, 0, NULL);
 }
 
 static void
@@ -351,143 +432,55 @@ outbox_append_order(void *ctx, al_order *o, const al_event *ev)
 									   o->event_seq, o->event_key);
 }
 
-/* The read model: new rows are held back and written together. */
+/*
+ * The outbox's hooks (al_pg_outbox_init): at the end of the call write
+ * what is held back and ask for the NOTIFY; a rolled-back subtransaction
+ * takes its rows back, and the clock row it may have written.
+ */
 static void
-view_allocated(void *ctx, const al_event *ev)
+outbox_session_flush(al_pg_session *s)
 {
-	al_pg_session *s = ctx;
-	Datum		row[4] = {TEXT(ev->orderid), TEXT(ev->sku), TEXT(ev->batchref),
-	Int32GetDatum(ev->qty)};
+	outbox_state *os = s->state[outbox_slot];
 
-	al_pg_rows_add(s, &s->view_rows, 4, row);
-}
-
-static void
-view_deallocated(void *ctx, const al_event *ev)
-{
-	Datum		args[2] = {TEXT(ev->orderid), TEXT(ev->sku)};
-
-	/* a row held back for this line must not come after the delete */
-	al_pg_flush_views(ctx);
-	al_pg_exec(ctx, Q_VIEW_DELETE, args, NULL);
-}
-
-void
-al_pg_flush_views(al_pg_session *s)
-{
-	al_pg_rows *rows = &s->view_rows;
-
-	if (rows->n == 1)
-	{
-		Datum		args[4];
-
-		for (int c = 0; c < 4; c++)
-			args[c] = rows->cols[c][0];
-		al_pg_exec(s, Q_VIEW_INSERT, args, NULL);
-	}
-	else if (rows->n > 1)
-	{
-		Datum		args[4];
-		static const Oid types[4] = {TEXTOID, TEXTOID, TEXTOID, INT4OID};
-
-		al_pg_rows_sort(rows, 4, 0, 1); /* (orderid, sku): the primary key */
-		for (int c = 0; c < 4; c++)
-			args[c] = al_pg_rows_array(rows, c, types[c]);
-		al_pg_exec(s, Q_VIEW_INSERT_MANY, args, NULL);
-	}
-	rows->n = 0;
-}
-
-static void
-views_flush(void *ctx)
-{
-	al_pg_flush_views(ctx);
-}
-
-/* Write one e-mail and wake the mailer when the transaction commits. */
-void
-al_pg_notification(al_pg_session *s, const char *recipient,
-				   const char *subject, const char *body)
-{
-	Datum		args[3] = {TEXT(recipient), TEXT(subject), TEXT(body)};
-
-	al_pg_exec(s, Q_NOTIFICATION_INSERT, args, NULL);
-	al_pg_notify_mailer_at_commit();
-}
-
-static void
-notify_stock_alert(void *ctx, const al_event *ev)
-{
-	const char *recipient = al_stock_alert_recipient_get();
-
-	if (recipient[0] == '\0')
+	if (os == NULL)
 		return;
-	al_pg_notification(ctx, recipient,
-					   psprintf("Out of stock for %s", ev->sku),
-					   psprintf("Order %s asked for %d of %s and no batch can take it.",
-								ev->orderid, ev->qty, ev->sku));
+	al_pg_flush_outbox(s);
+	/* a wake-up hint for outbox consumers, sent at commit (listeners.c) */
+	if (os->events_recorded)
+		al_pg_notify_at_commit();
 }
 
-/* A status change, told to one subscriber. */
 static void
-notify_order_status(void *ctx, const char *recipient, const al_event *ev)
+outbox_session_forget(al_pg_session *s)
 {
-	al_pg_notification(ctx, recipient,
-					   psprintf("Order %s is now %s", ev->orderid, ev->status),
-					   psprintf("The status of order %s changed from %s to %s.",
-								ev->orderid, ev->previous_status, ev->status));
+	outbox_state *os = s->state[outbox_slot];
+
+	if (os == NULL)
+		return;
+	os->rows.n = 0;
+	/* the clock row may have been written by the rolled-back part: re-read */
+	os->clock_checked = false;
 }
 
+static const al_pg_adapter outbox_adapter = {
+	.name = "outbox",
+	.flush = outbox_session_flush,
+	.forget = outbox_session_forget,
+};
+
+/* Called once by _PG_init (through al_pg_session_init). */
 void
-al_pg_outbox(al_outbox *outbox, al_read_model *views, al_notifier *notifier,
-			 al_pg_session *s)
+al_pg_outbox_init(void)
+{
+	outbox_slot = al_pg_register(&outbox_adapter);
+}
+
+/* The port al_outbox, bound to session s. */
+void
+al_pg_outbox(al_outbox *outbox, al_pg_session *s)
 {
 	outbox->ctx = s;
 	outbox->append = outbox_append;
 	outbox->append_order = outbox_append_order;
 	outbox->flush = outbox_flush;
-	views->ctx = s;
-	views->allocated = view_allocated;
-	views->deallocated = view_deallocated;
-	views->flush = views_flush;
-	notifier->ctx = s;
-	notifier->stock_alert = notify_stock_alert;
-	notifier->order_status = notify_order_status;
-}
-
-/*
- * rebuild_read_model: the read model made again from the write model (read
- * models are disposable).  The EXCLUSIVE lock makes concurrent commands
- * wait at their projection, so none is lost between the clear and the
- * copy.
- */
-static al_pg_statement view_lock = {
-	.sql = "LOCK TABLE allocation.allocations_view IN EXCLUSIVE MODE",
-	.nargs = 0,
-	.argtypes = {InvalidOid},
-	.expected = SPI_OK_UTILITY
-};
-static al_pg_statement view_clear = {
-	.sql = "DELETE FROM allocation.allocations_view",
-	.nargs = 0,
-	.argtypes = {InvalidOid},
-	.expected = SPI_OK_DELETE
-};
-static al_pg_statement view_rebuild = {
-	.sql = "INSERT INTO allocation.allocations_view"
-	" (orderid, sku, batchref, qty, updated_at)"
-	" SELECT orderid, sku, batchref, qty, pg_catalog.clock_timestamp()"
-	" FROM allocation.order_lines",
-	.nargs = 0,
-	.argtypes = {InvalidOid},
-	.expected = SPI_OK_INSERT
-};
-
-/* Rebuild allocations_view; returns the rows written. */
-uint64
-al_pg_rebuild_read_model(al_pg_session *s)
-{
-	al_pg_run(s, &view_lock, NULL, NULL);
-	al_pg_run(s, &view_clear, NULL, NULL);
-	return al_pg_run(s, &view_rebuild, NULL, NULL);
 }

@@ -4,7 +4,7 @@
  *	  The SPI product repository (port al_repository).
  *
  * Notes:
- *	1) Memory: see pg_session.c.  Strings read from SPI are copied into
+ *	1) Memory: see session.c.  Strings read from SPI are copied into
  *	   the command's arena by al_pg_text before the core keeps them.
  *	2) Loads only what a command needs: the product row, one order line
  *	   with its batch, candidates a page at a time in preference order (a
@@ -46,39 +46,429 @@
 #include "utils/date.h"
 #include "utils/guc.h"
 
-#include "pg_session.h"
+#include "product_repository.h"
 
 #define TEXT(s) CStringGetTextDatum(s)
+#define EQ AL_EQ
+
+/*
+ * The repository's state in one SQL call: where the rows read under the
+ * product lock are (Note 4), the product row locked last and the batches
+ * loaded since.  Saves update them by TID instead of descending the
+ * primary key again.
+ */
+typedef struct batch_tid_entry
+{
+	const char *ref;
+	ItemPointerData tid;
+} batch_tid_entry;
+
+typedef struct repo_state
+{
+	const char *tid_sku;		/* NULL: no product row TID */
+	ItemPointerData product_tid;
+	int			nbatch_tids;
+	int			batch_tids_cap;
+	batch_tid_entry *batch_tids;
+} repo_state;
+
+/* The repository's registration (al_pg_repository_init) and state slot. */
+static const al_pg_adapter repo_adapter = {.name = "repository"};
+static int	repo_slot;
+
+static repo_state *
+state_of(al_pg_session *s)
+{
+	return al_pg_state(s, repo_slot, sizeof(repo_state));
+}
+
+/*
+ * The *_MANY statements take one array per column and unnest them in the
+ * select list ("SELECT unnest($1), unnest($2), ..."), where the set-
+ * returning functions advance in lockstep, row by row, in array order.
+ * ROWS FROM (unnest($1), ...) would first copy every array into a
+ * tuplestore of its own.
+ */
+
+static al_pg_statement product_create_stmt = {
+	.sql = "INSERT INTO allocation.product_state (sku) VALUES ($1)"
+	" ON CONFLICT (sku) DO NOTHING",
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_INSERT
+};
+
+static al_pg_statement product_lock_stmt = {
+	.sql = "SELECT version_number, line_seq, event_seq, event_key, ctid"
+	" FROM allocation.product_state WHERE sku" EQ "$1"
+	" FOR NO KEY UPDATE",
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_SELECT
+};
+/* columns of product_lock_stmt */
+enum
+{
+	PRODUCT_LOCK_VERSION = 1,
+	PRODUCT_LOCK_LINE_SEQ,
+	PRODUCT_LOCK_EVENT_SEQ,
+	PRODUCT_LOCK_EVENT_KEY,
+	PRODUCT_LOCK_CTID
+};
+
+static al_pg_statement product_save_stmt = {
+	.sql = "UPDATE allocation.product_state SET version_number = $2,"
+	" line_seq = $3, event_seq = $4, event_key = $5"
+	" WHERE sku" EQ "$1 AND version_number" EQ "$6",
+	.nargs = 6,
+	.argtypes = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID},
+	.expected = SPI_OK_UPDATE
+};
+
+/*
+ * The same by the TID read under the product lock: no second descent of
+ * the primary key.  The key is checked too; a row that moved (updated
+ * again in this transaction) is not found, and the caller falls back to
+ * the statement by key.
+ */
+static al_pg_statement product_save_tid_stmt = {
+	.sql = "UPDATE allocation.product_state SET version_number = $2,"
+	" line_seq = $3, event_seq = $4, event_key = $5"
+	" WHERE ctid" EQ "$7 AND sku" EQ "$1 AND version_number" EQ "$6",
+	.nargs = 7,
+	.argtypes = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIDOID},
+	.expected = SPI_OK_UPDATE
+};
+
+static al_pg_statement batch_sku_stmt = {
+	.sql = "SELECT sku FROM allocation.batches WHERE reference" EQ "$1",
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_SELECT
+};
+/* columns of batch_sku_stmt */
+enum
+{
+	BATCH_SKU_SKU = 1
+};
+
+static al_pg_statement batch_get_stmt = {
+	.sql = "SELECT purchased_quantity, allocated_quantity, eta, ctid"
+	" FROM allocation.batches WHERE reference" EQ "$1 AND sku" EQ "$2",
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID},
+	.expected = SPI_OK_SELECT
+};
+/* columns of batch_get_stmt: a batch row (load_batch_row) from BATCH_GET_PURCHASED */
+enum
+{
+	BATCH_GET_PURCHASED = 1,
+	BATCH_GET_ALLOCATED,
+	BATCH_GET_ETA,
+	BATCH_GET_CTID
+};
+
+static al_pg_statement batch_lines_stmt = {
+	.sql = "SELECT orderid, qty, seq FROM allocation.order_lines"
+	" WHERE batchref" EQ "$1",
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_SELECT
+};
+/* columns of batch_lines_stmt */
+enum
+{
+	BATCH_LINES_ORDERID = 1,
+	BATCH_LINES_QTY,
+	BATCH_LINES_SEQ
+};
+
+static al_pg_statement batch_insert_stmt = {
+	.sql = "INSERT INTO allocation.batches (reference, sku, purchased_quantity,"
+	" allocated_quantity, eta) VALUES ($1, $2, $3, $4, $5)",
+	.nargs = 5,
+	.argtypes = {TEXTOID, TEXTOID, INT4OID, INT4OID, DATEOID},
+	.expected = SPI_OK_INSERT
+};
+
+static al_pg_statement batch_update_stmt = {
+	.sql = "UPDATE allocation.batches SET purchased_quantity = $2,"
+	" allocated_quantity = $3 WHERE reference" EQ "$1",
+	.nargs = 3,
+	.argtypes = {TEXTOID, INT4OID, INT4OID},
+	.expected = SPI_OK_UPDATE
+};
+
+/* by the TID read under the product lock, as product_save_tid_stmt */
+static al_pg_statement batch_update_tid_stmt = {
+	.sql = "UPDATE allocation.batches SET purchased_quantity = $2,"
+	" allocated_quantity = $3 WHERE ctid" EQ "$4 AND reference" EQ "$1",
+	.nargs = 4,
+	.argtypes = {TEXTOID, INT4OID, INT4OID, TIDOID},
+	.expected = SPI_OK_UPDATE
+};
+
+/*
+ * Candidates (product.h, Note 4): the batches of a SKU with at least
+ * $2 available, in the core's preference order (al_batch_preference:
+ * warehouse first, then eta, then reference in byte order, the C
+ * collation of the column), a page of $3 after the $4 read before.
+ * batches_available holds the batches with stock in that order, so
+ * the scan stops after the page.  One generic plan, planned once (with
+ * the ordered scan, product_repository.c Note 5), not a custom plan per call.
+ */
+static al_pg_statement candidates_stmt = {
+	.sql = "SELECT reference, purchased_quantity, allocated_quantity, eta, ctid"
+	" FROM allocation.batches WHERE sku" EQ "$1 AND has_stock"
+	" AND allocated_quantity OPERATOR(pg_catalog.<=)"
+	" (purchased_quantity OPERATOR(pg_catalog.-) $2)"
+	" ORDER BY eta NULLS FIRST, reference LIMIT $3 OFFSET $4",
+	.nargs = 4,
+	.argtypes = {TEXTOID, INT4OID, INT8OID, INT8OID},
+	.expected = SPI_OK_SELECT,
+	.cursor_options = CURSOR_OPT_GENERIC_PLAN
+};
+/* columns of candidates_stmt */
+enum
+{
+	CAND_REF = 1,
+	CAND_PURCHASED,
+	CAND_ALLOCATED,
+	CAND_ETA,
+	CAND_CTID
+};
+
+static al_pg_statement line_get_stmt = {
+	.sql = "SELECT l.batchref, l.qty, l.seq, b.purchased_quantity,"
+	" b.allocated_quantity, b.eta, b.ctid"
+	" FROM allocation.order_lines l JOIN allocation.batches b"
+	" ON b.reference" EQ "l.batchref"
+	" WHERE l.sku" EQ "$1 AND l.orderid" EQ "$2",
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID},
+	.expected = SPI_OK_SELECT
+};
+/*
+ * columns of line_get_stmt and line_and_candidates_stmt (a candidate row
+ * has LINE_QTY and LINE_SEQ null)
+ */
+enum
+{
+	LINE_BATCHREF = 1,
+	LINE_QTY,
+	LINE_SEQ,
+	LINE_PURCHASED,
+	LINE_ALLOCATED,
+	LINE_ETA,
+	LINE_CTID
+};
+
+/* line_get_stmt, then the first page of candidates_stmt: one round trip */
+static al_pg_statement line_and_candidates_stmt = {
+	.sql = "SELECT l.batchref, l.qty, l.seq, b.purchased_quantity,"
+	" b.allocated_quantity, b.eta, b.ctid"
+	" FROM allocation.order_lines l JOIN allocation.batches b"
+	" ON b.reference" EQ "l.batchref"
+	" WHERE l.sku" EQ "$1 AND l.orderid" EQ "$2"
+	" UNION ALL"
+	" (SELECT reference, NULL, NULL, purchased_quantity, allocated_quantity,"
+	" eta, ctid FROM allocation.batches WHERE sku" EQ "$1 AND has_stock"
+	" AND allocated_quantity OPERATOR(pg_catalog.<=)"
+	" (purchased_quantity OPERATOR(pg_catalog.-) $3)"
+	" ORDER BY eta NULLS FIRST, reference LIMIT $4)",
+	.nargs = 4,
+	.argtypes = {TEXTOID, TEXTOID, INT4OID, INT8OID},
+	.expected = SPI_OK_SELECT,
+	.cursor_options = CURSOR_OPT_GENERIC_PLAN
+};
+
+static al_pg_statement line_insert_stmt = {
+	.sql = "INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
+	" VALUES ($1, $2, $3, $4, $5)",
+	.nargs = 5,
+	.argtypes = {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID},
+	.expected = SPI_OK_INSERT
+};
+
+static al_pg_statement line_insert_many_stmt = {
+	.sql = "INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
+	" SELECT $1, pg_catalog.unnest($2::pg_catalog.text[]),"
+	" pg_catalog.unnest($3::pg_catalog.int4[]),"
+	" pg_catalog.unnest($4::pg_catalog.text[]),"
+	" pg_catalog.unnest($5::pg_catalog.int8[])",
+	.nargs = 5,
+	.argtypes = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
+	.expected = SPI_OK_INSERT
+};
+
+static al_pg_statement line_update_stmt = {
+	.sql = "UPDATE allocation.order_lines SET qty = $3, batchref = $4, seq = $5"
+	" WHERE sku" EQ "$1 AND orderid" EQ "$2",
+	.nargs = 5,
+	.argtypes = {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID},
+	.expected = SPI_OK_UPDATE
+};
+
+static al_pg_statement line_delete_stmt = {
+	.sql = "DELETE FROM allocation.order_lines WHERE sku" EQ "$1"
+	" AND orderid" EQ "$2",
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID},
+	.expected = SPI_OK_DELETE
+};
+
+static al_pg_statement products_lock_stmt = {
+	.sql = "SELECT sku, version_number, line_seq, event_seq, event_key"
+	" FROM allocation.product_state WHERE sku" EQ "ANY ($1)"
+	" ORDER BY sku FOR NO KEY UPDATE",
+	.nargs = 1,
+	.argtypes = {TEXTARRAYOID},
+	.expected = SPI_OK_SELECT
+};
+/* columns of products_lock_stmt */
+enum
+{
+	PRODUCTS_LOCK_SKU = 1,
+	PRODUCTS_LOCK_VERSION,
+	PRODUCTS_LOCK_LINE_SEQ,
+	PRODUCTS_LOCK_EVENT_SEQ,
+	PRODUCTS_LOCK_EVENT_KEY
+};
+
+static al_pg_statement products_save_stmt = {
+	.sql = "UPDATE allocation.product_state p SET version_number = u.v,"
+	" line_seq = u.l, event_seq = u.e, event_key = u.k"
+	" FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS s,"
+	" pg_catalog.unnest($2::pg_catalog.int8[]) AS v,"
+	" pg_catalog.unnest($3::pg_catalog.int8[]) AS l,"
+	" pg_catalog.unnest($4::pg_catalog.int8[]) AS e,"
+	" pg_catalog.unnest($5::pg_catalog.int8[]) AS k,"
+	" pg_catalog.unnest($6::pg_catalog.int8[]) AS o) u"
+	" WHERE p.sku" EQ "u.s AND p.version_number" EQ "u.o",
+	.nargs = 6,
+	.argtypes = {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
+	.expected = SPI_OK_UPDATE
+};
+
+/*
+ * One primary-key probe per line, whatever the planner thinks of the
+ * table: OFFSET 0 keeps each LATERAL subquery a parameterized index
+ * scan (as a plain join, a large call was planned as a hash join over
+ * every order line, its cost growing with the history).
+ */
+static al_pg_statement lines_of_orders_stmt = {
+	.sql = "SELECT l.sku, l.orderid, l.batchref, l.qty, l.seq,"
+	" b.purchased_quantity, b.allocated_quantity, b.eta"
+	" FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS s,"
+	" pg_catalog.unnest($2::pg_catalog.text[]) AS o) r,"
+	" LATERAL (SELECT l.sku, l.orderid, l.batchref, l.qty, l.seq"
+	"  FROM allocation.order_lines l"
+	"  WHERE l.sku" EQ "r.s AND l.orderid" EQ "r.o OFFSET 0) l,"
+	" LATERAL (SELECT b.purchased_quantity, b.allocated_quantity, b.eta"
+	"  FROM allocation.batches b"
+	"  WHERE b.reference" EQ "l.batchref OFFSET 0) b",
+	.nargs = 2,
+	.argtypes = {TEXTARRAYOID, TEXTARRAYOID},
+	.expected = SPI_OK_SELECT
+};
+/* columns of lines_of_orders_stmt */
+enum
+{
+	LOO_SKU = 1,
+	LOO_ORDERID,
+	LOO_BATCHREF,
+	LOO_QTY,
+	LOO_SEQ,
+	LOO_PURCHASED,
+	LOO_ALLOCATED,
+	LOO_ETA
+};
+
+/* the first page of candidates_stmt of every SKU of $1, floors in $2 */
+static al_pg_statement candidates_many_stmt = {
+	.sql = "SELECT r.s, b.reference, b.purchased_quantity, b.allocated_quantity,"
+	" b.eta FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS s,"
+	" pg_catalog.unnest($2::pg_catalog.int4[]) AS q) r,"
+	" LATERAL (SELECT b.reference, b.purchased_quantity,"
+	"  b.allocated_quantity, b.eta FROM allocation.batches b"
+	"  WHERE b.sku" EQ "r.s AND b.has_stock"
+	"  AND b.allocated_quantity OPERATOR(pg_catalog.<=)"
+	"  (b.purchased_quantity OPERATOR(pg_catalog.-) r.q)"
+	"  ORDER BY b.eta NULLS FIRST, b.reference LIMIT $3) b",
+	.nargs = 3,
+	.argtypes = {TEXTARRAYOID, INT4ARRAYOID, INT8OID},
+	.expected = SPI_OK_SELECT,
+	.cursor_options = CURSOR_OPT_GENERIC_PLAN
+};
+/* columns of candidates_many_stmt */
+enum
+{
+	CM_SKU = 1,
+	CM_REF,
+	CM_PURCHASED,
+	CM_ALLOCATED,
+	CM_ETA
+};
+
+static al_pg_statement batches_update_stmt = {
+	.sql = "UPDATE allocation.batches b SET purchased_quantity = u.p,"
+	" allocated_quantity = u.a"
+	" FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS r,"
+	" pg_catalog.unnest($2::pg_catalog.int4[]) AS p,"
+	" pg_catalog.unnest($3::pg_catalog.int4[]) AS a) u"
+	" WHERE b.reference" EQ "u.r",
+	.nargs = 3,
+	.argtypes = {TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID},
+	.expected = SPI_OK_UPDATE
+};
+
+static al_pg_statement line_insert_any_sku_stmt = {
+	.sql = "INSERT INTO allocation.order_lines (sku, orderid, qty, batchref, seq)"
+	" SELECT pg_catalog.unnest($1::pg_catalog.text[]),"
+	" pg_catalog.unnest($2::pg_catalog.text[]),"
+	" pg_catalog.unnest($3::pg_catalog.int4[]),"
+	" pg_catalog.unnest($4::pg_catalog.text[]),"
+	" pg_catalog.unnest($5::pg_catalog.int8[])",
+	.nargs = 5,
+	.argtypes = {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
+	.expected = SPI_OK_INSERT
+};
+
+
 
 /* Remember where batch ref is: SPI row i, column col is its ctid. */
 static void
 remember_batch_tid(al_pg_session *s, const char *ref, uint64 i, int col)
 {
-	if (s->nbatch_tids == s->batch_tids_cap)
+	repo_state *rs = state_of(s);
+
+	if (rs->nbatch_tids == rs->batch_tids_cap)
 	{
-		int			cap = s->batch_tids_cap > 0 ? s->batch_tids_cap * 2 : 16;
-		struct al_pg_batch_tid *a = MemoryContextAlloc(s->arena_cxt,
+		int			cap = rs->batch_tids_cap > 0 ? rs->batch_tids_cap * 2 : 16;
+		batch_tid_entry *a = MemoryContextAlloc(s->arena_cxt,
 													   sizeof(*a) * cap);
 
-		if (s->nbatch_tids > 0)
-			memcpy(a, s->batch_tids, sizeof(*a) * s->nbatch_tids);
-		s->batch_tids = a;
-		s->batch_tids_cap = cap;
+		if (rs->nbatch_tids > 0)
+			memcpy(a, rs->batch_tids, sizeof(*a) * rs->nbatch_tids);
+		rs->batch_tids = a;
+		rs->batch_tids_cap = cap;
 	}
-	s->batch_tids[s->nbatch_tids].ref = ref;
+	rs->batch_tids[rs->nbatch_tids].ref = ref;
 	ItemPointerCopy((ItemPointer) DatumGetPointer(al_pg_datum(i, col)),
-					&s->batch_tids[s->nbatch_tids].tid);
-	s->nbatch_tids++;
+					&rs->batch_tids[rs->nbatch_tids].tid);
+	rs->nbatch_tids++;
 }
 
 /* The TID remembered for batch ref, or NULL. */
 static ItemPointer
 batch_tid(al_pg_session *s, const char *ref)
 {
+	repo_state *rs = state_of(s);
+
 	/* the latest first: a batch read twice was read last with its TID now */
-	for (int i = s->nbatch_tids - 1; i >= 0; i--)
-		if (strcmp(s->batch_tids[i].ref, ref) == 0)
-			return &s->batch_tids[i].tid;
+	for (int i = rs->nbatch_tids - 1; i >= 0; i--)
+		if (strcmp(rs->batch_tids[i].ref, ref) == 0)
+			return &rs->batch_tids[i].tid;
 	return NULL;
 }
 
@@ -86,19 +476,22 @@ static al_status
 repo_get(void *ctx, const char *sku, bool create, al_product *p)
 {
 	al_pg_session *s = ctx;
+	repo_state *rs = state_of(s);
 	Datum		args[1] = {TEXT(sku)};
 
-	s->tid_sku = NULL;
-	s->nbatch_tids = 0;
+	rs->tid_sku = NULL;
+	rs->nbatch_tids = 0;
 	if (create)
-		al_pg_exec(s, Q_PRODUCT_CREATE, args, NULL);
-	if (al_pg_exec(s, Q_PRODUCT_LOCK, args, NULL) == 0)
+		al_pg_run(s, &product_create_stmt, args, NULL);
+	if (al_pg_run(s, &product_lock_stmt, args, NULL) == 0)
 		return AL_UNKNOWN_SKU;
-	al_product_init(p, &s->mem, sku, al_pg_int8(0, 1), al_pg_int8(0, 2));
-	p->event_seq = al_pg_int8(0, 3);
-	p->event_key = (uint64) al_pg_int8(0, 4);
-	ItemPointerCopy((ItemPointer) DatumGetPointer(al_pg_datum(0, 5)), &s->product_tid);
-	s->tid_sku = p->sku;
+	al_product_init(p, &s->mem, sku, al_pg_int8(0, PRODUCT_LOCK_VERSION),
+					al_pg_int8(0, PRODUCT_LOCK_LINE_SEQ));
+	p->event_seq = al_pg_int8(0, PRODUCT_LOCK_EVENT_SEQ);
+	p->event_key = (uint64) al_pg_int8(0, PRODUCT_LOCK_EVENT_KEY);
+	ItemPointerCopy((ItemPointer) DatumGetPointer(al_pg_datum(0, PRODUCT_LOCK_CTID)),
+					&rs->product_tid);
+	rs->tid_sku = p->sku;
 	return AL_OK;
 }
 
@@ -108,9 +501,9 @@ repo_sku_of_batch(void *ctx, const char *ref, const char **sku)
 	al_pg_session *s = ctx;
 	Datum		args[1] = {TEXT(ref)};
 
-	if (al_pg_exec(s, Q_BATCH_SKU, args, NULL) == 0)
+	if (al_pg_run(s, &batch_sku_stmt, args, NULL) == 0)
 		return AL_UNKNOWN_BATCH;
-	*sku = al_pg_text(s, 0, 1);
+	*sku = al_pg_text(s, 0, BATCH_SKU_SKU);
 	return AL_OK;
 }
 
@@ -120,10 +513,10 @@ repo_batch_exists(void *ctx, const char *ref)
 	al_pg_session *s = ctx;
 	Datum		args[1] = {TEXT(ref)};
 
-	return al_pg_exec(s, Q_BATCH_SKU, args, NULL) > 0;
+	return al_pg_run(s, &batch_sku_stmt, args, NULL) > 0;
 }
 
-/* Load SPI row i, columns (ref?, purchased, allocated, eta) from col. */
+/* Load SPI row i, columns (purchased, allocated, eta) from col. */
 static int
 load_batch_row(al_pg_session *s, al_product *p, const char *ref, uint64 i,
 			   int col)
@@ -137,14 +530,14 @@ load_batch_row(al_pg_session *s, al_product *p, const char *ref, uint64 i,
 
 /* Run a candidate statement with the ordered index scan (Note 5). */
 static uint64
-exec_ordered(al_pg_session *s, al_query q, Datum *args)
+exec_ordered(al_pg_session *s, al_pg_statement *stmt, Datum *args)
 {
 	int			nest = NewGUCNestLevel();
 	uint64		n;
 
 	(void) set_config_option("enable_sort", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	n = al_pg_exec(s, q, args, NULL);
+	n = al_pg_run(s, stmt, args, NULL);
 	AtEOXact_GUC(true, nest);
 	return n;
 }
@@ -161,29 +554,30 @@ repo_load_line(void *ctx, al_product *p, const char *orderid,
 	al_pg_session *s = ctx;
 	Datum		args[4] = {TEXT(p->sku), TEXT(orderid),
 		Int32GetDatum(p->cand.min_qty), Int64GetDatum(p->cand.limit)};
-	uint64		n = with_candidates ? exec_ordered(s, Q_LINE_AND_CANDIDATES, args)
-		: al_pg_exec(s, Q_LINE_GET, args, NULL);
+	uint64		n = with_candidates ? exec_ordered(s, &line_and_candidates_stmt, args)
+		: al_pg_run(s, &line_get_stmt, args, NULL);
 	int			rows = 0;
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		char	   *ref = al_pg_text(s, i, 1);
-		bool		has_eta = !al_pg_isnull(i, 6);
-		int32		eta = has_eta ? DatumGetDateADT(al_pg_datum(i, 6)) : 0;
+		char	   *ref = al_pg_text(s, i, LINE_BATCHREF);
+		bool		has_eta = !al_pg_isnull(i, LINE_ETA);
+		int32		eta = has_eta ? DatumGetDateADT(al_pg_datum(i, LINE_ETA)) : 0;
 
-		remember_batch_tid(s, ref, i, 7);
-		if (al_pg_isnull(i, 2))
+		remember_batch_tid(s, ref, i, LINE_CTID);
+		if (al_pg_isnull(i, LINE_QTY))
 		{
 			/* a candidate, in preference order */
-			al_product_load_candidate(p, ref, al_pg_int4(i, 4),
-									  al_pg_int4(i, 5), has_eta, eta);
+			al_product_load_candidate(p, ref, al_pg_int4(i, LINE_PURCHASED),
+									  al_pg_int4(i, LINE_ALLOCATED), has_eta,
+									  eta);
 			rows++;
 			continue;
 		}
 		/* the batch first: a line's batch must be loaded before the line */
-		load_batch_row(s, p, ref, i, 4);
-		al_product_load_line(p, orderid, al_pg_int4(i, 2), ref,
-							 al_pg_int8(i, 3));
+		load_batch_row(s, p, ref, i, LINE_PURCHASED);
+		al_product_load_line(p, orderid, al_pg_int4(i, LINE_QTY), ref,
+							 al_pg_int8(i, LINE_SEQ));
 	}
 	if (with_candidates)
 		al_product_candidates_read(p, rows);
@@ -196,17 +590,17 @@ repo_load_candidates(void *ctx, al_product *p)
 	al_pg_session *s = ctx;
 	Datum		args[4] = {TEXT(p->sku), Int32GetDatum(p->cand.min_qty),
 		Int64GetDatum(p->cand.limit), Int64GetDatum(p->cand.offset)};
-	uint64		n = exec_ordered(s, Q_CANDIDATES, args);
+	uint64		n = exec_ordered(s, &candidates_stmt, args);
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		char	   *ref = al_pg_text(s, i, 1);
-		bool		has_eta = !al_pg_isnull(i, 4);
+		char	   *ref = al_pg_text(s, i, CAND_REF);
+		bool		has_eta = !al_pg_isnull(i, CAND_ETA);
 
-		al_product_load_candidate(p, ref, al_pg_int4(i, 2), al_pg_int4(i, 3),
-								  has_eta,
-								  has_eta ? DatumGetDateADT(al_pg_datum(i, 4)) : 0);
-		remember_batch_tid(s, ref, i, 5);
+		al_product_load_candidate(p, ref, al_pg_int4(i, CAND_PURCHASED),
+								  al_pg_int4(i, CAND_ALLOCATED), has_eta,
+								  has_eta ? DatumGetDateADT(al_pg_datum(i, CAND_ETA)) : 0);
+		remember_batch_tid(s, ref, i, CAND_CTID);
 	}
 	al_product_candidates_read(p, (int) n);
 }
@@ -219,14 +613,15 @@ repo_load_batch_with_lines(void *ctx, al_product *p, const char *ref)
 	int			bi;
 	uint64		n;
 
-	if (al_pg_exec(s, Q_BATCH_GET, args, NULL) == 0)
+	if (al_pg_run(s, &batch_get_stmt, args, NULL) == 0)
 		return AL_UNKNOWN_BATCH;
-	bi = load_batch_row(s, p, ref, 0, 1);
-	remember_batch_tid(s, p->batches[bi].ref, 0, 4);
-	n = al_pg_exec(s, Q_BATCH_LINES, args, NULL);
+	bi = load_batch_row(s, p, ref, 0, BATCH_GET_PURCHASED);
+	remember_batch_tid(s, p->batches[bi].ref, 0, BATCH_GET_CTID);
+	n = al_pg_run(s, &batch_lines_stmt, args, NULL);
 	for (uint64 i = 0; i < n; i++)
-		al_product_load_line(p, al_pg_text(s, i, 1), al_pg_int4(i, 2), ref,
-							 al_pg_int8(i, 3));
+		al_product_load_line(p, al_pg_text(s, i, BATCH_LINES_ORDERID),
+							 al_pg_int4(i, BATCH_LINES_QTY), ref,
+							 al_pg_int8(i, BATCH_LINES_SEQ));
 	p->batches[bi].lines_loaded = true;
 	return AL_OK;
 }
@@ -243,7 +638,7 @@ save_batch(al_pg_session *s, al_product *p, const al_batch *b)
 
 		if (!b->has_eta)
 			nulls[4] = 'n';
-		al_pg_exec(s, Q_BATCH_INSERT, args, nulls);
+		al_pg_run(s, &batch_insert_stmt, args, nulls);
 	}
 	else if (b->dirty)
 	{
@@ -254,10 +649,10 @@ save_batch(al_pg_session *s, al_product *p, const al_batch *b)
 		if (tid != NULL)
 		{
 			args[3] = PointerGetDatum(tid);
-			if (al_pg_exec(s, Q_BATCH_UPDATE_TID, args, NULL) == 1)
+			if (al_pg_run(s, &batch_update_tid_stmt, args, NULL) == 1)
 				return;
 		}
-		al_pg_exec(s, Q_BATCH_UPDATE, args, NULL);
+		al_pg_run(s, &batch_update_stmt, args, NULL);
 	}
 }
 
@@ -282,20 +677,21 @@ save_line(al_pg_session *s, al_product *p, const al_line *l,
 	args[1] = TEXT(l->orderid);
 	if (l->batch < 0)
 	{
-		al_pg_exec(s, Q_LINE_DELETE, args, NULL);
+		al_pg_run(s, &line_delete_stmt, args, NULL);
 		return;
 	}
 	args[2] = Int32GetDatum(l->qty);
 	args[3] = TEXT(p->batches[l->batch].ref);
 	args[4] = Int64GetDatum(l->seq);
-	al_pg_exec(s, l->stored_batch < 0 ? Q_LINE_INSERT : Q_LINE_UPDATE,
-			   args, NULL);
+	al_pg_run(s, l->stored_batch < 0 ? &line_insert_stmt : &line_update_stmt,
+			  args, NULL);
 }
 
 static al_status
 repo_save(void *ctx, al_product *p)
 {
 	al_pg_session *s = ctx;
+	repo_state *rs = state_of(s);
 	Datum		args[7];
 
 	al_pg_rows	inserts = {0};
@@ -303,22 +699,13 @@ repo_save(void *ctx, al_product *p)
 	/* lines before batches: a batch's new quantities hold only with them */
 	for (int i = 0; i < p->nlines; i++)
 		save_line(s, p, &p->lines[i], &inserts);
-	if (inserts.n == 1)
+	if (inserts.n > 0)
 	{
-		Datum		args[5] = {TEXT(p->sku), inserts.cols[0][0],
-			inserts.cols[1][0], inserts.cols[2][0], inserts.cols[3][0]};
+		static const Oid types[4] = {TEXTOID, INT4OID, TEXTOID, INT8OID};
+		Datum		sku = TEXT(p->sku);
 
-		al_pg_exec(s, Q_LINE_INSERT, args, NULL);
-	}
-	else if (inserts.n > 1)
-	{
-		Datum		args[5] = {TEXT(p->sku),
-			al_pg_rows_array(&inserts, 0, TEXTOID),
-			al_pg_rows_array(&inserts, 1, INT4OID),
-			al_pg_rows_array(&inserts, 2, TEXTOID),
-		al_pg_rows_array(&inserts, 3, INT8OID)};
-
-		al_pg_exec(s, Q_LINE_INSERT_MANY, args, NULL);
+		al_pg_rows_flush(s, &inserts, 4, types, &line_insert_stmt,
+						 &line_insert_many_stmt, 1, &sku);
 	}
 	for (int i = 0; i < p->nbatches; i++)
 		save_batch(s, p, &p->batches[i]);
@@ -330,14 +717,14 @@ repo_save(void *ctx, al_product *p)
 	args[3] = Int64GetDatum(p->event_seq);
 	args[4] = Int64GetDatum((int64) p->event_key);
 	args[5] = Int64GetDatum(p->version);
-	if (s->tid_sku != NULL && strcmp(s->tid_sku, p->sku) == 0)
+	if (rs->tid_sku != NULL && strcmp(rs->tid_sku, p->sku) == 0)
 	{
-		args[6] = PointerGetDatum(&s->product_tid);
-		s->tid_sku = NULL;		/* the row moves now */
-		if (al_pg_exec(s, Q_PRODUCT_SAVE_TID, args, NULL) == 1)
+		args[6] = PointerGetDatum(&rs->product_tid);
+		rs->tid_sku = NULL;		/* the row moves now */
+		if (al_pg_run(s, &product_save_tid_stmt, args, NULL) == 1)
 			return AL_OK;
 	}
-	if (al_pg_exec(s, Q_PRODUCT_SAVE, args, NULL) != 1)
+	if (al_pg_run(s, &product_save_stmt, args, NULL) != 1)
 		return AL_CONCURRENT_UPDATE;
 	return AL_OK;
 }
@@ -390,22 +777,23 @@ repo_get_many(void *ctx, const char **skus, int n, al_product *products,
 {
 	al_pg_session *s = ctx;
 	Datum		args[1] = {text_array(skus, n)};
-	uint64		rows = al_pg_exec(s, Q_PRODUCTS_LOCK, args, NULL);
+	uint64		rows = al_pg_run(s, &products_lock_stmt, args, NULL);
 	uint64		r = 0;
 
 	for (int i = 0; i < n; i++)
 	{
-		char	   *sku = r < rows ? al_pg_text(s, r, 1) : NULL;
+		char	   *sku = r < rows ? al_pg_text(s, r, PRODUCTS_LOCK_SKU) : NULL;
 
 		if (sku == NULL || strcmp(sku, skus[i]) != 0)
 		{
 			*missing = i;
 			return AL_UNKNOWN_SKU;
 		}
-		al_product_init(&products[i], &s->mem, skus[i], al_pg_int8(r, 2),
-						al_pg_int8(r, 3));
-		products[i].event_seq = al_pg_int8(r, 4);
-		products[i].event_key = (uint64) al_pg_int8(r, 5);
+		al_product_init(&products[i], &s->mem, skus[i],
+						al_pg_int8(r, PRODUCTS_LOCK_VERSION),
+						al_pg_int8(r, PRODUCTS_LOCK_LINE_SEQ));
+		products[i].event_seq = al_pg_int8(r, PRODUCTS_LOCK_EVENT_SEQ);
+		products[i].event_key = (uint64) al_pg_int8(r, PRODUCTS_LOCK_EVENT_KEY);
 		r++;
 	}
 	return AL_OK;
@@ -436,16 +824,17 @@ repo_load_many(void *ctx, al_product *products, int nproducts,
 		args[0] = al_pg_rows_array(&probes, 0, TEXTOID);
 		args[1] = al_pg_rows_array(&probes, 1, TEXTOID);
 	}
-	rows = al_pg_exec(s, Q_LINES_OF_ORDERS, args, NULL);
+	rows = al_pg_run(s, &lines_of_orders_stmt, args, NULL);
 	for (uint64 i = 0; i < rows; i++)
 	{
 		al_product *p = &products[product_index(products, nproducts,
-												al_pg_text(s, i, 1))];
-		char	   *ref = al_pg_text(s, i, 3);
+												al_pg_text(s, i, LOO_SKU))];
+		char	   *ref = al_pg_text(s, i, LOO_BATCHREF);
 
-		load_batch_row(s, p, ref, i, 6);
-		al_product_load_line(p, al_pg_text(s, i, 2), al_pg_int4(i, 4), ref,
-							 al_pg_int8(i, 5));
+		load_batch_row(s, p, ref, i, LOO_PURCHASED);
+		al_product_load_line(p, al_pg_text(s, i, LOO_ORDERID),
+							 al_pg_int4(i, LOO_QTY), ref,
+							 al_pg_int8(i, LOO_SEQ));
 	}
 	for (int k = 0; k < nproducts; k++)
 		psku[k] = products[k].sku;
@@ -462,18 +851,18 @@ repo_load_many(void *ctx, al_product *products, int nproducts,
 												   true, TYPALIGN_INT));
 		/* every product starts with the same page size */
 		margs[2] = Int64GetDatum(nproducts > 0 ? products[0].cand.limit : 1);
-		rows = exec_ordered(s, Q_CANDIDATES_MANY, margs);
+		rows = exec_ordered(s, &candidates_many_stmt, margs);
 		/* each SKU's rows come together, in preference order (LATERAL) */
 		for (uint64 i = 0; i < rows; i++)
 		{
 			int			k = product_index(products, nproducts,
-										  al_pg_text(s, i, 1));
-			bool		has_eta = !al_pg_isnull(i, 5);
+										  al_pg_text(s, i, CM_SKU));
+			bool		has_eta = !al_pg_isnull(i, CM_ETA);
 
-			al_product_load_candidate(&products[k], al_pg_text(s, i, 2),
-									  al_pg_int4(i, 3), al_pg_int4(i, 4),
-									  has_eta,
-									  has_eta ? DatumGetDateADT(al_pg_datum(i, 5)) : 0);
+			al_product_load_candidate(&products[k], al_pg_text(s, i, CM_REF),
+									  al_pg_int4(i, CM_PURCHASED),
+									  al_pg_int4(i, CM_ALLOCATED), has_eta,
+									  has_eta ? DatumGetDateADT(al_pg_datum(i, CM_ETA)) : 0);
 			read[k]++;
 		}
 		for (int k = 0; k < nproducts; k++)
@@ -548,7 +937,7 @@ repo_save_many(void *ctx, al_product *products, int n)
 		al_pg_rows_sort(&lines, 5, 0, 1);	/* (sku, orderid): the primary key */
 		for (int c = 0; c < 5; c++)
 			args[c] = al_pg_rows_array(&lines, c, types[c]);
-		al_pg_exec(s, Q_LINE_INSERT_ANY_SKU, args, NULL);
+		al_pg_run(s, &line_insert_any_sku_stmt, args, NULL);
 	}
 	if (batches.n > 0)
 	{
@@ -558,7 +947,7 @@ repo_save_many(void *ctx, al_product *products, int n)
 		al_pg_rows_sort(&batches, 3, 0, 0); /* by reference: the primary key */
 		for (int c = 0; c < 3; c++)
 			args[c] = al_pg_rows_array(&batches, c, types[c]);
-		al_pg_exec(s, Q_BATCHES_UPDATE, args, NULL);
+		al_pg_run(s, &batches_update_stmt, args, NULL);
 	}
 	if (prods.n > 0)
 	{
@@ -568,13 +957,21 @@ repo_save_many(void *ctx, al_product *products, int n)
 		for (int c = 1; c < 6; c++)
 			args[c] = al_pg_rows_array(&prods, c, INT8OID);
 		/* rule 7: every product from the version it was loaded at */
-		written = al_pg_exec(s, Q_PRODUCTS_SAVE, args, NULL);
+		written = al_pg_run(s, &products_save_stmt, args, NULL);
 		if (written != (uint64) prods.n)
 			return AL_CONCURRENT_UPDATE;
 	}
 	return AL_OK;
 }
 
+/* Called once by _PG_init (through al_pg_session_init): the state slot. */
+void
+al_pg_repository_init(void)
+{
+	repo_slot = al_pg_register(&repo_adapter);
+}
+
+/* The port al_repository, bound to session s. */
 void
 al_pg_repository(al_repository *repo, al_pg_session *s)
 {

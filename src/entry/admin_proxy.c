@@ -29,7 +29,7 @@
 
 #include "command_api.h"
 #include "errors.h"
-#include "pg_session.h"
+#include "session.h"
 
 PG_FUNCTION_INFO_V1(allocation_admin_proxy);
 

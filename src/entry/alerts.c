@@ -24,7 +24,7 @@
 
 #include "command_api.h"
 #include "errors.h"
-#include "pg_session.h"
+#include "session.h"
 #include "settings.h"
 
 PG_FUNCTION_INFO_V1(allocation_stock_alert_recipient);

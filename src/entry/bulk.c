@@ -34,7 +34,7 @@
 
 #include "command_api.h"
 #include "errors.h"
-#include "pg_session.h"
+#include "session.h"
 
 PG_FUNCTION_INFO_V1(allocation_allocate_many);
 
@@ -114,11 +114,8 @@ allocation_allocate_many(PG_FUNCTION_ARGS)
 		check_identifier(d, "sku");
 		lines[i].sku = TextDatumGetCString(d);
 		lines[i].qty = DatumGetInt32(line_field(tup, 3, "qty", i));
-		if (!al_line_qty_valid(lines[i].qty))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid quantity %d for line %d", lines[i].qty, i + 1),
-					 errdetail("An order line's quantity must be greater than zero.")));
+		al_check_qty(lines[i].qty, AL_QTY_LINE, AL_QTY_FROM_ARRAY, i + 1,
+					 "qty");
 	}
 
 	InitMaterializedSRF(fcinfo, 0);

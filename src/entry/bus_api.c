@@ -27,7 +27,7 @@
 #include "command_api.h"
 #include "errors.h"
 #include "pg_compat.h"
-#include "pg_session.h"
+#include "session.h"
 
 /* SQL-callable functions */
 PG_FUNCTION_INFO_V1(allocation_subscribe);

@@ -53,7 +53,7 @@
 
 #include "command_api.h"
 #include "errors.h"
-#include "pg_session.h"
+#include "session.h"
 
 PG_FUNCTION_INFO_V1(allocation_handle);
 
@@ -276,8 +276,7 @@ parse_message(Jsonb *jb, message *msg)
 		msg->orderid = identifier_field(jb, "orderid");
 		msg->sku = identifier_field(jb, "sku");
 		msg->qty = int_field(jb, "qty");
-		if (!al_line_qty_valid(msg->qty))
-			malformed("must be greater than zero", "qty");
+		al_check_qty(msg->qty, AL_QTY_LINE, AL_QTY_FROM_MESSAGE, 0, "qty");
 	}
 	else if (strcmp(msg->type_name, "CreateBatch") == 0)
 	{
@@ -285,8 +284,7 @@ parse_message(Jsonb *jb, message *msg)
 		msg->ref = identifier_field(jb, "ref");
 		msg->sku = identifier_field(jb, "sku");
 		msg->qty = int_field(jb, "qty");
-		if (!al_batch_qty_valid(msg->qty))
-			malformed("must not be negative", "qty");
+		al_check_qty(msg->qty, AL_QTY_BATCH, AL_QTY_FROM_MESSAGE, 0, "qty");
 		date_field(jb, "eta", &msg->has_eta, &msg->eta);
 	}
 	else if (strcmp(msg->type_name, "ChangeBatchQuantity") == 0)
@@ -294,8 +292,7 @@ parse_message(Jsonb *jb, message *msg)
 		msg->type = MSG_CHANGE_BATCH_QUANTITY;
 		msg->ref = identifier_field(jb, "ref");
 		msg->qty = int_field(jb, "qty");
-		if (!al_batch_qty_valid(msg->qty))
-			malformed("must not be negative", "qty");
+		al_check_qty(msg->qty, AL_QTY_BATCH, AL_QTY_FROM_MESSAGE, 0, "qty");
 	}
 	else if (strcmp(msg->type_name, "Deallocate") == 0)
 	{

@@ -22,7 +22,7 @@
 #include "utils/guc.h"
 
 #include "mailer_api.h"
-#include "pg_session.h"
+#include "session.h"
 #include "settings.h"
 
 static bool check_stock_alert_recipient(char **newval, void **extra,
@@ -51,7 +51,6 @@ _PG_init(void)
 {
 	/* before any use: a cache must not miss an invalidation */
 	al_pg_session_init();
-	al_pg_listeners_init();
 	DefineCustomStringVariable("allocation.stock_alert_recipient",
 							   "E-mail address that receives out-of-stock alerts (superusers only).",
 							   "Not set: the address chosen with allocation.set_stock_alert_recipient, "

@@ -15,7 +15,7 @@
 
 #include "command_api.h"
 #include "errors.h"
-#include "pg_session.h"
+#include "session.h"
 #include "shard.h"
 
 /* SQL-callable functions */

@@ -109,35 +109,11 @@ al_svc_allocate(al_service *svc, const char *orderid, const char *sku,
 	return r;
 }
 
+/* qsort: SKUs in byte order, the order product locks are taken in. */
 static int
 compare_skus(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
-al_status
-al_svc_lock_products(al_service *svc, const char **skus, int n,
-					 const char **unknown_sku)
-{
-	const char **sorted = al_alloc(&svc->mem, sizeof(char *) * (size_t) (n > 0 ? n : 1));
-
-	memcpy(sorted, skus, sizeof(char *) * (size_t) n);
-	qsort(sorted, (size_t) n, sizeof(char *), compare_skus);
-	for (int i = 0; i < n; i++)
-	{
-		al_product	p;
-		al_status	st;
-
-		if (i > 0 && strcmp(sorted[i], sorted[i - 1]) == 0)
-			continue;
-		st = svc->repo.get(svc->repo.ctx, sorted[i], false, &p);
-		if (st != AL_OK)
-		{
-			*unknown_sku = sorted[i];
-			return st;
-		}
-	}
-	return AL_OK;
 }
 
 al_result

@@ -76,13 +76,6 @@ extern al_status al_svc_allocate_many(al_service *svc, al_line_request *lines,
 									  int n, int *failed,
 									  int32_t *existing_qty);
 
-/*
- * Bulk allocation: lock the products of skus (n of them, any order, with
- * repeats) in byte order, so that concurrent bulk calls cannot deadlock.
- * The lines are then allocated one by one with al_svc_allocate.
- */
-extern al_status al_svc_lock_products(al_service *svc, const char **skus,
-									  int n, const char **unknown_sku);
 extern al_result al_svc_deallocate(al_service *svc, const char *orderid,
 								   const char *sku);
 extern al_result al_svc_change_batch_quantity(al_service *svc,

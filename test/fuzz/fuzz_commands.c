@@ -1379,91 +1379,96 @@ step_change_qty(driver *d, reader *rd, bool bypass, bool race)
 }
 
 /*
- * allocate_many as src/entry/bulk.c runs it: every line checked, the
- * products locked in byte order of their SKUs, then the lines allocated
- * one by one in one call; any line's error fails the whole call.
+ * allocate_many as src/entry/bulk.c runs it: every line checked, then
+ * al_svc_allocate_many, one unit of work: the products locked in byte
+ * order of their SKUs, the lines allocated in the order given; any
+ * line's error fails the whole call and names the line.  The model runs
+ * the lines one by one: an unknown SKU fails the call before any line.
  */
 static void
 step_allocate_many(driver *d, reader *rd, bool bypass)
 {
 	char		bufs[MAX_BULK * 2][ID_BUF];
-	const char *orderids[MAX_BULK];
-	const char *skus[MAX_BULK];
-	int32_t		qtys[MAX_BULK];
+	al_line_request lines[MAX_BULK];
 	int			n = 1 + next_byte(rd) % MAX_BULK;
 	expect		e = {0};
 	al_service	svc;
-	al_status	lock;
+	al_result	r = {0};
+	int			failed = -1;
+	int			unknown_at = -1;
+	int			failed_at = -1;
 	const char *unknown = NULL;
-	bool		any_unknown = false;
 
+	memset(lines, 0, sizeof(lines));
 	for (int i = 0; i < n; i++)
 	{
-		orderids[i] = decode_id(rd, bufs[2 * i]);
-		skus[i] = decode_id(rd, bufs[2 * i + 1]);
-		qtys[i] = decode_qty(rd);
+		lines[i].orderid = decode_id(rd, bufs[2 * i]);
+		lines[i].sku = decode_id(rd, bufs[2 * i + 1]);
+		lines[i].qty = decode_qty(rd);
 	}
 	trace("allocate_many(%d lines)%s\n", n, bypass ? " bypass" : "");
 	for (int i = 0; i < n; i++)
-		trace("    (%s, %s, %d)\n", show(orderids[i]), show(skus[i]), qtys[i]);
+		trace("    (%s, %s, %d)\n", show(lines[i].orderid), show(lines[i].sku),
+			  lines[i].qty);
 	if (!bypass)
 		for (int i = 0; i < n; i++)
-			if (!(ident_ok(orderids[i]) && ident_ok(skus[i]) && qtys[i] > 0))
+			if (!(ident_ok(lines[i].orderid) && ident_ok(lines[i].sku) &&
+				  lines[i].qty > 0))
 			{
 				trace("      -> 22023 at the entry point\n");
 				return;
 			}
 	begin_call(d);
+	/* the unknown SKU first in byte order, and its first line */
 	for (int i = 0; i < n; i++)
-		any_unknown = any_unknown || r_find_product(&d->m, skus[i]) == NULL;
+		if (r_find_product(&d->m, lines[i].sku) == NULL &&
+			(unknown == NULL || strcmp(lines[i].sku, unknown) < 0))
+			unknown = lines[i].sku;
+	for (int i = 0; unknown != NULL && i < n; i++)
+		if (strcmp(lines[i].sku, unknown) == 0)
+		{
+			unknown_at = i;
+			break;
+		}
 
 	fake_service(&svc, &d->w);
-	lock = al_svc_lock_products(&svc, skus, n, &unknown);
-	if (any_unknown)
+	r.status = al_svc_allocate_many(&svc, lines, n, &failed, &r.existing_qty);
+	trace("    -> %s, line %d\n", status_str(r.status), failed + 1);
+	if (unknown != NULL)
 	{
-		al_result	r = {0};
-
-		CHECK(lock == AL_UNKNOWN_SKU, "allocate_many: locking answered %s "
-			  "with an unknown sku", status_str(lock));
-		CHECK(unknown != NULL && r_find_product(&d->m, unknown) == NULL,
-			  "allocate_many: %s named as the unknown sku", show(unknown));
 		e.status = AL_UNKNOWN_SKU;
-		r.status = lock;
+		CHECK(failed == unknown_at, "allocate_many: line %d named for the "
+			  "unknown sku %s, expected %d", failed + 1, show(unknown),
+			  unknown_at + 1);
 		end_call(d, &e, &r);
 		return;
 	}
-	CHECK(lock == AL_OK, "allocate_many: locking known skus answered %s",
-		  status_str(lock));
 	for (int i = 0; i < n; i++)
 	{
-		al_result	r = al_svc_allocate(&svc, orderids[i], skus[i], qtys[i]);
-
 		e = (expect) {0};
-		model_allocate(d, &e, orderids[i], skus[i], qtys[i]);
-		trace("    line %d -> %s %s\n", i + 1, status_str(r.status),
-			  show(r.batchref));
-		CHECK(r.status == e.status, "allocate_many line %d: %s, expected %s",
-			  i + 1, status_str(r.status), status_str(e.status));
-		CHECK(is_error(r.status) || same_str(r.batchref, e.batchref),
-			  "allocate_many line %d: batch %s, expected %s", i + 1,
-			  show(r.batchref), show(e.batchref));
-		if (is_error(r.status))
+		model_allocate(d, &e, lines[i].orderid, lines[i].sku, lines[i].qty);
+		if (is_error(e.status))
 		{
-			end_call(d, &e, &r);
-			return;
+			failed_at = i;
+			break;
 		}
-		/* as bulk.c: the next line starts with an empty queue */
-		svc.queue.count = 0;
-		svc.queue.cap = 0;
-		svc.queue.items = NULL;
-		svc.queue_head = 0;
+		if (!is_error(r.status))
+		{
+			CHECK(lines[i].status == e.status, "allocate_many line %d: %s, "
+				  "expected %s", i + 1, status_str(lines[i].status),
+				  status_str(e.status));
+			CHECK(same_str(lines[i].batchref, e.batchref),
+				  "allocate_many line %d: batch %s, expected %s", i + 1,
+				  show(lines[i].batchref), show(e.batchref));
+		}
 	}
-	{
-		al_result	r = {0};
-
+	if (failed_at >= 0)
+		CHECK(failed == failed_at, "allocate_many: line %d named, expected %d",
+			  failed + 1, failed_at + 1);
+	else
 		e = (expect) {0};
-		end_call(d, &e, &r);
-	}
+	e.check_batchref = false;
+	end_call(d, &e, &r);
 }
 
 static void

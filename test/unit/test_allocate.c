@@ -435,35 +435,47 @@ lock_products_in_byte_order(fake_world *w)
 {
 	const char *skus[] = {"b-sku", "B-SKU", "a-sku", "b-sku", "B-SKU"};
 	const char *unknown[] = {"a-sku", "ZZ-NONE", "B-SKU", "AA-NONE"};
-	const char *bad = NULL;
+	al_line_request lines[5];
 	al_service	svc;
+	int			failed;
+	int32_t		existing = 0;
 	int			start;
 	int			at_B;
 	int			at_a;
 	int			at_b;
 
-	fx_add_batch(w, "1", "a-sku", 1, NO_ETA);
-	fx_add_batch(w, "2", "b-sku", 1, NO_ETA);
-	fx_add_batch(w, "3", "B-SKU", 1, NO_ETA);
+	fx_add_batch(w, "1", "a-sku", 10, NO_ETA);
+	fx_add_batch(w, "2", "b-sku", 10, NO_ETA);
+	fx_add_batch(w, "3", "B-SKU", 10, NO_ETA);
+	memset(lines, 0, sizeof(lines));
+	for (int i = 0; i < 5; i++)
+	{
+		lines[i].orderid = i < 3 ? "o1" : "o2";
+		lines[i].sku = skus[i];
+		lines[i].qty = 1;
+	}
 	fake_service(&svc, w);
 	start = w->log.count;
-	is_int(al_svc_lock_products(&svc, skus, 5, &bad), AL_OK,
-		   "locking known SKUs succeeds");
+	w->loads.get_calls = 0;
+	is_int(al_svc_allocate_many(&svc, lines, 5, &failed, &existing), AL_OK,
+		   "allocating lines of known SKUs succeeds");
 	is_int(w->loads.get_calls, 3, "each product is locked once");
 	at_B = fake_log_find(w, "get B-SKU", start);
 	at_a = fake_log_find(w, "get a-sku", start);
 	at_b = fake_log_find(w, "get b-sku", start);
 	ok(at_B >= 0 && at_B < at_a && at_a < at_b,
 	   "in byte order: B-SKU, a-sku, b-sku");
-	is_str(skus[0], "b-sku", "the caller's array is left as it was");
+	is_str(lines[0].sku, "b-sku", "the caller's lines are left in order");
 
+	for (int i = 0; i < 4; i++)
+		lines[i].sku = unknown[i];
 	fake_service(&svc, w);
-	is_int(al_svc_lock_products(&svc, unknown, 4, &bad), AL_UNKNOWN_SKU,
-		   "an unknown SKU is AL_UNKNOWN_SKU");
-	is_str(bad, "AA-NONE", "naming the first unknown one in byte order");
+	is_int(al_svc_allocate_many(&svc, lines, 4, &failed, &existing),
+		   AL_UNKNOWN_SKU, "an unknown SKU is AL_UNKNOWN_SKU");
+	is_int(failed, 3, "naming the line of the first unknown one in byte order");
 	ok(fake_product_of(w, "AA-NONE") == NULL, "which is not created");
-	is_int(al_svc_lock_products(&svc, skus, 0, &bad), AL_OK,
-		   "no SKU at all: nothing to lock");
+	is_int(al_svc_allocate_many(&svc, lines, 0, &failed, &existing), AL_OK,
+		   "no line at all: nothing to lock");
 }
 
 void
