@@ -145,29 +145,46 @@ CREATE TYPE allocation.order_line AS (orderid text, sku text, qty integer);
 -- always new, so taking it processes pending invalidation messages.
 CREATE TABLE allocation_router.invalidation_probe ();
 
+-- A random key made at install time, readable by the extension's owner
+-- only.  What a session last saw is kept in its setting
+-- allocation_router.generation as a hash of this key and the generation:
+-- any session can SET that setting, but without the key it cannot write
+-- the value of a generation that is not yet published, so it cannot make
+-- its next call skip the reload after a change.
+CREATE TABLE allocation_router.generation_key (key text NOT NULL);
+INSERT INTO allocation_router.generation_key
+	SELECT pg_catalog.gen_random_uuid()::text OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text;
+COMMENT ON TABLE allocation_router.generation_key IS
+	'Secret of the router''s sessions'' generation tokens (owner only).';
+
 -- sync_routing(r): raise when no cluster is defined; make PL/Proxy reload
 -- the map when the generation changed since this session last looked.
+-- Runs as the extension's owner (under the SECURITY DEFINER gates).
 CREATE FUNCTION allocation_router.sync_routing(r bigint)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	token	text;
 BEGIN
 	IF r IS NULL OR (r OPERATOR(pg_catalog.&) 1024::bigint) OPERATOR(pg_catalog.=) 0::bigint THEN
 		RAISE EXCEPTION 'the allocation cluster is not defined'
 			USING ERRCODE = '55000',
 				  HINT = 'A superuser defines it with allocation.define_cluster(ARRAY[''<node connection string>'', ...]).';
 	END IF;
-	IF pg_catalog.current_setting('allocation_router.generation', true)
-			IS DISTINCT FROM (r OPERATOR(pg_catalog.>>) 11)::text THEN
+	SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+			k.key OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) (r OPERATOR(pg_catalog.>>) 11)::text, 'UTF8')), 'hex')
+	  INTO token
+	  FROM allocation_router.generation_key k;
+	IF pg_catalog.current_setting('allocation_router.generation', true) IS DISTINCT FROM token THEN
 		BEGIN
 			LOCK TABLE allocation_router.invalidation_probe IN ACCESS SHARE MODE;
 			RAISE SQLSTATE 'ZR000';
 		EXCEPTION WHEN SQLSTATE 'ZR000' THEN
 			NULL;
 		END;
-		PERFORM pg_catalog.set_config('allocation_router.generation',
-			(r OPERATOR(pg_catalog.>>) 11)::text, false);
+		PERFORM pg_catalog.set_config('allocation_router.generation', token, false);
 	END IF;
 END
 $$;
@@ -193,19 +210,32 @@ AS $$
 				ELSE allocation.shard_key($1) OPERATOR(pg_catalog.&) allocation_router.mask() END
 $$;
 
--- lock_partitions(parts): the gates of some partitions, in partition
--- order; then the generation check.  Returns the cluster's name, for the
--- CLUSTER clause of a PL/Proxy function.
-CREATE FUNCTION allocation_router.lock_partitions(parts integer[])
+-- lock_partitions(parts, reading): the gates of some partitions, in
+-- partition order; then the generation check.  Returns the cluster's
+-- name, for the CLUSTER clause of a PL/Proxy function.
+-- A READ ONLY transaction cannot lock rows.  There, a call that only
+-- reads (reading) takes the read-only gate instead: the gates' table in
+-- ROW EXCLUSIVE mode, which pause_partition's SHARE lock holds back (any
+-- pause, not only its partition's); a call that writes is refused with
+-- 25006, as a node refuses it.
+CREATE FUNCTION allocation_router.lock_partitions(parts integer[], reading boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM FROM allocation_router.partitions p
-	  WHERE p.partition OPERATOR(pg_catalog.=) ANY (parts)
-	  ORDER BY p.partition
-	    FOR SHARE;
+	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'on'::text THEN
+		IF NOT reading THEN
+			RAISE EXCEPTION 'cannot send a command through the router in a read-only transaction'
+				USING ERRCODE = '25006';
+		END IF;
+		LOCK TABLE allocation_router.partitions IN ROW EXCLUSIVE MODE;
+	ELSE
+		PERFORM FROM allocation_router.partitions p
+		  WHERE p.partition OPERATOR(pg_catalog.=) ANY (parts)
+		  ORDER BY p.partition
+		    FOR SHARE;
+	END IF;
 	PERFORM allocation_router.sync_routing(
 		pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass));
 	RETURN 'allocation_cluster';
@@ -234,6 +264,25 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT allocation_router.lock_partitions(
 		ARRAY(SELECT pg_catalog.generate_series(0, allocation_router.mask())))
+$$;
+
+-- gate_read(key), gate_read_all(): the same gates for calls that only
+-- read, which a READ ONLY transaction may make.
+CREATE FUNCTION allocation_router.gate_read(key text)
+RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT allocation_router.lock_partitions(ARRAY[allocation_router.key_partition($1)], true)
+$$;
+
+CREATE FUNCTION allocation_router.gate_read_all()
+RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT allocation_router.lock_partitions(
+		ARRAY(SELECT pg_catalog.generate_series(0, allocation_router.mask())), true)
 $$;
 
 -- gate_lines(lines): the gates of the partitions of the lines' SKUs.
@@ -267,7 +316,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate(key);
+	PERFORM allocation_router.gate_read(key);
 	RETURN CASE WHEN key IS NULL THEN 0 ELSE allocation.shard_key(key) END;
 END
 $$;
@@ -278,7 +327,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN COALESCE(h, 0);
 END
 $$;
@@ -463,7 +512,8 @@ COMMENT ON PROCEDURE allocation.set_partition_node(integer, text) IS
 -- Pausing a partition: its gate locked FOR UPDATE until the end of the
 -- caller's transaction (BEGIN; SELECT allocation.pause_partition(5); ...
 -- COMMIT): waits for the calls in flight (lock_timeout applies) and holds
--- back new calls of the partition and calls that ask every node.
+-- back new calls of the partition, calls that ask every node, and calls
+-- made in READ ONLY transactions.
 CREATE FUNCTION allocation.pause_partition(partition integer)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -480,6 +530,8 @@ BEGIN
 			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Partitions are 0 to %s.', mask);
 	END IF;
 	PERFORM FROM allocation_router.partitions p WHERE p.partition = pause_partition.partition FOR UPDATE;
+	-- and the read-only gate (compatible with the other partitions' row locks)
+	LOCK TABLE allocation_router.partitions IN SHARE MODE;
 END
 $$;
 COMMENT ON FUNCTION allocation.pause_partition(integer) IS
@@ -557,7 +609,7 @@ CREATE FUNCTION allocation_router.order_status(orderid text)
 RETURNS text LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 AS $$
-	CLUSTER allocation_router.gate(orderid);
+	CLUSTER allocation_router.gate_read(orderid);
 	RUN ON allocation_router.key_hash(orderid);
 	SELECT allocation.order_status(orderid);
 $$;
@@ -587,7 +639,7 @@ CREATE FUNCTION allocation_router.batch_skus(ref text)
 RETURNS SETOF text LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 AS $$
-	CLUSTER allocation_router.gate_all();
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT s.sku FROM allocation.stock s WHERE s.reference OPERATOR(pg_catalog.=) ref;
 $$;
@@ -628,7 +680,7 @@ CREATE FUNCTION allocation_router.allocations(orderid text)
 RETURNS TABLE (sku text, batchref text) LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 AS $$
-	CLUSTER allocation_router.gate_all();
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT a.sku, a.batchref FROM allocation.allocations(orderid) a;
 $$;
@@ -638,7 +690,7 @@ RETURNS TABLE (reference text, sku text, eta date, purchased integer, allocated 
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 AS $$
-	CLUSTER allocation_router.gate_all();
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT s.reference, s.sku, s.eta, s.purchased, s.allocated, s.available FROM allocation.stock s;
 $$;
@@ -647,7 +699,7 @@ CREATE FUNCTION allocation_router.products()
 RETURNS TABLE (sku text, version_number bigint) LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 AS $$
-	CLUSTER allocation_router.gate_all();
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT p.sku, p.version_number FROM allocation.products p;
 $$;
@@ -657,7 +709,7 @@ RETURNS TABLE (orderid text, sku text, batchref text, qty integer, updated_at ti
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 AS $$
-	CLUSTER allocation_router.gate_all();
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT v.orderid, v.sku, v.batchref, v.qty, v.updated_at FROM allocation.allocations_view v;
 $$;
@@ -668,7 +720,7 @@ RETURNS TABLE (id uuid, aggregatetype text, aggregateid text, type text, payload
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 AS $$
-	CLUSTER allocation_router.gate_all();
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT o.id, o.aggregatetype, o.aggregateid, o.type, o.payload, o.occurred_at,
 		   o.aggregate_seq, o."position", o.commit_key
@@ -680,7 +732,7 @@ RETURNS TABLE (id bigint, recipient text, subject text, body text, created_at ti
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 AS $$
-	CLUSTER allocation_router.gate_all();
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT n.id, n.recipient, n.subject, n.body, n.created_at, n.sent_at FROM allocation.notifications n;
 $$;
@@ -757,7 +809,7 @@ CREATE FUNCTION allocation_router.check_invariants()
 RETURNS TABLE (invariant text, object text, detail text, node text) LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 AS $$
-	CLUSTER allocation_router.gate_all();
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT c.invariant, c.object, c.detail, pg_catalog.current_database()::text AS node
 	  FROM allocation.check_invariants() c;
@@ -778,7 +830,7 @@ CREATE FUNCTION allocation_router.node_batches(part integer)
 RETURNS TABLE (reference text, sku text) LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 AS $$
-	CLUSTER allocation_router.gate_all();
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON allocation_router.all_hash(part);
 	SELECT s.reference, s.sku FROM allocation.stock s;
 $$;
@@ -787,7 +839,7 @@ CREATE FUNCTION allocation_router.node_skus(part integer)
 RETURNS SETOF text LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 AS $$
-	CLUSTER allocation_router.gate_all();
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON allocation_router.all_hash(part);
 	SELECT p.sku FROM allocation.products p;
 $$;
@@ -977,7 +1029,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY SELECT a.sku, a.batchref
 				   FROM allocation_router.allocations(orderid) a
 				  ORDER BY a.sku COLLATE "C";
@@ -1066,7 +1118,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY SELECT s.* FROM allocation_router.stock() s;
 END
 $$;
@@ -1077,7 +1129,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY SELECT p.* FROM allocation_router.products() p;
 END
 $$;
@@ -1088,7 +1140,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY SELECT v.* FROM allocation_router.allocations_view() v;
 END
 $$;
@@ -1100,7 +1152,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY SELECT o.* FROM allocation_router.outbox() o;
 END
 $$;
@@ -1111,7 +1163,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY SELECT n.* FROM allocation_router.notifications() n;
 END
 $$;
@@ -1159,7 +1211,7 @@ CREATE FUNCTION allocation_router.node_read_events(part integer, consumer text, 
 RETURNS SETOF allocation.outbox LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 AS $$
-	CLUSTER allocation_router.gate_all();
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON allocation_router.all_hash(part);
 	SELECT e.id, e.aggregatetype, e.aggregateid, e.type, e.payload, e.occurred_at,
 		   e.aggregate_seq, e."position", e.commit_key
@@ -1202,7 +1254,7 @@ BEGIN
 	IF max_events IS NULL OR max_events < 1 THEN
 		RAISE EXCEPTION 'invalid max_events %', max_events USING ERRCODE = '22023';
 	END IF;
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	FOR n IN SELECT * FROM allocation.nodes() LOOP
 		SELECT e.occurred_at INTO first
 		  FROM allocation_router.node_read_events(n.partitions[1], consumer, 1) e;
@@ -1254,23 +1306,17 @@ RETURNS TABLE (reference text, skus text[], nodes text[])
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	n	record;
 BEGIN
-	PERFORM allocation_router.gate_all();
-	CREATE TEMP TABLE IF NOT EXISTS pg_temp.allocation_router_batches
-		(reference text, sku text, connstr text) ON COMMIT DROP;
-	TRUNCATE pg_temp.allocation_router_batches;
-	FOR n IN SELECT * FROM allocation.nodes() LOOP
-		INSERT INTO pg_temp.allocation_router_batches
-		SELECT b.reference, b.sku, n.connstr FROM allocation_router.node_batches(n.partitions[1]) b;
-	END LOOP;
+	PERFORM allocation_router.gate_read_all();
+	-- one node at a time (LATERAL, each call materialized): no temporary
+	-- table, so that it runs in a READ ONLY transaction too
 	RETURN QUERY
-	SELECT b.reference, pg_catalog.array_agg(b.sku ORDER BY b.connstr),
-		   pg_catalog.array_agg(b.connstr ORDER BY b.connstr)
-	  FROM pg_temp.allocation_router_batches b
+	SELECT b.reference, pg_catalog.array_agg(b.sku ORDER BY n.connstr),
+		   pg_catalog.array_agg(n.connstr ORDER BY n.connstr)
+	  FROM allocation.nodes() n,
+		   LATERAL allocation_router.node_batches(n.partitions[1]) b
 	 GROUP BY b.reference
-	HAVING pg_catalog.count(*) > 1
+	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1
 	 ORDER BY 1;
 END
 $$;
@@ -1286,13 +1332,16 @@ DECLARE
 	n		record;
 	mask	integer;
 BEGIN
-	PERFORM allocation_router.gate_all();
-	mask := allocation_router.mask();
+	PERFORM allocation_router.gate_read_all();
+	-- (mask() is the owner's; the sequence is readable by allocation_user)
+	mask := (pg_catalog.pg_sequence_last_value('allocation_router.routing'::pg_catalog.regclass)
+			 OPERATOR(pg_catalog.&) 1023::bigint)::integer;
 	FOR n IN SELECT * FROM allocation.nodes() LOOP
 		RETURN QUERY
-		SELECT 'product'::text, k.sku, allocation.shard_key(k.sku) & mask, n.connstr, c.connstr
+		SELECT 'product'::text, k.sku, allocation.shard_key(k.sku) OPERATOR(pg_catalog.&) mask, n.connstr, c.connstr
 		  FROM allocation_router.node_skus(n.partitions[1]) AS k(sku)
-		  JOIN allocation.cluster_partitions() c ON c.partition = (allocation.shard_key(k.sku) & mask)
+		  JOIN allocation.cluster_partitions() c
+			ON c.partition OPERATOR(pg_catalog.=) (allocation.shard_key(k.sku) OPERATOR(pg_catalog.&) mask)
 		 WHERE c.connstr <> n.connstr;
 	END LOOP;
 END
@@ -1311,7 +1360,7 @@ BEGIN
 			USING ERRCODE = '42501',
 				  HINT = 'A database administrator can grant it: GRANT allocation_admin TO <role>.';
 	END IF;
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY
 	SELECT c.invariant, c.object, c.detail || ' (node ' || c.node || ')'
 	  FROM allocation_router.check_invariants() c;
