@@ -12,6 +12,13 @@
 #      SQLSTATE, messages, transaction semantics, order tracking across
 #      nodes, outbox consumers;
 #   4. roles and grants on the router;
+#   4b. trust between roles (generated where a class is concerned): shadows
+#      of every operator and function the router's bodies use, planted in
+#      public, never run; every router function a user or administrator
+#      may execute waits for a pause; a role without rights cannot take
+#      the gates; no deadlock between a pause and a routed-then-all-nodes
+#      transaction; a silent node; READ ONLY transactions; a forged
+#      generation setting (ROUTER_TEST_TRUST_ONLY=1 stops after this);
 #   5. the spread of 1,000 SKUs over the nodes and partitions;
 #   6. a partition move to node 5 (router/move_partition.sh): everything
 #      arrives, undelivered events are delivered by the target, versions
