@@ -13,9 +13,10 @@
 # Run as a superuser of the router and of both nodes (the data is copied
 # table by table, with psql's \copy through this machine).  Steps:
 #
-#   1. pause: allocation.pause_partition() in a session kept open; it waits
-#      for the calls in flight and holds back new calls of the partition
-#      and calls that ask every node (lock_timeout MOVE_LOCK_TIMEOUT);
+#   1. pause: allocation.pause_partition() in a transaction kept open; it
+#      waits for the calls in flight and holds back new calls of the
+#      partition and calls that ask every node (lock_timeout
+#      MOVE_LOCK_TIMEOUT);
 #   2. export the partition's rows from the source node, in one snapshot:
 #      product_state, batches, order_lines, allocations_view rows, the
 #      orders placed in the partition (shard_key(orderid)) with their
@@ -28,14 +29,15 @@
 #      id as commit_key and new positions, in their original order, so the
 #      target's consumers deliver them after what they already read; the
 #      source's consumers are registered on the target;
-#   4. point the partition at the target (CALL allocation.set_partition_node);
+#   4. point the partition at the target (CALL allocation.set_partition_node,
+#      in another session);
 #   5. delete the partition's rows from the source, in one transaction;
-#   6. resume, then check: same counts on the target, nothing left on the
+#   6. resume (commit the pausing transaction), then check: same counts on the target, nothing left on the
 #      source, check_invariants() empty on both nodes.
 #
 # A failure before step 4 changes nothing for the application (the pause
-# ends with the session; rows left on the target are replaced by the next
-# run).  After step 4 the target is authoritative: running the script
+# ends with the session's transaction; rows left on the target are
+# replaced by the next run).  After step 4 the target is authoritative: running the script
 # again with the same arguments deletes what is left on the other nodes of
 # the cluster (name a node that has left the cluster with MOVE_ALSO_CLEAN).
 #
@@ -171,7 +173,8 @@ rt() {
 	return 1
 }
 t0=$(date +%s%N)
-rt "SET lock_timeout = $(lit "${MOVE_LOCK_TIMEOUT:-30s}"); SELECT allocation.pause_partition($PART);" >/dev/null ||
+# the pause lasts as long as this session's transaction
+rt "BEGIN; SET LOCAL lock_timeout = $(lit "${MOVE_LOCK_TIMEOUT:-30s}"); SELECT allocation.pause_partition($PART);" >/dev/null ||
 	die "could not pause partition $PART"
 t_paused=$(date +%s%N)
 # the owner could have changed while we waited
@@ -279,12 +282,13 @@ imported=$(q "$TARGET" -c "$(count_sql)")
 
 # --- 4. switch, 5. clean the source, 6. resume ----------------------------------
 
-rt "CALL allocation.set_partition_node($PART, $(lit "$TARGET"));" >/dev/null ||
+# in a session of its own: the procedure commits, the pause goes on
+q "$ROUTER" -c "CALL allocation.set_partition_node($PART, $(lit "$TARGET"))" >/dev/null ||
 	die "could not switch partition $PART to $TARGET (the copy on the target is ignored until the next run)"
 [ "$(owner)" = "$TARGET" ] || die "the router does not show the switch"
 delete_sql | q "$SOURCE" >/dev/null ||
 	die "partition $PART is on $TARGET, but deleting it from $SOURCE failed: run this script again"
-rt "SELECT allocation.resume_partition($PART);" >/dev/null || die "could not resume partition $PART"
+rt "COMMIT;" >/dev/null || die "could not resume partition $PART"
 t_resumed=$(date +%s%N)
 printf '\\q\n' >&"$rt_out"
 wait "$PAUSER" 2>/dev/null || true

@@ -53,10 +53,18 @@ COMMENT ON SCHEMA allocation_router IS
 -- that both give the same values.  Arithmetic is done in bigint and kept
 -- to 32 bits; the two fmix32 products are split in 16-bit halves so that
 -- nothing overflows 63 bits.
+--
+-- Every function of this extension runs with search_path pinned to
+-- pg_catalog, pg_temp, and names pg_catalog's operators explicitly where
+-- their operands have different types (bigint # integer has no exact
+-- operator in pg_catalog, so an exact one planted in a schema on the
+-- caller's search_path would win): nothing a caller's search_path holds
+-- runs inside the router's functions.
 --------------------------------------------------------------------------
 CREATE FUNCTION allocation.shard_key(sku text)
 RETURNS integer
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	b	bytea;
@@ -66,16 +74,25 @@ BEGIN
 		RAISE EXCEPTION 'argument "sku" must not be null' USING ERRCODE = '22004';
 	END IF;
 	b := pg_catalog.convert_to(sku, 'UTF8');
-	FOR i IN 0 .. pg_catalog.length(b) - 1 LOOP
-		h := ((h # pg_catalog.get_byte(b, i)) * 16777619) & 4294967295;	-- FNV prime
+	FOR i IN 0 .. pg_catalog.length(b) OPERATOR(pg_catalog.-) 1 LOOP
+		h := ((h OPERATOR(pg_catalog.#) pg_catalog.get_byte(b, i)::bigint)
+			  OPERATOR(pg_catalog.*) 16777619::bigint)
+			 OPERATOR(pg_catalog.&) 4294967295::bigint;	-- FNV prime
 	END LOOP;
 	-- fmix32: h ^= h >> 16; h *= 0x85ebca6b; h ^= h >> 13; h *= 0xc2b2ae35; h ^= h >> 16
-	h := h # (h >> 16);
-	h := (h * 51819 + (((h * 34283) & 65535) << 16)) & 4294967295;	-- 0x85eb:0xca6b
-	h := h # (h >> 13);
-	h := (h * 44597 + (((h * 49842) & 65535) << 16)) & 4294967295;	-- 0xc2b2:0xae35
-	h := h # (h >> 16);
-	RETURN (CASE WHEN h >= 2147483648 THEN h - 4294967296 ELSE h END)::integer;
+	h := h OPERATOR(pg_catalog.#) (h OPERATOR(pg_catalog.>>) 16);
+	h := ((h OPERATOR(pg_catalog.*) 51819::bigint)	-- 0x85eb:0xca6b
+		  OPERATOR(pg_catalog.+) (((h OPERATOR(pg_catalog.*) 34283::bigint) OPERATOR(pg_catalog.&) 65535::bigint)
+								  OPERATOR(pg_catalog.<<) 16))
+		 OPERATOR(pg_catalog.&) 4294967295::bigint;
+	h := h OPERATOR(pg_catalog.#) (h OPERATOR(pg_catalog.>>) 13);
+	h := ((h OPERATOR(pg_catalog.*) 44597::bigint)	-- 0xc2b2:0xae35
+		  OPERATOR(pg_catalog.+) (((h OPERATOR(pg_catalog.*) 49842::bigint) OPERATOR(pg_catalog.&) 65535::bigint)
+								  OPERATOR(pg_catalog.<<) 16))
+		 OPERATOR(pg_catalog.&) 4294967295::bigint;
+	h := h OPERATOR(pg_catalog.#) (h OPERATOR(pg_catalog.>>) 16);
+	RETURN (CASE WHEN h OPERATOR(pg_catalog.>=) 2147483648::bigint
+				 THEN h OPERATOR(pg_catalog.-) 4294967296::bigint ELSE h END)::integer;
 END
 $$;
 COMMENT ON FUNCTION allocation.shard_key(text) IS
@@ -89,15 +106,25 @@ COMMENT ON FUNCTION allocation.shard_key(text) IS
 -- transactional), so even a REPEATABLE READ router transaction sees a
 -- cluster change at once.  0: never defined.
 --
--- Gates: every routed call takes a shared transaction-level advisory lock
--- on its partition (key 2 = partition number), every call that asks all
--- nodes one on key 2 = -1.  pause_partition takes both exclusively, so it
--- waits for the calls in flight and holds back new ones.  After the gate,
--- a call compares the generation with the one its session last saw; when
--- it changed, it makes the backend process pending catalog invalidations
--- (a relation lock taken and released in a subtransaction), so that
--- PL/Proxy reloads the partition map before forwarding the call.  A call
--- that waited for a partition move therefore goes to the new node.
+-- Gates: table allocation_router.partitions has one row per possible
+-- partition; only the extension's owner has rights on it.  Every PL/Proxy
+-- function takes its gate itself, in its CLUSTER clause (evaluated before
+-- PL/Proxy loads the partition map): a row lock FOR SHARE on the
+-- partition of its key (a SKU, an order id, the lines of allocate_many),
+-- or on every partition in partition order for a call that asks every
+-- node or one whole node.  pause_partition locks its row FOR UPDATE, so it
+-- waits for the calls in flight and holds back new ones until its
+-- transaction ends.  Gates are taken in partition order and a partition
+-- already held is held again at no cost, so a transaction that makes a
+-- routed call and then a call to every node cannot deadlock with a pause.
+-- The gate functions are SECURITY DEFINER: a role can take a gate only
+-- by calling the router (allocation_user); no other role can lock the
+-- rows.  After the gate, a call compares the generation with the one its
+-- session last saw; when it changed, it makes the backend process pending
+-- catalog invalidations (a relation lock taken and released in a
+-- subtransaction), so that PL/Proxy reloads the partition map before
+-- forwarding the call.  A call that waited for a partition move therefore
+-- goes to the new node.
 --------------------------------------------------------------------------
 CREATE SEQUENCE allocation_router.routing MINVALUE 0 NO CYCLE;
 SELECT pg_catalog.setval('allocation_router.routing', 0, true);
@@ -105,86 +132,216 @@ SELECT pg_catalog.pg_extension_config_dump('allocation_router.routing', '');
 COMMENT ON SEQUENCE allocation_router.routing IS
 	'generation * 2048 + 1024 when defined + (partitions - 1): the cluster definition, as the router''s sessions see it.';
 
+-- One row per possible partition (up to 1024), never updated: the gates.
+CREATE TABLE allocation_router.partitions (partition integer PRIMARY KEY);
+INSERT INTO allocation_router.partitions SELECT pg_catalog.generate_series(0, 1023);
+COMMENT ON TABLE allocation_router.partitions IS
+	'The gates of the router: callers lock their partitions'' rows FOR SHARE, pause_partition FOR UPDATE.';
+
+-- A line of allocate_many.
+CREATE TYPE allocation.order_line AS (orderid text, sku text, qty integer);
+
 -- Locked only inside a subtransaction that is rolled back: the lock is
 -- always new, so taking it processes pending invalidation messages.
 CREATE TABLE allocation_router.invalidation_probe ();
 
+-- A random key made at install time, readable by the extension's owner
+-- only.  What a session last saw is kept in its setting
+-- allocation_router.generation as a hash of this key and the generation:
+-- any session can SET that setting, but without the key it cannot write
+-- the value of a generation that is not yet published, so it cannot make
+-- its next call skip the reload after a change.
+CREATE TABLE allocation_router.generation_key (key text NOT NULL);
+INSERT INTO allocation_router.generation_key
+	SELECT pg_catalog.gen_random_uuid()::text OPERATOR(pg_catalog.||) pg_catalog.gen_random_uuid()::text;
+COMMENT ON TABLE allocation_router.generation_key IS
+	'Secret of the router''s sessions'' generation tokens (owner only).';
+
+-- sync_routing(r): raise when no cluster is defined; make PL/Proxy reload
+-- the map when the generation changed since this session last looked.
+-- Runs as the extension's owner (under the SECURITY DEFINER gates).
 CREATE FUNCTION allocation_router.sync_routing(r bigint)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	token	text;
 BEGIN
-	IF r IS NULL OR (r & 1024) = 0 THEN
+	IF r IS NULL OR (r OPERATOR(pg_catalog.&) 1024::bigint) OPERATOR(pg_catalog.=) 0::bigint THEN
 		RAISE EXCEPTION 'the allocation cluster is not defined'
 			USING ERRCODE = '55000',
 				  HINT = 'A superuser defines it with allocation.define_cluster(ARRAY[''<node connection string>'', ...]).';
 	END IF;
-	IF pg_catalog.current_setting('allocation_router.generation', true)
-			IS DISTINCT FROM (r >> 11)::text THEN
+	SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+			k.key OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) (r OPERATOR(pg_catalog.>>) 11)::text, 'UTF8')), 'hex')
+	  INTO token
+	  FROM allocation_router.generation_key k;
+	IF pg_catalog.current_setting('allocation_router.generation', true) IS DISTINCT FROM token THEN
 		BEGIN
 			LOCK TABLE allocation_router.invalidation_probe IN ACCESS SHARE MODE;
 			RAISE SQLSTATE 'ZR000';
 		EXCEPTION WHEN SQLSTATE 'ZR000' THEN
 			NULL;
 		END;
-		PERFORM pg_catalog.set_config('allocation_router.generation', (r >> 11)::text, false);
+		PERFORM pg_catalog.set_config('allocation_router.generation', token, false);
 	END IF;
 END
 $$;
 
--- route(key): the hash to run a command on (0 for a NULL key: the node of
--- partition 0 then reports the missing argument itself), after passing
--- the key's partition gate (and the all-nodes gate when also_all).
-CREATE FUNCTION allocation_router.route(key text, also_all boolean DEFAULT false)
+-- mask(): partitions - 1 of the current definition.
+CREATE FUNCTION allocation_router.mask()
 RETURNS integer
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	h	integer := 0;
-	r	bigint := pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass);
-BEGIN
-	IF key IS NOT NULL THEN
-		h := allocation.shard_key(key);
-	END IF;
-	IF also_all THEN
-		PERFORM pg_catalog.pg_advisory_xact_lock_shared(7261, -1);
-	END IF;
-	PERFORM pg_catalog.pg_advisory_xact_lock_shared(7261, h & (r & 1023)::integer);
-	r := pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass);
-	PERFORM allocation_router.sync_routing(r);
-	RETURN h;
-END
+	SELECT (pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass)
+			OPERATOR(pg_catalog.&) 1023::bigint)::integer
 $$;
 
--- route_many(keys): gates of all the keys' partitions, in partition order.
-CREATE FUNCTION allocation_router.route_many(keys text[])
-RETURNS void
-LANGUAGE plpgsql VOLATILE
+-- key_partition(key): the partition of a key (partition 0 for NULL: its
+-- node then reports the missing argument itself).
+CREATE FUNCTION allocation_router.key_partition(key text)
+RETURNS integer
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	r	bigint := pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass);
-	p	integer;
-BEGIN
-	FOR p IN SELECT DISTINCT allocation.shard_key(k) & (r & 1023)::integer
-			   FROM pg_catalog.unnest(keys) AS k
-			  WHERE k IS NOT NULL
-			  ORDER BY 1 LOOP
-		PERFORM pg_catalog.pg_advisory_xact_lock_shared(7261, p);
-	END LOOP;
-	r := pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass);
-	PERFORM allocation_router.sync_routing(r);
-END
+	SELECT CASE WHEN $1 IS NULL THEN 0
+				ELSE allocation.shard_key($1) OPERATOR(pg_catalog.&) allocation_router.mask() END
 $$;
 
--- gate_all(): the gate of calls that ask every node.
-CREATE FUNCTION allocation_router.gate_all()
-RETURNS void
+-- lock_partitions(parts, reading): the gates of some partitions, in
+-- partition order; then the generation check.  Returns the cluster's
+-- name, for the CLUSTER clause of a PL/Proxy function.
+-- A READ ONLY transaction cannot lock rows.  There, a call that only
+-- reads (reading) takes the read-only gate instead: the gates' table in
+-- ROW EXCLUSIVE mode, which pause_partition's SHARE lock holds back (any
+-- pause, not only its partition's); a call that writes is refused with
+-- 25006, as a node refuses it.
+CREATE FUNCTION allocation_router.lock_partitions(parts integer[], reading boolean DEFAULT false)
+RETURNS text
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM pg_catalog.pg_advisory_xact_lock_shared(7261, -1);
+	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'on'::text THEN
+		IF NOT reading THEN
+			RAISE EXCEPTION 'cannot send a command through the router in a read-only transaction'
+				USING ERRCODE = '25006';
+		END IF;
+		LOCK TABLE allocation_router.partitions IN ROW EXCLUSIVE MODE;
+	ELSE
+		PERFORM FROM allocation_router.partitions p
+		  WHERE p.partition OPERATOR(pg_catalog.=) ANY (parts)
+		  ORDER BY p.partition
+		    FOR SHARE;
+	END IF;
 	PERFORM allocation_router.sync_routing(
 		pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass));
+	RETURN 'allocation_cluster';
+END
+$$;
+
+-- The gates as PL/Proxy's CLUSTER clauses use them: SECURITY DEFINER,
+-- so that the caller can lock the gates' rows through them only (the
+-- functions above are the owner's).
+
+-- gate(key): the gate of the partition of a SKU or an order id.
+CREATE FUNCTION allocation_router.gate(key text)
+RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT allocation_router.lock_partitions(ARRAY[allocation_router.key_partition($1)])
+$$;
+
+-- gate_all(): every partition's gate, for a call that asks every node or
+-- a whole node.
+CREATE FUNCTION allocation_router.gate_all()
+RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT allocation_router.lock_partitions(
+		ARRAY(SELECT pg_catalog.generate_series(0, allocation_router.mask())))
+$$;
+
+-- gate_read(key), gate_read_all(): the same gates for calls that only
+-- read, which a READ ONLY transaction may make.
+CREATE FUNCTION allocation_router.gate_read(key text)
+RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT allocation_router.lock_partitions(ARRAY[allocation_router.key_partition($1)], true)
+$$;
+
+CREATE FUNCTION allocation_router.gate_read_all()
+RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT allocation_router.lock_partitions(
+		ARRAY(SELECT pg_catalog.generate_series(0, allocation_router.mask())), true)
+$$;
+
+-- gate_lines(lines): the gates of the partitions of the lines' SKUs.
+CREATE FUNCTION allocation_router.gate_lines(lines allocation.order_line[])
+RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT allocation_router.lock_partitions(
+		ARRAY(SELECT allocation_router.key_partition(l.sku) FROM pg_catalog.unnest($1) l))
+$$;
+
+-- gate_message(message): the gate of the message's SKU; every gate for a
+-- message without one (it then goes where the caller says, but no
+-- partition can be moving meanwhile).
+CREATE FUNCTION allocation_router.gate_message(message jsonb)
+RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN pg_catalog.jsonb_typeof($1 OPERATOR(pg_catalog.->) 'sku'::text) OPERATOR(pg_catalog.=) 'string'::text
+				THEN allocation_router.gate($1 OPERATOR(pg_catalog.->>) 'sku'::text)
+				ELSE allocation_router.gate_all() END
+$$;
+
+-- The RUN ON hashes: each takes its gate again (free when held already),
+-- so that no hash can be computed outside a gate.
+CREATE FUNCTION allocation_router.key_hash(key text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM allocation_router.gate_read(key);
+	RETURN CASE WHEN key IS NULL THEN 0 ELSE allocation.shard_key(key) END;
+END
+$$;
+
+CREATE FUNCTION allocation_router.all_hash(h integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM allocation_router.gate_read_all();
+	RETURN COALESCE(h, 0);
+END
+$$;
+
+CREATE FUNCTION allocation_router.message_hash(h integer, message jsonb)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_catalog.jsonb_typeof(message OPERATOR(pg_catalog.->) 'sku'::text) OPERATOR(pg_catalog.=) 'string'::text THEN
+		RETURN allocation_router.key_hash(message OPERATOR(pg_catalog.->>) 'sku'::text);
+	END IF;
+	RETURN allocation_router.all_hash(h);
 END
 $$;
 
@@ -196,6 +353,7 @@ $$;
 CREATE FUNCTION allocation.cluster_partitions()
 RETURNS TABLE (partition integer, connstr text)
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT pg_catalog.substr(o.option_name, 2)::integer, o.option_value
 	  FROM pg_catalog.pg_foreign_server s,
@@ -210,6 +368,7 @@ COMMENT ON FUNCTION allocation.cluster_partitions() IS
 CREATE FUNCTION allocation.nodes()
 RETURNS TABLE (node integer, connstr text, partitions integer[])
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT (pg_catalog.row_number() OVER (ORDER BY pg_catalog.min(c.partition)))::integer,
 		   c.connstr,
@@ -224,24 +383,37 @@ COMMENT ON FUNCTION allocation.nodes() IS
 CREATE FUNCTION allocation.partition_of(sku text)
 RETURNS integer
 LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT allocation.shard_key($1)
-		   & (pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass) & 1023)::integer
+		   OPERATOR(pg_catalog.&) (pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass)
+								   OPERATOR(pg_catalog.&) 1023::bigint)::integer
 $$;
 COMMENT ON FUNCTION allocation.partition_of(text) IS
 	'The partition of a SKU (or of an order id) in the current cluster definition.';
 
-CREATE FUNCTION allocation.define_cluster(nodes text[], partitions integer DEFAULT 16)
+-- define_cluster: query_timeout (seconds, 0 for none) is PL/Proxy's bound
+-- on the wait for a node's answer to a call: a node that stops answering
+-- gives an error ("query timeout") instead of holding the caller, and its
+-- gates, for ever.  PL/Proxy 2.10 has no bound of its own on opening a
+-- connection to a node that accepts it and never answers: the caller's
+-- statement_timeout bounds that (router/README.md).  Change the bound
+-- later with ALTER SERVER allocation_cluster OPTIONS (SET query_timeout '600').
+CREATE FUNCTION allocation.define_cluster(nodes text[], partitions integer DEFAULT 16,
+										  query_timeout integer DEFAULT 60)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	n		integer := pg_catalog.cardinality(nodes);
 	opts	text;
 BEGIN
-	IF nodes IS NULL OR partitions IS NULL THEN
+	IF nodes IS NULL OR partitions IS NULL OR query_timeout IS NULL THEN
 		RAISE EXCEPTION 'argument "%" must not be null',
-			CASE WHEN nodes IS NULL THEN 'nodes' ELSE 'partitions' END USING ERRCODE = '22004';
+			CASE WHEN nodes IS NULL THEN 'nodes' WHEN partitions IS NULL THEN 'partitions'
+				 ELSE 'query_timeout' END
+			USING ERRCODE = '22004';
 	END IF;
 	IF n = 0 OR pg_catalog.array_position(nodes, NULL) IS NOT NULL
 	   OR EXISTS (SELECT FROM pg_catalog.unnest(nodes) c WHERE pg_catalog.btrim(c) = '') THEN
@@ -250,10 +422,15 @@ BEGIN
 	IF (SELECT pg_catalog.count(DISTINCT c) FROM pg_catalog.unnest(nodes) c) <> n THEN
 		RAISE EXCEPTION 'a node is listed twice' USING ERRCODE = '22023';
 	END IF;
-	IF partitions < n OR partitions > 1024 OR (partitions & (partitions - 1)) <> 0 THEN
+	IF partitions < n OR partitions > 1024
+	   OR (partitions OPERATOR(pg_catalog.&) (partitions - 1)) <> 0 THEN
 		RAISE EXCEPTION 'invalid number of partitions %', partitions
 			USING ERRCODE = '22023',
 				  DETAIL = 'It must be a power of 2, at least the number of nodes and at most 1024.';
+	END IF;
+	IF query_timeout < 0 THEN
+		RAISE EXCEPTION 'invalid query_timeout %', query_timeout
+			USING ERRCODE = '22023', DETAIL = 'Timeouts are seconds, 0 for none.';
 	END IF;
 	IF EXISTS (SELECT FROM pg_catalog.pg_foreign_server WHERE srvname = 'allocation_cluster') THEN
 		RAISE EXCEPTION 'the allocation cluster is already defined'
@@ -264,27 +441,30 @@ BEGIN
 	SELECT pg_catalog.string_agg(pg_catalog.format('p%s %L', i, nodes[i % n + 1]), ', ' ORDER BY i)
 	  INTO opts
 	  FROM pg_catalog.generate_series(0, partitions - 1) i;
-	EXECUTE pg_catalog.format('CREATE SERVER allocation_cluster FOREIGN DATA WRAPPER plproxy OPTIONS (%s)', opts);
+	EXECUTE pg_catalog.format('CREATE SERVER allocation_cluster FOREIGN DATA WRAPPER plproxy '
+							  'OPTIONS (query_timeout %L, %s)', query_timeout, opts);
 	-- PL/Proxy connects as the session user; put passwords in ~/.pgpass of
 	-- the router's server, or replace this mapping by per-role ones.
 	CREATE USER MAPPING FOR PUBLIC SERVER allocation_cluster;
 	GRANT USAGE ON FOREIGN SERVER allocation_cluster TO allocation_user;
 	PERFORM pg_catalog.setval('allocation_router.routing',
-		((pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass) >> 11) + 1) * 2048
-		+ 1024 + partitions - 1, true);
+		((pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass)
+		  OPERATOR(pg_catalog.>>) 11) + 1) * 2048 + 1024 + partitions - 1, true);
 END
 $$;
-COMMENT ON FUNCTION allocation.define_cluster(text[], integer) IS
-	'Create the PL/Proxy cluster: server allocation_cluster with partitions (a power of 2) spread round-robin over the nodes'' connection strings, a PUBLIC user mapping, USAGE for allocation_user.';
+COMMENT ON FUNCTION allocation.define_cluster(text[], integer, integer) IS
+	'Create the PL/Proxy cluster: server allocation_cluster with partitions (a power of 2) spread round-robin over the nodes'' connection strings and PL/Proxy''s query_timeout (seconds), a PUBLIC user mapping, USAGE for allocation_user.';
 
 CREATE FUNCTION allocation.drop_cluster()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	DROP SERVER IF EXISTS allocation_cluster CASCADE;
 	PERFORM pg_catalog.setval('allocation_router.routing',
-		((pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass) >> 11) + 1) * 2048, true);
+		((pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass)
+		  OPERATOR(pg_catalog.>>) 11) + 1) * 2048, true);
 END
 $$;
 COMMENT ON FUNCTION allocation.drop_cluster() IS
@@ -293,131 +473,162 @@ COMMENT ON FUNCTION allocation.drop_cluster() IS
 -- Point one partition at another node.  A procedure: the server change
 -- must be committed (its invalidation messages sent) before the new
 -- generation is published, so CALL it outside a transaction block.  The
--- data must have moved first (router/move_partition.sh does it all).
+-- data must have moved first (router/move_partition.sh does it all, with
+-- the partition paused by another session).
 CREATE PROCEDURE allocation.set_partition_node(partition integer, connstr text)
 LANGUAGE plpgsql
 AS $$
+-- No SET clause (a procedure with one cannot COMMIT): every name and
+-- operator is qualified instead.
 DECLARE
-	r	bigint := pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass);
+	r	pg_catalog.int8 := pg_catalog.pg_sequence_last_value('allocation_router.routing'::pg_catalog.regclass);
 BEGIN
-	IF (r & 1024) = 0 THEN
+	IF (r OPERATOR(pg_catalog.&) 1024::pg_catalog.int8) OPERATOR(pg_catalog.=) 0::pg_catalog.int8 THEN
 		PERFORM allocation_router.sync_routing(r);		-- raises "not defined"
 	END IF;
-	IF partition IS NULL OR connstr IS NULL OR pg_catalog.btrim(connstr) = '' THEN
+	IF partition IS NULL OR connstr IS NULL
+	   OR pg_catalog.btrim(connstr) OPERATOR(pg_catalog.=) ''::pg_catalog.text THEN
 		RAISE EXCEPTION 'partition and connstr must not be null or empty' USING ERRCODE = '22004';
 	END IF;
-	IF partition < 0 OR partition > (r & 1023) THEN
+	IF partition OPERATOR(pg_catalog.<) 0
+	   OR partition::pg_catalog.int8 OPERATOR(pg_catalog.>) (r OPERATOR(pg_catalog.&) 1023::pg_catalog.int8) THEN
 		RAISE EXCEPTION 'invalid partition %', partition
-			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Partitions are 0 to %s.', r & 1023);
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('Partitions are 0 to %s.', r OPERATOR(pg_catalog.&) 1023::pg_catalog.int8);
 	END IF;
-	EXECUTE pg_catalog.format('ALTER SERVER allocation_cluster OPTIONS (SET %I %L)', 'p' || partition, connstr);
+	EXECUTE pg_catalog.format('ALTER SERVER allocation_cluster OPTIONS (SET %I %L)',
+							  pg_catalog.concat('p', partition), connstr);
 	COMMIT;
-	PERFORM pg_catalog.setval('allocation_router.routing',
-		((pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass) >> 11) + 1) * 2048
-		+ (r & 2047), true);
+	PERFORM pg_catalog.setval('allocation_router.routing'::pg_catalog.regclass,
+		(((pg_catalog.pg_sequence_last_value('allocation_router.routing'::pg_catalog.regclass)
+		   OPERATOR(pg_catalog.>>) 11) OPERATOR(pg_catalog.+) 1::pg_catalog.int8)
+		 OPERATOR(pg_catalog.*) 2048::pg_catalog.int8)
+		OPERATOR(pg_catalog.+) (r OPERATOR(pg_catalog.&) 2047::pg_catalog.int8), true);
 END
 $$;
 COMMENT ON PROCEDURE allocation.set_partition_node(integer, text) IS
 	'Map a partition to another node''s connection string and publish the change to every router session. CALL outside a transaction block, after the data moved.';
 
--- Pausing a partition: session-level exclusive locks on its gate and on
--- the all-nodes gate; waits for the calls in flight (lock_timeout applies).
+-- Pausing a partition: its gate locked FOR UPDATE until the end of the
+-- caller's transaction (BEGIN; SELECT allocation.pause_partition(5); ...
+-- COMMIT): waits for the calls in flight (lock_timeout applies) and holds
+-- back new calls of the partition, calls that ask every node, and calls
+-- made in READ ONLY transactions.
 CREATE FUNCTION allocation.pause_partition(partition integer)
 RETURNS void
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	mask	integer := allocation_router.mask();
 BEGIN
 	IF partition IS NULL THEN
 		RAISE EXCEPTION 'argument "partition" must not be null' USING ERRCODE = '22004';
 	END IF;
-	PERFORM pg_catalog.pg_advisory_lock(7261, -1);
-	PERFORM pg_catalog.pg_advisory_lock(7261, partition);
+	IF partition < 0 OR partition > mask THEN
+		RAISE EXCEPTION 'invalid partition %', partition
+			USING ERRCODE = '22023', DETAIL = pg_catalog.format('Partitions are 0 to %s.', mask);
+	END IF;
+	PERFORM FROM allocation_router.partitions p WHERE p.partition = pause_partition.partition FOR UPDATE;
+	-- and the read-only gate (compatible with the other partitions' row locks)
+	LOCK TABLE allocation_router.partitions IN SHARE MODE;
 END
 $$;
 COMMENT ON FUNCTION allocation.pause_partition(integer) IS
-	'Hold back the calls routed to a partition and the calls that ask every node, after waiting for those in flight, until resume_partition in this session (or its end).';
-
-CREATE FUNCTION allocation.resume_partition(partition integer)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-AS $$
-BEGIN
-	PERFORM pg_catalog.pg_advisory_unlock(7261, partition);
-	PERFORM pg_catalog.pg_advisory_unlock(7261, -1);
-END
-$$;
-COMMENT ON FUNCTION allocation.resume_partition(integer) IS
-	'Let the calls of a partition paused by this session go on.';
+	'Hold back the calls routed to a partition and the calls that ask every node, after waiting for those in flight, until the end of the current transaction.';
 
 --------------------------------------------------------------------------
--- PL/Proxy functions (internal).  Per-partition ones take the hash as
--- their first argument ("RUN ON h"); the others run on every node ("RUN
--- ON ALL", each node once) or on one node given by one of its partitions.
+-- PL/Proxy functions (internal).  Each takes its gate in its CLUSTER
+-- clause, from its own arguments: routed ones from the SKU or order id
+-- they act on ("RUN ON" the same key's hash), the others every partition
+-- ("RUN ON ALL", each node once, or one node named by one of its
+-- partitions).  So a caller reaches a node only through a gate, whether
+-- it calls the functions of schema allocation or these.
 -- A node's error reaches the caller with the node's SQLSTATE; PL/Proxy
 -- prefixes the message with "allocation_router.<function>(<n>): [<node
 -- database>] REMOTE ERROR: ".
 --------------------------------------------------------------------------
 
-CREATE FUNCTION allocation_router.add_batch(h integer, ref text, sku text, qty integer, eta date)
-RETURNS void LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON h;
+CREATE FUNCTION allocation_router.add_batch(ref text, sku text, qty integer, eta date)
+RETURNS void LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate(sku);
+	RUN ON allocation_router.key_hash(sku);
 	SELECT allocation.add_batch(ref, sku, qty, eta);
 $$;
 
-CREATE FUNCTION allocation_router.allocate(h integer, orderid text, sku text, qty integer)
-RETURNS text LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON h;
+CREATE FUNCTION allocation_router.allocate(orderid text, sku text, qty integer)
+RETURNS text LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate(sku);
+	RUN ON allocation_router.key_hash(sku);
 	SELECT allocation.allocate(orderid, sku, qty);
 $$;
 
-CREATE FUNCTION allocation_router.deallocate(h integer, orderid text, sku text)
-RETURNS text LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON h;
+CREATE FUNCTION allocation_router.deallocate(orderid text, sku text)
+RETURNS text LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate(sku);
+	RUN ON allocation_router.key_hash(sku);
 	SELECT allocation.deallocate(orderid, sku);
 $$;
 
 CREATE FUNCTION allocation_router.change_batch_quantity_here(ref text, qty integer)
-RETURNS SETOF boolean LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS SETOF boolean LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_all();
 	RUN ON ALL;
 	SELECT allocation.change_batch_quantity_here(ref, qty);
 $$;
 
+-- handle: by the message's SKU; a message without one goes to the node of
+-- partition h, behind every gate.
 CREATE FUNCTION allocation_router.handle(h integer, message jsonb)
-RETURNS jsonb LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON h;
+RETURNS jsonb LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_message(message);
+	RUN ON allocation_router.message_hash(h, message);
 	SELECT allocation.handle(message);
 $$;
 
-CREATE FUNCTION allocation_router.create_order(h integer, orderid text)
-RETURNS void LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON h;
+CREATE FUNCTION allocation_router.create_order(orderid text)
+RETURNS void LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate(orderid);
+	RUN ON allocation_router.key_hash(orderid);
 	SELECT allocation.create_order(orderid);
 $$;
 
-CREATE FUNCTION allocation_router.order_status(h integer, orderid text)
-RETURNS text LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON h;
+CREATE FUNCTION allocation_router.order_status(orderid text)
+RETURNS text LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_read(orderid);
+	RUN ON allocation_router.key_hash(orderid);
 	SELECT allocation.order_status(orderid);
 $$;
 
-CREATE FUNCTION allocation_router.change_order_status(h integer, orderid text, status text)
-RETURNS void LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON h;
+CREATE FUNCTION allocation_router.change_order_status(orderid text, status text)
+RETURNS void LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate(orderid);
+	RUN ON allocation_router.key_hash(orderid);
 	SELECT allocation.change_order_status(orderid, status);
 $$;
 
-CREATE FUNCTION allocation_router.subscribe_to_order(h integer, orderid text, email text)
-RETURNS void LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON h;
+CREATE FUNCTION allocation_router.subscribe_to_order(orderid text, email text)
+RETURNS void LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate(orderid);
+	RUN ON allocation_router.key_hash(orderid);
 	SELECT allocation.subscribe_to_order(orderid, email);
 $$;
 
@@ -425,64 +636,80 @@ $$;
 -- (the only thing granted on a node); see router/README.md for the node
 -- hook that would make this an index lookup.
 CREATE FUNCTION allocation_router.batch_skus(ref text)
-RETURNS SETOF text LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS SETOF text LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
-	SELECT s.sku FROM allocation.stock s WHERE s.reference = ref;
+	SELECT s.sku FROM allocation.stock s WHERE s.reference OPERATOR(pg_catalog.=) ref;
 $$;
 
 -- allocate_many: each node gets its own lines (PL/Proxy SPLIT).
-CREATE TYPE allocation.order_line AS (orderid text, sku text, qty integer);
 
-CREATE FUNCTION allocation_router.line_key(line allocation.order_line)
+CREATE FUNCTION allocation_router.line_hash(line allocation.order_line)
 RETURNS integer
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN ($1).sku IS NULL THEN 0 ELSE allocation.shard_key(($1).sku) END
+	SELECT allocation_router.key_hash(($1).sku)
 $$;
 
 CREATE FUNCTION allocation_router.allocate_many(lines allocation.order_line[])
-RETURNS TABLE (orderid text, sku text, batchref text) LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS TABLE (orderid text, sku text, batchref text) LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_lines(lines);
 	SPLIT lines;
-	RUN ON allocation_router.line_key(lines);
+	RUN ON allocation_router.line_hash(lines);
 	SELECT r.orderid, r.sku, r.batchref FROM allocation.allocate_many(lines) r;
 $$;
 
+-- the whole array to the node of partition h (lines the router cannot
+-- place), behind every gate
 CREATE FUNCTION allocation_router.allocate_many_on(h integer, lines allocation.order_line[])
-RETURNS TABLE (orderid text, sku text, batchref text) LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON h;
+RETURNS TABLE (orderid text, sku text, batchref text) LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_all();
+	RUN ON allocation_router.all_hash(h);
 	SELECT r.orderid, r.sku, r.batchref FROM allocation.allocate_many(lines) r;
 $$;
 
 -- Queries, merged from every node.
 CREATE FUNCTION allocation_router.allocations(orderid text)
-RETURNS TABLE (sku text, batchref text) LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS TABLE (sku text, batchref text) LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT a.sku, a.batchref FROM allocation.allocations(orderid) a;
 $$;
 
 CREATE FUNCTION allocation_router.stock()
 RETURNS TABLE (reference text, sku text, eta date, purchased integer, allocated integer, available integer)
-LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT s.reference, s.sku, s.eta, s.purchased, s.allocated, s.available FROM allocation.stock s;
 $$;
 
 CREATE FUNCTION allocation_router.products()
-RETURNS TABLE (sku text, version_number bigint) LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS TABLE (sku text, version_number bigint) LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT p.sku, p.version_number FROM allocation.products p;
 $$;
 
 CREATE FUNCTION allocation_router.allocations_view()
 RETURNS TABLE (orderid text, sku text, batchref text, qty integer, updated_at timestamptz)
-LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT v.orderid, v.sku, v.batchref, v.qty, v.updated_at FROM allocation.allocations_view v;
 $$;
@@ -490,8 +717,10 @@ $$;
 CREATE FUNCTION allocation_router.outbox()
 RETURNS TABLE (id uuid, aggregatetype text, aggregateid text, type text, payload jsonb,
 			   occurred_at timestamptz, aggregate_seq bigint, "position" bigint, commit_key bigint)
-LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT o.id, o.aggregatetype, o.aggregateid, o.type, o.payload, o.occurred_at,
 		   o.aggregate_seq, o."position", o.commit_key
@@ -500,44 +729,56 @@ $$;
 
 CREATE FUNCTION allocation_router.notifications()
 RETURNS TABLE (id bigint, recipient text, subject text, body text, created_at timestamptz, sent_at timestamptz)
-LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT n.id, n.recipient, n.subject, n.body, n.created_at, n.sent_at FROM allocation.notifications n;
 $$;
 
 -- Plugins, read model, consumers, invariants: on every node.
 CREATE FUNCTION allocation_router.subscribe(event_type text, handler regprocedure)
-RETURNS SETOF boolean LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS SETOF boolean LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_all();
 	RUN ON ALL;
 	SELECT true FROM allocation.subscribe(event_type, handler);
 $$;
 
 CREATE FUNCTION allocation_router.unsubscribe(event_type text, handler regprocedure)
-RETURNS SETOF boolean LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS SETOF boolean LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_all();
 	RUN ON ALL;
 	SELECT allocation.unsubscribe(event_type, handler);
 $$;
 
 CREATE FUNCTION allocation_router.rebuild_read_model()
-RETURNS SETOF bigint LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS SETOF bigint LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_all();
 	RUN ON ALL;
 	SELECT allocation.rebuild_read_model();
 $$;
 
 CREATE FUNCTION allocation_router.register_consumer(consumer text, from_start boolean)
-RETURNS SETOF boolean LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS SETOF boolean LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_all();
 	RUN ON ALL;
 	SELECT true FROM allocation.register_consumer(consumer, from_start);
 $$;
 
 CREATE FUNCTION allocation_router.unregister_consumer(consumer text)
-RETURNS SETOF boolean LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS SETOF boolean LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_all();
 	RUN ON ALL;
 	SELECT allocation.unregister_consumer(consumer);
 $$;
@@ -545,24 +786,30 @@ $$;
 -- Acknowledge on the node that has the event (and only there: the node's
 -- ack_events raises 22023 for an event it does not have).
 CREATE FUNCTION allocation_router.ack_events(consumer text, last_event uuid)
-RETURNS SETOF boolean LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS SETOF boolean LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_all();
 	RUN ON ALL;
 	SELECT true FROM allocation.outbox o,
 		   LATERAL (SELECT allocation.ack_events(consumer, last_event)) a
-	 WHERE o.id = last_event;
+	 WHERE o.id OPERATOR(pg_catalog.=) last_event;
 $$;
 
 CREATE FUNCTION allocation_router.purge_outbox()
-RETURNS SETOF bigint LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS SETOF bigint LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_all();
 	RUN ON ALL;
 	SELECT allocation.purge_outbox();
 $$;
 
 CREATE FUNCTION allocation_router.check_invariants()
-RETURNS TABLE (invariant text, object text, detail text, node text) LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
+RETURNS TABLE (invariant text, object text, detail text, node text) LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_read_all();
 	RUN ON ALL;
 	SELECT c.invariant, c.object, c.detail, pg_catalog.current_database()::text AS node
 	  FROM allocation.check_invariants() c;
@@ -571,38 +818,47 @@ $$;
 -- One node, named by one of its partitions.
 
 CREATE FUNCTION allocation_router.node_ack_events(part integer, consumer text, last_event uuid)
-RETURNS void LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON part;
+RETURNS void LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_all();
+	RUN ON allocation_router.all_hash(part);
 	SELECT allocation.ack_events(consumer, last_event);
 $$;
 
 CREATE FUNCTION allocation_router.node_batches(part integer)
-RETURNS TABLE (reference text, sku text) LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON part;
+RETURNS TABLE (reference text, sku text) LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_read_all();
+	RUN ON allocation_router.all_hash(part);
 	SELECT s.reference, s.sku FROM allocation.stock s;
 $$;
 
 CREATE FUNCTION allocation_router.node_skus(part integer)
-RETURNS SETOF text LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON part;
+RETURNS SETOF text LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_read_all();
+	RUN ON allocation_router.all_hash(part);
 	SELECT p.sku FROM allocation.products p;
 $$;
 
 --------------------------------------------------------------------------
 -- The application's interface: same names, arguments and results as on a
--- node.  Simple forwarders are SQL functions, which the planner inlines
--- into the caller's query: route() runs first (it is an argument), then
--- the PL/Proxy call.
+-- node.  The PL/Proxy functions take their gates; the functions here
+-- check what the router checks, and take every gate first where they read
+-- the cluster's definition.  An identifier the router finds implausible
+-- (loosely the node's check) is left to the node, which says why with its
+-- SQLSTATE and message.
 --------------------------------------------------------------------------
 
 CREATE FUNCTION allocation.allocate(orderid text, sku text, qty integer)
 RETURNS text
 LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.allocate(allocation_router.route($2), $1, $2, $3)
+	SELECT allocation_router.allocate($1, $2, $3)
 $$;
 COMMENT ON FUNCTION allocation.allocate(text, text, integer) IS
 	'Router: allocate on the node of the SKU (commits there at once).';
@@ -610,35 +866,12 @@ COMMENT ON FUNCTION allocation.allocate(text, text, integer) IS
 CREATE FUNCTION allocation.deallocate(orderid text, sku text)
 RETURNS text
 LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.deallocate(allocation_router.route($2), $1, $2)
+	SELECT allocation_router.deallocate($1, $2)
 $$;
 COMMENT ON FUNCTION allocation.deallocate(text, text) IS
 	'Router: deallocate on the node of the SKU (commits there at once).';
-
--- Loosely the node's identifier check: when it fails, the node is left to
--- say why (with its SQLSTATE and message) instead of the router.
-CREATE FUNCTION allocation_router.plausible_identifier(v text)
-RETURNS boolean
-LANGUAGE sql IMMUTABLE
-AS $$
-	SELECT $1 IS NOT NULL AND pg_catalog.length($1) BETWEEN 1 AND 255
-	   AND $1 OPERATOR(pg_catalog.!~) '^[[:space:]]*$'
-	   AND $1 OPERATOR(pg_catalog.!~) '[\x01-\x1f\x7f-\x9f]'
-$$;
-
-CREATE FUNCTION allocation_router.require_admin(function_name text)
-RETURNS void
-LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-	IF NOT pg_catalog.pg_has_role('allocation_admin', 'MEMBER') THEN
-		RAISE EXCEPTION 'must be a member of role "allocation_admin" to call %', function_name
-			USING ERRCODE = '42501',
-				  HINT = 'A database administrator can grant it: GRANT allocation_admin TO <role>.';
-	END IF;
-END
-$$;
 
 -- add_batch: batch references are unique across nodes.  The router asks
 -- every node first; two concurrent add_batch of one new reference for SKUs
@@ -647,19 +880,25 @@ $$;
 CREATE FUNCTION allocation.add_batch(ref text, sku text, qty integer, eta date DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	h	integer;
 BEGIN
-	PERFORM allocation_router.require_admin('allocation.add_batch');
-	h := allocation_router.route(sku, true);
-	IF allocation_router.plausible_identifier(ref) AND allocation_router.plausible_identifier(sku)
+	IF NOT pg_catalog.pg_has_role('allocation_admin', 'MEMBER') THEN
+		RAISE EXCEPTION 'must be a member of role "allocation_admin" to call allocation.add_batch'
+			USING ERRCODE = '42501',
+				  HINT = 'A database administrator can grant it: GRANT allocation_admin TO <role>.';
+	END IF;
+	IF (ref IS NOT NULL AND pg_catalog.length(ref) BETWEEN 1 AND 255
+			 AND ref OPERATOR(pg_catalog.!~) '^[[:space:]]*$'
+			 AND ref OPERATOR(pg_catalog.!~) '[\x01-\x1f\x7f-\x9f]') AND (sku IS NOT NULL AND pg_catalog.length(sku) BETWEEN 1 AND 255
+			 AND sku OPERATOR(pg_catalog.!~) '^[[:space:]]*$'
+			 AND sku OPERATOR(pg_catalog.!~) '[\x01-\x1f\x7f-\x9f]')
 	   AND qty >= 0 THEN
 		IF EXISTS (SELECT FROM allocation_router.batch_skus(ref)) THEN
 			RAISE EXCEPTION 'batch reference "%" already exists', ref USING ERRCODE = '23505';
 		END IF;
 	END IF;
-	PERFORM allocation_router.add_batch(h, ref, sku, qty, eta);
+	PERFORM allocation_router.add_batch(ref, sku, qty, eta);
 END
 $$;
 COMMENT ON FUNCTION allocation.add_batch(text, text, integer, date) IS
@@ -670,6 +909,7 @@ COMMENT ON FUNCTION allocation.add_batch(text, text, integer, date) IS
 CREATE FUNCTION allocation.change_batch_quantity(ref text, qty integer)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	n	bigint;
@@ -691,6 +931,7 @@ COMMENT ON FUNCTION allocation.change_batch_quantity(text, integer) IS
 CREATE FUNCTION allocation.change_batch_quantity_here(ref text, qty integer)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM allocation_router.gate_all();
@@ -703,6 +944,7 @@ COMMENT ON FUNCTION allocation.change_batch_quantity_here(text, integer) IS
 CREATE FUNCTION allocation.allocate_many(lines allocation.order_line[])
 RETURNS TABLE (orderid text, sku text, batchref text)
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	-- An argument error must reject the whole call, as on a node: send
@@ -710,16 +952,19 @@ BEGIN
 	IF lines IS NULL OR EXISTS (
 			SELECT FROM pg_catalog.unnest(lines) l
 			 WHERE l.orderid IS NULL OR l.sku IS NULL OR l.qty IS NULL OR l.qty <= 0
-				OR NOT allocation_router.plausible_identifier(l.orderid)
-				OR NOT allocation_router.plausible_identifier(l.sku)) THEN
+				OR NOT (l.orderid IS NOT NULL AND pg_catalog.length(l.orderid) BETWEEN 1 AND 255
+					 AND l.orderid OPERATOR(pg_catalog.!~) '^[[:space:]]*$'
+					 AND l.orderid OPERATOR(pg_catalog.!~) '[\x01-\x1f\x7f-\x9f]')
+				OR NOT (l.sku IS NOT NULL AND pg_catalog.length(l.sku) BETWEEN 1 AND 255
+					 AND l.sku OPERATOR(pg_catalog.!~) '^[[:space:]]*$'
+					 AND l.sku OPERATOR(pg_catalog.!~) '[\x01-\x1f\x7f-\x9f]')) THEN
 		RETURN QUERY SELECT r.orderid, r.sku, r.batchref
-					   FROM allocation_router.allocate_many_on(allocation_router.route(NULL), lines) r;
+					   FROM allocation_router.allocate_many_on(0, lines) r;
 		RETURN;
 	END IF;
 	IF pg_catalog.cardinality(lines) = 0 THEN
 		RETURN;
 	END IF;
-	PERFORM allocation_router.route_many(ARRAY(SELECT l.sku FROM pg_catalog.unnest(lines) l));
 	-- in the order of the lines, whatever node answered first
 	RETURN QUERY
 	SELECT r.orderid, r.sku, r.batchref
@@ -733,11 +978,13 @@ COMMENT ON FUNCTION allocation.allocate_many(allocation.order_line[]) IS
 	'Router: each node allocates its own lines; atomic per node, not across nodes.';
 
 -- handle: routed by the message's sku; ChangeBatchQuantity by the SKU of
--- its batch; a message the router cannot place goes to partition 0's node,
+-- its batch (behind every gate); a message the router cannot place goes
+-- to partition 0's node,
 -- which reports what is wrong with it.
 CREATE FUNCTION allocation.handle(message jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	t		text;
@@ -754,19 +1001,21 @@ BEGIN
 		PERFORM allocation_router.gate_all();
 		SELECT s INTO key FROM allocation_router.batch_skus(message->>'ref') s LIMIT 1;
 	END IF;
-	IF t = 'CreateBatch' THEN
-		h := allocation_router.route(key, true);
-		-- a reference on a node of another SKU is a duplicate; on the
-		-- target node the node itself decides (repeated message_id).
-		IF key IS NOT NULL AND pg_catalog.jsonb_typeof(message->'ref') = 'string'
-		   AND allocation_router.plausible_identifier(message->>'ref')
-		   AND EXISTS (SELECT FROM allocation_router.batch_skus(message->>'ref') s
-						WHERE s IS DISTINCT FROM key) THEN
-			PERFORM allocation_router.require_admin('allocation.add_batch');
-			RAISE EXCEPTION 'batch reference "%" already exists', message->>'ref' USING ERRCODE = '23505';
+	h := CASE WHEN key IS NULL THEN 0 ELSE allocation.shard_key(key) END;
+	-- a reference on a node of another SKU is a duplicate; on the target
+	-- node the node itself decides (repeated message_id).
+	IF t = 'CreateBatch' AND key IS NOT NULL AND pg_catalog.jsonb_typeof(message->'ref') = 'string'
+	   AND ((message->>'ref') IS NOT NULL AND pg_catalog.length((message->>'ref')) BETWEEN 1 AND 255
+			 AND (message->>'ref') OPERATOR(pg_catalog.!~) '^[[:space:]]*$'
+			 AND (message->>'ref') OPERATOR(pg_catalog.!~) '[\x01-\x1f\x7f-\x9f]')
+	   AND EXISTS (SELECT FROM allocation_router.batch_skus(message->>'ref') s
+				   WHERE s IS DISTINCT FROM key) THEN
+		IF NOT pg_catalog.pg_has_role('allocation_admin', 'MEMBER') THEN
+			RAISE EXCEPTION 'must be a member of role "allocation_admin" to call allocation.add_batch'
+				USING ERRCODE = '42501',
+					  HINT = 'A database administrator can grant it: GRANT allocation_admin TO <role>.';
 		END IF;
-	ELSE
-		h := allocation_router.route(key);
+		RAISE EXCEPTION 'batch reference "%" already exists', message->>'ref' USING ERRCODE = '23505';
 	END IF;
 	RETURN allocation_router.handle(h, message);
 END
@@ -777,9 +1026,10 @@ COMMENT ON FUNCTION allocation.handle(jsonb) IS
 CREATE FUNCTION allocation.allocations(orderid text)
 RETURNS TABLE (sku text, batchref text)
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY SELECT a.sku, a.batchref
 				   FROM allocation_router.allocations(orderid) a
 				  ORDER BY a.sku COLLATE "C";
@@ -792,35 +1042,40 @@ COMMENT ON FUNCTION allocation.allocations(text) IS
 CREATE FUNCTION allocation.create_order(orderid text)
 RETURNS void
 LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.create_order(allocation_router.route($1), $1)
+	SELECT allocation_router.create_order($1)
 $$;
 
 CREATE FUNCTION allocation.order_status(orderid text)
 RETURNS text
 LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.order_status(allocation_router.route($1), $1)
+	SELECT allocation_router.order_status($1)
 $$;
 
 CREATE FUNCTION allocation.change_order_status(orderid text, status text)
 RETURNS void
 LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.change_order_status(allocation_router.route($1), $1, $2)
+	SELECT allocation_router.change_order_status($1, $2)
 $$;
 
 CREATE FUNCTION allocation.subscribe_to_order(orderid text, email text)
 RETURNS void
 LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.subscribe_to_order(allocation_router.route($1), $1, $2)
+	SELECT allocation_router.subscribe_to_order($1, $2)
 $$;
 
 -- Plugins and the read model: every node.
 CREATE FUNCTION allocation.subscribe(event_type text, handler regprocedure)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM allocation_router.gate_all();
@@ -833,6 +1088,7 @@ COMMENT ON FUNCTION allocation.subscribe(text, regprocedure) IS
 CREATE FUNCTION allocation.unsubscribe(event_type text, handler regprocedure)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM allocation_router.gate_all();
@@ -843,6 +1099,7 @@ $$;
 CREATE FUNCTION allocation.rebuild_read_model()
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM allocation_router.gate_all();
@@ -858,9 +1115,10 @@ $$;
 CREATE FUNCTION allocation_router.stock_view()
 RETURNS TABLE (reference text, sku text, eta date, purchased integer, allocated integer, available integer)
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY SELECT s.* FROM allocation_router.stock() s;
 END
 $$;
@@ -868,9 +1126,10 @@ $$;
 CREATE FUNCTION allocation_router.products_view()
 RETURNS TABLE (sku text, version_number bigint)
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY SELECT p.* FROM allocation_router.products() p;
 END
 $$;
@@ -878,9 +1137,10 @@ $$;
 CREATE FUNCTION allocation_router.allocations_view_view()
 RETURNS TABLE (orderid text, sku text, batchref text, qty integer, updated_at timestamptz)
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY SELECT v.* FROM allocation_router.allocations_view() v;
 END
 $$;
@@ -889,9 +1149,10 @@ CREATE FUNCTION allocation_router.outbox_view()
 RETURNS TABLE (id uuid, aggregatetype text, aggregateid text, type text, payload jsonb,
 			   occurred_at timestamptz, aggregate_seq bigint, "position" bigint, commit_key bigint)
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY SELECT o.* FROM allocation_router.outbox() o;
 END
 $$;
@@ -899,9 +1160,10 @@ $$;
 CREATE FUNCTION allocation_router.notifications_view()
 RETURNS TABLE (id bigint, recipient text, subject text, body text, created_at timestamptz, sent_at timestamptz)
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY SELECT n.* FROM allocation_router.notifications() n;
 END
 $$;
@@ -946,9 +1208,11 @@ COMMENT ON VIEW allocation.notifications IS
 
 -- One node's next events (the node named by one of its partitions).
 CREATE FUNCTION allocation_router.node_read_events(part integer, consumer text, max_events integer)
-RETURNS SETOF allocation.outbox LANGUAGE plproxy AS $$
-	CLUSTER 'allocation_cluster';
-	RUN ON part;
+RETURNS SETOF allocation.outbox LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+AS $$
+	CLUSTER allocation_router.gate_read_all();
+	RUN ON allocation_router.all_hash(part);
 	SELECT e.id, e.aggregatetype, e.aggregateid, e.type, e.payload, e.occurred_at,
 		   e.aggregate_seq, e."position", e.commit_key
 	  FROM allocation.read_events(consumer, max_events) e;
@@ -957,6 +1221,7 @@ $$;
 CREATE FUNCTION allocation.register_consumer(consumer text, from_start boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM allocation_router.gate_all();
@@ -967,6 +1232,7 @@ $$;
 CREATE FUNCTION allocation.unregister_consumer(consumer text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM allocation_router.gate_all();
@@ -977,6 +1243,7 @@ $$;
 CREATE FUNCTION allocation.read_events(consumer text, max_events integer DEFAULT 100)
 RETURNS SETOF allocation.outbox
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	n		record;
@@ -987,7 +1254,7 @@ BEGIN
 	IF max_events IS NULL OR max_events < 1 THEN
 		RAISE EXCEPTION 'invalid max_events %', max_events USING ERRCODE = '22023';
 	END IF;
-	PERFORM allocation_router.gate_all();
+	PERFORM allocation_router.gate_read_all();
 	FOR n IN SELECT * FROM allocation.nodes() LOOP
 		SELECT e.occurred_at INTO first
 		  FROM allocation_router.node_read_events(n.partitions[1], consumer, 1) e;
@@ -1007,6 +1274,7 @@ COMMENT ON FUNCTION allocation.read_events(text, integer) IS
 CREATE FUNCTION allocation.ack_events(consumer text, last_event uuid)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM allocation_router.gate_all();
@@ -1021,6 +1289,7 @@ COMMENT ON FUNCTION allocation.ack_events(text, uuid) IS
 CREATE FUNCTION allocation.purge_outbox()
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	PERFORM allocation_router.gate_all();
@@ -1035,24 +1304,19 @@ $$;
 CREATE FUNCTION allocation.duplicate_batch_references()
 RETURNS TABLE (reference text, skus text[], nodes text[])
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	n	record;
 BEGIN
-	PERFORM allocation_router.gate_all();
-	CREATE TEMP TABLE IF NOT EXISTS pg_temp.allocation_router_batches
-		(reference text, sku text, connstr text) ON COMMIT DROP;
-	TRUNCATE pg_temp.allocation_router_batches;
-	FOR n IN SELECT * FROM allocation.nodes() LOOP
-		INSERT INTO pg_temp.allocation_router_batches
-		SELECT b.reference, b.sku, n.connstr FROM allocation_router.node_batches(n.partitions[1]) b;
-	END LOOP;
+	PERFORM allocation_router.gate_read_all();
+	-- one node at a time (LATERAL, each call materialized): no temporary
+	-- table, so that it runs in a READ ONLY transaction too
 	RETURN QUERY
-	SELECT b.reference, pg_catalog.array_agg(b.sku ORDER BY b.connstr),
-		   pg_catalog.array_agg(b.connstr ORDER BY b.connstr)
-	  FROM pg_temp.allocation_router_batches b
+	SELECT b.reference, pg_catalog.array_agg(b.sku ORDER BY n.connstr),
+		   pg_catalog.array_agg(n.connstr ORDER BY n.connstr)
+	  FROM allocation.nodes() n,
+		   LATERAL allocation_router.node_batches(n.partitions[1]) b
 	 GROUP BY b.reference
-	HAVING pg_catalog.count(*) > 1
+	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1
 	 ORDER BY 1;
 END
 $$;
@@ -1062,18 +1326,22 @@ COMMENT ON FUNCTION allocation.duplicate_batch_references() IS
 CREATE FUNCTION allocation.check_placement()
 RETURNS TABLE (kind text, key text, partition integer, found_on text, belongs_on text)
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	n		record;
 	mask	integer;
 BEGIN
-	PERFORM allocation_router.gate_all();
-	mask := (pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass) & 1023)::integer;
+	PERFORM allocation_router.gate_read_all();
+	-- (mask() is the owner's; the sequence is readable by allocation_user)
+	mask := (pg_catalog.pg_sequence_last_value('allocation_router.routing'::pg_catalog.regclass)
+			 OPERATOR(pg_catalog.&) 1023::bigint)::integer;
 	FOR n IN SELECT * FROM allocation.nodes() LOOP
 		RETURN QUERY
-		SELECT 'product'::text, k.sku, allocation.shard_key(k.sku) & mask, n.connstr, c.connstr
+		SELECT 'product'::text, k.sku, allocation.shard_key(k.sku) OPERATOR(pg_catalog.&) mask, n.connstr, c.connstr
 		  FROM allocation_router.node_skus(n.partitions[1]) AS k(sku)
-		  JOIN allocation.cluster_partitions() c ON c.partition = (allocation.shard_key(k.sku) & mask)
+		  JOIN allocation.cluster_partitions() c
+			ON c.partition OPERATOR(pg_catalog.=) (allocation.shard_key(k.sku) OPERATOR(pg_catalog.&) mask)
 		 WHERE c.connstr <> n.connstr;
 	END LOOP;
 END
@@ -1084,10 +1352,15 @@ COMMENT ON FUNCTION allocation.check_placement() IS
 CREATE FUNCTION allocation.check_invariants()
 RETURNS TABLE (invariant text, object text, detail text)
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.require_admin('allocation.check_invariants');
-	PERFORM allocation_router.gate_all();
+	IF NOT pg_catalog.pg_has_role('allocation_admin', 'MEMBER') THEN
+		RAISE EXCEPTION 'must be a member of role "allocation_admin" to call allocation.check_invariants'
+			USING ERRCODE = '42501',
+				  HINT = 'A database administrator can grant it: GRANT allocation_admin TO <role>.';
+	END IF;
+	PERFORM allocation_router.gate_read_all();
 	RETURN QUERY
 	SELECT c.invariant, c.object, c.detail || ' (node ' || c.node || ')'
 	  FROM allocation_router.check_invariants() c;
@@ -1118,6 +1391,7 @@ CREATE FUNCTION allocation.sync_order_tracking(consumer text DEFAULT 'order_trac
 											   max_events integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	n		record;
@@ -1202,11 +1476,24 @@ GRANT EXECUTE ON FUNCTION
 	allocation.duplicate_batch_references(),
 	allocation.check_placement(),
 	allocation.sync_order_tracking(text, integer),
-	allocation.pause_partition(integer),
-	allocation.resume_partition(integer)
+	allocation.pause_partition(integer)
 	TO allocation_admin;
 -- define_cluster, drop_cluster, set_partition_node: superusers only.
 
--- Internals: called by the functions above with the caller's rights.
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA allocation_router TO allocation_user;
-GRANT SELECT ON allocation_router.routing, allocation_router.invalidation_probe TO allocation_user;
+-- Internals: called by the functions above with the caller's rights.  The
+-- PL/Proxy functions and the gates (each takes its gates: nothing the
+-- caller can run here reaches a node without them), and the functions of
+-- the read views.  The gates' table and the routing helpers stay the
+-- owner's.
+DO $grants$
+DECLARE
+	f	regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace = 'allocation_router'::regnamespace
+				AND p.proname NOT IN ('sync_routing', 'mask', 'key_partition', 'lock_partitions') LOOP
+		EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO allocation_user', f);
+	END LOOP;
+END
+$grants$;
+GRANT SELECT ON SEQUENCE allocation_router.routing TO allocation_user;

@@ -1,0 +1,68 @@
+"""router/test/silent_node.py: a node that stops answering, for the router tests.
+
+    python3 silent_node.py mute           accept connections, never answer
+    python3 silent_node.py relay SOCKET   relay each connection to a real
+                                          server's Unix socket until the
+                                          client sends a message containing
+                                          b"SILENT"; then swallow everything
+                                          and answer nothing more (a cancel
+                                          request, on its own connection,
+                                          still reaches the server)
+
+Listens on a free loopback port and prints it on its first line.
+"""
+import select
+import socket
+import sys
+import threading
+
+
+def mute(conn):
+    while conn.recv(65536):
+        pass
+    conn.close()
+
+
+def relay(conn, path):
+    up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    up.connect(path)
+    silent = False
+    try:
+        while True:
+            r, _, _ = select.select([conn, up], [], [])
+            if conn in r:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                if b"SILENT" in data:
+                    silent = True
+                if not silent:
+                    up.sendall(data)
+            if up in r:
+                data = up.recv(65536)
+                if not data:
+                    return
+                if not silent:
+                    conn.sendall(data)
+    finally:
+        up.close()
+        conn.close()
+
+
+def main():
+    mode = sys.argv[1]
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    print(srv.getsockname()[1], flush=True)
+    while True:
+        conn, _ = srv.accept()
+        args = (conn,) if mode == "mute" else (conn, sys.argv[2])
+        threading.Thread(target=mute if mode == "mute" else relay, args=args, daemon=True).start()
+        del conn, args          # the thread alone holds the connection
+
+
+
+if __name__ == "__main__":
+    main()
