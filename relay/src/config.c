@@ -408,6 +408,17 @@ config_route(const relay_config *cfg, const char *type, char *buf, size_t buflen
 	return buf;
 }
 
+int
+config_route_named(const relay_config *cfg, const char *type)
+{
+	size_t		i;
+
+	for (i = 0; i < cfg->nroutes; i++)
+		if (strcmp(cfg->routes[i].type, type) == 0)
+			return 1;
+	return 0;
+}
+
 /* --- options ----------------------------------------------------------------- */
 
 void
@@ -435,6 +446,8 @@ config_usage(FILE *out)
 "                           Allocated=line_allocated\n"
 "      --channel-prefix=P   channel of the other types: P<Type> (env\n"
 "                           ALLOCATION_RELAY_CHANNEL_PREFIX; default \"" RELAY_DEFAULT_PREFIX "\")\n"
+"      --envelope           pub/sub: named channels carry the envelope (id, type,\n"
+"                           aggregate, payload) too, not the book's message alone\n"
 "      --inbound=NAME       inbound channel (stream) of ChangeBatchQuantity commands\n"
 "                           (env ALLOCATION_RELAY_INBOUND; default " RELAY_DEFAULT_INBOUND ")\n"
 "      --no-inbound         relay events only; take no commands\n"
@@ -461,6 +474,7 @@ enum
 {
 	OPT_CHANNEL = 1000,
 	OPT_PREFIX,
+	OPT_ENVELOPE,
 	OPT_INBOUND,
 	OPT_NO_INBOUND,
 	OPT_GROUP,
@@ -605,6 +619,7 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		{"mode", required_argument, NULL, 'm'},
 		{"channel", required_argument, NULL, OPT_CHANNEL},
 		{"channel-prefix", required_argument, NULL, OPT_PREFIX},
+		{"envelope", no_argument, NULL, OPT_ENVELOPE},
 		{"inbound", required_argument, NULL, OPT_INBOUND},
 		{"no-inbound", no_argument, NULL, OPT_NO_INBOUND},
 		{"group", required_argument, NULL, OPT_GROUP},
@@ -667,6 +682,9 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 				break;
 			case OPT_PREFIX:
 				replace(&cfg->prefix, optarg);
+				break;
+			case OPT_ENVELOPE:
+				cfg->envelope = 1;
 				break;
 			case OPT_INBOUND:
 				replace(&cfg->inbound, optarg);

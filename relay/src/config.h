@@ -50,6 +50,7 @@ typedef struct
 	double		backoff_max;	/* seconds, cap of the reconnect backoff */
 	int			from_now;		/* a new consumer starts at the end */
 	int			content_ids;	/* pub/sub: message_id from the content */
+	int			envelope;		/* pub/sub: the envelope on named channels too */
 	int			verbose;
 } relay_config;
 
@@ -77,6 +78,13 @@ void		config_usage(FILE *out);
 /* The channel (stream) of an event type, or NULL when it is not published. */
 const char *config_route(const relay_config *cfg, const char *type,
 						 char *buf, size_t buflen);
+
+/*
+ * Is the channel of an event type one named for it (--channel, and the
+ * built-in Allocated=line_allocated) rather than <prefix><Type>?  Named
+ * pub/sub channels carry the book's message (the payload alone).
+ */
+int			config_route_named(const relay_config *cfg, const char *type);
 
 /* Parse a Redis URL into *t (freed by redis_target_free); 0 or -1 + err. */
 int			redis_url_parse(const char *url, redis_target *t,

@@ -67,6 +67,7 @@ typedef struct
 {
 	char	   *type;
 	char	   *target;		/* NULL: not published */
+	int			book;		/* publish the payload alone (the book's message) */
 } route_entry;
 
 typedef struct
@@ -124,8 +125,12 @@ xconcat(const char *a, const char *b, const char *c)
 	return s;
 }
 
-/* The channel (stream) of an event type; NULL: not published. */
-static const char *
+/*
+ * The route of an event type: its channel (stream), NULL when it is not
+ * published, and whether it carries the book's message (the payload
+ * alone) or the envelope.
+ */
+static const route_entry *
 route_for(relay *r, const char *type)
 {
 	size_t		i;
@@ -135,7 +140,7 @@ route_for(relay *r, const char *type)
 
 	for (i = 0; i < r->nroutes; i++)
 		if (strcmp(r->routes[i].type, type) == 0)
-			return r->routes[i].target;
+			return &r->routes[i];
 	target = config_route(&r->cfg, type, buf, sizeof buf);
 	grown = realloc(r->routes, (r->nroutes + 1) * sizeof *grown);
 	if (grown == NULL)
@@ -146,17 +151,21 @@ route_for(relay *r, const char *type)
 	r->routes = grown;
 	r->routes[r->nroutes].type = strdup(type);
 	r->routes[r->nroutes].target = target ? strdup(target) : NULL;
+	/* the book's channels carry the book's messages; streams the envelope */
+	r->routes[r->nroutes].book = r->cfg.mode == RELAY_PUBSUB && !r->cfg.envelope &&
+		config_route_named(&r->cfg, type);
 	if (r->routes[r->nroutes].type == NULL || (target && r->routes[r->nroutes].target == NULL))
 	{
 		fputs("allocation-relay: out of memory\n", stderr);
 		exit(1);
 	}
 	if (target)
-		log_info("outbound: %s events go to %s %s", type,
-				 r->cfg.mode == RELAY_STREAMS ? "stream" : "channel", target);
+		log_info("outbound: %s events go to %s %s (%s)", type,
+				 r->cfg.mode == RELAY_STREAMS ? "stream" : "channel", target,
+				 r->routes[r->nroutes].book ? "the payload alone" : "the envelope");
 	else
 		log_info("outbound: %s events are not published (--channel %s=-)", type, type);
-	return r->routes[r->nroutes++].target;
+	return &r->routes[r->nroutes++];
 }
 
 /*
@@ -187,11 +196,13 @@ outbound_round(relay *r, double now)
 	}
 	for (i = 0; i < n; i++)
 	{
-		r->out[i].target = route_for(r, r->events[i].type);
+		const route_entry *route = route_for(r, r->events[i].type);
+
+		r->out[i].target = route->target;
 		r->out[i].id = r->events[i].id;
 		r->out[i].type = r->events[i].type;
-		r->out[i].json = r->events[i].json;
-		r->out[i].jsonlen = r->events[i].jsonlen;
+		r->out[i].json = route->book ? r->events[i].payload : r->events[i].json;
+		r->out[i].jsonlen = route->book ? r->events[i].payloadlen : r->events[i].jsonlen;
 	}
 	err[0] = '\0';
 	/*

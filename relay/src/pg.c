@@ -16,7 +16,8 @@ static const char SQL_READ[] =
 	"           'id', o.id, 'type', o.type,"
 	"           'aggregatetype', o.aggregatetype, 'aggregateid', o.aggregateid,"
 	"           'aggregate_seq', o.aggregate_seq, 'occurred_at', o.occurred_at,"
-	"           'payload', o.payload)::text"
+	"           'payload', o.payload)::text,"
+	"       o.payload::text"
 	"  FROM allocation.read_events($1, $2) AS o";
 
 static const char SQL_ACK[] =
@@ -367,6 +368,8 @@ pg_read_events(pg_side *pg, PGresult **resp, pg_event *events, int *n)
 		events[i].type = PQgetvalue(res, i, 1);
 		events[i].json = PQgetvalue(res, i, 2);
 		events[i].jsonlen = (size_t) PQgetlength(res, i, 2);
+		events[i].payload = PQgetvalue(res, i, 3);
+		events[i].payloadlen = (size_t) PQgetlength(res, i, 3);
 	}
 	*n = i;
 	*resp = res;

@@ -33,8 +33,10 @@ typedef struct
 {
 	const char *id;
 	const char *type;
-	const char *json;		/* the message published to Redis */
+	const char *json;		/* the envelope: id, type, aggregate, payload */
 	size_t		jsonlen;
+	const char *payload;	/* the payload alone: the book's message */
+	size_t		payloadlen;
 } pg_event;
 
 typedef enum

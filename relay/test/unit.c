@@ -100,6 +100,12 @@ test_defaults(void)
 		   "Allocated -> line_allocated (the book's channel)");
 	is_str(config_route(&cfg, "OutOfStock", buf, sizeof buf), "allocation.OutOfStock",
 		   "other types -> allocation.<Type>");
+	ok(config_route_named(&cfg, "Allocated") && !config_route_named(&cfg, "OutOfStock"),
+	   "line_allocated is a named channel (the book's message), allocation.<Type> is not");
+	ok(cfg.envelope == 0, "the book's message on named channels by default");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--envelope", "--channel", "OutOfStock=oos", NULL) == CONFIG_OK &&
+	   cfg.envelope == 1 && config_route_named(&cfg, "OutOfStock"), "--envelope; --channel names a channel");
 	config_free(&cfg);
 }
 

@@ -8,7 +8,9 @@
 #   pubsub    (relay as a member of allocation_admin, not a superuser)
 #             the book's external-events test: change_batch_quantity on
 #             Redis -> reallocation -> line_allocated with the order and the
-#             new batch; a redelivered message (explicit message_id, and the
+#             new batch, read by a consumer written as the book's
+#             (json.loads(message["data"])["orderid"], python3, raw socket)
+#             that gets exactly {orderid, sku, qty, batchref}; a redelivered message (explicit message_id, and the
 #             same content without one) runs once; malformed messages are
 #             logged and skipped; Redis killed and restarted under the relay:
 #             nothing is acknowledged while Redis is down, events flow again
@@ -59,6 +61,7 @@ REDIS_PORT=
 REDIS_PID=
 RELAY_PID=
 SUB_PID=
+BOOK_PID=
 GEN_PIDS=()
 LOCKER_PID=
 T0=$(date +%s.%N)
@@ -111,6 +114,7 @@ cleanup() {
 	for pid in "${GEN_PIDS[@]}"; do stop "$pid"; done
 	stop "$RELAY_PID"
 	stop "$SUB_PID"
+	stop "$BOOK_PID"
 	stop "$REDIS_PID"
 	"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' \
 		-c "DROP DATABASE IF EXISTS $DB_PS WITH (FORCE)" \
@@ -198,6 +202,54 @@ start_subscriber() {
 		>> "$WORK/pubsub.out" 2>&1 &
 	SUB_PID=$!
 	wait_until 5 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMPAT)\" -ge 2 ]"
+}
+
+# start_book_consumer: a subscriber to line_allocated written as the book's
+# (redis-py's message dict, json.loads(message["data"])), over a raw socket
+# so that it needs nothing but python3.  One line per message into
+# $WORK/book.out: "ok<TAB>orderid<TAB>batchref", or "bad<TAB>why".
+start_book_consumer() {
+	cat > "$WORK/book_consumer.py" <<'PY'
+import json, socket, sys
+
+def read_reply(f):
+    line = f.readline()
+    if not line:
+        sys.exit(0)
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"*":
+        return [read_reply(f) for _ in range(int(rest))]
+    if kind == b"$":
+        n = int(rest)
+        return None if n < 0 else f.read(n + 2)[:-2]
+    if kind == b":":
+        return int(rest)
+    return rest
+
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+sock.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\nline_allocated\r\n")
+f = sock.makefile("rb")
+out = open(sys.argv[2], "a", buffering=1)
+while True:
+    reply = read_reply(f)
+    if not isinstance(reply, list) or reply[0] != b"message":
+        continue
+    message = {"type": "message", "channel": reply[1], "data": reply[2]}
+    try:
+        # the book's handler: json.loads(m["data"]) and its fields
+        data = json.loads(message["data"])
+        orderid, batchref = data["orderid"], data["batchref"]
+        if sorted(data) != ["batchref", "orderid", "qty", "sku"]:
+            raise ValueError("keys %s" % sorted(data))
+        if type(data["qty"]) is not int:
+            raise ValueError("qty %r is not a number" % (data["qty"],))
+        out.write("ok\t%s\t%s\n" % (orderid, batchref))
+    except Exception as e:
+        out.write("bad\t%s: %r\n" % (type(e).__name__, e))
+PY
+	python3 "$WORK/book_consumer.py" "$REDIS_PORT" "$WORK/book.out" 2>> "$WORK/book.err" &
+	BOOK_PID=$!
+	wait_until 5 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMSUB line_allocated | tail -n 1)\" -ge 1 ]"
 }
 
 # pubsub_messages: "channel<TAB>body" of each message the subscriber got
@@ -289,6 +341,8 @@ echo "# pub/sub mode ($(elapsed)s)"
 PSLOG=$WORK/relay-pubsub.log
 : > "$WORK/pubsub.out"
 start_subscriber || { not_ok "subscriber ready"; exit 1; }
+: > "$WORK/book.out"
+start_book_consumer || { not_ok "the book's consumer subscribed"; cat "$WORK/book.err"; exit 1; }
 start_relay "$PSLOG" --dsn "dbname=$DB_PS user=$ROLE_ADMIN" --consumer relay-test --mode pubsub
 check "relay connects to PostgreSQL and Redis (as a member of allocation_admin)" \
 	wait_until 10 sh -c "grep -qs 'postgres: connected' '$PSLOG' && grep -qs 'redis: connected' '$PSLOG'"
@@ -310,14 +364,24 @@ if wait_until 10 reallocated; then
 else
 	not_ok "change_batch_quantity on Redis -> line_allocated on Redis with the order and the new batch"
 fi
+book_reallocated() { grep -qxF $'ok\tRT-order\tRT-newer' "$WORK/book.out"; }
+check "a consumer written as the book's reads the order and the new batch from line_allocated" \
+	wait_until 5 book_reallocated
+is "$(grep -c . "$WORK/book.out")/$(grep -c '^ok' "$WORK/book.out")" "2/2" \
+	"every line_allocated message is exactly {orderid, sku, qty, batchref}, qty a number (first and new batch)"
+grep '^bad' "$WORK/book.out" | sed 's/^/#   /'
 pubsub_messages > "$WORK/pubsub.tsv"
 load "$WORK/pubsub.tsv" "$DB_PS" received >/dev/null
-is "$(sql "$DB_PS" "SELECT count(*) FROM received r JOIN allocation.outbox o ON o.id = (r.body::jsonb ->> 'id')::uuid
+is "$(sql "$DB_PS" "SELECT count(*) FROM received r JOIN allocation.outbox o ON r.body::jsonb = o.payload
                     WHERE r.src = 'line_allocated' AND o.type = 'Allocated'
-                      AND r.body::jsonb -> 'payload' = o.payload AND o.payload ->> 'batchref' = 'RT-newer'
+                      AND o.payload ->> 'batchref' = 'RT-newer' AND o.aggregateid = 'RT-SKU'")" 1 \
+	"the message on line_allocated is the outbox event's payload"
+is "$(sql "$DB_PS" "SELECT count(*) FROM received r JOIN allocation.outbox o ON o.id = (r.body::jsonb ->> 'id')::uuid
+                    WHERE r.src = 'allocation.BatchQuantityChanged' AND o.type = 'BatchQuantityChanged'
+                      AND r.body::jsonb -> 'payload' = o.payload
                       AND (r.body::jsonb ->> 'aggregate_seq')::bigint = o.aggregate_seq
-                      AND r.body::jsonb ->> 'aggregateid' = 'RT-SKU' AND r.body::jsonb ->> 'type' = 'Allocated'")" 1 \
-	"the message carries the event id, type, aggregate, aggregate_seq and payload of the outbox"
+                      AND r.body::jsonb ->> 'aggregateid' = 'RT-SKU' AND r.body::jsonb ->> 'type' = o.type")" 1 \
+	"the other channels carry the envelope: event id, type, aggregate, aggregate_seq and payload"
 is "$(sql "$DB_PS" "SELECT string_agg(DISTINCT src, ',' ORDER BY src) FROM received")" \
 	"allocation.BatchCreated,allocation.BatchQuantityChanged,allocation.Deallocated,line_allocated" \
 	"channels: Allocated -> line_allocated, others -> allocation.<Type>"
@@ -388,6 +452,8 @@ is "$rc" 0 "SIGTERM: the pub/sub relay exits 0"
 check "SIGTERM: logged" log_has "$PSLOG" "stopped:"
 stop "$SUB_PID"
 SUB_PID=
+stop "$BOOK_PID"
+BOOK_PID=
 
 # --- streams ---------------------------------------------------------------------------
 
