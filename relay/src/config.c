@@ -453,8 +453,6 @@ config_usage(FILE *out)
 "      --no-inbound         relay events only; take no commands\n"
 "      --group=NAME         consumer group of the inbound stream (streams mode;\n"
 "                           env ALLOCATION_RELAY_GROUP; default " RELAY_DEFAULT_GROUP ")\n"
-"      --no-content-ids     pub/sub: run messages without a message_id without\n"
-"                           de-duplication (default: their id is a hash of the content)\n"
 "      --from-now           a consumer registered now starts after the existing events\n"
 "      --poll-interval=SEC  read the outbox this often without a NOTIFY (env\n"
 "                           ALLOCATION_RELAY_POLL_INTERVAL; default 1)\n"
@@ -478,7 +476,6 @@ enum
 	OPT_INBOUND,
 	OPT_NO_INBOUND,
 	OPT_GROUP,
-	OPT_NO_CONTENT_IDS,
 	OPT_FROM_NOW,
 	OPT_POLL,
 	OPT_BACKOFF,
@@ -623,7 +620,6 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		{"inbound", required_argument, NULL, OPT_INBOUND},
 		{"no-inbound", no_argument, NULL, OPT_NO_INBOUND},
 		{"group", required_argument, NULL, OPT_GROUP},
-		{"no-content-ids", no_argument, NULL, OPT_NO_CONTENT_IDS},
 		{"from-now", no_argument, NULL, OPT_FROM_NOW},
 		{"poll-interval", required_argument, NULL, OPT_POLL},
 		{"backoff-max", required_argument, NULL, OPT_BACKOFF},
@@ -645,7 +641,6 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->prefix = xstrdup(RELAY_DEFAULT_PREFIX);
 	cfg->poll_interval = 1.0;
 	cfg->backoff_max = 30.0;
-	cfg->content_ids = 1;
 	/* the book's channel; the environment and flags may override it */
 	add_route(cfg, "Allocated", strlen("Allocated"), "line_allocated");
 
@@ -695,9 +690,6 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 				break;
 			case OPT_GROUP:
 				replace(&cfg->group, optarg);
-				break;
-			case OPT_NO_CONTENT_IDS:
-				cfg->content_ids = 0;
 				break;
 			case OPT_FROM_NOW:
 				cfg->from_now = 1;

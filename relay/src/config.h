@@ -49,7 +49,6 @@ typedef struct
 	double		poll_interval;	/* seconds between polls without NOTIFY */
 	double		backoff_max;	/* seconds, cap of the reconnect backoff */
 	int			from_now;		/* a new consumer starts at the end */
-	int			content_ids;	/* pub/sub: message_id from the content */
 	int			envelope;		/* pub/sub: the envelope on named channels too */
 	int			verbose;
 } relay_config;

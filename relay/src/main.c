@@ -89,7 +89,6 @@ typedef struct
 	double		out_retry_at;
 	backoff		inbound_bo;		/* a command failed transiently */
 	double		in_retry_at;
-	char	   *content_prefix;	/* pub/sub message ids */
 	char	   *stream_prefix;	/* stream message ids */
 
 	unsigned long published;
@@ -266,14 +265,19 @@ inbound_one(relay *r, double now)
 
 	if (m->entry_id)
 		fixed_id = xconcat(r->stream_prefix, m->entry_id, "");
-	hs = pg_handle(&r->pg, m->body, fixed_id,
-				   m->entry_id == NULL && r->cfg.content_ids ? r->content_prefix : NULL,
-				   &out);
+	hs = pg_handle(&r->pg, m->body, fixed_id, &out);
 	free(fixed_id);
 	text_excerpt(m->body, m->len, 200, excerpt, sizeof excerpt);
 	switch (hs)
 	{
 		case HANDLE_DONE:
+			if (out.duplicate)
+			{
+				r->skipped++;
+				log_info("inbound: skipped a duplicate: message_id %s was handled before (first result %s): %s",
+						 out.message_id, out.result, excerpt);
+				break;
+			}
 			r->handled++;
 			log_info("inbound: ChangeBatchQuantity %s (message_id %s): %s",
 					 excerpt, out.message_id[0] ? out.message_id : "none", out.result);
@@ -513,7 +517,6 @@ main(int argc, char **argv)
 	backoff_init(&r.inbound_bo, 0.25, r.cfg.backoff_max);
 	if (r.cfg.inbound)
 	{
-		r.content_prefix = xconcat("redis:", r.cfg.inbound, ":sha256:");
 		r.stream_prefix = xconcat("redis-stream:", r.cfg.inbound, ":");
 	}
 
@@ -525,9 +528,7 @@ main(int argc, char **argv)
 		log_info("inbound: ChangeBatchQuantity commands from %s %s%s",
 				 r.cfg.mode == RELAY_STREAMS ? "stream" : "channel", r.cfg.inbound,
 				 r.cfg.mode == RELAY_PUBSUB
-				 ? (r.cfg.content_ids ? " (without a message_id: id = hash of the content)"
-					: " (without a message_id: not de-duplicated)")
-				 : "");
+				 ? " (de-duplicated by their own message_id only)" : "");
 
 	status = run(&r, &waitmask);
 	if (status == 0)
@@ -551,7 +552,6 @@ main(int argc, char **argv)
 	free(r.routes);
 	free(r.events);
 	free(r.out);
-	free(r.content_prefix);
 	free(r.stream_prefix);
 	iq_free(&r.q);
 	config_free(&r.cfg);

@@ -27,32 +27,38 @@ static const char SQL_ACK[] =
  * The inbound command.  The checks come first (CASE evaluates lazily), so
  * that a message without batchref or qty is named as such; JSON that does
  * not parse fails the cast (22P02), wrong field types fail in handle
- * (22023/22004).  The content id hashes the canonical jsonb text, so key
- * order and white space do not make two equal messages different.
+ * (22023/22004).  The message_id is the message's own, else the stream
+ * entry's ($2), else none: pub/sub has no ids, and a message repeated on
+ * purpose must run again.  A message whose id was handled before runs
+ * nothing, so its transaction gets no transaction id: the last column
+ * tells a skipped duplicate from an execution (read after handle ran: the
+ * CTE is materialized first).
  */
 static const char SQL_HANDLE[] =
-	"SELECT CASE"
-	"         WHEN pg_catalog.jsonb_typeof(s.m) <> 'object' THEN 'not a JSON object'"
-	"         WHEN NOT s.m ? 'batchref' THEN 'no \"batchref\" field'"
-	"         WHEN NOT s.m ? 'qty' THEN 'no \"qty\" field'"
-	"       END,"
-	"       s.id #>> '{}',"
-	"       CASE WHEN pg_catalog.jsonb_typeof(s.m) = 'object'"
-	"                 AND s.m ? 'batchref' AND s.m ? 'qty' THEN"
-	"         allocation.handle(pg_catalog.jsonb_build_object("
-	"               'type', 'ChangeBatchQuantity',"
-	"               'ref', s.m -> 'batchref',"
-	"               'qty', s.m -> 'qty')"
-	"           || CASE WHEN s.id IS NULL THEN '{}'::jsonb"
-	"                   ELSE pg_catalog.jsonb_build_object('message_id', s.id) END)::text"
-	"       END"
-	"  FROM (SELECT r.m,"
-	"               COALESCE(NULLIF(r.m -> 'message_id', 'null'::jsonb),"
-	"                        pg_catalog.to_jsonb($2::text),"
-	"                        pg_catalog.to_jsonb($3::text || pg_catalog.encode("
-	"                            pg_catalog.sha256(pg_catalog.convert_to(r.m::text, 'UTF8')),"
-	"                            'hex'))) AS id"
-	"          FROM (SELECT $1::jsonb AS m) AS r) AS s";
+	"WITH h AS MATERIALIZED ("
+	"  SELECT CASE"
+	"           WHEN pg_catalog.jsonb_typeof(s.m) <> 'object' THEN 'not a JSON object'"
+	"           WHEN NOT s.m ? 'batchref' THEN 'no \"batchref\" field'"
+	"           WHEN NOT s.m ? 'qty' THEN 'no \"qty\" field'"
+	"         END AS problem,"
+	"         s.id #>> '{}' AS id,"
+	"         CASE WHEN pg_catalog.jsonb_typeof(s.m) = 'object'"
+	"                   AND s.m ? 'batchref' AND s.m ? 'qty' THEN"
+	"           allocation.handle(pg_catalog.jsonb_build_object("
+	"                 'type', 'ChangeBatchQuantity',"
+	"                 'ref', s.m -> 'batchref',"
+	"                 'qty', s.m -> 'qty')"
+	"             || CASE WHEN s.id IS NULL THEN '{}'::jsonb"
+	"                     ELSE pg_catalog.jsonb_build_object('message_id', s.id) END)::text"
+	"         END AS result"
+	"    FROM (SELECT r.m,"
+	"                 COALESCE(NULLIF(r.m -> 'message_id', 'null'::jsonb),"
+	"                          pg_catalog.to_jsonb($2::text)) AS id"
+	"            FROM (SELECT $1::jsonb AS m) AS r) AS s)"
+	"SELECT h.problem, h.id, h.result,"
+	"       h.id IS NOT NULL AND h.result IS NOT NULL"
+	"       AND pg_catalog.pg_current_xact_id_if_assigned() IS NULL"
+	"  FROM h";
 
 void
 pg_init(pg_side *pg, const relay_config *cfg)
@@ -391,13 +397,13 @@ pg_ack(pg_side *pg, const char *id)
 
 handle_status
 pg_handle(pg_side *pg, const char *json, const char *fixed_id,
-		  const char *content_prefix, handle_outcome *out)
+		  handle_outcome *out)
 {
-	const char *params[3] = {json, fixed_id, content_prefix};
+	const char *params[2] = {json, fixed_id};
 	PGresult   *res;
 
 	memset(out, 0, sizeof *out);
-	res = PQexecParams(pg->conn, SQL_HANDLE, 3, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(pg->conn, SQL_HANDLE, 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		err_class	c = classify(pg->conn, res);
@@ -434,6 +440,7 @@ pg_handle(pg_side *pg, const char *json, const char *fixed_id,
 	}
 	snprintf(out->result, sizeof out->result, "%s",
 			 PQgetisnull(res, 0, 2) ? "null" : PQgetvalue(res, 0, 2));
+	out->duplicate = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
 	PQclear(res);
 	return HANDLE_DONE;
 }

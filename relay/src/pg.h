@@ -53,6 +53,7 @@ typedef struct
 	char		message_id[512];
 	char		result[512];	/* handle's JSON result, or the error */
 	char		sqlstate[6];
+	int			duplicate;		/* its message_id was handled before: not run */
 } handle_outcome;
 
 void		pg_init(pg_side *pg, const relay_config *cfg);
@@ -76,10 +77,9 @@ pg_status	pg_ack(pg_side *pg, const char *id);
 /*
  * Execute an inbound ChangeBatchQuantity message (JSON text from Redis):
  * message_id is the message's own "message_id", else fixed_id (a stream
- * entry), else content_prefix + sha256 of the canonical JSON (pub/sub),
- * else none.
+ * entry), else none (pub/sub has no ids: the message runs).
  */
 handle_status pg_handle(pg_side *pg, const char *json, const char *fixed_id,
-						const char *content_prefix, handle_outcome *out);
+						handle_outcome *out);
 
 #endif

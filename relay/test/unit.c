@@ -95,7 +95,6 @@ test_defaults(void)
 	is_str(cfg.inbound, "change_batch_quantity", "default inbound channel (the book's)");
 	ok(cfg.redis.host && strcmp(cfg.redis.host, "127.0.0.1") == 0 && cfg.redis.port == 6379,
 	   "default redis 127.0.0.1:6379");
-	ok(cfg.content_ids == 1, "pub/sub content ids by default");
 	is_str(config_route(&cfg, "Allocated", buf, sizeof buf), "line_allocated",
 		   "Allocated -> line_allocated (the book's channel)");
 	is_str(config_route(&cfg, "OutOfStock", buf, sizeof buf), "allocation.OutOfStock",
@@ -121,7 +120,7 @@ test_flags(void)
 			 "--consumer", "redis-bridge", "--batch-size", "500", "--mode", "streams",
 			 "--channel", "Allocated=alloc", "--channel", "OutOfStock=-",
 			 "--channel-prefix", "shop.", "--group", "g1", "--from-now",
-			 "--poll-interval", "0.5", "--backoff-max", "2", "--no-content-ids", "-v",
+			 "--poll-interval", "0.5", "--backoff-max", "2", "-v",
 			 NULL) == CONFIG_OK, "all flags parse");
 	is_str(cfg.dsn, "dbname=shop", "--dsn");
 	is_str(cfg.redis.host, "cache", "--redis host");
@@ -135,7 +134,7 @@ test_flags(void)
 	ok(config_route(&cfg, "OutOfStock", buf, sizeof buf) == NULL, "--channel Type=- : not published");
 	is_str(config_route(&cfg, "BatchCreated", buf, sizeof buf), "shop.BatchCreated", "--channel-prefix");
 	is_str(cfg.group, "g1", "--group");
-	ok(cfg.from_now && !cfg.content_ids && cfg.verbose, "--from-now --no-content-ids -v");
+	ok(cfg.from_now && cfg.verbose, "--from-now -v");
 	ok(cfg.poll_interval == 0.5 && cfg.backoff_max == 2.0, "--poll-interval --backoff-max");
 	config_free(&cfg);
 
