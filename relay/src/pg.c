@@ -149,11 +149,20 @@ pg_check_dsn(const char *dsn)
 typedef enum
 {
 	ERR_LOST,			/* the connection is gone */
-	ERR_TRANSIENT,		/* may work later: serialization, shutdown, resources */
+	ERR_TRANSIENT,		/* may work later: anything not known to be final */
 	ERR_FATAL,			/* configuration: rights, missing objects */
 	ERR_REJECTED		/* this statement's input: data, domain errors */
 } err_class;
 
+/*
+ * What an error means for the statement that raised it.  Only the classes
+ * that say "this input is bad" drop a message: data exceptions (22), the
+ * integrity rules (23) and the domain's own refusals (ZA).  Missing rights
+ * and objects stop the relay.  Everything else, known or not (a read-only
+ * fence 25006 during a switchover, an operator intervention, a class a
+ * later PostgreSQL adds), is retried: an unknown error must never
+ * acknowledge a valid command unexecuted.
+ */
 static err_class
 classify(PGconn *conn, const PGresult *res)
 {
@@ -166,19 +175,16 @@ classify(PGconn *conn, const PGresult *res)
 		return ERR_TRANSIENT;
 	if (strncmp(st, "08", 2) == 0)
 		return ERR_LOST;
-	if (strncmp(st, "40", 2) == 0 ||	/* serialization failure, deadlock */
-		strncmp(st, "53", 2) == 0 ||	/* insufficient resources */
-		strncmp(st, "55", 2) == 0 ||	/* lock not available */
-		strncmp(st, "57", 2) == 0 ||	/* shutdown, statement timeout */
-		strncmp(st, "58", 2) == 0 ||	/* system error */
-		strncmp(st, "XX", 2) == 0)		/* internal error */
-		return ERR_TRANSIENT;
+	if (strncmp(st, "22", 2) == 0 ||	/* data exception: a malformed message */
+		strncmp(st, "23", 2) == 0 ||	/* integrity constraint */
+		strncmp(st, "ZA", 2) == 0)		/* refused by the domain */
+		return ERR_REJECTED;
 	if (strncmp(st, "42", 2) == 0 ||	/* no rights, no such function */
 		strncmp(st, "3F", 2) == 0 ||	/* no such schema */
 		strncmp(st, "28", 2) == 0 ||	/* authorization */
 		strncmp(st, "3D", 2) == 0)		/* no such database */
 		return ERR_FATAL;
-	return ERR_REJECTED;
+	return ERR_TRANSIENT;
 }
 
 static void
