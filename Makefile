@@ -197,7 +197,7 @@ RELAY_LDLIBS    ?= -lpq -lhiredis
 # pure-C parts of the relay and their TAP tests ("make unit" runs them)
 RELAY_UNIT_BIN  := relay/test/relay_unit_tests
 RELAY_UNIT_SRCS := relay/test/unit.c relay/src/config.c relay/src/text.c \
-	relay/src/backoff.c relay/src/inbound.c
+	relay/src/backoff.c relay/src/inbound.c relay/src/link.c relay/src/log.c
 RELAY_FLAGS_STAMP := relay/.build-flags
 
 .PHONY: relay relay-unit install-relay uninstall-relay relay-clean

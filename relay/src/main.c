@@ -84,6 +84,8 @@ typedef struct
 
 	int			outbound_due;	/* read the outbox now */
 	double		next_poll;
+	backoff		query_bo;		/* PostgreSQL failed a read or ack for now */
+	char		query_err[640];	/* ... with this error (logged once) */
 	backoff		refused_bo;		/* Redis refused a PUBLISH/XADD */
 	char		refusal[512];	/* ... with this error (logged once) */
 	double		out_retry_at;
@@ -168,6 +170,24 @@ route_for(relay *r, const char *type)
 }
 
 /*
+ * A read or an acknowledgement failed for now (PG_RETRY): try again with
+ * backoff on the same connection, one log line per new error.
+ */
+static int
+query_retry_later(relay *r, double now)
+{
+	double		delay = backoff_next(&r->query_bo);
+
+	if (strcmp(r->pg.query_err, r->query_err) != 0)
+		log_warn("outbound: postgres: %s; retrying with backoff (at most every %gs)",
+				 r->pg.query_err, r->query_bo.max);
+	snprintf(r->query_err, sizeof r->query_err, "%s", r->pg.query_err);
+	r->out_retry_at = now + delay;
+	r->outbound_due = 1;
+	return 0;
+}
+
+/*
  * One batch: read, publish, acknowledge what Redis accepted.
  * 0: done (or retry later), -1: a connection was lost, -2: fatal.
  */
@@ -185,6 +205,8 @@ outbound_round(relay *r, double now)
 	st = pg_read_events(&r->pg, &res, r->events, &n);
 	if (st == PG_FATAL)
 		return -2;
+	if (st == PG_RETRY)
+		return query_retry_later(r, now);
 	if (st != PG_OK)
 		return -1;
 	if (n == 0)
@@ -214,11 +236,22 @@ outbound_round(relay *r, double now)
 	{
 		/* at least once: acknowledged only after Redis accepted them */
 		st = pg_ack(&r->pg, r->events[accepted - 1].id);
+		if (st == PG_RETRY)
+		{
+			PQclear(res);
+			return query_retry_later(r, now);
+		}
 		if (st != PG_OK)
 		{
 			PQclear(res);
 			return st == PG_FATAL ? -2 : -1;
 		}
+		if (r->query_err[0])
+		{
+			log_info("outbound: postgres acknowledges again");
+			r->query_err[0] = '\0';
+		}
+		backoff_reset(&r->query_bo);
 		r->published += (unsigned long) accepted;
 		log_debug("outbound: acknowledged %d event%s up to %s", accepted,
 				  accepted == 1 ? "" : "s", r->events[accepted - 1].id);
@@ -514,6 +547,7 @@ main(int argc, char **argv)
 	r.events = xcalloc((size_t) r.cfg.batch_size, sizeof *r.events);
 	r.out = xcalloc((size_t) r.cfg.batch_size, sizeof *r.out);
 	backoff_init(&r.refused_bo, 0.25, r.cfg.backoff_max);
+	backoff_init(&r.query_bo, 0.25, r.cfg.backoff_max);
 	backoff_init(&r.inbound_bo, 0.25, r.cfg.backoff_max);
 	if (r.cfg.inbound)
 	{

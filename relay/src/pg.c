@@ -343,10 +343,17 @@ query_failed(pg_side *pg, PGresult *res, const char *what)
 		PQclear(res);
 		return PG_FATAL;
 	}
+	if (c == ERR_TRANSIENT)
+	{
+		/* a lock timeout, a serialization failure...: keep the connection */
+		snprintf(pg->query_err, sizeof pg->query_err, "%s failed: %s", what, err);
+		PQclear(res);
+		return PG_RETRY;
+	}
 	PQclear(res);
 	/*
-	 * Anything else (an unregistered consumer, a transient error): start
-	 * over with a new connection, which registers the consumer again.
+	 * Anything else (an unregistered consumer): start over with a new
+	 * connection, which registers the consumer again.
 	 */
 	{
 		char		why[600];

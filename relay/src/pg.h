@@ -17,6 +17,8 @@ typedef enum
 {
 	PG_OK = 0,
 	PG_LOST,			/* connection gone or unusable: reconnect */
+	PG_RETRY,			/* a transient error (pg_side.query_err): the
+						 * connection is kept, try again later */
 	PG_FATAL			/* rights, missing extension...: stop the relay */
 } pg_status;
 
@@ -26,6 +28,7 @@ typedef struct
 	link_state	link;
 	const relay_config *cfg;
 	char		fatal[512];		/* the server's FATAL message, if it sent one */
+	char		query_err[640];	/* the last PG_RETRY's error */
 } pg_side;
 
 /* One outbox event, as read: pointers into the PGresult. */

@@ -12,6 +12,7 @@
 #include "backoff.h"
 #include "config.h"
 #include "inbound.h"
+#include "link.h"
 #include "text.h"
 
 static int	test_count;
@@ -308,6 +309,52 @@ test_backoff(void)
 	ok(backoff_next(&b) == 1, "an initial delay above the cap is capped");
 }
 
+/*
+ * A failure that recurs right after every connection (a lock timeout on
+ * the first query, a Redis ACL that refuses XREADGROUP) must back off to
+ * the maximum, not reconnect at the first delay for ever; a connection
+ * that lasted starts over at the first delay.
+ */
+static void
+test_link_backoff(void)
+{
+	link_state	l;
+	double		now = 1000.0;
+	double		delays[8];
+	int			i,
+				grows = 1;
+	FILE	   *saved = stderr;
+
+	stderr = fopen("/dev/null", "w");	/* the link's log lines */
+	if (stderr == NULL)
+		stderr = saved;
+	link_init(&l, "test", 4.0);
+	link_connected(&l, now, "first");
+	for (i = 0; i < 8; i++)
+	{
+		now += 0.01;			/* fails right after connecting */
+		link_lost(&l, now, "lock timeout");
+		delays[i] = l.next_try - now;
+		now = l.next_try;
+		link_connected(&l, now, "again");
+	}
+	for (i = 1; i < 8; i++)
+		if (delays[i] < delays[i - 1] || (delays[i - 1] < 4.0 && delays[i] <= delays[i - 1]))
+			grows = 0;
+	ok(delays[0] == 0.25 && grows && delays[7] == 4.0,
+	   "a connection lost right after connecting backs off 0.25, 0.5, ... up to the maximum (got %g, %g, %g ... %g)",
+	   delays[0], delays[1], delays[2], delays[7]);
+	now += 10.0;				/* this one lasted */
+	link_lost(&l, now, "server restart");
+	ok(l.next_try - now == 0.25, "a connection that lasted starts over at the first delay");
+	for (i = 0; i < 6; i++)
+		link_failed(&l, now, "refused");
+	if (stderr != saved)
+		fclose(stderr);
+	stderr = saved;
+	ok(l.bo.current == 4.0, "failed attempts back off to the maximum too");
+}
+
 static void
 test_text(void)
 {
@@ -387,6 +434,7 @@ main(void)
 	test_bad_config();
 	test_urls();
 	test_backoff();
+	test_link_backoff();
 	test_text();
 	test_queue();
 	printf("1..%d\n", test_count);

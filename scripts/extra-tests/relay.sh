@@ -15,7 +15,9 @@
 #             as a duplicate; without one every message runs ("qty 5, 7,
 #             5" ends at 5); malformed messages are
 #             logged and skipped; an error that does not say the message
-#             is bad (25006 and other codes) keeps it and retries;
+#             is bad (25006 and other codes) keeps it and retries; a
+#             failure that recurs after connecting (lock_timeout on ack)
+#             backs off exponentially without reconnecting;
 #             Redis killed and restarted under the relay:
 #             nothing is acknowledged while Redis is down, events flow again
 #             afterwards, the subscription comes back; SIGTERM exits 0
@@ -66,6 +68,7 @@ REDIS_PID=
 RELAY_PID=
 SUB_PID=
 BOOK_PID=
+STORM_PID=
 GEN_PIDS=()
 LOCKER_PID=
 T0=$(date +%s.%N)
@@ -119,6 +122,7 @@ cleanup() {
 	stop "$RELAY_PID"
 	stop "$SUB_PID"
 	stop "$BOOK_PID"
+	stop "$STORM_PID"
 	stop "$REDIS_PID"
 	"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' \
 		-c "DROP DATABASE IF EXISTS $DB_PS WITH (FORCE)" \
@@ -465,6 +469,34 @@ rcli PUBLISH change_batch_quantity '{"batchref": "RT-fence", "qty": 99}' >/dev/n
 check "a data exception (22023) still drops the message as malformed" \
 	wait_until 10 sh -c "[ \$(grep -cF 'skipped a malformed message' '$PSLOG') -gt $before ]"
 sql "$DB_PS" "DROP TRIGGER relay_fence ON allocation.batches; DROP TABLE public.relay_fence" >/dev/null
+
+# A failure that recurs right after connecting: the relay's role has a
+# 100 ms lock_timeout and another session holds the consumer's row, so
+# every ack_events fails (55P03) after Redis took the event.  The relay
+# keeps its connection and backs off exponentially (here to 4 s): a few
+# copies of the event in 6 s, not one every quarter of a second.
+STORMLOG=$WORK/relay-storm.log
+sql "$DB_PS" "SELECT allocation.register_consumer('relay-storm', false)" >/dev/null
+sql "$DB_PS" "SELECT allocation.add_batch('RT-storm', 'RT-STORM', 1)" >/dev/null
+"${PSQL[@]}" -d "$DB_PS" -c "BEGIN" \
+	-c "SELECT FROM allocation.consumers WHERE name = 'relay-storm' FOR UPDATE" \
+	-c "SELECT pg_sleep(6)" -c "COMMIT" >/dev/null 2>&1 &
+LOCKER_PID=$!
+sleep 0.3
+"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --backoff-max 4 --poll-interval 0.5 --no-inbound \
+	--dsn "dbname=$DB_PS user=$ROLE_ADMIN options='-c lock_timeout=100'" --consumer relay-storm \
+	--channel-prefix relay-storm. -v >> "$STORMLOG" 2>&1 &
+STORM_PID=$!
+wait "$LOCKER_PID" 2>/dev/null
+LOCKER_PID=
+check "after the lock is gone the storm relay acknowledges the event" wait_until 10 all_acked "$DB_PS" relay-storm
+copies=$(grep -F 'published BatchCreated' "$STORMLOG" | wc -l)
+echo "# storm: $copies copies of the event, $(log_count "$STORMLOG" "ack_events failed") failed acks in 6 s"
+check "a recurring transient query error backs off: at most 8 copies of the event in 6 s (got $copies)" \
+	[ "$copies" -ge 1 -a "$copies" -le 8 ]
+is "$(log_count "$STORMLOG" "postgres: connection lost")" 0 \
+	"a transient query error (lock timeout) keeps the connection"
+stop "$STORM_PID"
 
 # Redis killed and restarted under the relay.
 echo "# redis restart under the pub/sub relay ($(elapsed)s)"
