@@ -52,9 +52,10 @@ void		redis_close(redis_side *rs);
 int			redis_sub_socket(const redis_side *rs);
 
 /*
- * Publish events[0..n) in one round trip.  *accepted is how many leading
- * events Redis accepted (those without a target count as accepted): only
- * they may be acknowledged in PostgreSQL.
+ * Publish events[0..n) in one round trip, in order, stopping at the first
+ * one Redis refuses: nothing after it is published.  *accepted is how
+ * many leading events Redis accepted (those without a target count as
+ * accepted): only they may be acknowledged in PostgreSQL.  Needs EVAL.
  */
 pub_status redis_publish(redis_side *rs, const outbound_event *events, int n,
 						   int *accepted, char *err, size_t errlen);

@@ -29,7 +29,8 @@
 #             aggregate's events in order; Redis killed and restarted (AOF):
 #             no event lost, the consumer group carries on; PostgreSQL
 #             lost (backend terminated, server restarted): reconnects,
-#             nothing lost; SIGTERM exits 0
+#             nothing lost; SIGTERM exits 0; a refused event (WRONGTYPE)
+#             holds back the events after it
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG), ALLOC_ROOT, ALLOC_PGDATA (the server restart
@@ -735,6 +736,39 @@ wait "$RELAY_PID"; rc=$?
 RELAY_PID=
 is "$rc" 0 "SIGTERM: exit status 0"
 check "SIGTERM: logged" log_has "$STLOG" "stopping (SIGTERM)"
+
+# A refused event holds back the events after it: Redis refuses XADD on
+# order.alloc (a string key: WRONGTYPE), which receives the Allocated event
+# between two BatchCreated events of the same aggregate.  While it is
+# refused, the second BatchCreated must not be in Redis; once the key is
+# gone, all three arrive, each stream's entries after the refused one.
+echo "# a refused event holds back the events after it ($(elapsed)s)"
+ORLOG=$WORK/relay-order.log
+rcli SET order.alloc blocked >/dev/null
+start_relay "$ORLOG" --dsn "dbname=$DB_ST" --consumer relay-order --mode streams --no-inbound \
+	--from-now --channel Allocated=order.alloc --channel-prefix order. -v
+wait_until 10 log_has "$ORLOG" "postgres: connected"
+sql "$DB_ST" "SELECT allocation.add_batch('OR-1', 'OR-SKU', 10);
+              SELECT allocation.allocate('OR-o', 'OR-SKU', 1);
+              SELECT allocation.add_batch('OR-2', 'OR-SKU', 10)" >/dev/null
+check "Redis refuses the Allocated event (WRONGTYPE), logged" \
+	wait_until 10 sh -c "grep -F 'redis refused event' '$ORLOG' | grep -qF WRONGTYPE"
+sleep 1.5
+is "$(rcli --raw XRANGE order.BatchCreated - + | grep -o '"ref": "OR-[12]"' | tr '\n' ' ')" '"ref": "OR-1" ' \
+	"while the Allocated event is refused, the BatchCreated after it is not published"
+rcli DEL order.alloc >/dev/null
+check "once Redis accepts it, everything is published and acknowledged" \
+	wait_until 10 all_acked "$DB_ST" relay-order
+entry_of() { rcli --raw XRANGE "$1" - + | awk -v p="$2" 'index($0, p) { print id; exit } /^[0-9]+-[0-9]+$/ { id = $0 }'; }
+alloc_id=$(entry_of order.alloc '"orderid": "OR-o"')
+b2_id=$(entry_of order.BatchCreated '"ref": "OR-2"')
+check "the BatchCreated after the refused event entered Redis after it ($alloc_id < $b2_id)" \
+	awk -v a="$alloc_id" -v b="$b2_id" 'BEGIN { split(a, x, "-"); split(b, y, "-");
+		exit !(a != "" && b != "" && (x[1] < y[1] || (x[1] == y[1] && x[2] < y[2]))) }'
+is "$(rcli --raw XRANGE order.BatchCreated - + | grep -o '"ref": "OR-[12]"' | tr '\n' ' ')" '"ref": "OR-1" "ref": "OR-2" ' \
+	"each event once, in order"
+stop "$RELAY_PID"
+RELAY_PID=
 
 echo "# relay tests took $(elapsed)s"
 printf '%d passed, %d failed\n' "$npass" "$nfail"
