@@ -451,6 +451,9 @@ config_usage(FILE *out)
 "      --inbound=NAME       inbound channel (stream) of ChangeBatchQuantity commands\n"
 "                           (env ALLOCATION_RELAY_INBOUND; default " RELAY_DEFAULT_INBOUND ")\n"
 "      --no-inbound         relay events only; take no commands\n"
+"      --inbound-max=N      pub/sub: commands received and not yet executed, at\n"
+"                           most (default 10000); more are dropped and logged\n"
+"      --inbound-max-bytes=N  ... and their bytes (default 16 MiB)\n"
 "      --group=NAME         consumer group of the inbound stream (streams mode;\n"
 "                           env ALLOCATION_RELAY_GROUP; default " RELAY_DEFAULT_GROUP ")\n"
 "      --from-now           a consumer registered now starts after the existing events\n"
@@ -473,6 +476,8 @@ enum
 	OPT_CHANNEL = 1000,
 	OPT_PREFIX,
 	OPT_ENVELOPE,
+	OPT_INBOUND_MAX,
+	OPT_INBOUND_MAX_BYTES,
 	OPT_INBOUND,
 	OPT_NO_INBOUND,
 	OPT_GROUP,
@@ -617,6 +622,8 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		{"channel", required_argument, NULL, OPT_CHANNEL},
 		{"channel-prefix", required_argument, NULL, OPT_PREFIX},
 		{"envelope", no_argument, NULL, OPT_ENVELOPE},
+		{"inbound-max", required_argument, NULL, OPT_INBOUND_MAX},
+		{"inbound-max-bytes", required_argument, NULL, OPT_INBOUND_MAX_BYTES},
 		{"inbound", required_argument, NULL, OPT_INBOUND},
 		{"no-inbound", no_argument, NULL, OPT_NO_INBOUND},
 		{"group", required_argument, NULL, OPT_GROUP},
@@ -640,6 +647,8 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->group = xstrdup(RELAY_DEFAULT_GROUP);
 	cfg->prefix = xstrdup(RELAY_DEFAULT_PREFIX);
 	cfg->poll_interval = 1.0;
+	cfg->inbound_max = RELAY_DEFAULT_INBOUND_MAX;
+	cfg->inbound_max_bytes = RELAY_DEFAULT_INBOUND_MAX_BYTES;
 	cfg->backoff_max = 30.0;
 	/* the book's channel; the environment and flags may override it */
 	add_route(cfg, "Allocated", strlen("Allocated"), "line_allocated");
@@ -680,6 +689,16 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 				break;
 			case OPT_ENVELOPE:
 				cfg->envelope = 1;
+				break;
+			case OPT_INBOUND_MAX:
+				if (parse_int_setting("--inbound-max", optarg, 1, 10000000,
+									  &cfg->inbound_max, err, errlen) != 0)
+					return CONFIG_ERROR;
+				break;
+			case OPT_INBOUND_MAX_BYTES:
+				if (parse_int_setting("--inbound-max-bytes", optarg, 1024, 1073741824,
+									  &cfg->inbound_max_bytes, err, errlen) != 0)
+					return CONFIG_ERROR;
 				break;
 			case OPT_INBOUND:
 				replace(&cfg->inbound, optarg);

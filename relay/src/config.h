@@ -50,6 +50,8 @@ typedef struct
 	double		backoff_max;	/* seconds, cap of the reconnect backoff */
 	int			from_now;		/* a new consumer starts at the end */
 	int			envelope;		/* pub/sub: the envelope on named channels too */
+	int			inbound_max;	/* pub/sub: messages in hand, at most */
+	int			inbound_max_bytes;	/* ... and their bytes */
 	int			verbose;
 } relay_config;
 
@@ -68,6 +70,8 @@ typedef enum
 #define RELAY_DEFAULT_GROUP "allocation"
 #define RELAY_DEFAULT_PREFIX "allocation."
 #define RELAY_MAX_BATCH 10000
+#define RELAY_DEFAULT_INBOUND_MAX 10000
+#define RELAY_DEFAULT_INBOUND_MAX_BYTES (16 * 1024 * 1024)
 
 config_result config_load(relay_config *cfg, int argc, char **argv,
 						  char *err, size_t errlen);

@@ -544,6 +544,7 @@ main(int argc, char **argv)
 	pg_init(&r.pg, &r.cfg);
 	redis_init(&r.rs, &r.cfg);
 	iq_init(&r.q);
+	iq_set_limits(&r.q, (size_t) r.cfg.inbound_max, (size_t) r.cfg.inbound_max_bytes);
 	r.events = xcalloc((size_t) r.cfg.batch_size, sizeof *r.events);
 	r.out = xcalloc((size_t) r.cfg.batch_size, sizeof *r.out);
 	backoff_init(&r.refused_bo, 0.25, r.cfg.backoff_max);

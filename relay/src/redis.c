@@ -377,7 +377,22 @@ pubsub_reply(redis_side *rs, redisReply *r, inbound_queue *q)
 	if (strcasecmp(r->element[0]->str, "message") == 0 && r->elements == 3 &&
 		is_str(r->element[2]))
 	{
-		iq_push(q, r->element[2]->str, r->element[2]->len, NULL);
+		if (iq_offer(q, r->element[2]->str, r->element[2]->len) != 0)
+		{
+			/* bounded memory: pub/sub keeps no copy, so this one is gone */
+			if (rs->dropped++ == rs->dropped_logged)
+				log_warn("inbound: dropped a %zu-byte message on %s: %zu messages (%zu bytes) in hand, at most %zu (%zu bytes); pub/sub keeps no copy",
+						 r->element[2]->len, rs->cfg->inbound, q->count, q->bytes,
+						 q->max_count, q->max_bytes);
+			return;
+		}
+		if (rs->dropped > rs->dropped_logged)
+		{
+			log_warn("inbound: %lu message%s dropped while the queue was full",
+					 rs->dropped - rs->dropped_logged,
+					 rs->dropped - rs->dropped_logged == 1 ? "" : "s");
+			rs->dropped_logged = rs->dropped;
+		}
 		log_debug("received on %s: %zu bytes", rs->cfg->inbound, r->element[2]->len);
 	}
 	else if (strcasecmp(r->element[0]->str, "pong") == 0)

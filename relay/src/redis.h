@@ -26,6 +26,8 @@ typedef struct
 	double		sent_at;		/* ... sent then */
 	int			pending_phase;	/* streams: read our pending entries ("0") first */
 	double		last_rx;		/* pub/sub: last data on sub */
+	unsigned long dropped;		/* pub/sub: messages over the queue's bounds */
+	unsigned long dropped_logged;	/* ... of which the log told */
 } redis_side;
 
 typedef struct

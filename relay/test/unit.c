@@ -103,6 +103,8 @@ test_defaults(void)
 	ok(config_route_named(&cfg, "Allocated") && !config_route_named(&cfg, "OutOfStock"),
 	   "line_allocated is a named channel (the book's message), allocation.<Type> is not");
 	ok(cfg.envelope == 0, "the book's message on named channels by default");
+	ok(cfg.inbound_max == 10000 && cfg.inbound_max_bytes == 16 * 1024 * 1024,
+	   "inbound queue bounded by default: 10000 messages, 16 MiB");
 	config_free(&cfg);
 	ok(parse(&cfg, err, sizeof err, "--envelope", "--channel", "OutOfStock=oos", NULL) == CONFIG_OK &&
 	   cfg.envelope == 1 && config_route_named(&cfg, "OutOfStock"), "--envelope; --channel names a channel");
@@ -423,6 +425,33 @@ test_queue(void)
 	iq_push(&q, "x", 1, NULL);
 	iq_free(&q);
 	ok(q.count == 0 && q.items == NULL, "iq_free");
+
+	/* bounded: by count and by bytes, whatever Redis pushes */
+	{
+		char		big[1000];
+		int			i,
+					taken = 0;
+
+		memset(big, 'x', sizeof big);
+		iq_set_limits(&q, 5, 100000);
+		for (i = 0; i < 20; i++)
+			taken += iq_offer(&q, "m", 1) == 0;
+		ok(taken == 5 && q.count == 5, "iq_offer takes at most max_count messages (took %d)", taken);
+		iq_pop(&q);
+		ok(iq_offer(&q, "m", 1) == 0, "... and takes one again when one is done");
+		iq_free(&q);
+		iq_set_limits(&q, 1000, 4500);
+		taken = 0;
+		for (i = 0; i < 20; i++)
+			taken += iq_offer(&q, big, sizeof big) == 0;
+		ok(taken == 4 && q.bytes == 4000, "iq_offer takes at most max_bytes (took %d, %zu bytes)", taken, q.bytes);
+		ok(iq_offer(&q, "small", 5) == 0, "a small message still fits");
+		iq_free(&q);
+		iq_set_limits(&q, 1000, 500);
+		ok(iq_offer(&q, big, sizeof big) != 0 && q.count == 0, "a message larger than max_bytes is refused");
+		iq_set_limits(&q, 0, 0);
+		iq_free(&q);
+	}
 }
 
 int

@@ -4,7 +4,9 @@
 # directory) and the throwaway cluster of "make test".
 #
 #   config    bad flags exit 2 with a clear message; a role outside
-#             allocation_admin exits 1 with a hint
+#             allocation_admin exits 1 with a hint; with PostgreSQL
+#             unreachable, 64 MB of pushed commands leave the relay's
+#             memory bounded
 #   pubsub    (relay as a member of allocation_admin, not a superuser)
 #             the book's external-events test: change_batch_quantity on
 #             Redis -> reallocation -> line_allocated with the order and the
@@ -70,6 +72,7 @@ RELAY_PID=
 SUB_PID=
 BOOK_PID=
 STORM_PID=
+MEM_PID=
 GEN_PIDS=()
 LOCKER_PID=
 T0=$(date +%s.%N)
@@ -124,6 +127,7 @@ cleanup() {
 	stop "$SUB_PID"
 	stop "$BOOK_PID"
 	stop "$STORM_PID"
+	stop "$MEM_PID"
 	stop "$REDIS_PID"
 	"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' \
 		-c "DROP DATABASE IF EXISTS $DB_PS WITH (FORCE)" \
@@ -343,6 +347,31 @@ else
 	not_ok "a role outside allocation_admin: exit 1 with a hint" "exit $rc"
 	cat "$WORK/relay-outsider.log"
 fi
+
+# Bounded memory: PostgreSQL unreachable, Redis pushes 64 MB of commands
+# (64 messages of 1 MB); the relay holds at most its bounds (16 MiB by
+# default) and logs what it drops.
+MEMLOG=$WORK/relay-memory.log
+"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --dsn "host=$WORK/no-such-socket-dir dbname=x" \
+	--backoff-max 1 >> "$MEMLOG" 2>&1 &
+MEM_PID=$!
+if wait_until 10 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMSUB change_batch_quantity | tail -n 1)\" = 1 ]"; then
+	rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$MEM_PID/status"; }
+	rss_before=$(rss)
+	head -c 1048576 /dev/zero | tr '\0' 'x' > "$WORK/big.msg"
+	for _ in $(seq 1 64); do rcli -x PUBLISH change_batch_quantity < "$WORK/big.msg" >/dev/null; done
+	sleep 1
+	rss_after=$(rss)
+	echo "# memory: relay RSS $rss_before kB -> $rss_after kB after 64 MB pushed"
+	check "64 MB pushed while PostgreSQL is down: the relay grows by less than 32 MB ($(( (rss_after - rss_before) / 1024 )) MB)" \
+		[ $((rss_after - rss_before)) -lt 32768 ]
+	check "... and logs that it dropped messages" log_has "$MEMLOG" "inbound: dropped a"
+else
+	not_ok "the memory test's relay subscribed"
+fi
+stop "$MEM_PID"
+MEM_PID=
+rm -f "$WORK/big.msg"
 
 # --- pub/sub -------------------------------------------------------------------------
 
