@@ -461,6 +461,9 @@ config_usage(FILE *out)
 "                           ALLOCATION_RELAY_POLL_INTERVAL; default 1)\n"
 "      --backoff-max=SEC    longest wait between reconnection attempts (env\n"
 "                           ALLOCATION_RELAY_BACKOFF_MAX; default 30)\n"
+"      --pg-timeout=SEC     a PostgreSQL query must answer within this, or the\n"
+"                           connection is given up (env ALLOCATION_RELAY_PG_TIMEOUT;\n"
+"                           default 60)\n"
 "  -v, --verbose            log every event and message\n"
 "  -h, --help               show this help and exit\n"
 "      --version            show the version and exit\n"
@@ -484,6 +487,7 @@ enum
 	OPT_FROM_NOW,
 	OPT_POLL,
 	OPT_BACKOFF,
+	OPT_PG_TIMEOUT,
 	OPT_VERSION
 };
 
@@ -603,6 +607,10 @@ load_env(relay_config *cfg, char *err, size_t errlen)
 		parse_seconds(ENV_PREFIX "POLL_INTERVAL", v, 0.01, 3600,
 					  &cfg->poll_interval, err, errlen) != 0)
 		return -1;
+	if ((v = getenv(ENV_PREFIX "PG_TIMEOUT")) && *v &&
+		parse_seconds(ENV_PREFIX "PG_TIMEOUT", v, 0.5, 86400,
+					  &cfg->pg_timeout, err, errlen) != 0)
+		return -1;
 	if ((v = getenv(ENV_PREFIX "BACKOFF_MAX")) && *v &&
 		parse_seconds(ENV_PREFIX "BACKOFF_MAX", v, 0.1, 3600,
 					  &cfg->backoff_max, err, errlen) != 0)
@@ -630,6 +638,7 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		{"from-now", no_argument, NULL, OPT_FROM_NOW},
 		{"poll-interval", required_argument, NULL, OPT_POLL},
 		{"backoff-max", required_argument, NULL, OPT_BACKOFF},
+		{"pg-timeout", required_argument, NULL, OPT_PG_TIMEOUT},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -650,6 +659,7 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->inbound_max = RELAY_DEFAULT_INBOUND_MAX;
 	cfg->inbound_max_bytes = RELAY_DEFAULT_INBOUND_MAX_BYTES;
 	cfg->backoff_max = 30.0;
+	cfg->pg_timeout = 60.0;
 	/* the book's channel; the environment and flags may override it */
 	add_route(cfg, "Allocated", strlen("Allocated"), "line_allocated");
 
@@ -721,6 +731,11 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 			case OPT_BACKOFF:
 				if (parse_seconds("--backoff-max", optarg, 0.1, 3600,
 								  &cfg->backoff_max, err, errlen) != 0)
+					return CONFIG_ERROR;
+				break;
+			case OPT_PG_TIMEOUT:
+				if (parse_seconds("--pg-timeout", optarg, 0.5, 86400,
+								  &cfg->pg_timeout, err, errlen) != 0)
 					return CONFIG_ERROR;
 				break;
 			case 'v':

@@ -48,6 +48,7 @@ typedef struct
 	size_t		nroutes;
 	double		poll_interval;	/* seconds between polls without NOTIFY */
 	double		backoff_max;	/* seconds, cap of the reconnect backoff */
+	double		pg_timeout;		/* seconds: a query's answer, at most */
 	int			from_now;		/* a new consumer starts at the end */
 	int			envelope;		/* pub/sub: the envelope on named channels too */
 	int			inbound_max;	/* pub/sub: messages in hand, at most */

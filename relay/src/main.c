@@ -542,6 +542,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	pg_init(&r.pg, &r.cfg);
+	pg_set_signals(&r.pg, &stop_signal, &waitmask);
 	redis_init(&r.rs, &r.cfg);
 	iq_init(&r.q);
 	iq_set_limits(&r.q, (size_t) r.cfg.inbound_max, (size_t) r.cfg.inbound_max_bytes);

@@ -4,11 +4,17 @@
 #define _GNU_SOURCE
 #include "pg.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+
+/* after a stop signal, the query in hand gets this long to finish */
+#define PG_STOP_GRACE_S 3.0
 
 static const char SQL_READ[] =
 	"SELECT o.id::text, o.type,"
@@ -66,7 +72,17 @@ pg_init(pg_side *pg, const relay_config *cfg)
 	pg->conn = NULL;
 	pg->cfg = cfg;
 	pg->fatal[0] = '\0';
+	pg->query_err[0] = '\0';
+	pg->stop = NULL;
+	pg->waitmask = NULL;
 	link_init(&pg->link, "postgres", cfg->backoff_max);
+}
+
+void
+pg_set_signals(pg_side *pg, volatile sig_atomic_t *stop, const sigset_t *waitmask)
+{
+	pg->stop = stop;
+	pg->waitmask = waitmask;
 }
 
 /* libpq's multi-line messages as one line, without the trailing newline */
@@ -240,11 +256,96 @@ lost(pg_side *pg, const char *why)
 	return PG_LOST;
 }
 
+/*
+ * Run a query and wait for its result at most --pg-timeout seconds, with
+ * the stop signals let through: a frozen backend or a silent network must
+ * neither hang the relay nor keep it from stopping.  NULL with pg->conn
+ * NULL: the connection was given up (logged as lost); otherwise the last
+ * result (PQclear it).
+ */
+static PGresult *
+exec_wait(pg_side *pg, const char *sql, int nparams, const char *const *params)
+{
+	PGconn	   *conn = pg->conn;
+	PGresult   *res,
+			   *last = NULL;
+	double		deadline = now_mono() + pg->cfg->pg_timeout;
+	double		stop_deadline = 0;
+	char		why[256];
+
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+	{
+		one_line(PQerrorMessage(conn), why, sizeof why);
+		lost(pg, why);
+		return NULL;
+	}
+	for (;;)
+	{
+		int			flush = PQflush(conn);
+		struct pollfd pfd;
+		struct timespec ts;
+		double		now,
+					until;
+		int			rc;
+
+		if (flush < 0)
+		{
+			one_line(PQerrorMessage(conn), why, sizeof why);
+			lost(pg, why);
+			return NULL;
+		}
+		if (flush == 0 && !PQisBusy(conn))
+			break;
+		now = now_mono();
+		if (pg->stop && *pg->stop && stop_deadline == 0)
+			stop_deadline = now + PG_STOP_GRACE_S;
+		until = stop_deadline > 0 && stop_deadline < deadline ? stop_deadline : deadline;
+		if (now >= until)
+		{
+			if (until == stop_deadline)
+				snprintf(why, sizeof why, "no answer within %.0fs of the stop signal; giving the connection up",
+						 PG_STOP_GRACE_S);
+			else
+				snprintf(why, sizeof why, "no answer within %gs (--pg-timeout)", pg->cfg->pg_timeout);
+			lost(pg, why);
+			return NULL;
+		}
+		pfd.fd = PQsocket(conn);
+		pfd.events = POLLIN | (flush == 1 ? POLLOUT : 0);
+		pfd.revents = 0;
+		ts.tv_sec = (time_t) (until - now);
+		ts.tv_nsec = (long) ((until - now - (double) ts.tv_sec) * 1e9);
+		rc = ppoll(&pfd, 1, &ts, pg->waitmask);
+		if (rc < 0 && errno != EINTR)
+		{
+			snprintf(why, sizeof why, "poll: %s", strerror(errno));
+			lost(pg, why);
+			return NULL;
+		}
+		if (rc > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn))
+		{
+			one_line(PQerrorMessage(conn), why, sizeof why);
+			lost(pg, why);
+			return NULL;
+		}
+	}
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		PQclear(last);
+		last = res;
+	}
+	return last;
+}
+
 pg_status
 pg_connect(pg_side *pg, double now)
 {
-	const char *keys[] = {"fallback_application_name", "connect_timeout", "dbname", NULL};
-	const char *vals[] = {"allocation-relay", "10", pg->cfg->dsn ? pg->cfg->dsn : "", NULL};
+	/* a dead peer is noticed by TCP too; the DSN (last) may override these */
+	const char *keys[] = {"fallback_application_name", "connect_timeout", "keepalives",
+		"keepalives_idle", "keepalives_interval", "keepalives_count",
+	"tcp_user_timeout", "dbname", NULL};
+	const char *vals[] = {"allocation-relay", "10", "1", "30", "10", "3", "60000",
+	pg->cfg->dsn ? pg->cfg->dsn : "", NULL};
 	const char *params[2];
 	PGresult   *res;
 	char		err[512];
@@ -377,7 +478,9 @@ pg_read_events(pg_side *pg, PGresult **resp, pg_event *events, int *n)
 	snprintf(batch, sizeof batch, "%d", pg->cfg->batch_size);
 	params[0] = pg->cfg->consumer;
 	params[1] = batch;
-	res = PQexecParams(pg->conn, SQL_READ, 2, NULL, params, NULL, NULL, 0);
+	res = exec_wait(pg, SQL_READ, 2, params);
+	if (pg->conn == NULL)
+		return PG_LOST;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(pg, res, "read_events");
 	rows = PQntuples(res);
@@ -401,7 +504,9 @@ pg_ack(pg_side *pg, const char *id)
 	const char *params[2] = {pg->cfg->consumer, id};
 	PGresult   *res;
 
-	res = PQexecParams(pg->conn, SQL_ACK, 2, NULL, params, NULL, NULL, 0);
+	res = exec_wait(pg, SQL_ACK, 2, params);
+	if (pg->conn == NULL)
+		return PG_LOST;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(pg, res, "ack_events");
 	PQclear(res);
@@ -416,7 +521,12 @@ pg_handle(pg_side *pg, const char *json, const char *fixed_id,
 	PGresult   *res;
 
 	memset(out, 0, sizeof *out);
-	res = PQexecParams(pg->conn, SQL_HANDLE, 2, NULL, params, NULL, NULL, 0);
+	res = exec_wait(pg, SQL_HANDLE, 2, params);
+	if (pg->conn == NULL)
+	{
+		snprintf(out->result, sizeof out->result, "%s", pg->link.last_err);
+		return HANDLE_LOST;
+	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		err_class	c = classify(pg->conn, res);

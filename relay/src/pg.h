@@ -8,6 +8,7 @@
 #define RELAY_PG_H
 
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -29,6 +30,8 @@ typedef struct
 	const relay_config *cfg;
 	char		fatal[512];		/* the server's FATAL message, if it sent one */
 	char		query_err[640];	/* the last PG_RETRY's error */
+	volatile sig_atomic_t *stop;	/* set by the SIGTERM/SIGINT handler */
+	const sigset_t *waitmask;	/* signal mask while waiting for the server */
 } pg_side;
 
 /* One outbox event, as read: pointers into the PGresult. */
@@ -60,6 +63,12 @@ typedef struct
 } handle_outcome;
 
 void		pg_init(pg_side *pg, const relay_config *cfg);
+/*
+ * While waiting for the server, the stop signals are let through
+ * (waitmask) and *stop tells that one came: the query in hand gets a few
+ * seconds more, then the connection is given up.
+ */
+void		pg_set_signals(pg_side *pg, volatile sig_atomic_t *stop, const sigset_t *waitmask);
 /* Check a conninfo string without connecting: NULL or a malloc'ed error. */
 char	   *pg_check_dsn(const char *dsn);
 pg_status	pg_connect(pg_side *pg, double now);

@@ -53,7 +53,7 @@ clear_env(void)
 		"ALLOCATION_RELAY_MODE", "ALLOCATION_RELAY_CHANNELS",
 		"ALLOCATION_RELAY_CHANNEL_PREFIX", "ALLOCATION_RELAY_INBOUND",
 		"ALLOCATION_RELAY_GROUP", "ALLOCATION_RELAY_POLL_INTERVAL",
-		"ALLOCATION_RELAY_BACKOFF_MAX", NULL
+		"ALLOCATION_RELAY_BACKOFF_MAX", "ALLOCATION_RELAY_PG_TIMEOUT", NULL
 	};
 	int			i;
 
@@ -102,9 +102,16 @@ test_defaults(void)
 		   "other types -> allocation.<Type>");
 	ok(config_route_named(&cfg, "Allocated") && !config_route_named(&cfg, "OutOfStock"),
 	   "line_allocated is a named channel (the book's message), allocation.<Type> is not");
+	ok(cfg.pg_timeout == 60.0, "a query answers within 60 s by default");
 	ok(cfg.envelope == 0, "the book's message on named channels by default");
 	ok(cfg.inbound_max == 10000 && cfg.inbound_max_bytes == 16 * 1024 * 1024,
 	   "inbound queue bounded by default: 10000 messages, 16 MiB");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--pg-timeout", "2.5", NULL) == CONFIG_OK && cfg.pg_timeout == 2.5,
+	   "--pg-timeout");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--pg-timeout", "0", NULL) == CONFIG_ERROR && strstr(err, "--pg-timeout"),
+	   "--pg-timeout 0 is refused");
 	config_free(&cfg);
 	ok(parse(&cfg, err, sizeof err, "--envelope", "--channel", "OutOfStock=oos", NULL) == CONFIG_OK &&
 	   cfg.envelope == 1 && config_route_named(&cfg, "OutOfStock"), "--envelope; --channel names a channel");

@@ -32,7 +32,9 @@
 #             no event lost, the consumer group carries on; PostgreSQL
 #             lost (backend terminated, server restarted): reconnects,
 #             nothing lost; SIGTERM exits 0; a refused event (WRONGTYPE)
-#             holds back the events after it
+#             holds back the events after it; a frozen backend (SIGSTOP):
+#             the query is given up after --pg-timeout, and SIGTERM still
+#             stops the relay
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG), ALLOC_ROOT, ALLOC_PGDATA (the server restart
@@ -128,6 +130,7 @@ cleanup() {
 	stop "$BOOK_PID"
 	stop "$STORM_PID"
 	stop "$MEM_PID"
+	[ "$(type -t thaw)" = function ] && thaw
 	stop "$REDIS_PID"
 	"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' \
 		-c "DROP DATABASE IF EXISTS $DB_PS WITH (FORCE)" \
@@ -798,6 +801,37 @@ is "$(rcli --raw XRANGE order.BatchCreated - + | grep -o '"ref": "OR-[12]"' | tr
 	"each event once, in order"
 stop "$RELAY_PID"
 RELAY_PID=
+
+# A frozen backend (SIGSTOP): a query waits at most --pg-timeout (2 s here,
+# given in the environment), then the relay reconnects and goes on; and a
+# SIGTERM while it waits for a frozen backend ends it within seconds.
+echo "# a frozen backend ($(elapsed)s)"
+FZLOG=$WORK/relay-freeze.log
+backend_of() { sql "$DB_ST" "SELECT pid FROM pg_stat_activity WHERE application_name = 'relay-freeze' ORDER BY backend_start DESC LIMIT 1"; }
+FROZEN=()
+thaw() { local p; for p in "${FROZEN[@]}"; do kill -CONT "$p" 2>/dev/null; done; }
+ALLOCATION_RELAY_PG_TIMEOUT=2 start_relay "$FZLOG" --dsn "dbname=$DB_ST application_name=relay-freeze" \
+	--consumer relay-freeze --mode streams --no-inbound --from-now --channel-prefix freeze.
+wait_until 10 log_has "$FZLOG" "postgres: connected"
+b1=$(backend_of)
+FROZEN+=("$b1")
+kill -STOP "$b1"
+sql "$DB_ST" "SELECT allocation.add_batch('FZ-1', 'FZ-SKU', 1)" >/dev/null
+check "a frozen backend: the relay gives the query up after --pg-timeout and reconnects" \
+	wait_until 10 sh -c "grep -F 'postgres: connection lost' '$FZLOG' | grep -qF 'no answer within 2s' && [ \$(grep -cF 'postgres: connected' '$FZLOG') -ge 2 ]"
+check "... and publishes the event written meanwhile" wait_until 10 all_acked "$DB_ST" relay-freeze
+b2=$(backend_of)
+FROZEN+=("$b2")
+kill -STOP "$b2"
+sleep 0.7
+kill -TERM "$RELAY_PID"
+stopped=no
+for _ in $(seq 1 80); do alive "$RELAY_PID" || { stopped=yes; break; }; sleep 0.1; done
+is "$stopped" yes "SIGTERM while the relay waits for a frozen backend: it stops within 8 s"
+thaw
+stop "$RELAY_PID"
+RELAY_PID=
+sql "$DB_ST" "SET client_min_messages = error; SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'relay-freeze'" >/dev/null
 
 echo "# relay tests took $(elapsed)s"
 printf '%d passed, %d failed\n' "$npass" "$nfail"
