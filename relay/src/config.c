@@ -74,6 +74,24 @@ config_mode_name(relay_mode mode)
 
 /* --- Redis URLs ------------------------------------------------------------ */
 
+/* appending into a fixed buffer, cut when full */
+typedef struct
+{
+	char	   *buf;
+	size_t		len;
+	size_t		cap;
+} strbuf_lite;
+
+static void
+lite_append(strbuf_lite *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap)
+		n = b->cap - b->len - 1;
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+	b->buf[b->len] = '\0';
+}
+
 void
 redis_target_free(redis_target *t)
 {
@@ -317,6 +335,83 @@ redis_url_parse(const char *url, redis_target *t, char *err, size_t errlen)
 	return 0;
 }
 
+char *
+redis_url_redact(const char *url, char *buf, size_t buflen)
+{
+	const char *host = strstr(url, "://");
+	const char *at = NULL,
+			   *colon = NULL,
+			   *p;
+	strbuf_lite out = {buf, 0, buflen};
+
+	if (buflen == 0)
+		return buf;
+	buf[0] = '\0';
+	if (host)
+	{
+		size_t		hostlen;
+
+		host += 3;
+		hostlen = strcspn(host, "/?");
+		at = memchr(host, '@', hostlen);
+		if (at)
+		{
+			/* the last '@' of the authority: a password may hold one */
+			const char *q;
+
+			for (q = host; q < host + hostlen; q++)
+				if (*q == '@')
+					at = q;
+			colon = memchr(host, ':', (size_t) (at - host));
+		}
+	}
+	for (p = url; *p;)
+	{
+		if (colon && p == colon)
+		{
+			lite_append(&out, ":***", 4);
+			p = at;
+			continue;
+		}
+		if (strncmp(p, "password=", 9) == 0 && p > url && (p[-1] == '?' || p[-1] == '&'))
+		{
+			lite_append(&out, "password=***", 12);
+			p += 9 + strcspn(p + 9, "&");
+			continue;
+		}
+		lite_append(&out, p, 1);
+		p++;
+	}
+	return buf;
+}
+
+/* The first line of a file, without its newline: a malloc'ed string or NULL. */
+static char *
+read_first_line(const char *path, char *err, size_t errlen)
+{
+	FILE	   *f = fopen(path, "r");
+	char		line[1024];
+	size_t		n;
+
+	if (f == NULL)
+	{
+		set_err(err, errlen, "cannot read --redis-password-file \"%s\": %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fgets(line, sizeof line, f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n == 0)
+	{
+		set_err(err, errlen, "--redis-password-file \"%s\" is empty", path);
+		return NULL;
+	}
+	return xstrdup(line);
+}
+
 void
 redis_url_display(const redis_target *t, char *buf, size_t buflen)
 {
@@ -434,6 +529,8 @@ config_usage(FILE *out)
 "  -r, --redis=URL          redis://[[user]:password@]host[:port][/db] or\n"
 "                           unix:///path/redis.sock[?db=N] (env ALLOCATION_RELAY_REDIS,\n"
 "                           REDIS_URL; default " RELAY_DEFAULT_REDIS ")\n"
+"      --redis-password-file=FILE  the Redis password: the file's first line (or\n"
+"                           env ALLOCATION_RELAY_REDIS_PASSWORD); keeps it out of ps\n"
 "  -c, --consumer=NAME      outbox consumer name, also the Redis group consumer\n"
 "                           (env ALLOCATION_RELAY_CONSUMER; default " RELAY_DEFAULT_CONSUMER ")\n"
 "  -b, --batch-size=N       events read per round, 1-10000 (env\n"
@@ -488,6 +585,7 @@ enum
 	OPT_POLL,
 	OPT_BACKOFF,
 	OPT_PG_TIMEOUT,
+	OPT_REDIS_PASSWORD_FILE,
 	OPT_VERSION
 };
 
@@ -639,6 +737,7 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		{"poll-interval", required_argument, NULL, OPT_POLL},
 		{"backoff-max", required_argument, NULL, OPT_BACKOFF},
 		{"pg-timeout", required_argument, NULL, OPT_PG_TIMEOUT},
+		{"redis-password-file", required_argument, NULL, OPT_REDIS_PASSWORD_FILE},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -733,6 +832,9 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 								  &cfg->backoff_max, err, errlen) != 0)
 					return CONFIG_ERROR;
 				break;
+			case OPT_REDIS_PASSWORD_FILE:
+				replace(&cfg->redis_password_file, optarg);
+				break;
 			case OPT_PG_TIMEOUT:
 				if (parse_seconds("--pg-timeout", optarg, 0.5, 86400,
 								  &cfg->pg_timeout, err, errlen) != 0)
@@ -767,6 +869,12 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		cfg->inbound = NULL;
 	}
 
+	if (cfg->inbound && cfg->mode == RELAY_STREAMS && strlen(cfg->inbound) > RELAY_MAX_STREAM_NAME)
+	{
+		set_err(err, errlen, "--inbound is longer than %d bytes: in streams mode a command's message_id is "
+				"redis-stream:<stream>:<entry id>, at most 255 characters", RELAY_MAX_STREAM_NAME);
+		return CONFIG_ERROR;
+	}
 	/* the same rule as allocation.register_consumer */
 	if (check_name("--consumer", cfg->consumer, 255, err, errlen) != 0 ||
 		(cfg->inbound && check_name("--inbound", cfg->inbound, 1024, err, errlen) != 0) ||
@@ -780,10 +888,27 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	{
 		char		uerr[256];
 
+		char		shown[1024];
+		const char *pw;
+
 		if (redis_url_parse(cfg->redis_url, &cfg->redis, uerr, sizeof uerr) != 0)
 		{
-			set_err(err, errlen, "bad --redis URL \"%s\": %s", cfg->redis_url, uerr);
+			/* never the password: it would land in logs and journals */
+			set_err(err, errlen, "bad --redis URL \"%s\": %s",
+					redis_url_redact(cfg->redis_url, shown, sizeof shown), uerr);
 			return CONFIG_ERROR;
+		}
+		/* secrets from the environment or a file, not the command line */
+		if ((pw = getenv(ENV_PREFIX "REDIS_PASSWORD")) && *pw)
+			replace(&cfg->redis.password, pw);
+		if (cfg->redis_password_file)
+		{
+			char	   *filepw = read_first_line(cfg->redis_password_file, err, errlen);
+
+			if (filepw == NULL)
+				return CONFIG_ERROR;
+			free(cfg->redis.password);
+			cfg->redis.password = filepw;
 		}
 	}
 	return CONFIG_OK;
@@ -796,6 +921,7 @@ config_free(relay_config *cfg)
 
 	free(cfg->dsn);
 	free(cfg->redis_url);
+	free(cfg->redis_password_file);
 	redis_target_free(&cfg->redis);
 	free(cfg->consumer);
 	free(cfg->inbound);

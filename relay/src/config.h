@@ -1,7 +1,7 @@
 /*
  * config.h - the relay's settings: command-line flags over environment
- * variables over defaults.  Pure C, no I/O besides getenv, so that the
- * unit tests (relay/test) can check it.
+ * variables over defaults.  Pure C, no I/O besides getenv and reading
+ * --redis-password-file, so that the unit tests (relay/test) can check it.
  */
 #ifndef RELAY_CONFIG_H
 #define RELAY_CONFIG_H
@@ -37,6 +37,7 @@ typedef struct
 {
 	char	   *dsn;			/* libpq conninfo or URI; NULL: PG* variables */
 	char	   *redis_url;
+	char	   *redis_password_file;	/* --redis-password-file */
 	redis_target redis;
 	char	   *consumer;		/* outbox consumer, and Redis group consumer */
 	int			batch_size;
@@ -71,6 +72,8 @@ typedef enum
 #define RELAY_DEFAULT_GROUP "allocation"
 #define RELAY_DEFAULT_PREFIX "allocation."
 #define RELAY_MAX_BATCH 10000
+/* "redis-stream:" <stream> ":" <entry id, up to 41>: a message_id of 255 */
+#define RELAY_MAX_STREAM_NAME 200
 #define RELAY_DEFAULT_INBOUND_MAX 10000
 #define RELAY_DEFAULT_INBOUND_MAX_BYTES (16 * 1024 * 1024)
 
@@ -94,6 +97,12 @@ int			config_route_named(const relay_config *cfg, const char *type);
 int			redis_url_parse(const char *url, redis_target *t,
 							char *err, size_t errlen);
 void		redis_target_free(redis_target *t);
+
+/*
+ * url with any password in it replaced by ***, for error messages about a
+ * URL that may not parse.  Returns buf.
+ */
+char	   *redis_url_redact(const char *url, char *buf, size_t buflen);
 
 /* The URL without its password, for log lines. */
 void		redis_url_display(const redis_target *t, char *buf, size_t buflen);

@@ -296,11 +296,22 @@ inbound_one(relay *r, double now)
 	char	   *fixed_id = NULL;
 	char		excerpt[256];
 
-	if (m->entry_id)
-		fixed_id = xconcat(r->stream_prefix, m->entry_id, "");
-	hs = pg_handle(&r->pg, m->body, fixed_id, &out);
-	free(fixed_id);
 	text_excerpt(m->body, m->len, 200, excerpt, sizeof excerpt);
+	if (memchr(m->body, '\0', m->len) != NULL)
+	{
+		/* as a C string it would be cut at the NUL and its prefix run */
+		memset(&out, 0, sizeof out);
+		snprintf(out.result, sizeof out.result, "the message contains a NUL byte");
+		snprintf(out.sqlstate, sizeof out.sqlstate, "22023");
+		hs = HANDLE_REJECTED;
+	}
+	else
+	{
+		if (m->entry_id)
+			fixed_id = xconcat(r->stream_prefix, m->entry_id, "");
+		hs = pg_handle(&r->pg, m->body, fixed_id, &out);
+		free(fixed_id);
+	}
 	switch (hs)
 	{
 		case HANDLE_DONE:
@@ -346,6 +357,26 @@ inbound_one(relay *r, double now)
 	}
 	iq_pop(&r->q);
 	return 0;
+}
+
+/*
+ * Hide a Redis password given on the command line from ps and
+ * /proc/PID/cmdline (there is a window between exec and this; the
+ * environment or --redis-password-file has none).
+ */
+static void
+scrub_argv(int argc, char **argv, const char *password)
+{
+	int			i;
+	size_t		n;
+	char	   *hit;
+
+	if (password == NULL || (n = strlen(password)) == 0)
+		return;
+	for (i = 1; i < argc; i++)
+		if ((strstr(argv[i], "redis") != NULL || strstr(argv[i], "unix:") != NULL) &&
+			(hit = strstr(argv[i], password)) != NULL)
+			memset(hit, '*', n);
 }
 
 static double
@@ -525,6 +556,7 @@ main(int argc, char **argv)
 		config_free(&r.cfg);
 		return 2;
 	}
+	scrub_argv(argc, argv, r.cfg.redis.password);
 	log_init("allocation-relay", r.cfg.verbose);
 
 	/* Signals are blocked except while waiting in ppoll: no lost wake-up. */

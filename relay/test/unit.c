@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backoff.h"
 #include "config.h"
@@ -53,7 +54,8 @@ clear_env(void)
 		"ALLOCATION_RELAY_MODE", "ALLOCATION_RELAY_CHANNELS",
 		"ALLOCATION_RELAY_CHANNEL_PREFIX", "ALLOCATION_RELAY_INBOUND",
 		"ALLOCATION_RELAY_GROUP", "ALLOCATION_RELAY_POLL_INTERVAL",
-		"ALLOCATION_RELAY_BACKOFF_MAX", "ALLOCATION_RELAY_PG_TIMEOUT", NULL
+		"ALLOCATION_RELAY_BACKOFF_MAX", "ALLOCATION_RELAY_PG_TIMEOUT",
+		"ALLOCATION_RELAY_REDIS_PASSWORD", NULL
 	};
 	int			i;
 
@@ -364,6 +366,87 @@ test_link_backoff(void)
 	ok(l.bo.current == 4.0, "failed attempts back off to the maximum too");
 }
 
+/*
+ * Secrets and limits: a Redis password never appears in a configuration
+ * error, whatever the URL's other faults; it may come from the
+ * environment or a file; a streams --inbound name leaves room for the
+ * message ids of its entries.
+ */
+static void
+test_secrets_and_limits(void)
+{
+	static const char *const passwords[] = {"s3cret", "p@ss:w/rd", "a%40b", "x&y=z", "longer-secret-123"};
+	static const char *const shapes[] = {
+		"redis://:%s@host:notaport", "redis://user:%s@host/notadb",
+		"redis://:%s@host:6379/1?x=1", "unix:///r.sock?password=%s&bogus=1",
+		"redis://u:%s@[::1:6379", "unix:///r.sock?db=x&password=%s"
+	};
+	relay_config cfg;
+	char		err[1024];
+	char		url[256];
+	char		inbound[260];
+	char		path[] = "/tmp/relay-unit-pw.XXXXXX";
+	size_t		i,
+				j;
+	int			leaks = 0,
+				errors = 0;
+	FILE	   *f;
+	int			fd;
+
+	clear_env();
+	for (i = 0; i < sizeof passwords / sizeof *passwords; i++)
+		for (j = 0; j < sizeof shapes / sizeof *shapes; j++)
+		{
+			snprintf(url, sizeof url, shapes[j], passwords[i]);
+			if (parse(&cfg, err, sizeof err, "--redis", url, NULL) == CONFIG_ERROR)
+				errors++;
+			if (strstr(err, passwords[i]) != NULL)
+			{
+				leaks++;
+				printf("#   leaked: %s\n", err);
+			}
+			config_free(&cfg);
+		}
+	ok(errors == 30 && leaks == 0, "30 bad URLs with a password: every error hides it (%d errors, %d leaks)",
+	   errors, leaks);
+
+	setenv("ALLOCATION_RELAY_REDIS_PASSWORD", "from-env", 1);
+	ok(parse(&cfg, err, sizeof err, "--redis", "redis://:in-url@h", NULL) == CONFIG_OK &&
+	   cfg.redis.password && strcmp(cfg.redis.password, "from-env") == 0,
+	   "ALLOCATION_RELAY_REDIS_PASSWORD gives the password");
+	config_free(&cfg);
+	unsetenv("ALLOCATION_RELAY_REDIS_PASSWORD");
+	fd = mkstemp(path);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f)
+	{
+		fputs("from-file\n", f);
+		fclose(f);
+	}
+	ok(parse(&cfg, err, sizeof err, "--redis-password-file", path, NULL) == CONFIG_OK &&
+	   cfg.redis.password && strcmp(cfg.redis.password, "from-file") == 0,
+	   "--redis-password-file gives the password (first line)");
+	config_free(&cfg);
+	unlink(path);
+	ok(parse(&cfg, err, sizeof err, "--redis-password-file", path, NULL) == CONFIG_ERROR &&
+	   strstr(err, "--redis-password-file"), "a missing password file is a configuration error");
+	config_free(&cfg);
+
+	memset(inbound, 'q', sizeof inbound);
+	inbound[200] = '\0';
+	ok(parse(&cfg, err, sizeof err, "--mode", "streams", "--inbound", inbound, NULL) == CONFIG_OK,
+	   "streams: a 200-byte --inbound fits (message ids of 255)");
+	config_free(&cfg);
+	inbound[200] = 'q';
+	inbound[201] = '\0';
+	ok(parse(&cfg, err, sizeof err, "--mode", "streams", "--inbound", inbound, NULL) == CONFIG_ERROR &&
+	   strstr(err, "message_id"), "streams: a 201-byte --inbound is refused, naming the message ids");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--inbound", inbound, NULL) == CONFIG_OK,
+	   "pub/sub: the channel name is not part of any id");
+	config_free(&cfg);
+}
+
 static void
 test_text(void)
 {
@@ -471,6 +554,7 @@ main(void)
 	test_urls();
 	test_backoff();
 	test_link_backoff();
+	test_secrets_and_limits();
 	test_text();
 	test_queue();
 	printf("1..%d\n", test_count);

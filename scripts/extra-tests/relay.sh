@@ -3,7 +3,9 @@
 # redis-server (started here on a loopback port, data in a temporary
 # directory) and the throwaway cluster of "make test".
 #
-#   config    bad flags exit 2 with a clear message; a role outside
+#   config    bad flags exit 2 with a clear message (a too long streams
+#             --inbound; a bad URL without its password); the Redis
+#             password from a file or the URL, never in ps; a role outside
 #             allocation_admin exits 1 with a hint; with PostgreSQL
 #             unreachable, 64 MB of pushed commands leave the relay's
 #             memory bounded
@@ -16,7 +18,8 @@
 #             redelivered message with a message_id runs once and is logged
 #             as a duplicate; without one every message runs ("qty 5, 7,
 #             5" ends at 5); malformed messages are
-#             logged and skipped; an error that does not say the message
+#             logged and skipped (one with a NUL byte is not cut and run);
+#             an error that does not say the message
 #             is bad (25006 and other codes) keeps it and retries; a
 #             failure that recurs after connecting (lock_timeout on ack)
 #             backs off exponentially without reconnecting;
@@ -75,6 +78,7 @@ SUB_PID=
 BOOK_PID=
 STORM_PID=
 MEM_PID=
+SEC_PID=
 GEN_PIDS=()
 LOCKER_PID=
 T0=$(date +%s.%N)
@@ -130,6 +134,7 @@ cleanup() {
 	stop "$BOOK_PID"
 	stop "$STORM_PID"
 	stop "$MEM_PID"
+	stop "$SEC_PID"
 	[ "$(type -t thaw)" = function ] && thaw
 	stop "$REDIS_PID"
 	"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' \
@@ -314,7 +319,7 @@ check "--help exits 0 and documents --dsn, --redis, --consumer, --batch-size, --
 bad_config() {
 	local want=$1 out rc
 	shift
-	out=$("$RELAY" "$@" 2>&1 </dev/null); rc=$?
+	out=$(timeout 20 "$RELAY" "$@" 2>&1 </dev/null); rc=$?
 	if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -qF -- "$want"; then
 		ok "bad configuration ($*): exit 2, says \"$want\""
 	else
@@ -326,6 +331,13 @@ bad_config "--mode must be pubsub or streams" --mode kafka
 bad_config "bad --redis URL" --redis http://localhost:6379
 bad_config "bad --dsn" --dsn "nonsense=1"
 bad_config "unknown option --verbosity" --verbosity
+bad_config "--inbound is longer than 200 bytes" --mode streams --inbound "$(printf 'c%.0s' $(seq 1 201))"
+out=$(timeout 20 "$RELAY" --redis "redis://:pw-in-a-bad-url@localhost:port" 2>&1 </dev/null); rc=$?
+if [ "$rc" -eq 2 ] && ! printf '%s' "$out" | grep -qF pw-in-a-bad-url; then
+	ok "a bad --redis URL: exit 2, the password not printed"
+else
+	not_ok "a bad --redis URL: exit 2, the password not printed" "exit $rc: $out"
+fi
 out=$(ALLOCATION_RELAY_BATCH_SIZE=many "$RELAY" 2>&1); rc=$?
 if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -qF ALLOCATION_RELAY_BATCH_SIZE; then
 	ok "a bad environment variable: exit 2, named"
@@ -350,6 +362,30 @@ else
 	not_ok "a role outside allocation_admin: exit 1 with a hint" "exit $rc"
 	cat "$WORK/relay-outsider.log"
 fi
+
+# The Redis password: from a file, or from the URL; never visible in ps.
+SECRET=relay-test-secret-$RANDOM$RANDOM
+SECLOG=$WORK/relay-secret.log
+rcli CONFIG SET requirepass "$SECRET" >/dev/null
+printf '%s\n' "$SECRET" > "$WORK/redis.pw"
+for how in file url; do
+	if [ "$how" = file ]; then
+		"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --redis-password-file "$WORK/redis.pw" \
+			--dsn "dbname=$DB_PS user=$ROLE_ADMIN" --consumer relay-secret --from-now --no-inbound >> "$SECLOG" 2>&1 &
+	else
+		"$RELAY" --redis "redis://:$SECRET@127.0.0.1:$REDIS_PORT" \
+			--dsn "dbname=$DB_PS user=$ROLE_ADMIN" --consumer relay-secret --from-now --no-inbound >> "$SECLOG" 2>&1 &
+	fi
+	SEC_PID=$!
+	check "the Redis password from the $how: the relay connects" \
+		wait_until 10 sh -c "[ \$(grep -cF 'redis: connected' '$SECLOG') -ge $([ "$how" = file ] && echo 1 || echo 2) ]"
+	check "... and ps does not show the password" \
+		sh -c "! tr '\\0' ' ' < /proc/$SEC_PID/cmdline | grep -qF '$SECRET'"
+	check "... nor does its log" sh -c "! grep -qF '$SECRET' '$SECLOG'"
+	stop "$SEC_PID"
+	SEC_PID=
+done
+REDISCLI_AUTH=$SECRET rcli CONFIG SET requirepass '' >/dev/null 2>&1
 
 # Bounded memory: PostgreSQL unreachable, Redis pushes 64 MB of commands
 # (64 messages of 1 MB); the relay holds at most its bounds (16 MiB by
@@ -463,6 +499,12 @@ rcli PUBLISH change_batch_quantity '{"batchref": "RT-nope", "qty": 1}' >/dev/nul
 rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": 6}' >/dev/null
 check "four malformed messages: four log lines" \
 	wait_until 10 sh -c "[ \$(grep -cF 'skipped a malformed message' '$PSLOG') -ge $((before + 4)) ]"
+# A NUL byte: as a C string the message would be cut there and its prefix run.
+printf '{"batchref": "RT-dup-id", "qty": 3}\0{"more": 1}' | rcli -x PUBLISH change_batch_quantity >/dev/null
+check "a message with a NUL byte is skipped as malformed, not cut" \
+	wait_until 10 sh -c "grep -F 'skipped a malformed message' '$PSLOG' | grep -qF 'NUL byte'"
+is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-dup-id' AND payload ->> 'qty' = '3'")" 0 \
+	"... and its prefix before the NUL is not executed"
 check "a message for an unknown batch is logged as rejected" \
 	wait_until 5 sh -c "grep -F 'skipped a rejected message' '$PSLOG' | grep -qF 'unknown batch reference'"
 check "the relay keeps running and executes the next message" \
@@ -815,6 +857,8 @@ ALLOCATION_RELAY_PG_TIMEOUT=2 start_relay "$FZLOG" --dsn "dbname=$DB_ST applicat
 wait_until 10 log_has "$FZLOG" "postgres: connected"
 b1=$(backend_of)
 FROZEN+=("$b1")
+# frozen between two queries, not holding a lock others would wait for
+wait_until 5 sql_is "$DB_ST" "SELECT state FROM pg_stat_activity WHERE pid = $b1" idle
 kill -STOP "$b1"
 sql "$DB_ST" "SELECT allocation.add_batch('FZ-1', 'FZ-SKU', 1)" >/dev/null
 check "a frozen backend: the relay gives the query up after --pg-timeout and reconnects" \
@@ -822,6 +866,7 @@ check "a frozen backend: the relay gives the query up after --pg-timeout and rec
 check "... and publishes the event written meanwhile" wait_until 10 all_acked "$DB_ST" relay-freeze
 b2=$(backend_of)
 FROZEN+=("$b2")
+wait_until 5 sql_is "$DB_ST" "SELECT state FROM pg_stat_activity WHERE pid = $b2" idle
 kill -STOP "$b2"
 sleep 0.7
 kill -TERM "$RELAY_PID"
