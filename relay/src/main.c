@@ -323,6 +323,8 @@ inbound_one(relay *r, double now)
 				break;
 			}
 			r->handled++;
+			/* its events are readable now: publish them without waiting */
+			r->outbound_due = 1;
 			log_info("inbound: ChangeBatchQuantity %s (message_id %s): %s",
 					 excerpt, out.message_id[0] ? out.message_id : "none", out.result);
 			break;
@@ -442,6 +444,13 @@ run(relay *r, const sigset_t *waitmask)
 			}
 		}
 
+		/*
+		 * A notification that came with a query's result (our own command's
+		 * NOTIFY) is already in libpq's buffer: poll() would not see it.
+		 */
+		if (r->pg.link.up && pg_consume(&r->pg) > 0)
+			r->outbound_due = 1;
+
 		/* events */
 		if (!stop_requested() && r->pg.link.up && r->rs.link.up && now >= r->out_retry_at &&
 			(r->outbound_due || now >= r->next_poll))
@@ -455,6 +464,10 @@ run(relay *r, const sigset_t *waitmask)
 		/* no new stream entries once stopping: they would wait as pending */
 		if (r->rs.link.up && !stop_requested())
 			redis_sub_tick(&r->rs, &r->q, now);
+
+		/* notifications that came with the queries above: no sleeping on them */
+		if (r->pg.link.up && pg_consume(&r->pg) > 0)
+			r->outbound_due = 1;
 
 		/* how long to wait */
 		now = now_mono();
