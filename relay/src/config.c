@@ -545,6 +545,15 @@ config_usage(FILE *out)
 "                           ALLOCATION_RELAY_CHANNEL_PREFIX; default \"" RELAY_DEFAULT_PREFIX "\")\n"
 "      --envelope           pub/sub: named channels carry the envelope (id, type,\n"
 "                           aggregate, payload) too, not the book's message alone\n"
+"      --source=SOURCE      outbox (the consumer API, woken by NOTIFY) or wal (a\n"
+"                           logical replication slot: no NOTIFY; needs wal_level =\n"
+"                           logical, REPLICATION and allocation.outbox_mode = wal or\n"
+"                           both) (env ALLOCATION_RELAY_SOURCE; default outbox)\n"
+"      --slot=NAME          --source wal: the replication slot, created when missing\n"
+"                           (env ALLOCATION_RELAY_SLOT; default " RELAY_DEFAULT_SLOT ")\n"
+"      --publication=NAME   --source wal: the publication (no tables), created when\n"
+"                           missing (env ALLOCATION_RELAY_PUBLICATION; default\n"
+"                           " RELAY_DEFAULT_PUBLICATION ")\n"
 "      --inbound=NAME       inbound channel (stream) of ChangeBatchQuantity commands\n"
 "                           (env ALLOCATION_RELAY_INBOUND; default " RELAY_DEFAULT_INBOUND ")\n"
 "      --no-inbound         relay events only; take no commands\n"
@@ -576,6 +585,9 @@ enum
 	OPT_CHANNEL = 1000,
 	OPT_PREFIX,
 	OPT_ENVELOPE,
+	OPT_SOURCE,
+	OPT_SLOT,
+	OPT_PUBLICATION,
 	OPT_INBOUND_MAX,
 	OPT_INBOUND_MAX_BYTES,
 	OPT_INBOUND,
@@ -634,6 +646,21 @@ parse_mode(const char *s, relay_mode *mode, char *err, size_t errlen)
 	else
 	{
 		set_err(err, errlen, "--mode must be pubsub or streams, not \"%s\"", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_source(const char *s, relay_source *source, char *err, size_t errlen)
+{
+	if (strcmp(s, "outbox") == 0)
+		*source = RELAY_SOURCE_OUTBOX;
+	else if (strcmp(s, "wal") == 0)
+		*source = RELAY_SOURCE_WAL;
+	else
+	{
+		set_err(err, errlen, "--source must be outbox or wal, not \"%s\"", s);
 		return -1;
 	}
 	return 0;
@@ -699,6 +726,13 @@ load_env(relay_config *cfg, char *err, size_t errlen)
 		replace(&cfg->prefix, v);
 	if ((v = getenv(ENV_PREFIX "INBOUND")) && *v)
 		replace(&cfg->inbound, v);
+	if ((v = getenv(ENV_PREFIX "SOURCE")) && *v &&
+		parse_source(v, &cfg->source, err, errlen) != 0)
+		return -1;
+	if ((v = getenv(ENV_PREFIX "SLOT")) && *v)
+		replace(&cfg->slot, v);
+	if ((v = getenv(ENV_PREFIX "PUBLICATION")) && *v)
+		replace(&cfg->publication, v);
 	if ((v = getenv(ENV_PREFIX "GROUP")) && *v)
 		replace(&cfg->group, v);
 	if ((v = getenv(ENV_PREFIX "POLL_INTERVAL")) && *v &&
@@ -728,6 +762,9 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		{"channel", required_argument, NULL, OPT_CHANNEL},
 		{"channel-prefix", required_argument, NULL, OPT_PREFIX},
 		{"envelope", no_argument, NULL, OPT_ENVELOPE},
+		{"source", required_argument, NULL, OPT_SOURCE},
+		{"slot", required_argument, NULL, OPT_SLOT},
+		{"publication", required_argument, NULL, OPT_PUBLICATION},
 		{"inbound-max", required_argument, NULL, OPT_INBOUND_MAX},
 		{"inbound-max-bytes", required_argument, NULL, OPT_INBOUND_MAX_BYTES},
 		{"inbound", required_argument, NULL, OPT_INBOUND},
@@ -754,6 +791,8 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->inbound = xstrdup(RELAY_DEFAULT_INBOUND);
 	cfg->group = xstrdup(RELAY_DEFAULT_GROUP);
 	cfg->prefix = xstrdup(RELAY_DEFAULT_PREFIX);
+	cfg->slot = xstrdup(RELAY_DEFAULT_SLOT);
+	cfg->publication = xstrdup(RELAY_DEFAULT_PUBLICATION);
 	cfg->poll_interval = 1.0;
 	cfg->inbound_max = RELAY_DEFAULT_INBOUND_MAX;
 	cfg->inbound_max_bytes = RELAY_DEFAULT_INBOUND_MAX_BYTES;
@@ -798,6 +837,16 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 				break;
 			case OPT_ENVELOPE:
 				cfg->envelope = 1;
+				break;
+			case OPT_SOURCE:
+				if (parse_source(optarg, &cfg->source, err, errlen) != 0)
+					return CONFIG_ERROR;
+				break;
+			case OPT_SLOT:
+				replace(&cfg->slot, optarg);
+				break;
+			case OPT_PUBLICATION:
+				replace(&cfg->publication, optarg);
 				break;
 			case OPT_INBOUND_MAX:
 				if (parse_int_setting("--inbound-max", optarg, 1, 10000000,
@@ -875,6 +924,16 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 				"redis-stream:<stream>:<entry id>, at most 255 characters", RELAY_MAX_STREAM_NAME);
 		return CONFIG_ERROR;
 	}
+	/* a replication slot's name: lower-case letters, digits, underscores */
+	if (strlen(cfg->slot) == 0 || strlen(cfg->slot) > 63 ||
+		strspn(cfg->slot, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(cfg->slot))
+	{
+		set_err(err, errlen, "--slot must be 1 to 63 lower-case letters, digits or underscores, not \"%s\"",
+				cfg->slot);
+		return CONFIG_ERROR;
+	}
+	if (check_name("--publication", cfg->publication, 63, err, errlen) != 0)
+		return CONFIG_ERROR;
 	/* the same rule as allocation.register_consumer */
 	if (check_name("--consumer", cfg->consumer, 255, err, errlen) != 0 ||
 		(cfg->inbound && check_name("--inbound", cfg->inbound, 1024, err, errlen) != 0) ||
@@ -927,6 +986,8 @@ config_free(relay_config *cfg)
 	free(cfg->inbound);
 	free(cfg->group);
 	free(cfg->prefix);
+	free(cfg->slot);
+	free(cfg->publication);
 	for (i = 0; i < cfg->nroutes; i++)
 	{
 		free(cfg->routes[i].type);

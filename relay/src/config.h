@@ -9,6 +9,13 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Where the events come from. */
+typedef enum
+{
+	RELAY_SOURCE_OUTBOX,	/* the consumer API (read_events, ack_events), woken by NOTIFY */
+	RELAY_SOURCE_WAL		/* a logical replication slot (pgoutput messages) */
+} relay_source;
+
 typedef enum
 {
 	RELAY_PUBSUB,		/* PUBLISH / SUBSCRIBE: fire and forget */
@@ -42,6 +49,9 @@ typedef struct
 	char	   *consumer;		/* outbox consumer, and Redis group consumer */
 	int			batch_size;
 	relay_mode	mode;
+	relay_source source;
+	char	   *slot;			/* --source wal: the replication slot */
+	char	   *publication;	/* ... and the (empty) publication */
 	char	   *inbound;		/* inbound channel or stream; NULL: none */
 	char	   *group;			/* consumer group of the inbound stream */
 	char	   *prefix;			/* channel of an event type without a route */
@@ -71,6 +81,8 @@ typedef enum
 #define RELAY_DEFAULT_INBOUND "change_batch_quantity"
 #define RELAY_DEFAULT_GROUP "allocation"
 #define RELAY_DEFAULT_PREFIX "allocation."
+#define RELAY_DEFAULT_SLOT "allocation_relay"
+#define RELAY_DEFAULT_PUBLICATION "allocation_events"
 #define RELAY_MAX_BATCH 10000
 /* "redis-stream:" <stream> ":" <entry id, up to 41>: a message_id of 255 */
 #define RELAY_MAX_STREAM_NAME 200

@@ -27,6 +27,7 @@
 #include "pg.h"
 #include "redis.h"
 #include "text.h"
+#include "wal.h"
 
 /* inbound commands executed in one round before the outbox gets a turn */
 #define INBOUND_PER_ROUND 50
@@ -74,6 +75,7 @@ typedef struct
 {
 	relay_config cfg;
 	pg_side		pg;
+	wal_side	wal;			/* --source wal */
 	redis_side	rs;
 	inbound_queue q;
 
@@ -284,6 +286,71 @@ outbound_round(relay *r, double now)
 }
 
 /*
+ * --source wal: take in what the slot sent, publish a batch of it, confirm
+ * what Redis accepted.  0, or -2: fatal.
+ */
+static int
+wal_round(relay *r, double now)
+{
+	size_t		n,
+				i;
+	int			accepted = 0;
+	pub_status	rst;
+	char		err[512];
+
+	if (wal_read(&r->wal, now) != 0)
+		return 0;
+	n = r->wal.nevents;
+	if (n > (size_t) r->cfg.batch_size)
+		n = (size_t) r->cfg.batch_size;
+	if (n > 0 && r->rs.link.up && now >= r->out_retry_at)
+	{
+		for (i = 0; i < n; i++)
+		{
+			const wal_event *e = &r->wal.events[i];
+			const route_entry *route = route_for(r, e->type);
+
+			r->out[i].target = route->target;
+			r->out[i].id = e->id;
+			r->out[i].type = e->type;
+			r->out[i].json = route->book ? e->payload : e->envelope;
+			r->out[i].jsonlen = route->book ? e->payloadlen : e->envelopelen;
+		}
+		err[0] = '\0';
+		rst = redis_publish(&r->rs, r->out, r->refusal[0] ? 1 : (int) n, &accepted, err, sizeof err);
+		if (accepted > 0)
+		{
+			r->published += (unsigned long) accepted;
+			wal_accepted(&r->wal, (size_t) accepted);
+		}
+		if (rst == PUB_REFUSED)
+		{
+			double		delay = backoff_next(&r->refused_bo);
+
+			if (strcmp(err, r->refusal) != 0)
+				log_warn("outbound: redis refused event %s (%s); it and the events after it wait, retrying with backoff (at most every %gs)",
+						 r->wal.events[0].id, err, r->refused_bo.max);
+			snprintf(r->refusal, sizeof r->refusal, "%s", err);
+			r->out_retry_at = now + delay;
+		}
+		else if (rst == PUB_OK)
+		{
+			backoff_reset(&r->refused_bo);
+			if (r->refusal[0])
+			{
+				log_info("outbound: redis accepts events again");
+				r->refusal[0] = '\0';
+			}
+		}
+	}
+	if (r->wal.conn && wal_status(&r->wal, now, 0) != 0)
+		return 0;
+	/* more in hand, or more in libpq's buffer: no sleeping */
+	r->outbound_due = r->wal.nevents > 0 || accepted > 0;
+	return 0;
+}
+
+/*
  * The message in hand.  0: done with it (or retry later), -1: a
  * connection was lost (kept), -2: fatal.
  */
@@ -396,7 +463,7 @@ run(relay *r, const sigset_t *waitmask)
 	{
 		double		now = now_mono();
 		double		deadline;
-		struct pollfd fds[2];
+		struct pollfd fds[3];
 		nfds_t		nfds = 0;
 		int			pg_fd,
 					sub_fd,
@@ -451,9 +518,21 @@ run(relay *r, const sigset_t *waitmask)
 		if (r->pg.link.up && pg_consume(&r->pg) > 0)
 			r->outbound_due = 1;
 
-		/* events */
-		if (!stop_requested() && r->pg.link.up && r->rs.link.up && now >= r->out_retry_at &&
-			(r->outbound_due || now >= r->next_poll))
+		/* events from the WAL: connected once the publication is there */
+		if (cfg->source == RELAY_SOURCE_WAL)
+		{
+			if (!r->wal.link.up && r->pg.link.ever_up && now >= r->wal.link.next_try)
+			{
+				rc = wal_connect(&r->wal, now);
+				if (rc == -2)
+					return 1;
+			}
+			if (r->wal.link.up && !stop_requested())
+				wal_round(r, now);
+		}
+		/* events from the outbox */
+		else if (!stop_requested() && r->pg.link.up && r->rs.link.up && now >= r->out_retry_at &&
+				 (r->outbound_due || now >= r->next_poll))
 		{
 			r->next_poll = now + cfg->poll_interval;
 			rc = outbound_round(r, now);
@@ -471,7 +550,15 @@ run(relay *r, const sigset_t *waitmask)
 
 		/* how long to wait */
 		now = now_mono();
-		deadline = r->pg.link.up && r->rs.link.up ? r->next_poll : now + MAX_WAIT_S;
+		deadline = r->pg.link.up && r->rs.link.up && cfg->source == RELAY_SOURCE_OUTBOX
+			? r->next_poll : now + MAX_WAIT_S;
+		if (cfg->source == RELAY_SOURCE_WAL)
+		{
+			if (!r->wal.link.up)
+				deadline = min_d(deadline, r->wal.link.next_try);
+			else if (r->outbound_due)
+				deadline = min_d(deadline, r->rs.link.up ? r->out_retry_at : now + MAX_WAIT_S);
+		}
 		if (r->outbound_due && r->pg.link.up && r->rs.link.up)
 			deadline = min_d(deadline, r->out_retry_at);
 		if (r->q.count > 0 && r->pg.link.up)
@@ -492,7 +579,9 @@ run(relay *r, const sigset_t *waitmask)
 		sub_fd = r->rs.link.up ? redis_sub_socket(&r->rs) : -1;
 		if (pg_fd >= 0)
 			fds[nfds++] = (struct pollfd) {.fd = pg_fd, .events = POLLIN};
-		if (sub_fd >= 0)
+		if (wal_socket(&r->wal) >= 0)
+			fds[nfds++] = (struct pollfd) {.fd = wal_socket(&r->wal), .events = POLLIN};
+		if (sub_fd >= 0)		/* last: read below */
 			fds[nfds++] = (struct pollfd) {.fd = sub_fd, .events = POLLIN};
 		rc = ppoll(fds, nfds, &ts, waitmask);
 		if (rc < 0)
@@ -587,6 +676,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	pg_init(&r.pg, &r.cfg);
+	wal_init(&r.wal, &r.cfg);
 	pg_set_signals(&r.pg, &stop_signal, &waitmask);
 	redis_init(&r.rs, &r.cfg);
 	iq_init(&r.q);
@@ -618,6 +708,11 @@ main(int argc, char **argv)
 				 stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
 		finish_in_hand(&r);
 	}
+	if (r.wal.conn && r.wal.link.up)
+		wal_status(&r.wal, now_mono(), 1);	/* what Redis took, confirmed */
+	wal_close(&r.wal);
+	free(r.wal.events);
+	free(r.wal.commits);
 	pg_close(&r.pg);
 	redis_close(&r.rs);
 	log_info("%s: %lu event%s published, %lu command%s executed, %lu skipped",

@@ -337,6 +337,68 @@ exec_wait(pg_side *pg, const char *sql, int nparams, const char *const *params)
 	return last;
 }
 
+/*
+ * --source wal: this connection only runs inbound commands; no LISTEN (the
+ * walsender wakes the relay, and a listening session would make every
+ * commit send a NOTIFY), no consumer.  The publication the slot is read
+ * with must exist before the slot decodes anything, so it is made here,
+ * before the replication connection (wal.c) creates the slot.
+ */
+static pg_status
+connect_for_wal(pg_side *pg, double now)
+{
+	const char *params[1] = {pg->cfg->publication};
+	PGresult   *res;
+	char		err[512];
+	char		detail[512];
+
+	res = PQexecParams(pg->conn, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1",
+					   1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0)
+	{
+		char	   *ident = PQescapeIdentifier(pg->conn, pg->cfg->publication,
+											   strlen(pg->cfg->publication));
+		char		sql[600];
+
+		PQclear(res);
+		snprintf(sql, sizeof sql, "CREATE PUBLICATION %s", ident ? ident : "\"\"");
+		PQfreemem(ident);
+		res = PQexec(pg->conn, sql);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			log_info("postgres: created the publication %s (no tables: the relay reads the extension's logical messages)",
+					 pg->cfg->publication);
+		else
+		{
+			const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			result_error(pg->conn, res, err, sizeof err);
+			if (st && strcmp(st, "42710") != 0)	/* made meanwhile: fine */
+			{
+				log_error("postgres: cannot create the publication %s: %s", pg->cfg->publication, err);
+				log_error("hint: CREATE PUBLICATION %s; as a role with CREATE on the database, then start the relay again",
+						  pg->cfg->publication);
+				PQclear(res);
+				pg_close(pg);
+				return PG_FATAL;
+			}
+		}
+	}
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		result_error(pg->conn, res, err, sizeof err);
+		PQclear(res);
+		pg_close(pg);
+		link_failed(&pg->link, now, err);
+		return PG_LOST;
+	}
+	PQclear(res);
+	snprintf(detail, sizeof detail, "database %s as %s on %s port %s; commands only, events from the WAL",
+			 PQdb(pg->conn), PQuser(pg->conn),
+			 PQhost(pg->conn) ? PQhost(pg->conn) : "?", PQport(pg->conn));
+	link_connected(&pg->link, now, detail);
+	return PG_OK;
+}
+
 pg_status
 pg_connect(pg_side *pg, double now)
 {
@@ -362,6 +424,8 @@ pg_connect(pg_side *pg, double now)
 	}
 
 	PQsetNoticeProcessor(pg->conn, notice_processor, pg);
+	if (pg->cfg->source == RELAY_SOURCE_WAL)
+		return connect_for_wal(pg, now);
 	/* occurred_at in the JSON messages: always UTC */
 	res = PQexec(pg->conn, "SET TimeZone = 'UTC'; LISTEN allocation_events");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)

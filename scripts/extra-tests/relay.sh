@@ -26,6 +26,11 @@
 #             Redis killed and restarted under the relay:
 #             nothing is acknowledged while Redis is down, events flow again
 #             afterwards, the subscription comes back; SIGTERM exits 0
+#   wal       --source wal (allocation.outbox_mode = both): a role without
+#             REPLICATION exits 1 with a hint; the book's scenario in the
+#             book's shape; no LISTEN; a session idle in transaction with
+#             an xid delays no event; kill -9 three times mid-stream: every
+#             committed event in Redis, copies alike, aggregates in order
 #   streams   commands from a stream (consumer group, XACK after commit,
 #             a repeated message_id runs once, a malformed entry is skipped
 #             and acknowledged); the relay killed with SIGKILL again and
@@ -56,6 +61,8 @@ KILL_ITERATIONS=${RELAY_KILL_ITERATIONS:-400}
 RELAY=${RELAY_BIN:-$ROOT/relay/allocation-relay}
 DB_PS=allocation_relay_pubsub
 DB_ST=allocation_relay_streams
+DB_WAL=allocation_relay_wal
+ROLE_WAL=allocation_relay_test_wal
 ROLE_ADMIN=allocation_relay_test_bridge
 ROLE_OUTSIDER=allocation_relay_test_outsider
 
@@ -140,6 +147,9 @@ cleanup() {
 	"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' \
 		-c "DROP DATABASE IF EXISTS $DB_PS WITH (FORCE)" \
 		-c "DROP DATABASE IF EXISTS $DB_ST WITH (FORCE)" \
+		-c "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name LIKE 'relay_test%'" \
+		-c "DROP DATABASE IF EXISTS $DB_WAL WITH (FORCE)" \
+		-c "DROP ROLE IF EXISTS $ROLE_WAL" \
 		-c "DROP ROLE IF EXISTS $ROLE_ADMIN" \
 		-c "DROP ROLE IF EXISTS $ROLE_OUTSIDER" >/dev/null 2>&1
 	if [ "$nfail" -gt 0 ] || [ "$rc" -ne 0 ]; then
@@ -730,25 +740,26 @@ check "the restarted relay catches up" wait_until 20 all_acked "$DB_ST" relay-st
 
 # verify: every event of the outbox is in Redis, copies alike
 verify_streams() {
+	local VDB=${VDB:-$DB_ST}
 	stream_events "$WORK/streams.tsv"
-	load "$WORK/streams.tsv" "$DB_ST" received >/dev/null
-	total=$(sql "$DB_ST" "SELECT count(*) FROM allocation.outbox")
-	got=$(sql "$DB_ST" "SELECT count(*) || ' ' || count(DISTINCT body::jsonb ->> 'id') FROM received")
-	is "$(sql "$DB_ST" "SELECT count(*) FROM allocation.outbox o
+	load "$WORK/streams.tsv" "$VDB" received >/dev/null
+	total=$(sql "$VDB" "SELECT count(*) FROM allocation.outbox")
+	got=$(sql "$VDB" "SELECT count(*) || ' ' || count(DISTINCT body::jsonb ->> 'id') FROM received")
+	is "$(sql "$VDB" "SELECT count(*) FROM allocation.outbox o
 	                    WHERE NOT EXISTS (SELECT FROM received r WHERE (r.body::jsonb ->> 'id')::uuid = o.id)")" 0 \
 		"$1: every committed event ($total) is in Redis (received $got: messages, distinct ids)"
-	is "$(sql "$DB_ST" "SELECT count(DISTINCT body::jsonb ->> 'id') FROM received")" "$total" \
+	is "$(sql "$VDB" "SELECT count(DISTINCT body::jsonb ->> 'id') FROM received")" "$total" \
 		"$1: distinct ids in Redis = events in the outbox"
-	is "$(sql "$DB_ST" "SELECT count(*) FROM (SELECT body::jsonb ->> 'id' FROM received GROUP BY 1
+	is "$(sql "$VDB" "SELECT count(*) FROM (SELECT body::jsonb ->> 'id' FROM received GROUP BY 1
 	                                          HAVING count(DISTINCT body::jsonb) > 1
 	                                              OR count(DISTINCT src) > 1) AS d")" 0 \
 		"$1: a duplicate carries the same id, body and stream"
-	is "$(sql "$DB_ST" "SELECT count(*) FROM (SELECT body::jsonb ->> 'aggregateid', body::jsonb ->> 'aggregate_seq'
+	is "$(sql "$VDB" "SELECT count(*) FROM (SELECT body::jsonb ->> 'aggregateid', body::jsonb ->> 'aggregate_seq'
 	                                          FROM received GROUP BY 1, 2
 	                                          HAVING count(DISTINCT body::jsonb ->> 'id') > 1) AS d")" 0 \
 		"$1: one id per (aggregate, aggregate_seq)"
 	# first copies in stream order: each aggregate's aggregate_seq only grows
-	is "$(sql "$DB_ST" "WITH firsts AS (
+	is "$(sql "$VDB" "WITH firsts AS (
 	                      SELECT src, body::jsonb ->> 'aggregateid' AS agg,
 	                             (body::jsonb ->> 'aggregate_seq')::bigint AS seq, min(n) AS n
 	                        FROM received GROUP BY 1, 2, 3),
@@ -756,7 +767,7 @@ verify_streams() {
 	                      SELECT seq, lag(seq) OVER (PARTITION BY src, agg ORDER BY n) AS prev FROM firsts)
 	                    SELECT count(*) FROM ordered WHERE prev >= seq")" 0 \
 		"$1: in each stream, an aggregate's events come in aggregate_seq order"
-	dups=$(sql "$DB_ST" "SELECT count(*) - count(DISTINCT body::jsonb ->> 'id') FROM received")
+	dups=$(sql "$VDB" "SELECT count(*) - count(DISTINCT body::jsonb ->> 'id') FROM received")
 	echo "# $1: $total events, $dups duplicate deliveries"
 }
 verify_streams "kill test"
@@ -877,6 +888,113 @@ thaw
 stop "$RELAY_PID"
 RELAY_PID=
 sql "$DB_ST" "SET client_min_messages = error; SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'relay-freeze'" >/dev/null
+
+# --- events from the WAL (--source wal) ------------------------------------------
+#
+# allocation.outbox_mode = both (the outbox rows are the reference the
+# checks compare with); the DBA made the publication; the relay's role has
+# REPLICATION.
+echo "# events from the WAL ($(elapsed)s)"
+WLOG=$WORK/relay-wal.log
+new_db "$DB_WAL" || exit 1
+"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' -c "DROP ROLE IF EXISTS $ROLE_WAL" \
+	-c "CREATE ROLE $ROLE_WAL LOGIN REPLICATION IN ROLE allocation_admin" \
+	-c "ALTER DATABASE $DB_WAL SET allocation.outbox_mode = 'both'" || exit 1
+sql "$DB_WAL" "CREATE PUBLICATION allocation_events" >/dev/null
+timeout 20 "$RELAY" --dsn "dbname=$DB_WAL user=$ROLE_ADMIN" --redis "redis://127.0.0.1:$REDIS_PORT" \
+	--source wal --slot relay_test_norepl > "$WORK/relay-norepl.log" 2>&1; rc=$?
+if [ "$rc" -eq 1 ] && log_has "$WORK/relay-norepl.log" "needs REPLICATION"; then
+	ok "--source wal as a role without REPLICATION: exit 1 with a hint"
+else
+	not_ok "--source wal as a role without REPLICATION: exit 1 with a hint" "exit $rc"
+	cat "$WORK/relay-norepl.log"
+fi
+rcli FLUSHALL >/dev/null
+: > "$WORK/pubsub.out"
+: > "$WORK/book.out"
+start_subscriber
+start_book_consumer
+start_relay "$WLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL" --mode pubsub --source wal --slot relay_test_wal
+check "wal: the relay creates its slot and streams" wait_until 10 log_has "$WLOG" "wal: connected"
+check "wal: the relay's session does not LISTEN (no NOTIFY at every commit)" \
+	sql_is "$DB_WAL" "SELECT count(*) FROM pg_stat_activity WHERE usename = '$ROLE_WAL' AND query LIKE '%LISTEN%'" 0
+sql "$DB_WAL" "SELECT allocation.add_batch('WT-old', 'WT-SKU', 10, '2011-01-01');
+               SELECT allocation.add_batch('WT-newer', 'WT-SKU', 10, '2011-01-02');
+               SELECT allocation.allocate('WT-order', 'WT-SKU', 10)" >/dev/null
+check "wal: the first allocation reaches the book's consumer" wait_until 10 sh -c "grep -qxF 'ok	WT-order	WT-old' '$WORK/book.out'"
+rcli PUBLISH change_batch_quantity '{"batchref": "WT-old", "qty": 5}' >/dev/null
+check "wal: the book's scenario: line_allocated carries the order and the new batch, in the book's shape" \
+	wait_until 10 sh -c "grep -qxF 'ok	WT-order	WT-newer' '$WORK/book.out'"
+is "$(grep -c '^bad' "$WORK/book.out")" 0 "wal: every line_allocated message is the book's"
+# A session holding a transaction id, idle in transaction: with the WAL as
+# the source it delays nothing (the outbox's consumer API would wait for it).
+"${PSQL[@]}" -d "$DB_WAL" -c "BEGIN" -c "SELECT pg_current_xact_id()" -c "SELECT pg_sleep(8)" -c "COMMIT" >/dev/null 2>&1 &
+IDLE_PID=$!
+GEN_PIDS+=("$IDLE_PID")
+sleep 0.5
+sql "$DB_WAL" "SELECT allocation.allocate('WT-idle', 'WT-SKU', 1)" >/dev/null
+check "wal: an event committed while another session holds a transaction id arrives at once" \
+	wait_until 4 sh -c "grep -qF 'ok	WT-idle	' '$WORK/book.out'"
+check "... while the session still holds it" alive "$IDLE_PID"
+stop "$RELAY_PID"
+RELAY_PID=
+stop "$SUB_PID"; SUB_PID=
+stop "$BOOK_PID"; BOOK_PID=
+
+# kill -9 mid-stream: the slot's position is confirmed only after Redis
+# took the events, so nothing committed is lost and a re-sent event is the
+# same (streams mode keeps every copy for the check).
+echo "# wal: kill test, 3 SIGKILLs while 2 sessions write events ($(elapsed)s)"
+rcli FLUSHALL >/dev/null
+sql "$DB_WAL" "TRUNCATE allocation.outbox; CREATE TABLE relay_kill_stop (stop boolean)" >/dev/null
+wal_writer() {
+	"${PSQL[@]}" -d "$DB_WAL" -c "
+	DO \$\$
+	BEGIN
+		FOR i IN 1..300 LOOP
+			PERFORM allocation.add_batch('WB-$1-' || i, 'W-$1-' || (i % 5), 3);
+			PERFORM allocation.allocate('WO-$1-' || i, 'W-$1-' || (i % 5), 2);
+			COMMIT;
+			EXIT WHEN EXISTS (SELECT FROM relay_kill_stop);
+			PERFORM pg_sleep(0.005);
+		END LOOP;
+	END
+	\$\$"
+}
+start_relay "$WLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL" --mode streams --source wal --slot relay_test_wal_st --no-inbound --batch-size 20
+wait_until 10 sh -c "[ \$(grep -cF 'wal: connected' '$WLOG') -ge 2 ]"
+wal_writer a > "$WORK/wal-writer-a.log" 2>&1 &
+WA=$!
+wal_writer b > "$WORK/wal-writer-b.log" 2>&1 &
+WB=$!
+GEN_PIDS+=("$WA" "$WB")
+for round in 1 2 3; do
+	sleep "0.$((2 + RANDOM % 5))"
+	kill -KILL "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null
+	start_relay "$WLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL" --mode streams --source wal --slot relay_test_wal_st --no-inbound --batch-size 20
+done
+sleep 0.3
+sql "$DB_WAL" "INSERT INTO relay_kill_stop VALUES (true)" >/dev/null
+wait "$WA"; wait "$WB"
+caught_up() {
+	sql_is "$DB_WAL" "SELECT confirmed_flush_lsn >= pg_current_wal_insert_lsn() - 100000 AND
+	                         (SELECT count(*) FROM allocation.outbox) > 0
+	                    FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_st'" t &&
+		[ "$(rcli XLEN allocation.BatchCreated)" -ge "$(sql "$DB_WAL" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchCreated'")" ]
+}
+check "wal: the restarted relay catches up" wait_until 20 caught_up
+VDB=$DB_WAL verify_streams "wal kill test"
+stop "$RELAY_PID"
+RELAY_PID=
+entries() { local k n=0; for k in $(rcli --raw KEYS '*'); do n=$((n + $(rcli XLEN "$k"))); done; echo "$n"; }
+before=$(entries)
+start_relay "$WLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL" --mode streams --source wal --slot relay_test_wal_st --no-inbound --batch-size 20
+wait_until 10 sh -c "[ \$(grep -cF 'wal: connected' '$WLOG') -ge 6 ]"
+sleep 1.5
+is "$(entries)" "$before" "wal: after SIGTERM the slot's position was confirmed: a restarted relay sends nothing again"
+stop "$RELAY_PID"
+RELAY_PID=
+sql "$DB_WAL" "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name LIKE 'relay_test%'" >/dev/null
 
 echo "# relay tests took $(elapsed)s"
 printf '%d passed, %d failed\n' "$npass" "$nfail"

@@ -297,8 +297,15 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 	row[4] = Int64GetDatum(seq);
 	row[5] = Int64GetDatum((int64) key);
 	row[6] = new_event_id();
-	al_pg_rows_add(s, &s->outbox_rows, 7, row);
-	al_pg_events_recorded(s);
+	/* allocation.outbox_mode: the WAL's readers (wal_events.c), the table's */
+	if (al_pg_outbox_mode_wal())
+		al_pg_wal_event(row[6], al_event_name(ev->type), aggregatetype, aggregateid,
+						seq, DatumGetJsonbP(row[3]));
+	if (al_pg_outbox_mode_table())
+	{
+		al_pg_rows_add(s, &s->outbox_rows, 7, row);
+		al_pg_events_recorded(s);
+	}
 	return key;
 }
 

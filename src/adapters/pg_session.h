@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/jsonb.h"
 
 #include "service.h"
 
@@ -174,6 +175,12 @@ extern uint64 al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 								  int64 seq, uint64 prev_key);
 extern int64 al_pg_clock_offset(al_pg_session *s);
 extern void al_pg_flush_outbox(al_pg_session *s);
+
+/* wal_events.c: events as logical messages (allocation.outbox_mode) */
+extern bool al_pg_outbox_mode_table(void);
+extern bool al_pg_outbox_mode_wal(void);
+extern void al_pg_wal_event(Datum id, const char *type, const char *aggregatetype,
+							const char *aggregateid, int64 seq, Jsonb *payload);
 extern void al_pg_flush_views(al_pg_session *s);
 /* Forget rows held back (their subtransaction was rolled back). */
 extern void al_pg_forget_rows(al_pg_session *s);
