@@ -381,18 +381,23 @@ wal_read(wal_side *w, double now)
 			pgoutput_message(w, buf + 25, (size_t) n - 25);
 		else if (buf[0] == 'k' && n >= 18)
 		{
-			/* nothing in flight: everything up to the server's end is ours */
+			int			reply = buf[17];
+
+			/*
+			 * Nothing in flight: every transaction that committed before
+			 * the server's end was sent and published (or had no event of
+			 * ours), so the slot may move there and keep no WAL for us.
+			 */
 			if (!w->in_xact && w->nevents == 0)
-				w->idle_end = get64(buf + 1);
-			if (buf[17])
 			{
-				PQfreemem(buf);
-				if (w->nevents == 0 && !w->in_xact && w->idle_end > w->confirmed)
+				w->idle_end = get64(buf + 1);
+				if (w->idle_end > w->confirmed)
 					w->confirmed = w->idle_end;
-				if (wal_status(w, now, 1) != 0)
-					return -1;
-				continue;
 			}
+			PQfreemem(buf);
+			if (wal_status(w, now, reply) != 0)
+				return -1;
+			continue;
 		}
 		PQfreemem(buf);
 	}
