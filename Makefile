@@ -226,7 +226,7 @@ postgres-pg%:
 
 # --- benchmarks (bench/README.md) ------------------------------------------
 
-.PHONY: bench bench-large
+.PHONY: bench bench-large bench-events
 # make bench also measures the router (bench/router/run.sh: its cost per
 # call and N nodes against one), in shorter runs to stay under 15 minutes.
 bench:
@@ -234,6 +234,10 @@ bench:
 	@PG_CONFIG='$(PG_CONFIG)' bash bench/run.sh
 	@$(MAKE) --no-print-directory PG_CONFIG='$(PG_CONFIG)' install >/dev/null
 	@PG_CONFIG='$(PG_CONFIG)' BENCH_SECONDS=3 bash bench/router/run.sh
+# make bench-events: the relay attached (bench/events.sh): round trips,
+# commit -> subscriber, allocate with a consumer, backlog throughput.
+bench-events:
+	@PG_CONFIG='$(PG_CONFIG)' bash bench/events.sh
 bench-large:
 	@bash scripts/deps.sh
 	@PG_CONFIG='$(PG_CONFIG)' BENCH_LARGE=1 bash bench/run.sh

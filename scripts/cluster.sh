@@ -146,6 +146,8 @@ write_settings() {
 		echo "shared_preload_libraries = ''"
 		# sql/two_phase.sql allocates in a prepared transaction
 		echo "max_prepared_transactions = 4"
+		# allocation-relay --source wal reads a logical replication slot
+		echo "wal_level = logical"
 		echo "log_line_prefix = '%m [%p] %q%u@%d '"
 	} > "$f"
 	if [ "$(id -u)" -eq 0 ]; then

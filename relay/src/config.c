@@ -74,6 +74,24 @@ config_mode_name(relay_mode mode)
 
 /* --- Redis URLs ------------------------------------------------------------ */
 
+/* appending into a fixed buffer, cut when full */
+typedef struct
+{
+	char	   *buf;
+	size_t		len;
+	size_t		cap;
+} strbuf_lite;
+
+static void
+lite_append(strbuf_lite *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap)
+		n = b->cap - b->len - 1;
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+	b->buf[b->len] = '\0';
+}
+
 void
 redis_target_free(redis_target *t)
 {
@@ -317,6 +335,83 @@ redis_url_parse(const char *url, redis_target *t, char *err, size_t errlen)
 	return 0;
 }
 
+char *
+redis_url_redact(const char *url, char *buf, size_t buflen)
+{
+	const char *host = strstr(url, "://");
+	const char *at = NULL,
+			   *colon = NULL,
+			   *p;
+	strbuf_lite out = {buf, 0, buflen};
+
+	if (buflen == 0)
+		return buf;
+	buf[0] = '\0';
+	if (host)
+	{
+		size_t		hostlen;
+
+		host += 3;
+		hostlen = strcspn(host, "/?");
+		at = memchr(host, '@', hostlen);
+		if (at)
+		{
+			/* the last '@' of the authority: a password may hold one */
+			const char *q;
+
+			for (q = host; q < host + hostlen; q++)
+				if (*q == '@')
+					at = q;
+			colon = memchr(host, ':', (size_t) (at - host));
+		}
+	}
+	for (p = url; *p;)
+	{
+		if (colon && p == colon)
+		{
+			lite_append(&out, ":***", 4);
+			p = at;
+			continue;
+		}
+		if (strncmp(p, "password=", 9) == 0 && p > url && (p[-1] == '?' || p[-1] == '&'))
+		{
+			lite_append(&out, "password=***", 12);
+			p += 9 + strcspn(p + 9, "&");
+			continue;
+		}
+		lite_append(&out, p, 1);
+		p++;
+	}
+	return buf;
+}
+
+/* The first line of a file, without its newline: a malloc'ed string or NULL. */
+static char *
+read_first_line(const char *path, char *err, size_t errlen)
+{
+	FILE	   *f = fopen(path, "r");
+	char		line[1024];
+	size_t		n;
+
+	if (f == NULL)
+	{
+		set_err(err, errlen, "cannot read --redis-password-file \"%s\": %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fgets(line, sizeof line, f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n == 0)
+	{
+		set_err(err, errlen, "--redis-password-file \"%s\" is empty", path);
+		return NULL;
+	}
+	return xstrdup(line);
+}
+
 void
 redis_url_display(const redis_target *t, char *buf, size_t buflen)
 {
@@ -408,6 +503,17 @@ config_route(const relay_config *cfg, const char *type, char *buf, size_t buflen
 	return buf;
 }
 
+int
+config_route_named(const relay_config *cfg, const char *type)
+{
+	size_t		i;
+
+	for (i = 0; i < cfg->nroutes; i++)
+		if (strcmp(cfg->routes[i].type, type) == 0)
+			return 1;
+	return 0;
+}
+
 /* --- options ----------------------------------------------------------------- */
 
 void
@@ -423,6 +529,8 @@ config_usage(FILE *out)
 "  -r, --redis=URL          redis://[[user]:password@]host[:port][/db] or\n"
 "                           unix:///path/redis.sock[?db=N] (env ALLOCATION_RELAY_REDIS,\n"
 "                           REDIS_URL; default " RELAY_DEFAULT_REDIS ")\n"
+"      --redis-password-file=FILE  the Redis password: the file's first line (or\n"
+"                           env ALLOCATION_RELAY_REDIS_PASSWORD); keeps it out of ps\n"
 "  -c, --consumer=NAME      outbox consumer name, also the Redis group consumer\n"
 "                           (env ALLOCATION_RELAY_CONSUMER; default " RELAY_DEFAULT_CONSUMER ")\n"
 "  -b, --batch-size=N       events read per round, 1-10000 (env\n"
@@ -435,18 +543,33 @@ config_usage(FILE *out)
 "                           Allocated=line_allocated\n"
 "      --channel-prefix=P   channel of the other types: P<Type> (env\n"
 "                           ALLOCATION_RELAY_CHANNEL_PREFIX; default \"" RELAY_DEFAULT_PREFIX "\")\n"
+"      --envelope           pub/sub: named channels carry the envelope (id, type,\n"
+"                           aggregate, payload) too, not the book's message alone\n"
+"      --source=SOURCE      outbox (the consumer API, woken by NOTIFY) or wal (a\n"
+"                           logical replication slot: no NOTIFY; needs wal_level =\n"
+"                           logical, REPLICATION and allocation.outbox_mode = wal or\n"
+"                           both) (env ALLOCATION_RELAY_SOURCE; default outbox)\n"
+"      --slot=NAME          --source wal: the replication slot, created when missing\n"
+"                           (env ALLOCATION_RELAY_SLOT; default " RELAY_DEFAULT_SLOT ")\n"
+"      --publication=NAME   --source wal: the publication (no tables), created when\n"
+"                           missing (env ALLOCATION_RELAY_PUBLICATION; default\n"
+"                           " RELAY_DEFAULT_PUBLICATION ")\n"
 "      --inbound=NAME       inbound channel (stream) of ChangeBatchQuantity commands\n"
 "                           (env ALLOCATION_RELAY_INBOUND; default " RELAY_DEFAULT_INBOUND ")\n"
 "      --no-inbound         relay events only; take no commands\n"
+"      --inbound-max=N      pub/sub: commands received and not yet executed, at\n"
+"                           most (default 10000); more are dropped and logged\n"
+"      --inbound-max-bytes=N  ... and their bytes (default 16 MiB)\n"
 "      --group=NAME         consumer group of the inbound stream (streams mode;\n"
 "                           env ALLOCATION_RELAY_GROUP; default " RELAY_DEFAULT_GROUP ")\n"
-"      --no-content-ids     pub/sub: run messages without a message_id without\n"
-"                           de-duplication (default: their id is a hash of the content)\n"
 "      --from-now           a consumer registered now starts after the existing events\n"
 "      --poll-interval=SEC  read the outbox this often without a NOTIFY (env\n"
 "                           ALLOCATION_RELAY_POLL_INTERVAL; default 1)\n"
 "      --backoff-max=SEC    longest wait between reconnection attempts (env\n"
 "                           ALLOCATION_RELAY_BACKOFF_MAX; default 30)\n"
+"      --pg-timeout=SEC     a PostgreSQL query must answer within this, or the\n"
+"                           connection is given up (env ALLOCATION_RELAY_PG_TIMEOUT;\n"
+"                           default 60)\n"
 "  -v, --verbose            log every event and message\n"
 "  -h, --help               show this help and exit\n"
 "      --version            show the version and exit\n"
@@ -461,13 +584,20 @@ enum
 {
 	OPT_CHANNEL = 1000,
 	OPT_PREFIX,
+	OPT_ENVELOPE,
+	OPT_SOURCE,
+	OPT_SLOT,
+	OPT_PUBLICATION,
+	OPT_INBOUND_MAX,
+	OPT_INBOUND_MAX_BYTES,
 	OPT_INBOUND,
 	OPT_NO_INBOUND,
 	OPT_GROUP,
-	OPT_NO_CONTENT_IDS,
 	OPT_FROM_NOW,
 	OPT_POLL,
 	OPT_BACKOFF,
+	OPT_PG_TIMEOUT,
+	OPT_REDIS_PASSWORD_FILE,
 	OPT_VERSION
 };
 
@@ -516,6 +646,21 @@ parse_mode(const char *s, relay_mode *mode, char *err, size_t errlen)
 	else
 	{
 		set_err(err, errlen, "--mode must be pubsub or streams, not \"%s\"", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_source(const char *s, relay_source *source, char *err, size_t errlen)
+{
+	if (strcmp(s, "outbox") == 0)
+		*source = RELAY_SOURCE_OUTBOX;
+	else if (strcmp(s, "wal") == 0)
+		*source = RELAY_SOURCE_WAL;
+	else
+	{
+		set_err(err, errlen, "--source must be outbox or wal, not \"%s\"", s);
 		return -1;
 	}
 	return 0;
@@ -581,11 +726,22 @@ load_env(relay_config *cfg, char *err, size_t errlen)
 		replace(&cfg->prefix, v);
 	if ((v = getenv(ENV_PREFIX "INBOUND")) && *v)
 		replace(&cfg->inbound, v);
+	if ((v = getenv(ENV_PREFIX "SOURCE")) && *v &&
+		parse_source(v, &cfg->source, err, errlen) != 0)
+		return -1;
+	if ((v = getenv(ENV_PREFIX "SLOT")) && *v)
+		replace(&cfg->slot, v);
+	if ((v = getenv(ENV_PREFIX "PUBLICATION")) && *v)
+		replace(&cfg->publication, v);
 	if ((v = getenv(ENV_PREFIX "GROUP")) && *v)
 		replace(&cfg->group, v);
 	if ((v = getenv(ENV_PREFIX "POLL_INTERVAL")) && *v &&
 		parse_seconds(ENV_PREFIX "POLL_INTERVAL", v, 0.01, 3600,
 					  &cfg->poll_interval, err, errlen) != 0)
+		return -1;
+	if ((v = getenv(ENV_PREFIX "PG_TIMEOUT")) && *v &&
+		parse_seconds(ENV_PREFIX "PG_TIMEOUT", v, 0.5, 86400,
+					  &cfg->pg_timeout, err, errlen) != 0)
 		return -1;
 	if ((v = getenv(ENV_PREFIX "BACKOFF_MAX")) && *v &&
 		parse_seconds(ENV_PREFIX "BACKOFF_MAX", v, 0.1, 3600,
@@ -605,13 +761,20 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		{"mode", required_argument, NULL, 'm'},
 		{"channel", required_argument, NULL, OPT_CHANNEL},
 		{"channel-prefix", required_argument, NULL, OPT_PREFIX},
+		{"envelope", no_argument, NULL, OPT_ENVELOPE},
+		{"source", required_argument, NULL, OPT_SOURCE},
+		{"slot", required_argument, NULL, OPT_SLOT},
+		{"publication", required_argument, NULL, OPT_PUBLICATION},
+		{"inbound-max", required_argument, NULL, OPT_INBOUND_MAX},
+		{"inbound-max-bytes", required_argument, NULL, OPT_INBOUND_MAX_BYTES},
 		{"inbound", required_argument, NULL, OPT_INBOUND},
 		{"no-inbound", no_argument, NULL, OPT_NO_INBOUND},
 		{"group", required_argument, NULL, OPT_GROUP},
-		{"no-content-ids", no_argument, NULL, OPT_NO_CONTENT_IDS},
 		{"from-now", no_argument, NULL, OPT_FROM_NOW},
 		{"poll-interval", required_argument, NULL, OPT_POLL},
 		{"backoff-max", required_argument, NULL, OPT_BACKOFF},
+		{"pg-timeout", required_argument, NULL, OPT_PG_TIMEOUT},
+		{"redis-password-file", required_argument, NULL, OPT_REDIS_PASSWORD_FILE},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -628,9 +791,13 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->inbound = xstrdup(RELAY_DEFAULT_INBOUND);
 	cfg->group = xstrdup(RELAY_DEFAULT_GROUP);
 	cfg->prefix = xstrdup(RELAY_DEFAULT_PREFIX);
+	cfg->slot = xstrdup(RELAY_DEFAULT_SLOT);
+	cfg->publication = xstrdup(RELAY_DEFAULT_PUBLICATION);
 	cfg->poll_interval = 1.0;
+	cfg->inbound_max = RELAY_DEFAULT_INBOUND_MAX;
+	cfg->inbound_max_bytes = RELAY_DEFAULT_INBOUND_MAX_BYTES;
 	cfg->backoff_max = 30.0;
-	cfg->content_ids = 1;
+	cfg->pg_timeout = 60.0;
 	/* the book's channel; the environment and flags may override it */
 	add_route(cfg, "Allocated", strlen("Allocated"), "line_allocated");
 
@@ -668,6 +835,29 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 			case OPT_PREFIX:
 				replace(&cfg->prefix, optarg);
 				break;
+			case OPT_ENVELOPE:
+				cfg->envelope = 1;
+				break;
+			case OPT_SOURCE:
+				if (parse_source(optarg, &cfg->source, err, errlen) != 0)
+					return CONFIG_ERROR;
+				break;
+			case OPT_SLOT:
+				replace(&cfg->slot, optarg);
+				break;
+			case OPT_PUBLICATION:
+				replace(&cfg->publication, optarg);
+				break;
+			case OPT_INBOUND_MAX:
+				if (parse_int_setting("--inbound-max", optarg, 1, 10000000,
+									  &cfg->inbound_max, err, errlen) != 0)
+					return CONFIG_ERROR;
+				break;
+			case OPT_INBOUND_MAX_BYTES:
+				if (parse_int_setting("--inbound-max-bytes", optarg, 1024, 1073741824,
+									  &cfg->inbound_max_bytes, err, errlen) != 0)
+					return CONFIG_ERROR;
+				break;
 			case OPT_INBOUND:
 				replace(&cfg->inbound, optarg);
 				no_inbound = 0;
@@ -677,9 +867,6 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 				break;
 			case OPT_GROUP:
 				replace(&cfg->group, optarg);
-				break;
-			case OPT_NO_CONTENT_IDS:
-				cfg->content_ids = 0;
 				break;
 			case OPT_FROM_NOW:
 				cfg->from_now = 1;
@@ -692,6 +879,14 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 			case OPT_BACKOFF:
 				if (parse_seconds("--backoff-max", optarg, 0.1, 3600,
 								  &cfg->backoff_max, err, errlen) != 0)
+					return CONFIG_ERROR;
+				break;
+			case OPT_REDIS_PASSWORD_FILE:
+				replace(&cfg->redis_password_file, optarg);
+				break;
+			case OPT_PG_TIMEOUT:
+				if (parse_seconds("--pg-timeout", optarg, 0.5, 86400,
+								  &cfg->pg_timeout, err, errlen) != 0)
 					return CONFIG_ERROR;
 				break;
 			case 'v':
@@ -723,6 +918,22 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		cfg->inbound = NULL;
 	}
 
+	if (cfg->inbound && cfg->mode == RELAY_STREAMS && strlen(cfg->inbound) > RELAY_MAX_STREAM_NAME)
+	{
+		set_err(err, errlen, "--inbound is longer than %d bytes: in streams mode a command's message_id is "
+				"redis-stream:<stream>:<entry id>, at most 255 characters", RELAY_MAX_STREAM_NAME);
+		return CONFIG_ERROR;
+	}
+	/* a replication slot's name: lower-case letters, digits, underscores */
+	if (strlen(cfg->slot) == 0 || strlen(cfg->slot) > 63 ||
+		strspn(cfg->slot, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(cfg->slot))
+	{
+		set_err(err, errlen, "--slot must be 1 to 63 lower-case letters, digits or underscores, not \"%s\"",
+				cfg->slot);
+		return CONFIG_ERROR;
+	}
+	if (check_name("--publication", cfg->publication, 63, err, errlen) != 0)
+		return CONFIG_ERROR;
 	/* the same rule as allocation.register_consumer */
 	if (check_name("--consumer", cfg->consumer, 255, err, errlen) != 0 ||
 		(cfg->inbound && check_name("--inbound", cfg->inbound, 1024, err, errlen) != 0) ||
@@ -736,10 +947,27 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	{
 		char		uerr[256];
 
+		char		shown[1024];
+		const char *pw;
+
 		if (redis_url_parse(cfg->redis_url, &cfg->redis, uerr, sizeof uerr) != 0)
 		{
-			set_err(err, errlen, "bad --redis URL \"%s\": %s", cfg->redis_url, uerr);
+			/* never the password: it would land in logs and journals */
+			set_err(err, errlen, "bad --redis URL \"%s\": %s",
+					redis_url_redact(cfg->redis_url, shown, sizeof shown), uerr);
 			return CONFIG_ERROR;
+		}
+		/* secrets from the environment or a file, not the command line */
+		if ((pw = getenv(ENV_PREFIX "REDIS_PASSWORD")) && *pw)
+			replace(&cfg->redis.password, pw);
+		if (cfg->redis_password_file)
+		{
+			char	   *filepw = read_first_line(cfg->redis_password_file, err, errlen);
+
+			if (filepw == NULL)
+				return CONFIG_ERROR;
+			free(cfg->redis.password);
+			cfg->redis.password = filepw;
 		}
 	}
 	return CONFIG_OK;
@@ -752,11 +980,14 @@ config_free(relay_config *cfg)
 
 	free(cfg->dsn);
 	free(cfg->redis_url);
+	free(cfg->redis_password_file);
 	redis_target_free(&cfg->redis);
 	free(cfg->consumer);
 	free(cfg->inbound);
 	free(cfg->group);
 	free(cfg->prefix);
+	free(cfg->slot);
+	free(cfg->publication);
 	for (i = 0; i < cfg->nroutes; i++)
 	{
 		free(cfg->routes[i].type);

@@ -1,13 +1,20 @@
 /*
  * config.h - the relay's settings: command-line flags over environment
- * variables over defaults.  Pure C, no I/O besides getenv, so that the
- * unit tests (relay/test) can check it.
+ * variables over defaults.  Pure C, no I/O besides getenv and reading
+ * --redis-password-file, so that the unit tests (relay/test) can check it.
  */
 #ifndef RELAY_CONFIG_H
 #define RELAY_CONFIG_H
 
 #include <stddef.h>
 #include <stdio.h>
+
+/* Where the events come from. */
+typedef enum
+{
+	RELAY_SOURCE_OUTBOX,	/* the consumer API (read_events, ack_events), woken by NOTIFY */
+	RELAY_SOURCE_WAL		/* a logical replication slot (pgoutput messages) */
+} relay_source;
 
 typedef enum
 {
@@ -37,10 +44,14 @@ typedef struct
 {
 	char	   *dsn;			/* libpq conninfo or URI; NULL: PG* variables */
 	char	   *redis_url;
+	char	   *redis_password_file;	/* --redis-password-file */
 	redis_target redis;
 	char	   *consumer;		/* outbox consumer, and Redis group consumer */
 	int			batch_size;
 	relay_mode	mode;
+	relay_source source;
+	char	   *slot;			/* --source wal: the replication slot */
+	char	   *publication;	/* ... and the (empty) publication */
 	char	   *inbound;		/* inbound channel or stream; NULL: none */
 	char	   *group;			/* consumer group of the inbound stream */
 	char	   *prefix;			/* channel of an event type without a route */
@@ -48,8 +59,11 @@ typedef struct
 	size_t		nroutes;
 	double		poll_interval;	/* seconds between polls without NOTIFY */
 	double		backoff_max;	/* seconds, cap of the reconnect backoff */
+	double		pg_timeout;		/* seconds: a query's answer, at most */
 	int			from_now;		/* a new consumer starts at the end */
-	int			content_ids;	/* pub/sub: message_id from the content */
+	int			envelope;		/* pub/sub: the envelope on named channels too */
+	int			inbound_max;	/* pub/sub: messages in hand, at most */
+	int			inbound_max_bytes;	/* ... and their bytes */
 	int			verbose;
 } relay_config;
 
@@ -67,7 +81,13 @@ typedef enum
 #define RELAY_DEFAULT_INBOUND "change_batch_quantity"
 #define RELAY_DEFAULT_GROUP "allocation"
 #define RELAY_DEFAULT_PREFIX "allocation."
+#define RELAY_DEFAULT_SLOT "allocation_relay"
+#define RELAY_DEFAULT_PUBLICATION "allocation_events"
 #define RELAY_MAX_BATCH 10000
+/* "redis-stream:" <stream> ":" <entry id, up to 41>: a message_id of 255 */
+#define RELAY_MAX_STREAM_NAME 200
+#define RELAY_DEFAULT_INBOUND_MAX 10000
+#define RELAY_DEFAULT_INBOUND_MAX_BYTES (16 * 1024 * 1024)
 
 config_result config_load(relay_config *cfg, int argc, char **argv,
 						  char *err, size_t errlen);
@@ -78,10 +98,23 @@ void		config_usage(FILE *out);
 const char *config_route(const relay_config *cfg, const char *type,
 						 char *buf, size_t buflen);
 
+/*
+ * Is the channel of an event type one named for it (--channel, and the
+ * built-in Allocated=line_allocated) rather than <prefix><Type>?  Named
+ * pub/sub channels carry the book's message (the payload alone).
+ */
+int			config_route_named(const relay_config *cfg, const char *type);
+
 /* Parse a Redis URL into *t (freed by redis_target_free); 0 or -1 + err. */
 int			redis_url_parse(const char *url, redis_target *t,
 							char *err, size_t errlen);
 void		redis_target_free(redis_target *t);
+
+/*
+ * url with any password in it replaced by ***, for error messages about a
+ * URL that may not parse.  Returns buf.
+ */
+char	   *redis_url_redact(const char *url, char *buf, size_t buflen);
 
 /* The URL without its password, for log lines. */
 void		redis_url_display(const redis_target *t, char *buf, size_t buflen);

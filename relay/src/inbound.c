@@ -27,6 +27,23 @@ iq_init(inbound_queue *q)
 }
 
 void
+iq_set_limits(inbound_queue *q, size_t max_count, size_t max_bytes)
+{
+	q->max_count = max_count;
+	q->max_bytes = max_bytes;
+}
+
+int
+iq_offer(inbound_queue *q, const char *body, size_t len)
+{
+	if ((q->max_count > 0 && q->count >= q->max_count) ||
+		(q->max_bytes > 0 && (len > q->max_bytes || q->bytes > q->max_bytes - len)))
+		return -1;
+	iq_push(q, body, len, NULL);
+	return 0;
+}
+
+void
 iq_push(inbound_queue *q, const char *body, size_t len, const char *entry_id)
 {
 	inbound_msg *m;
@@ -55,6 +72,7 @@ iq_push(inbound_queue *q, const char *body, size_t len, const char *entry_id)
 	memcpy(m->body, body, len);
 	m->body[len] = '\0';
 	m->len = len;
+	q->bytes += len;
 	m->entry_id = NULL;
 	if (entry_id)
 	{
@@ -79,6 +97,7 @@ iq_pop(inbound_queue *q)
 
 	if (m == NULL)
 		return;
+	q->bytes -= m->len;
 	free(m->body);
 	free(m->entry_id);
 	q->head++;
@@ -97,7 +116,11 @@ iq_clear(inbound_queue *q)
 void
 iq_free(inbound_queue *q)
 {
+	size_t		max_count = q->max_count,
+				max_bytes = q->max_bytes;
+
 	iq_clear(q);
 	free(q->items);
 	iq_init(q);
+	iq_set_limits(q, max_count, max_bytes);
 }

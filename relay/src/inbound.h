@@ -20,10 +20,20 @@ typedef struct
 	size_t		head;
 	size_t		count;
 	size_t		cap;
+	size_t		bytes;		/* bodies in hand */
+	size_t		max_count;	/* iq_offer's bounds; 0: none */
+	size_t		max_bytes;
 } inbound_queue;
 
 void		iq_init(inbound_queue *q);
+/* Bound what iq_offer accepts (pub/sub: Redis pushes without limit). */
+void		iq_set_limits(inbound_queue *q, size_t max_count, size_t max_bytes);
 void		iq_push(inbound_queue *q, const char *body, size_t len, const char *entry_id);
+/*
+ * iq_push within the limits: 0, or -1 when the message would pass one
+ * (it is not queued; the caller logs the drop).
+ */
+int			iq_offer(inbound_queue *q, const char *body, size_t len);
 /* the oldest message, or NULL */
 inbound_msg *iq_peek(inbound_queue *q);
 /* drop the oldest message */

@@ -38,7 +38,9 @@ link_lost(link_state *l, double now, const char *why)
 	l->up = 0;
 	l->down_since = now;
 	l->attempts = 0;
-	backoff_reset(&l->bo);
+	/* a connection that lasted starts over; a short-lived one backs off */
+	if (now - l->up_since >= l->bo.max)
+		backoff_reset(&l->bo);
 	log_warn("%s: connection lost (%s); reconnecting", l->name, why);
 	snprintf(l->last_err, sizeof l->last_err, "%s", why);
 	l->next_try = now + backoff_next(&l->bo);
@@ -73,7 +75,7 @@ link_connected(link_state *l, double now, const char *detail)
 		log_info("%s: connected (%s)", l->name, detail);
 	l->up = 1;
 	l->ever_up = 1;
+	l->up_since = now;
 	l->attempts = 0;
 	l->last_err[0] = '\0';
-	backoff_reset(&l->bo);
 }

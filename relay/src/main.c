@@ -27,6 +27,7 @@
 #include "pg.h"
 #include "redis.h"
 #include "text.h"
+#include "wal.h"
 
 /* inbound commands executed in one round before the outbox gets a turn */
 #define INBOUND_PER_ROUND 50
@@ -67,12 +68,14 @@ typedef struct
 {
 	char	   *type;
 	char	   *target;		/* NULL: not published */
+	int			book;		/* publish the payload alone (the book's message) */
 } route_entry;
 
 typedef struct
 {
 	relay_config cfg;
 	pg_side		pg;
+	wal_side	wal;			/* --source wal */
 	redis_side	rs;
 	inbound_queue q;
 
@@ -83,12 +86,13 @@ typedef struct
 
 	int			outbound_due;	/* read the outbox now */
 	double		next_poll;
+	backoff		query_bo;		/* PostgreSQL failed a read or ack for now */
+	char		query_err[640];	/* ... with this error (logged once) */
 	backoff		refused_bo;		/* Redis refused a PUBLISH/XADD */
 	char		refusal[512];	/* ... with this error (logged once) */
 	double		out_retry_at;
 	backoff		inbound_bo;		/* a command failed transiently */
 	double		in_retry_at;
-	char	   *content_prefix;	/* pub/sub message ids */
 	char	   *stream_prefix;	/* stream message ids */
 
 	unsigned long published;
@@ -124,8 +128,12 @@ xconcat(const char *a, const char *b, const char *c)
 	return s;
 }
 
-/* The channel (stream) of an event type; NULL: not published. */
-static const char *
+/*
+ * The route of an event type: its channel (stream), NULL when it is not
+ * published, and whether it carries the book's message (the payload
+ * alone) or the envelope.
+ */
+static const route_entry *
 route_for(relay *r, const char *type)
 {
 	size_t		i;
@@ -135,7 +143,7 @@ route_for(relay *r, const char *type)
 
 	for (i = 0; i < r->nroutes; i++)
 		if (strcmp(r->routes[i].type, type) == 0)
-			return r->routes[i].target;
+			return &r->routes[i];
 	target = config_route(&r->cfg, type, buf, sizeof buf);
 	grown = realloc(r->routes, (r->nroutes + 1) * sizeof *grown);
 	if (grown == NULL)
@@ -146,17 +154,39 @@ route_for(relay *r, const char *type)
 	r->routes = grown;
 	r->routes[r->nroutes].type = strdup(type);
 	r->routes[r->nroutes].target = target ? strdup(target) : NULL;
+	/* the book's channels carry the book's messages; streams the envelope */
+	r->routes[r->nroutes].book = r->cfg.mode == RELAY_PUBSUB && !r->cfg.envelope &&
+		config_route_named(&r->cfg, type);
 	if (r->routes[r->nroutes].type == NULL || (target && r->routes[r->nroutes].target == NULL))
 	{
 		fputs("allocation-relay: out of memory\n", stderr);
 		exit(1);
 	}
 	if (target)
-		log_info("outbound: %s events go to %s %s", type,
-				 r->cfg.mode == RELAY_STREAMS ? "stream" : "channel", target);
+		log_info("outbound: %s events go to %s %s (%s)", type,
+				 r->cfg.mode == RELAY_STREAMS ? "stream" : "channel", target,
+				 r->routes[r->nroutes].book ? "the payload alone" : "the envelope");
 	else
 		log_info("outbound: %s events are not published (--channel %s=-)", type, type);
-	return r->routes[r->nroutes++].target;
+	return &r->routes[r->nroutes++];
+}
+
+/*
+ * A read or an acknowledgement failed for now (PG_RETRY): try again with
+ * backoff on the same connection, one log line per new error.
+ */
+static int
+query_retry_later(relay *r, double now)
+{
+	double		delay = backoff_next(&r->query_bo);
+
+	if (strcmp(r->pg.query_err, r->query_err) != 0)
+		log_warn("outbound: postgres: %s; retrying with backoff (at most every %gs)",
+				 r->pg.query_err, r->query_bo.max);
+	snprintf(r->query_err, sizeof r->query_err, "%s", r->pg.query_err);
+	r->out_retry_at = now + delay;
+	r->outbound_due = 1;
+	return 0;
 }
 
 /*
@@ -177,6 +207,8 @@ outbound_round(relay *r, double now)
 	st = pg_read_events(&r->pg, &res, r->events, &n);
 	if (st == PG_FATAL)
 		return -2;
+	if (st == PG_RETRY)
+		return query_retry_later(r, now);
 	if (st != PG_OK)
 		return -1;
 	if (n == 0)
@@ -187,11 +219,13 @@ outbound_round(relay *r, double now)
 	}
 	for (i = 0; i < n; i++)
 	{
-		r->out[i].target = route_for(r, r->events[i].type);
+		const route_entry *route = route_for(r, r->events[i].type);
+
+		r->out[i].target = route->target;
 		r->out[i].id = r->events[i].id;
 		r->out[i].type = r->events[i].type;
-		r->out[i].json = r->events[i].json;
-		r->out[i].jsonlen = r->events[i].jsonlen;
+		r->out[i].json = route->book ? r->events[i].payload : r->events[i].json;
+		r->out[i].jsonlen = route->book ? r->events[i].payloadlen : r->events[i].jsonlen;
 	}
 	err[0] = '\0';
 	/*
@@ -204,11 +238,22 @@ outbound_round(relay *r, double now)
 	{
 		/* at least once: acknowledged only after Redis accepted them */
 		st = pg_ack(&r->pg, r->events[accepted - 1].id);
+		if (st == PG_RETRY)
+		{
+			PQclear(res);
+			return query_retry_later(r, now);
+		}
 		if (st != PG_OK)
 		{
 			PQclear(res);
 			return st == PG_FATAL ? -2 : -1;
 		}
+		if (r->query_err[0])
+		{
+			log_info("outbound: postgres acknowledges again");
+			r->query_err[0] = '\0';
+		}
+		backoff_reset(&r->query_bo);
 		r->published += (unsigned long) accepted;
 		log_debug("outbound: acknowledged %d event%s up to %s", accepted,
 				  accepted == 1 ? "" : "s", r->events[accepted - 1].id);
@@ -241,6 +286,71 @@ outbound_round(relay *r, double now)
 }
 
 /*
+ * --source wal: take in what the slot sent, publish a batch of it, confirm
+ * what Redis accepted.  0, or -2: fatal.
+ */
+static int
+wal_round(relay *r, double now)
+{
+	size_t		n,
+				i;
+	int			accepted = 0;
+	pub_status	rst;
+	char		err[512];
+
+	if (wal_read(&r->wal, now) != 0)
+		return 0;
+	n = r->wal.nevents;
+	if (n > (size_t) r->cfg.batch_size)
+		n = (size_t) r->cfg.batch_size;
+	if (n > 0 && r->rs.link.up && now >= r->out_retry_at)
+	{
+		for (i = 0; i < n; i++)
+		{
+			const wal_event *e = &r->wal.events[i];
+			const route_entry *route = route_for(r, e->type);
+
+			r->out[i].target = route->target;
+			r->out[i].id = e->id;
+			r->out[i].type = e->type;
+			r->out[i].json = route->book ? e->payload : e->envelope;
+			r->out[i].jsonlen = route->book ? e->payloadlen : e->envelopelen;
+		}
+		err[0] = '\0';
+		rst = redis_publish(&r->rs, r->out, r->refusal[0] ? 1 : (int) n, &accepted, err, sizeof err);
+		if (accepted > 0)
+		{
+			r->published += (unsigned long) accepted;
+			wal_accepted(&r->wal, (size_t) accepted);
+		}
+		if (rst == PUB_REFUSED)
+		{
+			double		delay = backoff_next(&r->refused_bo);
+
+			if (strcmp(err, r->refusal) != 0)
+				log_warn("outbound: redis refused event %s (%s); it and the events after it wait, retrying with backoff (at most every %gs)",
+						 r->wal.events[0].id, err, r->refused_bo.max);
+			snprintf(r->refusal, sizeof r->refusal, "%s", err);
+			r->out_retry_at = now + delay;
+		}
+		else if (rst == PUB_OK)
+		{
+			backoff_reset(&r->refused_bo);
+			if (r->refusal[0])
+			{
+				log_info("outbound: redis accepts events again");
+				r->refusal[0] = '\0';
+			}
+		}
+	}
+	if (r->wal.conn && wal_status(&r->wal, now, 0) != 0)
+		return 0;
+	/* more in hand, or more in libpq's buffer: no sleeping */
+	r->outbound_due = r->wal.nevents > 0 || accepted > 0;
+	return 0;
+}
+
+/*
  * The message in hand.  0: done with it (or retry later), -1: a
  * connection was lost (kept), -2: fatal.
  */
@@ -253,17 +363,35 @@ inbound_one(relay *r, double now)
 	char	   *fixed_id = NULL;
 	char		excerpt[256];
 
-	if (m->entry_id)
-		fixed_id = xconcat(r->stream_prefix, m->entry_id, "");
-	hs = pg_handle(&r->pg, m->body, fixed_id,
-				   m->entry_id == NULL && r->cfg.content_ids ? r->content_prefix : NULL,
-				   &out);
-	free(fixed_id);
 	text_excerpt(m->body, m->len, 200, excerpt, sizeof excerpt);
+	if (memchr(m->body, '\0', m->len) != NULL)
+	{
+		/* as a C string it would be cut at the NUL and its prefix run */
+		memset(&out, 0, sizeof out);
+		snprintf(out.result, sizeof out.result, "the message contains a NUL byte");
+		snprintf(out.sqlstate, sizeof out.sqlstate, "22023");
+		hs = HANDLE_REJECTED;
+	}
+	else
+	{
+		if (m->entry_id)
+			fixed_id = xconcat(r->stream_prefix, m->entry_id, "");
+		hs = pg_handle(&r->pg, m->body, fixed_id, &out);
+		free(fixed_id);
+	}
 	switch (hs)
 	{
 		case HANDLE_DONE:
+			if (out.duplicate)
+			{
+				r->skipped++;
+				log_info("inbound: skipped a duplicate: message_id %s was handled before (first result %s): %s",
+						 out.message_id, out.result, excerpt);
+				break;
+			}
 			r->handled++;
+			/* its events are readable now: publish them without waiting */
+			r->outbound_due = 1;
 			log_info("inbound: ChangeBatchQuantity %s (message_id %s): %s",
 					 excerpt, out.message_id[0] ? out.message_id : "none", out.result);
 			break;
@@ -300,6 +428,26 @@ inbound_one(relay *r, double now)
 	return 0;
 }
 
+/*
+ * Hide a Redis password given on the command line from ps and
+ * /proc/PID/cmdline (there is a window between exec and this; the
+ * environment or --redis-password-file has none).
+ */
+static void
+scrub_argv(int argc, char **argv, const char *password)
+{
+	int			i;
+	size_t		n;
+	char	   *hit;
+
+	if (password == NULL || (n = strlen(password)) == 0)
+		return;
+	for (i = 1; i < argc; i++)
+		if ((strstr(argv[i], "redis") != NULL || strstr(argv[i], "unix:") != NULL) &&
+			(hit = strstr(argv[i], password)) != NULL)
+			memset(hit, '*', n);
+}
+
 static double
 min_d(double a, double b)
 {
@@ -315,7 +463,7 @@ run(relay *r, const sigset_t *waitmask)
 	{
 		double		now = now_mono();
 		double		deadline;
-		struct pollfd fds[2];
+		struct pollfd fds[3];
 		nfds_t		nfds = 0;
 		int			pg_fd,
 					sub_fd,
@@ -363,9 +511,28 @@ run(relay *r, const sigset_t *waitmask)
 			}
 		}
 
-		/* events */
-		if (!stop_requested() && r->pg.link.up && r->rs.link.up && now >= r->out_retry_at &&
-			(r->outbound_due || now >= r->next_poll))
+		/*
+		 * A notification that came with a query's result (our own command's
+		 * NOTIFY) is already in libpq's buffer: poll() would not see it.
+		 */
+		if (r->pg.link.up && pg_consume(&r->pg) > 0)
+			r->outbound_due = 1;
+
+		/* events from the WAL: connected once the publication is there */
+		if (cfg->source == RELAY_SOURCE_WAL)
+		{
+			if (!r->wal.link.up && r->pg.link.ever_up && now >= r->wal.link.next_try)
+			{
+				rc = wal_connect(&r->wal, now);
+				if (rc == -2)
+					return 1;
+			}
+			if (r->wal.link.up && !stop_requested())
+				wal_round(r, now);
+		}
+		/* events from the outbox */
+		else if (!stop_requested() && r->pg.link.up && r->rs.link.up && now >= r->out_retry_at &&
+				 (r->outbound_due || now >= r->next_poll))
 		{
 			r->next_poll = now + cfg->poll_interval;
 			rc = outbound_round(r, now);
@@ -377,9 +544,21 @@ run(relay *r, const sigset_t *waitmask)
 		if (r->rs.link.up && !stop_requested())
 			redis_sub_tick(&r->rs, &r->q, now);
 
+		/* notifications that came with the queries above: no sleeping on them */
+		if (r->pg.link.up && pg_consume(&r->pg) > 0)
+			r->outbound_due = 1;
+
 		/* how long to wait */
 		now = now_mono();
-		deadline = r->pg.link.up && r->rs.link.up ? r->next_poll : now + MAX_WAIT_S;
+		deadline = r->pg.link.up && r->rs.link.up && cfg->source == RELAY_SOURCE_OUTBOX
+			? r->next_poll : now + MAX_WAIT_S;
+		if (cfg->source == RELAY_SOURCE_WAL)
+		{
+			if (!r->wal.link.up)
+				deadline = min_d(deadline, r->wal.link.next_try);
+			else if (r->outbound_due)
+				deadline = min_d(deadline, r->rs.link.up ? r->out_retry_at : now + MAX_WAIT_S);
+		}
 		if (r->outbound_due && r->pg.link.up && r->rs.link.up)
 			deadline = min_d(deadline, r->out_retry_at);
 		if (r->q.count > 0 && r->pg.link.up)
@@ -400,7 +579,9 @@ run(relay *r, const sigset_t *waitmask)
 		sub_fd = r->rs.link.up ? redis_sub_socket(&r->rs) : -1;
 		if (pg_fd >= 0)
 			fds[nfds++] = (struct pollfd) {.fd = pg_fd, .events = POLLIN};
-		if (sub_fd >= 0)
+		if (wal_socket(&r->wal) >= 0)
+			fds[nfds++] = (struct pollfd) {.fd = wal_socket(&r->wal), .events = POLLIN};
+		if (sub_fd >= 0)		/* last: read below */
 			fds[nfds++] = (struct pollfd) {.fd = sub_fd, .events = POLLIN};
 		rc = ppoll(fds, nfds, &ts, waitmask);
 		if (rc < 0)
@@ -477,6 +658,7 @@ main(int argc, char **argv)
 		config_free(&r.cfg);
 		return 2;
 	}
+	scrub_argv(argc, argv, r.cfg.redis.password);
 	log_init("allocation-relay", r.cfg.verbose);
 
 	/* Signals are blocked except while waiting in ppoll: no lost wake-up. */
@@ -494,15 +676,18 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	pg_init(&r.pg, &r.cfg);
+	wal_init(&r.wal, &r.cfg);
+	pg_set_signals(&r.pg, &stop_signal, &waitmask);
 	redis_init(&r.rs, &r.cfg);
 	iq_init(&r.q);
+	iq_set_limits(&r.q, (size_t) r.cfg.inbound_max, (size_t) r.cfg.inbound_max_bytes);
 	r.events = xcalloc((size_t) r.cfg.batch_size, sizeof *r.events);
 	r.out = xcalloc((size_t) r.cfg.batch_size, sizeof *r.out);
 	backoff_init(&r.refused_bo, 0.25, r.cfg.backoff_max);
+	backoff_init(&r.query_bo, 0.25, r.cfg.backoff_max);
 	backoff_init(&r.inbound_bo, 0.25, r.cfg.backoff_max);
 	if (r.cfg.inbound)
 	{
-		r.content_prefix = xconcat("redis:", r.cfg.inbound, ":sha256:");
 		r.stream_prefix = xconcat("redis-stream:", r.cfg.inbound, ":");
 	}
 
@@ -514,9 +699,7 @@ main(int argc, char **argv)
 		log_info("inbound: ChangeBatchQuantity commands from %s %s%s",
 				 r.cfg.mode == RELAY_STREAMS ? "stream" : "channel", r.cfg.inbound,
 				 r.cfg.mode == RELAY_PUBSUB
-				 ? (r.cfg.content_ids ? " (without a message_id: id = hash of the content)"
-					: " (without a message_id: not de-duplicated)")
-				 : "");
+				 ? " (de-duplicated by their own message_id only)" : "");
 
 	status = run(&r, &waitmask);
 	if (status == 0)
@@ -525,6 +708,11 @@ main(int argc, char **argv)
 				 stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
 		finish_in_hand(&r);
 	}
+	if (r.wal.conn && r.wal.link.up)
+		wal_status(&r.wal, now_mono(), 1);	/* what Redis took, confirmed */
+	wal_close(&r.wal);
+	free(r.wal.events);
+	free(r.wal.commits);
 	pg_close(&r.pg);
 	redis_close(&r.rs);
 	log_info("%s: %lu event%s published, %lu command%s executed, %lu skipped",
@@ -540,7 +728,6 @@ main(int argc, char **argv)
 	free(r.routes);
 	free(r.events);
 	free(r.out);
-	free(r.content_prefix);
 	free(r.stream_prefix);
 	iq_free(&r.q);
 	config_free(&r.cfg);

@@ -4,11 +4,17 @@
 #define _GNU_SOURCE
 #include "pg.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+
+/* after a stop signal, the query in hand gets this long to finish */
+#define PG_STOP_GRACE_S 3.0
 
 static const char SQL_READ[] =
 	"SELECT o.id::text, o.type,"
@@ -16,7 +22,8 @@ static const char SQL_READ[] =
 	"           'id', o.id, 'type', o.type,"
 	"           'aggregatetype', o.aggregatetype, 'aggregateid', o.aggregateid,"
 	"           'aggregate_seq', o.aggregate_seq, 'occurred_at', o.occurred_at,"
-	"           'payload', o.payload)::text"
+	"           'payload', o.payload)::text,"
+	"       o.payload::text"
 	"  FROM allocation.read_events($1, $2) AS o";
 
 static const char SQL_ACK[] =
@@ -26,32 +33,38 @@ static const char SQL_ACK[] =
  * The inbound command.  The checks come first (CASE evaluates lazily), so
  * that a message without batchref or qty is named as such; JSON that does
  * not parse fails the cast (22P02), wrong field types fail in handle
- * (22023/22004).  The content id hashes the canonical jsonb text, so key
- * order and white space do not make two equal messages different.
+ * (22023/22004).  The message_id is the message's own, else the stream
+ * entry's ($2), else none: pub/sub has no ids, and a message repeated on
+ * purpose must run again.  A message whose id was handled before runs
+ * nothing, so its transaction gets no transaction id: the last column
+ * tells a skipped duplicate from an execution (read after handle ran: the
+ * CTE is materialized first).
  */
 static const char SQL_HANDLE[] =
-	"SELECT CASE"
-	"         WHEN pg_catalog.jsonb_typeof(s.m) <> 'object' THEN 'not a JSON object'"
-	"         WHEN NOT s.m ? 'batchref' THEN 'no \"batchref\" field'"
-	"         WHEN NOT s.m ? 'qty' THEN 'no \"qty\" field'"
-	"       END,"
-	"       s.id #>> '{}',"
-	"       CASE WHEN pg_catalog.jsonb_typeof(s.m) = 'object'"
-	"                 AND s.m ? 'batchref' AND s.m ? 'qty' THEN"
-	"         allocation.handle(pg_catalog.jsonb_build_object("
-	"               'type', 'ChangeBatchQuantity',"
-	"               'ref', s.m -> 'batchref',"
-	"               'qty', s.m -> 'qty')"
-	"           || CASE WHEN s.id IS NULL THEN '{}'::jsonb"
-	"                   ELSE pg_catalog.jsonb_build_object('message_id', s.id) END)::text"
-	"       END"
-	"  FROM (SELECT r.m,"
-	"               COALESCE(NULLIF(r.m -> 'message_id', 'null'::jsonb),"
-	"                        pg_catalog.to_jsonb($2::text),"
-	"                        pg_catalog.to_jsonb($3::text || pg_catalog.encode("
-	"                            pg_catalog.sha256(pg_catalog.convert_to(r.m::text, 'UTF8')),"
-	"                            'hex'))) AS id"
-	"          FROM (SELECT $1::jsonb AS m) AS r) AS s";
+	"WITH h AS MATERIALIZED ("
+	"  SELECT CASE"
+	"           WHEN pg_catalog.jsonb_typeof(s.m) <> 'object' THEN 'not a JSON object'"
+	"           WHEN NOT s.m ? 'batchref' THEN 'no \"batchref\" field'"
+	"           WHEN NOT s.m ? 'qty' THEN 'no \"qty\" field'"
+	"         END AS problem,"
+	"         s.id #>> '{}' AS id,"
+	"         CASE WHEN pg_catalog.jsonb_typeof(s.m) = 'object'"
+	"                   AND s.m ? 'batchref' AND s.m ? 'qty' THEN"
+	"           allocation.handle(pg_catalog.jsonb_build_object("
+	"                 'type', 'ChangeBatchQuantity',"
+	"                 'ref', s.m -> 'batchref',"
+	"                 'qty', s.m -> 'qty')"
+	"             || CASE WHEN s.id IS NULL THEN '{}'::jsonb"
+	"                     ELSE pg_catalog.jsonb_build_object('message_id', s.id) END)::text"
+	"         END AS result"
+	"    FROM (SELECT r.m,"
+	"                 COALESCE(NULLIF(r.m -> 'message_id', 'null'::jsonb),"
+	"                          pg_catalog.to_jsonb($2::text)) AS id"
+	"            FROM (SELECT $1::jsonb AS m) AS r) AS s)"
+	"SELECT h.problem, h.id, h.result,"
+	"       h.id IS NOT NULL AND h.result IS NOT NULL"
+	"       AND pg_catalog.pg_current_xact_id_if_assigned() IS NULL"
+	"  FROM h";
 
 void
 pg_init(pg_side *pg, const relay_config *cfg)
@@ -59,7 +72,17 @@ pg_init(pg_side *pg, const relay_config *cfg)
 	pg->conn = NULL;
 	pg->cfg = cfg;
 	pg->fatal[0] = '\0';
+	pg->query_err[0] = '\0';
+	pg->stop = NULL;
+	pg->waitmask = NULL;
 	link_init(&pg->link, "postgres", cfg->backoff_max);
+}
+
+void
+pg_set_signals(pg_side *pg, volatile sig_atomic_t *stop, const sigset_t *waitmask)
+{
+	pg->stop = stop;
+	pg->waitmask = waitmask;
 }
 
 /* libpq's multi-line messages as one line, without the trailing newline */
@@ -142,11 +165,20 @@ pg_check_dsn(const char *dsn)
 typedef enum
 {
 	ERR_LOST,			/* the connection is gone */
-	ERR_TRANSIENT,		/* may work later: serialization, shutdown, resources */
+	ERR_TRANSIENT,		/* may work later: anything not known to be final */
 	ERR_FATAL,			/* configuration: rights, missing objects */
 	ERR_REJECTED		/* this statement's input: data, domain errors */
 } err_class;
 
+/*
+ * What an error means for the statement that raised it.  Only the classes
+ * that say "this input is bad" drop a message: data exceptions (22), the
+ * integrity rules (23) and the domain's own refusals (ZA).  Missing rights
+ * and objects stop the relay.  Everything else, known or not (a read-only
+ * fence 25006 during a switchover, an operator intervention, a class a
+ * later PostgreSQL adds), is retried: an unknown error must never
+ * acknowledge a valid command unexecuted.
+ */
 static err_class
 classify(PGconn *conn, const PGresult *res)
 {
@@ -159,19 +191,16 @@ classify(PGconn *conn, const PGresult *res)
 		return ERR_TRANSIENT;
 	if (strncmp(st, "08", 2) == 0)
 		return ERR_LOST;
-	if (strncmp(st, "40", 2) == 0 ||	/* serialization failure, deadlock */
-		strncmp(st, "53", 2) == 0 ||	/* insufficient resources */
-		strncmp(st, "55", 2) == 0 ||	/* lock not available */
-		strncmp(st, "57", 2) == 0 ||	/* shutdown, statement timeout */
-		strncmp(st, "58", 2) == 0 ||	/* system error */
-		strncmp(st, "XX", 2) == 0)		/* internal error */
-		return ERR_TRANSIENT;
+	if (strncmp(st, "22", 2) == 0 ||	/* data exception: a malformed message */
+		strncmp(st, "23", 2) == 0 ||	/* integrity constraint */
+		strncmp(st, "ZA", 2) == 0)		/* refused by the domain */
+		return ERR_REJECTED;
 	if (strncmp(st, "42", 2) == 0 ||	/* no rights, no such function */
 		strncmp(st, "3F", 2) == 0 ||	/* no such schema */
 		strncmp(st, "28", 2) == 0 ||	/* authorization */
 		strncmp(st, "3D", 2) == 0)		/* no such database */
 		return ERR_FATAL;
-	return ERR_REJECTED;
+	return ERR_TRANSIENT;
 }
 
 static void
@@ -227,11 +256,158 @@ lost(pg_side *pg, const char *why)
 	return PG_LOST;
 }
 
+/*
+ * Run a query and wait for its result at most --pg-timeout seconds, with
+ * the stop signals let through: a frozen backend or a silent network must
+ * neither hang the relay nor keep it from stopping.  NULL with pg->conn
+ * NULL: the connection was given up (logged as lost); otherwise the last
+ * result (PQclear it).
+ */
+static PGresult *
+exec_wait(pg_side *pg, const char *sql, int nparams, const char *const *params)
+{
+	PGconn	   *conn = pg->conn;
+	PGresult   *res,
+			   *last = NULL;
+	double		deadline = now_mono() + pg->cfg->pg_timeout;
+	double		stop_deadline = 0;
+	char		why[256];
+
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+	{
+		one_line(PQerrorMessage(conn), why, sizeof why);
+		lost(pg, why);
+		return NULL;
+	}
+	for (;;)
+	{
+		int			flush = PQflush(conn);
+		struct pollfd pfd;
+		struct timespec ts;
+		double		now,
+					until;
+		int			rc;
+
+		if (flush < 0)
+		{
+			one_line(PQerrorMessage(conn), why, sizeof why);
+			lost(pg, why);
+			return NULL;
+		}
+		if (flush == 0 && !PQisBusy(conn))
+			break;
+		now = now_mono();
+		if (pg->stop && *pg->stop && stop_deadline == 0)
+			stop_deadline = now + PG_STOP_GRACE_S;
+		until = stop_deadline > 0 && stop_deadline < deadline ? stop_deadline : deadline;
+		if (now >= until)
+		{
+			if (until == stop_deadline)
+				snprintf(why, sizeof why, "no answer within %.0fs of the stop signal; giving the connection up",
+						 PG_STOP_GRACE_S);
+			else
+				snprintf(why, sizeof why, "no answer within %gs (--pg-timeout)", pg->cfg->pg_timeout);
+			lost(pg, why);
+			return NULL;
+		}
+		pfd.fd = PQsocket(conn);
+		pfd.events = POLLIN | (flush == 1 ? POLLOUT : 0);
+		pfd.revents = 0;
+		ts.tv_sec = (time_t) (until - now);
+		ts.tv_nsec = (long) ((until - now - (double) ts.tv_sec) * 1e9);
+		rc = ppoll(&pfd, 1, &ts, pg->waitmask);
+		if (rc < 0 && errno != EINTR)
+		{
+			snprintf(why, sizeof why, "poll: %s", strerror(errno));
+			lost(pg, why);
+			return NULL;
+		}
+		if (rc > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn))
+		{
+			one_line(PQerrorMessage(conn), why, sizeof why);
+			lost(pg, why);
+			return NULL;
+		}
+	}
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		PQclear(last);
+		last = res;
+	}
+	return last;
+}
+
+/*
+ * --source wal: this connection only runs inbound commands; no LISTEN (the
+ * walsender wakes the relay, and a listening session would make every
+ * commit send a NOTIFY), no consumer.  The publication the slot is read
+ * with must exist before the slot decodes anything, so it is made here,
+ * before the replication connection (wal.c) creates the slot.
+ */
+static pg_status
+connect_for_wal(pg_side *pg, double now)
+{
+	const char *params[1] = {pg->cfg->publication};
+	PGresult   *res;
+	char		err[512];
+	char		detail[512];
+
+	res = PQexecParams(pg->conn, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1",
+					   1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0)
+	{
+		char	   *ident = PQescapeIdentifier(pg->conn, pg->cfg->publication,
+											   strlen(pg->cfg->publication));
+		char		sql[600];
+
+		PQclear(res);
+		snprintf(sql, sizeof sql, "CREATE PUBLICATION %s", ident ? ident : "\"\"");
+		PQfreemem(ident);
+		res = PQexec(pg->conn, sql);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			log_info("postgres: created the publication %s (no tables: the relay reads the extension's logical messages)",
+					 pg->cfg->publication);
+		else
+		{
+			const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+			result_error(pg->conn, res, err, sizeof err);
+			if (st && strcmp(st, "42710") != 0)	/* made meanwhile: fine */
+			{
+				log_error("postgres: cannot create the publication %s: %s", pg->cfg->publication, err);
+				log_error("hint: CREATE PUBLICATION %s; as a role with CREATE on the database, then start the relay again",
+						  pg->cfg->publication);
+				PQclear(res);
+				pg_close(pg);
+				return PG_FATAL;
+			}
+		}
+	}
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		result_error(pg->conn, res, err, sizeof err);
+		PQclear(res);
+		pg_close(pg);
+		link_failed(&pg->link, now, err);
+		return PG_LOST;
+	}
+	PQclear(res);
+	snprintf(detail, sizeof detail, "database %s as %s on %s port %s; commands only, events from the WAL",
+			 PQdb(pg->conn), PQuser(pg->conn),
+			 PQhost(pg->conn) ? PQhost(pg->conn) : "?", PQport(pg->conn));
+	link_connected(&pg->link, now, detail);
+	return PG_OK;
+}
+
 pg_status
 pg_connect(pg_side *pg, double now)
 {
-	const char *keys[] = {"fallback_application_name", "connect_timeout", "dbname", NULL};
-	const char *vals[] = {"allocation-relay", "10", pg->cfg->dsn ? pg->cfg->dsn : "", NULL};
+	/* a dead peer is noticed by TCP too; the DSN (last) may override these */
+	const char *keys[] = {"fallback_application_name", "connect_timeout", "keepalives",
+		"keepalives_idle", "keepalives_interval", "keepalives_count",
+	"tcp_user_timeout", "dbname", NULL};
+	const char *vals[] = {"allocation-relay", "10", "1", "30", "10", "3", "60000",
+	pg->cfg->dsn ? pg->cfg->dsn : "", NULL};
 	const char *params[2];
 	PGresult   *res;
 	char		err[512];
@@ -248,6 +424,8 @@ pg_connect(pg_side *pg, double now)
 	}
 
 	PQsetNoticeProcessor(pg->conn, notice_processor, pg);
+	if (pg->cfg->source == RELAY_SOURCE_WAL)
+		return connect_for_wal(pg, now);
 	/* occurred_at in the JSON messages: always UTC */
 	res = PQexec(pg->conn, "SET TimeZone = 'UTC'; LISTEN allocation_events");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -330,10 +508,17 @@ query_failed(pg_side *pg, PGresult *res, const char *what)
 		PQclear(res);
 		return PG_FATAL;
 	}
+	if (c == ERR_TRANSIENT)
+	{
+		/* a lock timeout, a serialization failure...: keep the connection */
+		snprintf(pg->query_err, sizeof pg->query_err, "%s failed: %s", what, err);
+		PQclear(res);
+		return PG_RETRY;
+	}
 	PQclear(res);
 	/*
-	 * Anything else (an unregistered consumer, a transient error): start
-	 * over with a new connection, which registers the consumer again.
+	 * Anything else (an unregistered consumer): start over with a new
+	 * connection, which registers the consumer again.
 	 */
 	{
 		char		why[600];
@@ -357,7 +542,9 @@ pg_read_events(pg_side *pg, PGresult **resp, pg_event *events, int *n)
 	snprintf(batch, sizeof batch, "%d", pg->cfg->batch_size);
 	params[0] = pg->cfg->consumer;
 	params[1] = batch;
-	res = PQexecParams(pg->conn, SQL_READ, 2, NULL, params, NULL, NULL, 0);
+	res = exec_wait(pg, SQL_READ, 2, params);
+	if (pg->conn == NULL)
+		return PG_LOST;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(pg, res, "read_events");
 	rows = PQntuples(res);
@@ -367,6 +554,8 @@ pg_read_events(pg_side *pg, PGresult **resp, pg_event *events, int *n)
 		events[i].type = PQgetvalue(res, i, 1);
 		events[i].json = PQgetvalue(res, i, 2);
 		events[i].jsonlen = (size_t) PQgetlength(res, i, 2);
+		events[i].payload = PQgetvalue(res, i, 3);
+		events[i].payloadlen = (size_t) PQgetlength(res, i, 3);
 	}
 	*n = i;
 	*resp = res;
@@ -379,7 +568,9 @@ pg_ack(pg_side *pg, const char *id)
 	const char *params[2] = {pg->cfg->consumer, id};
 	PGresult   *res;
 
-	res = PQexecParams(pg->conn, SQL_ACK, 2, NULL, params, NULL, NULL, 0);
+	res = exec_wait(pg, SQL_ACK, 2, params);
+	if (pg->conn == NULL)
+		return PG_LOST;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(pg, res, "ack_events");
 	PQclear(res);
@@ -388,13 +579,18 @@ pg_ack(pg_side *pg, const char *id)
 
 handle_status
 pg_handle(pg_side *pg, const char *json, const char *fixed_id,
-		  const char *content_prefix, handle_outcome *out)
+		  handle_outcome *out)
 {
-	const char *params[3] = {json, fixed_id, content_prefix};
+	const char *params[2] = {json, fixed_id};
 	PGresult   *res;
 
 	memset(out, 0, sizeof *out);
-	res = PQexecParams(pg->conn, SQL_HANDLE, 3, NULL, params, NULL, NULL, 0);
+	res = exec_wait(pg, SQL_HANDLE, 2, params);
+	if (pg->conn == NULL)
+	{
+		snprintf(out->result, sizeof out->result, "%s", pg->link.last_err);
+		return HANDLE_LOST;
+	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		err_class	c = classify(pg->conn, res);
@@ -431,6 +627,7 @@ pg_handle(pg_side *pg, const char *json, const char *fixed_id,
 	}
 	snprintf(out->result, sizeof out->result, "%s",
 			 PQgetisnull(res, 0, 2) ? "null" : PQgetvalue(res, 0, 2));
+	out->duplicate = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
 	PQclear(res);
 	return HANDLE_DONE;
 }

@@ -8,6 +8,7 @@
 #define RELAY_PG_H
 
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -17,6 +18,8 @@ typedef enum
 {
 	PG_OK = 0,
 	PG_LOST,			/* connection gone or unusable: reconnect */
+	PG_RETRY,			/* a transient error (pg_side.query_err): the
+						 * connection is kept, try again later */
 	PG_FATAL			/* rights, missing extension...: stop the relay */
 } pg_status;
 
@@ -26,6 +29,9 @@ typedef struct
 	link_state	link;
 	const relay_config *cfg;
 	char		fatal[512];		/* the server's FATAL message, if it sent one */
+	char		query_err[640];	/* the last PG_RETRY's error */
+	volatile sig_atomic_t *stop;	/* set by the SIGTERM/SIGINT handler */
+	const sigset_t *waitmask;	/* signal mask while waiting for the server */
 } pg_side;
 
 /* One outbox event, as read: pointers into the PGresult. */
@@ -33,8 +39,10 @@ typedef struct
 {
 	const char *id;
 	const char *type;
-	const char *json;		/* the message published to Redis */
+	const char *json;		/* the envelope: id, type, aggregate, payload */
 	size_t		jsonlen;
+	const char *payload;	/* the payload alone: the book's message */
+	size_t		payloadlen;
 } pg_event;
 
 typedef enum
@@ -51,9 +59,16 @@ typedef struct
 	char		message_id[512];
 	char		result[512];	/* handle's JSON result, or the error */
 	char		sqlstate[6];
+	int			duplicate;		/* its message_id was handled before: not run */
 } handle_outcome;
 
 void		pg_init(pg_side *pg, const relay_config *cfg);
+/*
+ * While waiting for the server, the stop signals are let through
+ * (waitmask) and *stop tells that one came: the query in hand gets a few
+ * seconds more, then the connection is given up.
+ */
+void		pg_set_signals(pg_side *pg, volatile sig_atomic_t *stop, const sigset_t *waitmask);
 /* Check a conninfo string without connecting: NULL or a malloc'ed error. */
 char	   *pg_check_dsn(const char *dsn);
 pg_status	pg_connect(pg_side *pg, double now);
@@ -74,10 +89,9 @@ pg_status	pg_ack(pg_side *pg, const char *id);
 /*
  * Execute an inbound ChangeBatchQuantity message (JSON text from Redis):
  * message_id is the message's own "message_id", else fixed_id (a stream
- * entry), else content_prefix + sha256 of the canonical JSON (pub/sub),
- * else none.
+ * entry), else none (pub/sub has no ids: the message runs).
  */
 handle_status pg_handle(pg_side *pg, const char *json, const char *fixed_id,
-						const char *content_prefix, handle_outcome *out);
+						handle_outcome *out);
 
 #endif

@@ -195,68 +195,137 @@ redis_sub_socket(const redis_side *rs)
 	return rs->sub ? rs->sub->fd : -1;
 }
 
+/*
+ * The batch is published by one server-side script that stops at the first
+ * refusal, so that nothing after a refused event reaches Redis before it
+ * (pipelined commands would all run: a receiver would get an aggregate's
+ * event 2 before 1, then 2 again).  It answers {published, error}.
+ */
+static const char PUBLISH_SCRIPT[] =
+	"for i = 1, #ARGV, 2 do "
+	"local r = redis.pcall('PUBLISH', ARGV[i], ARGV[i + 1]) "
+	"if type(r) == 'table' and r.err then return {(i - 1) / 2, r.err} end "
+	"end "
+	"return {#ARGV / 2, ''}";
+
+static const char XADD_SCRIPT[] =
+	"for i = 1, #KEYS do "
+	"local r = redis.pcall('XADD', KEYS[i], '*', 'event_id', ARGV[3 * i - 2],"
+	" 'type', ARGV[3 * i - 1], 'data', ARGV[3 * i]) "
+	"if type(r) == 'table' and r.err then return {i - 1, r.err} end "
+	"end "
+	"return {#KEYS, ''}";
+
 pub_status
 redis_publish(redis_side *rs, const outbound_event *events, int n,
 			  int *accepted, char *err, size_t errlen)
 {
-	int			i;
-	int			prefix_ok = 1;
-	pub_status st = PUB_OK;
+	int			streams = rs->cfg->mode == RELAY_STREAMS;
+	int			i,
+				m = 0,
+				argc = 3;
+	const char **argv;
+	size_t	   *argvlen;
+	int		   *index;			/* script position -> event */
+	char		nkeys[16];
+	redisReply *r;
+	long long	done;
+	pub_status	st;
 
 	*accepted = 0;
-	for (i = 0; i < n; i++)
+	argv = calloc((size_t) n * 4 + 4, sizeof *argv);
+	argvlen = calloc((size_t) n * 4 + 4, sizeof *argvlen);
+	index = calloc((size_t) n + 1, sizeof *index);
+	if (argv == NULL || argvlen == NULL || index == NULL)
 	{
-		const outbound_event *e = &events[i];
-		int			rc;
-
-		if (e->target == NULL)
-			continue;
-		if (rs->cfg->mode == RELAY_PUBSUB)
-			rc = redisAppendCommand(rs->cmd, "PUBLISH %s %b", e->target,
-									e->json, e->jsonlen);
-		else
-			rc = redisAppendCommand(rs->cmd, "XADD %s * event_id %s type %s data %b",
-									e->target, e->id, e->type, e->json, e->jsonlen);
-		if (rc != REDIS_OK)
-		{
-			snprintf(err, errlen, "%s", rs->cmd->errstr);
-			lost(rs, err);
-			return PUB_LOST;
-		}
+		fputs("allocation-relay: out of memory\n", stderr);
+		exit(1);
 	}
 	for (i = 0; i < n; i++)
+		if (events[i].target != NULL)
+			index[m++] = i;
+		else
+			log_debug("event %s %s is not published (no channel)", events[i].type, events[i].id);
+	if (m == 0)
 	{
-		const outbound_event *e = &events[i];
-		void	   *reply = NULL;
-		redisReply *r;
+		*accepted = n;
+		st = PUB_OK;
+		goto done;
+	}
+	argv[0] = "EVAL";
+	argv[1] = streams ? XADD_SCRIPT : PUBLISH_SCRIPT;
+	snprintf(nkeys, sizeof nkeys, "%d", streams ? m : 0);
+	argv[2] = nkeys;
+	if (streams)
+		for (i = 0; i < m; i++)
+			argv[argc++] = events[index[i]].target;
+	for (i = 0; i < m; i++)
+	{
+		const outbound_event *e = &events[index[i]];
 
-		if (e->target != NULL)
+		if (streams)
 		{
-			if (redisGetReply(rs->cmd, &reply) != REDIS_OK || reply == NULL)
-			{
-				snprintf(err, errlen, "%s", rs->cmd->errstr[0] ? rs->cmd->errstr : "no reply");
-				lost(rs, err);
-				return PUB_LOST;
-			}
-			r = reply;
-			if (r->type == REDIS_REPLY_ERROR)
-			{
-				if (st == PUB_OK)
-					snprintf(err, errlen, "%s %s: %s",
-							 rs->cfg->mode == RELAY_PUBSUB ? "PUBLISH" : "XADD",
-							 e->target, r->str);
-				st = PUB_REFUSED;
-				prefix_ok = 0;
-			}
-			else
-				log_debug("published %s %s to %s", e->type, e->id, e->target);
-			freeReplyObject(r);
+			argv[argc++] = e->id;
+			argv[argc++] = e->type;
 		}
 		else
-			log_debug("event %s %s is not published (no channel)", e->type, e->id);
-		if (prefix_ok)
-			*accepted = i + 1;
+			argv[argc++] = e->target;
+		argv[argc] = e->json;
+		argvlen[argc++] = e->jsonlen;
 	}
+	for (i = 0; i < argc; i++)
+		if (argvlen[i] == 0 && argv[i] != NULL)
+			argvlen[i] = strlen(argv[i]);
+	/* the JSON may be empty only in theory; its length is set above */
+	r = redisCommandArgv(rs->cmd, argc, argv, argvlen);
+	if (r == NULL)
+	{
+		snprintf(err, errlen, "%s", rs->cmd->errstr[0] ? rs->cmd->errstr : "no reply");
+		lost(rs, err);
+		st = PUB_LOST;
+		goto done;
+	}
+	if (r->type == REDIS_REPLY_ERROR)
+	{
+		/* the script itself was refused (no EVAL right, BUSY...) */
+		snprintf(err, errlen, "EVAL: %s", r->str);
+		done = 0;
+		st = PUB_REFUSED;
+	}
+	else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+			 r->element[0]->type == REDIS_REPLY_INTEGER &&
+			 r->element[0]->integer >= 0 && r->element[0]->integer <= m)
+	{
+		done = r->element[0]->integer;
+		if (done < m)
+		{
+			const outbound_event *e = &events[index[done]];
+
+			snprintf(err, errlen, "%s %s: %s", streams ? "XADD" : "PUBLISH", e->target,
+					 r->element[1]->type == REDIS_REPLY_STRING ||
+					 r->element[1]->type == REDIS_REPLY_STATUS ? r->element[1]->str : "refused");
+			st = PUB_REFUSED;
+		}
+		else
+			st = PUB_OK;
+	}
+	else
+	{
+		snprintf(err, errlen, "EVAL: unexpected reply");
+		done = 0;
+		st = PUB_REFUSED;
+	}
+	freeReplyObject(r);
+	for (i = 0; i < (int) done; i++)
+		log_debug("published %s %s to %s", events[index[i]].type, events[index[i]].id,
+				  events[index[i]].target);
+	/* accepted: every event before the first refused one */
+	*accepted = done < m ? index[done] : n;
+
+done:
+	free(argv);
+	free(argvlen);
+	free(index);
 	return st;
 }
 
@@ -308,7 +377,22 @@ pubsub_reply(redis_side *rs, redisReply *r, inbound_queue *q)
 	if (strcasecmp(r->element[0]->str, "message") == 0 && r->elements == 3 &&
 		is_str(r->element[2]))
 	{
-		iq_push(q, r->element[2]->str, r->element[2]->len, NULL);
+		if (iq_offer(q, r->element[2]->str, r->element[2]->len) != 0)
+		{
+			/* bounded memory: pub/sub keeps no copy, so this one is gone */
+			if (rs->dropped++ == rs->dropped_logged)
+				log_warn("inbound: dropped a %zu-byte message on %s: %zu messages (%zu bytes) in hand, at most %zu (%zu bytes); pub/sub keeps no copy",
+						 r->element[2]->len, rs->cfg->inbound, q->count, q->bytes,
+						 q->max_count, q->max_bytes);
+			return;
+		}
+		if (rs->dropped > rs->dropped_logged)
+		{
+			log_warn("inbound: %lu message%s dropped while the queue was full",
+					 rs->dropped - rs->dropped_logged,
+					 rs->dropped - rs->dropped_logged == 1 ? "" : "s");
+			rs->dropped_logged = rs->dropped;
+		}
 		log_debug("received on %s: %zu bytes", rs->cfg->inbound, r->element[2]->len);
 	}
 	else if (strcasecmp(r->element[0]->str, "pong") == 0)

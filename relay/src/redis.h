@@ -26,6 +26,8 @@ typedef struct
 	double		sent_at;		/* ... sent then */
 	int			pending_phase;	/* streams: read our pending entries ("0") first */
 	double		last_rx;		/* pub/sub: last data on sub */
+	unsigned long dropped;		/* pub/sub: messages over the queue's bounds */
+	unsigned long dropped_logged;	/* ... of which the log told */
 } redis_side;
 
 typedef struct
@@ -52,9 +54,10 @@ void		redis_close(redis_side *rs);
 int			redis_sub_socket(const redis_side *rs);
 
 /*
- * Publish events[0..n) in one round trip.  *accepted is how many leading
- * events Redis accepted (those without a target count as accepted): only
- * they may be acknowledged in PostgreSQL.
+ * Publish events[0..n) in one round trip, in order, stopping at the first
+ * one Redis refuses: nothing after it is published.  *accepted is how
+ * many leading events Redis accepted (those without a target count as
+ * accepted): only they may be acknowledged in PostgreSQL.  Needs EVAL.
  */
 pub_status redis_publish(redis_side *rs, const outbound_event *events, int n,
 						   int *accepted, char *err, size_t errlen);

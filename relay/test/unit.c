@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backoff.h"
 #include "config.h"
 #include "inbound.h"
+#include "link.h"
 #include "text.h"
 
 static int	test_count;
@@ -52,7 +54,8 @@ clear_env(void)
 		"ALLOCATION_RELAY_MODE", "ALLOCATION_RELAY_CHANNELS",
 		"ALLOCATION_RELAY_CHANNEL_PREFIX", "ALLOCATION_RELAY_INBOUND",
 		"ALLOCATION_RELAY_GROUP", "ALLOCATION_RELAY_POLL_INTERVAL",
-		"ALLOCATION_RELAY_BACKOFF_MAX", NULL
+		"ALLOCATION_RELAY_BACKOFF_MAX", "ALLOCATION_RELAY_PG_TIMEOUT",
+		"ALLOCATION_RELAY_REDIS_PASSWORD", NULL
 	};
 	int			i;
 
@@ -95,11 +98,25 @@ test_defaults(void)
 	is_str(cfg.inbound, "change_batch_quantity", "default inbound channel (the book's)");
 	ok(cfg.redis.host && strcmp(cfg.redis.host, "127.0.0.1") == 0 && cfg.redis.port == 6379,
 	   "default redis 127.0.0.1:6379");
-	ok(cfg.content_ids == 1, "pub/sub content ids by default");
 	is_str(config_route(&cfg, "Allocated", buf, sizeof buf), "line_allocated",
 		   "Allocated -> line_allocated (the book's channel)");
 	is_str(config_route(&cfg, "OutOfStock", buf, sizeof buf), "allocation.OutOfStock",
 		   "other types -> allocation.<Type>");
+	ok(config_route_named(&cfg, "Allocated") && !config_route_named(&cfg, "OutOfStock"),
+	   "line_allocated is a named channel (the book's message), allocation.<Type> is not");
+	ok(cfg.pg_timeout == 60.0, "a query answers within 60 s by default");
+	ok(cfg.envelope == 0, "the book's message on named channels by default");
+	ok(cfg.inbound_max == 10000 && cfg.inbound_max_bytes == 16 * 1024 * 1024,
+	   "inbound queue bounded by default: 10000 messages, 16 MiB");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--pg-timeout", "2.5", NULL) == CONFIG_OK && cfg.pg_timeout == 2.5,
+	   "--pg-timeout");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--pg-timeout", "0", NULL) == CONFIG_ERROR && strstr(err, "--pg-timeout"),
+	   "--pg-timeout 0 is refused");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--envelope", "--channel", "OutOfStock=oos", NULL) == CONFIG_OK &&
+	   cfg.envelope == 1 && config_route_named(&cfg, "OutOfStock"), "--envelope; --channel names a channel");
 	config_free(&cfg);
 }
 
@@ -115,7 +132,7 @@ test_flags(void)
 			 "--consumer", "redis-bridge", "--batch-size", "500", "--mode", "streams",
 			 "--channel", "Allocated=alloc", "--channel", "OutOfStock=-",
 			 "--channel-prefix", "shop.", "--group", "g1", "--from-now",
-			 "--poll-interval", "0.5", "--backoff-max", "2", "--no-content-ids", "-v",
+			 "--poll-interval", "0.5", "--backoff-max", "2", "-v",
 			 NULL) == CONFIG_OK, "all flags parse");
 	is_str(cfg.dsn, "dbname=shop", "--dsn");
 	is_str(cfg.redis.host, "cache", "--redis host");
@@ -129,7 +146,7 @@ test_flags(void)
 	ok(config_route(&cfg, "OutOfStock", buf, sizeof buf) == NULL, "--channel Type=- : not published");
 	is_str(config_route(&cfg, "BatchCreated", buf, sizeof buf), "shop.BatchCreated", "--channel-prefix");
 	is_str(cfg.group, "g1", "--group");
-	ok(cfg.from_now && !cfg.content_ids && cfg.verbose, "--from-now --no-content-ids -v");
+	ok(cfg.from_now && cfg.verbose, "--from-now -v");
 	ok(cfg.poll_interval == 0.5 && cfg.backoff_max == 2.0, "--poll-interval --backoff-max");
 	config_free(&cfg);
 
@@ -303,6 +320,133 @@ test_backoff(void)
 	ok(backoff_next(&b) == 1, "an initial delay above the cap is capped");
 }
 
+/*
+ * A failure that recurs right after every connection (a lock timeout on
+ * the first query, a Redis ACL that refuses XREADGROUP) must back off to
+ * the maximum, not reconnect at the first delay for ever; a connection
+ * that lasted starts over at the first delay.
+ */
+static void
+test_link_backoff(void)
+{
+	link_state	l;
+	double		now = 1000.0;
+	double		delays[8];
+	int			i,
+				grows = 1;
+	FILE	   *saved = stderr;
+
+	stderr = fopen("/dev/null", "w");	/* the link's log lines */
+	if (stderr == NULL)
+		stderr = saved;
+	link_init(&l, "test", 4.0);
+	link_connected(&l, now, "first");
+	for (i = 0; i < 8; i++)
+	{
+		now += 0.01;			/* fails right after connecting */
+		link_lost(&l, now, "lock timeout");
+		delays[i] = l.next_try - now;
+		now = l.next_try;
+		link_connected(&l, now, "again");
+	}
+	for (i = 1; i < 8; i++)
+		if (delays[i] < delays[i - 1] || (delays[i - 1] < 4.0 && delays[i] <= delays[i - 1]))
+			grows = 0;
+	ok(delays[0] == 0.25 && grows && delays[7] == 4.0,
+	   "a connection lost right after connecting backs off 0.25, 0.5, ... up to the maximum (got %g, %g, %g ... %g)",
+	   delays[0], delays[1], delays[2], delays[7]);
+	now += 10.0;				/* this one lasted */
+	link_lost(&l, now, "server restart");
+	ok(l.next_try - now == 0.25, "a connection that lasted starts over at the first delay");
+	for (i = 0; i < 6; i++)
+		link_failed(&l, now, "refused");
+	if (stderr != saved)
+		fclose(stderr);
+	stderr = saved;
+	ok(l.bo.current == 4.0, "failed attempts back off to the maximum too");
+}
+
+/*
+ * Secrets and limits: a Redis password never appears in a configuration
+ * error, whatever the URL's other faults; it may come from the
+ * environment or a file; a streams --inbound name leaves room for the
+ * message ids of its entries.
+ */
+static void
+test_secrets_and_limits(void)
+{
+	static const char *const passwords[] = {"s3cret", "p@ss:w/rd", "a%40b", "x&y=z", "longer-secret-123"};
+	static const char *const shapes[] = {
+		"redis://:%s@host:notaport", "redis://user:%s@host/notadb",
+		"redis://:%s@host:6379/1?x=1", "unix:///r.sock?password=%s&bogus=1",
+		"redis://u:%s@[::1:6379", "unix:///r.sock?db=x&password=%s"
+	};
+	relay_config cfg;
+	char		err[1024];
+	char		url[256];
+	char		inbound[260];
+	char		path[] = "/tmp/relay-unit-pw.XXXXXX";
+	size_t		i,
+				j;
+	int			leaks = 0,
+				errors = 0;
+	FILE	   *f;
+	int			fd;
+
+	clear_env();
+	for (i = 0; i < sizeof passwords / sizeof *passwords; i++)
+		for (j = 0; j < sizeof shapes / sizeof *shapes; j++)
+		{
+			snprintf(url, sizeof url, shapes[j], passwords[i]);
+			if (parse(&cfg, err, sizeof err, "--redis", url, NULL) == CONFIG_ERROR)
+				errors++;
+			if (strstr(err, passwords[i]) != NULL)
+			{
+				leaks++;
+				printf("#   leaked: %s\n", err);
+			}
+			config_free(&cfg);
+		}
+	ok(errors == 30 && leaks == 0, "30 bad URLs with a password: every error hides it (%d errors, %d leaks)",
+	   errors, leaks);
+
+	setenv("ALLOCATION_RELAY_REDIS_PASSWORD", "from-env", 1);
+	ok(parse(&cfg, err, sizeof err, "--redis", "redis://:in-url@h", NULL) == CONFIG_OK &&
+	   cfg.redis.password && strcmp(cfg.redis.password, "from-env") == 0,
+	   "ALLOCATION_RELAY_REDIS_PASSWORD gives the password");
+	config_free(&cfg);
+	unsetenv("ALLOCATION_RELAY_REDIS_PASSWORD");
+	fd = mkstemp(path);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f)
+	{
+		fputs("from-file\n", f);
+		fclose(f);
+	}
+	ok(parse(&cfg, err, sizeof err, "--redis-password-file", path, NULL) == CONFIG_OK &&
+	   cfg.redis.password && strcmp(cfg.redis.password, "from-file") == 0,
+	   "--redis-password-file gives the password (first line)");
+	config_free(&cfg);
+	unlink(path);
+	ok(parse(&cfg, err, sizeof err, "--redis-password-file", path, NULL) == CONFIG_ERROR &&
+	   strstr(err, "--redis-password-file"), "a missing password file is a configuration error");
+	config_free(&cfg);
+
+	memset(inbound, 'q', sizeof inbound);
+	inbound[200] = '\0';
+	ok(parse(&cfg, err, sizeof err, "--mode", "streams", "--inbound", inbound, NULL) == CONFIG_OK,
+	   "streams: a 200-byte --inbound fits (message ids of 255)");
+	config_free(&cfg);
+	inbound[200] = 'q';
+	inbound[201] = '\0';
+	ok(parse(&cfg, err, sizeof err, "--mode", "streams", "--inbound", inbound, NULL) == CONFIG_ERROR &&
+	   strstr(err, "message_id"), "streams: a 201-byte --inbound is refused, naming the message ids");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--inbound", inbound, NULL) == CONFIG_OK,
+	   "pub/sub: the channel name is not part of any id");
+	config_free(&cfg);
+}
+
 static void
 test_text(void)
 {
@@ -371,6 +515,33 @@ test_queue(void)
 	iq_push(&q, "x", 1, NULL);
 	iq_free(&q);
 	ok(q.count == 0 && q.items == NULL, "iq_free");
+
+	/* bounded: by count and by bytes, whatever Redis pushes */
+	{
+		char		big[1000];
+		int			i,
+					taken = 0;
+
+		memset(big, 'x', sizeof big);
+		iq_set_limits(&q, 5, 100000);
+		for (i = 0; i < 20; i++)
+			taken += iq_offer(&q, "m", 1) == 0;
+		ok(taken == 5 && q.count == 5, "iq_offer takes at most max_count messages (took %d)", taken);
+		iq_pop(&q);
+		ok(iq_offer(&q, "m", 1) == 0, "... and takes one again when one is done");
+		iq_free(&q);
+		iq_set_limits(&q, 1000, 4500);
+		taken = 0;
+		for (i = 0; i < 20; i++)
+			taken += iq_offer(&q, big, sizeof big) == 0;
+		ok(taken == 4 && q.bytes == 4000, "iq_offer takes at most max_bytes (took %d, %zu bytes)", taken, q.bytes);
+		ok(iq_offer(&q, "small", 5) == 0, "a small message still fits");
+		iq_free(&q);
+		iq_set_limits(&q, 1000, 500);
+		ok(iq_offer(&q, big, sizeof big) != 0 && q.count == 0, "a message larger than max_bytes is refused");
+		iq_set_limits(&q, 0, 0);
+		iq_free(&q);
+	}
 }
 
 int
@@ -382,6 +553,8 @@ main(void)
 	test_bad_config();
 	test_urls();
 	test_backoff();
+	test_link_backoff();
+	test_secrets_and_limits();
 	test_text();
 	test_queue();
 	printf("1..%d\n", test_count);

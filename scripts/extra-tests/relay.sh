@@ -3,16 +3,34 @@
 # redis-server (started here on a loopback port, data in a temporary
 # directory) and the throwaway cluster of "make test".
 #
-#   config    bad flags exit 2 with a clear message; a role outside
-#             allocation_admin exits 1 with a hint
+#   config    bad flags exit 2 with a clear message (a too long streams
+#             --inbound; a bad URL without its password); the Redis
+#             password from a file or the URL, never in ps; a role outside
+#             allocation_admin exits 1 with a hint; with PostgreSQL
+#             unreachable, 64 MB of pushed commands leave the relay's
+#             memory bounded
 #   pubsub    (relay as a member of allocation_admin, not a superuser)
 #             the book's external-events test: change_batch_quantity on
 #             Redis -> reallocation -> line_allocated with the order and the
-#             new batch; a redelivered message (explicit message_id, and the
-#             same content without one) runs once; malformed messages are
-#             logged and skipped; Redis killed and restarted under the relay:
+#             new batch, read by a consumer written as the book's
+#             (json.loads(message["data"])["orderid"], python3, raw socket)
+#             that gets exactly {orderid, sku, qty, batchref}; a
+#             redelivered message with a message_id runs once and is logged
+#             as a duplicate; without one every message runs ("qty 5, 7,
+#             5" ends at 5); malformed messages are
+#             logged and skipped (one with a NUL byte is not cut and run);
+#             an error that does not say the message
+#             is bad (25006 and other codes) keeps it and retries; a
+#             failure that recurs after connecting (lock_timeout on ack)
+#             backs off exponentially without reconnecting;
+#             Redis killed and restarted under the relay:
 #             nothing is acknowledged while Redis is down, events flow again
 #             afterwards, the subscription comes back; SIGTERM exits 0
+#   wal       --source wal (allocation.outbox_mode = both): a role without
+#             REPLICATION exits 1 with a hint; the book's scenario in the
+#             book's shape; no LISTEN; a session idle in transaction with
+#             an xid delays no event; kill -9 three times mid-stream: every
+#             committed event in Redis, copies alike, aggregates in order
 #   streams   commands from a stream (consumer group, XACK after commit,
 #             a repeated message_id runs once, a malformed entry is skipped
 #             and acknowledged); the relay killed with SIGKILL again and
@@ -21,7 +39,10 @@
 #             aggregate's events in order; Redis killed and restarted (AOF):
 #             no event lost, the consumer group carries on; PostgreSQL
 #             lost (backend terminated, server restarted): reconnects,
-#             nothing lost; SIGTERM exits 0
+#             nothing lost; SIGTERM exits 0; a refused event (WRONGTYPE)
+#             holds back the events after it; a frozen backend (SIGSTOP):
+#             the query is given up after --pg-timeout, and SIGTERM still
+#             stops the relay
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG), ALLOC_ROOT, ALLOC_PGDATA (the server restart
@@ -40,6 +61,8 @@ KILL_ITERATIONS=${RELAY_KILL_ITERATIONS:-400}
 RELAY=${RELAY_BIN:-$ROOT/relay/allocation-relay}
 DB_PS=allocation_relay_pubsub
 DB_ST=allocation_relay_streams
+DB_WAL=allocation_relay_wal
+ROLE_WAL=allocation_relay_test_wal
 ROLE_ADMIN=allocation_relay_test_bridge
 ROLE_OUTSIDER=allocation_relay_test_outsider
 
@@ -59,6 +82,10 @@ REDIS_PORT=
 REDIS_PID=
 RELAY_PID=
 SUB_PID=
+BOOK_PID=
+STORM_PID=
+MEM_PID=
+SEC_PID=
 GEN_PIDS=()
 LOCKER_PID=
 T0=$(date +%s.%N)
@@ -111,10 +138,18 @@ cleanup() {
 	for pid in "${GEN_PIDS[@]}"; do stop "$pid"; done
 	stop "$RELAY_PID"
 	stop "$SUB_PID"
+	stop "$BOOK_PID"
+	stop "$STORM_PID"
+	stop "$MEM_PID"
+	stop "$SEC_PID"
+	[ "$(type -t thaw)" = function ] && thaw
 	stop "$REDIS_PID"
 	"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' \
 		-c "DROP DATABASE IF EXISTS $DB_PS WITH (FORCE)" \
 		-c "DROP DATABASE IF EXISTS $DB_ST WITH (FORCE)" \
+		-c "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name LIKE 'relay_test%'" \
+		-c "DROP DATABASE IF EXISTS $DB_WAL WITH (FORCE)" \
+		-c "DROP ROLE IF EXISTS $ROLE_WAL" \
 		-c "DROP ROLE IF EXISTS $ROLE_ADMIN" \
 		-c "DROP ROLE IF EXISTS $ROLE_OUTSIDER" >/dev/null 2>&1
 	if [ "$nfail" -gt 0 ] || [ "$rc" -ne 0 ]; then
@@ -200,6 +235,54 @@ start_subscriber() {
 	wait_until 5 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMPAT)\" -ge 2 ]"
 }
 
+# start_book_consumer: a subscriber to line_allocated written as the book's
+# (redis-py's message dict, json.loads(message["data"])), over a raw socket
+# so that it needs nothing but python3.  One line per message into
+# $WORK/book.out: "ok<TAB>orderid<TAB>batchref", or "bad<TAB>why".
+start_book_consumer() {
+	cat > "$WORK/book_consumer.py" <<'PY'
+import json, socket, sys
+
+def read_reply(f):
+    line = f.readline()
+    if not line:
+        sys.exit(0)
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"*":
+        return [read_reply(f) for _ in range(int(rest))]
+    if kind == b"$":
+        n = int(rest)
+        return None if n < 0 else f.read(n + 2)[:-2]
+    if kind == b":":
+        return int(rest)
+    return rest
+
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+sock.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\nline_allocated\r\n")
+f = sock.makefile("rb")
+out = open(sys.argv[2], "a", buffering=1)
+while True:
+    reply = read_reply(f)
+    if not isinstance(reply, list) or reply[0] != b"message":
+        continue
+    message = {"type": "message", "channel": reply[1], "data": reply[2]}
+    try:
+        # the book's handler: json.loads(m["data"]) and its fields
+        data = json.loads(message["data"])
+        orderid, batchref = data["orderid"], data["batchref"]
+        if sorted(data) != ["batchref", "orderid", "qty", "sku"]:
+            raise ValueError("keys %s" % sorted(data))
+        if type(data["qty"]) is not int:
+            raise ValueError("qty %r is not a number" % (data["qty"],))
+        out.write("ok\t%s\t%s\n" % (orderid, batchref))
+    except Exception as e:
+        out.write("bad\t%s: %r\n" % (type(e).__name__, e))
+PY
+	python3 "$WORK/book_consumer.py" "$REDIS_PORT" "$WORK/book.out" 2>> "$WORK/book.err" &
+	BOOK_PID=$!
+	wait_until 5 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMSUB line_allocated | tail -n 1)\" -ge 1 ]"
+}
+
 # pubsub_messages: "channel<TAB>body" of each message the subscriber got
 pubsub_messages() {
 	awk 's == 0 && $0 == "pmessage" { s = 1; next }
@@ -246,7 +329,7 @@ check "--help exits 0 and documents --dsn, --redis, --consumer, --batch-size, --
 bad_config() {
 	local want=$1 out rc
 	shift
-	out=$("$RELAY" "$@" 2>&1 </dev/null); rc=$?
+	out=$(timeout 20 "$RELAY" "$@" 2>&1 </dev/null); rc=$?
 	if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -qF -- "$want"; then
 		ok "bad configuration ($*): exit 2, says \"$want\""
 	else
@@ -258,6 +341,13 @@ bad_config "--mode must be pubsub or streams" --mode kafka
 bad_config "bad --redis URL" --redis http://localhost:6379
 bad_config "bad --dsn" --dsn "nonsense=1"
 bad_config "unknown option --verbosity" --verbosity
+bad_config "--inbound is longer than 200 bytes" --mode streams --inbound "$(printf 'c%.0s' $(seq 1 201))"
+out=$(timeout 20 "$RELAY" --redis "redis://:pw-in-a-bad-url@localhost:port" 2>&1 </dev/null); rc=$?
+if [ "$rc" -eq 2 ] && ! printf '%s' "$out" | grep -qF pw-in-a-bad-url; then
+	ok "a bad --redis URL: exit 2, the password not printed"
+else
+	not_ok "a bad --redis URL: exit 2, the password not printed" "exit $rc: $out"
+fi
 out=$(ALLOCATION_RELAY_BATCH_SIZE=many "$RELAY" 2>&1); rc=$?
 if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -qF ALLOCATION_RELAY_BATCH_SIZE; then
 	ok "a bad environment variable: exit 2, named"
@@ -283,12 +373,63 @@ else
 	cat "$WORK/relay-outsider.log"
 fi
 
+# The Redis password: from a file, or from the URL; never visible in ps.
+SECRET=relay-test-secret-$RANDOM$RANDOM
+SECLOG=$WORK/relay-secret.log
+rcli CONFIG SET requirepass "$SECRET" >/dev/null
+printf '%s\n' "$SECRET" > "$WORK/redis.pw"
+for how in file url; do
+	if [ "$how" = file ]; then
+		"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --redis-password-file "$WORK/redis.pw" \
+			--dsn "dbname=$DB_PS user=$ROLE_ADMIN" --consumer relay-secret --from-now --no-inbound >> "$SECLOG" 2>&1 &
+	else
+		"$RELAY" --redis "redis://:$SECRET@127.0.0.1:$REDIS_PORT" \
+			--dsn "dbname=$DB_PS user=$ROLE_ADMIN" --consumer relay-secret --from-now --no-inbound >> "$SECLOG" 2>&1 &
+	fi
+	SEC_PID=$!
+	check "the Redis password from the $how: the relay connects" \
+		wait_until 10 sh -c "[ \$(grep -cF 'redis: connected' '$SECLOG') -ge $([ "$how" = file ] && echo 1 || echo 2) ]"
+	check "... and ps does not show the password" \
+		sh -c "! tr '\\0' ' ' < /proc/$SEC_PID/cmdline | grep -qF '$SECRET'"
+	check "... nor does its log" sh -c "! grep -qF '$SECRET' '$SECLOG'"
+	stop "$SEC_PID"
+	SEC_PID=
+done
+REDISCLI_AUTH=$SECRET rcli CONFIG SET requirepass '' >/dev/null 2>&1
+
+# Bounded memory: PostgreSQL unreachable, Redis pushes 64 MB of commands
+# (64 messages of 1 MB); the relay holds at most its bounds (16 MiB by
+# default) and logs what it drops.
+MEMLOG=$WORK/relay-memory.log
+"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --dsn "host=$WORK/no-such-socket-dir dbname=x" \
+	--backoff-max 1 >> "$MEMLOG" 2>&1 &
+MEM_PID=$!
+if wait_until 10 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMSUB change_batch_quantity | tail -n 1)\" = 1 ]"; then
+	rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$MEM_PID/status"; }
+	rss_before=$(rss)
+	head -c 1048576 /dev/zero | tr '\0' 'x' > "$WORK/big.msg"
+	for _ in $(seq 1 64); do rcli -x PUBLISH change_batch_quantity < "$WORK/big.msg" >/dev/null; done
+	sleep 1
+	rss_after=$(rss)
+	echo "# memory: relay RSS $rss_before kB -> $rss_after kB after 64 MB pushed"
+	check "64 MB pushed while PostgreSQL is down: the relay grows by less than 32 MB ($(( (rss_after - rss_before) / 1024 )) MB)" \
+		[ $((rss_after - rss_before)) -lt 32768 ]
+	check "... and logs that it dropped messages" log_has "$MEMLOG" "inbound: dropped a"
+else
+	not_ok "the memory test's relay subscribed"
+fi
+stop "$MEM_PID"
+MEM_PID=
+rm -f "$WORK/big.msg"
+
 # --- pub/sub -------------------------------------------------------------------------
 
 echo "# pub/sub mode ($(elapsed)s)"
 PSLOG=$WORK/relay-pubsub.log
 : > "$WORK/pubsub.out"
 start_subscriber || { not_ok "subscriber ready"; exit 1; }
+: > "$WORK/book.out"
+start_book_consumer || { not_ok "the book's consumer subscribed"; cat "$WORK/book.err"; exit 1; }
 start_relay "$PSLOG" --dsn "dbname=$DB_PS user=$ROLE_ADMIN" --consumer relay-test --mode pubsub
 check "relay connects to PostgreSQL and Redis (as a member of allocation_admin)" \
 	wait_until 10 sh -c "grep -qs 'postgres: connected' '$PSLOG' && grep -qs 'redis: connected' '$PSLOG'"
@@ -310,33 +451,53 @@ if wait_until 10 reallocated; then
 else
 	not_ok "change_batch_quantity on Redis -> line_allocated on Redis with the order and the new batch"
 fi
+book_reallocated() { grep -qxF $'ok\tRT-order\tRT-newer' "$WORK/book.out"; }
+check "a consumer written as the book's reads the order and the new batch from line_allocated" \
+	wait_until 5 book_reallocated
+is "$(grep -c . "$WORK/book.out")/$(grep -c '^ok' "$WORK/book.out")" "2/2" \
+	"every line_allocated message is exactly {orderid, sku, qty, batchref}, qty a number (first and new batch)"
+grep '^bad' "$WORK/book.out" | sed 's/^/#   /'
 pubsub_messages > "$WORK/pubsub.tsv"
 load "$WORK/pubsub.tsv" "$DB_PS" received >/dev/null
-is "$(sql "$DB_PS" "SELECT count(*) FROM received r JOIN allocation.outbox o ON o.id = (r.body::jsonb ->> 'id')::uuid
+is "$(sql "$DB_PS" "SELECT count(*) FROM received r JOIN allocation.outbox o ON r.body::jsonb = o.payload
                     WHERE r.src = 'line_allocated' AND o.type = 'Allocated'
-                      AND r.body::jsonb -> 'payload' = o.payload AND o.payload ->> 'batchref' = 'RT-newer'
+                      AND o.payload ->> 'batchref' = 'RT-newer' AND o.aggregateid = 'RT-SKU'")" 1 \
+	"the message on line_allocated is the outbox event's payload"
+is "$(sql "$DB_PS" "SELECT count(*) FROM received r JOIN allocation.outbox o ON o.id = (r.body::jsonb ->> 'id')::uuid
+                    WHERE r.src = 'allocation.BatchQuantityChanged' AND o.type = 'BatchQuantityChanged'
+                      AND r.body::jsonb -> 'payload' = o.payload
                       AND (r.body::jsonb ->> 'aggregate_seq')::bigint = o.aggregate_seq
-                      AND r.body::jsonb ->> 'aggregateid' = 'RT-SKU' AND r.body::jsonb ->> 'type' = 'Allocated'")" 1 \
-	"the message carries the event id, type, aggregate, aggregate_seq and payload of the outbox"
+                      AND r.body::jsonb ->> 'aggregateid' = 'RT-SKU' AND r.body::jsonb ->> 'type' = o.type")" 1 \
+	"the other channels carry the envelope: event id, type, aggregate, aggregate_seq and payload"
 is "$(sql "$DB_PS" "SELECT string_agg(DISTINCT src, ',' ORDER BY src) FROM received")" \
 	"allocation.BatchCreated,allocation.BatchQuantityChanged,allocation.Deallocated,line_allocated" \
 	"channels: Allocated -> line_allocated, others -> allocation.<Type>"
 
-# Redelivered messages: with a message_id, and the same content without one.
+# Redelivered messages: with a message_id they run once; without one
+# nothing is a duplicate (pub/sub has no ids): "qty 5, 7, 5" ends at 5.
 sql "$DB_PS" "SELECT allocation.add_batch('RT-dup-id', 'RT-DUP', 10);
-              SELECT allocation.add_batch('RT-dup-content', 'RT-DUP', 10)" >/dev/null
+              SELECT allocation.add_batch('RT-575', 'RT-DUP', 10)" >/dev/null
 for _ in 1 2; do
 	rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": 8, "message_id": "relay-test-m1"}' >/dev/null
-	rcli PUBLISH change_batch_quantity '{"qty": 7, "batchref": "RT-dup-content"}' >/dev/null
 done
-check "both deliveries of both messages reached the relay" \
-	wait_until 10 sh -c "[ \$(grep -F 'inbound: ChangeBatchQuantity' '$PSLOG' | grep -cF 'RT-dup-') -ge 4 ]"
+for q in 5 7 5; do
+	rcli PUBLISH change_batch_quantity "{\"batchref\": \"RT-575\", \"qty\": $q}" >/dev/null
+done
+check "both deliveries with a message_id and the three without one reached the relay" \
+	wait_until 10 sh -c "[ \$(grep -E 'inbound: (ChangeBatchQuantity|skipped a duplicate)' '$PSLOG' | grep -cE 'RT-dup-id|RT-575') -ge 5 ]"
 is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-dup-id'")" 1 \
 	"a redelivered message with a message_id is executed once"
-is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-dup-content'")" 1 \
-	"a redelivered message without one (id = hash of the content) is executed once"
+check "... and the second delivery is logged as a skipped duplicate" \
+	sh -c "grep -F 'skipped a duplicate' '$PSLOG' | grep -qF relay-test-m1"
+is "$(sql "$DB_PS" "SELECT string_agg(payload ->> 'qty', ',' ORDER BY aggregate_seq) FROM allocation.outbox
+                    WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-575'")" "5,7,5" \
+	"qty 5, 7, 5 without message_ids: all three run, none is taken for a duplicate"
+is "$(sql "$DB_PS" "SELECT purchased FROM allocation.stock WHERE reference = 'RT-575'")" 5 \
+	"... and the batch ends at 5"
 is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.inbox WHERE message_id = '\"relay-test-m1\"'")" 1 \
 	"the explicit message_id is the inbox key"
+is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.inbox WHERE message ->> 'ref' = 'RT-575'")" 0 \
+	"a message without a message_id leaves no inbox row (never taken for a duplicate later)"
 
 # Malformed messages: one log line each, skipped, the relay goes on.
 before=$(log_count "$PSLOG" "skipped a malformed message")
@@ -348,11 +509,79 @@ rcli PUBLISH change_batch_quantity '{"batchref": "RT-nope", "qty": 1}' >/dev/nul
 rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": 6}' >/dev/null
 check "four malformed messages: four log lines" \
 	wait_until 10 sh -c "[ \$(grep -cF 'skipped a malformed message' '$PSLOG') -ge $((before + 4)) ]"
+# A NUL byte: as a C string the message would be cut there and its prefix run.
+printf '{"batchref": "RT-dup-id", "qty": 3}\0{"more": 1}' | rcli -x PUBLISH change_batch_quantity >/dev/null
+check "a message with a NUL byte is skipped as malformed, not cut" \
+	wait_until 10 sh -c "grep -F 'skipped a malformed message' '$PSLOG' | grep -qF 'NUL byte'"
+is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-dup-id' AND payload ->> 'qty' = '3'")" 0 \
+	"... and its prefix before the NUL is not executed"
 check "a message for an unknown batch is logged as rejected" \
 	wait_until 5 sh -c "grep -F 'skipped a rejected message' '$PSLOG' | grep -qF 'unknown batch reference'"
 check "the relay keeps running and executes the next message" \
 	wait_until 10 sql_is "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-dup-id' AND payload ->> 'qty' = '6'" 1
 check "the relay is alive" alive "$RELAY_PID"
+
+# Errors that do not say "this message is bad" keep the message and retry
+# it: a trigger fences allocation.batches with a chosen SQLSTATE (a
+# read-only fence 25006 as in a switchover, and other codes the relay has
+# no special case for); once the fence is lifted the command runs.  A data
+# exception (22023) from the same fence still drops the message.
+sql "$DB_PS" "CREATE TABLE public.relay_fence (sqlstate text);
+              GRANT SELECT ON public.relay_fence TO PUBLIC;
+              CREATE FUNCTION public.relay_fence_check() RETURNS trigger LANGUAGE plpgsql AS
+              \$f\$ DECLARE s text; BEGIN
+                  SELECT f.sqlstate INTO s FROM public.relay_fence AS f LIMIT 1;
+                  IF s IS NOT NULL THEN RAISE EXCEPTION 'fenced by the test' USING ERRCODE = s; END IF;
+                  RETURN NEW; END \$f\$;
+              CREATE TRIGGER relay_fence BEFORE UPDATE ON allocation.batches
+                  FOR EACH ROW EXECUTE FUNCTION public.relay_fence_check();
+              SELECT allocation.add_batch('RT-fence', 'RT-FENCE', 100)" >/dev/null
+qty=50
+for state in 25006 0A000 P0001 72000 58030; do
+	qty=$((qty + 1))
+	sql "$DB_PS" "INSERT INTO public.relay_fence VALUES ('$state')"
+	before=$(log_count "$PSLOG" "failed for now")
+	rcli PUBLISH change_batch_quantity "{\"batchref\": \"RT-fence\", \"qty\": $qty}" >/dev/null
+	wait_until 10 sh -c "grep -F 'failed for now' '$PSLOG' | grep -F 'RT-fence' | grep -qF 'SQLSTATE $state'"
+	sleep 0.5
+	sql "$DB_PS" "DELETE FROM public.relay_fence"
+	check "SQLSTATE $state is retried, not dropped: the command runs once the cause is gone" \
+		wait_until 10 sql_is "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-fence' AND (payload ->> 'qty')::int = $qty" 1
+done
+sql "$DB_PS" "INSERT INTO public.relay_fence VALUES ('22023')"
+before=$(log_count "$PSLOG" "skipped a malformed message")
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-fence", "qty": 99}' >/dev/null
+check "a data exception (22023) still drops the message as malformed" \
+	wait_until 10 sh -c "[ \$(grep -cF 'skipped a malformed message' '$PSLOG') -gt $before ]"
+sql "$DB_PS" "DROP TRIGGER relay_fence ON allocation.batches; DROP TABLE public.relay_fence" >/dev/null
+
+# A failure that recurs right after connecting: the relay's role has a
+# 100 ms lock_timeout and another session holds the consumer's row, so
+# every ack_events fails (55P03) after Redis took the event.  The relay
+# keeps its connection and backs off exponentially (here to 4 s): a few
+# copies of the event in 6 s, not one every quarter of a second.
+STORMLOG=$WORK/relay-storm.log
+sql "$DB_PS" "SELECT allocation.register_consumer('relay-storm', false)" >/dev/null
+sql "$DB_PS" "SELECT allocation.add_batch('RT-storm', 'RT-STORM', 1)" >/dev/null
+"${PSQL[@]}" -d "$DB_PS" -c "BEGIN" \
+	-c "SELECT FROM allocation.consumers WHERE name = 'relay-storm' FOR UPDATE" \
+	-c "SELECT pg_sleep(6)" -c "COMMIT" >/dev/null 2>&1 &
+LOCKER_PID=$!
+sleep 0.3
+"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --backoff-max 4 --poll-interval 0.5 --no-inbound \
+	--dsn "dbname=$DB_PS user=$ROLE_ADMIN options='-c lock_timeout=100'" --consumer relay-storm \
+	--channel-prefix relay-storm. -v >> "$STORMLOG" 2>&1 &
+STORM_PID=$!
+wait "$LOCKER_PID" 2>/dev/null
+LOCKER_PID=
+check "after the lock is gone the storm relay acknowledges the event" wait_until 10 all_acked "$DB_PS" relay-storm
+copies=$(grep -F 'published BatchCreated' "$STORMLOG" | wc -l)
+echo "# storm: $copies copies of the event, $(log_count "$STORMLOG" "ack_events failed") failed acks in 6 s"
+check "a recurring transient query error backs off: at most 8 copies of the event in 6 s (got $copies)" \
+	[ "$copies" -ge 1 -a "$copies" -le 8 ]
+is "$(log_count "$STORMLOG" "postgres: connection lost")" 0 \
+	"a transient query error (lock timeout) keeps the connection"
+stop "$STORM_PID"
 
 # Redis killed and restarted under the relay.
 echo "# redis restart under the pub/sub relay ($(elapsed)s)"
@@ -388,6 +617,8 @@ is "$rc" 0 "SIGTERM: the pub/sub relay exits 0"
 check "SIGTERM: logged" log_has "$PSLOG" "stopped:"
 stop "$SUB_PID"
 SUB_PID=
+stop "$BOOK_PID"
+BOOK_PID=
 
 # --- streams ---------------------------------------------------------------------------
 
@@ -509,25 +740,26 @@ check "the restarted relay catches up" wait_until 20 all_acked "$DB_ST" relay-st
 
 # verify: every event of the outbox is in Redis, copies alike
 verify_streams() {
+	local VDB=${VDB:-$DB_ST}
 	stream_events "$WORK/streams.tsv"
-	load "$WORK/streams.tsv" "$DB_ST" received >/dev/null
-	total=$(sql "$DB_ST" "SELECT count(*) FROM allocation.outbox")
-	got=$(sql "$DB_ST" "SELECT count(*) || ' ' || count(DISTINCT body::jsonb ->> 'id') FROM received")
-	is "$(sql "$DB_ST" "SELECT count(*) FROM allocation.outbox o
+	load "$WORK/streams.tsv" "$VDB" received >/dev/null
+	total=$(sql "$VDB" "SELECT count(*) FROM allocation.outbox")
+	got=$(sql "$VDB" "SELECT count(*) || ' ' || count(DISTINCT body::jsonb ->> 'id') FROM received")
+	is "$(sql "$VDB" "SELECT count(*) FROM allocation.outbox o
 	                    WHERE NOT EXISTS (SELECT FROM received r WHERE (r.body::jsonb ->> 'id')::uuid = o.id)")" 0 \
 		"$1: every committed event ($total) is in Redis (received $got: messages, distinct ids)"
-	is "$(sql "$DB_ST" "SELECT count(DISTINCT body::jsonb ->> 'id') FROM received")" "$total" \
+	is "$(sql "$VDB" "SELECT count(DISTINCT body::jsonb ->> 'id') FROM received")" "$total" \
 		"$1: distinct ids in Redis = events in the outbox"
-	is "$(sql "$DB_ST" "SELECT count(*) FROM (SELECT body::jsonb ->> 'id' FROM received GROUP BY 1
+	is "$(sql "$VDB" "SELECT count(*) FROM (SELECT body::jsonb ->> 'id' FROM received GROUP BY 1
 	                                          HAVING count(DISTINCT body::jsonb) > 1
 	                                              OR count(DISTINCT src) > 1) AS d")" 0 \
 		"$1: a duplicate carries the same id, body and stream"
-	is "$(sql "$DB_ST" "SELECT count(*) FROM (SELECT body::jsonb ->> 'aggregateid', body::jsonb ->> 'aggregate_seq'
+	is "$(sql "$VDB" "SELECT count(*) FROM (SELECT body::jsonb ->> 'aggregateid', body::jsonb ->> 'aggregate_seq'
 	                                          FROM received GROUP BY 1, 2
 	                                          HAVING count(DISTINCT body::jsonb ->> 'id') > 1) AS d")" 0 \
 		"$1: one id per (aggregate, aggregate_seq)"
 	# first copies in stream order: each aggregate's aggregate_seq only grows
-	is "$(sql "$DB_ST" "WITH firsts AS (
+	is "$(sql "$VDB" "WITH firsts AS (
 	                      SELECT src, body::jsonb ->> 'aggregateid' AS agg,
 	                             (body::jsonb ->> 'aggregate_seq')::bigint AS seq, min(n) AS n
 	                        FROM received GROUP BY 1, 2, 3),
@@ -535,7 +767,7 @@ verify_streams() {
 	                      SELECT seq, lag(seq) OVER (PARTITION BY src, agg ORDER BY n) AS prev FROM firsts)
 	                    SELECT count(*) FROM ordered WHERE prev >= seq")" 0 \
 		"$1: in each stream, an aggregate's events come in aggregate_seq order"
-	dups=$(sql "$DB_ST" "SELECT count(*) - count(DISTINCT body::jsonb ->> 'id') FROM received")
+	dups=$(sql "$VDB" "SELECT count(*) - count(DISTINCT body::jsonb ->> 'id') FROM received")
 	echo "# $1: $total events, $dups duplicate deliveries"
 }
 verify_streams "kill test"
@@ -589,6 +821,180 @@ wait "$RELAY_PID"; rc=$?
 RELAY_PID=
 is "$rc" 0 "SIGTERM: exit status 0"
 check "SIGTERM: logged" log_has "$STLOG" "stopping (SIGTERM)"
+
+# A refused event holds back the events after it: Redis refuses XADD on
+# order.alloc (a string key: WRONGTYPE), which receives the Allocated event
+# between two BatchCreated events of the same aggregate.  While it is
+# refused, the second BatchCreated must not be in Redis; once the key is
+# gone, all three arrive, each stream's entries after the refused one.
+echo "# a refused event holds back the events after it ($(elapsed)s)"
+ORLOG=$WORK/relay-order.log
+rcli SET order.alloc blocked >/dev/null
+start_relay "$ORLOG" --dsn "dbname=$DB_ST" --consumer relay-order --mode streams --no-inbound \
+	--from-now --channel Allocated=order.alloc --channel-prefix order. -v
+wait_until 10 log_has "$ORLOG" "postgres: connected"
+sql "$DB_ST" "SELECT allocation.add_batch('OR-1', 'OR-SKU', 10);
+              SELECT allocation.allocate('OR-o', 'OR-SKU', 1);
+              SELECT allocation.add_batch('OR-2', 'OR-SKU', 10)" >/dev/null
+check "Redis refuses the Allocated event (WRONGTYPE), logged" \
+	wait_until 10 sh -c "grep -F 'redis refused event' '$ORLOG' | grep -qF WRONGTYPE"
+sleep 1.5
+is "$(rcli --raw XRANGE order.BatchCreated - + | grep -o '"ref": "OR-[12]"' | tr '\n' ' ')" '"ref": "OR-1" ' \
+	"while the Allocated event is refused, the BatchCreated after it is not published"
+rcli DEL order.alloc >/dev/null
+check "once Redis accepts it, everything is published and acknowledged" \
+	wait_until 10 all_acked "$DB_ST" relay-order
+entry_of() { rcli --raw XRANGE "$1" - + | awk -v p="$2" 'index($0, p) { print id; exit } /^[0-9]+-[0-9]+$/ { id = $0 }'; }
+alloc_id=$(entry_of order.alloc '"orderid": "OR-o"')
+b2_id=$(entry_of order.BatchCreated '"ref": "OR-2"')
+check "the BatchCreated after the refused event entered Redis after it ($alloc_id < $b2_id)" \
+	awk -v a="$alloc_id" -v b="$b2_id" 'BEGIN { split(a, x, "-"); split(b, y, "-");
+		exit !(a != "" && b != "" && (x[1] < y[1] || (x[1] == y[1] && x[2] < y[2]))) }'
+is "$(rcli --raw XRANGE order.BatchCreated - + | grep -o '"ref": "OR-[12]"' | tr '\n' ' ')" '"ref": "OR-1" "ref": "OR-2" ' \
+	"each event once, in order"
+stop "$RELAY_PID"
+RELAY_PID=
+
+# A frozen backend (SIGSTOP): a query waits at most --pg-timeout (2 s here,
+# given in the environment), then the relay reconnects and goes on; and a
+# SIGTERM while it waits for a frozen backend ends it within seconds.
+echo "# a frozen backend ($(elapsed)s)"
+FZLOG=$WORK/relay-freeze.log
+backend_of() { sql "$DB_ST" "SELECT pid FROM pg_stat_activity WHERE application_name = 'relay-freeze' ORDER BY backend_start DESC LIMIT 1"; }
+FROZEN=()
+thaw() { local p; for p in "${FROZEN[@]}"; do kill -CONT "$p" 2>/dev/null; done; }
+ALLOCATION_RELAY_PG_TIMEOUT=2 start_relay "$FZLOG" --dsn "dbname=$DB_ST application_name=relay-freeze" \
+	--consumer relay-freeze --mode streams --no-inbound --from-now --channel-prefix freeze.
+wait_until 10 log_has "$FZLOG" "postgres: connected"
+b1=$(backend_of)
+FROZEN+=("$b1")
+# frozen between two queries, not holding a lock others would wait for
+wait_until 5 sql_is "$DB_ST" "SELECT state FROM pg_stat_activity WHERE pid = $b1" idle
+kill -STOP "$b1"
+sql "$DB_ST" "SELECT allocation.add_batch('FZ-1', 'FZ-SKU', 1)" >/dev/null
+check "a frozen backend: the relay gives the query up after --pg-timeout and reconnects" \
+	wait_until 10 sh -c "grep -F 'postgres: connection lost' '$FZLOG' | grep -qF 'no answer within 2s' && [ \$(grep -cF 'postgres: connected' '$FZLOG') -ge 2 ]"
+check "... and publishes the event written meanwhile" wait_until 10 all_acked "$DB_ST" relay-freeze
+b2=$(backend_of)
+FROZEN+=("$b2")
+wait_until 5 sql_is "$DB_ST" "SELECT state FROM pg_stat_activity WHERE pid = $b2" idle
+kill -STOP "$b2"
+sleep 0.7
+kill -TERM "$RELAY_PID"
+stopped=no
+for _ in $(seq 1 80); do alive "$RELAY_PID" || { stopped=yes; break; }; sleep 0.1; done
+is "$stopped" yes "SIGTERM while the relay waits for a frozen backend: it stops within 8 s"
+thaw
+stop "$RELAY_PID"
+RELAY_PID=
+sql "$DB_ST" "SET client_min_messages = error; SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'relay-freeze'" >/dev/null
+
+# --- events from the WAL (--source wal) ------------------------------------------
+#
+# allocation.outbox_mode = both (the outbox rows are the reference the
+# checks compare with); the DBA made the publication; the relay's role has
+# REPLICATION.
+echo "# events from the WAL ($(elapsed)s)"
+WLOG=$WORK/relay-wal.log
+new_db "$DB_WAL" || exit 1
+"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' -c "DROP ROLE IF EXISTS $ROLE_WAL" \
+	-c "CREATE ROLE $ROLE_WAL LOGIN REPLICATION IN ROLE allocation_admin" \
+	-c "ALTER DATABASE $DB_WAL SET allocation.outbox_mode = 'both'" || exit 1
+sql "$DB_WAL" "CREATE PUBLICATION allocation_events" >/dev/null
+timeout 20 "$RELAY" --dsn "dbname=$DB_WAL user=$ROLE_ADMIN" --redis "redis://127.0.0.1:$REDIS_PORT" \
+	--source wal --slot relay_test_norepl > "$WORK/relay-norepl.log" 2>&1; rc=$?
+if [ "$rc" -eq 1 ] && log_has "$WORK/relay-norepl.log" "needs REPLICATION"; then
+	ok "--source wal as a role without REPLICATION: exit 1 with a hint"
+else
+	not_ok "--source wal as a role without REPLICATION: exit 1 with a hint" "exit $rc"
+	cat "$WORK/relay-norepl.log"
+fi
+rcli FLUSHALL >/dev/null
+: > "$WORK/pubsub.out"
+: > "$WORK/book.out"
+start_subscriber
+start_book_consumer
+start_relay "$WLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL" --mode pubsub --source wal --slot relay_test_wal
+check "wal: the relay creates its slot and streams" wait_until 10 log_has "$WLOG" "wal: connected"
+check "wal: the relay's session does not LISTEN (no NOTIFY at every commit)" \
+	sql_is "$DB_WAL" "SELECT count(*) FROM pg_stat_activity WHERE usename = '$ROLE_WAL' AND query LIKE '%LISTEN%'" 0
+sql "$DB_WAL" "SELECT allocation.add_batch('WT-old', 'WT-SKU', 10, '2011-01-01');
+               SELECT allocation.add_batch('WT-newer', 'WT-SKU', 10, '2011-01-02');
+               SELECT allocation.allocate('WT-order', 'WT-SKU', 10)" >/dev/null
+check "wal: the first allocation reaches the book's consumer" wait_until 10 sh -c "grep -qxF 'ok	WT-order	WT-old' '$WORK/book.out'"
+rcli PUBLISH change_batch_quantity '{"batchref": "WT-old", "qty": 5}' >/dev/null
+check "wal: the book's scenario: line_allocated carries the order and the new batch, in the book's shape" \
+	wait_until 10 sh -c "grep -qxF 'ok	WT-order	WT-newer' '$WORK/book.out'"
+is "$(grep -c '^bad' "$WORK/book.out")" 0 "wal: every line_allocated message is the book's"
+# A session holding a transaction id, idle in transaction: with the WAL as
+# the source it delays nothing (the outbox's consumer API would wait for it).
+"${PSQL[@]}" -d "$DB_WAL" -c "BEGIN" -c "SELECT pg_current_xact_id()" -c "SELECT pg_sleep(8)" -c "COMMIT" >/dev/null 2>&1 &
+IDLE_PID=$!
+GEN_PIDS+=("$IDLE_PID")
+sleep 0.5
+sql "$DB_WAL" "SELECT allocation.allocate('WT-idle', 'WT-SKU', 1)" >/dev/null
+check "wal: an event committed while another session holds a transaction id arrives at once" \
+	wait_until 4 sh -c "grep -qF 'ok	WT-idle	' '$WORK/book.out'"
+check "... while the session still holds it" alive "$IDLE_PID"
+stop "$RELAY_PID"
+RELAY_PID=
+stop "$SUB_PID"; SUB_PID=
+stop "$BOOK_PID"; BOOK_PID=
+
+# kill -9 mid-stream: the slot's position is confirmed only after Redis
+# took the events, so nothing committed is lost and a re-sent event is the
+# same (streams mode keeps every copy for the check).
+echo "# wal: kill test, 3 SIGKILLs while 2 sessions write events ($(elapsed)s)"
+rcli FLUSHALL >/dev/null
+sql "$DB_WAL" "TRUNCATE allocation.outbox; CREATE TABLE relay_kill_stop (stop boolean)" >/dev/null
+wal_writer() {
+	"${PSQL[@]}" -d "$DB_WAL" -c "
+	DO \$\$
+	BEGIN
+		FOR i IN 1..300 LOOP
+			PERFORM allocation.add_batch('WB-$1-' || i, 'W-$1-' || (i % 5), 3);
+			PERFORM allocation.allocate('WO-$1-' || i, 'W-$1-' || (i % 5), 2);
+			COMMIT;
+			EXIT WHEN EXISTS (SELECT FROM relay_kill_stop);
+			PERFORM pg_sleep(0.005);
+		END LOOP;
+	END
+	\$\$"
+}
+start_relay "$WLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL" --mode streams --source wal --slot relay_test_wal_st --no-inbound --batch-size 20
+wait_until 10 sh -c "[ \$(grep -cF 'wal: connected' '$WLOG') -ge 2 ]"
+wal_writer a > "$WORK/wal-writer-a.log" 2>&1 &
+WA=$!
+wal_writer b > "$WORK/wal-writer-b.log" 2>&1 &
+WB=$!
+GEN_PIDS+=("$WA" "$WB")
+for round in 1 2 3; do
+	sleep "0.$((2 + RANDOM % 5))"
+	kill -KILL "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null
+	start_relay "$WLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL" --mode streams --source wal --slot relay_test_wal_st --no-inbound --batch-size 20
+done
+sleep 0.3
+sql "$DB_WAL" "INSERT INTO relay_kill_stop VALUES (true)" >/dev/null
+wait "$WA"; wait "$WB"
+caught_up() {
+	sql_is "$DB_WAL" "SELECT confirmed_flush_lsn >= pg_current_wal_insert_lsn() - 100000 AND
+	                         (SELECT count(*) FROM allocation.outbox) > 0
+	                    FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_st'" t &&
+		[ "$(rcli XLEN allocation.BatchCreated)" -ge "$(sql "$DB_WAL" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchCreated'")" ]
+}
+check "wal: the restarted relay catches up" wait_until 20 caught_up
+VDB=$DB_WAL verify_streams "wal kill test"
+stop "$RELAY_PID"
+RELAY_PID=
+entries() { local k n=0; for k in $(rcli --raw KEYS '*'); do n=$((n + $(rcli XLEN "$k"))); done; echo "$n"; }
+before=$(entries)
+start_relay "$WLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL" --mode streams --source wal --slot relay_test_wal_st --no-inbound --batch-size 20
+wait_until 10 sh -c "[ \$(grep -cF 'wal: connected' '$WLOG') -ge 6 ]"
+sleep 1.5
+is "$(entries)" "$before" "wal: after SIGTERM the slot's position was confirmed: a restarted relay sends nothing again"
+stop "$RELAY_PID"
+RELAY_PID=
+sql "$DB_WAL" "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name LIKE 'relay_test%'" >/dev/null
 
 echo "# relay tests took $(elapsed)s"
 printf '%d passed, %d failed\n' "$npass" "$nfail"

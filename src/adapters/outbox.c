@@ -46,6 +46,7 @@
 
 #include "listeners.h"
 #include "outbox.h"
+#include "wal_events.h"
 
 #define TEXT(s) CStringGetTextDatum(s)
 #define EQ AL_EQ
@@ -388,6 +389,11 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 	row[4] = Int64GetDatum(seq);
 	row[5] = Int64GetDatum((int64) key);
 	row[6] = new_event_id();
+	/* allocation.outbox_mode: the WAL's readers (wal_events.c), the table's */
+	if (al_pg_outbox_mode_wal())
+		al_pg_wal_event(row[6], al_event_name(ev->type), aggregatetype, aggregateid,
+						seq, DatumGetJsonbP(row[3]));
+	if (al_pg_outbox_mode_table())
 	{
 		outbox_state *os = state_of(s);
 

@@ -26,6 +26,7 @@
 
 char	   *al_stock_alert_recipient = NULL;
 int			al_notify_events = AL_NOTIFY_AUTO;
+int			al_outbox_mode = AL_OUTBOX_TABLE;
 
 bool
 al_stock_alert_address_valid(const char *address)

@@ -42,4 +42,13 @@ typedef enum al_notify_mode
 } al_notify_mode;
 extern int	al_notify_events;
 
+/* allocation.outbox_mode: where events go (wal_events.c) */
+typedef enum al_outbox_where
+{
+	AL_OUTBOX_TABLE,			/* the outbox table (the consumer API) */
+	AL_OUTBOX_WAL,				/* logical messages in the WAL only */
+	AL_OUTBOX_BOTH
+} al_outbox_where;
+extern int	al_outbox_mode;
+
 #endif							/* AL_SETTINGS_H */

@@ -45,6 +45,13 @@ static const struct config_enum_entry notify_options[] = {
 	{NULL, 0, false}
 };
 
+static const struct config_enum_entry outbox_mode_options[] = {
+	{"table", AL_OUTBOX_TABLE, false},
+	{"wal", AL_OUTBOX_WAL, false},
+	{"both", AL_OUTBOX_BOTH, false},
+	{NULL, 0, false}
+};
+
 /* Define the settings; reserve the prefix "allocation". */
 void
 _PG_init(void)
@@ -71,6 +78,17 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	al_mailer_define_settings();
+	DefineCustomEnumVariable("allocation.outbox_mode",
+							 "Where events are recorded: the outbox table, the WAL, or both (superusers only).",
+							 "table: rows of allocation.outbox (the consumer API); wal: transactional logical "
+							 "messages for readers of a logical replication slot (needs wal_level = logical); "
+							 "both: the two.",
+							 &al_outbox_mode,
+							 AL_OUTBOX_TABLE,
+							 outbox_mode_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("allocation");
 }
 

@@ -1,0 +1,72 @@
+/*
+ * wal.h - events from the WAL (--source wal): a logical replication slot
+ * read with the built-in pgoutput plugin over libpq's replication
+ * protocol.  The extension writes each event as a transactional logical
+ * message (allocation.outbox_mode = wal or both); the walsender sends them
+ * at commit, in commit order, without NOTIFY.  The slot's position is
+ * confirmed only up to transactions whose events Redis accepted.
+ */
+#ifndef RELAY_WAL_H
+#define RELAY_WAL_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "link.h"
+
+/* An event received and not yet accepted by Redis (malloc'ed copies). */
+typedef struct
+{
+	char	   *data;			/* "<id>\n<type>\n<envelope>", NUL-terminated */
+	const char *id;				/* into data */
+	const char *type;
+	const char *envelope;
+	size_t		envelopelen;
+	const char *payload;		/* into the envelope: its "payload" value */
+	size_t		payloadlen;
+} wal_event;
+
+/* Where a transaction ends: confirmable once events[0..upto) are done. */
+typedef struct
+{
+	size_t		upto;
+	uint64_t	end_lsn;
+} wal_commit;
+
+typedef struct
+{
+	PGconn	   *conn;
+	link_state	link;
+	const relay_config *cfg;
+	wal_event  *events;			/* received, not yet accepted, in order */
+	size_t		nevents;
+	size_t		cap;
+	wal_commit *commits;
+	size_t		ncommits;
+	size_t		ccap;
+	int			in_xact;		/* between Begin and Commit */
+	uint64_t	confirmed;		/* flush position told to the server */
+	uint64_t	reported;		/* ... last sent */
+	uint64_t	idle_end;		/* a keepalive's WAL end, nothing in flight */
+	double		last_status;
+} wal_side;
+
+void		wal_init(wal_side *w, const relay_config *cfg);
+/*
+ * Connect for replication, create the slot when it is missing and start
+ * streaming.  0; -1: failed (logged, retried with backoff); -2: fatal (a
+ * configuration the relay cannot fix: wal_level, rights).
+ */
+int			wal_connect(wal_side *w, double now);
+void		wal_close(wal_side *w);
+int			wal_socket(const wal_side *w);
+/* Take in what the server sent; 0, or -1: connection lost. */
+int			wal_read(wal_side *w, double now);
+/* The first n events were accepted by Redis: forget them, confirm what is whole. */
+void		wal_accepted(wal_side *w, size_t n);
+/* Send a status update when due (or force); -1: connection lost. */
+int			wal_status(wal_side *w, double now, int force);
+
+#endif

@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * wal_events.h
+ *	  Events as transactional logical messages in the WAL, for readers of a
+ *	  logical replication slot (allocation.outbox_mode).
+ *
+ * src/adapters/wal_events.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef AL_WAL_EVENTS_H
+#define AL_WAL_EVENTS_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+/* Does allocation.outbox_mode write rows of allocation.outbox? */
+extern bool al_pg_outbox_mode_table(void);
+/* Does it write logical messages? */
+extern bool al_pg_outbox_mode_wal(void);
+/* One event as a transactional logical message (prefix "allocation"). */
+extern void al_pg_wal_event(Datum id, const char *type, const char *aggregatetype,
+							const char *aggregateid, int64 seq, Jsonb *payload);
+
+#endif							/* AL_WAL_EVENTS_H */
