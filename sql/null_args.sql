@@ -34,6 +34,8 @@ WITH fns AS (
 									 ELSE CASE format_type(t, NULL)
 										  WHEN 'text' THEN '''NA-1'''
 										  WHEN 'integer' THEN '1'
+										  WHEN 'bigint' THEN '9223372036854775807'
+										  WHEN 'interval' THEN '''1 day'''
 										  WHEN 'boolean' THEN 'true'
 										  WHEN 'date' THEN 'DATE ''2026-01-01'''
 										  WHEN 'uuid' THEN '''00000000-0000-0000-0000-000000000000''::uuid'

@@ -942,7 +942,7 @@ RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	r allocation.notifications := allocation._notification_row(id);
+	r allocation.notifications;
 	max_attempts integer := pg_catalog.current_setting('allocation.mail_max_attempts')::integer;
 	delay double precision := pg_catalog.current_setting('allocation.mail_retry_delay')::double precision;
 	max_delay double precision := pg_catalog.current_setting('allocation.mail_retry_max_delay')::double precision;
@@ -953,6 +953,7 @@ BEGIN
 			CASE WHEN error IS NULL THEN 'error' ELSE 'permanent' END
 			USING ERRCODE = '22004';
 	END IF;
+	r := allocation._notification_row(id);	-- arguments first, then the lookup
 	IF r.sent_at IS NOT NULL THEN
 		RETURN 'sent';		-- another mailer delivered it: nothing to do
 	END IF;
