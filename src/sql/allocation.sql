@@ -846,9 +846,9 @@ BEGIN
 		RAISE EXCEPTION 'invalid max %', max
 			USING ERRCODE = '22023', DETAIL = 'Claim 1 to 10000 notifications at a time.';
 	END IF;
-	IF lease <= interval '0' THEN
+	IF lease <= interval '0' OR lease > interval '1 day' THEN
 		RAISE EXCEPTION 'invalid lease %', lease
-			USING ERRCODE = '22023', DETAIL = 'A lease is a positive interval.';
+			USING ERRCODE = '22023', DETAIL = 'A lease is a positive interval of at most one day.';
 	END IF;
 	INSERT INTO allocation.mail_identity (token)
 	VALUES (pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''))
@@ -961,7 +961,9 @@ BEGIN
 	UPDATE allocation.notifications n
 	   SET attempts = r.attempts + 1,
 		   last_error = pg_catalog.left(error, 2000),
-		   claimed_until = NULL,
+		   -- the lease is kept: a report that comes after it ran out may be
+		   -- from a mailer whose row another one claimed since, and ending
+		   -- that one's lease would let a third send it too
 		   dead_at = CASE WHEN dead THEN pg_catalog.clock_timestamp() END,
 		   next_attempt_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(
 				secs => LEAST(delay * 2.0 ^ LEAST(r.attempts, 60), max_delay))
