@@ -329,12 +329,16 @@ pgoutput_message(wal_side *w, const char *m, size_t len)
 			break;
 		case 'M':
 			{
-				/* flags(1) lsn(8) prefix\0 length(4) content */
+				/*
+				 * flags(1) lsn(8) prefix\0 length(4) content.  Ours are
+				 * transactional (flags bit 1): a non-transactional one is
+				 * sent at once, even if its transaction then rolls back.
+				 */
 				const char *prefix = m + 10;
 				const char *end = len > 10 ? memchr(prefix, '\0', len - 10) : NULL;
 				uint32_t	clen;
 
-				if (end == NULL || (size_t) (end + 5 - m) > len)
+				if (end == NULL || (m[1] & 1) == 0 || (size_t) (end + 5 - m) > len)
 					return;
 				clen = get32(end + 1);
 				if ((size_t) (end + 5 - m) + clen > len || strcmp(prefix, "allocation") != 0)
