@@ -352,7 +352,8 @@ redis_url_redact(const char *url, char *buf, size_t buflen)
 		size_t		hostlen;
 
 		host += 3;
-		hostlen = strcspn(host, "/?");
+		/* to the end: a password written with a raw '/' or '?' stays hidden */
+		hostlen = strlen(host);
 		at = memchr(host, '@', hostlen);
 		if (at)
 		{
