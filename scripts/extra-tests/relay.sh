@@ -30,8 +30,10 @@
 #             REPLICATION exits 1 with a hint; the book's scenario in the
 #             book's shape; no LISTEN; a session idle in transaction with
 #             an xid delays no event; a non-transactional message of a
-#             rolled-back transaction is not published; kill -9 three times mid-stream: every
-#             committed event in Redis, copies alike, aggregates in order
+#             rolled-back transaction is not published; kill -9 three times
+#             mid-stream: every committed event in Redis, copies alike,
+#             aggregates in order; with Redis unreachable, 48 MB of events
+#             leave the relay's memory bounded
 #   streams   commands from a stream (consumer group, XACK after commit,
 #             a repeated message_id runs once, a malformed entry is skipped
 #             and acknowledged); the relay killed with SIGKILL again and
@@ -1001,6 +1003,33 @@ start_relay "$WLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL" --mode streams --sourc
 wait_until 10 sh -c "[ \$(grep -cF 'wal: connected' '$WLOG') -ge 6 ]"
 sleep 1.5
 is "$(entries)" "$before" "wal: after SIGTERM the slot's position was confirmed: a restarted relay sends nothing again"
+stop "$RELAY_PID"
+RELAY_PID=
+
+# Bounded memory with Redis unreachable: the relay holds a batch or two of
+# events, not the slot's whole backlog (48 MB of events written meanwhile).
+WMEMLOG=$WORK/relay-wal-memory.log
+"$RELAY" --redis "redis://127.0.0.1:1" --backoff-max 1 --dsn "dbname=$DB_WAL user=$ROLE_WAL" \
+	--source wal --slot relay_test_wal_mem --no-inbound >> "$WMEMLOG" 2>&1 &
+RELAY_PID=$!
+if wait_until 10 log_has "$WMEMLOG" "wal: connected"; then
+	rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$RELAY_PID/status"; }
+	rss_before=$(rss)
+	sql "$DB_WAL" "DO \$\$ BEGIN FOR t IN 1..48 LOOP
+	                 PERFORM pg_logical_emit_message(true, 'allocation',
+	                   format(E'00000000-0000-0000-0000-%s\\nBig\\n{\"id\" : \"x\", \"payload\" : \"%s\"}',
+	                          lpad(g::text, 12, '0'), repeat('x', 10000)))
+	                   FROM generate_series(1, 100) g;
+	                 COMMIT;
+	               END LOOP; END \$\$" >/dev/null
+	sleep 2
+	rss_after=$(rss)
+	echo "# memory: wal relay RSS $rss_before kB -> $rss_after kB after 48 MB of events with Redis down"
+	check "wal: 48 MB of events while Redis is unreachable: the relay grows by less than 24 MB ($(( (rss_after - rss_before) / 1024 )) MB)" \
+		[ $((rss_after - rss_before)) -lt 24576 ]
+else
+	not_ok "wal: the memory test's relay streams"
+fi
 stop "$RELAY_PID"
 RELAY_PID=
 sql "$DB_WAL" "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name LIKE 'relay_test%'" >/dev/null
