@@ -579,7 +579,7 @@ run(relay *r, const sigset_t *waitmask)
 		sub_fd = r->rs.link.up ? redis_sub_socket(&r->rs) : -1;
 		if (pg_fd >= 0)
 			fds[nfds++] = (struct pollfd) {.fd = pg_fd, .events = POLLIN};
-		if (wal_socket(&r->wal) >= 0)
+		if (wal_socket(&r->wal) >= 0 && r->wal.nevents < (size_t) cfg->batch_size * 2)
 			fds[nfds++] = (struct pollfd) {.fd = wal_socket(&r->wal), .events = POLLIN};
 		if (sub_fd >= 0)		/* last: read below */
 			fds[nfds++] = (struct pollfd) {.fd = sub_fd, .events = POLLIN};

@@ -358,6 +358,9 @@ wal_read(wal_side *w, double now)
 
 	if (w->conn == NULL)
 		return -1;
+	/* two batches in hand: leave the rest in the socket (TCP holds the walsender back) */
+	if (w->nevents >= (size_t) w->cfg->batch_size * 2)
+		return 0;
 	if (!PQconsumeInput(w->conn))
 	{
 		one_line(PQerrorMessage(w->conn), err, sizeof err);
