@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "al_core.h"
+#include "pg_compat.h"
 
 /* Class ZA: implementation-defined, so it cannot collide with the standard's */
 #define ERRCODE_ZA_UNKNOWN_SKU			MAKE_SQLSTATE('Z','A','0','0','1')

@@ -35,6 +35,20 @@
 
 #include "utils/acl.h"
 
+/* 17 added LogLogicalMessage's "flush" argument: no flush, as before */
+#if PG_VERSION_NUM >= 170000
+#define al_log_logical_message(prefix, msg, len, transactional) \
+	LogLogicalMessage(prefix, msg, len, transactional, false)
+#else
+#define al_log_logical_message(prefix, msg, len, transactional) \
+	LogLogicalMessage(prefix, msg, len, transactional)
+#endif
+
+/* 18 replaced pg_attribute_noreturn() (after a declaration) by pg_noreturn */
+#ifndef pg_attribute_noreturn
+#define pg_attribute_noreturn() __attribute__((noreturn))
+#endif
+
 #if PG_VERSION_NUM >= 160000
 #include "catalog/pg_proc.h"
 #include "varatt.h"

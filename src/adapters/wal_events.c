@@ -42,6 +42,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "pg_compat.h"
 #include "settings.h"
 #include "wal_events.h"
 
@@ -95,7 +96,7 @@ al_pg_wal_event(Datum id, const char *type, const char *aggregatetype,
 					 seq, when);
 	(void) JsonbToCString(&buf, &payload->root, VARSIZE(payload));
 	appendStringInfoChar(&buf, '}');
-	LogLogicalMessage("allocation", buf.data, buf.len, true);
+	al_log_logical_message("allocation", buf.data, buf.len, true);
 	pfree(buf.data);
 	pfree(idtext);
 }
