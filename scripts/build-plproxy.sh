@@ -42,7 +42,14 @@ while [ $# -gt 0 ]; do
 done
 [[ $major =~ ^[0-9]+$ ]] || die "--major wants a number"
 
-BASE=${ALLOC_PG_BUILD_DIR:-$ROOT/build/pg}
+# Where scripts/build-postgres.sh put the server (the same rule).
+if [ -n "${ALLOC_PG_BUILD_DIR:-}" ]; then
+	BASE=$ALLOC_PG_BUILD_DIR
+elif [ "$(id -u)" -ne 0 ] || as_cluster_owner test -x "$ROOT" 2>/dev/null; then
+	BASE=$ROOT/build/pg
+else
+	BASE=/var/tmp/allocation-pg-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)
+fi
 SOURCES=$BASE/sources
 DEST=$BASE/$major-$flavour
 PREFIX=$DEST/install
