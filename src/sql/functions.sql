@@ -1,265 +1,38 @@
-/* src/sql/allocation--0.1.0--0.2.0.sql: upgrade of allocation 0.1.0 to 0.2.0 */
-
--- complain if script is sourced in psql, rather than via ALTER EXTENSION
-\echo Use "ALTER EXTENSION allocation UPDATE TO '0.2.0'" to load this file. \quit
+/* src/sql/functions.sql: functions, views, triggers and rights of extension allocation */
 
 --------------------------------------------------------------------------
--- What a fresh 0.2.0 install creates (src/sql/allocation.sql), reached
--- from 0.1.0 without losing data: batches, order lines, products, the
--- outbox, the read model and notifications are kept as they are.
---
--- Not preserved: privileges granted by hand on the views products and
--- stock (they are dropped and recreated: a view column cannot change its
--- collation), and this update fails while a user object depends on those
--- views (no CASCADE).  Events recorded by 0.1.0 stay as they were written.
+-- Every function, view and trigger of the extension is defined here and
+-- nowhere else, with its comment and its rights.  make appends this file
+-- to src/sql/schema.sql for the install script and to the migration of
+-- src/sql/migrations/ for the upgrade script, so the same text runs on a
+-- fresh schema and on an updated one: every statement is CREATE OR
+-- REPLACE, COMMENT, GRANT or REVOKE, and means the same when the object
+-- is already there (make unit checks it: scripts/check-sql-sources.sh).
+-- A signature or result type that changes, a view whose columns change,
+-- a function removed: the migration drops the old one first.
 --------------------------------------------------------------------------
 
--- Roles, as in the install script: created NOLOGIN when missing
-DO $roles$
-BEGIN
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'allocation_user') THEN
-		CREATE ROLE allocation_user NOLOGIN;
-	END IF;
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'allocation_admin') THEN
-		CREATE ROLE allocation_admin NOLOGIN;
-	END IF;
-	IF NOT pg_catalog.pg_has_role('allocation_admin', 'allocation_user', 'MEMBER') THEN
-		GRANT allocation_user TO allocation_admin;
-	END IF;
-END
-$roles$;
-
--- Schema allocation becomes a member of the extension, as in a fresh
--- install, so that DROP EXTENSION removes it with its rights.  A schema
--- that holds its extension cannot be one of its members, so the extension
--- first moves to pg_catalog, where a fresh install registers it.
--- PostgreSQL has no command for that move: the catalog is updated
--- directly (this script runs as a superuser: the extension is not
--- trusted), the dependency on the old schema is dropped (pg_catalog is
--- pinned and needs none).
--- 0.1.0 took over a schema allocation that existed before it; a fresh
--- install refuses one (42P06).  The same here: a schema owned by another
--- role than the extension's, or holding objects that are not ours, stays
--- someone else's and the update stops (the database stays at 0.1.0).
-DO $foreign$
-DECLARE
-	nsp pg_catalog.oid := 'allocation'::pg_catalog.regnamespace;
-	ext pg_catalog.oid := (SELECT e.oid FROM pg_catalog.pg_extension e
-							WHERE e.extname OPERATOR(pg_catalog.=) 'allocation');
-BEGIN
-	IF (SELECT n.nspowner FROM pg_catalog.pg_namespace n
-		 WHERE n.oid OPERATOR(pg_catalog.=) nsp)
-	   OPERATOR(pg_catalog.<>)
-	   (SELECT e.extowner FROM pg_catalog.pg_extension e
-		 WHERE e.oid OPERATOR(pg_catalog.=) ext)
-	OR EXISTS (
-		SELECT FROM (
-			SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, c.oid
-			  FROM pg_catalog.pg_class c
-			 WHERE c.relnamespace OPERATOR(pg_catalog.=) nsp
-			   AND c.relkind OPERATOR(pg_catalog.<>) ALL (ARRAY['i', 'S', 't', 'c']::"char"[])
-			UNION ALL
-			SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid
-			  FROM pg_catalog.pg_proc p
-			 WHERE p.pronamespace OPERATOR(pg_catalog.=) nsp
-			UNION ALL
-			SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, o.oid
-			  FROM pg_catalog.pg_operator o
-			 WHERE o.oprnamespace OPERATOR(pg_catalog.=) nsp
-		) obj (classid, objid)
-		 WHERE NOT EXISTS (
-			SELECT FROM pg_catalog.pg_depend d
-			 WHERE d.classid OPERATOR(pg_catalog.=) obj.classid
-			   AND d.objid OPERATOR(pg_catalog.=) obj.objid
-			   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
-			   AND d.refobjid OPERATOR(pg_catalog.=) ext
-			   AND d.deptype OPERATOR(pg_catalog.=) 'e'))
-	THEN
-		RAISE EXCEPTION 'schema "allocation" is not the extension''s own'
-			USING ERRCODE = '42P06',
-				  DETAIL = 'It was made before the extension by another role, or holds objects that are not the extension''s.',
-				  HINT = 'Give the schema to the extension''s owner and move the other objects out of it, then update again.';
-	END IF;
-END
-$foreign$;
-
-UPDATE pg_catalog.pg_extension
-   SET extnamespace = 'pg_catalog'::pg_catalog.regnamespace
- WHERE extname = 'allocation';
-DELETE FROM pg_catalog.pg_depend
- WHERE classid = 'pg_catalog.pg_extension'::pg_catalog.regclass
-   AND objid = (SELECT e.oid FROM pg_catalog.pg_extension e
-				 WHERE e.extname = 'allocation')
-   AND refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
-   AND refobjid = 'allocation'::pg_catalog.regnamespace
-   AND deptype = 'n';
-ALTER EXTENSION allocation ADD SCHEMA allocation;
-
 --------------------------------------------------------------------------
--- Write model
+-- Rights on the schema (the contract: security model).  Nothing for PUBLIC.
 --------------------------------------------------------------------------
 
--- product_state: room for HOT updates of the counters (set before the
--- rewrite below, so that it applies to the rewritten table)
-ALTER TABLE allocation.product_state SET (fillfactor = 80);
-
--- product_state.event_key: xid8 -> bigint, the same number (NULL -> 0)
-ALTER TABLE allocation.product_state
-	ALTER COLUMN event_key TYPE bigint
-		USING COALESCE(event_key::text::bigint, 0),
-	ALTER COLUMN event_key SET DEFAULT 0,
-	ALTER COLUMN event_key SET NOT NULL;
-
--- batches: room for HOT updates (before the rewrite by the new column)
-ALTER TABLE allocation.batches SET (fillfactor = 80);
-
--- batches.has_stock: generated column, computed for the existing rows
-ALTER TABLE allocation.batches
-	ADD COLUMN has_stock boolean GENERATED ALWAYS AS
-		(allocated_quantity < purchased_quantity) STORED;
-
--- batches: one CHECK instead of three (each is compiled again from its
--- text by every UPDATE); the rows satisfy it, since they satisfied the three
-ALTER TABLE allocation.batches
-	DROP CONSTRAINT batches_purchased_quantity_check,
-	DROP CONSTRAINT batches_allocated_quantity_check,
-	DROP CONSTRAINT batches_not_oversold,
-	ADD CONSTRAINT batches_not_oversold
-		CHECK (0 <= allocated_quantity AND allocated_quantity <= purchased_quantity);
-
--- batches_available: the partial index now tests has_stock, and holds
--- the batches with stock of each SKU in allocation preference order
--- (warehouse first, then earliest eta, then reference in the C collation
--- of the column), so that allocate reads them in that order and stops at
--- the first that can take the line
-DROP INDEX allocation.batches_available;
-CREATE INDEX batches_available ON allocation.batches (sku, eta NULLS FIRST, reference)
-	WHERE has_stock;
+REVOKE ALL ON SCHEMA allocation FROM PUBLIC;
+GRANT USAGE ON SCHEMA allocation TO allocation_user;
 
 --------------------------------------------------------------------------
--- Order tracking (new in 0.2.0)
+-- Queries (read side)
 --------------------------------------------------------------------------
 
--- new table orders
-CREATE TABLE allocation.orders (
-	orderid			text COLLATE "C" PRIMARY KEY,
-	status			text NOT NULL CHECK (status IN ('created', 'allocated',
-						'backordered', 'shipped', 'delivered', 'cancelled')),
-	version_number	bigint NOT NULL DEFAULT 0,
-	event_seq		bigint NOT NULL DEFAULT 0,
-	event_key		bigint NOT NULL DEFAULT 0,
-	updated_at		timestamptz NOT NULL
-);
-
--- new table order_subscriptions
-CREATE TABLE allocation.order_subscriptions (
-	orderid			text COLLATE "C" NOT NULL REFERENCES allocation.orders,
-	email			text NOT NULL,	-- validated, lower case
-	subscribed_at	timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-	PRIMARY KEY (orderid, email)
-);
-
---------------------------------------------------------------------------
--- Events, notifications, plugins
---------------------------------------------------------------------------
-
--- outbox.commit_key: xid8 -> bigint, the same number (the clock of 0.2.0
--- has offset 0 in the cluster where the keys were made: they stay in order)
-ALTER TABLE allocation.outbox
-	ALTER COLUMN commit_key TYPE bigint USING commit_key::text::bigint;
-
--- subscriptions.owner: oid -> regrole (dumped by name; no rewrite)
-ALTER TABLE allocation.subscriptions
-	ALTER COLUMN owner TYPE regrole USING owner::regrole;
-
--- subscriptions.handler: regprocedure -> text, the signature with its
--- schema (pg_upgrade refuses a regprocedure column).  Written under the
--- search_path the adapter pins, which names every schema but pg_catalog,
--- as subscribe() writes it; the script's own search_path is put back.
-DO $$
-DECLARE
-	saved text := pg_catalog.current_setting('search_path');
-BEGIN
-	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-	ALTER TABLE allocation.subscriptions
-		ALTER COLUMN handler TYPE text USING handler::pg_catalog.text;
-	PERFORM pg_catalog.set_config('search_path', saved, true);
-END
-$$;
-
--- subscriptions.search_path: existing rows get what subscribe records for
--- a subscriber with PostgreSQL's default search_path
-ALTER TABLE allocation.subscriptions ADD COLUMN search_path text;
-UPDATE allocation.subscriptions SET search_path = '"$user", public, pg_temp';
-ALTER TABLE allocation.subscriptions ALTER COLUMN search_path SET NOT NULL;
-
--- new table outbox_clock (empty: the first use sets this cluster's offset)
-CREATE TABLE allocation.outbox_clock (
-	id					boolean PRIMARY KEY DEFAULT true CHECK (id),
-	system_identifier	bigint NOT NULL,
-	key_offset			bigint NOT NULL
-);
-
--- new table inbox
-CREATE TABLE allocation.inbox (
-	message_type	text NOT NULL,
-	sender			regrole NOT NULL,	-- dumped by name
-	message_id		jsonb NOT NULL,
-	message			jsonb NOT NULL,
-	result			jsonb,
-	handled_at		timestamptz NOT NULL,
-	PRIMARY KEY (message_type, sender, message_id)
-);
-
--- new table settings: who receives the out-of-stock alerts, when an administrator chose it
--- (allocation.set_stock_alert_recipient); no row: the default.  The
--- setting allocation.stock_alert_recipient, when a superuser set it, wins.
-CREATE TABLE allocation.settings (
-	id						boolean PRIMARY KEY DEFAULT true CHECK (id),
-	stock_alert_recipient	text NOT NULL	-- '' = no alerts
-);
-
--- new table consumers
-CREATE TABLE allocation.consumers (
-	name			text PRIMARY KEY,
-	last_key		bigint NOT NULL DEFAULT 0,
-	last_position	bigint NOT NULL DEFAULT 0,
-	registered_at	timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-	acked_at		timestamptz
-);
-
--- pg_dump keeps the data of the new tables
-SELECT pg_catalog.pg_extension_config_dump('allocation.inbox', '');
-SELECT pg_catalog.pg_extension_config_dump('allocation.settings', '');
-SELECT pg_catalog.pg_extension_config_dump('allocation.orders', '');
-SELECT pg_catalog.pg_extension_config_dump('allocation.order_subscriptions', '');
-SELECT pg_catalog.pg_extension_config_dump('allocation.consumers', '');
-SELECT pg_catalog.pg_extension_config_dump('allocation.outbox_clock', '');
--- and the identity sequences, or a restore would reuse numbers
-SELECT pg_catalog.pg_extension_config_dump('allocation.outbox_position_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('allocation.notifications_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('allocation.subscriptions_id_seq', '');
-
---------------------------------------------------------------------------
--- Queries (read side): identifiers in the database's default collation.
--- CREATE OR REPLACE VIEW cannot change a column's collation.
---------------------------------------------------------------------------
-
--- drop view products (recreated below)
-DROP VIEW allocation.products;
-
--- drop view stock (recreated below)
-DROP VIEW allocation.stock;
-
--- recreate view products
-CREATE VIEW allocation.products AS
+-- The read side shows identifiers in the database's default collation, so
+-- that users can compare them with their own text values; the tables keep
+-- the C collation (byte order, cheap comparisons) for the write side.
+CREATE OR REPLACE VIEW allocation.products AS
 	SELECT sku COLLATE "default" AS sku, version_number
 	  FROM allocation.product_state;
 COMMENT ON VIEW allocation.products IS
 	'One row a product: its SKU and version_number (rule 7).';
 
--- recreate view stock
-CREATE VIEW allocation.stock AS
+CREATE OR REPLACE VIEW allocation.stock AS
 	SELECT reference COLLATE "default" AS reference,
 		   sku COLLATE "default" AS sku,
 		   eta,
@@ -270,7 +43,6 @@ CREATE VIEW allocation.stock AS
 COMMENT ON VIEW allocation.stock IS
 	'One row a batch: reference, sku, eta, purchased, allocated and available quantities.';
 
--- redefine allocations(): same signature and rights, default collation
 CREATE OR REPLACE FUNCTION allocation.allocations(orderid text)
 RETURNS TABLE (sku text, batchref text)
 LANGUAGE plpgsql STABLE
@@ -288,25 +60,49 @@ BEGIN
 	 ORDER BY v.sku;
 END
 $$;
+COMMENT ON FUNCTION allocation.allocations(text) IS
+	'The lines of an order and their batches, from the read model, ordered by sku.';
 
 --------------------------------------------------------------------------
--- New commands and queries.  add_batch, allocate, deallocate and
--- change_batch_quantity keep their signatures and C symbols.
+-- Commands (C), VOLATILE.  A NULL argument is error 22004, never a silent NULL.
 --------------------------------------------------------------------------
 
--- new type allocation.order_line: one line of allocate_many
-CREATE TYPE allocation.order_line AS (orderid text, sku text, qty integer);
+CREATE OR REPLACE FUNCTION allocation.add_batch(ref text, sku text, qty integer, eta date DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_add_batch'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.add_batch(text, text, integer, date) IS
+	'Add a batch of stock (eta NULL: in the warehouse); creates the product on first use. Records BatchCreated.';
 
--- new C function allocation.allocate_many
-CREATE FUNCTION allocation.allocate_many(lines allocation.order_line[])
+CREATE OR REPLACE FUNCTION allocation.allocate(orderid text, sku text, qty integer)
+RETURNS text
+AS 'MODULE_PATHNAME', 'allocation_allocate'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.allocate(text, text, integer) IS
+	'Allocate an order line to the preferred batch; returns its reference, or NULL when out of stock. Records Allocated or OutOfStock.';
+
+CREATE OR REPLACE FUNCTION allocation.deallocate(orderid text, sku text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'allocation_deallocate'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.deallocate(text, text) IS
+	'Free an order line; returns the batch it was freed from, or NULL when it was not allocated. Records Deallocated.';
+
+CREATE OR REPLACE FUNCTION allocation.change_batch_quantity(ref text, qty integer)
+RETURNS void
+AS 'MODULE_PATHNAME', 'allocation_change_batch_quantity'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.change_batch_quantity(text, integer) IS
+	'Change a batch''s purchased quantity, deallocating and reallocating lines when it falls below what is allocated (rule 5).';
+
+CREATE OR REPLACE FUNCTION allocation.allocate_many(lines allocation.order_line[])
 RETURNS TABLE (orderid text, sku text, batchref text)
 AS 'MODULE_PATHNAME', 'allocation_allocate_many'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.allocate_many(allocation.order_line[]) IS
 	'Allocate many lines in one call: the same rules and events as allocate for each line in order; products are locked in SKU order, so concurrent calls cannot deadlock.';
 
--- new C function allocation.handle
-CREATE FUNCTION allocation.handle(message jsonb)
+CREATE OR REPLACE FUNCTION allocation.handle(message jsonb)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'allocation_handle'
 LANGUAGE C VOLATILE;
@@ -317,32 +113,28 @@ COMMENT ON FUNCTION allocation.handle(jsonb) IS
 -- Order tracking commands and query
 --------------------------------------------------------------------------
 
--- new C function allocation.create_order
-CREATE FUNCTION allocation.create_order(orderid text)
+CREATE OR REPLACE FUNCTION allocation.create_order(orderid text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'allocation_create_order'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.create_order(text) IS
 	'Track an order (id PREFIX-NUMBER) in status created; administrators only. Records OrderCreated.';
 
--- new C function allocation.order_status
-CREATE FUNCTION allocation.order_status(orderid text)
+CREATE OR REPLACE FUNCTION allocation.order_status(orderid text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'allocation_order_status'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION allocation.order_status(text) IS
 	'The status of a tracked order, NULL when the order is not tracked.';
 
--- new C function allocation.change_order_status
-CREATE FUNCTION allocation.change_order_status(orderid text, status text)
+CREATE OR REPLACE FUNCTION allocation.change_order_status(orderid text, status text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'allocation_change_order_status'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.change_order_status(text, text) IS
 	'Move an order along its state machine (ZA004 otherwise); administrators only. Records OrderStatusChanged and tells every subscriber.';
 
--- new C function allocation.subscribe_to_order
-CREATE FUNCTION allocation.subscribe_to_order(orderid text, email text)
+CREATE OR REPLACE FUNCTION allocation.subscribe_to_order(orderid text, email text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'allocation_subscribe_to_order'
 LANGUAGE C VOLATILE;
@@ -353,39 +145,35 @@ COMMENT ON FUNCTION allocation.subscribe_to_order(text, text) IS
 -- Message bus: plugins and the disposable read model
 --------------------------------------------------------------------------
 
--- new C function allocation.subscribe
-CREATE FUNCTION allocation.subscribe(event_type text, handler regprocedure)
+CREATE OR REPLACE FUNCTION allocation.subscribe(event_type text, handler regprocedure)
 RETURNS void
 AS 'MODULE_PATHNAME', 'allocation_subscribe'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.subscribe(text, regprocedure) IS
 	'Call handler(event jsonb) for every event of this type, after the built-in handlers, in its own subtransaction, with the rights of the subscribing role.';
 
--- new C function allocation.unsubscribe
-CREATE FUNCTION allocation.unsubscribe(event_type text, handler regprocedure)
+CREATE OR REPLACE FUNCTION allocation.unsubscribe(event_type text, handler regprocedure)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'allocation_unsubscribe'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.unsubscribe(text, regprocedure) IS
 	'Remove a plugin subscription; true when there was one.';
 
--- new C function allocation.rebuild_read_model
--- new C functions allocation.stock_alert_recipient and set_stock_alert_recipient
-CREATE FUNCTION allocation.stock_alert_recipient()
+CREATE OR REPLACE FUNCTION allocation.stock_alert_recipient()
 RETURNS text
 AS 'MODULE_PATHNAME', 'allocation_stock_alert_recipient'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION allocation.stock_alert_recipient() IS
 	'The address that receives out-of-stock alerts: the setting allocation.stock_alert_recipient if a superuser set it, else the one chosen by set_stock_alert_recipient, else postmaster@localhost; empty means no alerts.';
 
-CREATE FUNCTION allocation.set_stock_alert_recipient(recipient text)
+CREATE OR REPLACE FUNCTION allocation.set_stock_alert_recipient(recipient text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'allocation_set_stock_alert_recipient'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.set_stock_alert_recipient(text) IS
 	'Administrators: choose the address of the out-of-stock alerts (empty: no alerts; NULL: the default again).';
 
-CREATE FUNCTION allocation.rebuild_read_model()
+CREATE OR REPLACE FUNCTION allocation.rebuild_read_model()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'allocation_rebuild_read_model'
 LANGUAGE C VOLATILE;
@@ -403,16 +191,14 @@ COMMENT ON FUNCTION allocation.rebuild_read_model() IS
 -- the order is each aggregate's commit order too.
 --------------------------------------------------------------------------
 
--- new C function allocation._clock_offset
-CREATE FUNCTION allocation._clock_offset()
+CREATE OR REPLACE FUNCTION allocation._clock_offset()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'allocation_clock_offset'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation._clock_offset() IS
 	'The offset of outbox commit keys over transaction ids in this cluster (see table outbox_clock).';
 
--- new PL/pgSQL function allocation._register_consumer (run by its C proxy)
-CREATE FUNCTION allocation._register_consumer(consumer text, from_start boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION allocation._register_consumer(consumer text, from_start boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -437,16 +223,14 @@ $$;
 COMMENT ON FUNCTION allocation._register_consumer(text, boolean) IS
 	'Implementation of allocation.register_consumer, run with the owner''s rights by it.';
 
--- new C function allocation.register_consumer
-CREATE FUNCTION allocation.register_consumer(consumer text, from_start boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION allocation.register_consumer(consumer text, from_start boolean DEFAULT true)
 RETURNS void
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.register_consumer(text, boolean) IS
 	'Register a named outbox consumer, from the first event kept (or, from_start false, from now on). Idempotent.';
 
--- new SQL function allocation._unregister_consumer (run by its C proxy)
-CREATE FUNCTION allocation._unregister_consumer(consumer text)
+CREATE OR REPLACE FUNCTION allocation._unregister_consumer(consumer text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -461,16 +245,14 @@ $$;
 COMMENT ON FUNCTION allocation._unregister_consumer(text) IS
 	'Implementation of allocation.unregister_consumer, run with the owner''s rights by it.';
 
--- new C function allocation.unregister_consumer
-CREATE FUNCTION allocation.unregister_consumer(consumer text)
+CREATE OR REPLACE FUNCTION allocation.unregister_consumer(consumer text)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.unregister_consumer(text) IS
 	'Forget a consumer, so that it no longer holds back purge_outbox.';
 
--- new PL/pgSQL function allocation._read_events (run by its C proxy)
-CREATE FUNCTION allocation._read_events(consumer text, max_events integer DEFAULT 100)
+CREATE OR REPLACE FUNCTION allocation._read_events(consumer text, max_events integer DEFAULT 100)
 RETURNS SETOF allocation.outbox
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -506,16 +288,14 @@ $$;
 COMMENT ON FUNCTION allocation._read_events(text, integer) IS
 	'Implementation of allocation.read_events, run with the owner''s rights by it.';
 
--- new C function allocation.read_events
-CREATE FUNCTION allocation.read_events(consumer text, max_events integer DEFAULT 100)
+CREATE OR REPLACE FUNCTION allocation.read_events(consumer text, max_events integer DEFAULT 100)
 RETURNS SETOF allocation.outbox
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION allocation.read_events(text, integer) IS
 	'The next events for a consumer, oldest first, never skipping a late-committing transaction. Unacknowledged events are read again (at least once).';
 
--- new PL/pgSQL function allocation._ack_events (run by its C proxy)
-CREATE FUNCTION allocation._ack_events(consumer text, last_event uuid)
+CREATE OR REPLACE FUNCTION allocation._ack_events(consumer text, last_event uuid)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -554,16 +334,14 @@ $$;
 COMMENT ON FUNCTION allocation._ack_events(text, uuid) IS
 	'Implementation of allocation.ack_events, run with the owner''s rights by it.';
 
--- new C function allocation.ack_events
-CREATE FUNCTION allocation.ack_events(consumer text, last_event uuid)
+CREATE OR REPLACE FUNCTION allocation.ack_events(consumer text, last_event uuid)
 RETURNS void
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.ack_events(text, uuid) IS
 	'Acknowledge every event up to and including last_event (the last one a consumer has processed).';
 
--- new PL/pgSQL function allocation._purge_outbox (run by its C proxy)
-CREATE FUNCTION allocation._purge_outbox()
+CREATE OR REPLACE FUNCTION allocation._purge_outbox()
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -586,8 +364,7 @@ $$;
 COMMENT ON FUNCTION allocation._purge_outbox() IS
 	'Implementation of allocation.purge_outbox, run with the owner''s rights by it.';
 
--- new C function allocation.purge_outbox
-CREATE FUNCTION allocation.purge_outbox()
+CREATE OR REPLACE FUNCTION allocation.purge_outbox()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C VOLATILE;
@@ -599,16 +376,14 @@ COMMENT ON FUNCTION allocation.purge_outbox() IS
 -- router places products by shard_key(sku).
 --------------------------------------------------------------------------
 
--- new C function allocation.shard_key
-CREATE FUNCTION allocation.shard_key(sku text)
+CREATE OR REPLACE FUNCTION allocation.shard_key(sku text)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'allocation_shard_key'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION allocation.shard_key(text) IS
 	'Placement hash of a SKU (FNV-1a + fmix32 over its UTF-8 bytes): owned by the extension, identical on every version and platform.';
 
--- new C function allocation.change_batch_quantity_here
-CREATE FUNCTION allocation.change_batch_quantity_here(ref text, qty integer)
+CREATE OR REPLACE FUNCTION allocation.change_batch_quantity_here(ref text, qty integer)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'allocation_change_batch_quantity_here'
 LANGUAGE C VOLATILE;
@@ -620,8 +395,7 @@ COMMENT ON FUNCTION allocation.change_batch_quantity_here(text, integer) IS
 -- invariants; no row means healthy.  Event checks are made only for
 -- aggregates whose outbox history is complete (never purged).
 --------------------------------------------------------------------------
--- new SQL function allocation._check_invariants (run by its C proxy)
-CREATE FUNCTION allocation._check_invariants()
+CREATE OR REPLACE FUNCTION allocation._check_invariants()
 RETURNS TABLE (invariant text, object text, detail text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -714,8 +488,7 @@ $$;
 COMMENT ON FUNCTION allocation._check_invariants() IS
 	'Implementation of allocation.check_invariants, run with the owner''s rights by it.';
 
--- new C function allocation.check_invariants
-CREATE FUNCTION allocation.check_invariants()
+CREATE OR REPLACE FUNCTION allocation.check_invariants()
 RETURNS TABLE (invariant text, object text, detail text)
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C STABLE;
@@ -723,58 +496,20 @@ COMMENT ON FUNCTION allocation.check_invariants() IS
 	'One row per violated invariant (the contract: allocation rules): oversold batches, wrong counters, duplicate lines, read model drift, missing or orphan events. Empty means healthy.';
 
 --------------------------------------------------------------------------
--- Rights (the contract: security model), as a fresh install sets them.  Only the new and
--- the recreated objects are touched: rights given by hand on the objects
--- kept from 0.1.0 stay as they are.
+-- Rights (the contract: security model).  Nothing is granted to PUBLIC.  Admin-only
+-- functions are executable by allocation_user so that a refusal can say
+-- which role is needed (42501, checked in C); the allocation._<name>
+-- implementations behind them are granted to nobody.
 --------------------------------------------------------------------------
-
--- nothing on the new tables and the recreated views for PUBLIC
-REVOKE ALL ON TABLE
-	allocation.products,
-	allocation.stock,
-	allocation.orders,
-	allocation.order_subscriptions,
-	allocation.outbox_clock,
-	allocation.inbox,
-	allocation.settings,
-	allocation.consumers
-	FROM PUBLIC;
-
--- nothing on the new functions for PUBLIC, implementations included
-REVOKE ALL ON FUNCTION
-	allocation.allocate_many(allocation.order_line[]),
-	allocation.handle(jsonb),
-	allocation.create_order(text),
-	allocation.order_status(text),
-	allocation.change_order_status(text, text),
-	allocation.subscribe_to_order(text, text),
-	allocation.subscribe(text, regprocedure),
-	allocation.unsubscribe(text, regprocedure),
-	allocation.rebuild_read_model(),
-	allocation._clock_offset(),
-	allocation._register_consumer(text, boolean),
-	allocation.register_consumer(text, boolean),
-	allocation._unregister_consumer(text),
-	allocation.unregister_consumer(text),
-	allocation._read_events(text, integer),
-	allocation.read_events(text, integer),
-	allocation._ack_events(text, uuid),
-	allocation.ack_events(text, uuid),
-	allocation._purge_outbox(),
-	allocation.purge_outbox(),
-	allocation.shard_key(text),
-	allocation.change_batch_quantity_here(text, integer),
-	allocation._check_invariants(),
-	allocation.check_invariants(),
-	allocation.stock_alert_recipient(),
-	allocation.set_stock_alert_recipient(text)
-	FROM PUBLIC;
-
--- the recreated views for allocation_user again
+REVOKE ALL ON ALL TABLES IN SCHEMA allocation FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA allocation FROM PUBLIC;
 GRANT SELECT ON allocation.products, allocation.stock TO allocation_user;
-
--- the new functions for allocation_user (admin-only ones check the role in C)
 GRANT EXECUTE ON FUNCTION
+	allocation.allocations(text),
+	allocation.add_batch(text, text, integer, date),
+	allocation.allocate(text, text, integer),
+	allocation.deallocate(text, text),
+	allocation.change_batch_quantity(text, integer),
 	allocation.handle(jsonb),
 	allocation.subscribe(text, regprocedure),
 	allocation.unsubscribe(text, regprocedure),
@@ -795,6 +530,8 @@ GRANT EXECUTE ON FUNCTION
 	allocation.stock_alert_recipient(),
 	allocation.set_stock_alert_recipient(text)
 	TO allocation_user;
+GRANT SELECT ON allocation.allocations_view TO allocation_user;
+GRANT SELECT ON allocation.outbox, allocation.notifications TO allocation_admin;
 
 --------------------------------------------------------------------------
 -- The mailer (relay/README.md, "allocation-mailer"): it delivers
@@ -807,46 +544,13 @@ GRANT EXECUTE ON FUNCTION
 -- failure, the notification is dead until retry_notification revives it.
 --------------------------------------------------------------------------
 
--- the mailer's role, like the others: created NOLOGIN when missing, left
--- behind by DROP EXTENSION
-DO $roles$
-BEGIN
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'allocation_mailer') THEN
-		CREATE ROLE allocation_mailer NOLOGIN;
-	END IF;
-END
-$roles$;
 GRANT USAGE ON SCHEMA allocation TO allocation_mailer;
-
--- delivery state of each notification (defaults: the INSERT of the
--- extension names none of these columns)
-ALTER TABLE allocation.notifications
-	ADD COLUMN attempts integer NOT NULL DEFAULT 0,
-	ADD COLUMN last_error text,
-	ADD COLUMN next_attempt_at timestamptz NOT NULL DEFAULT '-infinity',
-	ADD COLUMN claimed_until timestamptz,
-	ADD COLUMN dead_at timestamptz;
-
--- what the mailers look for: unsent, not dead, by due time
-CREATE INDEX notifications_due ON allocation.notifications (next_attempt_at, id)
-	WHERE sent_at IS NULL AND dead_at IS NULL;
-
--- One row: a random value drawn by the first claim, part of every
--- Message-ID, so that the ids of two databases never collide and a mail
--- sent again after a crash carries the same id.  pg_dump keeps it (and so
--- a restored database goes on with the same ids); empty after CREATE
--- EXTENSION, so that a restore does not meet a row of its own.
-CREATE TABLE allocation.mail_identity (
-	id		boolean PRIMARY KEY DEFAULT true CHECK (id),
-	token	text NOT NULL CHECK (token ~ '^[0-9a-f]{32}$')
-);
-SELECT pg_catalog.pg_extension_config_dump('allocation.mail_identity', '');
 
 -- Headers are built from recipient and subject: neither may hold a control
 -- character (a CR or LF would start a header of its own), and the
 -- recipient must be one plain address.  Checked on every write, so a
 -- command that would write such a notification fails with 22023.
-CREATE FUNCTION allocation._check_notification()
+CREATE OR REPLACE FUNCTION allocation._check_notification()
 RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -867,11 +571,11 @@ $$;
 COMMENT ON FUNCTION allocation._check_notification() IS
 	'Trigger of allocation.notifications: refuses recipients and subjects that could inject a mail header.';
 
-CREATE TRIGGER check_notification
+CREATE OR REPLACE TRIGGER check_notification
 	BEFORE INSERT OR UPDATE OF recipient, subject ON allocation.notifications
 	FOR EACH ROW EXECUTE FUNCTION allocation._check_notification();
 
-CREATE FUNCTION allocation._claim_notifications(max integer, lease interval DEFAULT '5 minutes')
+CREATE OR REPLACE FUNCTION allocation._claim_notifications(max integer, lease interval DEFAULT '5 minutes')
 RETURNS TABLE (id bigint, recipient text, subject text, body text,
 			   created_at timestamptz, attempts integer, message_token text)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -922,7 +626,7 @@ $$;
 COMMENT ON FUNCTION allocation._claim_notifications(integer, interval) IS
 	'Implementation of allocation.claim_notifications, run with the owner''s rights by it.';
 
-CREATE FUNCTION allocation.claim_notifications(max integer, lease interval DEFAULT '5 minutes')
+CREATE OR REPLACE FUNCTION allocation.claim_notifications(max integer, lease interval DEFAULT '5 minutes')
 RETURNS TABLE (id bigint, recipient text, subject text, body text,
 			   created_at timestamptz, attempts integer, message_token text)
 AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
@@ -931,7 +635,7 @@ COMMENT ON FUNCTION allocation.claim_notifications(integer, interval) IS
 	'For a mailer: lease up to max due notifications (unsent, not dead) for the lease; message_token is part of their Message-ID. Several mailers never get the same row.';
 
 -- Is this notification's row there?  Error 22004/22023 otherwise.
-CREATE FUNCTION allocation._notification_row(id bigint)
+CREATE OR REPLACE FUNCTION allocation._notification_row(id bigint)
 RETURNS allocation.notifications
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -951,7 +655,7 @@ $$;
 COMMENT ON FUNCTION allocation._notification_row(bigint) IS
 	'The notification locked for an update, or error 22004/22023 (used by the mailer functions).';
 
-CREATE FUNCTION allocation._mark_notification_sent(id bigint)
+CREATE OR REPLACE FUNCTION allocation._mark_notification_sent(id bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -971,14 +675,14 @@ $$;
 COMMENT ON FUNCTION allocation._mark_notification_sent(bigint) IS
 	'Implementation of allocation.mark_notification_sent, run with the owner''s rights by it.';
 
-CREATE FUNCTION allocation.mark_notification_sent(id bigint)
+CREATE OR REPLACE FUNCTION allocation.mark_notification_sent(id bigint)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.mark_notification_sent(bigint) IS
 	'For a mailer: the SMTP server accepted this notification. False when it was already marked sent.';
 
-CREATE FUNCTION allocation._mark_notification_failed(id bigint, error text, permanent boolean)
+CREATE OR REPLACE FUNCTION allocation._mark_notification_failed(id bigint, error text, permanent boolean)
 RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1015,14 +719,14 @@ $$;
 COMMENT ON FUNCTION allocation._mark_notification_failed(bigint, text, boolean) IS
 	'Implementation of allocation.mark_notification_failed, run with the owner''s rights by it.';
 
-CREATE FUNCTION allocation.mark_notification_failed(id bigint, error text, permanent boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION allocation.mark_notification_failed(id bigint, error text, permanent boolean DEFAULT false)
 RETURNS text
 AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.mark_notification_failed(bigint, text, boolean) IS
 	'For a mailer: an attempt failed. Returns retry (tried again after a backoff) or dead (permanent, or allocation.mail_max_attempts reached); sent when it was already delivered.';
 
-CREATE FUNCTION allocation._retry_notification(id bigint)
+CREATE OR REPLACE FUNCTION allocation._retry_notification(id bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1041,7 +745,7 @@ $$;
 COMMENT ON FUNCTION allocation._retry_notification(bigint) IS
 	'Implementation of allocation.retry_notification, run with the owner''s rights by it.';
 
-CREATE FUNCTION allocation.retry_notification(id bigint)
+CREATE OR REPLACE FUNCTION allocation.retry_notification(id bigint)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
 LANGUAGE C VOLATILE;
@@ -1049,7 +753,7 @@ COMMENT ON FUNCTION allocation.retry_notification(bigint) IS
 	'Revive a dead notification: due now, with its attempts counted from zero (last_error kept). False when it was not dead.';
 
 -- The backlog at a glance, one row (for monitoring).
-CREATE VIEW allocation.mail_backlog AS
+CREATE OR REPLACE VIEW allocation.mail_backlog AS
 SELECT pg_catalog.count(*) FILTER (WHERE n.dead_at IS NULL) AS unsent,
 	   pg_catalog.count(*) FILTER (WHERE n.dead_at IS NULL AND n.attempts > 0) AS retrying,
 	   pg_catalog.count(*) FILTER (WHERE n.dead_at IS NULL
@@ -1063,7 +767,7 @@ COMMENT ON VIEW allocation.mail_backlog IS
 	'Unsent notifications: how many, how many were tried and failed, how many a mailer holds, how many are dead, and the age of the oldest unsent one.';
 
 -- The dead notifications, for retry_notification.
-CREATE VIEW allocation.mail_dead AS
+CREATE OR REPLACE VIEW allocation.mail_dead AS
 SELECT n.id OPERATOR(pg_catalog.+) 0 AS id, n.recipient, n.subject, n.attempts, n.last_error, n.created_at, n.dead_at
   FROM allocation.notifications n
  WHERE n.sent_at IS NULL AND n.dead_at IS NOT NULL;
@@ -1107,7 +811,7 @@ GRANT SELECT ON allocation.mail_backlog, allocation.mail_dead TO allocation_mail
 -- The cut-off of a purge: now() minus older_than, after checking it.
 -- NULL when nothing can be that old (an age beyond the range of
 -- timestamps), so that a purge with such an age removes nothing.
-CREATE FUNCTION allocation._purge_cutoff(older_than interval)
+CREATE OR REPLACE FUNCTION allocation._purge_cutoff(older_than interval)
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1129,7 +833,7 @@ $$;
 COMMENT ON FUNCTION allocation._purge_cutoff(interval) IS
 	'now() - older_than for the purge functions, or error 22004 (NULL) / 22023 (negative); NULL when older than any timestamp.';
 
-CREATE FUNCTION allocation._purge_inbox(older_than interval)
+CREATE OR REPLACE FUNCTION allocation._purge_inbox(older_than interval)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1149,14 +853,14 @@ COMMENT ON FUNCTION allocation._purge_inbox(interval) IS
 -- it again now, it would run again.  The default, 30 days, lies far
 -- beyond any redelivery window of a sender or broker (the relay and
 -- message queues retry within minutes or hours).
-CREATE FUNCTION allocation.purge_inbox(older_than interval DEFAULT '30 days')
+CREATE OR REPLACE FUNCTION allocation.purge_inbox(older_than interval DEFAULT '30 days')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.purge_inbox(interval) IS
 	'Forget the messages allocation.handle handled more than older_than ago (default 30 days; a message sent again after that runs again); returns how many.';
 
-CREATE FUNCTION allocation._purge_notifications(older_than interval)
+CREATE OR REPLACE FUNCTION allocation._purge_notifications(older_than interval)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1177,14 +881,14 @@ $$;
 COMMENT ON FUNCTION allocation._purge_notifications(interval) IS
 	'Implementation of allocation.purge_notifications, run with the owner''s rights by it.';
 
-CREATE FUNCTION allocation.purge_notifications(older_than interval DEFAULT '90 days')
+CREATE OR REPLACE FUNCTION allocation.purge_notifications(older_than interval DEFAULT '90 days')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.purge_notifications(interval) IS
 	'Delete the notifications sent, or dead, more than older_than ago (default 90 days); never one still to be sent. Returns how many.';
 
-CREATE FUNCTION allocation._purge_outbox(older_than interval)
+CREATE OR REPLACE FUNCTION allocation._purge_outbox(older_than interval)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1223,7 +927,7 @@ $$;
 COMMENT ON FUNCTION allocation._purge_outbox(interval) IS
 	'Implementation of allocation.purge_outbox(interval), run with the owner''s rights by it.';
 
-CREATE FUNCTION allocation.purge_outbox(older_than interval)
+CREATE OR REPLACE FUNCTION allocation.purge_outbox(older_than interval)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C VOLATILE;
@@ -1237,7 +941,7 @@ COMMENT ON FUNCTION allocation.purge_outbox(interval) IS
 -- transaction is the one to look at when events wait (pending_events >
 -- deliverable_events).  Run with the owner's rights so that the session's
 -- state and age are seen whoever started it.
-CREATE FUNCTION allocation._consumer_status()
+CREATE OR REPLACE FUNCTION allocation._consumer_status()
 RETURNS TABLE (consumer text, registered_at timestamptz, last_ack_at timestamptz,
 			   pending_events bigint, deliverable_events bigint,
 			   oldest_pending_at timestamptz, oldest_pending_age interval,
@@ -1278,7 +982,7 @@ $$;
 COMMENT ON FUNCTION allocation._consumer_status() IS
 	'Implementation of allocation.consumer_status, run with the owner''s rights by it.';
 
-CREATE FUNCTION allocation.consumer_status()
+CREATE OR REPLACE FUNCTION allocation.consumer_status()
 RETURNS TABLE (consumer text, registered_at timestamptz, last_ack_at timestamptz,
 			   pending_events bigint, deliverable_events bigint,
 			   oldest_pending_at timestamptz, oldest_pending_age interval,
@@ -1289,7 +993,7 @@ LANGUAGE C STABLE;
 COMMENT ON FUNCTION allocation.consumer_status() IS
 	'Per outbox consumer: events not yet acknowledged (and how many read_events can deliver now), the oldest one''s age, the last acknowledgement, and the transaction that holds the others back.';
 
-CREATE VIEW allocation.consumer_status AS
+CREATE OR REPLACE VIEW allocation.consumer_status AS
 SELECT s.consumer, s.registered_at, s.last_ack_at, s.pending_events, s.deliverable_events,
 	   s.oldest_pending_at, s.oldest_pending_age, s.holder_pid, s.holder_prepared_gid,
 	   s.holder_database, s.holder_state, s.holder_xact_age
@@ -1299,7 +1003,7 @@ COMMENT ON VIEW allocation.consumer_status IS
 
 -- What an operator graphs and alerts on, one row a number (seconds for
 -- ages, 0 when there is nothing to be old); labels says which consumer.
-CREATE FUNCTION allocation._metrics()
+CREATE OR REPLACE FUNCTION allocation._metrics()
 RETURNS TABLE (name text, value double precision, labels jsonb)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1339,7 +1043,7 @@ $$;
 COMMENT ON FUNCTION allocation._metrics() IS
 	'Implementation of allocation.metrics, run with the owner''s rights by it.';
 
-CREATE FUNCTION allocation.metrics()
+CREATE OR REPLACE FUNCTION allocation.metrics()
 RETURNS TABLE (name text, value double precision, labels jsonb)
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C STABLE;
