@@ -4,7 +4,7 @@
 # our functions: the class test of that rule (test/search_path/).
 #
 #   1. The names: every word and operator token of our SQL (the string
-#      literals of src/**/*.c, src/sql/*.sql, router/sql/*.sql), kept
+#      literals of src/**/*.c, src/sql/**/*.sql, router/sql/*.sql), kept
 #      when pg_catalog has a function, aggregate, operator or type of
 #      that name (test/search_path/corpus.pl, plant.sql).
 #   2. The trap: an unprivileged role, sp_mallory, owns schema sp_evil and
@@ -97,7 +97,7 @@ trap cleanup EXIT
 
 # --- 1. the names our SQL uses --------------------------------------------------
 
-mapfile -t sources < <(cd "$ROOT" && ls src/*/*.c src/sql/*.sql router/sql/*.sql 2>/dev/null)
+mapfile -t sources < <(cd "$ROOT" && ls src/*/*.c src/sql/*.sql src/sql/*/*.sql router/sql/*.sql 2>/dev/null)
 perl "$SP/corpus.pl" "${sources[@]/#/$ROOT/}" > "$WORK/corpus.txt"
 grep -oE '[A-Za-z_][A-Za-z0-9_]*' "$WORK/corpus.txt" | tr 'A-Z' 'a-z' | sort -u > "$WORK/words.txt"
 # operator tokens, with their prefixes and characters: "=-1" is "=" and "-1"

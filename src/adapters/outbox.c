@@ -12,7 +12,7 @@
  *	   counter lives in the locked product row and rolls back with it) and
  *	   a commit_key = GREATEST(own xid + clock offset, the aggregate's
  *	   previous key).  The consumer API orders and pages by (commit_key,
- *	   position): see src/sql/allocation.sql, allocation._read_events.
+ *	   position): see src/sql/functions.sql, allocation._read_events.
  *	   The clock offset is 0 in the cluster where the data was born; after
  *	   a restore into another cluster it lifts the keys above the restored
  *	   ones (al_pg_clock_offset), as transaction ids start over there.
