@@ -63,6 +63,7 @@ REDIS_PID=
 REDIS_PORT=
 RELAY_PIDS=()
 BG_PIDS=()
+PHASE=
 T0=$(date +%s.%N)
 
 # --- results -------------------------------------------------------------------
@@ -183,7 +184,8 @@ fresh_cluster() {
 		rcli FLUSHALL >/dev/null
 }
 
-# start_topology TOPOLOGY MODE: the relays, and wait until they listen
+# start_topology TOPOLOGY MODE: the relays (logs $WORK/$PHASE-*.log), and
+# wait until they listen
 #   new  one relay per node, events only; one relay on the router, commands only
 #   old  one relay per node, events and the node's commands (what the
 #        router's README used to start)
@@ -191,22 +193,22 @@ start_topology() {
 	local topo=$1 mode=$2 i receivers
 	for i in 1 2; do
 		if [ "$topo" = new ]; then
-			relay "$topo-$mode-node$i" --dsn "dbname=${NODES[$((i - 1))]} user=$ROLE" --mode "$mode" --no-inbound
+			relay "$PHASE-node$i" --dsn "dbname=${NODES[$((i - 1))]} user=$ROLE" --mode "$mode" --no-inbound
 		else
-			relay "$topo-$mode-node$i" --dsn "dbname=${NODES[$((i - 1))]} user=$ROLE" --mode "$mode" \
+			relay "$PHASE-node$i" --dsn "dbname=${NODES[$((i - 1))]} user=$ROLE" --mode "$mode" \
 				--consumer allocation-relay
 		fi
 	done
 	if [ "$topo" = new ]; then
-		relay "$topo-$mode-router" --dsn "dbname=$ROUTER user=$ROLE" --mode "$mode" --no-outbound \
+		relay "$PHASE-router" --dsn "dbname=$ROUTER user=$ROLE" --mode "$mode" --no-outbound \
 			--consumer router-inbound
 		receivers=1
 	else
 		receivers=2
 	fi
 	# every relay connected to both sides, and the inbound ones listening
-	wait_until 10 sh -c "[ \$(cat $WORK/$topo-$mode-*.log | grep -c 'postgres: connected') -ge ${#RELAY_PIDS[@]} ]" || return 1
-	wait_until 10 sh -c "[ \$(cat $WORK/$topo-$mode-*.log | grep -c 'redis: connected') -ge ${#RELAY_PIDS[@]} ]" || return 1
+	wait_until 10 sh -c "[ \$(cat $WORK/$PHASE-*.log | grep -c 'postgres: connected') -ge ${#RELAY_PIDS[@]} ]" || return 1
+	wait_until 10 sh -c "[ \$(cat $WORK/$PHASE-*.log | grep -c 'redis: connected') -ge ${#RELAY_PIDS[@]} ]" || return 1
 	if [ "$mode" = pubsub ]; then
 		wait_until 10 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMSUB change_batch_quantity | tail -n 1)\" -ge $receivers ]"
 	else
@@ -275,6 +277,7 @@ is "$(sql "${NODES[0]}" "SELECT count(*) FROM allocation.consumers")" 0 \
 run_commands() {
 	local topo=$1 mode=$2 n=$3 i v ref node lost=0 expected got spread strict=0 log handled
 	[ "$topo" = "$STRICT_TOPOLOGY" ] && strict=1
+	PHASE=commands-$topo-$mode
 	echo 0 > "$WORK/lost"
 	fresh_cluster || return 1
 	for i in $(seq 1 "$n"); do
@@ -292,7 +295,7 @@ run_commands() {
 	# (old topology in pub/sub: both nodes' relays get every message)
 	handled=$((2 * n))
 	[ "$topo/$mode" != old/pubsub ] || handled=$((4 * n))
-	wait_until 20 sh -c "[ \$(cat $WORK/$topo-$mode-*.log | grep -cE 'inbound: (ChangeBatchQuantity \\{|skipped)') -ge $handled ]"
+	wait_until 20 sh -c "[ \$(cat $WORK/$PHASE-*.log | grep -cE 'inbound: (ChangeBatchQuantity \\{|skipped)') -ge $handled ]"
 	sleep 0.5
 	for i in $(seq 1 "$n"); do
 		ref=t-$mode-$i
@@ -311,10 +314,10 @@ run_commands() {
 	if [ "$strict" = 1 ]; then
 		is "$lost" 0 "$topo/$mode: $((2 * n)) commands for $n batches ($spread): each ran exactly once, in order, on its batch's node"
 		if [ "$topo" = new ]; then
-			log=$WORK/$topo-$mode-router.log
+			log=$WORK/$PHASE-router.log
 			is "$(log_count "$log" 'inbound: ChangeBatchQuantity {')/$(log_count "$log" 'inbound: skipped')" "$((2 * n))/0" \
 				"$topo/$mode: the router's relay executed all $((2 * n)), skipped none"
-			is "$(cat "$WORK/$topo-$mode-node1.log" "$WORK/$topo-$mode-node2.log" | grep -c 'inbound: \(ChangeBatchQuantity {\|skipped\)')" 0 \
+			is "$(cat "$WORK/$PHASE-node1.log" "$WORK/$PHASE-node2.log" | grep -c 'inbound: \(ChangeBatchQuantity {\|skipped\)')" 0 \
 				"$topo/$mode: the nodes' relays took no command"
 			if [ "$mode" = streams ]; then
 				is "$(rcli XPENDING change_batch_quantity allocation | head -n 1)" 0 \
@@ -340,6 +343,7 @@ run_commands() {
 run_move() {
 	local topo=$1 mode=$2 i ref sku part src tgt tgtconn locker mover bad=0 strict=0
 	[ "$topo" = "$STRICT_TOPOLOGY" ] && strict=1
+	PHASE=move-$topo-$mode
 	echo 0 > "$WORK/lost"
 	fresh_cluster || return 1
 	# a batch on node 1, so that its partition moves to node 2
@@ -360,7 +364,7 @@ run_move() {
 	BG_PIDS+=("$locker")
 	wait_until 5 sh -c "[ \"\$(\"$PG_BINDIR/psql\" -X -At -d ${NODES[1]} -c \"SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'allocation.batches'::regclass AND granted\")\" = 1 ]"
 	PG_BINDIR=$PG_BINDIR MOVE_LOCK_TIMEOUT=20s bash router/move_partition.sh "$(conn "$ROUTER")" "$part" "$tgtconn" \
-		> "$WORK/$topo-$mode-move.log" 2>&1 &
+		> "$WORK/$PHASE-move_partition.log" 2>&1 &
 	mover=$!
 	BG_PIDS+=("$mover")
 	# paused and exported: the import waits for the lock
