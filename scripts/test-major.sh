@@ -34,19 +34,19 @@ major=${1:-}
 
 # Measured on the 2-core machine (see the README): every server suite
 # but the fuzzers, which use no server.
-suites=${ALLOC_MAJOR_SUITES:-regress isolation pgtap pg_upgrade dump_restore crash csv memory relay router search_path sql_fuzz stress}
+suites=${ALLOC_MAJOR_SUITES:-regress isolation pgtap pg_upgrade dump_restore crash csv memory relay router router_relay search_path sql_fuzz stress}
 
 start=$(date +%s)
 pgc=$(bash scripts/build-postgres.sh --major "$major" --flavour release --print-pg-config)
 rc=$?
 [ "$rc" -eq 0 ] || exit "$rc"
 
-if [[ " $suites " == *" router "* ]]; then
+if [[ " $suites " == *" router "* || " $suites " == *" router_relay "* ]]; then
 	bash scripts/build-plproxy.sh --major "$major" --flavour release
 	rc=$?
 	if [ "$rc" -eq 3 ]; then
-		say "test-major: no PL/Proxy for PostgreSQL $major: the router suite is left out"
-		suites=$(printf '%s\n' $suites | grep -vx router | tr '\n' ' ')
+		say "test-major: no PL/Proxy for PostgreSQL $major: the router suites are left out"
+		suites=$(printf '%s\n' $suites | grep -vx 'router\|router_relay' | tr '\n' ' ')
 	elif [ "$rc" -ne 0 ]; then
 		exit 1
 	fi
@@ -54,7 +54,7 @@ fi
 # The relay is a client: built once, against the libpq of PG_CONFIG (as a
 # user's is against the system's), it must work with every server.
 from_pg_config=$PG_CONFIG
-if [[ " $suites " == *" relay "* ]]; then
+if [[ " $suites " == *" relay "* || " $suites " == *" router_relay "* ]]; then
 	"$MAKE" --no-print-directory PG_CONFIG="$from_pg_config" relay >/dev/null || exit 1
 fi
 say "test-major: PostgreSQL $major ready in $(( $(date +%s) - start )) s; suites: $suites"

@@ -557,7 +557,10 @@ config_usage(FILE *out)
 "                           " RELAY_DEFAULT_PUBLICATION ")\n"
 "      --inbound=NAME       inbound channel (stream) of ChangeBatchQuantity commands\n"
 "                           (env ALLOCATION_RELAY_INBOUND; default " RELAY_DEFAULT_INBOUND ")\n"
-"      --no-inbound         relay events only; take no commands\n"
+"      --no-inbound         relay events only; take no commands (a node of a\n"
+"                           router cluster: its commands come through the router)\n"
+"      --no-outbound        take commands only; relay no events (the one inbound\n"
+"                           relay of a router cluster, connected to the router)\n"
 "      --inbound-max=N      pub/sub: commands received and not yet executed, at\n"
 "                           most (default 10000); more are dropped and logged\n"
 "      --inbound-max-bytes=N  ... and their bytes (default 16 MiB)\n"
@@ -593,6 +596,7 @@ enum
 	OPT_INBOUND_MAX_BYTES,
 	OPT_INBOUND,
 	OPT_NO_INBOUND,
+	OPT_NO_OUTBOUND,
 	OPT_GROUP,
 	OPT_FROM_NOW,
 	OPT_POLL,
@@ -770,6 +774,7 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		{"inbound-max-bytes", required_argument, NULL, OPT_INBOUND_MAX_BYTES},
 		{"inbound", required_argument, NULL, OPT_INBOUND},
 		{"no-inbound", no_argument, NULL, OPT_NO_INBOUND},
+		{"no-outbound", no_argument, NULL, OPT_NO_OUTBOUND},
 		{"group", required_argument, NULL, OPT_GROUP},
 		{"from-now", no_argument, NULL, OPT_FROM_NOW},
 		{"poll-interval", required_argument, NULL, OPT_POLL},
@@ -790,6 +795,7 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->batch_size = 100;
 	cfg->mode = RELAY_PUBSUB;
 	cfg->inbound = xstrdup(RELAY_DEFAULT_INBOUND);
+	cfg->outbound = 1;
 	cfg->group = xstrdup(RELAY_DEFAULT_GROUP);
 	cfg->prefix = xstrdup(RELAY_DEFAULT_PREFIX);
 	cfg->slot = xstrdup(RELAY_DEFAULT_SLOT);
@@ -866,6 +872,9 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 			case OPT_NO_INBOUND:
 				no_inbound = 1;
 				break;
+			case OPT_NO_OUTBOUND:
+				cfg->outbound = 0;
+				break;
 			case OPT_GROUP:
 				replace(&cfg->group, optarg);
 				break;
@@ -917,6 +926,16 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	{
 		free(cfg->inbound);
 		cfg->inbound = NULL;
+	}
+	if (!cfg->outbound && cfg->inbound == NULL)
+	{
+		set_err(err, errlen, "--no-outbound and --no-inbound together leave nothing to relay");
+		return CONFIG_ERROR;
+	}
+	if (!cfg->outbound && cfg->source == RELAY_SOURCE_WAL)
+	{
+		set_err(err, errlen, "--source wal reads events: it cannot go with --no-outbound");
+		return CONFIG_ERROR;
 	}
 
 	if (cfg->inbound && cfg->mode == RELAY_STREAMS && strlen(cfg->inbound) > RELAY_MAX_STREAM_NAME)

@@ -53,6 +53,7 @@ typedef struct
 	char	   *slot;			/* --source wal: the replication slot */
 	char	   *publication;	/* ... and the (empty) publication */
 	char	   *inbound;		/* inbound channel or stream; NULL: none */
+	int			outbound;		/* relay events (0: --no-outbound, commands only) */
 	char	   *group;			/* consumer group of the inbound stream */
 	char	   *prefix;			/* channel of an event type without a route */
 	relay_route *routes;

@@ -531,7 +531,7 @@ run(relay *r, const sigset_t *waitmask)
 				wal_round(r, now);
 		}
 		/* events from the outbox */
-		else if (!stop_requested() && r->pg.link.up && r->rs.link.up && now >= r->out_retry_at &&
+		else if (cfg->outbound && !stop_requested() && r->pg.link.up && r->rs.link.up && now >= r->out_retry_at &&
 				 (r->outbound_due || now >= r->next_poll))
 		{
 			r->next_poll = now + cfg->poll_interval;
@@ -548,9 +548,13 @@ run(relay *r, const sigset_t *waitmask)
 		if (r->pg.link.up && pg_consume(&r->pg) > 0)
 			r->outbound_due = 1;
 
+		/* --no-outbound: no events to read, whatever a command recorded */
+		if (!cfg->outbound)
+			r->outbound_due = 0;
+
 		/* how long to wait */
 		now = now_mono();
-		deadline = r->pg.link.up && r->rs.link.up && cfg->source == RELAY_SOURCE_OUTBOX
+		deadline = cfg->outbound && r->pg.link.up && r->rs.link.up && cfg->source == RELAY_SOURCE_OUTBOX
 			? r->next_poll : now + MAX_WAIT_S;
 		if (cfg->source == RELAY_SOURCE_WAL)
 		{
@@ -695,6 +699,8 @@ main(int argc, char **argv)
 	log_info("allocation-relay %s starting: consumer \"%s\", %s mode, redis %s, batch %d, poll every %gs",
 			 RELAY_VERSION, r.cfg.consumer, config_mode_name(r.cfg.mode), url,
 			 r.cfg.batch_size, r.cfg.poll_interval);
+	if (!r.cfg.outbound)
+		log_info("outbound: off (--no-outbound): no events are read or published");
 	if (r.cfg.inbound)
 		log_info("inbound: ChangeBatchQuantity commands from %s %s%s",
 				 r.cfg.mode == RELAY_STREAMS ? "stream" : "channel", r.cfg.inbound,

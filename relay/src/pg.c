@@ -399,6 +399,79 @@ connect_for_wal(pg_side *pg, double now)
 	return PG_OK;
 }
 
+/*
+ * Is this database the router of a cluster (allocation_router)?  A router
+ * has no outbox of its own: each node's outbox is read on the node, by
+ * that node's outbound relay.  Commands, on the contrary, belong here:
+ * the router's allocation.handle waits for a paused partition and runs
+ * the command once, on the node that holds the batch.  So a relay that
+ * would read events from a router is refused (exit 1) with the topology
+ * as a hint.  A node cannot tell that a router stands in front of it, so
+ * the opposite mistake (commands taken on a node) is prevented by the
+ * documented start commands (--no-inbound on the nodes), not here.
+ */
+static pg_status
+check_router(pg_side *pg, double now)
+{
+	PGresult   *res;
+	char		err[512];
+	int			router;
+
+	res = PQexec(pg->conn, "SELECT pg_catalog.count(*) FROM pg_catalog.pg_extension"
+				 " WHERE extname OPERATOR(pg_catalog.=) 'allocation_router'");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		result_error(pg->conn, res, err, sizeof err);
+		PQclear(res);
+		pg_close(pg);
+		link_failed(&pg->link, now, err);
+		return PG_LOST;
+	}
+	router = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+	PQclear(res);
+	pg->router = router;
+	if (router && pg->cfg->outbound)
+	{
+		log_error("postgres: database %s is the router of a cluster (extension allocation_router): "
+				  "its events are read on each node, not here", PQdb(pg->conn));
+		log_error("hint: run one relay with --no-outbound against the router (the commands) and "
+				  "one relay with --no-inbound on each node (the events); see router/README.md");
+		pg_close(pg);
+		return PG_FATAL;
+	}
+	return PG_OK;
+}
+
+/*
+ * --no-outbound: this connection runs inbound commands only; no LISTEN,
+ * no consumer (on a router, register_consumer would register one on
+ * every node, which nothing would ever read).
+ */
+static pg_status
+connect_for_commands(pg_side *pg, double now)
+{
+	PGresult   *res;
+	char		err[512];
+	char		detail[512];
+
+	res = PQexec(pg->conn, "SET TimeZone = 'UTC'");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		result_error(pg->conn, res, err, sizeof err);
+		PQclear(res);
+		pg_close(pg);
+		link_failed(&pg->link, now, err);
+		return PG_LOST;
+	}
+	PQclear(res);
+	snprintf(detail, sizeof detail, "database %s as %s on %s port %s; commands only (--no-outbound)%s",
+			 PQdb(pg->conn), PQuser(pg->conn),
+			 PQhost(pg->conn) ? PQhost(pg->conn) : "?", PQport(pg->conn),
+			 pg->router ? ", through the router's gates" : "");
+	link_connected(&pg->link, now, detail);
+	return PG_OK;
+}
+
 pg_status
 pg_connect(pg_side *pg, double now)
 {
@@ -410,6 +483,7 @@ pg_connect(pg_side *pg, double now)
 	pg->cfg->dsn ? pg->cfg->dsn : "", NULL};
 	const char *params[2];
 	PGresult   *res;
+	pg_status	st;
 	char		err[512];
 	char		detail[512];
 
@@ -424,6 +498,11 @@ pg_connect(pg_side *pg, double now)
 	}
 
 	PQsetNoticeProcessor(pg->conn, notice_processor, pg);
+	st = check_router(pg, now);
+	if (st != PG_OK)
+		return st;
+	if (!pg->cfg->outbound)
+		return connect_for_commands(pg, now);
 	if (pg->cfg->source == RELAY_SOURCE_WAL)
 		return connect_for_wal(pg, now);
 	/* occurred_at in the JSON messages: always UTC */

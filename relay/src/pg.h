@@ -32,6 +32,7 @@ typedef struct
 	char		query_err[640];	/* the last PG_RETRY's error */
 	volatile sig_atomic_t *stop;	/* set by the SIGTERM/SIGINT handler */
 	const sigset_t *waitmask;	/* signal mask while waiting for the server */
+	int			router;			/* the database is a router (allocation_router) */
 } pg_side;
 
 /* One outbox event, as read: pointers into the PGresult. */

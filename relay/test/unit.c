@@ -153,6 +153,18 @@ test_flags(void)
 	ok(parse(&cfg, err, sizeof err, "--no-inbound", NULL) == CONFIG_OK && cfg.inbound == NULL,
 	   "--no-inbound");
 	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, NULL) == CONFIG_OK && cfg.outbound == 1,
+	   "outbound by default");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--no-outbound", "--mode", "streams", NULL) == CONFIG_OK &&
+	   cfg.outbound == 0 && cfg.inbound != NULL, "--no-outbound: commands only");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--no-outbound", "--no-inbound", NULL) == CONFIG_ERROR &&
+	   strstr(err, "nothing to relay") != NULL, "--no-outbound --no-inbound: refused");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--no-outbound", "--source", "wal", NULL) == CONFIG_ERROR &&
+	   strstr(err, "--no-outbound") != NULL, "--no-outbound --source wal: refused");
+	config_free(&cfg);
 	ok(parse(&cfg, err, sizeof err, "--batch-size=7", "-m", "pubsub", NULL) == CONFIG_OK &&
 	   cfg.batch_size == 7 && cfg.mode == RELAY_PUBSUB, "--flag=value and short flags");
 	config_free(&cfg);
