@@ -30,7 +30,8 @@
 #             REPLICATION exits 1 with a hint; the book's scenario in the
 #             book's shape; no LISTEN; a session idle in transaction with
 #             an xid delays no event; a non-transactional message of a
-#             rolled-back transaction is not published; kill -9 three times
+#             rolled-back transaction is not published, nor one written
+#             by a role outside the extension; kill -9 three times
 #             mid-stream: every committed event in Redis, copies alike,
 #             aggregates in order; with Redis unreachable, 48 MB of events
 #             leave the relay's memory bounded
@@ -940,13 +941,18 @@ check "wal: an event committed while another session holds a transaction id arri
 	wait_until 4 sh -c "grep -qF 'ok	WT-idle	' '$WORK/book.out'"
 check "... while the session still holds it" alive "$IDLE_PID"
 # Only the extension's own messages are events: a non-transactional one
-# (sent at once, even though its transaction then rolls back) is not.
+# (sent at once, even though its transaction then rolls back) is not, nor
+# one that a role outside the extension writes with
+# pg_logical_emit_message (executable by PUBLIC).
 forged() { printf "E'00000000-0000-0000-0000-0000000000%s\\nAllocated\\n{\"id\" : \"00000000-0000-0000-0000-0000000000%s\", \"type\" : \"Allocated\", \"payload\" : {\"orderid\": \"FORGED-%s\"}}'" "$1" "$1" "$1"; }
 sql "$DB_WAL" "BEGIN; SELECT pg_logical_emit_message(false, 'allocation', $(forged f1)); ROLLBACK" >/dev/null
+"${PSQL[@]}" -U "$ROLE_OUTSIDER" -d "$DB_WAL" -c "SELECT pg_logical_emit_message(true, 'allocation', $(forged f2))" >/dev/null 2>&1
 sql "$DB_WAL" "SELECT allocation.allocate('WT-after-forged', 'WT-SKU', 1)" >/dev/null
 check "wal: an event after the forged one arrives" wait_until 10 sh -c "grep -qF 'ok	WT-after-forged	' '$WORK/book.out'"
 is "$(grep -c 'FORGED-f1' "$WORK/pubsub.out")" 0 \
 	"wal: a non-transactional allocation message of a rolled-back transaction is not published"
+is "$(grep -c 'FORGED-f2' "$WORK/pubsub.out")" 0 \
+	"wal: an allocation message written by a role outside the extension is not published"
 stop "$RELAY_PID"
 RELAY_PID=
 stop "$SUB_PID"; SUB_PID=
