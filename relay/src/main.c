@@ -624,6 +624,7 @@ main(int argc, char **argv)
 	relay		r;
 	char		err[1024];
 	char		url[512];
+	char		forged_note[80];
 	char	   *dsn_err;
 	sigset_t	block,
 				waitmask;
@@ -715,10 +716,13 @@ main(int argc, char **argv)
 	free(r.wal.commits);
 	pg_close(&r.pg);
 	redis_close(&r.rs);
-	log_info("%s: %lu event%s published, %lu command%s executed, %lu skipped",
+	snprintf(forged_note, sizeof forged_note, ", %lu forged message%s ignored",
+			 r.wal.forged, r.wal.forged == 1 ? "" : "s");
+	log_info("%s: %lu event%s published, %lu command%s executed, %lu skipped%s",
 			 status == 0 ? "stopped" : "stopped on a fatal error",
 			 r.published, r.published == 1 ? "" : "s",
-			 r.handled, r.handled == 1 ? "" : "s", r.skipped);
+			 r.handled, r.handled == 1 ? "" : "s", r.skipped,
+			 r.cfg.source == RELAY_SOURCE_WAL ? forged_note : "");
 
 	for (i = 0; i < r.nroutes; i++)
 	{

@@ -31,7 +31,9 @@
 #             book's shape; no LISTEN; a session idle in transaction with
 #             an xid delays no event; a non-transactional message of a
 #             rolled-back transaction is not published, nor one written
-#             by a role outside the extension; kill -9 three times
+#             by a role outside the extension (the plain prefix, a wrong
+#             token): logged once, counted; the secret prefix is refused
+#             to roles without REPLICATION and shows in no log; kill -9 three times
 #             mid-stream: every committed event in Redis, copies alike,
 #             aggregates in order; with Redis unreachable, 48 MB of events
 #             leave the relay's memory bounded
@@ -947,14 +949,36 @@ check "... while the session still holds it" alive "$IDLE_PID"
 forged() { printf "E'00000000-0000-0000-0000-0000000000%s\\nAllocated\\n{\"id\" : \"00000000-0000-0000-0000-0000000000%s\", \"type\" : \"Allocated\", \"payload\" : {\"orderid\": \"FORGED-%s\"}}'" "$1" "$1" "$1"; }
 sql "$DB_WAL" "BEGIN; SELECT pg_logical_emit_message(false, 'allocation', $(forged f1)); ROLLBACK" >/dev/null
 "${PSQL[@]}" -U "$ROLE_OUTSIDER" -d "$DB_WAL" -c "SELECT pg_logical_emit_message(true, 'allocation', $(forged f2))" >/dev/null 2>&1
+# ... nor one that guesses a token (the prefix is "allocation:<secret>")
+"${PSQL[@]}" -U "$ROLE_OUTSIDER" -d "$DB_WAL" -c "SELECT pg_logical_emit_message(true, 'allocation:' || md5('guess'), $(forged f3))" >/dev/null 2>&1
 sql "$DB_WAL" "SELECT allocation.allocate('WT-after-forged', 'WT-SKU', 1)" >/dev/null
 check "wal: an event after the forged one arrives" wait_until 10 sh -c "grep -qF 'ok	WT-after-forged	' '$WORK/book.out'"
 is "$(grep -c 'FORGED-f1' "$WORK/pubsub.out")" 0 \
 	"wal: a non-transactional allocation message of a rolled-back transaction is not published"
 is "$(grep -c 'FORGED-f2' "$WORK/pubsub.out")" 0 \
 	"wal: an allocation message written by a role outside the extension is not published"
+is "$(grep -c 'FORGED-f3' "$WORK/pubsub.out")" 0 \
+	"wal: a message with a wrong token is not published"
+is "$(log_count "$WLOG" "ignored a logical message with an \"allocation\" prefix")" 1 \
+	"wal: the forged messages are logged once"
+# the prefix is for roles that read the WAL: not for the outsider, nor
+# for an administrator without REPLICATION (42501 both)
+for who in "$ROLE_OUTSIDER" "$ROLE_ADMIN"; do
+	"${PSQL[@]}" -U "$who" -d "$DB_WAL" -c "SELECT allocation.wal_message_prefix()" > "$WORK/prefix.out" 2>&1
+	is "$(grep -c '42501\|permission denied' "$WORK/prefix.out")" 1 "wal: $who cannot read the prefix (42501)"
+done
 stop "$RELAY_PID"
 RELAY_PID=
+check "wal: the summary counts the 3 forged messages" log_has "$WLOG" "3 forged messages ignored"
+SECRET=$(sql "$DB_WAL" "SELECT token FROM allocation.wal_secret")
+check "wal: the database has a secret" [ ${#SECRET} -eq 32 ]
+is "$(grep -c "$SECRET" "$WLOG" "$WORK/pubsub.out" | awk -F: '{ n += $2 } END { print n + 0 }')" 0 \
+	"wal: the secret shows neither in the relay's log nor in what it publishes"
+if [ -n "${ALLOC_PGLOG:-}" ] && [ -f "$ALLOC_PGLOG" ]; then
+	is "$(grep -c "$SECRET" "$ALLOC_PGLOG")" 0 "wal: the secret is not in the server's log"
+fi
+is "$(sql "$DB_WAL" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%$SECRET%' AND pid <> pg_backend_pid()")" 0 \
+	"wal: the secret is in no query text of pg_stat_activity"
 stop "$SUB_PID"; SUB_PID=
 stop "$BOOK_PID"; BOOK_PID=
 
@@ -1022,7 +1046,7 @@ if wait_until 10 log_has "$WMEMLOG" "wal: connected"; then
 	rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$RELAY_PID/status"; }
 	rss_before=$(rss)
 	sql "$DB_WAL" "DO \$\$ BEGIN FOR t IN 1..48 LOOP
-	                 PERFORM pg_logical_emit_message(true, 'allocation',
+	                 PERFORM pg_logical_emit_message(true, allocation.wal_message_prefix(),
 	                   format(E'00000000-0000-0000-0000-%s\\nBig\\n{\"id\" : \"x\", \"payload\" : \"%s\"}',
 	                          lpad(g::text, 12, '0'), repeat('x', 10000)))
 	                   FROM generate_series(1, 100) g;

@@ -1328,3 +1328,35 @@ GRANT EXECUTE ON FUNCTION
 	allocation.metrics()
 	TO allocation_user;
 GRANT SELECT ON allocation.consumer_status TO allocation_admin;
+
+--------------------------------------------------------------------------
+-- The events' signature in the WAL (allocation.outbox_mode = wal|both).
+-- Any role may write a logical message with pg_logical_emit_message, so a
+-- message is the extension's only when its prefix carries this
+-- database's secret: "allocation:<token>".  The token is 16 bytes of the
+-- server's strong random source, drawn by the first event written to the
+-- WAL (or the first call of wal_message_prefix) and kept in this table,
+-- which no role but the extension's owner may read.  pg_dump leaves it
+-- out: a dump is read by more people than the WAL, and a restored
+-- database, a new source of events with a new slot, draws a token of its
+-- own.  Only a role that may read the WAL (REPLICATION) gets the prefix,
+-- through wal_message_prefix(): such a role sees it in every message
+-- anyway.
+--------------------------------------------------------------------------
+CREATE TABLE allocation.wal_secret (
+	id		boolean PRIMARY KEY DEFAULT true CHECK (id),
+	token	text NOT NULL CHECK (token ~ '^[0-9a-f]{32}$')
+);
+COMMENT ON TABLE allocation.wal_secret IS
+	'One row: the secret part of the prefix of the extension''s logical messages (readable by the extension''s owner only).';
+
+CREATE FUNCTION allocation.wal_message_prefix()
+RETURNS text
+AS 'MODULE_PATHNAME', 'allocation_wal_message_prefix'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.wal_message_prefix() IS
+	'The prefix of the extension''s logical messages in this database, allocation:<secret token>: WAL readers take as events only the messages with this prefix.  For roles with REPLICATION (who can read it in the WAL anyway) that are members of allocation_admin.';
+
+REVOKE ALL ON allocation.wal_secret FROM PUBLIC;
+REVOKE ALL ON FUNCTION allocation.wal_message_prefix() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION allocation.wal_message_prefix() TO allocation_admin;
