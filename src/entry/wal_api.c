@@ -6,7 +6,8 @@
  * Notes:
  *	1) wal_message_prefix() hands out the prefix that signs the
  *	   extension's logical messages (src/adapters/wal_events.c, Note 5).
- *	   Beyond EXECUTE (allocation_admin), the caller needs what reading
+ *	   Beyond allocation_admin (EXECUTE is granted to allocation_user too,
+ *	   so that the refusal names the role), the caller needs what reading
  *	   the WAL needs, REPLICATION (or superuser): a role that can read the
  *	   messages sees the prefix in each of them, so the function tells no
  *	   one anything new.  The refusal names the attribute, never the
@@ -22,6 +23,8 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
+#include "command_api.h"
+#include "errors.h"
 #include "session.h"
 #include "wal_events.h"
 
@@ -35,6 +38,7 @@ allocation_wal_message_prefix(PG_FUNCTION_ARGS)
 	al_pg_session s;
 	const char *prefix;
 
+	al_require_role(AL_ADMIN_ROLE, "allocation.wal_message_prefix");
 	if (!has_rolreplication(GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -1335,6 +1335,19 @@ AS $$
 			('mail_dead', b.dead::float8),
 			('mail_oldest_unsent_age_seconds',
 			 COALESCE(extract(epoch FROM b.oldest_unsent_age)::float8, 0))) AS m(name, value)
+	UNION ALL
+	-- the logical slots of this database (allocation-relay --source wal):
+	-- the WAL each retains, and what its reader has not confirmed yet
+	SELECT m.name, m.value, jsonb_build_object('slot', s.slot_name::text)
+	  FROM pg_replication_slots s
+	 CROSS JOIN LATERAL (VALUES
+			('wal_slot_retained_bytes',
+			 COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::float8, 0)),
+			('wal_slot_unconfirmed_bytes',
+			 COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::float8, 0)),
+			('wal_slot_active', CASE WHEN s.active THEN 1 ELSE 0 END::float8)) AS m(name, value)
+	 WHERE s.slot_type = 'logical' AND s.database = current_database()
+	   AND NOT pg_is_in_recovery()
 $$;
 COMMENT ON FUNCTION allocation._metrics() IS
 	'Implementation of allocation.metrics, run with the owner''s rights by it.';
@@ -1344,7 +1357,7 @@ RETURNS TABLE (name text, value double precision, labels jsonb)
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION allocation.metrics() IS
-	'Monitoring figures, one row each: per consumer (labels: consumer) pending and deliverable events, oldest pending age, time since the last acknowledgement, age of the holding transaction; outbox, inbox and notification sizes; the mail backlog. Ages in seconds.';
+	'Monitoring figures, one row each: per consumer (labels: consumer) pending and deliverable events, oldest pending age, time since the last acknowledgement, age of the holding transaction; outbox, inbox and notification sizes; the mail backlog; per logical slot of the database (labels: slot) the WAL it retains and has not confirmed, in bytes, and whether a reader is attached. Ages in seconds.';
 
 REVOKE ALL ON allocation.consumer_status FROM PUBLIC;
 REVOKE ALL ON FUNCTION
@@ -1400,4 +1413,5 @@ COMMENT ON FUNCTION allocation.wal_message_prefix() IS
 
 REVOKE ALL ON allocation.wal_secret FROM PUBLIC;
 REVOKE ALL ON FUNCTION allocation.wal_message_prefix() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION allocation.wal_message_prefix() TO allocation_admin;
+-- allocation_user too, so that a refusal names the role it needs (checked in C)
+GRANT EXECUTE ON FUNCTION allocation.wal_message_prefix() TO allocation_user;
