@@ -9,8 +9,8 @@
  * end, time, reply requested); the client sends standby status updates
  * ('r': written, flushed, applied, time, reply requested).  Of pgoutput's
  * messages only Begin ('B'), logical Message ('M', prefix
- * "allocation:<token>", see wal.h) and Commit ('C') matter here; the publication holds no table, so no row
- * changes come.  The flushed position is the end of the last transaction
+ * "allocation:<token>", see wal.h) and Commit ('C') matter here; the
+ * publication holds no table, so no row changes come.  The flushed position is the end of the last transaction
  * all of whose events Redis accepted: after a crash the server sends
  * again from there (at least once).
  */
