@@ -7,24 +7,32 @@
 -- table; a token drawn by a transaction or subtransaction that rolls back
 -- is not kept by the backend (the next event carries the token that was
 -- committed); only roles that can read the WAL (REPLICATION) may have the
--- prefix; nobody else reads the table.  The messages are read with
--- test_decoding, which prints each one's prefix.  No token is printed.
+-- prefix; nobody else reads the table.  The messages are read from a
+-- slot with pgoutput, as the relay does: a transactional message ('M',
+-- flags 1) has its prefix from byte 11 to a NUL.  No token is printed.
 -- SKUs and references of this file start with "WS-".
 --
 \set VERBOSITY terse
 LOAD '$libdir/allocation';
 -- start as a database that never sent an event to the WAL
 DELETE FROM allocation.wal_secret;
-SELECT 'ok' FROM pg_create_logical_replication_slot('ws_slot', 'test_decoding');
+CREATE PUBLICATION ws_pub;
+SELECT 'ok' FROM pg_create_logical_replication_slot('ws_slot', 'pgoutput');
 -- each message of ours read since the last call: its reference, and
 -- whether its prefix is the secret one the table holds now
 PREPARE ws_messages AS
-SELECT substring(data FROM '"ref": "([^"]*)"') AS ref,
-       substring(data FROM 'prefix: ([^,]*),') OPERATOR(pg_catalog.=)
+SELECT substring(encode(m.data, 'escape') FROM '"ref": "([^"]*)"') AS ref,
+       m.prefix OPERATOR(pg_catalog.=)
          ('allocation:' || (SELECT token FROM allocation.wal_secret)) AS signed
-  FROM pg_logical_slot_get_changes('ws_slot', NULL, NULL)
- WHERE data LIKE 'message: transactional: 1 prefix: allocation%'
- ORDER BY lsn;
+  FROM (SELECT c.lsn, c.data,
+               convert_from(substring(c.data FROM 11
+                                      FOR position('\x00'::bytea IN substring(c.data FROM 11)) - 1),
+                            'UTF8') AS prefix
+          FROM pg_logical_slot_get_binary_changes('ws_slot', NULL, NULL, 'proto_version', '1',
+                                                  'publication_names', 'ws_pub', 'messages', 'true') c
+         WHERE get_byte(c.data, 0) = ascii('M') AND get_byte(c.data, 1) = 1) m
+ WHERE m.prefix LIKE 'allocation%'
+ ORDER BY m.lsn;
 
 -- outbox_mode = table draws no token and writes no message
 SELECT allocation.add_batch('WS-table', 'WS-SKU', 10);
@@ -47,12 +55,18 @@ EXECUTE ws_messages;
 \c
 \set VERBOSITY terse
 PREPARE ws_messages AS
-SELECT substring(data FROM '"ref": "([^"]*)"') AS ref,
-       substring(data FROM 'prefix: ([^,]*),') OPERATOR(pg_catalog.=)
+SELECT substring(encode(m.data, 'escape') FROM '"ref": "([^"]*)"') AS ref,
+       m.prefix OPERATOR(pg_catalog.=)
          ('allocation:' || (SELECT token FROM allocation.wal_secret)) AS signed
-  FROM pg_logical_slot_get_changes('ws_slot', NULL, NULL)
- WHERE data LIKE 'message: transactional: 1 prefix: allocation%'
- ORDER BY lsn;
+  FROM (SELECT c.lsn, c.data,
+               convert_from(substring(c.data FROM 11
+                                      FOR position('\x00'::bytea IN substring(c.data FROM 11)) - 1),
+                            'UTF8') AS prefix
+          FROM pg_logical_slot_get_binary_changes('ws_slot', NULL, NULL, 'proto_version', '1',
+                                                  'publication_names', 'ws_pub', 'messages', 'true') c
+         WHERE get_byte(c.data, 0) = ascii('M') AND get_byte(c.data, 1) = 1) m
+ WHERE m.prefix LIKE 'allocation%'
+ ORDER BY m.lsn;
 SET allocation.outbox_mode = wal;
 DELETE FROM allocation.wal_secret;
 BEGIN;
@@ -94,4 +108,5 @@ RESET SESSION AUTHORIZATION;
 SELECT allocation.wal_message_prefix() = 'allocation:' || token AS same_as_the_table FROM allocation.wal_secret;
 
 SELECT pg_drop_replication_slot('ws_slot');
+DROP PUBLICATION ws_pub;
 DROP ROLE ws_nobody, ws_admin, ws_reader;
