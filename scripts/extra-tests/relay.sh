@@ -993,14 +993,18 @@ check "wal: the book's scenario: line_allocated carries the order and the new ba
 is "$(grep -c '^bad' "$WORK/book.out")" 0 "wal: every line_allocated message is the book's"
 # A session holding a transaction id, idle in transaction: with the WAL as
 # the source it delays nothing (the outbox's consumer API would wait for it).
-"${PSQL[@]}" -d "$DB_WAL" -c "BEGIN" -c "SELECT pg_current_xact_id()" -c "SELECT pg_sleep(8)" -c "COMMIT" >/dev/null 2>&1 &
+{ printf 'BEGIN;\nSELECT pg_current_xact_id();\n'; sleep 8; } | "${PSQL[@]}" -d "$DB_WAL" >/dev/null 2>&1 &
 IDLE_PID=$!
 GEN_PIDS+=("$IDLE_PID")
-sleep 0.5
+idle_holder() {
+	sql_is "$DB_WAL" "SELECT count(*) FROM pg_stat_activity
+	                  WHERE state = 'idle in transaction' AND backend_xid IS NOT NULL" 1
+}
+wait_until 5 idle_holder
 sql "$DB_WAL" "SELECT allocation.allocate('WT-idle', 'WT-SKU', 1)" >/dev/null
-check "wal: an event committed while another session holds a transaction id arrives at once" \
+check "wal: an event committed while another session idles in transaction with an xid arrives at once" \
 	wait_until 4 sh -c "grep -qF 'ok	WT-idle	' '$WORK/book.out'"
-check "... while the session still holds it" alive "$IDLE_PID"
+check "... while the session still idles in transaction" idle_holder
 # Only the extension's own messages are events: a non-transactional one
 # (sent at once, even though its transaction then rolls back) is not, nor
 # one that a role outside the extension writes with
