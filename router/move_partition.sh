@@ -185,8 +185,10 @@ say "partition $PART paused after $(( (t_paused - t0) / 1000000 )) ms; moving it
 
 # The tables this script knows.  A table it does not know could hold a
 # product's data: refuse rather than leave it behind.  mail_identity (the
-# node's Message-ID token) stays, like the notifications its mailer sends.
-KNOWN="allocations_view batches consumers inbox mail_identity notifications order_lines order_subscriptions orders outbox outbox_clock product_state settings subscriptions"
+# node's Message-ID token) stays, like the notifications its mailer sends;
+# so does wal_secret (the signature of the node's events in the WAL, read
+# by the node's own relay).
+KNOWN="allocations_view batches consumers inbox mail_identity notifications order_lines order_subscriptions orders outbox outbox_clock product_state settings subscriptions wal_secret"
 tables=$(q "$SOURCE" -c "SELECT string_agg(relname, ' ' ORDER BY relname) FROM pg_class
 	WHERE relnamespace = 'allocation'::regnamespace AND relkind IN ('r', 'p')")
 [ "$tables" = "$KNOWN" ] || die "the node's tables are ($tables), this script knows ($KNOWN): update it first"

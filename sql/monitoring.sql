@@ -122,6 +122,14 @@ SELECT allocation.add_batch('MO-B4', 'MO-SKU', 10);
 SELECT m.labels->>'consumer' AS consumer, m.value > 0 AS held_seconds
   FROM allocation.metrics() m WHERE m.name = 'consumer_holder_xact_age_seconds' ORDER BY 1;
 ROLLBACK PREPARED 'mo-holder-2';
+-- a logical slot of the database (allocation-relay --source wal): the WAL
+-- it retains grows while nobody reads it
+SELECT 'ok' FROM pg_create_logical_replication_slot('mo_slot', 'pgoutput');
+SELECT pg_logical_emit_message(true, 'mo', repeat('x', 100000)) IS NOT NULL AS wal_written;
+SELECT m.name, m.labels, m.value > 0 AS positive
+  FROM allocation.metrics() m WHERE m.name LIKE 'wal_slot%' ORDER BY 1;
+SELECT pg_drop_replication_slot('mo_slot');
+SELECT count(*) AS slot_rows FROM allocation.metrics() m WHERE m.name LIKE 'wal_slot%';
 
 ------------------------------------------------------------------------
 -- Administrators only

@@ -137,6 +137,9 @@ INSERT INTO se_calls VALUES
 	('allocation._purge_outbox(interval)', $$SELECT allocation._purge_outbox('1 day')$$),
 	('allocation._consumer_status()', $$SELECT * FROM allocation._consumer_status()$$),
 	('allocation._metrics()', $$SELECT * FROM allocation._metrics()$$),
+	-- the prefix of the events in the WAL: also needs REPLICATION (42501 for
+	-- an admin without it), which the superuser has
+	('allocation.wal_message_prefix()', $$SELECT allocation.wal_message_prefix() IS NOT NULL$$),
 	-- a trigger function: no role can call it directly (0A000 for the superuser)
 	('allocation._check_notification()', $$SELECT allocation._check_notification()$$);
 

@@ -574,6 +574,12 @@ config_usage(FILE *out)
 "      --pg-timeout=SEC     a PostgreSQL query must answer within this, or the\n"
 "                           connection is given up (env ALLOCATION_RELAY_PG_TIMEOUT;\n"
 "                           default 60)\n"
+"      --slot-lag-warn=MB   --source wal: warn when the slot retains more WAL than\n"
+"                           this (env ALLOCATION_RELAY_SLOT_LAG_WARN; default 1024;\n"
+"                           0: never)\n"
+"      --slot-lag-interval=SEC  check the slot's retained WAL this often, and warn\n"
+"                           at most this often (env ALLOCATION_RELAY_SLOT_LAG_INTERVAL;\n"
+"                           default 60)\n"
 "  -v, --verbose            log every event and message\n"
 "  -h, --help               show this help and exit\n"
 "      --version            show the version and exit\n"
@@ -602,6 +608,8 @@ enum
 	OPT_POLL,
 	OPT_BACKOFF,
 	OPT_PG_TIMEOUT,
+	OPT_SLOT_LAG_WARN,
+	OPT_SLOT_LAG_INTERVAL,
 	OPT_REDIS_PASSWORD_FILE,
 	OPT_VERSION
 };
@@ -748,6 +756,14 @@ load_env(relay_config *cfg, char *err, size_t errlen)
 		parse_seconds(ENV_PREFIX "PG_TIMEOUT", v, 0.5, 86400,
 					  &cfg->pg_timeout, err, errlen) != 0)
 		return -1;
+	if ((v = getenv(ENV_PREFIX "SLOT_LAG_WARN")) && *v &&
+		parse_int_setting(ENV_PREFIX "SLOT_LAG_WARN", v, 0, 1048576,
+						  &cfg->slot_lag_warn, err, errlen) != 0)
+		return -1;
+	if ((v = getenv(ENV_PREFIX "SLOT_LAG_INTERVAL")) && *v &&
+		parse_seconds(ENV_PREFIX "SLOT_LAG_INTERVAL", v, 0.1, 86400,
+					  &cfg->slot_lag_interval, err, errlen) != 0)
+		return -1;
 	if ((v = getenv(ENV_PREFIX "BACKOFF_MAX")) && *v &&
 		parse_seconds(ENV_PREFIX "BACKOFF_MAX", v, 0.1, 3600,
 					  &cfg->backoff_max, err, errlen) != 0)
@@ -780,6 +796,8 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		{"poll-interval", required_argument, NULL, OPT_POLL},
 		{"backoff-max", required_argument, NULL, OPT_BACKOFF},
 		{"pg-timeout", required_argument, NULL, OPT_PG_TIMEOUT},
+		{"slot-lag-warn", required_argument, NULL, OPT_SLOT_LAG_WARN},
+		{"slot-lag-interval", required_argument, NULL, OPT_SLOT_LAG_INTERVAL},
 		{"redis-password-file", required_argument, NULL, OPT_REDIS_PASSWORD_FILE},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -805,6 +823,8 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->inbound_max_bytes = RELAY_DEFAULT_INBOUND_MAX_BYTES;
 	cfg->backoff_max = 30.0;
 	cfg->pg_timeout = 60.0;
+	cfg->slot_lag_warn = 1024;
+	cfg->slot_lag_interval = 60.0;
 	/* the book's channel; the environment and flags may override it */
 	add_route(cfg, "Allocated", strlen("Allocated"), "line_allocated");
 
@@ -897,6 +917,16 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 			case OPT_PG_TIMEOUT:
 				if (parse_seconds("--pg-timeout", optarg, 0.5, 86400,
 								  &cfg->pg_timeout, err, errlen) != 0)
+					return CONFIG_ERROR;
+				break;
+			case OPT_SLOT_LAG_WARN:
+				if (parse_int_setting("--slot-lag-warn", optarg, 0, 1048576,
+									  &cfg->slot_lag_warn, err, errlen) != 0)
+					return CONFIG_ERROR;
+				break;
+			case OPT_SLOT_LAG_INTERVAL:
+				if (parse_seconds("--slot-lag-interval", optarg, 0.1, 86400,
+								  &cfg->slot_lag_interval, err, errlen) != 0)
 					return CONFIG_ERROR;
 				break;
 			case 'v':

@@ -61,6 +61,8 @@ typedef struct
 	double		poll_interval;	/* seconds between polls without NOTIFY */
 	double		backoff_max;	/* seconds, cap of the reconnect backoff */
 	double		pg_timeout;		/* seconds: a query's answer, at most */
+	int			slot_lag_warn;	/* --source wal: MB of retained WAL that warn; 0: never */
+	double		slot_lag_interval;	/* ... checked (and warned) this often, seconds */
 	int			from_now;		/* a new consumer starts at the end */
 	int			envelope;		/* pub/sub: the envelope on named channels too */
 	int			inbound_max;	/* pub/sub: messages in hand, at most */

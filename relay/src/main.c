@@ -93,6 +93,7 @@ typedef struct
 	double		out_retry_at;
 	backoff		inbound_bo;		/* a command failed transiently */
 	double		in_retry_at;
+	double		next_lag_check;	/* --source wal: the slot's retained WAL */
 	char	   *stream_prefix;	/* stream message ids */
 
 	unsigned long published;
@@ -351,6 +352,29 @@ wal_round(relay *r, double now)
 }
 
 /*
+ * --source wal: warn when the slot retains more WAL than --slot-lag-warn
+ * (checked every --slot-lag-interval, so warned at most that often).  A
+ * slot keeps WAL from its restart_lsn until the relay confirms it: while
+ * Redis is down, or the relay falls behind, the server's disk fills.
+ */
+static void
+slot_lag_check(relay *r)
+{
+	long long	retained,
+				unconfirmed;
+	const long long mb = 1024 * 1024;
+
+	if (pg_slot_lag(&r->pg, r->cfg.slot, &retained, &unconfirmed) != PG_OK)
+		return;
+	if (retained > (long long) r->cfg.slot_lag_warn * mb)
+		log_warn("wal: the slot %s retains %lld MB of WAL (%lld MB not yet confirmed), more than "
+				 "--slot-lag-warn %d MB: events wait for Redis or the relay falls behind, and the "
+				 "server keeps this WAL until the relay confirms it",
+				 r->cfg.slot, retained / mb, unconfirmed > 0 ? unconfirmed / mb : 0,
+				 r->cfg.slot_lag_warn);
+}
+
+/*
  * The message in hand.  0: done with it (or retry later), -1: a
  * connection was lost (kept), -2: fatal.
  */
@@ -529,6 +553,12 @@ run(relay *r, const sigset_t *waitmask)
 			}
 			if (r->wal.link.up && !stop_requested())
 				wal_round(r, now);
+			if (cfg->slot_lag_warn > 0 && r->pg.link.up && now >= r->next_lag_check &&
+				!stop_requested())
+			{
+				r->next_lag_check = now + cfg->slot_lag_interval;
+				slot_lag_check(r);
+			}
 		}
 		/* events from the outbox */
 		else if (cfg->outbound && !stop_requested() && r->pg.link.up && r->rs.link.up && now >= r->out_retry_at &&
@@ -558,6 +588,8 @@ run(relay *r, const sigset_t *waitmask)
 			? r->next_poll : now + MAX_WAIT_S;
 		if (cfg->source == RELAY_SOURCE_WAL)
 		{
+			if (cfg->slot_lag_warn > 0)
+				deadline = min_d(deadline, r->next_lag_check);
 			if (!r->wal.link.up)
 				deadline = min_d(deadline, r->wal.link.next_try);
 			else if (r->outbound_due)
@@ -628,6 +660,7 @@ main(int argc, char **argv)
 	relay		r;
 	char		err[1024];
 	char		url[512];
+	char		forged_note[80];
 	char	   *dsn_err;
 	sigset_t	block,
 				waitmask;
@@ -721,10 +754,13 @@ main(int argc, char **argv)
 	free(r.wal.commits);
 	pg_close(&r.pg);
 	redis_close(&r.rs);
-	log_info("%s: %lu event%s published, %lu command%s executed, %lu skipped",
+	snprintf(forged_note, sizeof forged_note, ", %lu forged message%s ignored",
+			 r.wal.forged, r.wal.forged == 1 ? "" : "s");
+	log_info("%s: %lu event%s published, %lu command%s executed, %lu skipped%s",
 			 status == 0 ? "stopped" : "stopped on a fatal error",
 			 r.published, r.published == 1 ? "" : "s",
-			 r.handled, r.handled == 1 ? "" : "s", r.skipped);
+			 r.handled, r.handled == 1 ? "" : "s", r.skipped,
+			 r.cfg.source == RELAY_SOURCE_WAL ? forged_note : "");
 
 	for (i = 0; i < r.nroutes; i++)
 	{

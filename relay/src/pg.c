@@ -656,6 +656,31 @@ pg_ack(pg_side *pg, const char *id)
 	return PG_OK;
 }
 
+pg_status
+pg_slot_lag(pg_side *pg, const char *slot, long long *retained, long long *unconfirmed)
+{
+	const char *params[1] = {slot};
+	PGresult   *res;
+
+	res = exec_wait(pg, "SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::pg_catalog.int8,"
+					" pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::pg_catalog.int8"
+					" FROM pg_catalog.pg_replication_slots WHERE slot_name OPERATOR(pg_catalog.=) $1",
+					1, params);
+	if (pg->conn == NULL)
+		return PG_LOST;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return query_failed(pg, res, "reading the slot's lag");
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+	{
+		PQclear(res);
+		return PG_RETRY;
+	}
+	*retained = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*unconfirmed = PQgetisnull(res, 0, 1) ? *retained : strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return PG_OK;
+}
+
 handle_status
 pg_handle(pg_side *pg, const char *json, const char *fixed_id,
 		  handle_outcome *out)

@@ -86,6 +86,13 @@ int			pg_consume(pg_side *pg);
 pg_status	pg_read_events(pg_side *pg, PGresult **res, pg_event *events, int *n);
 /* Everything up to and including event id is done. */
 pg_status	pg_ack(pg_side *pg, const char *id);
+/*
+ * --source wal: bytes of WAL the slot retains (from its restart_lsn) and
+ * not yet confirmed (from confirmed_flush_lsn), up to the server's
+ * current position.  PG_OK; PG_RETRY when the slot does not exist (yet).
+ */
+pg_status	pg_slot_lag(pg_side *pg, const char *slot, long long *retained,
+						long long *unconfirmed);
 
 /*
  * Execute an inbound ChangeBatchQuantity message (JSON text from Redis):

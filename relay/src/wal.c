@@ -8,9 +8,9 @@
  * ('w': start, end, time, then one pgoutput message) and keepalives ('k':
  * end, time, reply requested); the client sends standby status updates
  * ('r': written, flushed, applied, time, reply requested).  Of pgoutput's
- * messages only Begin ('B'), logical Message ('M', prefix "allocation")
- * and Commit ('C') matter here; the publication holds no table, so no row
- * changes come.  The flushed position is the end of the last transaction
+ * messages only Begin ('B'), logical Message ('M', prefix
+ * "allocation:<token>", see wal.h) and Commit ('C') matter here; the
+ * publication holds no table, so no row changes come.  The flushed position is the end of the last transaction
  * all of whose events Redis accepted: after a crash the server sends
  * again from there (at least once).
  */
@@ -166,6 +166,37 @@ wal_connect(wal_side *w, double now)
 		link_failed(&w->link, now, err);
 		return -1;
 	}
+	/*
+	 * The prefix of the extension's messages, read again at every
+	 * connection (a restored database has its own).  A replication
+	 * connection to a database runs plain SQL too.
+	 */
+	res = PQexec(w->conn, "SELECT allocation.wal_message_prefix()");
+	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+		PQgetisnull(res, 0, 0) || strncmp(PQgetvalue(res, 0, 0), "allocation:", 11) != 0 ||
+		strlen(PQgetvalue(res, 0, 0)) >= sizeof w->prefix)
+	{
+		int			fatal = st && (strncmp(st, "42", 2) == 0 || strcmp(st, "3F000") == 0);
+
+		one_line(PQresultStatus(res) == PGRES_TUPLES_OK ? "unexpected answer"
+				 : PQresultErrorMessage(res), err, sizeof err);
+		PQclear(res);
+		PQfinish(w->conn);
+		w->conn = NULL;
+		if (fatal)
+		{
+			log_error("wal: cannot read the prefix of the extension's messages: %s", err);
+			log_error("hint: the relay's role needs REPLICATION and membership in allocation_admin, "
+					  "and the database extension allocation 0.2.0 or later");
+			return -2;
+		}
+		link_failed(&w->link, now, err);
+		return -1;
+	}
+	snprintf(w->prefix, sizeof w->prefix, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+
 	quote_ident(w->cfg->slot, slot, sizeof slot);
 	snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT", slot);
 	res = PQexec(w->conn, sql);
@@ -310,6 +341,34 @@ add_commit(wal_side *w, uint64_t end_lsn)
 	w->ncommits++;
 }
 
+/* Equal strings, in a time that does not depend on where they differ. */
+static int
+same_secret(const char *a, const char *b)
+{
+	size_t		la = strlen(a),
+				lb = strlen(b),
+				i;
+	unsigned char diff = la != lb;
+
+	for (i = 0; i < la && i < lb; i++)
+		diff |= (unsigned char) (a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/*
+ * A message with the prefix "allocation" or "allocation:..." that the
+ * extension did not write (wal.h): logged once, counted.  Neither its
+ * prefix nor its content is printed.
+ */
+static void
+forged(wal_side *w, const char *why)
+{
+	if (w->forged++ == 0)
+		log_warn("wal: ignored a logical message with an \"allocation\" prefix that the extension did not write (%s): "
+				 "any role may call pg_logical_emit_message; such messages are counted in the summary, "
+				 "and this is logged once", why);
+}
+
 /* A pgoutput message (the payload of an XLogData). */
 static void
 pgoutput_message(wal_side *w, const char *m, size_t len)
@@ -338,10 +397,24 @@ pgoutput_message(wal_side *w, const char *m, size_t len)
 				const char *end = len > 10 ? memchr(prefix, '\0', len - 10) : NULL;
 				uint32_t	clen;
 
-				if (end == NULL || (m[1] & 1) == 0 || (size_t) (end + 5 - m) > len)
+				if (end == NULL || (size_t) (end + 5 - m) > len)
 					return;
+				/* not ours: another application's messages */
+				if (strncmp(prefix, "allocation", 10) != 0 ||
+					(prefix[10] != '\0' && prefix[10] != ':'))
+					return;
+				if (!same_secret(prefix, w->prefix))
+				{
+					forged(w, prefix[10] == '\0' ? "the plain prefix" : "a wrong token");
+					return;
+				}
+				if ((m[1] & 1) == 0)
+				{
+					forged(w, "not transactional");
+					return;
+				}
 				clen = get32(end + 1);
-				if ((size_t) (end + 5 - m) + clen > len || strcmp(prefix, "allocation") != 0)
+				if ((size_t) (end + 5 - m) + clen > len)
 					return;
 				add_event(w, end + 5, clen);
 			}

@@ -5,6 +5,13 @@
  * message (allocation.outbox_mode = wal or both); the walsender sends them
  * at commit, in commit order, without NOTIFY.  The slot's position is
  * confirmed only up to transactions whose events Redis accepted.
+ *
+ * Only messages whose prefix is the database's secret prefix
+ * (allocation.wal_message_prefix(), read at every connection) are events:
+ * any role may write a message with pg_logical_emit_message, and one
+ * with the prefix "allocation", or "allocation:" and another token, or a
+ * non-transactional one, is ignored, logged once and counted (forged).
+ * The prefix is never logged.
  */
 #ifndef RELAY_WAL_H
 #define RELAY_WAL_H
@@ -51,6 +58,8 @@ typedef struct
 	uint64_t	reported;		/* ... last sent */
 	uint64_t	idle_end;		/* a keepalive's WAL end, nothing in flight */
 	double		last_status;
+	char		prefix[80];		/* "allocation:<token>": the extension's messages */
+	unsigned long forged;		/* messages "allocation..." without that prefix */
 } wal_side;
 
 void		wal_init(wal_side *w, const relay_config *cfg);

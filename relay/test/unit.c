@@ -55,6 +55,7 @@ clear_env(void)
 		"ALLOCATION_RELAY_CHANNEL_PREFIX", "ALLOCATION_RELAY_INBOUND",
 		"ALLOCATION_RELAY_GROUP", "ALLOCATION_RELAY_POLL_INTERVAL",
 		"ALLOCATION_RELAY_BACKOFF_MAX", "ALLOCATION_RELAY_PG_TIMEOUT",
+		"ALLOCATION_RELAY_SLOT_LAG_WARN", "ALLOCATION_RELAY_SLOT_LAG_INTERVAL",
 		"ALLOCATION_RELAY_REDIS_PASSWORD", NULL
 	};
 	int			i;
@@ -114,6 +115,20 @@ test_defaults(void)
 	config_free(&cfg);
 	ok(parse(&cfg, err, sizeof err, "--pg-timeout", "0", NULL) == CONFIG_ERROR && strstr(err, "--pg-timeout"),
 	   "--pg-timeout 0 is refused");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, NULL) == CONFIG_OK && cfg.slot_lag_warn == 1024 &&
+	   cfg.slot_lag_interval == 60.0, "the slot's retained WAL: a warning above 1024 MB, checked every 60 s");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--slot-lag-warn", "0", "--slot-lag-interval", "0.5", NULL) == CONFIG_OK &&
+	   cfg.slot_lag_warn == 0 && cfg.slot_lag_interval == 0.5, "--slot-lag-warn 0 (never), --slot-lag-interval");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--slot-lag-warn", "-1", NULL) == CONFIG_ERROR && strstr(err, "--slot-lag-warn"),
+	   "--slot-lag-warn -1 is refused");
+	config_free(&cfg);
+	setenv("ALLOCATION_RELAY_SLOT_LAG_WARN", "lots", 1);
+	ok(parse(&cfg, err, sizeof err, NULL) == CONFIG_ERROR && strstr(err, "ALLOCATION_RELAY_SLOT_LAG_WARN"),
+	   "a bad ALLOCATION_RELAY_SLOT_LAG_WARN is refused, named");
+	unsetenv("ALLOCATION_RELAY_SLOT_LAG_WARN");
 	config_free(&cfg);
 	ok(parse(&cfg, err, sizeof err, "--envelope", "--channel", "OutOfStock=oos", NULL) == CONFIG_OK &&
 	   cfg.envelope == 1 && config_route_named(&cfg, "OutOfStock"), "--envelope; --channel names a channel");

@@ -90,13 +90,14 @@ q "$SRC" -f "$STRESS_DIR/dump_data.sql" >/dev/null
 # stale), and the plugin's table.  Not mail_backlog nor consumer_status:
 # they report ages against the clock (and consumer_status the sessions
 # running now); their counts come from notifications, outbox and
-# consumers, compared here.
+# consumers, compared here.  Not wal_secret either: pg_dump leaves the
+# secret of the events in the WAL out on purpose (checked below).
 mapfile -t tables < <(q "$SRC" -c "SELECT format('%I.%I', n.nspname, c.relname)
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
 					AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 	JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'allocation'
-	WHERE c.relkind IN ('r', 'p', 'v') AND c.oid NOT IN ('allocation.mail_backlog'::regclass, 'allocation.consumer_status'::regclass) ORDER BY 1")
+	WHERE c.relkind IN ('r', 'p', 'v') AND c.oid NOT IN ('allocation.mail_backlog'::regclass, 'allocation.consumer_status'::regclass, 'allocation.wal_secret'::regclass) ORDER BY 1")
 tables+=(public.plugin_log)
 [ "${#tables[@]}" -gt 10 ] || fail "found only ${#tables[@]} tables and views of the extension"
 
@@ -125,6 +126,17 @@ mapfile -t identities < <(q "$SRC" -c "SELECT format('%I.%I|%I|', n.nspname, c.r
 "$PG_BINDIR/pg_dump" -Fc -f "$WORK/dump" "$SRC"
 step "dumped $SRC: $(stat -c %s "$WORK/dump") bytes, ${#tables[@]} tables and views"
 
+# The secret of the events in the WAL stays out of the dump: a dump is read
+# by more people than the WAL, and a restored database draws its own.
+SECRET=$(q "$SRC" -c "SELECT token FROM allocation.wal_secret")
+[ "${#SECRET}" -eq 32 ] || fail "the source database has no secret of its events in the WAL"
+"$PG_BINDIR/pg_restore" -f "$WORK/dump.sql" "$WORK/dump" || fail "pg_restore cannot read the dump"
+if grep -qF "$SECRET" "$WORK/dump.sql"; then
+	problem "the dump holds the secret of the events in the WAL"
+else
+	step "the dump does not hold the secret of the events in the WAL"
+fi
+
 # --- checks of a restored database -------------------------------------------------------
 
 # check_restored WHERE DB: compare DB (on the current PGHOST) with the source
@@ -151,6 +163,11 @@ check_restored() {
 		fi
 	done
 
+	if [ "$(q "$db" -c "SELECT count(*) FROM allocation.wal_secret WHERE token = '$SECRET'")" != 0 ]; then
+		problem "$where: the restored database has the source's secret of the events in the WAL"
+	elif [ "$(q "$db" -c "SELECT allocation.wal_message_prefix() <> 'allocation:$SECRET'")" != t ]; then
+		problem "$where: the restored database does not draw a secret of its own"
+	fi
 	violations=$(q "$db" -F ' | ' -c 'SELECT * FROM allocation.check_invariants()')
 	if [ -n "$violations" ]; then
 		while IFS= read -r line; do problem "$where: check_invariants(): $line"; done <<< "$violations"

@@ -30,10 +30,15 @@
 #             REPLICATION exits 1 with a hint; the book's scenario in the
 #             book's shape; no LISTEN; a session idle in transaction with
 #             an xid delays no event; a non-transactional message of a
-#             rolled-back transaction is not published; kill -9 three times
+#             rolled-back transaction is not published, nor one written
+#             by a role outside the extension (the plain prefix, a wrong
+#             token): logged once, counted; the secret prefix is refused
+#             to roles without REPLICATION and shows in no log; kill -9 three times
 #             mid-stream: every committed event in Redis, copies alike,
 #             aggregates in order; with Redis unreachable, 48 MB of events
-#             leave the relay's memory bounded
+#             leave the relay's memory bounded and the slot's retained WAL
+#             above --slot-lag-warn is warned about; with wal_level =
+#             replica (a server of its own) the relay exits 1 with a hint
 #   streams   commands from a stream (consumer group, XACK after commit,
 #             a repeated message_id runs once, a malformed entry is skipped
 #             and acknowledged); the relay killed with SIGKILL again and
@@ -45,7 +50,9 @@
 #             nothing lost; SIGTERM exits 0; a refused event (WRONGTYPE)
 #             holds back the events after it; a frozen backend (SIGSTOP):
 #             the query is given up after --pg-timeout, and SIGTERM still
-#             stops the relay
+#             stops the relay; a session idle in transaction holding an
+#             xid delays an event of --source outbox for at most
+#             idle_in_transaction_session_timeout
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG), ALLOC_ROOT, ALLOC_PGDATA (the server restart
@@ -91,6 +98,8 @@ MEM_PID=
 SEC_PID=
 GEN_PIDS=()
 LOCKER_PID=
+REPLICA_DATA=
+REPLICA_DIR=
 T0=$(date +%s.%N)
 
 # --- results ---------------------------------------------------------------------
@@ -146,6 +155,8 @@ cleanup() {
 	stop "$MEM_PID"
 	stop "$SEC_PID"
 	[ "$(type -t thaw)" = function ] && thaw
+	[ -z "$REPLICA_DATA" ] || as_server_user "$PG_BINDIR/pg_ctl" -D "$REPLICA_DATA" -m immediate -w stop >/dev/null 2>&1
+	[ -z "$REPLICA_DIR" ] || rm -rf "$REPLICA_DIR"
 	stop "$REDIS_PID"
 	"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' \
 		-c "DROP DATABASE IF EXISTS $DB_PS WITH (FORCE)" \
@@ -586,6 +597,26 @@ is "$(log_count "$STORMLOG" "postgres: connection lost")" 0 \
 	"a transient query error (lock timeout) keeps the connection"
 stop "$STORM_PID"
 
+# --source outbox and a session idle in transaction holding a transaction
+# id: the consumer API waits for it (it never skips a late commit), so an
+# event waits as long as that session stays open; the stated bound is
+# idle_in_transaction_session_timeout (relay/README.md).  With 3 s, an
+# event committed meanwhile arrives within the timeout plus the poll
+# interval, although the session meant to stay open 12 s.
+sql "$DB_PS" "SELECT allocation.add_batch('RT-idle-b', 'RT-IDLE', 10)" >/dev/null
+wait_until 5 all_acked "$DB_PS" relay-test
+{ printf "SET idle_in_transaction_session_timeout = '3s';\nBEGIN;\nSELECT pg_current_xact_id();\n"; sleep 12; } |
+	"${PSQL[@]}" -d "$DB_PS" >/dev/null 2>&1 &
+GEN_PIDS+=("$!")
+wait_until 5 sql_is "$DB_PS" "SELECT count(*) FROM pg_stat_activity
+                               WHERE state = 'idle in transaction' AND backend_xid IS NOT NULL" 1
+sql "$DB_PS" "SELECT allocation.allocate('RT-idle', 'RT-IDLE', 1)" >/dev/null
+sleep 1.5
+is "$(grep -c 'RT-idle' "$WORK/book.out")" 0 \
+	"outbox: an event committed while a session idles in transaction with an xid waits for it"
+check "... at most idle_in_transaction_session_timeout (3 s) plus the poll interval: it arrives" \
+	wait_until 4 sh -c "grep -qF 'ok	RT-idle	' '$WORK/book.out'"
+
 # Redis killed and restarted under the relay.
 echo "# redis restart under the pub/sub relay ($(elapsed)s)"
 wait_until 10 all_acked "$DB_PS" relay-test
@@ -912,6 +943,37 @@ else
 	not_ok "--source wal as a role without REPLICATION: exit 1 with a hint" "exit $rc"
 	cat "$WORK/relay-norepl.log"
 fi
+# wal_level below logical: a server of its own with wal_level = replica;
+# the relay stops with exit 1 and says what to set
+as_server_user() {
+	if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else (cd / && "$@"); fi
+}
+# (a directory of its own: the server's user cannot enter $WORK)
+REPLICA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/allocation-relay-replica.XXXXXX")
+mkdir -p -m 700 "$REPLICA_DIR/data"
+mkdir -p "$REPLICA_DIR/sock"
+[ "$(id -u)" -ne 0 ] || chown -R postgres: "$REPLICA_DIR"
+if as_server_user "$PG_BINDIR/initdb" -D "$REPLICA_DIR/data" -U postgres --auth=trust --no-sync \
+		--no-instructions > "$WORK/replica-initdb.log" 2>&1 &&
+	as_server_user "$PG_BINDIR/pg_ctl" -D "$REPLICA_DIR/data" -l "$REPLICA_DIR/sock/log" -w -t 60 \
+		-o "-c wal_level=replica -c listen_addresses='' -c unix_socket_directories='$REPLICA_DIR/sock' -c port=5432 -c fsync=off" \
+		start > "$REPLICA_DIR/start.log" 2>&1; then
+	REPLICA_DATA=$REPLICA_DIR/data
+	"${PSQL[@]}" -h "$REPLICA_DIR/sock" -p 5432 -U postgres -d postgres -c "CREATE EXTENSION allocation" >/dev/null
+	timeout 20 "$RELAY" --dsn "host=$REPLICA_DIR/sock port=5432 user=postgres dbname=postgres" \
+		--redis "redis://127.0.0.1:$REDIS_PORT" --source wal --no-inbound > "$WORK/relay-replica.log" 2>&1; rc=$?
+	if [ "$rc" -eq 1 ] && log_has "$WORK/relay-replica.log" "needs wal_level = logical"; then
+		ok "--source wal with wal_level = replica: exit 1, saying it needs wal_level = logical"
+	else
+		not_ok "--source wal with wal_level = replica: exit 1, saying it needs wal_level = logical" "exit $rc"
+		cat "$WORK/relay-replica.log"
+	fi
+	as_server_user "$PG_BINDIR/pg_ctl" -D "$REPLICA_DATA" -m fast -w stop >/dev/null 2>&1
+	REPLICA_DATA=
+else
+	not_ok "a server with wal_level = replica starts"
+	cat "$WORK/replica-initdb.log" "$REPLICA_DIR/start.log"
+fi
 rcli FLUSHALL >/dev/null
 : > "$WORK/pubsub.out"
 : > "$WORK/book.out"
@@ -931,24 +993,55 @@ check "wal: the book's scenario: line_allocated carries the order and the new ba
 is "$(grep -c '^bad' "$WORK/book.out")" 0 "wal: every line_allocated message is the book's"
 # A session holding a transaction id, idle in transaction: with the WAL as
 # the source it delays nothing (the outbox's consumer API would wait for it).
-"${PSQL[@]}" -d "$DB_WAL" -c "BEGIN" -c "SELECT pg_current_xact_id()" -c "SELECT pg_sleep(8)" -c "COMMIT" >/dev/null 2>&1 &
+{ printf 'BEGIN;\nSELECT pg_current_xact_id();\n'; sleep 8; } | "${PSQL[@]}" -d "$DB_WAL" >/dev/null 2>&1 &
 IDLE_PID=$!
 GEN_PIDS+=("$IDLE_PID")
-sleep 0.5
+idle_holder() {
+	sql_is "$DB_WAL" "SELECT count(*) FROM pg_stat_activity
+	                  WHERE state = 'idle in transaction' AND backend_xid IS NOT NULL" 1
+}
+wait_until 5 idle_holder
 sql "$DB_WAL" "SELECT allocation.allocate('WT-idle', 'WT-SKU', 1)" >/dev/null
-check "wal: an event committed while another session holds a transaction id arrives at once" \
+check "wal: an event committed while another session idles in transaction with an xid arrives at once" \
 	wait_until 4 sh -c "grep -qF 'ok	WT-idle	' '$WORK/book.out'"
-check "... while the session still holds it" alive "$IDLE_PID"
+check "... while the session still idles in transaction" idle_holder
 # Only the extension's own messages are events: a non-transactional one
-# (sent at once, even though its transaction then rolls back) is not.
+# (sent at once, even though its transaction then rolls back) is not, nor
+# one that a role outside the extension writes with
+# pg_logical_emit_message (executable by PUBLIC).
 forged() { printf "E'00000000-0000-0000-0000-0000000000%s\\nAllocated\\n{\"id\" : \"00000000-0000-0000-0000-0000000000%s\", \"type\" : \"Allocated\", \"payload\" : {\"orderid\": \"FORGED-%s\"}}'" "$1" "$1" "$1"; }
 sql "$DB_WAL" "BEGIN; SELECT pg_logical_emit_message(false, 'allocation', $(forged f1)); ROLLBACK" >/dev/null
+"${PSQL[@]}" -U "$ROLE_OUTSIDER" -d "$DB_WAL" -c "SELECT pg_logical_emit_message(true, 'allocation', $(forged f2))" >/dev/null 2>&1
+# ... nor one that guesses a token (the prefix is "allocation:<secret>")
+"${PSQL[@]}" -U "$ROLE_OUTSIDER" -d "$DB_WAL" -c "SELECT pg_logical_emit_message(true, 'allocation:' || md5('guess'), $(forged f3))" >/dev/null 2>&1
 sql "$DB_WAL" "SELECT allocation.allocate('WT-after-forged', 'WT-SKU', 1)" >/dev/null
 check "wal: an event after the forged one arrives" wait_until 10 sh -c "grep -qF 'ok	WT-after-forged	' '$WORK/book.out'"
 is "$(grep -c 'FORGED-f1' "$WORK/pubsub.out")" 0 \
 	"wal: a non-transactional allocation message of a rolled-back transaction is not published"
+is "$(grep -c 'FORGED-f2' "$WORK/pubsub.out")" 0 \
+	"wal: an allocation message written by a role outside the extension is not published"
+is "$(grep -c 'FORGED-f3' "$WORK/pubsub.out")" 0 \
+	"wal: a message with a wrong token is not published"
+is "$(log_count "$WLOG" "ignored a logical message with an \"allocation\" prefix")" 1 \
+	"wal: the forged messages are logged once"
+# the prefix is for roles that read the WAL: not for the outsider, nor
+# for an administrator without REPLICATION (42501 both)
+for who in "$ROLE_OUTSIDER" "$ROLE_ADMIN"; do
+	"${PSQL[@]}" -U "$who" -d "$DB_WAL" -c "SELECT allocation.wal_message_prefix()" > "$WORK/prefix.out" 2>&1
+	is "$(grep -c '42501\|permission denied' "$WORK/prefix.out")" 1 "wal: $who cannot read the prefix (42501)"
+done
 stop "$RELAY_PID"
 RELAY_PID=
+check "wal: the summary counts the 3 forged messages" log_has "$WLOG" "3 forged messages ignored"
+SECRET=$(sql "$DB_WAL" "SELECT token FROM allocation.wal_secret")
+check "wal: the database has a secret" [ ${#SECRET} -eq 32 ]
+is "$(grep -c "$SECRET" "$WLOG" "$WORK/pubsub.out" | awk -F: '{ n += $2 } END { print n + 0 }')" 0 \
+	"wal: the secret shows neither in the relay's log nor in what it publishes"
+if [ -n "${ALLOC_PGLOG:-}" ] && [ -f "$ALLOC_PGLOG" ]; then
+	is "$(grep -c "$SECRET" "$ALLOC_PGLOG")" 0 "wal: the secret is not in the server's log"
+fi
+is "$(sql "$DB_WAL" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%$SECRET%' AND pid <> pg_backend_pid()")" 0 \
+	"wal: the secret is in no query text of pg_stat_activity"
 stop "$SUB_PID"; SUB_PID=
 stop "$BOOK_PID"; BOOK_PID=
 
@@ -1010,13 +1103,13 @@ RELAY_PID=
 # events, not the slot's whole backlog (48 MB of events written meanwhile).
 WMEMLOG=$WORK/relay-wal-memory.log
 "$RELAY" --redis "redis://127.0.0.1:1" --backoff-max 1 --dsn "dbname=$DB_WAL user=$ROLE_WAL" \
-	--source wal --slot relay_test_wal_mem --no-inbound >> "$WMEMLOG" 2>&1 &
+	--source wal --slot relay_test_wal_mem --no-inbound --slot-lag-warn 16 --slot-lag-interval 0.5 >> "$WMEMLOG" 2>&1 &
 RELAY_PID=$!
 if wait_until 10 log_has "$WMEMLOG" "wal: connected"; then
 	rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$RELAY_PID/status"; }
 	rss_before=$(rss)
 	sql "$DB_WAL" "DO \$\$ BEGIN FOR t IN 1..48 LOOP
-	                 PERFORM pg_logical_emit_message(true, 'allocation',
+	                 PERFORM pg_logical_emit_message(true, allocation.wal_message_prefix(),
 	                   format(E'00000000-0000-0000-0000-%s\\nBig\\n{\"id\" : \"x\", \"payload\" : \"%s\"}',
 	                          lpad(g::text, 12, '0'), repeat('x', 10000)))
 	                   FROM generate_series(1, 100) g;
@@ -1027,6 +1120,15 @@ if wait_until 10 log_has "$WMEMLOG" "wal: connected"; then
 	echo "# memory: wal relay RSS $rss_before kB -> $rss_after kB after 48 MB of events with Redis down"
 	check "wal: 48 MB of events while Redis is unreachable: the relay grows by less than 24 MB ($(( (rss_after - rss_before) / 1024 )) MB)" \
 		[ $((rss_after - rss_before)) -lt 24576 ]
+	# the slot's retained WAL grows meanwhile: --slot-lag-warn 16 (MB) says so,
+	# at most once per --slot-lag-interval
+	check "wal: the slot retains more than --slot-lag-warn while Redis is down: a warning" \
+		wait_until 5 log_has "$WMEMLOG" "retains"
+	n0=$(log_count "$WMEMLOG" "more than --slot-lag-warn 16 MB")
+	sleep 2
+	n_warn=$(( $(log_count "$WMEMLOG" "more than --slot-lag-warn 16 MB") - n0 ))
+	check "... repeated while it lasts, at most once per --slot-lag-interval 0.5 s ($n_warn in 2 s)" \
+		[ "$n_warn" -ge 1 -a "$n_warn" -le 5 ]
 else
 	not_ok "wal: the memory test's relay streams"
 fi

@@ -391,7 +391,7 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 	row[6] = new_event_id();
 	/* allocation.outbox_mode: the WAL's readers (wal_events.c), the table's */
 	if (al_pg_outbox_mode_wal())
-		al_pg_wal_event(row[6], al_event_name(ev->type), aggregatetype, aggregateid,
+		al_pg_wal_event(s, row[6], al_event_name(ev->type), aggregatetype, aggregateid,
 						seq, DatumGetJsonbP(row[3]));
 	if (al_pg_outbox_mode_table())
 	{

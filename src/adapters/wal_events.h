@@ -15,12 +15,16 @@
 
 #include "utils/jsonb.h"
 
+#include "spi.h"
+
 /* Does allocation.outbox_mode write rows of allocation.outbox? */
 extern bool al_pg_outbox_mode_table(void);
 /* Does it write logical messages? */
 extern bool al_pg_outbox_mode_wal(void);
-/* One event as a transactional logical message (prefix "allocation"). */
-extern void al_pg_wal_event(Datum id, const char *type, const char *aggregatetype,
+/* The prefix "allocation:<secret token>" of this database's messages. */
+extern const char *al_pg_wal_prefix(al_pg_session *s);
+/* One event as a transactional logical message with that prefix. */
+extern void al_pg_wal_event(al_pg_session *s, Datum id, const char *type, const char *aggregatetype,
 							const char *aggregateid, int64 seq, Jsonb *payload);
 
 #endif							/* AL_WAL_EVENTS_H */

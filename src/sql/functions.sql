@@ -1039,6 +1039,19 @@ AS $$
 			('mail_dead', b.dead::float8),
 			('mail_oldest_unsent_age_seconds',
 			 COALESCE(extract(epoch FROM b.oldest_unsent_age)::float8, 0))) AS m(name, value)
+	UNION ALL
+	-- the logical slots of this database (allocation-relay --source wal):
+	-- the WAL each retains, and what its reader has not confirmed yet
+	SELECT m.name, m.value, jsonb_build_object('slot', s.slot_name::text)
+	  FROM pg_replication_slots s
+	 CROSS JOIN LATERAL (VALUES
+			('wal_slot_retained_bytes',
+			 COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::float8, 0)),
+			('wal_slot_unconfirmed_bytes',
+			 COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::float8, 0)),
+			('wal_slot_active', CASE WHEN s.active THEN 1 ELSE 0 END::float8)) AS m(name, value)
+	 WHERE s.slot_type = 'logical' AND s.database = current_database()
+	   AND NOT pg_is_in_recovery()
 $$;
 COMMENT ON FUNCTION allocation._metrics() IS
 	'Implementation of allocation.metrics, run with the owner''s rights by it.';
@@ -1048,7 +1061,7 @@ RETURNS TABLE (name text, value double precision, labels jsonb)
 AS 'MODULE_PATHNAME', 'allocation_admin_proxy'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION allocation.metrics() IS
-	'Monitoring figures, one row each: per consumer (labels: consumer) pending and deliverable events, oldest pending age, time since the last acknowledgement, age of the holding transaction; outbox, inbox and notification sizes; the mail backlog. Ages in seconds.';
+	'Monitoring figures, one row each: per consumer (labels: consumer) pending and deliverable events, oldest pending age, time since the last acknowledgement, age of the holding transaction; outbox, inbox and notification sizes; the mail backlog; per logical slot of the database (labels: slot) the WAL it retains and has not confirmed, in bytes, and whether a reader is attached. Ages in seconds.';
 
 REVOKE ALL ON allocation.consumer_status FROM PUBLIC;
 REVOKE ALL ON FUNCTION
@@ -1073,3 +1086,23 @@ GRANT EXECUTE ON FUNCTION
 	allocation.metrics()
 	TO allocation_user;
 GRANT SELECT ON allocation.consumer_status TO allocation_admin;
+
+--------------------------------------------------------------------------
+-- The events' signature in the WAL (allocation.outbox_mode = wal|both):
+-- the secret part of the prefix "allocation:<token>" of the extension's
+-- logical messages (the table and why: schema.sql).
+--------------------------------------------------------------------------
+COMMENT ON TABLE allocation.wal_secret IS
+	'One row: the secret part of the prefix of the extension''s logical messages (readable by the extension''s owner only).';
+
+CREATE OR REPLACE FUNCTION allocation.wal_message_prefix()
+RETURNS text
+AS 'MODULE_PATHNAME', 'allocation_wal_message_prefix'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.wal_message_prefix() IS
+	'The prefix of the extension''s logical messages in this database, allocation:<secret token>: WAL readers take as events only the messages with this prefix.  For roles with REPLICATION (who can read it in the WAL anyway) that are members of allocation_admin.';
+
+REVOKE ALL ON allocation.wal_secret FROM PUBLIC;
+REVOKE ALL ON FUNCTION allocation.wal_message_prefix() FROM PUBLIC;
+-- allocation_user too, so that a refusal names the role it needs (checked in C)
+GRANT EXECUTE ON FUNCTION allocation.wal_message_prefix() TO allocation_user;

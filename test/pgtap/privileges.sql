@@ -8,7 +8,7 @@
 -- Run with: pg_prove -d tap_bus test/pgtap/privileges.sql
 -- (a database with CREATE EXTENSION pgtap and CREATE EXTENSION allocation)
 BEGIN;
-SELECT plan(331);
+SELECT plan(339);
 
 ------------------------------------------------------------------------
 -- The roles (8)
@@ -71,7 +71,7 @@ SELECT set_eq($$SELECT c.relname::text FROM pg_class c
 	ARRAY['allocations_view', 'batches', 'consumer_status', 'consumers', 'inbox', 'mail_backlog', 'mail_dead',
 	      'mail_identity', 'notifications', 'order_lines',
 	      'order_subscriptions', 'orders', 'outbox', 'outbox_clock', 'product_state', 'products',
-	      'settings', 'stock', 'subscriptions'],
+	      'settings', 'stock', 'subscriptions', 'wal_secret'],
 	'the relations of schema allocation are the known ones');
 
 -- SELECT only, and only these: users read the query side, admins also
@@ -86,7 +86,7 @@ SELECT table_privs_are('allocation', r.relname, g.role,
                (3, 'pv_nobody', ARRAY[]::name[])) AS g(ord, role, readable),
        unnest(ARRAY['allocations_view', 'batches', 'consumer_status', 'consumers', 'inbox', 'notifications', 'order_lines',
                     'order_subscriptions', 'orders', 'outbox', 'outbox_clock', 'product_state',
-                    'products', 'settings', 'stock', 'subscriptions']::name[]) AS r(relname)
+                    'products', 'settings', 'stock', 'subscriptions', 'wal_secret']::name[]) AS r(relname)
  ORDER BY g.ord, r.relname;
 
 SELECT sequence_privs_are('allocation', s.seq, g.role, ARRAY[]::name[],
@@ -155,8 +155,18 @@ INSERT INTO mailer_functions VALUES
 
 SELECT functions_are('allocation',
 	ARRAY(SELECT fn FROM calls UNION ALL SELECT fn FROM internals
-	      UNION ALL SELECT fn FROM mailer_functions),
+	      UNION ALL SELECT fn FROM mailer_functions
+	      UNION ALL SELECT 'wal_message_prefix'),
 	'the functions of schema allocation are the known ones');
+
+-- the prefix of the events in the WAL: EXECUTE for allocation_user too (the
+-- C function checks allocation_admin, and REPLICATION; below), none for others
+SELECT function_privs_are('allocation', 'wal_message_prefix', ARRAY[]::name[], g.role, g.privs,
+                          format('%s: %s wal_message_prefix()', g.role, g.what))
+  FROM (VALUES (1, 'allocation_admin', ARRAY['EXECUTE']::name[], 'EXECUTE on'),
+               (2, 'allocation_user', ARRAY['EXECUTE']::name[], 'EXECUTE on'),
+               (3, 'pv_nobody', ARRAY[]::name[], 'no EXECUTE on')) AS g(ord, role, privs, what)
+ ORDER BY g.ord;
 
 -- the implementations are granted to nobody: only the owner runs them,
 -- on behalf of the C function that checked the caller's role
@@ -212,6 +222,8 @@ GRANT SELECT ON pv_event TO PUBLIC;
 
 -- a member of allocation_admin may call every function
 SET ROLE pv_admin;
+SELECT throws_ok($$SELECT allocation.wal_message_prefix()$$, '42501', NULL,
+	'a member of allocation_admin without REPLICATION may not have the prefix of the events in the WAL');
 SELECT lives_ok(format(c.call, 'admin', (SELECT id FROM pv_event)),
                 format('a member of allocation_admin may call %s', c.fn))
   FROM (SELECT * FROM calls ORDER BY ord) c;
@@ -230,6 +242,9 @@ SELECT CASE WHEN c.level = 'user'
 SELECT throws_like(format(c.call, 'user', (SELECT id FROM pv_event)), '%"allocation_admin"%',
                    format('refusing %s to a member of allocation_user names allocation_admin', c.fn))
   FROM (SELECT * FROM calls ORDER BY ord) c WHERE c.level = 'admin';
+-- the prefix of the events in the WAL: administrators with REPLICATION only
+SELECT throws_like($$SELECT allocation.wal_message_prefix()$$, '%"allocation_admin"%',
+	'wal_message_prefix by a member of allocation_user: 42501 naming allocation_admin');
 -- the exact wording of the C commands' refusal
 SELECT throws_ok($$SELECT allocation.add_batch('PV-B9', 'PV-SKU', 5)$$, '42501',
 	'must be a member of role "allocation_admin" to call allocation.add_batch',

@@ -84,3 +84,7 @@ SELECT allocation.mark_notification_failed((SELECT max(id) FROM allocation.notif
 SELECT allocation.mark_notification_failed((SELECT min(id) FROM allocation.notifications WHERE sent_at IS NULL), '550 no such user', true);
 -- a claim draws the database's Message-ID token (allocation.mail_identity)
 SELECT count(*) >= 0 FROM allocation.claim_notifications(1, '1 second');
+-- a reader of the WAL draws the database's secret (allocation.wal_secret);
+-- dump_restore.sh checks that pg_dump leaves it out, pg_upgrade.sh that
+-- an upgrade keeps it
+SELECT allocation.wal_message_prefix() IS NOT NULL AS prefix_drawn;

@@ -302,3 +302,22 @@ CREATE TABLE allocation.mail_identity (
 	token	text NOT NULL CHECK (token ~ '^[0-9a-f]{32}$')
 );
 SELECT pg_catalog.pg_extension_config_dump('allocation.mail_identity', '');
+
+--------------------------------------------------------------------------
+-- The events' signature in the WAL (allocation.outbox_mode = wal|both).
+-- Any role may write a logical message with pg_logical_emit_message, so a
+-- message is the extension's only when its prefix carries this
+-- database's secret: "allocation:<token>".  The token is 16 bytes of the
+-- server's strong random source, drawn by the first event written to the
+-- WAL (or the first call of wal_message_prefix) and kept in this table,
+-- which no role but the extension's owner may read.  pg_dump leaves it
+-- out: a dump is read by more people than the WAL, and a restored
+-- database, a new source of events with a new slot, draws a token of its
+-- own.  Only a role that may read the WAL (REPLICATION) gets the prefix,
+-- through wal_message_prefix(): such a role sees it in every message
+-- anyway.  Not registered with pg_extension_config_dump, on purpose.
+--------------------------------------------------------------------------
+CREATE TABLE allocation.wal_secret (
+	id		boolean PRIMARY KEY DEFAULT true CHECK (id),
+	token	text NOT NULL CHECK (token ~ '^[0-9a-f]{32}$')
+);
