@@ -179,4 +179,26 @@ SELECT * FROM allocation.allocate_many(ARRAY[('AM-u1', 'AM-ORD', 1)]::allocation
 RESET ROLE;
 DROP ROLE am_clerk;
 
+------------------------------------------------------------------------
+-- A call larger than the chunks the adapters write (1,024 rows): lines,
+-- events and read model of every chunk, events in the order of the lines
+------------------------------------------------------------------------
+SELECT allocation.add_batch('AM-C1', 'AM-CHUNK-A', 100000),
+       allocation.add_batch('AM-C2', 'AM-CHUNK-B', 1500);
+SELECT count(*) AS rows, count(batchref) AS allocated,
+       count(*) FILTER (WHERE batchref IS NULL AND sku = 'AM-CHUNK-B') AS out_of_stock_b
+  FROM allocation.allocate_many(ARRAY(
+	SELECT ROW('AM-c' || g, CASE WHEN g % 2 = 0 THEN 'AM-CHUNK-A' ELSE 'AM-CHUNK-B' END,
+			   CASE WHEN g % 2 = 0 THEN 1 ELSE 2 END)::allocation.order_line
+	  FROM generate_series(1, 2600) g));
+SELECT count(*) AS lines FROM allocation.order_lines WHERE orderid LIKE 'AM-c%';
+SELECT count(*) AS read_model_rows FROM allocation.allocations_view WHERE orderid LIKE 'AM-c%';
+-- one event a line (Allocated or OutOfStock), written in the order of the lines
+SELECT count(*) AS events,
+       bool_and(n = pos_rank) AS in_line_order
+  FROM (SELECT substr(payload->>'orderid', 5)::int AS n,
+			   rank() OVER (ORDER BY position) AS pos_rank
+		  FROM allocation.outbox
+		 WHERE aggregateid LIKE 'AM-CHUNK-%' AND type IN ('Allocated', 'OutOfStock')) e;
+
 SELECT count(*) = 0 AS healthy FROM allocation.check_invariants() WHERE object LIKE 'AM-%';

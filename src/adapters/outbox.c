@@ -7,7 +7,8 @@
  * Notes:
  *	1) Memory: payloads and held-back rows live in the command's arena;
  *	   the rows are written by one statement when the service flushes
- *	   the outbox, and by the session's flush hook before the call ends.
+ *	   the outbox, when a chunk is full (spi.h, AL_PG_ROWS_CHUNK), and by
+ *	   the session's flush hook before the call ends.
  *	2) Each event row gets its product's next aggregate_seq (gapless: the
  *	   counter lives in the locked product row and rolls back with it) and
  *	   a commit_key = GREATEST(own xid + clock offset, the aggregate's
@@ -399,6 +400,9 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 
 		al_pg_rows_add(s, &os->rows, 7, row);
 		os->events_recorded = true;
+		/* a chunk at a time, in the order recorded (spi.h) */
+		if (al_pg_rows_full(&os->rows))
+			al_pg_flush_outbox(s);
 	}
 	return key;
 }

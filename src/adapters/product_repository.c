@@ -809,12 +809,18 @@ repo_load_many(void *ctx, al_product *products, int nproducts,
 	Datum		args[2];
 	const char **psku = palloc(sizeof(char *) * (nproducts > 0 ? nproducts : 1));
 	uint64		rows;
+	al_pg_rows	probes = {0};
 
-	/* probe in (sku, orderid) order: the probes walk order_lines_pkey */
+	/*
+	 * A chunk of lines at a time (spi.h, AL_PG_ROWS_CHUNK), each probed in
+	 * (sku, orderid) order: the probes walk order_lines_pkey.
+	 */
+	for (int from = 0; from < n; from += AL_PG_ROWS_CHUNK)
 	{
-		al_pg_rows	probes = {0};
+		static const Oid types[2] = {TEXTOID, TEXTOID};
+		int			to = Min(n, from + AL_PG_ROWS_CHUNK);
 
-		for (int i = 0; i < n; i++)
+		for (int i = from; i < to; i++)
 		{
 			Datum		row[2] = {TEXT(skus[i]), TEXT(orderids[i])};
 
@@ -823,18 +829,21 @@ repo_load_many(void *ctx, al_product *products, int nproducts,
 		al_pg_rows_sort(&probes, 2, 0, 1);
 		args[0] = al_pg_rows_array(&probes, 0, TEXTOID);
 		args[1] = al_pg_rows_array(&probes, 1, TEXTOID);
-	}
-	rows = al_pg_run(s, &lines_of_orders_stmt, args, NULL);
-	for (uint64 i = 0; i < rows; i++)
-	{
-		al_product *p = &products[product_index(products, nproducts,
-												al_pg_text(s, i, LOO_SKU))];
-		char	   *ref = al_pg_text(s, i, LOO_BATCHREF);
+		rows = al_pg_run(s, &lines_of_orders_stmt, args, NULL);
+		pfree(DatumGetPointer(args[0]));
+		pfree(DatumGetPointer(args[1]));
+		al_pg_rows_clear(&probes, 2, types);
+		for (uint64 i = 0; i < rows; i++)
+		{
+			al_product *p = &products[product_index(products, nproducts,
+													al_pg_text(s, i, LOO_SKU))];
+			char	   *ref = al_pg_text(s, i, LOO_BATCHREF);
 
-		load_batch_row(s, p, ref, i, LOO_PURCHASED);
-		al_product_load_line(p, al_pg_text(s, i, LOO_ORDERID),
-							 al_pg_int4(i, LOO_QTY), ref,
-							 al_pg_int8(i, LOO_SEQ));
+			load_batch_row(s, p, ref, i, LOO_PURCHASED);
+			al_product_load_line(p, al_pg_text(s, i, LOO_ORDERID),
+								 al_pg_int4(i, LOO_QTY), ref,
+								 al_pg_int8(i, LOO_SEQ));
+		}
 	}
 	for (int k = 0; k < nproducts; k++)
 		psku[k] = products[k].sku;
@@ -871,6 +880,21 @@ repo_load_many(void *ctx, al_product *products, int nproducts,
 }
 
 /*
+ * Insert the new lines held in rows, of any SKU, sorted by the primary key
+ * (sku, orderid), and empty the buffer.  save_many calls it for each
+ * chunk (spi.h, AL_PG_ROWS_CHUNK) and for the rest.
+ */
+static void
+insert_lines(al_pg_session *s, al_pg_rows *lines)
+{
+	static const Oid types[5] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID};
+
+	al_pg_rows_sort(lines, 5, 0, 1);
+	al_pg_rows_flush(s, lines, 5, types, &line_insert_stmt,
+					 &line_insert_any_sku_stmt, 0, NULL);
+}
+
+/*
  * Save every product: new lines, batch quantities and product rows each
  * with one array statement (the rare moved or deleted line, or new batch,
  * with the single statements).
@@ -901,6 +925,8 @@ repo_save_many(void *ctx, al_product *products, int n)
 				Int64GetDatum(l->seq)};
 
 				al_pg_rows_add(s, &lines, 5, row);
+				if (al_pg_rows_full(&lines))
+					insert_lines(s, &lines);
 			}
 			else
 				save_line(s, p, l, NULL);
@@ -929,16 +955,7 @@ repo_save_many(void *ctx, al_product *products, int n)
 			al_pg_rows_add(s, &prods, 6, row);
 		}
 	}
-	if (lines.n > 0)
-	{
-		Datum		args[5];
-		static const Oid types[5] = {TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID};
-
-		al_pg_rows_sort(&lines, 5, 0, 1);	/* (sku, orderid): the primary key */
-		for (int c = 0; c < 5; c++)
-			args[c] = al_pg_rows_array(&lines, c, types[c]);
-		al_pg_run(s, &line_insert_any_sku_stmt, args, NULL);
-	}
+	insert_lines(s, &lines);
 	if (batches.n > 0)
 	{
 		Datum		args[3];

@@ -9,7 +9,8 @@
  *	1) New rows are held back in the call's arena and written by one
  *	   statement, sorted by the primary key (orderid, sku), when the
  *	   service flushes the read model, before a plugin runs (it may read
- *	   the view) and by the session's flush hook before the call ends.
+ *	   the view), when a chunk is full (spi.h, AL_PG_ROWS_CHUNK) and by
+ *	   the session's flush hook before the call ends.
  *	2) A deallocation first writes what is held back: a row held back for
  *	   its line must not come after the delete.
  *
@@ -83,6 +84,9 @@ view_allocated(void *ctx, const al_event *ev)
 	Int32GetDatum(ev->qty)};
 
 	al_pg_rows_add(s, &vs->rows, 4, row);
+	/* a chunk at a time (spi.h), each sorted by the primary key */
+	if (al_pg_rows_full(&vs->rows))
+		al_pg_flush_views(s);
 }
 
 /* Deallocated: delete the row, after writing those held back (Note 2). */

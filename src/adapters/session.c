@@ -187,6 +187,16 @@ al_pg_end(al_pg_session *s)
 	MemoryContextDelete(s->arena_cxt);
 }
 
+/*
+ * The port al_interrupts: a cancel request or statement_timeout raises
+ * 57014 here, between two lines or events of a long command.
+ */
+static void
+check_interrupts(void *ctx)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
 /* The ports of svc, bound to the adapters of session s. */
 void
 al_pg_service(al_service *svc, al_pg_session *s)
@@ -199,4 +209,6 @@ al_pg_service(al_service *svc, al_pg_session *s)
 	al_pg_read_model(&svc->views, s);
 	al_pg_notifier(&svc->notifier, s);
 	al_pg_isolation(&svc->isolation, &svc->plugins, s);
+	svc->interrupts.ctx = s;
+	svc->interrupts.check = check_interrupts;
 }

@@ -16,7 +16,9 @@
  *	   statement runs (al_pg_run): the adapters copy what they keep into
  *	   the arena first (al_pg_text does).
  *	3) Row buffers and adapters' state live in the session's arena and go
- *	   with it.
+ *	   with it.  A buffer's values are freed as soon as they are written,
+ *	   a chunk at a time (spi.h, AL_PG_ROWS_CHUNK), so that a large call
+ *	   keeps reusing the same, cache-warm memory.
  *	4) The registry of adapters is filled by _PG_init (session.c calls
  *	   each adapter's init) and never changes after: no lazy registration.
  *
@@ -230,6 +232,24 @@ al_pg_rows_array(al_pg_rows *rows, int c, Oid elemtype)
 										   typlen, typbyval, typalign));
 }
 
+/* Free the rows' by-reference values and empty the buffer; see spi.h. */
+void
+al_pg_rows_clear(al_pg_rows *rows, int ncols, const Oid *types)
+{
+	for (int c = 0; c < ncols; c++)
+	{
+		int16		typlen;
+		bool		typbyval;
+
+		get_typlenbyval(types[c], &typlen, &typbyval);
+		if (typbyval)
+			continue;
+		for (int i = 0; i < rows->n; i++)
+			pfree(DatumGetPointer(rows->cols[c][i]));
+	}
+	rows->n = 0;
+}
+
 /* One row -> one's VALUES, many -> many's unnest; see spi.h. */
 void
 al_pg_rows_flush(al_pg_session *s, al_pg_rows *rows, int ncols,
@@ -247,7 +267,11 @@ al_pg_rows_flush(al_pg_session *s, al_pg_rows *rows, int ncols,
 		args[nfixed + c] = rows->n == 1 ? rows->cols[c][0] :
 			al_pg_rows_array(rows, c, types[c]);
 	al_pg_run(s, rows->n == 1 ? one : many, args, NULL);
-	rows->n = 0;
+	/* the statement ran: the arrays and values can go (spi.h) */
+	if (rows->n > 1)
+		for (int c = 0; c < ncols; c++)
+			pfree(DatumGetPointer(args[nfixed + c]));
+	al_pg_rows_clear(rows, ncols, types);
 }
 
 /* The adapters that registered, in registration order. */

@@ -79,7 +79,17 @@ extern Datum al_pg_datum(uint64 row, int col);
 /*
  * Rows held back to be written by one statement: column c of row i is
  * cols[c][i].  Zero-initialise; the columns live in the session's arena.
+ * The by-reference values of the rows (texts, jsonb, uuids) belong to the
+ * buffer: made for it by the adapter, freed by al_pg_rows_flush and
+ * al_pg_rows_clear.
+ *
+ * A buffer is written AL_PG_ROWS_CHUNK rows at a time (al_pg_rows_full):
+ * the values of one chunk are still in the CPU's caches when the arrays
+ * are built and unnested, and the next chunk reuses their memory.  One
+ * statement for a whole large call would read every value back from main
+ * memory, and its cost per row would grow with the call.
  */
+#define AL_PG_ROWS_CHUNK 1024
 #define AL_PG_ROWS_MAX_COLS 7
 typedef struct al_pg_rows
 {
@@ -100,11 +110,20 @@ extern void al_pg_rows_add(al_pg_session *s, al_pg_rows *rows, int ncols,
 extern void al_pg_rows_sort(al_pg_rows *rows, int ncols, int key0, int key1);
 /* Column c of rows as an array of type elemtype. */
 extern Datum al_pg_rows_array(al_pg_rows *rows, int c, Oid elemtype);
+/* Has the buffer a chunk's worth of rows, to be written now? */
+static inline bool
+al_pg_rows_full(const al_pg_rows *rows)
+{
+	return rows->n >= AL_PG_ROWS_CHUNK;
+}
+/* Free the rows' by-reference values (column c of type types[c]); empty it. */
+extern void al_pg_rows_clear(al_pg_rows *rows, int ncols, const Oid *types);
 
 /*
  * Write the rows held back and empty the buffer: one row with one (its
  * arguments: fixed[0..nfixed-1], then the row's columns), more with many
  * (the same, each column as an array of types[c]); none: nothing runs.
+ * The rows' values and the arrays are freed once the statement ran.
  */
 extern void al_pg_rows_flush(al_pg_session *s, al_pg_rows *rows, int ncols,
 							 const Oid *types, al_pg_statement *one,

@@ -27,6 +27,7 @@
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -102,6 +103,7 @@ allocation_allocate_many(PG_FUNCTION_ARGS)
 		HeapTupleHeader tup;
 		Datum		d;
 
+		CHECK_FOR_INTERRUPTS();
 		if (elem_nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

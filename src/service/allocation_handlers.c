@@ -247,6 +247,8 @@ al_svc_allocate_many(al_service *svc, al_line_request *lines, int n,
 		al_product *p;
 		int32_t		existing = 0;
 
+		/* a huge call stops here on cancel or statement_timeout */
+		al_svc_check_interrupts(svc);
 		line_product[i] = find_sku(skus, nskus, lines[i].sku);
 		p = &products[line_product[i]];
 		first_event[i] = p->events.count;

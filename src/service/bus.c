@@ -70,6 +70,9 @@ al_bus_drain(al_service *svc)
 		/* a copy: handlers may queue more events and move the array */
 		al_event	ev = svc->queue.items[svc->queue_head++];
 
+		/* the events of a huge allocate_many: cancel stops them too */
+		al_svc_check_interrupts(svc);
+
 		for (size_t i = 0; i < N_EVENT_HANDLERS; i++)
 		{
 			const al_subscription *h = &EVENT_HANDLERS[i];

@@ -181,4 +181,20 @@ typedef struct al_isolation
 						const al_event *ev);
 } al_isolation;
 
+/*
+ * Interrupts: the service calls check() in every loop whose length the
+ * caller chooses (the lines of allocate_many, the events of the bus), so
+ * that a cancel request or a statement timeout stops a long command
+ * without waiting for its next statement.  In the server it is
+ * CHECK_FOR_INTERRUPTS: it raises the cancel error (57014) and longjmps
+ * out of the service like any adapter error (Note 2), and the caller's
+ * transaction undoes what was written.  NULL: nothing can interrupt the
+ * caller (the CSV tool).
+ */
+typedef struct al_interrupts
+{
+	void	   *ctx;
+	void		(*check) (void *ctx);
+} al_interrupts;
+
 #endif							/* AL_PORTS_H */

@@ -32,6 +32,7 @@ typedef struct al_service
 	al_notifier notifier;
 	al_plugins	plugins;
 	al_isolation isolation;
+	al_interrupts interrupts;
 	/* events published and not yet handled, first in first out */
 	al_event_list queue;
 	int			queue_head;
@@ -107,6 +108,14 @@ extern void al_svc_read_candidates(al_service *svc, al_product *p,
 
 /* The same for an order. */
 extern al_status al_order_commit(al_service *svc, al_order *o);
+
+/* Stop here if the caller was interrupted (ports.h, al_interrupts). */
+static inline void
+al_svc_check_interrupts(al_service *svc)
+{
+	if (svc->interrupts.check != NULL)
+		svc->interrupts.check(svc->interrupts.ctx);
+}
 
 /* Message bus: hand every queued event to its handlers (bus.c). */
 extern void al_bus_drain(al_service *svc);

@@ -851,6 +851,18 @@ fake_world_free(fake_world *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* The port al_interrupts (fakes.h, interrupt_checks and cancel_at). */
+static void
+interrupts_check(void *ctx)
+{
+	fake_world *w = ctx;
+
+	w->interrupt_checks++;
+	if (w->cancel_at > 0 && w->interrupt_checks == w->cancel_at &&
+		w->cancel_jump != NULL)
+		longjmp(*w->cancel_jump, 1);
+}
+
 void
 fake_service(al_service *svc, fake_world *w)
 {
@@ -893,6 +905,8 @@ fake_service(al_service *svc, fake_world *w)
 	svc->plugins.dispatch = plugins_dispatch;
 	svc->isolation.ctx = w;
 	svc->isolation.run = isolation_run;
+	svc->interrupts.ctx = w;
+	svc->interrupts.check = interrupts_check;
 }
 
 void

@@ -31,6 +31,8 @@
 #ifndef UNIT_FAKES_H
 #define UNIT_FAKES_H
 
+#include <setjmp.h>
+
 #include "service.h"
 
 /* A malloc-based arena: every block is freed by fake_arena_free. */
@@ -168,6 +170,16 @@ typedef struct fake_world
 	FAKE_ARRAY(const char *) log;	/* every port call, in order */
 	int			stock_alerts;
 	int			isolated_runs;
+
+	/*
+	 * The port al_interrupts: interrupt_checks counts the calls; when
+	 * cancel_at > 0, the call that brings interrupt_checks to it plays a
+	 * cancel request: it longjmps to *cancel_jump, as the server's
+	 * CHECK_FOR_INTERRUPTS raises its error out of the service.
+	 */
+	int			interrupt_checks;
+	int			cancel_at;
+	jmp_buf    *cancel_jump;
 
 	fake_loads	loads;
 	fake_writes writes;

@@ -478,6 +478,71 @@ lock_products_in_byte_order(fake_world *w)
 		   "no line at all: nothing to lock");
 }
 
+/*
+ * A huge allocate_many can be stopped: the service asks the port
+ * al_interrupts between lines, and a cancel raised there (a longjmp here,
+ * an ERROR in the server) leaves nothing written.
+ */
+static void
+bulk_checks_for_interrupts(fake_world *w)
+{
+	enum
+	{
+		NLINES = 400
+	};
+	static al_line_request lines[NLINES];
+	static char orderids[NLINES][16];
+	al_service	svc;
+	int			failed;
+	int32_t		existing = 0;
+	jmp_buf		cancel;
+	int			outbox_before;
+	int			lines_before;
+
+	fx_add_batch(w, "1", "c-sku", 10 * NLINES, NO_ETA);
+	for (int i = 0; i < NLINES; i++)
+	{
+		snprintf(orderids[i], sizeof(orderids[i]), "o%d", i);
+		memset(&lines[i], 0, sizeof(lines[i]));
+		lines[i].orderid = orderids[i];
+		lines[i].sku = "c-sku";
+		lines[i].qty = 1;
+	}
+
+	/* cancelled in the middle of the lines: nothing is written */
+	fake_service(&svc, w);
+	outbox_before = w->outbox.count;
+	lines_before = w->lines.count;
+	w->interrupt_checks = 0;
+	w->cancel_at = NLINES / 2;
+	w->cancel_jump = &cancel;
+	if (setjmp(cancel) == 0)
+	{
+		(void) al_svc_allocate_many(&svc, lines, NLINES, &failed, &existing);
+		ok(false, "the cancel request stopped the call");
+	}
+	else
+	{
+		ok(true, "the cancel request stopped the call");
+		fake_abort_call(w);
+	}
+	w->cancel_at = 0;
+	w->cancel_jump = NULL;
+	is_int(w->writes.save_calls + w->writes.lines + w->writes.batches, 0,
+		   "no product, line or batch was written before it");
+	is_int(w->lines.count, lines_before, "no line is stored");
+	is_int(w->outbox.count, outbox_before, "no event is stored");
+
+	/* not cancelled: it asks at least once a line */
+	fake_service(&svc, w);
+	w->interrupt_checks = 0;
+	is_int(al_svc_allocate_many(&svc, lines, NLINES, &failed, &existing), AL_OK,
+		   "the same call, not cancelled, succeeds");
+	ok(w->interrupt_checks >= NLINES,
+	   "and asked whether it was interrupted at least once a line");
+	is_int(w->lines.count, lines_before + NLINES, "storing every line");
+}
+
 void
 test_allocate(void)
 {
@@ -515,4 +580,6 @@ test_allocate(void)
 			 allocate_loads_only_what_it_needs);
 	fake_run("allocate: bulk locks products in byte order",
 			 lock_products_in_byte_order);
+	fake_run("allocate: bulk can be cancelled between lines",
+			 bulk_checks_for_interrupts);
 }
