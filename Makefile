@@ -215,7 +215,9 @@ test-cassert:
 # it, and runs the server suites there on a cluster of its own
 # (tmp_cluster_pg18/), including the pg_upgrade from PG_CONFIG's server
 # (15) to 18.  make test runs it for every major of ALLOC_TEST_MAJORS
-# (default 18).  Timings: README.md, "Supported PostgreSQL versions".
+# (default "17 18"; a major whose source the mirror does not serve is
+# reported SKIPPED with the missing files, and compiled against its
+# headers).  Timings: docs/versions.md.
 
 .PHONY: postgres-pg%
 test-pg%:
