@@ -24,6 +24,9 @@
 #   ALLOC_TEST_CASSERT  yes: suite "cassert", which runs make
 #                       test-cassert (skipped when the mirror serves no
 #                       PostgreSQL source); default yes, "no" skips it
+#   ALLOC_CASSERT_MAJORS the majors of the assertion-enabled suites
+#                       (default "15": suite "cassert"; "15 18" adds
+#                       "cassert-pg18", not by default: docs/testing.md)
 #   ALLOC_TEST_MAJORS   the other PostgreSQL majors to test, each as the
 #                       last suites "pg<N>" (scripts/test-major.sh: the
 #                       server suites on a release build of N from
@@ -289,20 +292,24 @@ cleanup
 
 # --- the server suites again, on an assertion-enabled server ------------------
 
-if [ "${ALLOC_TEST_CASSERT:-yes}" = yes ] && wanted cassert; then
-	section "cassert (make test-cassert)"
-	bash scripts/build-postgres.sh --flavour cassert
+for major in ${ALLOC_CASSERT_MAJORS-15}; do
+	[ "${ALLOC_TEST_CASSERT:-yes}" = yes ] || break
+	name=cassert
+	[ "$major" = 15 ] || name=cassert-pg$major
+	wanted "$name" || continue
+	section "$name (make test-cassert CASSERT_MAJORS=$major)"
+	bash scripts/build-postgres.sh --major "$major" --flavour cassert
 	rc=$?
 	if [ "$rc" -eq 3 ]; then
-		record cassert skipped "no PostgreSQL source package served"
+		record "$name" SKIPPED "no PostgreSQL $major source package served"
 	elif [ "$rc" -ne 0 ]; then
-		record cassert failed "PostgreSQL build"
-	elif "$MAKE" --no-print-directory test-cassert; then
-		record cassert ok
+		record "$name" failed "PostgreSQL build"
+	elif "$MAKE" --no-print-directory test-cassert CASSERT_MAJORS="$major"; then
+		record "$name" ok
 	else
-		record cassert failed
+		record "$name" failed
 	fi
-fi
+done
 
 # --- the server suites again, on the other PostgreSQL majors -------------------
 
