@@ -45,9 +45,12 @@ compgen -G 'build/deb/out/*.deb' >/dev/null || die "no packages in build/deb/out
 # scripts/build-postgres.sh (18.6, the upstream source of Debian's
 # package), copied into a staging root in Debian's layout for that major:
 # programs in /usr/lib/postgresql/N/bin, modules in /usr/lib/postgresql/N/lib,
-# shared files in /usr/share/postgresql/N (PostgreSQL finds its
-# directories relative to its programs, so the copy uses these), without
-# any file of ours.  The packages are unpacked into the same root with
+# shared files in /usr/share/postgresql/N, without any file of ours.
+# PostgreSQL finds its directories relative to its programs: the build's
+# pkglibdir and sharedir are <prefix>/lib/postgresql and
+# <prefix>/share/postgresql, so in the root lib/postgresql is a link to
+# lib itself and share/postgresql one to /usr/share/postgresql/N; pg_config
+# of the copy then names Debian's directories (checked).  The packages are unpacked into the same root with
 # dpkg-deb -x: the server finds the extension only if the packages put
 # their files where Debian's postgresql-N looks.  Then, on a cluster of
 # that server: the backend has the package's allocation.so mapped,
@@ -57,6 +60,13 @@ compgen -G 'build/deb/out/*.deb' >/dev/null || die "no packages in build/deb/out
 # EXTENSION, and with the packages' files removed the extensions are no
 # longer available.  What this does not test: apt resolving the Depends
 # against Debian's real postgresql-N (checked by reading them instead).
+staged_cleanup() {
+	[ -n "${STAGED_DATA:-}" ] || return 0
+	as_cluster_owner "${STAGED_STOP[@]}" >/dev/null 2>&1 || true
+	rm -rf "$STAGED_DATA"
+	STAGED_DATA=
+}
+
 test_staged() {
 	local major=$1 pgc P S deb f port=5438 data log
 	pgc=$(bash scripts/build-postgres.sh --major "$major" --flavour release --print-pg-config) ||
@@ -67,15 +77,18 @@ test_staged() {
 	S=$ROOT/build/deb/root-pg$major
 	echo "test-deb: PostgreSQL $major in Debian's layout in $S, the packages unpacked into it"
 	rm -rf "$S"
-	mkdir -p "$S/usr/lib/postgresql/$major" "$S/usr/share/postgresql/$major"
-	cp -a "$P/bin" "$P/lib" "$P/include" "$S/usr/lib/postgresql/$major/"
-	cp -a "$P/share/." "$S/usr/share/postgresql/$major/"
-	ln -s ../../../share/postgresql/"$major" "$S/usr/lib/postgresql/$major/share"
+	local L=$S/usr/lib/postgresql/$major
+	mkdir -p "$L/lib" "$L/share" "$S/usr/share/postgresql/$major"
+	cp -a "$P/bin" "$P/include" "$L/"
+	cp -a "$P/lib/postgresql/." "$L/lib/"
+	ln -s . "$L/lib/postgresql"
+	cp -a "$P/share/postgresql/." "$S/usr/share/postgresql/$major/"
+	ln -s ../../../../share/postgresql/"$major" "$L/share/postgresql"
 	# none of ours (make test installs the extension into the build)
-	rm -f "$S/usr/lib/postgresql/$major/lib"/allocation*.so \
-		"$S/usr/share/postgresql/$major/extension"/allocation*
-	[ "$("$S/usr/lib/postgresql/$major/bin/pg_config" --pkglibdir)" = "$S/usr/lib/postgresql/$major/lib" ] ||
-		die "the staged server's pkglibdir is not Debian's layout"
+	rm -f "$L/lib"/allocation*.so "$S/usr/share/postgresql/$major/extension"/allocation*
+	[ "$(readlink -f "$("$L/bin/pg_config" --pkglibdir)")" = "$L/lib" ] &&
+	[ "$(readlink -f "$("$L/bin/pg_config" --sharedir)")" = "$S/usr/share/postgresql/$major" ] ||
+		die "the staged server's directories are not Debian's layout"
 
 	for deb in build/deb/out/postgresql-"$major"-allocation*_*.deb; do
 		case $deb in *-dbgsym_*) continue ;; esac
@@ -92,15 +105,17 @@ test_staged() {
 	data=$(mktemp -d /tmp/allocation-deb-pg"$major".XXXXXX)
 	chown "$CLUSTER_OWNER" "$data"
 	log=$data/server.log
-	as_cluster_owner "$S/usr/lib/postgresql/$major/bin/initdb" -D "$data/data" -A trust -U postgres >/dev/null
-	as_cluster_owner "$S/usr/lib/postgresql/$major/bin/pg_ctl" -D "$data/data" -l "$log" -w \
-		-o "-p $port -k $data -c listen_addresses=''" start >/dev/null
-	staged_cleanup() {
-		as_cluster_owner "$S/usr/lib/postgresql/$major/bin/pg_ctl" -D "$data/data" -m fast stop >/dev/null 2>&1 || true
-		rm -rf "$data"
-	}
+	# the settings of the throwaway cluster (scripts/cluster.sh) that the
+	# suites need: prepared transactions, logical decoding
+	as_cluster_owner "$L/bin/initdb" -D "$data/data" -A trust -U postgres \
+		--encoding=UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+	as_cluster_owner "$L/bin/pg_ctl" -D "$data/data" -l "$log" -w \
+		-o "-p $port -k $data -c listen_addresses='' -c max_prepared_transactions=4 -c wal_level=logical" \
+		start >/dev/null
+	STAGED_STOP=("$L/bin/pg_ctl" -D "$data/data" -m fast stop)
+	STAGED_DATA=$data
 	trap 'staged_cleanup; cleanup' EXIT
-	local psql=("$S/usr/lib/postgresql/$major/bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$data" -p "$port" -U postgres -At)
+	local psql=("$L/bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$data" -p "$port" -U postgres -At)
 	"${psql[@]}" -d postgres -c 'CREATE DATABASE deb_test'
 	local out
 	out=$("${psql[@]}" -d deb_test <<'SQL'
@@ -117,10 +132,13 @@ SQL
 	# the library the backend loaded is the package's, in Debian's place
 	out=$("${psql[@]}" -d deb_test -c "SELECT allocation.allocate('o2', 'RED-CHAIR', 1)" \
 		-c "SELECT pg_read_file('/proc/' || pg_backend_pid() || '/maps')" | grep -o '/[^ ]*allocation\.so' | sort -u)
-	[ "$out" = "$S/usr/lib/postgresql/$major/lib/allocation.so" ] ||
+	[ "$out" = "$L/lib/allocation.so" ] ||
 		die "the backend did not load the package's allocation.so (maps: ${out:-none})"
 	echo "test-deb: PostgreSQL $major: the backend runs $out"
-	"${psql[@]}" -d deb_test -c 'CREATE EXTENSION allocation_router CASCADE' -c 'DROP EXTENSION allocation_router' >/dev/null ||
+	# the router lives in a database of its own, in front of the nodes
+	"${psql[@]}" -d postgres -c 'CREATE DATABASE deb_router' &&
+	"${psql[@]}" -d deb_router -c 'SET client_min_messages = warning' \
+		-c 'CREATE EXTENSION allocation_router CASCADE' -c 'DROP EXTENSION allocation_router' >/dev/null ||
 		die "CREATE EXTENSION allocation_router failed on PostgreSQL $major"
 	echo "test-deb: PostgreSQL $major: CREATE EXTENSION allocation_router (with PL/Proxy)"
 
@@ -129,7 +147,7 @@ SQL
 	git ls-files -z -- Makefile allocation.control sql expected test/isolation src/sql router/Makefile router/allocation_router.control |
 		tar --null -T - -cf - | tar -xf - -C "$data/tests"
 	if ! PGHOST=$data PGPORT=$port PGUSER=postgres "$MAKE" --no-print-directory -C "$data/tests" installcheck \
-			PG_CONFIG="$S/usr/lib/postgresql/$major/bin/pg_config" WITH_RELAY=no >"build/deb/installcheck-pg$major.log" 2>&1; then
+			PG_CONFIG="$L/bin/pg_config" WITH_RELAY=no >"build/deb/installcheck-pg$major.log" 2>&1; then
 		tail -n 40 "build/deb/installcheck-pg$major.log" >&2
 		cat "$data/tests/regression.diffs" "$data/tests/output_iso/regression.diffs" 2>/dev/null | head -n 200 >&2
 		die "the regression suite failed against the installed packages on PostgreSQL $major"
@@ -230,10 +248,13 @@ SOURCES
 	grep -E 'tests passed|failed' build/deb/installcheck.log
 }
 
-if compgen -G 'build/deb/out/postgresql-15-allocation_*.deb' >/dev/null; then
-	test_chroot
-fi
-for major in $(ls build/deb/out | sed -n 's/^postgresql-\([0-9]*\)-allocation_.*\.deb$/\1/p' | sort -u); do
-	[ "$major" = 15 ] || test_staged "$major"
+# TEST_DEB_MAJORS: the majors to test (default: every major packaged in
+# build/deb/out); 15 also tests the relay, the mailer and allocate-from-csv.
+for major in ${TEST_DEB_MAJORS:-$(ls build/deb/out | sed -n 's/^postgresql-\([0-9]*\)-allocation_.*\.deb$/\1/p' | sort -u)}; do
+	if [ "$major" = 15 ]; then
+		test_chroot
+	else
+		test_staged "$major"
+	fi
 done
 echo "test-deb: ok ($(($(date +%s) - start)) s)"
