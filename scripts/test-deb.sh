@@ -8,7 +8,8 @@
 #      as build/deb/bookworm-minbase.tar.gz, unpacked afresh into
 #      build/deb/root
 #   3. in it (chroot, /proc and /dev bound): apt installs the .deb files of
-#      build/deb/out with their dependencies, and postgresql-server-dev-15
+#      build/deb/out (15's, the relay and allocate-from-csv) with their
+#      dependencies, and postgresql-server-dev-15
 #      and make for pg_regress; no PostgreSQL cluster is created or started
 #      by the packages
 #   4. pg_buildext installcheck runs our regression and isolation suites in
@@ -50,9 +51,10 @@ compgen -G 'build/deb/out/*.deb' >/dev/null || die "no packages in build/deb/out
 # pkglibdir and sharedir are <prefix>/lib/postgresql and
 # <prefix>/share/postgresql, so in the root lib/postgresql is a link to
 # lib itself and share/postgresql one to /usr/share/postgresql/N; pg_config
-# of the copy then names Debian's directories (checked).  The packages are unpacked into the same root with
-# dpkg-deb -x: the server finds the extension only if the packages put
-# their files where Debian's postgresql-N looks.  Then, on a cluster of
+# of the copy then names Debian's directories (checked).  The packages
+# are unpacked into the same root with dpkg-deb -x: the server finds the
+# extension only if the packages put their files where Debian's
+# postgresql-N looks.  Then, on a cluster of
 # that server: the backend has the package's allocation.so mapped,
 # CREATE EXTENSION allocation and allocation_router (PL/Proxy of the same
 # build standing in for postgresql-N-plproxy), an allocation, the
@@ -123,7 +125,6 @@ CREATE EXTENSION allocation;
 SELECT allocation.add_batch('b1', 'RED-CHAIR', 10);
 SELECT allocation.allocate('o1', 'RED-CHAIR', 3);
 SELECT available FROM allocation.stock WHERE reference = 'b1';
-SELECT pg_backend_pid();
 SQL
 	) || die "CREATE EXTENSION or allocate failed on the staged PostgreSQL $major"
 	printf '%s\n' "$out" | sed -n '1,3p' | tr '\n' ' ' | grep -q '^ *b1 7 ' ||
@@ -208,7 +209,8 @@ SOURCES
 	rm -f "$R"/tmp/debs/*-dbgsym_*.deb
 	# the packages of majors Debian 12 does not have are tested below
 	find "$R/tmp/debs" -name 'postgresql-[0-9]*' ! -name 'postgresql-15-*' -delete
-	git ls-files -z -- Makefile allocation.control sql expected test/isolation src/sql debian/pgversions router/Makefile router/allocation_router.control |
+	# relay/Makefile: pg_buildext ends with "make clean", which cleans the relay too
+	git ls-files -z -- Makefile allocation.control sql expected test/isolation src/sql debian/pgversions router/Makefile router/allocation_router.control relay/Makefile |
 		tar --null -T - -cf - | tar -xf - -C "$R/tmp/allocation"
 	# no service starts in the chroot, and no cluster "main" is created
 	printf '#!/bin/sh\nexit 101\n' > "$R/usr/sbin/policy-rc.d"
@@ -239,8 +241,10 @@ SOURCES
 	if ! chroot "$R" /bin/sh -ec '
 		cd /tmp/allocation
 		chmod -R a+rwX /tmp/allocation
-		# trust: some tests connect as roles they create, without a password
-		pg_buildext -i --auth=trust installcheck
+		# trust: some tests connect as roles they create, without a password;
+		# the settings of the throwaway cluster (scripts/cluster.sh) that the
+		# suites need: prepared transactions, logical decoding
+		pg_buildext -i --auth=trust -o max_prepared_transactions=4 -o wal_level=logical installcheck
 	' >build/deb/installcheck.log 2>&1; then
 		tail -n 80 build/deb/installcheck.log >&2
 		die "the regression suite failed against the installed packages"
