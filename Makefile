@@ -192,8 +192,10 @@ stop:
 # Debian packages into build/deb/out (debian/, scripts/deb.sh); test-deb
 # installs them into a clean Debian 12 root and runs the regression suite
 # there against the installed files (scripts/test-deb.sh).
+# Majors: 15 and 18 (PGMAJOR=18 builds one; 18's packages use the server
+# that scripts/build-postgres.sh builds).
 deb:
-	@bash scripts/deb.sh
+	@$(if $(PGMAJOR),ALLOC_DEB_MAJORS='$(PGMAJOR)') bash scripts/deb.sh
 # The PGXN archive of the last commit, build/dist/allocation-<version>.zip,
 # and its META.json checked against the PGXN meta spec and read back with
 # pgxnclient (test/dist/check_meta.py).
@@ -220,15 +222,29 @@ test-deb:
 # that keeps CI well under 30 minutes, so CI runs it: scripts/test.sh runs
 # it as its last suite, "cassert" (ALLOC_TEST_CASSERT=no skips it).
 
+#
+# CASSERT_MAJOR=18 (or CASSERT_MAJORS="15 18") does the same on an
+# assertion-enabled 18 (build/pg/18-cassert/, tmp_cluster_cassert_pg18/,
+# port 5478): a cold build of about 6-12 minutes on the loaded 2-core
+# machine, then about 1 minute a run.  make test runs only 15's by default
+# (ALLOC_CASSERT_MAJORS="15 18" adds 18's: docs/testing.md says why).
+
 CASSERT_MAJOR ?= 15
+CASSERT_MAJORS ?= $(CASSERT_MAJOR)
 .PHONY: test-cassert postgres-cassert
 postgres-cassert:
-	@bash scripts/build-postgres.sh --major $(CASSERT_MAJOR) --flavour cassert
+	@for m in $(CASSERT_MAJORS); do \
+		bash scripts/build-postgres.sh --major $$m --flavour cassert || exit 1; \
+	done
 test-cassert:
-	@pgc=$$(bash scripts/build-postgres.sh --major $(CASSERT_MAJOR) --flavour cassert --print-pg-config) && \
-	PG_CONFIG="$$pgc" ALLOC_CLUSTER_DIR= ALLOC_CLUSTER_NAME=tmp_cluster_cassert ALLOC_PGPORT=5498 \
-	ALLOC_TEST_SUITES='regress isolation pgtap' ALLOC_TEST_MAKEFLAGS='WITH_RELAY=no' \
-	ALLOC_TEST_LOG=log/postgresql-cassert.log bash scripts/test.sh
+	@for m in $(CASSERT_MAJORS); do \
+		if [ "$$m" = 15 ]; then name=tmp_cluster_cassert port=5498 log=cassert; \
+		else name=tmp_cluster_cassert_pg$$m port=$$((5460 + m)) log=cassert-pg$$m; fi; \
+		pgc=$$(bash scripts/build-postgres.sh --major $$m --flavour cassert --print-pg-config) && \
+		PG_CONFIG="$$pgc" ALLOC_CLUSTER_DIR= ALLOC_CLUSTER_NAME=$$name ALLOC_PGPORT=$$port \
+		ALLOC_TEST_SUITES='regress isolation pgtap' ALLOC_TEST_MAKEFLAGS='WITH_RELAY=no' \
+		ALLOC_TEST_LOG=log/postgresql-$$log.log bash scripts/test.sh || exit 1; \
+	done
 
 # --- other PostgreSQL majors (scripts/test-major.sh) -------------------------
 # make test-pg18 builds PostgreSQL 18 (a release build, from Debian's
@@ -236,7 +252,9 @@ test-cassert:
 # it, and runs the server suites there on a cluster of its own
 # (tmp_cluster_pg18/), including the pg_upgrade from PG_CONFIG's server
 # (15) to 18.  make test runs it for every major of ALLOC_TEST_MAJORS
-# (default 18).  Timings: README.md, "Supported PostgreSQL versions".
+# (default "17 18"; a major whose source the mirror does not serve is
+# reported SKIPPED with the missing files, and compiled against its
+# headers).  Timings: docs/versions.md.
 
 .PHONY: postgres-pg%
 test-pg%:
@@ -250,18 +268,29 @@ postgres-pg%:
 .PHONY: bench bench-large bench-events
 # make bench also measures the router (bench/router/run.sh: its cost per
 # call and N nodes against one), in shorter runs to stay under 15 minutes.
+# make bench BENCH_MAJOR=18: the same against the release build of
+# PostgreSQL 18 (scripts/build-postgres.sh, with PL/Proxy for the router's
+# figures; its own pgbench); the reports are bench/results/latest-pg18.md
+# and bench/router/results-pg18.md, beside 15's.
+BENCH_MAJOR ?=
+bench_pg_config = pgc='$(PG_CONFIG)'; \
+	if [ -n '$(BENCH_MAJOR)' ] && [ '$(BENCH_MAJOR)' != 15 ]; then \
+		pgc=$$(bash scripts/build-postgres.sh --major '$(BENCH_MAJOR)' --flavour release --print-pg-config) && \
+		bash scripts/build-plproxy.sh --major '$(BENCH_MAJOR)' --flavour release >&2 || exit 1; \
+	fi
 bench:
 	@bash scripts/deps.sh
-	@PG_CONFIG='$(PG_CONFIG)' bash bench/run.sh
-	@$(MAKE) --no-print-directory PG_CONFIG='$(PG_CONFIG)' install >/dev/null
-	@PG_CONFIG='$(PG_CONFIG)' BENCH_SECONDS=3 bash bench/router/run.sh
+	@$(bench_pg_config); \
+	PG_CONFIG="$$pgc" bash bench/run.sh && \
+	$(MAKE) --no-print-directory PG_CONFIG="$$pgc" WITH_RELAY=no install >/dev/null && \
+	PG_CONFIG="$$pgc" BENCH_SECONDS=3 bash bench/router/run.sh
 # make bench-events: the relay attached (bench/events.sh): round trips,
 # commit -> subscriber, allocate with a consumer, backlog throughput.
 bench-events:
 	@PG_CONFIG='$(PG_CONFIG)' bash bench/events.sh
 bench-large:
 	@bash scripts/deps.sh
-	@PG_CONFIG='$(PG_CONFIG)' BENCH_LARGE=1 bash bench/run.sh
+	@$(bench_pg_config); PG_CONFIG="$$pgc" BENCH_LARGE=1 bash bench/run.sh
 
 # --- long stress runs (scripts/extra-tests/, test/stress/) ----------------
 # make stress: 300 s of pgbench, 6 crash rounds, 1,000,000 calls of the

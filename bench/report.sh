@@ -133,7 +133,7 @@ bulk_rows() {
 {
 	echo "# allocation benchmark ($NAME)"
 	echo
-	echo "Run of \`make bench$([ "$NAME" = large ] && echo -large)\` on $BENCH_DATE; total run time $BENCH_ELAPSED s."
+	echo "Run of \`make bench$(case $NAME in large*) echo -large ;; esac)$(case $NAME in *-pg[0-9]*) echo " BENCH_MAJOR=${NAME##*-pg}" ;; esac)\` on $BENCH_DATE; total run time $BENCH_ELAPSED s."
 	echo
 	echo "**Conditions.** Machine: $BENCH_NPROC cores (\`nproc\`), $BENCH_CPU, $BENCH_RAM RAM."
 	echo "PostgreSQL $BENCH_PGVER, throwaway cluster, settings: \`$BENCH_SETTINGS\`"
@@ -156,7 +156,10 @@ bulk_rows() {
 	echo "which other processes disturb much less. The verdict uses the quiet rounds when there are at"
 	echo "least three, else all rounds."
 	echo
-	[ "$NAME" = large ] && echo "make bench-large runs only what make bench cannot: allocate on $BENCH_LARGE_SKUS SKUs against $BENCH_COLD_SKUS, same rounds; the other targets are make bench's (n/a here)." && echo
+	case $NAME in
+		large*) echo "make bench-large runs only what make bench cannot: allocate on $BENCH_LARGE_SKUS SKUs against $BENCH_COLD_SKUS, same rounds; the other targets are make bench's (n/a here)."
+			echo ;;
+	esac
 	echo "| target | measure | all rounds | quiet rounds (n) | CPU cost | goal | result |"
 	echo "| --- | --- | ---: | ---: | ---: | --- | --- |"
 	target_rows

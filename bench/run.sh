@@ -91,6 +91,11 @@ if [ "$LARGE" = 1 ]; then
 	FLAT=0
 	SYNC_ON=${BENCH_SYNC_ON:-0}
 fi
+# Another major than 15 (make bench BENCH_MAJOR=18, or PG_CONFIG of a
+# server of scripts/build-postgres.sh) reports beside 15's, not over it:
+# bench/results/latest-pg18.md.
+PG_MAJOR_NUM=$("$PG_CONFIG" --version | sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p')
+[ -z "$PG_MAJOR_NUM" ] || [ "$PG_MAJOR_NUM" = 15 ] || NAME=$NAME-pg$PG_MAJOR_NUM
 SHARED_BUFFERS=${SHARED_BUFFERS:-1GB}
 HUGE_PAGES=${HUGE_PAGES:-0}
 if [ "$HUGE_PAGES" = auto ]; then

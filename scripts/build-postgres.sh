@@ -31,15 +31,19 @@
 # 18: sid; ALLOC_PG_SUITE overrides): a deb-src entry for it is added to
 # apt's sources when apt does not know the package yet.  The newest
 # version apt lists is used, unless the mirror does not serve its files:
-# then the next older one (ALLOC_PG_VERSION pins one).
+# then the next older one (ALLOC_PG_VERSION pins one).  What the mirror
+# did not serve is asked for again on every run that is not up to date
+# (a few seconds of 404s), so that the day the mirror serves it, it is
+# built.
 #
 # Needs root (or sudo) only to add the deb-src entry and to install the
 # build dependencies (build-essential, bison, flex, perl, zlib1g-dev,
 # dpkg-dev); builds and installs as the calling user.
 #
 # Exit status: 0 built or up to date; 3 when the mirror serves no version
-# of the source package (make test then reports the suite as skipped);
-# 1 on any other failure.
+# of the source package (make test then reports the suite as skipped):
+# the last lines on stderr are then "build-postgres: not served: <URL>
+# (<reason>)", one a file apt could not fetch; 1 on any other failure.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -100,7 +104,8 @@ SOURCES=$BASE/sources           # downloaded source packages, kept
 DEST=$BASE/$major-$flavour
 PREFIX=$DEST/install
 STAMP=$DEST/stamp
-UNREACHABLE=$SOURCES/unreachable   # "package=version" lines the mirror did not serve
+UNREACHABLE=$DEST/unreachable      # "package=version" lines the mirror did not serve
+NOT_SERVED=$DEST/not-served        # the URLs of their files, with apt's reason
 JOBS=$(nproc 2>/dev/null || echo 2)
 mkdir -p "$SOURCES" "$DEST"
 
@@ -161,10 +166,18 @@ have_source() {
 		(cd "$SOURCES" && sha256sum --check --status 2>/dev/null)
 }
 
-# fetch PACKAGE VERSION: download the source package into $SOURCES.
+# fetch PACKAGE VERSION: download the source package into $SOURCES; the
+# files apt could not fetch are added to $NOT_SERVED.
 fetch() {
 	have_source "$SOURCES/$1_${2#*:}.dsc" && return 0
-	(cd "$SOURCES" && apt-get source --download-only "${APT_OPTS[@]}" "$1=$2" >&2 2>&1)
+	local log=$DEST/fetch.log rc=0
+	(cd "$SOURCES" && apt-get source --download-only "${APT_OPTS[@]}" "$1=$2") >"$log" 2>&1 || rc=$?
+	cat "$log" >&2
+	[ "$rc" -ne 0 ] || return 0
+	# "E: Failed to fetch http://.../postgresql-17_17.12.orig.tar.bz2  404  Not Found [IP: ...]"
+	sed -n 's/^E: Failed to fetch \([a-z]*:\/\/[^ ]*\)  *\(.*\)$/\1 (\2)/p' "$log" |
+		sed 's/ *\[IP:[^]]*\]//; s/%2[bB]/+/g; s/  */ /g' >> "$NOT_SERVED"
+	return 1
 }
 
 # pick_source PACKAGE: print the newest version that can be downloaded.
@@ -179,6 +192,9 @@ pick_source() {
 		return
 	done
 	say "build-postgres: no version of source package $1 is served" >&2
+	if [ -s "$NOT_SERVED" ]; then
+		sed 's/^/build-postgres: not served: /' "$NOT_SERVED" >&2
+	fi
 	return 3
 }
 
@@ -258,6 +274,8 @@ stamp_text() {
 		"$pkg" "$1" "${configure_flags[*]}" "$cflags" "$script_hash"
 }
 
+# Ask the mirror again for what it did not serve on an earlier run.
+rm -f "$UNREACHABLE" "$NOT_SERVED"
 want=''
 if [ "$force" = no ] && [ -f "$STAMP" ] && [ -x "$PREFIX/bin/pg_config" ]; then
 	if v=$(pick_source "$pkg" 2>/dev/null); then

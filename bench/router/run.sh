@@ -34,6 +34,9 @@ CLIENTS=${BENCH_CLIENTS:-8}
 export ALLOC_CLUSTER_DIR=${ALLOC_CLUSTER_DIR:-/tmp/router-bench-cluster}
 export ALLOC_PGPORT=${ALLOC_PGPORT:-5534}
 OUT=$HERE/results.md
+# another major than 15 reports beside 15's (make bench BENCH_MAJOR=18)
+major=$("$PG_CONFIG" --version | sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p')
+[ -z "$major" ] || [ "$major" = 15 ] || OUT=$HERE/results-pg$major.md
 T0=$(date +%s)
 log() { printf '[router bench %4ds] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 

@@ -23,8 +23,13 @@
  *	   MaxBackends + 1 slots.  17 and 18: page numbers are int64 (64-bit
  *	   SLRU pages), ProcNumbers, MaxBackends slots.  AL_ASYNC_LAYOUT_KNOWN
  *	   is undefined for any other major: listeners.c then always notifies.
- *	   Checked against 15's and 18's source and run on both; 17's is the
- *	   same as 18's in its source but not run here.
+ *	   Checked against 15's and 18's source and run on both.  17 is taken
+ *	   to be 18's (both its changes, 64-bit pages and ProcNumber, came in
+ *	   17) but not run here: ShmemInitStruct's size check is the guard.
+ *	5) 17 is compiled against its server headers by "make test" (suite
+ *	   pg17, scripts/compile-major.sh) but not run: its source is not
+ *	   served here.  A wrong side of a version test above fails that
+ *	   compile.
  *
  * src/adapters/pg_compat.h
  *
