@@ -307,6 +307,112 @@ EXCEPT
 SELECT kind, object, detail FROM up_fresh
 ORDER BY kind, object;
 
+-- The comparison sees what makes two databases differ: each change below,
+-- made to the updated database and rolled back, must show up as a
+-- difference from the fresh install.  Generated from the catalog (every
+-- trigger, table, constraint, column, index and function of the
+-- extension), with kinds the comparison is known to see as controls; a
+-- kind with "unseen" above 0 is a way for an update to differ from a
+-- fresh install unnoticed.
+CREATE FUNCTION up_detects(mutation text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	BEGIN
+		EXECUTE mutation;
+		SELECT count(*) INTO n FROM (
+			(SELECT * FROM up_catalog EXCEPT SELECT * FROM up_fresh)
+			UNION ALL
+			(SELECT * FROM up_fresh EXCEPT SELECT * FROM up_catalog)) d;
+		RAISE EXCEPTION USING ERRCODE = 'UP001', MESSAGE = n::text;
+	EXCEPTION WHEN SQLSTATE 'UP001' THEN
+		RETURN SQLERRM::bigint > 0;
+	END;
+END
+$$;
+CREATE TEMP TABLE up_mutations (kind text, mutation text);
+INSERT INTO up_mutations
+SELECT m.kind, format(m.stmt, c.relname, tg.tgname)
+  FROM pg_trigger tg
+  JOIN pg_class c ON c.oid = tg.tgrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ CROSS JOIN (VALUES
+	('trigger disabled', 'ALTER TABLE allocation.%I DISABLE TRIGGER %I'),
+	('trigger fires on replicas only', 'ALTER TABLE allocation.%I ENABLE REPLICA TRIGGER %I'),
+	('trigger comment', 'COMMENT ON TRIGGER %2$I ON allocation.%1$I IS ''up''')) AS m(kind, stmt)
+ WHERE n.nspname = 'allocation' AND NOT tg.tgisinternal
+UNION ALL
+SELECT m.kind, format(m.stmt, c.relname)
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ CROSS JOIN (VALUES
+	('row security policy', 'CREATE POLICY up_policy ON allocation.%I USING (false)'),
+	('table rights (control)', 'GRANT SELECT ON allocation.%I TO allocation_mailer')) AS m(kind, stmt)
+ WHERE n.nspname = 'allocation' AND c.relkind = 'r'
+UNION ALL
+SELECT 'statistics object',
+	   format('CREATE STATISTICS allocation.up_stats ON %s FROM allocation.%I',
+			  (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+				 FROM pg_attribute a
+				WHERE a.attrelid = c.oid AND a.attnum IN (1, 2)), c.relname)
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'allocation' AND c.relkind = 'r'
+UNION ALL
+SELECT 'constraint comment', format('COMMENT ON CONSTRAINT %I ON allocation.%I IS ''up''', con.conname, c.relname)
+  FROM pg_constraint con
+  JOIN pg_class c ON c.oid = con.conrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'allocation'
+UNION ALL
+SELECT m.kind, format(m.stmt, c.relname, a.attname)
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ CROSS JOIN (VALUES
+	('column statistics target', 'ALTER TABLE allocation.%I ALTER COLUMN %I SET STATISTICS 7'),
+	('column options', 'ALTER TABLE allocation.%I ALTER COLUMN %I SET (n_distinct = 7)'),
+	('column rights (control)', 'GRANT SELECT (%2$I) ON allocation.%1$I TO allocation_mailer')) AS m(kind, stmt)
+ WHERE n.nspname = 'allocation' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+UNION ALL
+SELECT 'index clustered', format('ALTER TABLE allocation.%I CLUSTER ON %I', c.relname, ic.relname)
+  FROM pg_index i
+  JOIN pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_class c ON c.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'allocation' AND i.indpred IS NULL
+   AND ic.relam = (SELECT oid FROM pg_am WHERE amname = 'btree')
+UNION ALL
+SELECT m.kind, format(m.stmt, p.oid::regprocedure)
+  FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace
+ CROSS JOIN (VALUES
+	('function setting (control)', 'ALTER FUNCTION %s SET work_mem = ''1MB'''),
+	('function owner (control)', 'ALTER FUNCTION %s OWNER TO allocation_admin'),
+	('extension membership (control)', 'ALTER EXTENSION allocation DROP FUNCTION %s')) AS m(kind, stmt)
+ WHERE n.nspname = 'allocation'
+UNION ALL
+SELECT 'default privileges', 'ALTER DEFAULT PRIVILEGES IN SCHEMA allocation ' || g
+  FROM unnest(ARRAY['GRANT SELECT ON TABLES TO allocation_user',
+					'GRANT EXECUTE ON FUNCTIONS TO allocation_user',
+					'GRANT USAGE ON SEQUENCES TO allocation_user',
+					'GRANT USAGE ON TYPES TO allocation_user']) AS g;
+-- the controls: one object of each kind is enough
+DELETE FROM up_mutations m
+ WHERE m.kind LIKE '%(control)'
+   AND m.mutation > (SELECT min(o.mutation) FROM up_mutations o WHERE o.kind = m.kind);
+ALTER TABLE up_mutations ADD COLUMN seen boolean;
+UPDATE up_mutations SET seen = up_detects(mutation);
+SELECT kind, count(*) > 0 AS generated, count(*) FILTER (WHERE NOT seen) AS unseen
+  FROM up_mutations
+ GROUP BY kind ORDER BY kind;
+-- the unseen ones, the first of each kind (expected: no row)
+SELECT DISTINCT ON (kind) kind, mutation
+  FROM up_mutations WHERE NOT seen
+ ORDER BY kind, mutation;
+DROP FUNCTION up_detects(text);
+
 ------------------------------------------------------------------------
 -- 4. The data survived
 ------------------------------------------------------------------------
