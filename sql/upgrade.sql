@@ -70,11 +70,16 @@ UNION ALL
 -- identity, generation, storage, rights, comment
 SELECT 'column', c.relname || '.' || a.attname,
 	   format('num=%s type=%s collation=%s notnull=%s default=%s identity=%s '
-			  'generated=%s storage=%s compression=%s acl=%s comment=%s',
+			  'generated=%s storage=%s compression=%s acl=%s comment=%s '
+			  'stattarget=%s options=%s',
 			  a.attnum, format_type(a.atttypid, a.atttypmod), co.collname,
 			  a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid), a.attidentity,
 			  a.attgenerated, a.attstorage, a.attcompression, a.attacl,
-			  col_description(c.oid, a.attnum))
+			  col_description(c.oid, a.attnum),
+			  a.attstattarget,
+			  -- (without the server's own version stamp of a column)
+			  (SELECT array_agg(o ORDER BY o) FROM unnest(a.attoptions) AS o
+				WHERE o NOT LIKE 'pg\_attver=%'))
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -84,9 +89,9 @@ SELECT 'column', c.relname || '.' || a.attname,
 UNION ALL
 -- indexes: their definition (columns, WHERE, WITH) and flags
 SELECT 'index', ic.relname,
-	   format('%s primary=%s unique=%s replident=%s',
+	   format('%s primary=%s unique=%s replident=%s clustered=%s',
 			  pg_get_indexdef(i.indexrelid), i.indisprimary, i.indisunique,
-			  i.indisreplident)
+			  i.indisreplident, i.indisclustered)
   FROM pg_index i
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_namespace n ON n.oid = ic.relnamespace
@@ -94,9 +99,9 @@ SELECT 'index', ic.relname,
 UNION ALL
 -- constraints of tables and types
 SELECT 'constraint', COALESCE(c.relname, t.typname) || '.' || con.conname,
-	   format('type=%s def=%s deferrable=%s validated=%s',
+	   format('type=%s def=%s deferrable=%s validated=%s comment=%s',
 			  con.contype, pg_get_constraintdef(con.oid), con.condeferrable,
-			  con.convalidated)
+			  con.convalidated, obj_description(con.oid, 'pg_constraint'))
   FROM pg_constraint con
   JOIN pg_namespace n ON n.oid = con.connamespace
   LEFT JOIN pg_class c ON c.oid = con.conrelid
@@ -128,7 +133,9 @@ SELECT 'type', t.typname,
  WHERE n.nspname = 'allocation'
 UNION ALL
 -- triggers made by the user (not those of foreign keys) and rules
-SELECT 'trigger', c.relname || '.' || tg.tgname, pg_get_triggerdef(tg.oid)
+SELECT 'trigger', c.relname || '.' || tg.tgname,
+	   format('%s enabled=%s comment=%s', pg_get_triggerdef(tg.oid),
+			  tg.tgenabled, obj_description(tg.oid, 'pg_trigger'))
   FROM pg_trigger tg
   JOIN pg_class c ON c.oid = tg.tgrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -137,6 +144,26 @@ UNION ALL
 SELECT 'rule', r.tablename || '.' || r.rulename, r.definition
   FROM pg_rules r
  WHERE r.schemaname = 'allocation'
+UNION ALL
+-- row security policies
+SELECT 'policy', p.tablename || '.' || p.policyname,
+	   format('permissive=%s roles=%s cmd=%s qual=%s check=%s',
+			  p.permissive, p.roles, p.cmd, p.qual, p.with_check)
+  FROM pg_policies p
+ WHERE p.schemaname = 'allocation'
+UNION ALL
+-- default privileges in the schema (the rights of what a later version
+-- creates there)
+SELECT 'default privileges', pg_get_userbyid(d.defaclrole) || ' ' || d.defaclobjtype::text,
+	   format('acl=%s', d.defaclacl)
+  FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace
+ WHERE n.nspname = 'allocation'
+UNION ALL
+-- extended statistics objects
+SELECT 'statistics', s.stxname,
+	   format('%s owner=%s', pg_get_statisticsobjdef(s.oid), pg_get_userbyid(s.stxowner))
+  FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
+ WHERE n.nspname = 'allocation'
 UNION ALL
 -- pg_extension_config_dump: the tables and sequences pg_dump dumps, and
 -- their conditions (a set: the order of the calls does not matter)
