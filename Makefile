@@ -165,6 +165,7 @@ check-layers:
 	@bash scripts/check-layers.sh
 check-sql-sources:
 	@/usr/bin/python3 scripts/check-sql-sources.py
+	@/usr/bin/python3 test/sql_sources/check_sql_sources_test.py
 ifeq ($(strip $(UNIT_SRCS)),)
 unit:
 	@echo "unit: no test/unit/*.c, skipped"

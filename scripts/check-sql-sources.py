@@ -59,6 +59,7 @@ def statements(path):
             j = src.find("*/", i + 2)
             j = n if j < 0 else j + 2
             line += src.count("\n", i, j)
+            text.append(" ")	# a comment separates words, as whitespace does
             i = j
             continue
         if c == "\\" and (i == 0 or src[i - 1] == "\n"):	# psql meta-command line

@@ -70,11 +70,16 @@ UNION ALL
 -- identity, generation, storage, rights, comment
 SELECT 'column', c.relname || '.' || a.attname,
 	   format('num=%s type=%s collation=%s notnull=%s default=%s identity=%s '
-			  'generated=%s storage=%s compression=%s acl=%s comment=%s',
+			  'generated=%s storage=%s compression=%s acl=%s comment=%s '
+			  'stattarget=%s options=%s',
 			  a.attnum, format_type(a.atttypid, a.atttypmod), co.collname,
 			  a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid), a.attidentity,
 			  a.attgenerated, a.attstorage, a.attcompression, a.attacl,
-			  col_description(c.oid, a.attnum))
+			  col_description(c.oid, a.attnum),
+			  a.attstattarget,
+			  -- (without the server's own version stamp of a column)
+			  (SELECT array_agg(o ORDER BY o) FROM unnest(a.attoptions) AS o
+				WHERE o NOT LIKE 'pg\_attver=%'))
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -84,9 +89,9 @@ SELECT 'column', c.relname || '.' || a.attname,
 UNION ALL
 -- indexes: their definition (columns, WHERE, WITH) and flags
 SELECT 'index', ic.relname,
-	   format('%s primary=%s unique=%s replident=%s',
+	   format('%s primary=%s unique=%s replident=%s clustered=%s',
 			  pg_get_indexdef(i.indexrelid), i.indisprimary, i.indisunique,
-			  i.indisreplident)
+			  i.indisreplident, i.indisclustered)
   FROM pg_index i
   JOIN pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_namespace n ON n.oid = ic.relnamespace
@@ -94,9 +99,9 @@ SELECT 'index', ic.relname,
 UNION ALL
 -- constraints of tables and types
 SELECT 'constraint', COALESCE(c.relname, t.typname) || '.' || con.conname,
-	   format('type=%s def=%s deferrable=%s validated=%s',
+	   format('type=%s def=%s deferrable=%s validated=%s comment=%s',
 			  con.contype, pg_get_constraintdef(con.oid), con.condeferrable,
-			  con.convalidated)
+			  con.convalidated, obj_description(con.oid, 'pg_constraint'))
   FROM pg_constraint con
   JOIN pg_namespace n ON n.oid = con.connamespace
   LEFT JOIN pg_class c ON c.oid = con.conrelid
@@ -128,7 +133,9 @@ SELECT 'type', t.typname,
  WHERE n.nspname = 'allocation'
 UNION ALL
 -- triggers made by the user (not those of foreign keys) and rules
-SELECT 'trigger', c.relname || '.' || tg.tgname, pg_get_triggerdef(tg.oid)
+SELECT 'trigger', c.relname || '.' || tg.tgname,
+	   format('%s enabled=%s comment=%s', pg_get_triggerdef(tg.oid),
+			  tg.tgenabled, obj_description(tg.oid, 'pg_trigger'))
   FROM pg_trigger tg
   JOIN pg_class c ON c.oid = tg.tgrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -137,6 +144,26 @@ UNION ALL
 SELECT 'rule', r.tablename || '.' || r.rulename, r.definition
   FROM pg_rules r
  WHERE r.schemaname = 'allocation'
+UNION ALL
+-- row security policies
+SELECT 'policy', p.tablename || '.' || p.policyname,
+	   format('permissive=%s roles=%s cmd=%s qual=%s check=%s',
+			  p.permissive, p.roles, p.cmd, p.qual, p.with_check)
+  FROM pg_policies p
+ WHERE p.schemaname = 'allocation'
+UNION ALL
+-- default privileges in the schema (the rights of what a later version
+-- creates there)
+SELECT 'default privileges', pg_get_userbyid(d.defaclrole) || ' ' || d.defaclobjtype::text,
+	   format('acl=%s', d.defaclacl)
+  FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace
+ WHERE n.nspname = 'allocation'
+UNION ALL
+-- extended statistics objects
+SELECT 'statistics', s.stxname,
+	   format('%s owner=%s', pg_get_statisticsobjdef(s.oid), pg_get_userbyid(s.stxowner))
+  FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
+ WHERE n.nspname = 'allocation'
 UNION ALL
 -- pg_extension_config_dump: the tables and sequences pg_dump dumps, and
 -- their conditions (a set: the order of the calls does not matter)
@@ -306,6 +333,112 @@ SELECT kind, object, detail FROM up_updated
 EXCEPT
 SELECT kind, object, detail FROM up_fresh
 ORDER BY kind, object;
+
+-- The comparison sees what makes two databases differ: each change below,
+-- made to the updated database and rolled back, must show up as a
+-- difference from the fresh install.  Generated from the catalog (every
+-- trigger, table, constraint, column, index and function of the
+-- extension), with kinds the comparison is known to see as controls; a
+-- kind with "unseen" above 0 is a way for an update to differ from a
+-- fresh install unnoticed.
+CREATE FUNCTION up_detects(mutation text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	BEGIN
+		EXECUTE mutation;
+		SELECT count(*) INTO n FROM (
+			(SELECT * FROM up_catalog EXCEPT SELECT * FROM up_fresh)
+			UNION ALL
+			(SELECT * FROM up_fresh EXCEPT SELECT * FROM up_catalog)) d;
+		RAISE EXCEPTION USING ERRCODE = 'UP001', MESSAGE = n::text;
+	EXCEPTION WHEN SQLSTATE 'UP001' THEN
+		RETURN SQLERRM::bigint > 0;
+	END;
+END
+$$;
+CREATE TEMP TABLE up_mutations (kind text, mutation text);
+INSERT INTO up_mutations
+SELECT m.kind, format(m.stmt, c.relname, tg.tgname)
+  FROM pg_trigger tg
+  JOIN pg_class c ON c.oid = tg.tgrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ CROSS JOIN (VALUES
+	('trigger disabled', 'ALTER TABLE allocation.%I DISABLE TRIGGER %I'),
+	('trigger fires on replicas only', 'ALTER TABLE allocation.%I ENABLE REPLICA TRIGGER %I'),
+	('trigger comment', 'COMMENT ON TRIGGER %2$I ON allocation.%1$I IS ''up''')) AS m(kind, stmt)
+ WHERE n.nspname = 'allocation' AND NOT tg.tgisinternal
+UNION ALL
+SELECT m.kind, format(m.stmt, c.relname)
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ CROSS JOIN (VALUES
+	('row security policy', 'CREATE POLICY up_policy ON allocation.%I USING (false)'),
+	('table rights (control)', 'GRANT SELECT ON allocation.%I TO allocation_mailer')) AS m(kind, stmt)
+ WHERE n.nspname = 'allocation' AND c.relkind = 'r'
+UNION ALL
+SELECT 'statistics object',
+	   format('CREATE STATISTICS allocation.up_stats ON %s FROM allocation.%I',
+			  (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+				 FROM pg_attribute a
+				WHERE a.attrelid = c.oid AND a.attnum IN (1, 2)), c.relname)
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'allocation' AND c.relkind = 'r'
+UNION ALL
+SELECT 'constraint comment', format('COMMENT ON CONSTRAINT %I ON allocation.%I IS ''up''', con.conname, c.relname)
+  FROM pg_constraint con
+  JOIN pg_class c ON c.oid = con.conrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'allocation'
+UNION ALL
+SELECT m.kind, format(m.stmt, c.relname, a.attname)
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ CROSS JOIN (VALUES
+	('column statistics target', 'ALTER TABLE allocation.%I ALTER COLUMN %I SET STATISTICS 7'),
+	('column options', 'ALTER TABLE allocation.%I ALTER COLUMN %I SET (n_distinct = 7)'),
+	('column rights (control)', 'GRANT SELECT (%2$I) ON allocation.%1$I TO allocation_mailer')) AS m(kind, stmt)
+ WHERE n.nspname = 'allocation' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+UNION ALL
+SELECT 'index clustered', format('ALTER TABLE allocation.%I CLUSTER ON %I', c.relname, ic.relname)
+  FROM pg_index i
+  JOIN pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_class c ON c.oid = i.indrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'allocation' AND i.indpred IS NULL
+   AND ic.relam = (SELECT oid FROM pg_am WHERE amname = 'btree')
+UNION ALL
+SELECT m.kind, format(m.stmt, p.oid::regprocedure)
+  FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace
+ CROSS JOIN (VALUES
+	('function setting (control)', 'ALTER FUNCTION %s SET work_mem = ''1MB'''),
+	('function owner (control)', 'ALTER FUNCTION %s OWNER TO allocation_admin'),
+	('extension membership (control)', 'ALTER EXTENSION allocation DROP FUNCTION %s')) AS m(kind, stmt)
+ WHERE n.nspname = 'allocation'
+UNION ALL
+SELECT 'default privileges', 'ALTER DEFAULT PRIVILEGES IN SCHEMA allocation ' || g
+  FROM unnest(ARRAY['GRANT SELECT ON TABLES TO allocation_user',
+					'GRANT EXECUTE ON FUNCTIONS TO allocation_user',
+					'GRANT USAGE ON SEQUENCES TO allocation_user',
+					'GRANT USAGE ON TYPES TO allocation_user']) AS g;
+-- the controls: one object of each kind is enough
+DELETE FROM up_mutations m
+ WHERE m.kind LIKE '%(control)'
+   AND m.mutation > (SELECT min(o.mutation) FROM up_mutations o WHERE o.kind = m.kind);
+ALTER TABLE up_mutations ADD COLUMN seen boolean;
+UPDATE up_mutations SET seen = up_detects(mutation);
+SELECT kind, count(*) > 0 AS generated, count(*) FILTER (WHERE NOT seen) AS unseen
+  FROM up_mutations
+ GROUP BY kind ORDER BY kind;
+-- the unseen ones, the first of each kind (expected: no row)
+SELECT DISTINCT ON (kind) kind, mutation
+  FROM up_mutations WHERE NOT seen
+ ORDER BY kind, mutation;
+DROP FUNCTION up_detects(text);
 
 ------------------------------------------------------------------------
 -- 4. The data survived
