@@ -1,23 +1,19 @@
-/* src/sql/functions.sql: functions, views, triggers and rights of extension allocation */
+/* src/sql/functions.sql: functions, views and triggers of extension allocation */
 
 --------------------------------------------------------------------------
 -- Every function, view and trigger of the extension is defined here and
--- nowhere else, with its comment and its rights.  make appends this file
--- to src/sql/schema.sql for the install script and to the migration of
+-- nowhere else, with its comment.  make appends this file to
+-- src/sql/schema.sql for the install script and to the migration of
 -- src/sql/migrations/ for the upgrade script, so the same text runs on a
 -- fresh schema and on an updated one: every statement is CREATE OR
--- REPLACE, COMMENT, GRANT or REVOKE, and means the same when the object
--- is already there (make unit checks it: scripts/check-sql-sources.sh).
+-- REPLACE or COMMENT, and means the same when the object is already
+-- there (make unit checks it: scripts/check-sql-sources.py).  No rights
+-- here: they are in src/sql/rights.sql (install) and in the migration's
+-- rights part (the objects new in a version), because a GRANT or REVOKE
+-- run again on an existing object would undo the site's own changes.
 -- A signature or result type that changes, a view whose columns change,
 -- a function removed: the migration drops the old one first.
 --------------------------------------------------------------------------
-
---------------------------------------------------------------------------
--- Rights on the schema (the contract: security model).  Nothing for PUBLIC.
---------------------------------------------------------------------------
-
-REVOKE ALL ON SCHEMA allocation FROM PUBLIC;
-GRANT USAGE ON SCHEMA allocation TO allocation_user;
 
 --------------------------------------------------------------------------
 -- Queries (read side)
@@ -496,44 +492,6 @@ COMMENT ON FUNCTION allocation.check_invariants() IS
 	'One row per violated invariant (the contract: allocation rules): oversold batches, wrong counters, duplicate lines, read model drift, missing or orphan events. Empty means healthy.';
 
 --------------------------------------------------------------------------
--- Rights (the contract: security model).  Nothing is granted to PUBLIC.  Admin-only
--- functions are executable by allocation_user so that a refusal can say
--- which role is needed (42501, checked in C); the allocation._<name>
--- implementations behind them are granted to nobody.
---------------------------------------------------------------------------
-REVOKE ALL ON ALL TABLES IN SCHEMA allocation FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA allocation FROM PUBLIC;
-GRANT SELECT ON allocation.products, allocation.stock TO allocation_user;
-GRANT EXECUTE ON FUNCTION
-	allocation.allocations(text),
-	allocation.add_batch(text, text, integer, date),
-	allocation.allocate(text, text, integer),
-	allocation.deallocate(text, text),
-	allocation.change_batch_quantity(text, integer),
-	allocation.handle(jsonb),
-	allocation.subscribe(text, regprocedure),
-	allocation.unsubscribe(text, regprocedure),
-	allocation.rebuild_read_model(),
-	allocation.create_order(text),
-	allocation.order_status(text),
-	allocation.change_order_status(text, text),
-	allocation.subscribe_to_order(text, text),
-	allocation.allocate_many(allocation.order_line[]),
-	allocation.shard_key(text),
-	allocation.change_batch_quantity_here(text, integer),
-	allocation.register_consumer(text, boolean),
-	allocation.unregister_consumer(text),
-	allocation.read_events(text, integer),
-	allocation.ack_events(text, uuid),
-	allocation.purge_outbox(),
-	allocation.check_invariants(),
-	allocation.stock_alert_recipient(),
-	allocation.set_stock_alert_recipient(text)
-	TO allocation_user;
-GRANT SELECT ON allocation.allocations_view TO allocation_user;
-GRANT SELECT ON allocation.outbox, allocation.notifications TO allocation_admin;
-
---------------------------------------------------------------------------
 -- The mailer (relay/README.md, "allocation-mailer"): it delivers
 -- allocation.notifications by SMTP and changes them only through the
 -- functions below.  A claim is a lease (claimed_until): rows of a mailer
@@ -543,8 +501,6 @@ GRANT SELECT ON allocation.outbox, allocation.notifications TO allocation_admin;
 -- allocation.mail_max_attempts attempts, or at once for a permanent
 -- failure, the notification is dead until retry_notification revives it.
 --------------------------------------------------------------------------
-
-GRANT USAGE ON SCHEMA allocation TO allocation_mailer;
 
 -- Headers are built from recipient and subject: neither may hold a control
 -- character (a CR or LF would start a header of its own), and the
@@ -773,28 +729,6 @@ SELECT n.id OPERATOR(pg_catalog.+) 0 AS id, n.recipient, n.subject, n.attempts, 
  WHERE n.sent_at IS NULL AND n.dead_at IS NOT NULL;
 COMMENT ON VIEW allocation.mail_dead IS
 	'Notifications given up on (a permanent SMTP refusal, or too many attempts), with the last error.';
-
-REVOKE ALL ON allocation.mail_identity, allocation.mail_backlog, allocation.mail_dead FROM PUBLIC;
-REVOKE ALL ON FUNCTION
-	allocation._check_notification(),
-	allocation._claim_notifications(integer, interval),
-	allocation.claim_notifications(integer, interval),
-	allocation._notification_row(bigint),
-	allocation._mark_notification_sent(bigint),
-	allocation.mark_notification_sent(bigint),
-	allocation._mark_notification_failed(bigint, text, boolean),
-	allocation.mark_notification_failed(bigint, text, boolean),
-	allocation._retry_notification(bigint),
-	allocation.retry_notification(bigint)
-	FROM PUBLIC;
--- allocation_user too, so that a refusal names the roles it needs (checked in C)
-GRANT EXECUTE ON FUNCTION
-	allocation.claim_notifications(integer, interval),
-	allocation.mark_notification_sent(bigint),
-	allocation.mark_notification_failed(bigint, text, boolean),
-	allocation.retry_notification(bigint)
-	TO allocation_mailer, allocation_user;
-GRANT SELECT ON allocation.mail_backlog, allocation.mail_dead TO allocation_mailer, allocation_admin;
 
 --------------------------------------------------------------------------
 -- Retention and monitoring (docs/monitoring.md).  The idempotent
@@ -1063,30 +997,6 @@ LANGUAGE C STABLE;
 COMMENT ON FUNCTION allocation.metrics() IS
 	'Monitoring figures, one row each: per consumer (labels: consumer) pending and deliverable events, oldest pending age, time since the last acknowledgement, age of the holding transaction; outbox, inbox and notification sizes; the mail backlog; per logical slot of the database (labels: slot) the WAL it retains and has not confirmed, in bytes, and whether a reader is attached. Ages in seconds.';
 
-REVOKE ALL ON allocation.consumer_status FROM PUBLIC;
-REVOKE ALL ON FUNCTION
-	allocation._purge_cutoff(interval),
-	allocation._purge_inbox(interval),
-	allocation.purge_inbox(interval),
-	allocation._purge_notifications(interval),
-	allocation.purge_notifications(interval),
-	allocation._purge_outbox(interval),
-	allocation.purge_outbox(interval),
-	allocation._consumer_status(),
-	allocation.consumer_status(),
-	allocation._metrics(),
-	allocation.metrics()
-	FROM PUBLIC;
--- allocation_user too, so that a refusal names the role it needs (checked in C)
-GRANT EXECUTE ON FUNCTION
-	allocation.purge_inbox(interval),
-	allocation.purge_notifications(interval),
-	allocation.purge_outbox(interval),
-	allocation.consumer_status(),
-	allocation.metrics()
-	TO allocation_user;
-GRANT SELECT ON allocation.consumer_status TO allocation_admin;
-
 --------------------------------------------------------------------------
 -- The events' signature in the WAL (allocation.outbox_mode = wal|both):
 -- the secret part of the prefix "allocation:<token>" of the extension's
@@ -1102,7 +1012,3 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.wal_message_prefix() IS
 	'The prefix of the extension''s logical messages in this database, allocation:<secret token>: WAL readers take as events only the messages with this prefix.  For roles with REPLICATION (who can read it in the WAL anyway) that are members of allocation_admin.';
 
-REVOKE ALL ON allocation.wal_secret FROM PUBLIC;
-REVOKE ALL ON FUNCTION allocation.wal_message_prefix() FROM PUBLIC;
--- allocation_user too, so that a refusal names the role it needs (checked in C)
-GRANT EXECUTE ON FUNCTION allocation.wal_message_prefix() TO allocation_user;

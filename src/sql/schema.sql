@@ -7,12 +7,13 @@
 -- What this file holds, and what it does not.
 --
 -- The install script allocation--<version>.sql is built by make: this
--- file, then src/sql/functions.sql.  This file holds what a later version
--- cannot simply redefine: the schema, the roles, tables, types, indexes
--- and the registration of the tables whose data pg_dump keeps.  Every
--- function, view, trigger, comment on them and right lives in
--- functions.sql, written once, since the upgrade script runs the same
--- functions.sql after a hand-written migration (src/sql/migrations/).
+-- file, then src/sql/functions.sql, then src/sql/rights.sql.  This file
+-- holds what a later version cannot simply redefine: the schema, the
+-- roles, tables, types, indexes and the registration of the tables whose
+-- data pg_dump keeps.  Every function, view, trigger and comment on them
+-- lives in functions.sql, written once, since the upgrade script runs the
+-- same functions.sql after a hand-written migration (src/sql/migrations/);
+-- every right on the extension's objects lives in rights.sql.
 -- A change here needs the same change in the migration to the version
 -- under development (docs/architecture.md, "SQL sources").
 --------------------------------------------------------------------------

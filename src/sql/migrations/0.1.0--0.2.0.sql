@@ -7,19 +7,21 @@
 -- What a fresh 0.2.0 install creates (src/sql/schema.sql), reached from
 -- 0.1.0 without losing data: batches, order lines, products, the outbox,
 -- the read model and notifications are kept as they are.  make builds
--- the upgrade script allocation--0.1.0--0.2.0.sql from this file followed
--- by src/sql/functions.sql, which (re)defines every function, view and
--- trigger and sets the rights as a fresh install does.  This file holds
--- only what functions.sql cannot do: new tables, columns, types, indexes
--- and roles, changed columns, and the DROP of the views and functions
--- that CREATE OR REPLACE cannot change into their new form.
+-- the upgrade script allocation--0.1.0--0.2.0.sql from this file, then
+-- src/sql/functions.sql, which (re)defines every function, view and
+-- trigger, then src/sql/update-owners.sql, then 0.1.0--0.2.0-rights.sql,
+-- the rights of the objects new in 0.2.0.  This file holds only what
+-- functions.sql cannot do: new tables, columns, types, indexes and roles,
+-- changed columns, and the DROP of the views and functions that CREATE OR
+-- REPLACE cannot change into their new form; no GRANT or REVOKE.
 --
--- Not preserved: privileges granted by hand on the views products and
--- stock (they are dropped and recreated: a view column cannot change its
--- collation), and any right on the extension's tables and functions
--- granted by hand to PUBLIC (functions.sql revokes them, as a fresh
--- install does).  This update fails while a user object depends on those
--- views (no CASCADE).  Events recorded by 0.1.0 stay as they were written.
+-- The rights of the objects 0.1.0 had stay as the site left them (grants
+-- and revokes by hand included, to PUBLIC too), and out of the
+-- extension's initial rights, so that pg_dump keeps them.  Not preserved:
+-- privileges granted by hand on the views products and stock (they are
+-- dropped and recreated: a view column cannot change its collation).
+-- This update fails while a user object depends on those views (no
+-- CASCADE).  Events recorded by 0.1.0 stay as they were written.
 --------------------------------------------------------------------------
 
 -- Roles, as in the install script: created NOLOGIN when missing
@@ -101,7 +103,30 @@ DELETE FROM pg_catalog.pg_depend
    AND refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
    AND refobjid = 'allocation'::pg_catalog.regnamespace
    AND deptype = 'n';
-ALTER EXTENSION allocation ADD SCHEMA allocation;
+-- ALTER EXTENSION ... ADD records the schema's access list as it is, the
+-- site's own grants included, as the extension's initial rights
+-- (pg_init_privs), which pg_dump leaves out: the initial rights that
+-- 0.1.0's install recorded for the schema are put back.
+DO $add_schema$
+DECLARE
+	nsp pg_catalog.oid := 'allocation'::pg_catalog.regnamespace;
+	init_before pg_catalog.aclitem[];
+BEGIN
+	SELECT ip.initprivs INTO init_before
+	  FROM pg_catalog.pg_init_privs ip
+	 WHERE ip.objoid OPERATOR(pg_catalog.=) nsp
+	   AND ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
+	   AND ip.objsubid OPERATOR(pg_catalog.=) 0;
+	ALTER EXTENSION allocation ADD SCHEMA allocation;
+	IF init_before IS NOT NULL THEN
+		UPDATE pg_catalog.pg_init_privs ip
+		   SET initprivs = init_before
+		 WHERE ip.objoid OPERATOR(pg_catalog.=) nsp
+		   AND ip.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
+		   AND ip.objsubid OPERATOR(pg_catalog.=) 0;
+	END IF;
+END
+$add_schema$;
 
 --------------------------------------------------------------------------
 -- Write model
