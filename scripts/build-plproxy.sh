@@ -4,9 +4,15 @@
 # (router/) and its suite on that server.
 #
 #   scripts/build-plproxy.sh --major N [--flavour cassert|release] [--force]
+#   scripts/build-plproxy.sh --pg-config PATH [--force]
 #
 # Result: plproxy's extension files and library in
-# build/pg/<major>-<flavour>/install/ (the server must be built first).
+# build/pg/<major>-<flavour>/install/ (the server must be built first), or,
+# with --pg-config, in the server that PATH describes (make test uses this
+# for its PostgreSQL 15, replacing Debian's PL/Proxy there).
+#
+# Our patches router/plproxy-*.patch are applied to the upstream source
+# (why: in each patch's header): the router needs them.
 #
 # Where from: the upstream tarball (orig.tar.*) of Debian's source package
 # postgresql-plproxy, newest version first, from the suites bookworm,
@@ -31,16 +37,18 @@ unset MAKELEVEL MAKEFLAGS MFLAGS MAKEOVERRIDES
 major=''
 flavour=release
 force=no
+pgc_given=''
 while [ $# -gt 0 ]; do
 	case $1 in
 		--major) major=${2:?}; shift 2 ;;
 		--flavour|--flavor) flavour=${2:?}; shift 2 ;;
+		--pg-config) pgc_given=${2:?}; shift 2 ;;
 		--force) force=yes; shift ;;
 		-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-		*) die "usage: $0 --major N [--flavour cassert|release] [--force]" ;;
+		*) die "usage: $0 --major N [--flavour cassert|release] [--force] | --pg-config PATH [--force]" ;;
 	esac
 done
-[[ $major =~ ^[0-9]+$ ]] || die "--major wants a number"
+[ -n "$pgc_given" ] || [[ $major =~ ^[0-9]+$ ]] || die "--major wants a number"
 
 # Where scripts/build-postgres.sh put the server (the same rule).
 if [ -n "${ALLOC_PG_BUILD_DIR:-}" ]; then
@@ -51,13 +59,26 @@ else
 	BASE=/var/tmp/allocation-pg-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)
 fi
 SOURCES=$BASE/sources
-DEST=$BASE/$major-$flavour
-PREFIX=$DEST/install
-PGC=$PREFIX/bin/pg_config
-STAMP=$DEST/plproxy.stamp
 PKG=postgresql-plproxy
-[ -x "$PGC" ] && [ -f "$DEST/stamp" ] ||
-	die "no server in $DEST: run scripts/build-postgres.sh --major $major --flavour $flavour first"
+if [ -n "$pgc_given" ]; then
+	# a server of its own: its build folder is named after its pg_config
+	PGC=$(readlink -f "$pgc_given")
+	[ -x "$PGC" ] || die "no pg_config at $pgc_given"
+	DEST=$BASE/plproxy-$(printf '%s' "$PGC" | sha1sum | cut -c1-12)
+	PREFIX=$("$PGC" --bindir)
+	mkdir -p "$DEST"
+	# what identifies the server: its version and where it lives
+	printf '%s %s\n' "$("$PGC" --version)" "$PGC" > "$DEST/stamp"
+else
+	DEST=$BASE/$major-$flavour
+	PREFIX=$DEST/install
+	PGC=$PREFIX/bin/pg_config
+	[ -x "$PGC" ] && [ -f "$DEST/stamp" ] ||
+		die "no server in $DEST: run scripts/build-postgres.sh --major $major --flavour $flavour first"
+fi
+STAMP=$DEST/plproxy.stamp
+PATCHES=("$ROOT"/router/plproxy-*.patch)
+[ -f "${PATCHES[0]}" ] || PATCHES=()
 mkdir -p "$SOURCES"
 
 exec 9>"$DEST/.plproxy.lock"
@@ -91,7 +112,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" | "${SUDO[@]}" tee "$
 	[ "$added" = no ] || "${SUDO[@]}" apt-get update "${APT_OPTS[@]}" >&2
 }
 
-script_hash=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+script_hash=$(cat "${BASH_SOURCE[0]}" "${PATCHES[@]}" | sha256sum | cut -c1-16)
 stamp_text() {
 	printf 'plproxy: %s\nserver: %s\nscript: %s\n' "$1" "$(tr '\n' ' ' < "$DEST/stamp")" "$script_hash"
 }
@@ -102,8 +123,9 @@ if [ "$force" = no ] && [ -f "$STAMP" ]; then
 	for v in $(versions); do
 		up=${v#*:}; up=${up%-*}
 		if compgen -G "$SOURCES/${PKG}_$up.orig.tar.*" >/dev/null &&
-		   [ "$(stamp_text "$up")" = "$(cat "$STAMP")" ]; then
-			say "build-plproxy: PL/Proxy $up in $major-$flavour is up to date"
+		   [ "$(stamp_text "$up")" = "$(cat "$STAMP")" ] &&
+		   cmp -s "$DEST/plproxy/plproxy.so" "$("$PGC" --pkglibdir)/plproxy.so"; then
+			say "build-plproxy: PL/Proxy $up for $("$PGC" --version) is up to date"
 			exit 0
 		fi
 	done
@@ -132,6 +154,13 @@ work=$DEST/plproxy
 rm -rf "$work" "$STAMP"
 mkdir -p "$work"
 tar -xf "$tarball" -C "$work" --strip-components=1
+for p in "${PATCHES[@]}"; do
+	if ! patch -d "$work" -p1 --quiet --forward < "$p" > "$work/patch.log" 2>&1; then
+		cat "$work/patch.log"
+		say "build-plproxy: $(basename "$p") does not apply to PL/Proxy $up"
+		exit 3
+	fi
+done
 say "build-plproxy: building PL/Proxy $up against $("$PGC" --version) (log: $work/make.log)"
 if ! { "$MAKE" -C "$work" PG_CONFIG="$PGC" && "$MAKE" -C "$work" PG_CONFIG="$PGC" install; } \
 		> "$work/make.log" 2>&1; then
@@ -140,4 +169,4 @@ if ! { "$MAKE" -C "$work" PG_CONFIG="$PGC" && "$MAKE" -C "$work" PG_CONFIG="$PGC
 	exit 3
 fi
 stamp_text "$up" > "$STAMP"
-say "build-plproxy: PL/Proxy $up installed into $PREFIX"
+say "build-plproxy: PL/Proxy $up${PATCHES[*]:+ with $(cd "$ROOT" && printf '%s ' "${PATCHES[@]#"$ROOT"/}")}installed for $("$PGC" --version) ($("$PGC" --pkglibdir))"

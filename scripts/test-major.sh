@@ -77,7 +77,7 @@ say "test-major: PostgreSQL $major ready in $(( $(date +%s) - start )) s; suites
 
 PG_CONFIG="$pgc" ALLOC_UPGRADE_FROM_PG_CONFIG="$from_pg_config" \
 	ALLOC_CLUSTER_DIR= ALLOC_CLUSTER_NAME="tmp_cluster_pg$major" ALLOC_PGPORT="54$major" \
-	ALLOC_TEST_SUITES="$suites" ALLOC_TEST_MAKEFLAGS='WITH_RELAY=no' ALLOC_TEST_CASSERT=no \
+	ALLOC_TEST_SUITES="$suites" ALLOC_TEST_MAKEFLAGS='WITH_RELAY=no' ALLOC_TEST_CASSERT=no ALLOC_TEST_PLPROXY=no \
 	ALLOC_TEST_LOG="log/postgresql-pg$major.log" bash scripts/test.sh
 rc=$?
 say "test-major: PostgreSQL $major took $(( $(date +%s) - start )) s"

@@ -27,6 +27,10 @@
 #   ALLOC_CASSERT_MAJORS the majors of the assertion-enabled suites
 #                       (default "15": suite "cassert"; "15 18" adds
 #                       "cassert-pg18", not by default: docs/testing.md)
+#   ALLOC_TEST_PLPROXY  yes (default): build PL/Proxy with the router's
+#                       patch into PG_CONFIG's server before the suites
+#                       (scripts/build-plproxy.sh --pg-config); "no" when
+#                       the caller did
 #   ALLOC_TEST_MAJORS   the other PostgreSQL majors to test, each as the
 #                       last suites "pg<N>" (scripts/test-major.sh: the
 #                       server suites on a release build of N from
@@ -159,6 +163,12 @@ do_install() {
 if ! do_install; then
 	record install failed
 	finish
+fi
+# The router suite needs PL/Proxy with our patch (router/plproxy-timeouts.patch):
+# build it into this server (scripts/test-major.sh has built it for its own).
+if wanted router && [ "${ALLOC_TEST_PLPROXY:-yes}" = yes ] &&
+   ! bash scripts/build-plproxy.sh --pg-config "$PG_CONFIG"; then
+	echo "no PL/Proxy with the router's patch: the router suite will fail"
 fi
 
 # --- unit tests: no server ----------------------------------------------------

@@ -392,15 +392,19 @@ $$;
 COMMENT ON FUNCTION allocation.partition_of(text) IS
 	'The partition of a SKU (or of an order id) in the current cluster definition.';
 
--- define_cluster: query_timeout (seconds, 0 for none) is PL/Proxy's bound
--- on the wait for a node's answer to a call: a node that stops answering
--- gives an error ("query timeout") instead of holding the caller, and its
--- gates, for ever.  PL/Proxy 2.10 has no bound of its own on opening a
--- connection to a node that accepts it and never answers: the caller's
--- statement_timeout bounds that (router/README.md).  Change the bound
--- later with ALTER SERVER allocation_cluster OPTIONS (SET query_timeout '600').
+-- define_cluster: the two bounds on a node that does not answer, in
+-- seconds (0 for none), are PL/Proxy cluster options: connect_timeout on
+-- opening a connection (a node that accepts it and never answers gives
+-- 08001), query_timeout on the wait for a call's answer (08006).  Either
+-- error aborts the caller's transaction, which releases its gates.  They
+-- need our build of PL/Proxy (router/plproxy-timeouts.patch): the
+-- packaged one refuses connect_timeout and never times out a node that
+-- sends nothing at all.  connect_timeout => 0 leaves the option out, for
+-- a PL/Proxy without the patch.  Change them later with ALTER SERVER
+-- allocation_cluster OPTIONS (SET query_timeout '600').
 CREATE FUNCTION allocation.define_cluster(nodes text[], partitions integer DEFAULT 16,
-										  query_timeout integer DEFAULT 60)
+										  query_timeout integer DEFAULT 60,
+										  connect_timeout integer DEFAULT 10)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -409,10 +413,10 @@ DECLARE
 	n		integer := pg_catalog.cardinality(nodes);
 	opts	text;
 BEGIN
-	IF nodes IS NULL OR partitions IS NULL OR query_timeout IS NULL THEN
+	IF nodes IS NULL OR partitions IS NULL OR query_timeout IS NULL OR connect_timeout IS NULL THEN
 		RAISE EXCEPTION 'argument "%" must not be null',
 			CASE WHEN nodes IS NULL THEN 'nodes' WHEN partitions IS NULL THEN 'partitions'
-				 ELSE 'query_timeout' END
+				 WHEN query_timeout IS NULL THEN 'query_timeout' ELSE 'connect_timeout' END
 			USING ERRCODE = '22004';
 	END IF;
 	IF n = 0 OR pg_catalog.array_position(nodes, NULL) IS NOT NULL
@@ -428,8 +432,9 @@ BEGIN
 			USING ERRCODE = '22023',
 				  DETAIL = 'It must be a power of 2, at least the number of nodes and at most 1024.';
 	END IF;
-	IF query_timeout < 0 THEN
-		RAISE EXCEPTION 'invalid query_timeout %', query_timeout
+	IF query_timeout < 0 OR connect_timeout < 0 THEN
+		RAISE EXCEPTION 'invalid %', CASE WHEN query_timeout < 0 THEN pg_catalog.format('query_timeout %s', query_timeout)
+										 ELSE pg_catalog.format('connect_timeout %s', connect_timeout) END
 			USING ERRCODE = '22023', DETAIL = 'Timeouts are seconds, 0 for none.';
 	END IF;
 	IF EXISTS (SELECT FROM pg_catalog.pg_foreign_server WHERE srvname = 'allocation_cluster') THEN
@@ -441,8 +446,22 @@ BEGIN
 	SELECT pg_catalog.string_agg(pg_catalog.format('p%s %L', i, nodes[i % n + 1]), ', ' ORDER BY i)
 	  INTO opts
 	  FROM pg_catalog.generate_series(0, partitions - 1) i;
-	EXECUTE pg_catalog.format('CREATE SERVER allocation_cluster FOREIGN DATA WRAPPER plproxy '
-							  'OPTIONS (query_timeout %L, %s)', query_timeout, opts);
+	IF connect_timeout > 0 THEN
+		opts := pg_catalog.format('connect_timeout %L, %s', connect_timeout, opts);
+	END IF;
+	BEGIN
+		EXECUTE pg_catalog.format('CREATE SERVER allocation_cluster FOREIGN DATA WRAPPER plproxy '
+								  'OPTIONS (query_timeout %L, %s)', query_timeout, opts);
+	EXCEPTION WHEN internal_error THEN
+		-- PL/Proxy's validator raises XX000 for an unknown option
+		IF SQLERRM LIKE '%invalid server option: connect_timeout%' THEN
+			RAISE EXCEPTION 'this PL/Proxy has no connect_timeout'
+				USING ERRCODE = '0A000',
+					  DETAIL = 'Without it a node that accepts connections and never answers holds a call for ever.',
+					  HINT = 'Install PL/Proxy with the router''s patch (scripts/build-plproxy.sh), or pass connect_timeout => 0.';
+		END IF;
+		RAISE;
+	END;
 	-- PL/Proxy connects as the session user; put passwords in ~/.pgpass of
 	-- the router's server, or replace this mapping by per-role ones.
 	CREATE USER MAPPING FOR PUBLIC SERVER allocation_cluster;
@@ -452,8 +471,8 @@ BEGIN
 		  OPERATOR(pg_catalog.>>) 11) + 1) * 2048 + 1024 + partitions - 1, true);
 END
 $$;
-COMMENT ON FUNCTION allocation.define_cluster(text[], integer, integer) IS
-	'Create the PL/Proxy cluster: server allocation_cluster with partitions (a power of 2) spread round-robin over the nodes'' connection strings and PL/Proxy''s query_timeout (seconds), a PUBLIC user mapping, USAGE for allocation_user.';
+COMMENT ON FUNCTION allocation.define_cluster(text[], integer, integer, integer) IS
+	'Create the PL/Proxy cluster: server allocation_cluster with partitions (a power of 2) spread round-robin over the nodes'' connection strings, PL/Proxy''s query_timeout and connect_timeout (seconds), a PUBLIC user mapping, USAGE for allocation_user.';
 
 CREATE FUNCTION allocation.drop_cluster()
 RETURNS void

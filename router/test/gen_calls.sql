@@ -16,7 +16,7 @@ SELECT pg_catalog.format(E'\\echo CALL %s\nSELECT pg_catalog.count(*) FROM %I.%I
 											  WHEN 'consumer' THEN '''rt-consumer''::pg_catalog.text'
 											  ELSE pg_catalog.quote_literal(:'key') || '::pg_catalog.text' END
 					WHEN 'integer' THEN CASE WHEN t.n IN ('qty', 'max_events') THEN '1' WHEN t.n = 'partitions' THEN '16'
-											 WHEN t.n = 'query_timeout' THEN '60' ELSE :'part' END
+											 WHEN t.n IN ('query_timeout', 'connect_timeout') THEN '60' ELSE :'part' END
 					WHEN 'bigint' THEN 'pg_catalog.pg_sequence_last_value(''allocation_router.routing''::pg_catalog.regclass)'
 					WHEN 'boolean' THEN 'true'
 					WHEN 'date' THEN 'NULL::pg_catalog.date'

@@ -289,10 +289,19 @@ s_close pauser
 step "trust 14: partition $P paused: ${gate_summary[*]}"
 
 # --- 15. a node that stops answering ---
-# (a) connecting: a listener that accepts and never answers; the documented
-# bound is statement_timeout.  (b) a call: a relay to the real node that
-# goes silent when the call arrives; the bound is the query_timeout that
-# define_cluster put on the server (set to 2 s here).
+# The bounds are the router's own (define_cluster's connect_timeout and
+# query_timeout, set to SILENT_T seconds here), not the caller's: no
+# statement_timeout is set.  (a) connecting: partition P15 points at a
+# listener that accepts and never answers; (b) mid-call: at a relay to the
+# real node that stops forwarding (both ways) when the call arrives.  Each
+# for a routed call (allocate) and a call to every node (allocations),
+# in a transaction of the user's: the error has its SQLSTATE (08001 or
+# 08006) after more than SILENT_T and within SILENT_T + 5 seconds (a
+# correctness bound: PL/Proxy checks once a second); while the call waits
+# it holds the gate (pause_partition waits: 55P03 under lock_timeout), and
+# once it failed the gate is free although the caller has not yet ended
+# its (aborted: 25P02) transaction; after ROLLBACK the session routes again.
+SILENT_T=3
 P15=$P K15=$K
 P15_CONN=$(q "$ROUTER" -c "SELECT connstr FROM allocation.cluster_partitions() WHERE partition = $P15")
 P15_DB=$(sed -n 's/.*dbname=\([^ ]*\).*/\1/p' <<< "$P15_CONN")
@@ -300,29 +309,67 @@ python3 "$SILENT_PY" mute > "$WORK/mute.port" & BG_PIDS+=($!)
 python3 "$SILENT_PY" relay "${PGHOST:-/tmp}/.s.PGSQL.${PGPORT:-5432}" > "$WORK/relay.port" & BG_PIDS+=($!)
 for f in mute relay; do for i in $(seq 50); do [ -s "$WORK/$f.port" ] && break; sleep 0.1; done; done
 MUTE_PORT=$(head -n 1 "$WORK/mute.port") RELAY_PORT=$(head -n 1 "$WORK/relay.port")
+q "$ROUTER" -c "ALTER SERVER allocation_cluster OPTIONS (SET query_timeout '$SILENT_T')"
+q "$ROUTER" -c "ALTER SERVER allocation_cluster OPTIONS (SET connect_timeout '$SILENT_T')" ||
+	tfail "15: PL/Proxy refuses the option connect_timeout (not built with router/plproxy-timeouts.patch?)"
+# silent_case NAME SQL SQLSTATE: one call to a silent node, checked as above
+silent_case() {
+	local name=$1 sql=$2 want=$3 t0 ms i got held freed after
+	s_open "$name" alloc_rt_user
+	s_send "$name" "SET application_name = 'rt-$name'; BEGIN;"
+	s_wait "$name" || { tfail "15 $name: the session did not start"; s_close "$name"; return; }
+	t0=$(now_ms)
+	s_send "$name" "$sql;"
+	# the call is running (it takes its gates before PL/Proxy starts)
+	for i in $(seq 50); do
+		[ "$(q "$ROUTER" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rt-$name' AND state = 'active'")" = 1 ] && break
+		sleep 0.1
+	done
+	sleep 0.3
+	held=$("$PG_BINDIR/psql" -X -At -v VERBOSITY=verbose -d "$ROUTER" -c "SET lock_timeout = '300ms'" -c 'BEGIN' \
+		-c "SELECT allocation.pause_partition($P15)" -c 'ROLLBACK' 2>&1 | sed -n 's/.*ERROR: *\([0-9A-Z]\{5\}\):.*/\1/p' | head -n 1 || true)
+	[ "$held" = 55P03 ] || tfail "15 $name: while the call waits, pause_partition($P15) did not wait for its gate (${held:-no error})"
+	if ! s_wait "$name" $(( SILENT_T + 20 )); then
+		tfail "15 $name: no error after $(( $(now_ms) - t0 )) ms (the bound is $(( SILENT_T + 5 )) s)"
+		q "$ROUTER" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'rt-$name'" >/dev/null
+		s_close "$name"
+		return
+	fi
+	ms=$(( $(now_ms) - t0 ))
+	got=$(sed -n "/^__m2__\$/,/^__m3__\$/s/.*ERROR: *\([0-9A-Z]\{5\}\): \(.*\)/\1 \2/p" "$WORK/$name.out" | head -n 1 || true)
+	[ "${got%% *}" = "$want" ] || tfail "15 $name: wanted $want, got: ${got:-no error} ($(tr '\n' ' ' < "$WORK/$name.out"))"
+	[ "$ms" -gt $(( SILENT_T * 1000 )) ] && [ "$ms" -lt $(( (SILENT_T + 5) * 1000 )) ] ||
+		tfail "15 $name: the error came after $ms ms, not within (${SILENT_T} s, $(( SILENT_T + 5 )) s]"
+	# the failed call released the gate, before the caller's ROLLBACK
+	freed=$("$PG_BINDIR/psql" -X -At -v VERBOSITY=verbose -d "$ROUTER" -c "SET lock_timeout = '2s'" -c 'BEGIN' \
+		-c "SELECT allocation.pause_partition($P15)" -c 'ROLLBACK' 2>&1 | grep -o 'ERROR: *[0-9A-Z]\{5\}' | head -n 1 || true)
+	[ -z "$freed" ] || tfail "15 $name: after the error pause_partition($P15) still waits for the gate ($freed)"
+	s_send "$name" "SELECT 1;"
+	s_send "$name" "ROLLBACK;"
+	s_send "$name" "SELECT allocation.allocate('after-$name', '$KQ', 1);"
+	s_wait "$name" || tfail "15 $name: the session does not go on"
+	after=$(sed -n '/^__m3__$/,/^__m4__$/p' "$WORK/$name.out" | grep -o 'ERROR: *[0-9A-Z]\{5\}' | head -n 1 || true)
+	[ "$after" = "ERROR:  25P02" ] || [ "$after" = "ERROR: 25P02" ] ||
+		tfail "15 $name: the caller's transaction is not aborted after the error (${after:-no error})"
+	grep -qx 'tr-b2' "$WORK/$name.out" || tfail "15 $name: after ROLLBACK the session does not route ($(tail -n 3 "$WORK/$name.out" | tr '\n' ' '))"
+	s_close "$name"
+	silent_steps+=("$name: ${got%% *} after $ms ms")
+}
+silent_steps=()
 q "$ROUTER" -c "CALL allocation.set_partition_node($P15, 'host=127.0.0.1 port=$MUTE_PORT dbname=$P15_DB')"
-t0=$(now_ms)
-out=$(timeout 60 "$PG_BINDIR/psql" -X -At -v VERBOSITY=verbose -d "$ROUTER" -c "SET statement_timeout = '2s'" \
-	-c "SELECT allocation.allocate('silent-1', '$K15', 1)" 2>&1 || true)
-t_connect=$(( $(now_ms) - t0 ))
-grep -q 'ERROR: *57014' <<< "$out" || tfail "a node that never answers the connection: no statement timeout error: $out"
-[ "$t_connect" -lt 10000 ] || tfail "a node that never answers the connection held the call ${t_connect} ms"
+silent_case connect-routed "SELECT allocation.allocate('silent-1', '$K15', 1)" 08001
+silent_case connect-all "SELECT count(*) FROM allocation.allocations('silent-2')" 08001
 q "$ROUTER" -c "CALL allocation.set_partition_node($P15, 'host=127.0.0.1 port=$RELAY_PORT dbname=$P15_DB')"
 ok_through_relay=$(q "$ROUTER" -c "SELECT allocation.allocate('relay-ok', '$K15', 1)" 2>&1)
-# (b) is a probe, not a check: PL/Proxy 2.10 checks query_timeout only
-# after a socket event, and a call whose node went silent was seen to
-# outlive statement_timeout too (router/README.md); it is reported, with
-# its duration, and the probe's call is ended by closing the relay.
-t0=$(now_ms)
-out=$(timeout 8 "$PG_BINDIR/psql" -X -At -v VERBOSITY=verbose -d "$ROUTER" -c "SET statement_timeout = '2s'" \
-	-c "SELECT allocation.allocate('SILENT-2', '$K15', 1)" 2>&1 || true)
-t_query=$(( $(now_ms) - t0 ))
+[ "$ok_through_relay" = tr-b1 ] || tfail "15: a call through the relay does not work before it goes silent: $ok_through_relay"
+silent_case query-routed "SELECT allocation.allocate('SILENT-3', '$K15', 1)" 08006
+silent_case query-all "SELECT count(*) FROM allocation.allocations('SILENT-4')" 08006
 for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 BG_PIDS=()
-if grep -q 'ERROR: *57014' <<< "$out"; then probe="ended by statement_timeout after ${t_query} ms"
-else probe="NOT ended by statement_timeout (still running after ${t_query} ms: known limitation)"; fi
 q "$ROUTER" -c "CALL allocation.set_partition_node($P15, '$P15_CONN')"
-step "trust 15: a node that never answers the connection: ended after ${t_connect} ms (statement_timeout 2s); probe, a node silent in mid-call: ${probe} (before it went silent: ${ok_through_relay})"
+q "$ROUTER" -c "ALTER SERVER allocation_cluster OPTIONS (SET query_timeout '60')"
+q "$ROUTER" -c "ALTER SERVER allocation_cluster OPTIONS (SET connect_timeout '10')" 2>/dev/null || true
+step "trust 15: a silent node (connect_timeout and query_timeout ${SILENT_T} s, no statement_timeout): ${silent_steps[*]}; checked per call: the gate held while waiting and free after the error, the caller's transaction aborted"
 
 # --- 16a. a role without allocation rights cannot take the gates ---
 s_open nobody alloc_rt_nobody
@@ -662,8 +709,22 @@ q "$ROUTER" -c "SET client_min_messages = warning" -c "SELECT allocation.drop_cl
 	fail "fewer partitions than nodes is not 22023"
 [ "$(sqlstate "SELECT allocation.define_cluster(ARRAY['dbname=a', 'dbname=b'], 12)")" = 22023 ] ||
 	fail "12 partitions is not 22023"
+[ "$(sqlstate "SELECT allocation.define_cluster(ARRAY['dbname=a'], 1, 60, NULL)")" = 22004 ] ||
+	fail "a NULL connect_timeout is not 22004"
+[ "$(sqlstate "SELECT allocation.define_cluster(ARRAY['dbname=a'], 1, connect_timeout => -1)")" = 22023 ] ||
+	fail "a negative connect_timeout is not 22023"
+[ "$(sqlstate "SELECT allocation.define_cluster(ARRAY['dbname=a'], 1, query_timeout => -1)")" = 22023 ] ||
+	fail "a negative query_timeout is not 22023"
+# the timeouts land on the server as PL/Proxy options; connect_timeout 0 leaves its option out
+q "$ROUTER" -c "SELECT allocation.define_cluster(ARRAY['$(node_conn 1)'], 1, connect_timeout => 0)" >/dev/null
+[ "$(q "$ROUTER" -c "SELECT array_to_string(array(SELECT o FROM unnest(srvoptions) o WHERE o LIKE '%timeout%' ORDER BY o), ' ')
+	FROM pg_foreign_server WHERE srvname = 'allocation_cluster'")" = "query_timeout=60" ] || fail "connect_timeout 0 did not leave the option out"
+q "$ROUTER" -c "SET client_min_messages = warning" -c "SELECT allocation.drop_cluster()" >/dev/null
 q "$ROUTER" -c "SELECT allocation.define_cluster(ARRAY['$(node_conn 1)'], 1)" >/dev/null
+[ "$(q "$ROUTER" -c "SELECT array_to_string(array(SELECT o FROM unnest(srvoptions) o WHERE o LIKE '%timeout%' ORDER BY o), ' ')
+	FROM pg_foreign_server WHERE srvname = 'allocation_cluster'")" = "connect_timeout=10 query_timeout=60" ] ||
+	fail "define_cluster's default timeouts are not on the server"
 [ "$(q "$ROUTER" -c "SELECT allocation.partition_of('RED-CHAIR')")" = 0 ] || fail "one partition: not 0"
-step "cluster definition: defined twice 42710, bad arguments 22004/22023, no cluster 55000"
+step "cluster definition: defined twice 42710, bad arguments 22004/22023 (timeouts included), no cluster 55000; default timeouts connect 10 s, query 60 s"
 
 step "done in $(( $(date +%s) - started ))s"
