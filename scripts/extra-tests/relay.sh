@@ -163,6 +163,7 @@ cleanup() {
 		-c "DROP DATABASE IF EXISTS $DB_ST WITH (FORCE)" \
 		-c "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name LIKE 'relay_test%'" \
 		-c "DROP DATABASE IF EXISTS $DB_WAL WITH (FORCE)" \
+		-c "DROP DATABASE IF EXISTS allocation_relay_wal_re WITH (FORCE)" \
 		-c "DROP ROLE IF EXISTS $ROLE_WAL" \
 		-c "DROP ROLE IF EXISTS $ROLE_ADMIN" \
 		-c "DROP ROLE IF EXISTS $ROLE_OUTSIDER" >/dev/null 2>&1
@@ -1042,6 +1043,30 @@ if [ -n "${ALLOC_PGLOG:-}" ] && [ -f "$ALLOC_PGLOG" ]; then
 fi
 is "$(sql "$DB_WAL" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%$SECRET%' AND pid <> pg_backend_pid()")" 0 \
 	"wal: the secret is in no query text of pg_stat_activity"
+# The extension dropped and created again (or a restore with --clean into
+# the same database) while the relay reads the slot: the new extension
+# draws a new token, and the events written after it are the extension's
+# own. They must reach Redis, not be taken for forged messages and
+# confirmed past (lost).
+DB_RE=allocation_relay_wal_re
+WRLOG=$WORK/relay-wal-reinstall.log
+new_db "$DB_RE" >/dev/null || exit 1
+"${PSQL[@]}" -d postgres -c "ALTER DATABASE $DB_RE SET allocation.outbox_mode = 'wal'" >/dev/null
+sql "$DB_RE" "CREATE PUBLICATION allocation_events" >/dev/null
+start_relay "$WRLOG" --dsn "dbname=$DB_RE user=$ROLE_WAL" --mode pubsub --source wal --slot relay_test_wal_re --no-inbound
+check "wal reinstall: the relay streams" wait_until 10 log_has "$WRLOG" "wal: connected"
+sql "$DB_RE" "SELECT allocation.add_batch('WR-before', 'WR-SKU', 10)" >/dev/null
+check "wal reinstall: an event before the extension is created again arrives" \
+	wait_until 10 sh -c "grep -qF '\"ref\": \"WR-before\"' '$WORK/pubsub.out'"
+sql "$DB_RE" "SET client_min_messages = warning; DROP EXTENSION allocation CASCADE; CREATE EXTENSION allocation" >/dev/null
+sql "$DB_RE" "SELECT allocation.add_batch('WR-after', 'WR-SKU', 10)" >/dev/null
+check "wal reinstall: an event written after the extension was created again arrives (not taken for a forged one)" \
+	wait_until 10 sh -c "grep -qF '\"ref\": \"WR-after\"' '$WORK/pubsub.out'"
+stop "$RELAY_PID"
+RELAY_PID=
+sql postgres "SELECT count(pg_drop_replication_slot('relay_test_wal_re')) FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_re'" >/dev/null
+sql postgres "SET client_min_messages = warning; DROP DATABASE IF EXISTS $DB_RE WITH (FORCE)" >/dev/null
+
 stop "$SUB_PID"; SUB_PID=
 stop "$BOOK_PID"; BOOK_PID=
 
