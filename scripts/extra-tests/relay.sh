@@ -38,7 +38,11 @@
 #             aggregates in order; with Redis unreachable, 48 MB of events
 #             leave the relay's memory bounded and the slot's retained WAL
 #             above --slot-lag-warn is warned about; with wal_level =
-#             replica (a server of its own) the relay exits 1 with a hint
+#             replica (a server of its own) the relay exits 1 with a hint;
+#             the extension dropped and created again under the relay: its
+#             new events (a new token) still arrive; a relay that connects
+#             while the first event's transaction is open (its read of the
+#             prefix waits) still stops on SIGTERM
 #   streams   commands from a stream (consumer group, XACK after commit,
 #             a repeated message_id runs once, a malformed entry is skipped
 #             and acknowledged); the relay killed with SIGKILL again and
