@@ -42,7 +42,9 @@ fresh_db "$DB" >/dev/null
 
 # --- client: the first event, written by an application role ---------------------
 q "$DB" -c "SET allocation.outbox_mode = 'table'" -c "SELECT allocation.add_batch('WL-b1', 'WL-SKU', 10)" >/dev/null
-[ "$(q "$DB" -c "SELECT count(*) FROM allocation.wal_secret")" = 0 ] || fail "a token before the first event written to the WAL"
+# (a token drawn before any event, by CREATE EXTENSION say, leaves the
+# application role nothing to see: the check below holds trivially)
+drawn_before=$(q "$DB" -c "SELECT count(*) FROM allocation.wal_secret")
 "$PG_BINDIR/psql" -X -v ON_ERROR_STOP=1 -U "$ROLE" -d "$DB" > "$WORK/client.out" 2>&1 <<'SQL' || { cat "$WORK/client.out" >&2; fail "the application role's allocate failed"; }
 SET debug_print_plan = on;
 SET debug_pretty_print = off;
@@ -52,6 +54,7 @@ SQL
 token=$(q "$DB" -c "SELECT token FROM allocation.wal_secret")
 [ "${#token}" -eq 32 ] || fail "the first event written to the WAL drew no token"
 grep -q 'PLANNEDSTMT' "$WORK/client.out" || fail "no plan reached the client (the test would prove nothing)"
+[ "$drawn_before" = 0 ] || step "client: the token was drawn before the first event"
 # the plans as printed, and every Const's bytes decoded
 seen=$(python3 - "$WORK/client.out" <<'PY'
 import re, sys
@@ -75,14 +78,28 @@ if [ -z "${ALLOC_PGLOG:-}" ] || [ ! -r "$ALLOC_PGLOG" ]; then
 elif [ ! -f "$("$PG_BINDIR/pg_config" --pkglibdir)/auto_explain.so" ]; then
 	step "log: skipped: auto_explain is not installed"
 else
-	q "$DB" -c "DELETE FROM allocation.wal_secret" >/dev/null
+	# the extension created again in the logged session, so that the token
+	# is drawn there however it is drawn (by the script or by the first
+	# event); then, the row removed, a draw by an event as well
 	offset=$(log_offset)
 	q "$DB" >/dev/null <<'SQL'
 LOAD 'auto_explain';
 SET auto_explain.log_min_duration = 0;
 SET auto_explain.log_nested_statements = on;
 SET auto_explain.log_verbose = on;
+SET client_min_messages = warning;
+DROP EXTENSION allocation CASCADE;
+CREATE EXTENSION allocation;
 SELECT allocation.add_batch('WL-b2', 'WL-SKU', 10);
+SQL
+	first=$(q "$DB" -c "SELECT token FROM allocation.wal_secret")
+	q "$DB" >/dev/null <<'SQL'
+DELETE FROM allocation.wal_secret;
+LOAD 'auto_explain';
+SET auto_explain.log_min_duration = 0;
+SET auto_explain.log_nested_statements = on;
+SET auto_explain.log_verbose = on;
+SELECT allocation.add_batch('WL-b3', 'WL-SKU', 10);
 SQL
 	token=$(q "$DB" -c "SELECT token FROM allocation.wal_secret")
 	[ "${#token}" -eq 32 ] || fail "the first event written to the WAL drew no token"
@@ -90,7 +107,7 @@ SQL
 	logged=$(log_since "$offset")
 	grep -q 'Query Text:' <<< "$logged" ||
 		fail "auto_explain logged no plan (the test would prove nothing)"
-	if grep -qF "$token" <<< "$logged"; then
+	if grep -qF "$token" <<< "$logged" || { [ "${#first}" -eq 32 ] && grep -qF "$first" <<< "$logged"; }; then
 		problem "log: the server's log holds the token (auto_explain, log_verbose, nested statements)"
 	else
 		step "log: the token is not in the server's log"
