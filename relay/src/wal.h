@@ -11,6 +11,9 @@
  * any role may write a message with pg_logical_emit_message, and one
  * with the prefix "allocation", or "allocation:" and another token, or a
  * non-transactional one, is ignored, logged once and counted (forged).
+ * A transactional one with another token of the right length makes the
+ * relay read the prefix again first (the extension may have been created
+ * again, with a new token); the slot is not confirmed past it meanwhile.
  * The prefix is never logged.
  */
 #ifndef RELAY_WAL_H
