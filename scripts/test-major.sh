@@ -41,7 +41,7 @@ major=${1:-}
 
 # Measured on the 2-core machine (see the README): every server suite
 # but the fuzzers, which use no server.
-suites=${ALLOC_MAJOR_SUITES:-regress isolation pgtap pg_upgrade dump_restore crash csv memory relay router router_relay search_path sql_fuzz stress}
+suites=${ALLOC_MAJOR_SUITES:-regress isolation pgtap pg_upgrade dump_restore crash csv memory relay router router_relay search_path sql_fuzz stress wal_secret_log}
 
 start=$(date +%s)
 pgc=$(bash scripts/build-postgres.sh --major "$major" --flavour release --print-pg-config)

@@ -287,6 +287,31 @@ outbound_round(relay *r, double now)
 }
 
 /*
+ * --source wal: the extension's prefix, read on the regular connection
+ * (wal.h, wal_prefix_fn): with --pg-timeout, and SIGTERM let through.
+ */
+static int
+read_wal_prefix(void *arg, char *buf, size_t buflen, char *err, size_t errlen)
+{
+	relay	   *r = arg;
+
+	switch (pg_wal_prefix(&r->pg, buf, buflen))
+	{
+		case PG_OK:
+			return 0;
+		case PG_FATAL:
+			return -2;
+		case PG_RETRY:
+			snprintf(err, errlen, "%s", r->pg.query_err);
+			return -1;
+		case PG_LOST:
+		default:
+			snprintf(err, errlen, "the postgres connection is down");
+			return -1;
+	}
+}
+
+/*
  * --source wal: take in what the slot sent, publish a batch of it, confirm
  * what Redis accepted.  0, or -2: fatal.
  */
@@ -713,7 +738,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	pg_init(&r.pg, &r.cfg);
-	wal_init(&r.wal, &r.cfg);
+	wal_init(&r.wal, &r.cfg, read_wal_prefix, &r);
 	pg_set_signals(&r.pg, &stop_signal, &waitmask);
 	redis_init(&r.rs, &r.cfg);
 	iq_init(&r.q);

@@ -657,6 +657,48 @@ pg_ack(pg_side *pg, const char *id)
 }
 
 pg_status
+pg_wal_prefix(pg_side *pg, char *buf, size_t buflen)
+{
+	PGresult   *res;
+	const char *v;
+
+	if (pg->conn == NULL)
+		return PG_LOST;
+	res = exec_wait(pg, "SELECT allocation.wal_message_prefix()", 0, NULL);
+	if (pg->conn == NULL)
+		return PG_LOST;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		if (st && (strncmp(st, "42", 2) == 0 || strcmp(st, "3F000") == 0))
+		{
+			char		err[512];
+
+			result_error(pg->conn, res, err, sizeof err);
+			log_error("wal: cannot read the prefix of the extension's messages: %s", err);
+			log_error("hint: the relay's role needs REPLICATION and membership in allocation_admin, "
+					  "and the database extension allocation 0.2.0 or later");
+			PQclear(res);
+			return PG_FATAL;
+		}
+		return query_failed(pg, res, "reading the prefix of the extension's messages");
+	}
+	v = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "";
+	if (strncmp(v, "allocation:", 11) != 0 || strlen(v) >= buflen)
+	{
+		snprintf(pg->query_err, sizeof pg->query_err,
+				 "reading the prefix of the extension's messages: unexpected answer");
+		PQclear(res);
+		return PG_RETRY;
+	}
+	/* the prefix is a secret: never logged */
+	snprintf(buf, buflen, "%s", v);
+	PQclear(res);
+	return PG_OK;
+}
+
+pg_status
 pg_slot_lag(pg_side *pg, const char *slot, long long *retained, long long *unconfirmed)
 {
 	const char *params[1] = {slot};

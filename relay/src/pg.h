@@ -95,6 +95,15 @@ pg_status	pg_slot_lag(pg_side *pg, const char *slot, long long *retained,
 						long long *unconfirmed);
 
 /*
+ * --source wal: allocation.wal_message_prefix() into buf (a secret: never
+ * logged), with --pg-timeout and the stop signals as every query here.
+ * It may wait for the transaction that draws the database's token.
+ * PG_OK; PG_FATAL (logged: rights, no extension); PG_RETRY
+ * (pg_side.query_err) or PG_LOST: try again later.
+ */
+pg_status	pg_wal_prefix(pg_side *pg, char *buf, size_t buflen);
+
+/*
  * Execute an inbound ChangeBatchQuantity message (JSON text from Redis):
  * message_id is the message's own "message_id", else fixed_id (a stream
  * entry), else none (pub/sub has no ids: the message runs).

@@ -30,10 +30,12 @@
 #define PG_EPOCH_OFFSET_US 946684800000000LL
 
 void
-wal_init(wal_side *w, const relay_config *cfg)
+wal_init(wal_side *w, const relay_config *cfg, wal_prefix_fn fetch, void *fetch_arg)
 {
 	memset(w, 0, sizeof *w);
 	w->cfg = cfg;
+	w->fetch = fetch;
+	w->fetch_arg = fetch_arg;
 	link_init(&w->link, "wal", cfg->backoff_max);
 }
 
@@ -148,6 +150,7 @@ wal_connect(wal_side *w, double now)
 				sql[1400];
 	PGresult   *res;
 	const char *st;
+	int			rc;
 
 	w->conn = PQconnectdbParams(keys, vals, 1);
 	if (w->conn == NULL || PQstatus(w->conn) != CONNECTION_OK)
@@ -168,34 +171,23 @@ wal_connect(wal_side *w, double now)
 	}
 	/*
 	 * The prefix of the extension's messages, read again at every
-	 * connection (a restored database has its own).  A replication
-	 * connection to a database runs plain SQL too.
+	 * connection (a restored database has its own), through the regular
+	 * connection: with --pg-timeout and the stop signals, since it waits
+	 * for a transaction that draws the token and has not ended.
 	 */
-	res = PQexec(w->conn, "SELECT allocation.wal_message_prefix()");
-	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-		PQgetisnull(res, 0, 0) || strncmp(PQgetvalue(res, 0, 0), "allocation:", 11) != 0 ||
-		strlen(PQgetvalue(res, 0, 0)) >= sizeof w->prefix)
+	rc = w->fetch(w->fetch_arg, w->prefix, sizeof w->prefix, err, sizeof err);
+	if (rc != 0)
 	{
-		int			fatal = st && (strncmp(st, "42", 2) == 0 || strcmp(st, "3F000") == 0);
+		char		why[600];
 
-		one_line(PQresultStatus(res) == PGRES_TUPLES_OK ? "unexpected answer"
-				 : PQresultErrorMessage(res), err, sizeof err);
-		PQclear(res);
 		PQfinish(w->conn);
 		w->conn = NULL;
-		if (fatal)
-		{
-			log_error("wal: cannot read the prefix of the extension's messages: %s", err);
-			log_error("hint: the relay's role needs REPLICATION and membership in allocation_admin, "
-					  "and the database extension allocation 0.2.0 or later");
+		if (rc == -2)
 			return -2;
-		}
-		link_failed(&w->link, now, err);
+		snprintf(why, sizeof why, "cannot read the prefix of the extension's messages: %s", err);
+		link_failed(&w->link, now, why);
 		return -1;
 	}
-	snprintf(w->prefix, sizeof w->prefix, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
 
 	quote_ident(w->cfg->slot, slot, sizeof slot);
 	snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT", slot);
@@ -369,12 +361,49 @@ forged(wal_side *w, const char *why)
 				 "and this is logged once", why);
 }
 
-/* A pgoutput message (the payload of an XLogData). */
-static void
+/*
+ * A message signed "allocation:<token>" with a token that is not the one
+ * in hand: the extension may have been dropped and created again, or the
+ * database restored into (pg_restore --clean), under the relay, and the
+ * new extension signs with a new token.  The prefix is read again before
+ * the message is judged; nothing after it is read meanwhile, so the slot
+ * is never confirmed past it.  1: ours (the new prefix is taken); 0:
+ * forged; -1: the prefix could not be read, the connection is given up
+ * (lost) and the server sends again from the confirmed position.  A
+ * forger can so make the relay run one query per message (README).
+ */
+static int
+recheck_prefix(wal_side *w, const char *prefix)
+{
+	char		fresh[sizeof w->prefix];
+	char		err[512];
+	char		why[700];
+	int			ours;
+
+	w->rechecks++;
+	if (w->fetch(w->fetch_arg, fresh, sizeof fresh, err, sizeof err) != 0)
+	{
+		snprintf(why, sizeof why, "cannot check a message's prefix against the extension's (%s)", err);
+		lost(w, why);
+		return -1;
+	}
+	if (!same_secret(fresh, w->prefix))
+	{
+		log_info("wal: the extension's prefix changed (the extension was created again, or the database restored into): "
+				 "messages with the new one are taken, those with the old one no longer");
+		memcpy(w->prefix, fresh, sizeof w->prefix);
+	}
+	explicit_bzero(fresh, sizeof fresh);
+	ours = same_secret(prefix, w->prefix);
+	return ours;
+}
+
+/* A pgoutput message (the payload of an XLogData); -1: connection lost. */
+static int
 pgoutput_message(wal_side *w, const char *m, size_t len)
 {
 	if (len < 1)
-		return;
+		return 0;
 	switch (m[0])
 	{
 		case 'B':
@@ -398,30 +427,45 @@ pgoutput_message(wal_side *w, const char *m, size_t len)
 				uint32_t	clen;
 
 				if (end == NULL || (size_t) (end + 5 - m) > len)
-					return;
+					return 0;
 				/* not ours: another application's messages */
 				if (strncmp(prefix, "allocation", 10) != 0 ||
 					(prefix[10] != '\0' && prefix[10] != ':'))
-					return;
-				if (!same_secret(prefix, w->prefix))
+					return 0;
+				if (prefix[10] == '\0')
 				{
-					forged(w, prefix[10] == '\0' ? "the plain prefix" : "a wrong token");
-					return;
+					forged(w, "the plain prefix");
+					return 0;
 				}
 				if ((m[1] & 1) == 0)
 				{
 					forged(w, "not transactional");
-					return;
+					return 0;
+				}
+				if (!same_secret(prefix, w->prefix))
+				{
+					/* a token of the right length may be a new one of ours */
+					int			ours = (size_t) (end - prefix) == strlen(w->prefix) ?
+						recheck_prefix(w, prefix) : 0;
+
+					if (ours < 0)
+						return -1;
+					if (!ours)
+					{
+						forged(w, "a wrong token");
+						return 0;
+					}
 				}
 				clen = get32(end + 1);
 				if ((size_t) (end + 5 - m) + clen > len)
-					return;
+					return 0;
 				add_event(w, end + 5, clen);
 			}
 			break;
 		default:
 			break;				/* relations, rows: none are published */
 	}
+	return 0;
 }
 
 int
@@ -458,7 +502,13 @@ wal_read(wal_side *w, double now)
 			return -1;
 		}
 		if (buf[0] == 'w' && n >= 25)
-			pgoutput_message(w, buf + 25, (size_t) n - 25);
+		{
+			if (pgoutput_message(w, buf + 25, (size_t) n - 25) != 0)
+			{
+				PQfreemem(buf);
+				return -1;
+			}
+		}
 		else if (buf[0] == 'k' && n >= 18)
 		{
 			int			reply = buf[17];

@@ -11,6 +11,9 @@
  * any role may write a message with pg_logical_emit_message, and one
  * with the prefix "allocation", or "allocation:" and another token, or a
  * non-transactional one, is ignored, logged once and counted (forged).
+ * A transactional one with another token of the right length makes the
+ * relay read the prefix again first (the extension may have been created
+ * again, with a new token); the slot is not confirmed past it meanwhile.
  * The prefix is never logged.
  */
 #ifndef RELAY_WAL_H
@@ -42,10 +45,20 @@ typedef struct
 	uint64_t	end_lsn;
 } wal_commit;
 
+/*
+ * Reads the extension's current prefix, allocation.wal_message_prefix(),
+ * into buf (main.c: on the regular connection, with --pg-timeout and the
+ * stop signals).  0; -1: not now, err says why (try again later); -2:
+ * fatal (logged).
+ */
+typedef int (*wal_prefix_fn) (void *arg, char *buf, size_t buflen, char *err, size_t errlen);
+
 typedef struct
 {
 	PGconn	   *conn;
 	link_state	link;
+	wal_prefix_fn fetch;
+	void	   *fetch_arg;
 	const relay_config *cfg;
 	wal_event  *events;			/* received, not yet accepted, in order */
 	size_t		nevents;
@@ -60,9 +73,10 @@ typedef struct
 	double		last_status;
 	char		prefix[80];		/* "allocation:<token>": the extension's messages */
 	unsigned long forged;		/* messages "allocation..." without that prefix */
+	unsigned long rechecks;		/* prefixes read again for a token not in hand */
 } wal_side;
 
-void		wal_init(wal_side *w, const relay_config *cfg);
+void		wal_init(wal_side *w, const relay_config *cfg, wal_prefix_fn fetch, void *fetch_arg);
 /*
  * Connect for replication, create the slot when it is missing and start
  * streaming.  0; -1: failed (logged, retried with backoff); -2: fatal (a

@@ -38,7 +38,11 @@
 #             aggregates in order; with Redis unreachable, 48 MB of events
 #             leave the relay's memory bounded and the slot's retained WAL
 #             above --slot-lag-warn is warned about; with wal_level =
-#             replica (a server of its own) the relay exits 1 with a hint
+#             replica (a server of its own) the relay exits 1 with a hint;
+#             the extension dropped and created again under the relay: its
+#             new events (a new token) still arrive; a relay that connects
+#             while the first event's transaction is open (its read of the
+#             prefix waits) still stops on SIGTERM
 #   streams   commands from a stream (consumer group, XACK after commit,
 #             a repeated message_id runs once, a malformed entry is skipped
 #             and acknowledged); the relay killed with SIGKILL again and
@@ -163,6 +167,8 @@ cleanup() {
 		-c "DROP DATABASE IF EXISTS $DB_ST WITH (FORCE)" \
 		-c "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name LIKE 'relay_test%'" \
 		-c "DROP DATABASE IF EXISTS $DB_WAL WITH (FORCE)" \
+		-c "DROP DATABASE IF EXISTS allocation_relay_wal_re WITH (FORCE)" \
+		-c "DROP DATABASE IF EXISTS allocation_relay_wal_hold WITH (FORCE)" \
 		-c "DROP ROLE IF EXISTS $ROLE_WAL" \
 		-c "DROP ROLE IF EXISTS $ROLE_ADMIN" \
 		-c "DROP ROLE IF EXISTS $ROLE_OUTSIDER" >/dev/null 2>&1
@@ -1042,6 +1048,64 @@ if [ -n "${ALLOC_PGLOG:-}" ] && [ -f "$ALLOC_PGLOG" ]; then
 fi
 is "$(sql "$DB_WAL" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%$SECRET%' AND pid <> pg_backend_pid()")" 0 \
 	"wal: the secret is in no query text of pg_stat_activity"
+# The extension dropped and created again (or a restore with --clean into
+# the same database) while the relay reads the slot: the new extension
+# draws a new token, and the events written after it are the extension's
+# own. They must reach Redis, not be taken for forged messages and
+# confirmed past (lost).
+DB_RE=allocation_relay_wal_re
+WRLOG=$WORK/relay-wal-reinstall.log
+new_db "$DB_RE" >/dev/null || exit 1
+"${PSQL[@]}" -d postgres -c "ALTER DATABASE $DB_RE SET allocation.outbox_mode = 'wal'" >/dev/null
+sql "$DB_RE" "CREATE PUBLICATION allocation_events" >/dev/null
+start_relay "$WRLOG" --dsn "dbname=$DB_RE user=$ROLE_WAL" --mode pubsub --source wal --slot relay_test_wal_re --no-inbound
+check "wal reinstall: the relay streams" wait_until 10 log_has "$WRLOG" "wal: connected"
+sql "$DB_RE" "SELECT allocation.add_batch('WR-before', 'WR-SKU', 10)" >/dev/null
+check "wal reinstall: an event before the extension is created again arrives" \
+	wait_until 10 sh -c "grep -qF '\"ref\": \"WR-before\"' '$WORK/pubsub.out'"
+sql "$DB_RE" "SET client_min_messages = warning; DROP EXTENSION allocation CASCADE; CREATE EXTENSION allocation" >/dev/null
+sql "$DB_RE" "SELECT allocation.add_batch('WR-after', 'WR-SKU', 10)" >/dev/null
+check "wal reinstall: an event written after the extension was created again arrives (not taken for a forged one)" \
+	wait_until 10 sh -c "grep -qF '\"ref\": \"WR-after\"' '$WORK/pubsub.out'"
+stop "$RELAY_PID"
+RELAY_PID=
+sql postgres "SELECT count(pg_drop_replication_slot('relay_test_wal_re')) FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_re'" >/dev/null
+"${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB_RE WITH (FORCE)" >/dev/null
+
+# The relay reads the prefix when it connects; in a database whose first
+# event is still being written (the token drawn by a transaction that has
+# not ended: an application session idle in transaction), that read waits
+# for the transaction. The relay must stay in control meanwhile: SIGTERM
+# stops it (as with a frozen backend, streams section). The slot exists
+# already, so that nothing else of the connection waits.
+DB_HOLD=allocation_relay_wal_hold
+HLOG=$WORK/relay-wal-hold.log
+new_db "$DB_HOLD" >/dev/null || exit 1
+sql "$DB_HOLD" "CREATE PUBLICATION allocation_events" >/dev/null
+sql "$DB_HOLD" "SELECT allocation.add_batch('WH-b1', 'WH-SKU', 10)" >/dev/null
+sql "$DB_HOLD" "SELECT 1 FROM pg_create_logical_replication_slot('relay_test_wal_hold', 'pgoutput')" >/dev/null
+"${PSQL[@]}" -d postgres -c "ALTER DATABASE $DB_HOLD SET allocation.outbox_mode = 'wal'" >/dev/null
+{ printf "BEGIN;\nSELECT allocation.allocate('WH-order', 'WH-SKU', 1);\n"; sleep 20; } |
+	"${PSQL[@]}" -d "$DB_HOLD" >/dev/null 2>&1 &
+HOLD_PID=$!
+GEN_PIDS+=("$HOLD_PID")
+wait_until 5 sql_is "$DB_HOLD" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB_HOLD' AND state = 'idle in transaction'" 1
+start_relay "$HLOG" --dsn "dbname=$DB_HOLD user=$ROLE_WAL" --mode pubsub --source wal --slot relay_test_wal_hold --no-inbound --pg-timeout 2
+check "wal hold: the relay's read of the prefix waits for the first event's transaction" \
+	wait_until 5 sql_is "$DB_HOLD" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%wal_message_prefix%' AND wait_event_type = 'Lock'" 1
+kill -TERM "$RELAY_PID"
+stopped=no
+for _i in $(seq 1 80); do
+	alive "$RELAY_PID" || { stopped=yes; break; }
+	sleep 0.1
+done
+is "$stopped" yes "wal hold: SIGTERM while the relay waits for the prefix: it stops within 8 s"
+stop "$RELAY_PID"
+RELAY_PID=
+stop "$HOLD_PID"
+sql postgres "SELECT count(pg_drop_replication_slot('relay_test_wal_hold')) FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_hold'" >/dev/null
+"${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB_HOLD WITH (FORCE)" >/dev/null
+
 stop "$SUB_PID"; SUB_PID=
 stop "$BOOK_PID"; BOOK_PID=
 

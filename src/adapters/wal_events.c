@@ -26,14 +26,20 @@
  *	   memory context and freed with it.
  *	5) Signature: pg_logical_emit_message is executable by every role, so
  *	   a reader cannot trust a message for its prefix "allocation" alone.
- *	   The prefix carries a secret of the database instead: 16 bytes of
- *	   pg_strong_random, in hex, in allocation.wal_secret (one row, read
- *	   by the extension's owner only, left out of pg_dump).  The first
- *	   event of a database draws it; a restored database draws its own.
- *	   Concurrent first uses meet on the row's primary key (ON CONFLICT
- *	   DO UPDATE returns the winner's token).  It never enters an error
- *	   message, a log line or a query text: it is read as a result and
- *	   passed to LogLogicalMessage only.
+ *	   The prefix carries a secret of the database instead: 128 bits in
+ *	   hex, in allocation.wal_secret (one row, read by the extension's
+ *	   owner only: row level security without a policy keeps out
+ *	   pg_read_all_data and pg_write_all_data; left out of pg_dump).  The
+ *	   first event of a database draws it; a restored database draws its
+ *	   own.  The draw is made inside the INSERT (SHA-256 of two
+ *	   gen_random_uuid(), the server's strong random source: 244 random
+ *	   bits in), so that the token is never a parameter or a constant of
+ *	   a plan: debug_print_plan and auto_explain print those, not the
+ *	   rows RETURNING gives back.  Concurrent first uses meet on the
+ *	   row's primary key (ON CONFLICT DO UPDATE returns the winner's
+ *	   token).  It never enters an error message, a log line or a query
+ *	   text: it is read as a result and passed to LogLogicalMessage
+ *	   only.
  *	6) Cache: the prefix is kept for the backend's life, as the outbox's
  *	   clock offset is (outbox.c), with the same two guards.  It belongs
  *	   to one wal_secret table (its OID, looked up at each use: a dropped
@@ -96,13 +102,21 @@ static al_pg_statement secret_get_stmt = {
 	.expected = SPI_OK_SELECT
 };
 
-/* the first use: a concurrent one may win, and its token is returned */
+/*
+ * The first use: a concurrent one may win, and its token is returned.
+ * The token is drawn by the statement itself (Note 5), never passed in:
+ * a parameter's value is inlined into the custom plan, which
+ * debug_print_plan (settable by any role) and auto_explain print.
+ */
 static al_pg_statement secret_draw_stmt = {
-	.sql = "INSERT INTO allocation.wal_secret (token) VALUES ($1)"
+	.sql = "INSERT INTO allocation.wal_secret (token)"
+	" VALUES (pg_catalog.\"left\"(pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to("
+	"pg_catalog.gen_random_uuid()::pg_catalog.text OPERATOR(pg_catalog.||)"
+	" pg_catalog.gen_random_uuid()::pg_catalog.text, 'UTF8')), 'hex'), 32))"
 	" ON CONFLICT (id) DO UPDATE SET id = excluded.id"
 	" RETURNING token, xmin",
-	.nargs = 1,
-	.argtypes = {TEXTOID},
+	.nargs = 0,
+	.argtypes = {InvalidOid},
 	.expected = SPI_OK_INSERT_RETURNING
 };
 
@@ -118,26 +132,6 @@ static Oid	prefix_relid = InvalidOid;
 static TransactionId prefix_xmin = InvalidTransactionId;
 static bool prefix_committed = false;
 static char prefix_cache[AL_WAL_PREFIX_LEN + 1];
-
-/* 16 strong random bytes in hex (Note 5). */
-static void
-draw_token(char *hex)
-{
-	uint8		raw[16];
-	static const char digits[] = "0123456789abcdef";
-
-	if (!pg_strong_random(raw, sizeof raw))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate the secret of the events' logical messages")));
-	for (int i = 0; i < 16; i++)
-	{
-		hex[2 * i] = digits[raw[i] >> 4];
-		hex[2 * i + 1] = digits[raw[i] & 0xF];
-	}
-	hex[32] = '\0';
-	explicit_bzero(raw, sizeof raw);
-}
 
 /*
  * The prefix of the extension's messages in this database (Notes 5, 6):
@@ -158,15 +152,7 @@ al_pg_wal_prefix(al_pg_session *s)
 	prefix_relid = InvalidOid;
 	n = al_pg_run(s, &secret_get_stmt, NULL, NULL);
 	if (n == 0)
-	{
-		char		hex[33];
-		Datum		args[1];
-
-		draw_token(hex);
-		args[0] = CStringGetTextDatum(hex);
-		explicit_bzero(hex, sizeof hex);
-		n = al_pg_run(s, &secret_draw_stmt, args, NULL);
-	}
+		n = al_pg_run(s, &secret_draw_stmt, NULL, NULL);
 	if (n != 1 || al_pg_isnull(0, SECRET_TOKEN))
 		elog(ERROR, "allocation.wal_secret holds no token");
 	token = al_pg_text(s, 0, SECRET_TOKEN);

@@ -266,8 +266,8 @@ CREATE TABLE allocation.mail_identity (
 -- The events' signature in the WAL (allocation.outbox_mode = wal|both).
 -- Any role may write a logical message with pg_logical_emit_message, so a
 -- message is the extension's only when its prefix carries this
--- database's secret: "allocation:<token>".  The token is 16 bytes of the
--- server's strong random source, drawn by the first event written to the
+-- database's secret: "allocation:<token>".  The token is 128 bits drawn
+-- from the server's strong random source by the first event written to the
 -- WAL (or the first call of wal_message_prefix) and kept in this table,
 -- which no role but the extension's owner may read.  pg_dump leaves it
 -- out: a dump is read by more people than the WAL, and a restored
@@ -280,6 +280,11 @@ CREATE TABLE allocation.wal_secret (
 	id		boolean PRIMARY KEY DEFAULT true CHECK (id),
 	token	text NOT NULL CHECK (token ~ '^[0-9a-f]{32}$')
 );
+-- pg_read_all_data and pg_write_all_data act on every table, whatever its
+-- grants: row level security without a policy hides the row from them
+-- and refuses their writes.  The owner (the extension's functions) is not
+-- subject to it (no FORCE).
+ALTER TABLE allocation.wal_secret ENABLE ROW LEVEL SECURITY;
 
 -- pg_dump keeps the data of these tables (they are the users' data)
 SELECT pg_catalog.pg_extension_config_dump('allocation.product_state', '');
