@@ -16,13 +16,17 @@
 #      the outbox clock, the outbox, the order lines, the read model);
 #   3. nothing was written: order lines, outbox, read model, notifications,
 #      batch quantities and the product's version are as before.
-# It checks where the call stopped, never how long it took.  The sizes
-# make the loop run several times longer than the timeout (about 8 s of
-# loop for a 3 s timeout on the 2-core development machine) while
-# everything before the loop takes well under it.
+# It checks where the call stopped, never how long it took.  The loop must
+# run several times longer than the timeout while everything before it
+# takes well under it, on whatever machine runs the suite: so the suite
+# first sizes the fixture.  It times the whole call once, without a
+# timeout, in a transaction it rolls back, and adds batches (each line
+# looks at every batch, so the loop grows with them) until the call takes
+# at least CANCEL_MARGIN times the timeout.
 #
 # Environment: the cluster's PGHOST, PGPORT, PGUSER, PG_BINDIR or PG_CONFIG;
-# CANCEL_LINES (150000), CANCEL_BATCHES (20000), CANCEL_TIMEOUT (3s).
+# CANCEL_LINES (150000), CANCEL_BATCHES (20000, the starting size),
+# CANCEL_TIMEOUT (1, in seconds), CANCEL_MARGIN (5).
 set -euo pipefail
 ROOT=${ALLOC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 # shellcheck source=test/stress/lib.bash
@@ -30,7 +34,8 @@ ROOT=${ALLOC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 
 LINES=${CANCEL_LINES:-150000}
 BATCHES=${CANCEL_BATCHES:-20000}
-TIMEOUT=${CANCEL_TIMEOUT:-3s}
+TIMEOUT=${CANCEL_TIMEOUT:-1}
+MARGIN=${CANCEL_MARGIN:-5}
 DB=allocation_cancel
 WORK=$(mktemp -d)
 trap 'cleanup_dbs; rm -rf "$WORK"' EXIT
@@ -48,6 +53,38 @@ SELECT 'CX-' || lpad(b::text, 6, '0'), 'CX', 1
 ANALYZE allocation.batches;
 SQL
 
+# The call under test, as SQL (without a timeout it decides every line:
+# all but the last are out of stock).
+call="SELECT count(batchref) FROM allocation.allocate_many(ARRAY(
+	SELECT ROW('cancel-' || g, 'CX', CASE WHEN g = $LINES THEN 1 ELSE 2 END)::allocation.order_line
+	  FROM generate_series(1, $LINES) g))"
+
+# size_call: seconds the whole call takes, in a transaction rolled back
+size_call() {
+	q "$DB" <<SQL | tail -n 1
+SET allocation.stock_alert_recipient = '';
+BEGIN;
+CREATE TEMP TABLE t0 ON COMMIT DROP AS SELECT clock_timestamp() AS t;
+$call;
+SELECT ceil(extract(epoch FROM clock_timestamp() - t))::int FROM t0;
+ROLLBACK;
+SQL
+}
+for round in 1 2 3 4; do
+	took=$(size_call)
+	step "the call takes about ${took} s with $BATCHES batches (wanted: ${MARGIN} x ${TIMEOUT} s)"
+	[ "$took" -lt $((MARGIN * TIMEOUT)) ] || break
+	[ "$round" -lt 4 ] || fail "could not make the call last ${MARGIN} x ${TIMEOUT} s"
+	more=$(( BATCHES * (MARGIN * TIMEOUT / (took > 0 ? took : 1)) ))
+	q "$DB" <<SQL >/dev/null
+INSERT INTO allocation.batches (reference, sku, purchased_quantity)
+SELECT 'CX-' || lpad(b::text, 7, '0'), 'CX', 1
+  FROM generate_series($BATCHES, $BATCHES + $more - 1) b;
+ANALYZE allocation.batches;
+SQL
+	BATCHES=$((BATCHES + more))
+done
+
 # Everything the call could write, as one line.
 state="SELECT (SELECT count(*) FROM allocation.order_lines) || ' lines, '
 	|| (SELECT count(*) FROM allocation.outbox) || ' events, '
@@ -62,10 +99,8 @@ step "allocate_many of $LINES lines that no batch can hold, statement_timeout = 
 # batch is a candidate that each line of qty 2 has to look at
 q "$DB" -v VERBOSITY=default > "$WORK/out" 2>&1 <<SQL || true
 \\set ON_ERROR_STOP 0
-SET statement_timeout = '$TIMEOUT';
-SELECT count(batchref) FROM allocation.allocate_many(ARRAY(
-	SELECT ROW('cancel-' || g, 'CX', CASE WHEN g = $LINES THEN 1 ELSE 2 END)::allocation.order_line
-	  FROM generate_series(1, $LINES) g));
+SET statement_timeout = '${TIMEOUT}s';
+$call;
 RESET statement_timeout;
 SELECT 'sqlstate ' || :'LAST_ERROR_SQLSTATE';
 SQL
