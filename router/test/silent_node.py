@@ -8,6 +8,13 @@
                                           and answer nothing more (a cancel
                                           request, on its own connection,
                                           still reaches the server)
+    python3 silent_node.py partition SOCKET
+                                          the same, but once a connection
+                                          went silent the whole node does:
+                                          later connections (a cancel
+                                          request too) are accepted and
+                                          never answered, as behind a
+                                          network that drops the traffic
 
 Listens on a free loopback port and prints it on its first line.
 """
@@ -23,7 +30,13 @@ def mute(conn):
     conn.close()
 
 
+NODE_SILENT = threading.Event()
+
+
 def relay(conn, path):
+    if NODE_SILENT.is_set():
+        mute(conn)
+        return
     up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     up.connect(path)
     silent = False
@@ -36,6 +49,8 @@ def relay(conn, path):
                     return
                 if b"SILENT" in data:
                     silent = True
+                    if sys.argv[1] == "partition":
+                        NODE_SILENT.set()
                 if not silent:
                     up.sendall(data)
             if up in r:
@@ -58,7 +73,7 @@ def main():
     print(srv.getsockname()[1], flush=True)
     while True:
         conn, _ = srv.accept()
-        args = (conn,) if mode == "mute" else (conn, sys.argv[2])
+        args = (conn,) if mode == "mute" else (conn, sys.argv[2])  # relay, partition
         threading.Thread(target=mute if mode == "mute" else relay, args=args, daemon=True).start()
         del conn, args          # the thread alone holds the connection
 
