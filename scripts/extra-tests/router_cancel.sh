@@ -63,6 +63,12 @@ done
 if kill -0 "$CALL_PID" 2>/dev/null; then
 	stuck=$(q postgres -c "SELECT coalesce(state, '-') || ', wait event ' || coalesce(wait_event_type, '-') || ':' || coalesce(wait_event, '-')
 		FROM pg_stat_activity WHERE datname = '$ROUTER' AND query LIKE '%SILENT-1%' AND pid <> pg_backend_pid()")
+	# the call's gate: pause_partition waits for it (55P03 under lock_timeout)
+	if q "$ROUTER" -c "SET lock_timeout = '500ms'" -c "BEGIN" -c "SELECT allocation.pause_partition(0)" -c "ROLLBACK" >/dev/null 2>&1; then
+		locks="its gate free"
+	else
+		locks="its gate held (pause_partition(0) times out)"
+	fi
 	q postgres -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = '$ROUTER' AND query LIKE '%SILENT-1%' AND pid <> pg_backend_pid()" >/dev/null
 	sleep 2
 	kill -0 "$CALL_PID" 2>/dev/null && after_cancel="and pg_cancel_backend does not free it" || after_cancel="(pg_cancel_backend freed it)"
@@ -71,7 +77,7 @@ if kill -0 "$CALL_PID" 2>/dev/null; then
 	waited=$(( $(date +%s) - t0 ))
 	for _ in $(seq 50); do kill -0 "$CALL_PID" 2>/dev/null || break; sleep 0.1; done
 	kill -0 "$CALL_PID" 2>/dev/null && freed="still waits" || freed="ended at once"
-	fail "the call still waits after $waited s (bound: query_timeout $QT s + 5 s; backend $stuck), $after_cancel; once the silent node's connections closed it $freed: $(tr '\n' ' ' < "$WORK/out")"
+	fail "the call still waits after $waited s (bound: query_timeout $QT s + 5 s; backend $stuck, $locks), $after_cancel; once the silent node's connections closed it $freed: $(tr '\n' ' ' < "$WORK/out")"
 fi
 wait "$CALL_PID" || true
 CALL_PID=''
