@@ -15,6 +15,11 @@
                                           request too) are accepted and
                                           never answered, as behind a
                                           network that drops the traffic
+    python3 silent_node.py stall SOCKET   the same relay, but once a
+                                          message contains SILENT it stops
+                                          reading that connection (a
+                                          stopped node: the sender's
+                                          buffers fill up)
 
 Listens on a free loopback port and prints it on its first line.
 """
@@ -49,6 +54,8 @@ def relay(conn, path):
                     return
                 if b"SILENT" in data:
                     silent = True
+                    if sys.argv[1] == "stall":
+                        threading.Event().wait()   # never read again
                     if sys.argv[1] == "partition":
                         NODE_SILENT.set()
                 if not silent:
@@ -68,6 +75,9 @@ def main():
     mode = sys.argv[1]
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if mode == "stall":
+        # a small window: the sender's buffers, not ours, hold what is unread
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     srv.bind(("127.0.0.1", 0))
     srv.listen(64)
     print(srv.getsockname()[1], flush=True)
