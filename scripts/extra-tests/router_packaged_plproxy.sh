@@ -14,24 +14,41 @@
 #      defines the cluster;
 #   2. a cluster defined with our library (the defaults) keeps routing once
 #      the packaged library is back (what apt-get upgrade does).
-# Skipped when no packaged, unpatched plproxy.so is installed.
+# The packaged library comes from Debian's .deb (apt's cache, or apt-get
+# download), unpacked into a folder of the test's: never from the system's
+# /usr/lib/postgresql, which a "make test" as root may have replaced.
+# Skipped when the package cannot be had.
 #
 # Environment: the cluster's PGHOST, PGPORT, PGUSER, PG_BINDIR or
-# PG_CONFIG; PACKAGED_PLPROXY (default /usr/lib/postgresql/15/lib/plproxy.so).
+# PG_CONFIG; PACKAGED_PLPROXY (a plproxy.so to use instead).
 set -euo pipefail
 ROOT=${ALLOC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 # shellcheck source=test/stress/lib.bash
 . "$ROOT/test/stress/lib.bash"
 
-PKG=${PACKAGED_PLPROXY:-/usr/lib/postgresql/15/lib/plproxy.so}
-if [ ! -r "$PKG" ] || grep -qa 'query timeout on: ' "$PKG"; then
+WORK=$(mktemp -d)
+chmod 755 "$WORK"		# the server reads the library from here
+PKG=${PACKAGED_PLPROXY:-}
+if [ -z "$PKG" ]; then
+	major=$("$PG_BINDIR/pg_config" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
+	deb=$(ls /var/cache/apt/archives/postgresql-"$major"-plproxy_*.deb 2>/dev/null | tail -n 1)
+	if [ -z "$deb" ]; then
+		(cd "$WORK" && apt-get -q download "postgresql-$major-plproxy" >/dev/null 2>&1) || true
+		deb=$(ls "$WORK"/postgresql-"$major"-plproxy_*.deb 2>/dev/null | tail -n 1)
+	fi
+	if [ -n "$deb" ]; then
+		dpkg-deb -x "$deb" "$WORK/pkg"
+		PKG=$WORK/pkg/usr/lib/postgresql/$major/lib/plproxy.so
+	fi
+fi
+if [ -z "$PKG" ] || [ ! -r "$PKG" ] || grep -qa 'query timeout on: ' "$PKG"; then
 	step "SKIPPED: no packaged, unpatched PL/Proxy at $PKG"
 	exit 0
 fi
 NODE=alloc_pp_node
 R1=alloc_pp_router1
 R2=alloc_pp_router2
-trap cleanup_dbs EXIT
+trap 'cleanup_dbs; rm -rf "$WORK"' EXIT
 
 fresh_db "$NODE"
 node_conn="${PGHOST:+host=$PGHOST }port=${PGPORT:-5432} dbname=$NODE"
