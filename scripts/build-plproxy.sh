@@ -4,12 +4,20 @@
 # (router/) and its suite on that server.
 #
 #   scripts/build-plproxy.sh --major N [--flavour cassert|release] [--force]
-#   scripts/build-plproxy.sh --pg-config PATH [--force]
+#   scripts/build-plproxy.sh --pg-config PATH [--force] [--into-packaged-server]
 #
 # Result: plproxy's extension files and library in
 # build/pg/<major>-<flavour>/install/ (the server must be built first), or,
 # with --pg-config, in the server that PATH describes (make test uses this
-# for its PostgreSQL 15, replacing Debian's PL/Proxy there).
+# for its PostgreSQL 15: a private copy of Debian's, scripts/private-pg.sh).
+#
+# A server whose files a Debian package owns (Debian's
+# /usr/lib/postgresql/N) is refused: our build would replace
+# postgresql-N-plproxy's plproxy.so and extension files, and the next
+# apt-get upgrade or reinstall of that package puts Debian's back, after
+# which clusters defined with our options fail (router/README.md,
+# "Installing").  --into-packaged-server does it anyway, for an
+# administrator who installs our PL/Proxy knowingly.
 #
 # Our patches router/plproxy-*.patch are applied to the upstream source
 # (why: in each patch's header): the router needs them.
@@ -28,7 +36,8 @@
 #
 # Exit status: 0 built or up to date; 3 when no tarball is served or it
 # does not build against this server (make test then reports the router
-# suite on that server as skipped, with the reason); 1 on other failures.
+# suite on that server as skipped, with the reason); 4 when a packaged
+# server is refused (above); 1 on other failures.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -37,6 +46,7 @@ unset MAKELEVEL MAKEFLAGS MFLAGS MAKEOVERRIDES
 major=''
 flavour=release
 force=no
+into_packaged=no
 pgc_given=''
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -44,8 +54,9 @@ while [ $# -gt 0 ]; do
 		--flavour|--flavor) flavour=${2:?}; shift 2 ;;
 		--pg-config) pgc_given=${2:?}; shift 2 ;;
 		--force) force=yes; shift ;;
+		--into-packaged-server) into_packaged=yes; shift ;;
 		-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-		*) die "usage: $0 --major N [--flavour cassert|release] [--force] | --pg-config PATH [--force]" ;;
+		*) die "usage: $0 --major N [--flavour cassert|release] [--force] | --pg-config PATH [--force] [--into-packaged-server]" ;;
 	esac
 done
 [ -n "$pgc_given" ] || [[ $major =~ ^[0-9]+$ ]] || die "--major wants a number"
@@ -64,6 +75,12 @@ if [ -n "$pgc_given" ]; then
 	# a server of its own: its build folder is named after its pg_config
 	PGC=$(readlink -f "$pgc_given")
 	[ -x "$PGC" ] || die "no pg_config at $pgc_given"
+	if [ "$into_packaged" = no ] &&
+	   { dpkg_owned "$PGC" || dpkg_owned "$("$PGC" --bindir)/postgres"; }; then
+		say "build-plproxy: refused: $PGC is a packaged server's (dpkg owns its files); our PL/Proxy would replace postgresql-N-plproxy's files there" >&2
+		say "build-plproxy: test on a copy (scripts/private-pg.sh --pg-config $pgc_given), or pass --into-packaged-server" >&2
+		exit 4
+	fi
 	DEST=$BASE/plproxy-$(printf '%s' "$PGC" | sha1sum | cut -c1-12)
 	PREFIX=$("$PGC" --bindir)
 	mkdir -p "$DEST"

@@ -59,3 +59,24 @@ as_cluster_owner() {
 		(cd / && "$@")
 	fi
 }
+
+# dpkg_owned FILE: does an installed Debian package own FILE?  False where
+# there is no dpkg.  The scripts never write into such a server: apt would
+# put its own files back (and did not expect ours there).
+dpkg_owned() {
+	command -v dpkg-query >/dev/null 2>&1 || return 1
+	dpkg-query -S "$(readlink -f "$1")" >/dev/null 2>&1
+}
+
+# pg_build_base: where the builds for the servers go (build/pg, or a
+# folder the cluster's owner can reach when we are root and it cannot
+# reach the repository: a clone in a private mktemp -d folder, say).
+pg_build_base() {
+	if [ -n "${ALLOC_PG_BUILD_DIR:-}" ]; then
+		printf '%s\n' "$ALLOC_PG_BUILD_DIR"
+	elif [ "$(id -u)" -ne 0 ] || as_cluster_owner test -x "$ROOT" 2>/dev/null; then
+		printf '%s\n' "$ROOT/build/pg"
+	else
+		printf '%s\n' "/var/tmp/allocation-pg-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)"
+	fi
+}

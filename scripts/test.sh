@@ -31,6 +31,13 @@
 #                       patch into PG_CONFIG's server before the suites
 #                       (scripts/build-plproxy.sh --pg-config); "no" when
 #                       the caller did
+#
+# A packaged PG_CONFIG (Debian's /usr/lib/postgresql/15, whose files dpkg
+# owns) is never written into: the run builds, installs and tests on a
+# private copy of that server (scripts/private-pg.sh).  The suite
+# "packaged-files" fails when dpkg --verify of the system's PostgreSQL,
+# PL/Proxy or pgTAP package says something else at the end than at the
+# start.
 #   ALLOC_TEST_MAJORS   the other PostgreSQL majors to test, each as the
 #                       last suites "pg<N>" (scripts/test-major.sh: the
 #                       server suites on a release build of N from
@@ -97,6 +104,18 @@ detail() {
 	done
 }
 
+# packaged_state: dpkg --verify of the packages of the system's PostgreSQL
+# $PG_MAJOR and its PL/Proxy and pgTAP (empty where there is no dpkg).
+packaged_state() {
+	command -v dpkg >/dev/null 2>&1 || return 0
+	local p
+	for p in postgresql-$PG_MAJOR postgresql-$PG_MAJOR-plproxy postgresql-$PG_MAJOR-pgtap; do
+		dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q ' installed$' || continue
+		printf '%s:\n' "$p"
+		dpkg --verify "$p" 2>&1 || true
+	done
+}
+
 have_files() { compgen -G "$1" >/dev/null; }
 
 show_file() {
@@ -134,6 +153,21 @@ if ! bash scripts/deps.sh; then
 fi
 resolve_pg_config
 
+# Never into a packaged server: make test installs the extension, the
+# router and our patched PL/Proxy into the server it tests, and in
+# Debian's that would replace files its packages own (apt puts them back
+# on the next upgrade).  A packaged server is tested as a private copy
+# (scripts/private-pg.sh; PG_CONFIG names the copy's from here on).
+section server
+if ! PG_CONFIG=$(bash scripts/private-pg.sh --pg-config "$PG_CONFIG"); then
+	record build failed "no private copy of the packaged server"
+	finish
+fi
+export PG_CONFIG
+# What dpkg --verify says of the packages of the server's files now: the
+# same must be said after the suites (suite "packaged-files").
+packaged_before=$(packaged_state)
+
 section build
 if ! PG_BINDIR=$(pg_bindir); then
 	echo "PostgreSQL server binaries not found (PG_CONFIG=$PG_CONFIG)"
@@ -166,9 +200,14 @@ if ! do_install; then
 fi
 # The router suite needs PL/Proxy with our patch (router/plproxy-timeouts.patch):
 # build it into this server (scripts/test-major.sh has built it for its own).
-if wanted router && [ "${ALLOC_TEST_PLPROXY:-yes}" = yes ] &&
+# (PG_CONFIG is never a packaged server's here: build-plproxy.sh refuses one.)
+router_wanted=no
+for f in scripts/extra-tests/router*.sh scripts/extra-tests/search_path.sh; do
+	! wanted "$(basename "$f" .sh)" || router_wanted=yes
+done
+if [ "$router_wanted" = yes ] && [ "${ALLOC_TEST_PLPROXY:-yes}" = yes ] &&
    ! bash scripts/build-plproxy.sh --pg-config "$PG_CONFIG"; then
-	echo "no PL/Proxy with the router's patch: the router suite will fail"
+	echo "no PL/Proxy with the router's patch: the router suites will fail"
 fi
 
 # --- unit tests: no server ----------------------------------------------------
@@ -299,6 +338,20 @@ for f in scripts/extra-tests/*.sh; do
 done
 
 cleanup
+
+# --- no packaged file was replaced ---------------------------------------------
+
+if wanted packaged-files || [ "$router_wanted" = yes ]; then
+	section packaged-files
+	packaged_after=$(packaged_state)
+	if [ "$packaged_after" = "$packaged_before" ]; then
+		record packaged-files ok
+	else
+		echo "dpkg --verify of the packaged server's packages changed during the run:"
+		diff <(printf '%s\n' "$packaged_before") <(printf '%s\n' "$packaged_after") || true
+		record packaged-files failed
+	fi
+fi
 
 # --- the server suites again, on an assertion-enabled server ------------------
 

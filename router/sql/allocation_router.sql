@@ -401,7 +401,11 @@ COMMENT ON FUNCTION allocation.partition_of(text) IS
 -- packaged one refuses connect_timeout and never times out a node that
 -- sends nothing at all.  connect_timeout => 0 leaves the option out, for
 -- a PL/Proxy without the patch.  Change them later with ALTER SERVER
--- allocation_cluster OPTIONS (SET query_timeout '600').
+-- allocation_cluster OPTIONS (SET query_timeout '600').  A cluster
+-- defined with connect_timeout fails every call with XX000 ("Unknown
+-- config param: connect_timeout") once the packaged PL/Proxy replaces
+-- ours (an apt-get upgrade of postgresql-N-plproxy): build ours again, or
+-- ALTER SERVER allocation_cluster OPTIONS (DROP connect_timeout).
 CREATE FUNCTION allocation.define_cluster(nodes text[], partitions integer DEFAULT 16,
 										  query_timeout integer DEFAULT 60,
 										  connect_timeout integer DEFAULT 10)
@@ -458,7 +462,7 @@ BEGIN
 			RAISE EXCEPTION 'this PL/Proxy has no connect_timeout'
 				USING ERRCODE = '0A000',
 					  DETAIL = 'Without it a node that accepts connections and never answers holds a call for ever.',
-					  HINT = 'Install PL/Proxy with the router''s patch (scripts/build-plproxy.sh), or pass connect_timeout => 0.';
+					  HINT = 'Install PL/Proxy with the router''s patch (scripts/build-plproxy.sh; an upgrade of the packaged PL/Proxy undoes it and then calls fail with XX000), or pass connect_timeout => 0 (no bound on such a node).';
 		END IF;
 		RAISE;
 	END;
