@@ -57,8 +57,12 @@ BEGIN
 										  ext_owner::pg_catalog.regrole::pg_catalog.text);
 			END IF;
 		ELSIF member.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass THEN
+			-- an array type follows its element type (and ALTER TYPE
+			-- cannot name it); the catalog order may list it first
 			SELECT t.typowner INTO current_owner
-			  FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) member.objid;
+			  FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) member.objid
+			   AND NOT EXISTS (SELECT FROM pg_catalog.pg_type e
+							   WHERE e.typarray OPERATOR(pg_catalog.=) t.oid);
 			IF current_owner OPERATOR(pg_catalog.<>) ext_owner THEN
 				EXECUTE pg_catalog.format('ALTER TYPE %s OWNER TO %s',
 										  member.objid::pg_catalog.regtype,
