@@ -280,28 +280,34 @@ postgres-pg%:
 # --- benchmarks (bench/README.md) ------------------------------------------
 
 .PHONY: bench bench-large bench-events
-# make bench also measures the router (bench/router/run.sh: its cost per
-# call and N nodes against one), in shorter runs to stay under 15 minutes.
+# make bench measures everything with PASS or MISS (bench/all.sh): the
+# extension against its peers (bench/run.sh), the router
+# (bench/router/run.sh: its cost per call and N nodes against one, in
+# shorter runs) and events with the relay attached (bench/events.sh).  A
+# packaged server is measured as a private copy (scripts/private-pg.sh),
+# into which our patched PL/Proxy is built for the router.
 # make bench BENCH_MAJOR=18: the same against the release build of
 # PostgreSQL 18 (scripts/build-postgres.sh, with PL/Proxy for the router's
-# figures; its own pgbench); the reports are bench/results/latest-pg18.md
-# and bench/router/results-pg18.md, beside 15's.
+# figures; its own pgbench); the reports are bench/results/latest-pg18.md,
+# bench/router/results-pg18.md and bench/results/events-pg18.md, beside 15's.
 BENCH_MAJOR ?=
 bench_pg_config = pgc='$(PG_CONFIG)'; \
+	if [ "$$pgc" = pg_config ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then \
+		pgc=/usr/lib/postgresql/15/bin/pg_config; \
+	fi; \
 	if [ -n '$(BENCH_MAJOR)' ] && [ '$(BENCH_MAJOR)' != 15 ]; then \
-		pgc=$$(bash scripts/build-postgres.sh --major '$(BENCH_MAJOR)' --flavour release --print-pg-config) && \
-		bash scripts/build-plproxy.sh --major '$(BENCH_MAJOR)' --flavour release >&2 || exit 1; \
-	fi
+		pgc=$$(bash scripts/build-postgres.sh --major '$(BENCH_MAJOR)' --flavour release --print-pg-config) || exit 1; \
+	fi; \
+	pgc=$$(bash scripts/private-pg.sh --pg-config "$$pgc") && \
+	bash scripts/build-plproxy.sh --pg-config "$$pgc" >&2 || exit 1
 bench:
 	@bash scripts/deps.sh
-	@$(bench_pg_config); \
-	PG_CONFIG="$$pgc" bash bench/run.sh && \
-	$(MAKE) --no-print-directory PG_CONFIG="$$pgc" WITH_RELAY=no install >/dev/null && \
-	PG_CONFIG="$$pgc" BENCH_SECONDS=3 bash bench/router/run.sh
-# make bench-events: the relay attached (bench/events.sh): round trips,
-# commit -> subscriber, allocate with a consumer, backlog throughput.
+	@$(bench_pg_config); PG_CONFIG="$$pgc" bash bench/all.sh
+# make bench-events: only the events part (BENCH_ONLY=events): round
+# trips, commit -> subscriber, allocate with a consumer, backlog throughput.
 bench-events:
-	@PG_CONFIG='$(PG_CONFIG)' bash bench/events.sh
+	@bash scripts/deps.sh
+	@$(bench_pg_config); PG_CONFIG="$$pgc" BENCH_ONLY=events bash bench/all.sh
 bench-large:
 	@bash scripts/deps.sh
 	@$(bench_pg_config); PG_CONFIG="$$pgc" BENCH_LARGE=1 bash bench/run.sh

@@ -15,19 +15,27 @@
 #       (--source wal, allocation.outbox_mode = wal) side by side
 #   E4  the relay's throughput from a backlog of events to Redis (>= 50,000/s)
 #
-# Environment: EVENTS_ROUNDS [3], EVENTS_SECONDS [5] per pgbench run,
+# Beside each throughput, the CPU time per allocate: the machine's busy CPU
+# time (/proc/stat) from the start of the pgbench run until the relay has
+# caught up, divided by the transactions: on a quiet machine, what the
+# backends, pgbench, the walsender, the relay or the peer's consumer and
+# Redis spent together.
+#
+# Environment: EVENTS_ROUNDS [5], EVENTS_SECONDS [5] per pgbench run,
 # EVENTS_CLIENTS ["8 1"], EVENTS_SKUS [1000], EVENTS_PROBES [200],
 # EVENTS_BACKLOG [1000000] events, ALLOC_CLUSTER_DIR
 # [/tmp/bench-events-cluster], ALLOC_PGPORT [5534], EVENTS_RELAY_BIN (the
 # relay to measure; default relay/allocation-relay).  Results:
-# bench/results/events.md.
+# bench/results/events.md (events-pgN.md for another major than 15).
+# PG_CONFIG must not name a packaged server: the Makefile passes a private
+# copy (scripts/private-pg.sh), since this installs into it.
 set -euo pipefail
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$BENCH/.." && pwd -P)
 # shellcheck source=../scripts/common.sh
 . "$ROOT/scripts/common.sh"
 
-ROUNDS=${EVENTS_ROUNDS:-3}
+ROUNDS=${EVENTS_ROUNDS:-5}
 SECS=${EVENTS_SECONDS:-5}
 CLIENTS=${EVENTS_CLIENTS:-"8 1"}
 SKUS=${EVENTS_SKUS:-1000}
@@ -37,8 +45,12 @@ export ALLOC_CLUSTER_DIR=${ALLOC_CLUSTER_DIR:-/tmp/bench-events-cluster}
 export ALLOC_PGPORT=${ALLOC_PGPORT:-5534}
 : "${PG_CONFIG:?set PG_CONFIG}"
 PGBIN=$("$PG_CONFIG" --bindir)
+dpkg_owned "$PGBIN/postgres" &&
+	die "$PG_CONFIG is a packaged server: run make bench-events (it measures a private copy), or pass scripts/private-pg.sh --pg-config $PG_CONFIG"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-events.XXXXXX")
 OUT=$BENCH/results/events.md
+major=$("$PG_CONFIG" --version | sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p')
+[ -z "$major" ] || [ "$major" = 15 ] || OUT=$BENCH/results/events-pg$major.md
 T0=$(date +%s)
 log() { printf '[events %4ds] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 
@@ -151,9 +163,14 @@ CM50=$(pct 50 "$WORK/commit.txt"); CM99=$(pct 99 "$WORK/commit.txt")
 WRT50=$(pct 50 "$WORK/roundtrip-wal.txt"); WRT99=$(pct 99 "$WORK/roundtrip-wal.txt")
 WCM50=$(pct 50 "$WORK/commit-wal.txt"); WCM99=$(pct 99 "$WORK/commit-wal.txt")
 
-# one pgbench run: COMPARATOR CLIENTS -> tps
+# busy: the machine's busy CPU time so far, in clock ticks (/proc/stat)
+busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+
+# one pgbench run: COMPARATOR CLIENTS -> "tps cpu_us_per_allocate kept_up"
+# (kept_up: t, or f when the relay had not caught up 5 s after the run)
 run() {
-	local comp=$1 c=$2 script j=1 tps
+	local comp=$1 c=$2 script j=1 tps out b0 b1 xacts kept_up=t
 	[ "$c" -gt 1 ] && j=2
 	case $comp in
 		ext_alone|ext_relay|ext_wal) script=$BENCH/pgbench/ext.sql ;;
@@ -164,8 +181,11 @@ run() {
 		ext_wal) start_relay relay wal ;;
 		peer_consumer) "$PROBE" peer-consumer "dbname=bench" "$REDIS_PORT" 2>> "$WORK/peer.log" & PEER_PID=$! ; sleep 0.3 ;;
 	esac
-	tps=$("$PGBIN/pgbench" -n -M prepared -c "$c" -j "$j" -T "$SECS" -f "$script" \
-		-D prefix=C -D lo=1 -D hi="$SKUS" 2>/dev/null | awk '/^tps/ { print $3; exit }')
+	b0=$(busy)
+	out=$("$PGBIN/pgbench" -n -M prepared -c "$c" -j "$j" -T "$SECS" -f "$script" \
+		-D prefix=C -D lo=1 -D hi="$SKUS" 2>/dev/null)
+	tps=$(awk '/^tps/ { print $3; exit }' <<< "$out")
+	xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<< "$out")
 	case $comp in
 		ext_relay)
 			# keeping up: every event published within 5 s of the run's end
@@ -173,7 +193,8 @@ run() {
 				[ "$("${PSQL[@]}" -c "SELECT count(*) FROM allocation.read_events('relay', 1)")" = 0 ] && break
 				sleep 0.1
 			done
-			KEPT_UP=$("${PSQL[@]}" -c "SELECT count(*) = 0 FROM allocation.read_events('relay', 1)")
+			kept_up=$("${PSQL[@]}" -c "SELECT count(*) = 0 FROM allocation.read_events('relay', 1)")
+			b1=$(busy)
 			stop_pid "$RELAY_PID"; RELAY_PID= ;;
 		ext_wal)
 			# keeping up: the slot confirmed the run's WAL within 5 s of its end
@@ -183,33 +204,34 @@ run() {
 				[ "$("${PSQL[@]}" -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots")" = t ] && break
 				sleep 0.1
 			done
-			KEPT_UP=$("${PSQL[@]}" -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots")
+			kept_up=$("${PSQL[@]}" -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots")
+			b1=$(busy)
 			stop_wal_relay ;;
-		peer_consumer) stop_pid "$PEER_PID"; PEER_PID= ;;
+		peer_consumer) b1=$(busy); stop_pid "$PEER_PID"; PEER_PID= ;;
+		*) b1=$(busy) ;;
 	esac
-	echo "$tps"
+	echo "$tps $(( (b1 - b0) * TICK_US / (xacts > 0 ? xacts : 1) )) $kept_up"
 }
 
 : > "$WORK/runs.tsv"
 KEPT=yes
 for round in $(seq 1 "$ROUNDS"); do
 	for c in $CLIENTS; do
-		# the three back to back, the order turning from round to round
+		# the four back to back, the order turning from round to round
 		order=(ext_wal ext_alone ext_relay peer_consumer)
 		[ $((round % 2)) -eq 0 ] && order=(peer_consumer ext_relay ext_alone ext_wal)
 		for comp in "${order[@]}"; do
-			KEPT_UP=t
-			tps=$(run "$comp" "$c")
-			case $comp in ext_relay|ext_wal) [ "$KEPT_UP" = t ] || KEPT=no ;; esac
-			printf '%s\t%s\t%s\t%s\n' "$round" "$c" "$comp" "$tps" >> "$WORK/runs.tsv"
-			log "round $round, $c clients, $comp: $tps tps"
+			read -r tps cpu kept_up <<< "$(run "$comp" "$c")"
+			[ "$kept_up" = t ] || KEPT=no
+			printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$c" "$comp" "$tps" "$cpu" >> "$WORK/runs.tsv"
+			log "round $round, $c clients, $comp: $tps tps, $cpu us of CPU per allocate"
 		done
 	done
 done
 
 log "E4: backlog of $BACKLOG events"
 "${PSQL[@]}" -c "SELECT allocation.register_consumer('backlog', false)" > /dev/null
-"${PSQL[@]}" -c "SELECT count(allocation.add_batch('bl-' || i, 'BL-' || (i % 1000), 10))
+"${PSQL[@]}" -c "SELECT count(allocation.add_batch('bl-' || i, 'BL-' || (i % 100000), 10))
                    FROM generate_series(1, $BACKLOG) i" > /dev/null
 t_start=$(date +%s.%N)
 "$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --consumer backlog --batch-size 1000 --no-inbound \
@@ -222,7 +244,7 @@ BL_RATE=$(awk -v a="$t_start" -v b="$t_end" -v n="$BACKLOG" 'BEGIN { printf "%.0
 # the same backlog from the WAL: a slot made before it, read by --source wal
 "${PSQL[@]}" -c "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots" > /dev/null
 "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('relay_backlog', 'pgoutput')" > /dev/null
-PGOPTIONS="-c allocation.outbox_mode=wal" "${PSQL[@]}" -c "SELECT count(allocation.add_batch('wl-' || i, 'WL-' || (i % 1000), 10))
+PGOPTIONS="-c allocation.outbox_mode=wal" "${PSQL[@]}" -c "SELECT count(allocation.add_batch('wl-' || i, 'WL-' || (i % 100000), 10))
                    FROM generate_series(1, $BACKLOG) i" > /dev/null
 end_lsn=$("${PSQL[@]}" -c "SELECT pg_current_wal_lsn()")
 t_start=$(date +%s.%N)
@@ -238,20 +260,20 @@ WBL_RATE=$(awk -v a="$t_start" -v b="$t_end" -v n="$BACKLOG" 'BEGIN { printf "%.
 "${PSQL[@]}" -c "SELECT pg_drop_replication_slot('relay_backlog')" > /dev/null
 
 # ratios: per round, then the median
-ratio() { # CLIENTS A B -> median over rounds of tps(A)/tps(B)
-	awk -F'\t' -v c="$1" -v a="$2" -v b="$3" '$2 == c && $3 == a { x[$1] = $4 } $2 == c && $3 == b { y[$1] = $4 }
+ratio() { # CLIENTS A B [COLUMN] -> median over rounds of tps(A)/tps(B) (or of COLUMN)
+	awk -F'\t' -v c="$1" -v a="$2" -v b="$3" -v k="${4:-4}" '$2 == c && $3 == a { x[$1] = $k } $2 == c && $3 == b { y[$1] = $k }
 		END { n = 0; for (r in x) if (y[r] > 0) v[++n] = x[r] / y[r];
 		      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
 		      printf "%.2f", n ? v[int((n + 1) / 2)] : 0 }' "$WORK/runs.tsv"
 }
-med() { # CLIENTS COMP -> median tps
-	awk -F'\t' -v c="$1" -v a="$2" '$2 == c && $3 == a { print $4 }' "$WORK/runs.tsv" | sort -n |
+med() { # CLIENTS COMP [COLUMN] -> median tps (or of COLUMN)
+	awk -F'\t' -v c="$1" -v a="$2" -v k="${3:-4}" '$2 == c && $3 == a { print $k }' "$WORK/runs.tsv" | sort -n |
 		awk '{ v[NR] = $1 } END { printf "%.0f", v[int((NR + 1) / 2)] }'
 }
 verdict() { awk -v x="$1" -v op="$2" -v y="$3" 'BEGIN { ok = (op == "<=") ? x <= y : x >= y; print ok ? "PASS" : "MISS" }'; }
 
 {
-	echo "# Events benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, commit $(git -C "$ROOT" rev-parse --short HEAD))"
+	echo "# Events benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, commit $(git -C "$ROOT" rev-parse --short HEAD), $("$PG_CONFIG" --version))"
 	echo
 	echo "Relay in pub/sub mode. ext_wal: the relay reads a logical replication slot (--source wal) and"
 	echo "allocation.outbox_mode = wal (the production setting); ext_relay: the relay reads the outbox"
@@ -259,7 +281,10 @@ verdict() { awk -v x="$1" -v op="$2" -v y="$3" 'BEGIN { ok = (op == "<=") ? x <=
 	echo "PL/pgSQL peer with its own consumer (LISTEN, read, PUBLISH). Throughput: synchronous_commit=off,"
 	echo "$ROUNDS rounds of ${SECS} s per comparator, back to back; medians of per-round ratios. Latency"
 	echo "(E1, E2): synchronous_commit=on, the default (with off, a walsender sends a commit only once"
-	echo "the WAL writer flushed it: up to wal_writer_delay, 200 ms). Other sessions share the 2 cores."
+	echo "the WAL writer flushed it: up to wal_writer_delay, 200 ms). Verdicts use throughput; \"by CPU per"
+	echo "allocate\" is the same comparison by the machine's busy CPU time per allocate (all processes:"
+	echo "backends, pgbench, walsender, relay or consumer, Redis), which at 1 client, where the cores"
+	echo "are not saturated, says more about cost than throughput does."
 	echo
 	echo "| goal | measured | target | verdict |"
 	echo "| --- | --- | --- | --- |"
@@ -269,13 +294,15 @@ verdict() { awk -v x="$1" -v op="$2" -v y="$3" 'BEGIN { ok = (op == "<=") ? x <=
 	for c in $CLIENTS; do
 		r1=$(ratio "$c" ext_wal ext_alone); r2=$(ratio "$c" ext_wal peer_consumer)
 		o1=$(ratio "$c" ext_relay ext_alone); o2=$(ratio "$c" ext_relay peer_consumer)
-		echo "| E3 allocate, $c clients, WAL relay / nobody listening ($(med "$c" ext_wal) / $(med "$c" ext_alone) tps; outbox relay ${o1}x) | ${r1}x | >= 0.9x | $(verdict "$r1" ">=" 0.9) |"
-		echo "| E3 allocate, $c clients, WAL relay / peer with its consumer ($(med "$c" ext_wal) / $(med "$c" peer_consumer) tps; outbox relay ${o2}x) | ${r2}x | >= 1.3x | $(verdict "$r2" ">=" 1.3) |"
+		# CPU per allocate, as a throughput ratio: cost(B) / cost(A)
+		p1=$(ratio "$c" ext_alone ext_wal 5); p2=$(ratio "$c" peer_consumer ext_wal 5)
+		echo "| E3 allocate, $c clients, WAL relay / nobody listening ($(med "$c" ext_wal) / $(med "$c" ext_alone) tps; outbox relay ${o1}x; by CPU per allocate ${p1}x: $(med "$c" ext_wal 5) / $(med "$c" ext_alone 5) us) | ${r1}x | >= 0.9x | $(verdict "$r1" ">=" 0.9) |"
+		echo "| E3 allocate, $c clients, WAL relay / peer with its consumer ($(med "$c" ext_wal) / $(med "$c" peer_consumer) tps; outbox relay ${o2}x; by CPU per allocate ${p2}x: $(med "$c" ext_wal 5) / $(med "$c" peer_consumer 5) us) | ${r2}x | >= 1.3x | $(verdict "$r2" ">=" 1.3) |"
 	done
 	echo "| E3 the relays kept up in every run | $KEPT | yes | $([ "$KEPT" = yes ] && echo PASS || echo MISS) |"
 	echo "| E4 backlog of $BACKLOG events -> Redis, WAL (outbox: ${BL_RATE}/s) | ${WBL_RATE} events/s | >= 50000/s | $(verdict "$WBL_RATE" ">=" 50000) |"
 	echo
-	echo "Runs (round, clients, comparator, tps):"
+	echo "Runs (round, clients, comparator, tps, microseconds of the machine's CPU per allocate):"
 	echo
 	echo '```'
 	cat "$WORK/runs.tsv"

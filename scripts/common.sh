@@ -11,9 +11,9 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 MAKE=${MAKE:-make}
 
-# The project targets PostgreSQL 15 only.  Debian's /usr/bin/pg_config picks
-# the newest installed server-dev, so prefer 15's own pg_config when the
-# caller did not name one.  Called again after "make deps" has run.
+# PostgreSQL 15 is the default (other majors: docs/versions.md).  Debian's
+# /usr/bin/pg_config picks the newest installed server-dev, so prefer 15's
+# own pg_config when the caller did not name one.  Called again after "make deps" has run.
 PG_MAJOR=${PG_MAJOR:-15}
 resolve_pg_config() {
 	if [ -z "${PG_CONFIG:-}" ] || [ "$PG_CONFIG" = pg_config ]; then
