@@ -229,6 +229,15 @@ for round in $(seq 1 "$ROUNDS"); do
 	done
 done
 
+# drain_until QUERY: wait until QUERY says t; a relay that has not drained
+# the backlog at 5,000 events/s (at least 60 s) stops the benchmark
+drain_until() {
+	local limit=$(( BACKLOG / 5000 > 60 ? BACKLOG / 5000 : 60 )) t=$SECONDS
+	until [ "$("${PSQL[@]}" -c "$1")" = t ]; do
+		[ $(( SECONDS - t )) -lt "$limit" ] || die "E4: the relay did not drain the backlog in $limit s (see $WORK/relay-backlog.log)"
+		sleep 0.2
+	done
+}
 log "E4: backlog of $BACKLOG events"
 "${PSQL[@]}" -c "SELECT allocation.register_consumer('backlog', false)" > /dev/null
 "${PSQL[@]}" -c "SELECT count(allocation.add_batch('bl-' || i, 'BL-' || (i % 100000), 10))
@@ -237,7 +246,7 @@ t_start=$(date +%s.%N)
 "$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --consumer backlog --batch-size 1000 --no-inbound \
 	>> "$WORK/relay-backlog.log" 2>&1 &
 RELAY_PID=$!
-until [ "$("${PSQL[@]}" -c "SELECT count(*) FROM allocation.read_events('backlog', 1)")" = 0 ]; do sleep 0.2; done
+drain_until "SELECT count(*) = 0 FROM allocation.read_events('backlog', 1)"
 t_end=$(date +%s.%N)
 stop_pid "$RELAY_PID"; RELAY_PID=
 BL_RATE=$(awk -v a="$t_start" -v b="$t_end" -v n="$BACKLOG" 'BEGIN { printf "%.0f", n / (b - a) }')
@@ -251,9 +260,7 @@ t_start=$(date +%s.%N)
 "$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --source wal --slot relay_backlog --batch-size 1000 --no-inbound \
 	>> "$WORK/relay-backlog.log" 2>&1 &
 RELAY_PID=$!
-until [ "$("${PSQL[@]}" -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots WHERE slot_name = 'relay_backlog'")" = t ]; do
-	sleep 0.2
-done
+drain_until "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots WHERE slot_name = 'relay_backlog'"
 t_end=$(date +%s.%N)
 stop_pid "$RELAY_PID"; RELAY_PID=
 WBL_RATE=$(awk -v a="$t_start" -v b="$t_end" -v n="$BACKLOG" 'BEGIN { printf "%.0f", n / (b - a) }')
