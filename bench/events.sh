@@ -234,7 +234,10 @@ done
 drain_until() {
 	local limit=$(( BACKLOG / 5000 > 60 ? BACKLOG / 5000 : 60 )) t=$SECONDS
 	until [ "$("${PSQL[@]}" -c "$1")" = t ]; do
-		[ $(( SECONDS - t )) -lt "$limit" ] || die "E4: the relay did not drain the backlog in $limit s (see $WORK/relay-backlog.log)"
+		if [ $(( SECONDS - t )) -ge "$limit" ]; then
+			tail -n 20 "$WORK/relay-backlog.log" >&2
+			die "E4: the relay did not drain the backlog in $limit s (its log above)"
+		fi
 		sleep 0.2
 	done
 }
