@@ -61,14 +61,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$pgc_given" ] || [[ $major =~ ^[0-9]+$ ]] || die "--major wants a number"
 
-# Where scripts/build-postgres.sh put the server (the same rule).
-if [ -n "${ALLOC_PG_BUILD_DIR:-}" ]; then
-	BASE=$ALLOC_PG_BUILD_DIR
-elif [ "$(id -u)" -ne 0 ] || as_cluster_owner test -x "$ROOT" 2>/dev/null; then
-	BASE=$ROOT/build/pg
-else
-	BASE=/var/tmp/allocation-pg-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)
-fi
+# Where scripts/build-postgres.sh put the server (common.sh).
+BASE=$(pg_build_base)
 SOURCES=$BASE/sources
 PKG=postgresql-plproxy
 if [ -n "$pgc_given" ]; then
@@ -100,10 +94,6 @@ mkdir -p "$SOURCES"
 
 exec 9>"$DEST/.plproxy.lock"
 flock 9
-
-SUDO=()
-[ "$(id -u)" -eq 0 ] || SUDO=(sudo)
-APT_OPTS=(-q -o DPkg::Lock::Timeout=300)
 
 # versions: every version of the source package apt lists, newest first.
 versions() {

@@ -16,7 +16,9 @@
 # Result: build/pg/<major>-<flavour>/install/ (bin/pg_config, the server,
 # psql, pg_regress and pg_isolation_regress where PGXS looks for them, and
 # pgTAP's extension files).  build/ is git-ignored; ALLOC_PG_BUILD_DIR
-# puts build/pg elsewhere.
+# puts build/pg elsewhere, and so does a run as root where the cluster's
+# owner cannot reach the repository (/var/tmp/allocation-pg-<hash>:
+# pg_build_base in scripts/common.sh, the rule of every server build).
 #
 # The upstream source of the package (its orig tarball) is built without
 # Debian's patches: those fit Debian's layout (one of them hard-codes
@@ -92,14 +94,8 @@ esac
 
 # The servers run as the cluster's owner ("postgres" when we are root):
 # when that user cannot reach the repository (a clone in a private
-# mktemp -d folder, say), the build goes where it can.
-if [ -n "${ALLOC_PG_BUILD_DIR:-}" ]; then
-	BASE=$ALLOC_PG_BUILD_DIR
-elif [ "$(id -u)" -ne 0 ] || as_cluster_owner test -x "$ROOT" 2>/dev/null; then
-	BASE=$ROOT/build/pg
-else
-	BASE=/var/tmp/allocation-pg-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)
-fi
+# mktemp -d folder, say), the build goes where it can (common.sh).
+BASE=$(pg_build_base)
 SOURCES=$BASE/sources           # downloaded source packages, kept
 DEST=$BASE/$major-$flavour
 PREFIX=$DEST/install
@@ -112,10 +108,6 @@ mkdir -p "$SOURCES" "$DEST"
 # One build at a time per folder (two make test-cassert at once).
 exec 9>"$DEST/.lock"
 flock 9
-
-SUDO=()
-[ "$(id -u)" -eq 0 ] || SUDO=(sudo)
-APT_OPTS=(-q -o DPkg::Lock::Timeout=300)
 
 # --- the source package ---------------------------------------------------
 

@@ -5,7 +5,8 @@
 #   PG_CONFIG   pg_config to build and test with (PostgreSQL 15 preferred)
 #   PG_BINDIR   its --bindir (initdb, pg_ctl, psql, ...)
 #   MAKE        make program
-# and defines small helpers: say, die, as_cluster_owner.
+#   SUDO, APT_OPTS  what to run apt-get with (see below)
+# and defines small helpers: say, die, as_cluster_owner, pg_build_base.
 
 # shellcheck disable=SC2034  # used by the scripts that source this file
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -39,12 +40,18 @@ pg_bindir() {
 }
 
 # The throwaway cluster runs as "postgres" when we are root (initdb refuses
-# to run as root), and as the calling user otherwise.
+# to run as root), and as the calling user otherwise.  What needs root
+# (apt-get, apt's sources) runs through SUDO: sudo unless we are root.
 if [ "$(id -u)" -eq 0 ]; then
 	CLUSTER_OWNER=postgres
+	SUDO=()
 else
 	CLUSTER_OWNER=$(id -un)
+	SUDO=(sudo)
 fi
+# apt-get's options in the build scripts: quiet, and wait up to 5 minutes
+# for another apt's lock (two builds at once).
+APT_OPTS=(-q -o DPkg::Lock::Timeout=300)
 
 # as_cluster_owner CMD...: run CMD as the cluster's owner, from "/" so that
 # an unreadable working directory does not get in the way.
