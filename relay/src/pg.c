@@ -35,10 +35,13 @@ static const char SQL_ACK[] =
  * not parse fails the cast (22P02), wrong field types fail in handle
  * (22023/22004).  The message_id is the message's own, else the stream
  * entry's ($2), else none: pub/sub has no ids, and a message repeated on
- * purpose must run again.  A message whose id was handled before runs
- * nothing, so its transaction gets no transaction id: the last column
- * tells a skipped duplicate from an execution (read after handle ran: the
- * CTE is materialized first).
+ * purpose must run again.  A message with an id asks handle to report
+ * whether it was a duplicate ("report_duplicate"): the node that owns the
+ * inbox says so, directly or behind a router (whose gates give every
+ * transaction a transaction id, so the relay's own transaction cannot
+ * tell).  An extension without that answer leaves the field out; then,
+ * directly connected, a transaction that got no transaction id ran
+ * nothing (read after handle ran: the CTE is materialized first).
  */
 static const char SQL_HANDLE[] =
 	"WITH h AS MATERIALIZED ("
@@ -55,15 +58,18 @@ static const char SQL_HANDLE[] =
 	"                 'ref', s.m -> 'batchref',"
 	"                 'qty', s.m -> 'qty')"
 	"             || CASE WHEN s.id IS NULL THEN '{}'::jsonb"
-	"                     ELSE pg_catalog.jsonb_build_object('message_id', s.id) END)::text"
-	"         END AS result"
+	"                     ELSE pg_catalog.jsonb_build_object('message_id', s.id,"
+	"                                                        'report_duplicate', true) END)"
+	"         END AS answer"
 	"    FROM (SELECT r.m,"
 	"                 COALESCE(NULLIF(r.m -> 'message_id', 'null'::jsonb),"
 	"                          pg_catalog.to_jsonb($2::text)) AS id"
 	"            FROM (SELECT $1::jsonb AS m) AS r) AS s)"
-	"SELECT h.problem, h.id, h.result,"
-	"       h.id IS NOT NULL AND h.result IS NOT NULL"
-	"       AND pg_catalog.pg_current_xact_id_if_assigned() IS NULL"
+	"SELECT h.problem, h.id, (h.answer - 'duplicate')::text,"
+	"       h.id IS NOT NULL AND h.answer IS NOT NULL"
+	"       AND CASE WHEN pg_catalog.jsonb_typeof(h.answer -> 'duplicate') = 'boolean'"
+	"                THEN (h.answer ->> 'duplicate')::boolean"
+	"                ELSE pg_catalog.pg_current_xact_id_if_assigned() IS NULL END"
 	"  FROM h";
 
 void
