@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -263,6 +265,57 @@ lost(pg_side *pg, const char *why)
 }
 
 /*
+ * Ask the server to cancel the query in hand, without waiting for it.
+ * Closing the connection is not enough: a backend that waits (for a row
+ * lock, say) notices that its client left only when its statement ends,
+ * and until then it holds its place in the lock queue.  libpq 15's
+ * PQcancel blocks (its connect has no timeout), and the relay may be about
+ * to exit after a stop signal, so a detached grandchild sends the request:
+ * the relay neither waits on an unreachable server nor leaves a zombie,
+ * and the request goes out even when the relay stops right away.
+ */
+static void
+cancel_query(PGconn *conn)
+{
+	PGcancel   *cancel = PQgetCancel(conn);
+	pid_t		child;
+
+	if (cancel == NULL)
+		return;
+	fflush(stderr);
+	child = fork();
+	if (child == 0)
+	{
+		if (fork() == 0)
+		{
+			char		errbuf[256];
+			char		line[256];
+			sigset_t	none;
+
+			/* none of the relay's sockets, its signals as by default */
+			close_range(3, ~0U, 0);
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGINT, SIG_DFL);
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			if (!PQcancel(cancel, errbuf, sizeof errbuf))
+			{
+				one_line(errbuf, line, sizeof line);
+				log_warn("postgres: could not cancel the abandoned query: %s", line);
+			}
+			_exit(0);
+		}
+		_exit(0);
+	}
+	if (child < 0)
+		log_warn("postgres: could not cancel the abandoned query: fork: %s", strerror(errno));
+	else
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+	PQfreeCancel(cancel);
+}
+
+/*
  * Run a query and wait for its result at most --pg-timeout seconds, with
  * the stop signals let through: a frozen backend or a silent network must
  * neither hang the relay nor keep it from stopping.  NULL with pg->conn
@@ -309,10 +362,12 @@ exec_wait(pg_side *pg, const char *sql, int nparams, const char *const *params)
 		if (now >= until)
 		{
 			if (until == stop_deadline)
-				snprintf(why, sizeof why, "no answer within %.0fs of the stop signal; giving the connection up",
+				snprintf(why, sizeof why, "no answer within %.0fs of the stop signal; query cancelled, connection given up",
 						 PG_STOP_GRACE_S);
 			else
-				snprintf(why, sizeof why, "no answer within %gs (--pg-timeout)", pg->cfg->pg_timeout);
+				snprintf(why, sizeof why, "no answer within %gs (--pg-timeout); query cancelled", pg->cfg->pg_timeout);
+			/* the backend must not go on (or wait on) for nobody */
+			cancel_query(conn);
 			lost(pg, why);
 			return NULL;
 		}
