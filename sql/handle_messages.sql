@@ -106,6 +106,57 @@ SELECT allocation.handle('{"type": "Allocate", "orderid": "HM-o8", "sku": "HM-DE
 EXECUTE hm_events('HM-DESK');
 
 ------------------------------------------------------------------------
+-- report_duplicate: the answer says whether the message ran now
+------------------------------------------------------------------------
+
+-- Generated over the four message types: each message (an id of its own)
+-- is sent three times with "report_duplicate": true, then once without.
+-- The first answer is the plain result with duplicate false, each repeat
+-- the same result with duplicate true, and the repeat without the field
+-- is exactly the plain first result (the inbox keeps no flag).
+CREATE TEMP TABLE hm_rd (type text, n integer, answer jsonb);
+DO $$
+DECLARE
+	m jsonb;
+BEGIN
+	FOR m IN SELECT x FROM pg_catalog.jsonb_array_elements('[
+		{"type": "CreateBatch", "ref": "HM-RD1", "sku": "HM-RD", "qty": 5},
+		{"type": "Allocate", "orderid": "HM-rd-o1", "sku": "HM-RD", "qty": 2},
+		{"type": "ChangeBatchQuantity", "ref": "HM-RD1", "qty": 4},
+		{"type": "Deallocate", "orderid": "HM-rd-o1", "sku": "HM-RD"}]'::jsonb) AS x
+	LOOP
+		m := m || pg_catalog.jsonb_build_object('message_id', 'hm-rd-' || (m->>'type'));
+		FOR n IN 1..3 LOOP
+			INSERT INTO hm_rd VALUES (m->>'type', n,
+				allocation.handle(m || '{"report_duplicate": true}'));
+		END LOOP;
+		INSERT INTO hm_rd VALUES (m->>'type', 4, allocation.handle(m));
+	END LOOP;
+END
+$$;
+SELECT type,
+       pg_catalog.string_agg(COALESCE(answer->>'duplicate', '-'), ' ' ORDER BY n) AS duplicate,
+       pg_catalog.count(DISTINCT answer - 'duplicate') = 1 AS one_result,
+       pg_catalog.bool_and(n < 4 OR NOT answer ? 'duplicate') AS plain_without_field
+  FROM hm_rd GROUP BY type ORDER BY type;
+SELECT type, answer FROM hm_rd WHERE n = 4 ORDER BY type;
+-- each ran once: one event of each kind
+EXECUTE hm_events('HM-RD');
+
+-- without a message_id nothing is a duplicate: both run, both say so
+SELECT allocation.handle('{"type": "ChangeBatchQuantity", "ref": "HM-RD1", "qty": 3, "report_duplicate": true}');
+SELECT allocation.handle('{"type": "ChangeBatchQuantity", "ref": "HM-RD1", "qty": 3, "report_duplicate": true}');
+-- false and null ask for nothing
+SELECT allocation.handle('{"type": "ChangeBatchQuantity", "ref": "HM-RD1", "qty": 3, "report_duplicate": false}');
+SELECT allocation.handle('{"type": "ChangeBatchQuantity", "ref": "HM-RD1", "qty": 3, "report_duplicate": null}');
+-- anything but a boolean is malformed (22023), and runs nothing
+SELECT allocation.handle('{"type": "ChangeBatchQuantity", "ref": "HM-RD1", "qty": 9, "report_duplicate": "yes"}');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT allocation.handle('{"type": "ChangeBatchQuantity", "ref": "HM-RD1", "qty": 9, "report_duplicate": 1}');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT purchased = 3 AS unchanged FROM allocation.stock WHERE reference = 'HM-RD1';
+
+------------------------------------------------------------------------
 -- Malformed messages: 22023 naming what is wrong; nothing runs
 ------------------------------------------------------------------------
 SELECT count(*) AS events_before FROM allocation.outbox WHERE aggregateid LIKE 'HM-%' \gset

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -35,10 +37,13 @@ static const char SQL_ACK[] =
  * not parse fails the cast (22P02), wrong field types fail in handle
  * (22023/22004).  The message_id is the message's own, else the stream
  * entry's ($2), else none: pub/sub has no ids, and a message repeated on
- * purpose must run again.  A message whose id was handled before runs
- * nothing, so its transaction gets no transaction id: the last column
- * tells a skipped duplicate from an execution (read after handle ran: the
- * CTE is materialized first).
+ * purpose must run again.  A message with an id asks handle to report
+ * whether it was a duplicate ("report_duplicate"): the node that owns the
+ * inbox says so, directly or behind a router (whose gates give every
+ * transaction a transaction id, so the relay's own transaction cannot
+ * tell).  An extension without that answer leaves the field out; then,
+ * directly connected, a transaction that got no transaction id ran
+ * nothing (read after handle ran: the CTE is materialized first).
  */
 static const char SQL_HANDLE[] =
 	"WITH h AS MATERIALIZED ("
@@ -55,15 +60,18 @@ static const char SQL_HANDLE[] =
 	"                 'ref', s.m -> 'batchref',"
 	"                 'qty', s.m -> 'qty')"
 	"             || CASE WHEN s.id IS NULL THEN '{}'::jsonb"
-	"                     ELSE pg_catalog.jsonb_build_object('message_id', s.id) END)::text"
-	"         END AS result"
+	"                     ELSE pg_catalog.jsonb_build_object('message_id', s.id,"
+	"                                                        'report_duplicate', true) END)"
+	"         END AS answer"
 	"    FROM (SELECT r.m,"
 	"                 COALESCE(NULLIF(r.m -> 'message_id', 'null'::jsonb),"
 	"                          pg_catalog.to_jsonb($2::text)) AS id"
 	"            FROM (SELECT $1::jsonb AS m) AS r) AS s)"
-	"SELECT h.problem, h.id, h.result,"
-	"       h.id IS NOT NULL AND h.result IS NOT NULL"
-	"       AND pg_catalog.pg_current_xact_id_if_assigned() IS NULL"
+	"SELECT h.problem, h.id, (h.answer - 'duplicate')::text,"
+	"       h.id IS NOT NULL AND h.answer IS NOT NULL"
+	"       AND CASE WHEN pg_catalog.jsonb_typeof(h.answer -> 'duplicate') = 'boolean'"
+	"                THEN (h.answer ->> 'duplicate')::boolean"
+	"                ELSE pg_catalog.pg_current_xact_id_if_assigned() IS NULL END"
 	"  FROM h";
 
 void
@@ -257,6 +265,57 @@ lost(pg_side *pg, const char *why)
 }
 
 /*
+ * Ask the server to cancel the query in hand, without waiting for it.
+ * Closing the connection is not enough: a backend that waits (for a row
+ * lock, say) notices that its client left only when its statement ends,
+ * and until then it holds its place in the lock queue.  libpq 15's
+ * PQcancel blocks (its connect has no timeout), and the relay may be about
+ * to exit after a stop signal, so a detached grandchild sends the request:
+ * the relay neither waits on an unreachable server nor leaves a zombie,
+ * and the request goes out even when the relay stops right away.
+ */
+static void
+cancel_query(PGconn *conn)
+{
+	PGcancel   *cancel = PQgetCancel(conn);
+	pid_t		child;
+
+	if (cancel == NULL)
+		return;
+	fflush(stderr);
+	child = fork();
+	if (child == 0)
+	{
+		if (fork() == 0)
+		{
+			char		errbuf[256];
+			char		line[256];
+			sigset_t	none;
+
+			/* none of the relay's sockets, its signals as by default */
+			close_range(3, ~0U, 0);
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGINT, SIG_DFL);
+			sigemptyset(&none);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			if (!PQcancel(cancel, errbuf, sizeof errbuf))
+			{
+				one_line(errbuf, line, sizeof line);
+				log_warn("postgres: could not cancel the abandoned query: %s", line);
+			}
+			_exit(0);
+		}
+		_exit(0);
+	}
+	if (child < 0)
+		log_warn("postgres: could not cancel the abandoned query: fork: %s", strerror(errno));
+	else
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+	PQfreeCancel(cancel);
+}
+
+/*
  * Run a query and wait for its result at most --pg-timeout seconds, with
  * the stop signals let through: a frozen backend or a silent network must
  * neither hang the relay nor keep it from stopping.  NULL with pg->conn
@@ -303,10 +362,12 @@ exec_wait(pg_side *pg, const char *sql, int nparams, const char *const *params)
 		if (now >= until)
 		{
 			if (until == stop_deadline)
-				snprintf(why, sizeof why, "no answer within %.0fs of the stop signal; giving the connection up",
+				snprintf(why, sizeof why, "no answer within %.0fs of the stop signal; query cancelled, connection given up",
 						 PG_STOP_GRACE_S);
 			else
-				snprintf(why, sizeof why, "no answer within %gs (--pg-timeout)", pg->cfg->pg_timeout);
+				snprintf(why, sizeof why, "no answer within %gs (--pg-timeout); query cancelled", pg->cfg->pg_timeout);
+			/* the backend must not go on (or wait on) for nobody */
+			cancel_query(conn);
 			lost(pg, why);
 			return NULL;
 		}

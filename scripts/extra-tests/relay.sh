@@ -42,7 +42,10 @@
 #             the extension dropped and created again under the relay: its
 #             new events (a new token) still arrive; a relay that connects
 #             while the first event's transaction is open (its read of the
-#             prefix waits) still stops on SIGTERM
+#             prefix waits) still stops on SIGTERM, gives the read up
+#             after --pg-timeout, and either way cancels it (no backend
+#             of it left waiting on the lock); once the transaction
+#             commits it connects and publishes
 #   streams   commands from a stream (consumer group, XACK after commit,
 #             a repeated message_id runs once, a malformed entry is skipped
 #             and acknowledged); the relay killed with SIGKILL again and
@@ -1076,23 +1079,37 @@ sql postgres "SELECT count(pg_drop_replication_slot('relay_test_wal_re')) FROM p
 # event is still being written (the token drawn by a transaction that has
 # not ended: an application session idle in transaction), that read waits
 # for the transaction. The relay must stay in control meanwhile: SIGTERM
-# stops it (as with a frozen backend, streams section). The slot exists
-# already, so that nothing else of the connection waits.
+# stops it (as with a frozen backend, streams section), and --pg-timeout
+# gives the read up. Either way the read is cancelled on the server: a
+# backend left waiting would keep its place in the lock queue for nobody
+# until the transaction ends. Once the transaction commits, the relay
+# reads the prefix and publishes. The slot exists already, so that nothing
+# else of the connection waits.
 DB_HOLD=allocation_relay_wal_hold
 HLOG=$WORK/relay-wal-hold.log
+HRELEASE=$WORK/wal-hold-release
 new_db "$DB_HOLD" >/dev/null || exit 1
 sql "$DB_HOLD" "CREATE PUBLICATION allocation_events" >/dev/null
 sql "$DB_HOLD" "SELECT allocation.add_batch('WH-b1', 'WH-SKU', 10)" >/dev/null
 sql "$DB_HOLD" "SELECT 1 FROM pg_create_logical_replication_slot('relay_test_wal_hold', 'pgoutput')" >/dev/null
 "${PSQL[@]}" -d postgres -c "ALTER DATABASE $DB_HOLD SET allocation.outbox_mode = 'wal'" >/dev/null
-{ printf "BEGIN;\nSELECT allocation.allocate('WH-order', 'WH-SKU', 1);\n"; sleep 20; } |
-	"${PSQL[@]}" -d "$DB_HOLD" >/dev/null 2>&1 &
+# the holder commits when $HRELEASE appears (at the latest after 60 s)
+{
+	printf "BEGIN;\nSELECT allocation.allocate('WH-order', 'WH-SKU', 1);\n"
+	for _i in $(seq 1 600); do [ -e "$HRELEASE" ] && break; sleep 0.1; done
+	printf "COMMIT;\n"
+} | "${PSQL[@]}" -d "$DB_HOLD" >/dev/null 2>&1 &
 HOLD_PID=$!
 GEN_PIDS+=("$HOLD_PID")
 wait_until 5 sql_is "$DB_HOLD" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB_HOLD' AND state = 'idle in transaction'" 1
+# the backends that wait for the prefix (the relay's role: one at most)
+prefix_waiters() {
+	sql "$DB_HOLD" "SELECT coalesce(string_agg(pid::text, ' ' ORDER BY pid), '') FROM pg_stat_activity
+	  WHERE usename = '$ROLE_WAL' AND query LIKE '%wal_message_prefix%' AND wait_event_type = 'Lock'"
+}
 start_relay "$HLOG" --dsn "dbname=$DB_HOLD user=$ROLE_WAL" --mode pubsub --source wal --slot relay_test_wal_hold --no-inbound --pg-timeout 2
 check "wal hold: the relay's read of the prefix waits for the first event's transaction" \
-	wait_until 5 sql_is "$DB_HOLD" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%wal_message_prefix%' AND wait_event_type = 'Lock'" 1
+	wait_until 5 sh -c "[ -n \"\$(\"$PG_BINDIR/psql\" -X -At -d $DB_HOLD -c \"SELECT 1 FROM pg_stat_activity WHERE usename = '$ROLE_WAL' AND query LIKE '%wal_message_prefix%' AND wait_event_type = 'Lock'\")\" ]"
 kill -TERM "$RELAY_PID"
 stopped=no
 for _i in $(seq 1 80); do
@@ -1100,6 +1117,28 @@ for _i in $(seq 1 80); do
 	sleep 0.1
 done
 is "$stopped" yes "wal hold: SIGTERM while the relay waits for the prefix: it stops within 8 s"
+stop "$RELAY_PID"
+RELAY_PID=
+check "wal hold: ... and its read is cancelled: no backend of it waits for the lock 2 s later" \
+	wait_until 2 sh -c "[ -z \"\$(\"$PG_BINDIR/psql\" -X -At -d $DB_HOLD -c \"SELECT 1 FROM pg_stat_activity WHERE usename = '$ROLE_WAL' AND query LIKE '%wal_message_prefix%' AND wait_event_type = 'Lock'\")\" ]"
+# --pg-timeout: the waiting backend of the attempt that timed out ends
+# (the next attempt's backend, another pid, may wait meanwhile)
+# (a backend the stopped relay left behind is not this relay's: left out)
+left=$(prefix_waiters)
+start_relay "$HLOG" --dsn "dbname=$DB_HOLD user=$ROLE_WAL" --mode pubsub --source wal --slot relay_test_wal_hold --no-inbound --pg-timeout 2
+wait_until 5 sh -c "[ \"\$(\"$PG_BINDIR/psql\" -X -At -d $DB_HOLD -c \"SELECT count(*) FROM pg_stat_activity WHERE usename = '$ROLE_WAL' AND query LIKE '%wal_message_prefix%' AND wait_event_type = 'Lock'\")\" -gt $(wc -w <<< "$left") ]"
+first=$(for p in $(prefix_waiters); do grep -qxF "$p" <<< "$(tr ' ' '\n' <<< "$left")" || echo "$p"; done)
+timeouts=$(log_count "$HLOG" "no answer within 2s (--pg-timeout)")
+check "wal hold: the read of the prefix is given up after --pg-timeout" \
+	wait_until 5 sh -c "[ \$(grep -cF 'no answer within 2s (--pg-timeout)' '$HLOG') -gt $timeouts ]"
+check "wal hold: ... and cancelled: its backend (${first:-none found}) waits no more 2 s later" \
+	wait_until 2 sh -c "[ -n '$first' ] && ! \"$PG_BINDIR/psql\" -X -At -d $DB_HOLD -c \"SELECT pid FROM pg_stat_activity\" | grep -qxF '$first'"
+connected=$(log_count "$HLOG" "wal: connected")
+touch "$HRELEASE"
+check "wal hold: once the transaction commits, the same relay reads the prefix and connects" \
+	wait_until 10 sh -c "[ \$(grep -cF 'wal: connected' '$HLOG') -gt $connected ]"
+check "wal hold: ... and publishes the transaction's event" \
+	wait_until 10 sh -c "grep -qF '\"orderid\": \"WH-order\"' '$WORK/pubsub.out'"
 stop "$RELAY_PID"
 RELAY_PID=
 stop "$HOLD_PID"

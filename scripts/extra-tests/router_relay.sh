@@ -27,6 +27,9 @@
 #             batch, acknowledged) and, in pub/sub mode, a command run on
 #             the old node during the pause and lost by the move; the test
 #             requires that it loses some (so that it can fail)
+#   duplicates (both modes) messages sent three times with one message_id
+#             each run once on their node, and the router's relay logs
+#             the repeats as skipped duplicates, not as executed
 #
 # ROUTER_RELAY_TOPOLOGY=old runs the strict checks against the old
 # topology instead (they fail: the way to see this test fail).
@@ -409,11 +412,54 @@ run_move() {
 	printf '%s\n' "$bad" > "$WORK/lost"
 }
 
+# --- a repeated message_id through the router: run once, logged as skipped -------------
+
+# run_duplicates MODE N: N batches (both nodes); each gets one command with
+# a message_id of its own, sent three times (the repeats with another
+# quantity).  The node runs the first and skips the repeats; the router's
+# relay must log exactly that: N executed, 2N "skipped a duplicate" naming
+# the ids.  Its own transaction cannot tell (the router's gates give it a
+# transaction id either way): the node's answer must.
+run_duplicates() {
+	local mode=$1 n=$2 i rep log bad=0 got
+	PHASE=duplicates-$mode
+	fresh_cluster || return 1
+	for i in $(seq 1 "$n"); do
+		sql "$ROUTER" "SELECT allocation.add_batch('d-$mode-$i', 'DUP-$mode-$i', 100)" >/dev/null || return 1
+	done
+	start_topology new "$mode" || { not_ok "duplicates/$mode: the relays started"; stop_relays; return 1; }
+	for rep in 0 1 2; do
+		for i in $(seq 1 "$n"); do
+			send "$mode" "{\"batchref\": \"d-$mode-$i\", \"qty\": $((40 + i + rep)), \"message_id\": \"rr-dup-$mode-$i\"}"
+		done
+	done
+	log=$WORK/$PHASE-router.log
+	wait_until 20 sh -c "[ \$(grep -cE 'inbound: (ChangeBatchQuantity \\{|skipped)' '$log') -ge $((3 * n)) ]"
+	sleep 0.5
+	for i in $(seq 1 "$n"); do
+		got=$(qty_events "$(node_of_batch "d-$mode-$i")" "d-$mode-$i")
+		[ "$got" = "$((40 + i))" ] || { bad=$((bad + 1)); echo "#   d-$mode-$i: quantities ${got:-none}, want $((40 + i))"; }
+	done
+	is "$bad" 0 "duplicates/$mode: each of $n messages sent three times ran once, with its first quantity, on its node"
+	is "$(log_count "$log" 'inbound: ChangeBatchQuantity {')/$(log_count "$log" 'inbound: skipped a duplicate')" "$n/$((2 * n))" \
+		"duplicates/$mode: the router's relay logged $n executed and $((2 * n)) skipped duplicates"
+	bad=0
+	for i in $(seq 1 "$n"); do
+		[ "$(grep -F 'skipped a duplicate' "$log" | grep -cF "message_id rr-dup-$mode-$i ")" = 2 ] || bad=$((bad + 1))
+		[ "$(grep -F 'inbound: ChangeBatchQuantity {' "$log" | grep -cF "\"message_id\": \"rr-dup-$mode-$i\"")" = 1 ] || bad=$((bad + 1))
+	done
+	is "$bad" 0 "duplicates/$mode: each id executed once and skipped twice in the log"
+	stop_relays
+	echo "# duplicates/$mode [$(elapsed) s]" >&2
+}
+
 echo "# the topology of router/README.md"
 run_commands new streams 12; new_streams=$(cat "$WORK/lost")
 run_commands new pubsub 12; new_pubsub=$(cat "$WORK/lost")
 run_move new pubsub; new_move_pubsub=$(cat "$WORK/lost")
 run_move new streams; new_move_streams=$(cat "$WORK/lost")
+run_duplicates streams 6
+run_duplicates pubsub 6
 
 echo "# the topology it replaces: every node's relay also takes commands"
 run_commands old streams 12; old_streams=$(cat "$WORK/lost")

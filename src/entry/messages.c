@@ -32,6 +32,12 @@
  *	6) Rights: the command's role is checked before the inbox is read, so
  *	   a repeated message never tells its result to a role that could not
  *	   have run it.
+ *	7) "report_duplicate": true asks for a "duplicate" boolean beside the
+ *	   result (true: handled before, nothing ran now).  The inbox keeps
+ *	   the plain result, so a repeat without the field still returns the
+ *	   first result exactly.  A receiver such as the relay needs this
+ *	   answer from the node itself: whether its own transaction took a
+ *	   transaction id says nothing once a router stands in between.
  *
  * src/entry/messages.c
  *
@@ -70,6 +76,7 @@ typedef struct message
 	message_type type;
 	const char *type_name;
 	Jsonb	   *message_id;		/* a jsonb string or integer, or NULL */
+	bool		report_duplicate;	/* answer with "duplicate" (note 7) */
 	char	   *orderid;
 	char	   *sku;
 	char	   *ref;
@@ -252,6 +259,19 @@ message_id_field(Jsonb *jb)
 	return JsonbValueToJsonb(&id);
 }
 
+/* The optional "report_duplicate": a boolean; null or absent is false. */
+static bool
+report_duplicate_field(Jsonb *jb)
+{
+	JsonbValue *v = field(jb, "report_duplicate");
+
+	if (v == NULL || v->type == jbvNull)
+		return false;
+	if (v->type != jbvBool)
+		malformed("must be a boolean", "report_duplicate");
+	return v->val.boolean;
+}
+
 static void
 parse_message(Jsonb *jb, message *msg)
 {
@@ -308,6 +328,7 @@ parse_message(Jsonb *jb, message *msg)
 				 errhint("Known types: Allocate, CreateBatch, ChangeBatchQuantity, Deallocate.")));
 
 	msg->message_id = message_id_field(jb);
+	msg->report_duplicate = report_duplicate_field(jb);
 }
 
 /* The role a message's command needs. */
@@ -406,6 +427,24 @@ inbox_store(const message *msg, Oid sender, Jsonb *result)
 	al_pg_end(&s);
 }
 
+/*
+ * The answer to a message: its result, with "duplicate" beside it when the
+ * message asked for it (note 7).
+ */
+static Jsonb *
+answer(const message *msg, Jsonb *result, bool duplicate)
+{
+	Datum		flag;
+
+	if (!msg->report_duplicate)
+		return result;
+	flag = DirectFunctionCall1(jsonb_in,
+							   CStringGetDatum(duplicate ? "{\"duplicate\": true}"
+											   : "{\"duplicate\": false}"));
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+											  JsonbPGetDatum(result), flag));
+}
+
 /* handle(message jsonb) RETURNS jsonb */
 Datum
 allocation_handle(PG_FUNCTION_ARGS)
@@ -425,11 +464,11 @@ allocation_handle(PG_FUNCTION_ARGS)
 	if (msg.message_id)
 	{
 		result = inbox_claim(&msg, sender, jb);
-		if (result != NULL)
-			PG_RETURN_JSONB_P(result);	/* handled before: not again */
+		if (result != NULL)		/* handled before: not again */
+			PG_RETURN_JSONB_P(answer(&msg, result, true));
 	}
 	result = execute(&msg);
 	if (msg.message_id)
 		inbox_store(&msg, sender, result);
-	PG_RETURN_JSONB_P(result);
+	PG_RETURN_JSONB_P(answer(&msg, result, false));
 }
