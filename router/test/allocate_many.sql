@@ -110,3 +110,11 @@ SELECT pg_temp.is(pg_catalog.string_agg(f.funcname || '=' || f.calls, ' ' ORDER 
 					  'gate', 'gate_read', 'gate_all', 'gate_read_all', 'gate_lines')
    AND f.calls > 2;
 COMMIT;
+
+-- The order tracking integration catches up with the events of the calls
+-- above, so that what runs after this file (router.sh's partition move)
+-- finds no more than its own backlog.
+SELECT pg_temp.is(allocation.sync_order_tracking('order_tracking', 100000) >= 0, true,
+				  'the order tracking integration caught up with the events of these calls');
+SELECT pg_temp.is((SELECT pg_catalog.count(*) FROM allocation.read_events('order_tracking', 100000)), 0::bigint,
+				  'no event left for the order tracking integration');
