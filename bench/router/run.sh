@@ -9,7 +9,9 @@
 #   1. the cost of the router per call: one client, the same command
 #      straight on a node and through a router of 4 nodes;
 #   2. throughput of N clients: one node directly, a router in front of
-#      the same single node (16 partitions on it), a router of 4 nodes.
+#      the same single node (16 partitions on it), a router of 4 nodes;
+#   3. one allocate_many of 10,000 lines (64 SKUs) on one node and through
+#      a router of 4 nodes (psql's \timing of the call).
 #
 # Every figure is given with synchronous_commit = off on the nodes (what
 # the router itself costs: no WAL flush hides it) and, for allocate, with
@@ -92,6 +94,18 @@ bench() {
 	grep -q '^number of failed transactions: 0 ' <<< "$out" || { printf '%s\n' "$out" >&2; die "pgbench saw errors on $1"; }
 	R[$key]="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<< "$out") $(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' <<< "$out")"
 }
+# many KEY DB: R[KEY] = "lines/s ms" of one allocate_many of MANY_LINES
+# new lines over the 64 SKUs, timed by psql
+MANY_LINES=10000
+many() {
+	local ms
+	RUN=$((RUN + 1))
+	ms=$("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d "$2" -c '\timing on' -c "SELECT count(*) FROM allocation.allocate_many(ARRAY(
+			SELECT ROW('mb-$RUN-' || g, 'BS-' || (1 + g % 64), 1)::allocation.order_line
+			  FROM generate_series(1, $MANY_LINES) g))" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+	[ -n "$ms" ] || die "allocate_many of $MANY_LINES lines failed on $2"
+	R[$1]="$(awk -v n="$MANY_LINES" -v ms="$ms" 'BEGIN { printf "%.0f", n / ms * 1000 }') $ms"
+}
 fmt() { awk -v t="$1" -v l="$2" 'BEGIN { printf "%.0f tps, %.3f ms", t, l }'; }
 # median KEY: the run of median latency among KEY.1 .. KEY.ROUNDS
 median() {
@@ -113,6 +127,9 @@ for i in $(seq 1 "$ROUNDS"); do
 	SRC=$SRC_R bench r_router.$i rb_router4 1 allocations.sql
 	bench c_direct.$i rb_single 1 change_quantity.sql
 	bench c_router.$i rb_router4 1 change_quantity.sql
+	log "round $i/$ROUNDS: allocate_many of $MANY_LINES lines, synchronous_commit = off"
+	many m_direct.$i rb_single
+	many m_router.$i rb_router4
 	log "round $i/$ROUNDS: latency, 1 client, synchronous_commit = on"
 	set_sync on
 	bench a_direct_on.$i rb_single 1 allocate.sql
@@ -125,7 +142,7 @@ for i in $(seq 1 "$ROUNDS"); do
 		bench t_router4_$mode.$i rb_router4 "$CLIENTS" allocate.sql
 	done
 done
-for k in a_direct_off a_router_off r_direct r_router c_direct c_router a_direct_on a_router_on \
+for k in a_direct_off a_router_off r_direct r_router c_direct c_router m_direct m_router a_direct_on a_router_on \
 		t_direct_off t_router1_off t_router4_off t_direct_on t_router1_on t_router4_on; do
 	R[$k]=$(median "$k")
 done
@@ -151,6 +168,13 @@ row() { local k=$1; fmt ${R[$k]}; }
 	echo "| \`allocate\` | on | $(row a_direct_on) | $(row a_router_on) | $(us "${R[a_direct_on]#* }" "${R[a_router_on]#* }") µs |"
 	echo "| \`allocations(orderid)\` (router: all 4 nodes) | - | $(row r_direct) | $(row r_router) | $(us "${R[r_direct]#* }" "${R[r_router]#* }") µs |"
 	echo "| \`change_batch_quantity\` (router: all 4 nodes) | off | $(row c_direct) | $(row c_router) | $(us "${R[c_direct]#* }" "${R[c_router]#* }") µs |"
+	echo
+	echo "## allocate_many of $MANY_LINES lines over 64 SKUs (synchronous_commit = off)"
+	echo
+	echo "| set-up | one call | lines per second |"
+	echo "| --- | --- | --- |"
+	echo "| one node, direct | ${R[m_direct]#* } ms | ${R[m_direct]%% *} |"
+	echo "| router of 4 nodes | ${R[m_router]#* } ms | ${R[m_router]%% *} |"
 	echo
 	echo "## Throughput of allocate, $CLIENTS clients, 64 SKUs"
 	echo

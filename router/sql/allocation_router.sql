@@ -286,13 +286,17 @@ AS $$
 $$;
 
 -- gate_lines(lines): the gates of the partitions of the lines' SKUs.
+-- Each partition once, whatever the number of lines, and the mask read
+-- once (key_partition would read it per line).
 CREATE FUNCTION allocation_router.gate_lines(lines allocation.order_line[])
 RETURNS text
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.lock_partitions(
-		ARRAY(SELECT allocation_router.key_partition(l.sku) FROM pg_catalog.unnest($1) l))
+	SELECT allocation_router.lock_partitions(ARRAY(
+		SELECT DISTINCT CASE WHEN l.sku IS NULL THEN 0
+							 ELSE allocation.shard_key(l.sku) OPERATOR(pg_catalog.&) m.mask END
+		  FROM (SELECT allocation_router.mask() AS mask) m, pg_catalog.unnest($1) l))
 $$;
 
 -- gate_message(message): the gate of the message's SKU; every gate for a
@@ -669,12 +673,35 @@ $$;
 
 -- allocate_many: each node gets its own lines (PL/Proxy SPLIT).
 
+-- line_hash(line): PL/Proxy's SPLIT calls it once per line, so it does
+-- the least a RUN ON hash must: its partition's gate and the hash, one
+-- shard_key.  The call's CLUSTER clause (gate_lines) took every line's
+-- gate and checked the routing already, so the gate here is taken again
+-- at no cost, and the routing check (sync_routing) is left out; called
+-- by itself, it still waits for a pause of its partition.  SECURITY
+-- DEFINER, like the gate functions, to lock the gate's row.
 CREATE FUNCTION allocation_router.line_hash(line allocation.order_line)
 RETURNS integer
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.key_hash(($1).sku)
+DECLARE
+	h		integer := CASE WHEN line.sku IS NULL THEN 0 ELSE allocation.shard_key(line.sku) END;
+	part	integer;
+BEGIN
+	IF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'on'::text THEN
+		LOCK TABLE allocation_router.partitions IN ROW EXCLUSIVE MODE;
+	ELSE
+		-- the mask as mask() reads it, in a variable: an index lookup
+		part := h OPERATOR(pg_catalog.&)
+				(pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass)
+				 OPERATOR(pg_catalog.&) 1023::bigint)::integer;
+		PERFORM FROM allocation_router.partitions p
+		  WHERE p.partition OPERATOR(pg_catalog.=) part
+		    FOR SHARE;
+	END IF;
+	RETURN h;
+END
 $$;
 
 CREATE FUNCTION allocation_router.allocate_many(lines allocation.order_line[])
@@ -988,13 +1015,33 @@ BEGIN
 	IF pg_catalog.cardinality(lines) = 0 THEN
 		RETURN;
 	END IF;
-	-- in the order of the lines, whatever node answered first
+	-- In the order of the lines, whatever node answered first: row k for
+	-- line k, as on a node.  A node answers its lines in their order, and
+	-- all lines of one SKU go to one node, so the j-th row of an (orderid,
+	-- sku) is the one of its j-th line.  Rows and lines are paired by
+	-- sorting both together (never a search of the lines per row: that
+	-- took time quadratic in the lines); "C" only makes the sort cheap,
+	-- the pairing is by equality, which every deterministic collation
+	-- shares.  A row without a line (none should exist) comes last.
 	RETURN QUERY
-	SELECT r.orderid, r.sku, r.batchref
-	  FROM allocation_router.allocate_many(lines) r
-	 ORDER BY (SELECT pg_catalog.min(u.i)
-				 FROM pg_catalog.unnest(lines) WITH ORDINALITY AS u(orderid, sku, qty, i)
-				WHERE u.orderid = r.orderid AND u.sku = r.sku);
+	SELECT x.orderid, x.sku, x.batchref
+	  FROM (SELECT y.orderid, y.sku, y.batchref, y.is_row,
+				   pg_catalog.min(y.line_no) OVER (PARTITION BY y.okey, y.skey, y.occurrence) AS line_no
+			  FROM (SELECT r.orderid, r.sku, r.batchref, true AS is_row, NULL::bigint AS line_no,
+						   r.orderid COLLATE pg_catalog."C" AS okey, r.sku COLLATE pg_catalog."C" AS skey,
+						   pg_catalog.row_number() OVER (PARTITION BY r.orderid COLLATE pg_catalog."C",
+																	  r.sku COLLATE pg_catalog."C"
+														 ORDER BY r.n) AS occurrence
+					  FROM allocation_router.allocate_many(lines) WITH ORDINALITY AS r(orderid, sku, batchref, n)
+					UNION ALL
+					SELECT u.orderid, u.sku, NULL, false, u.i,
+						   u.orderid COLLATE pg_catalog."C", u.sku COLLATE pg_catalog."C",
+						   pg_catalog.row_number() OVER (PARTITION BY u.orderid COLLATE pg_catalog."C",
+																	  u.sku COLLATE pg_catalog."C"
+														 ORDER BY u.i)
+					  FROM pg_catalog.unnest(lines) WITH ORDINALITY AS u(orderid, sku, qty, i)) y) x
+	 WHERE x.is_row
+	 ORDER BY x.line_no;
 END
 $$;
 COMMENT ON FUNCTION allocation.allocate_many(allocation.order_line[]) IS

@@ -11,6 +11,10 @@
 #      rules, queries merged from every node, every error with its
 #      SQLSTATE, messages, transaction semantics, order tracking across
 #      nodes, outbox consumers;
+#   3b. allocate_many (router/test/allocate_many.sql): generated line
+#      sets over 4 nodes come back in the order of their lines; one hash a
+#      line and the gates once per call (track_functions); its array read
+#      a bounded number of times, not once per row (auto_explain);
 #   4. roles and grants on the router;
 #   4b. trust between roles (generated where a class is concerned): shadows
 #      of every operator and function the router's bodies use, planted in
@@ -118,6 +122,35 @@ if ! q "$ROUTER" -f "$T/scenarios.sql" > "$WORK/scenarios.out" 2>&1; then
 	fail "a scenario failed (router/test/scenarios.sql)"
 fi
 step "scenarios: $(grep -c '^ok' "$WORK/scenarios.out") checks passed (router/test/scenarios.sql)"
+
+# --- 3b. allocate_many: the order of its rows, and its work per line ---------------------------
+
+if ! q "$ROUTER" -f "$T/allocate_many.sql" > "$WORK/allocate_many.out" 2>&1; then
+	grep -vE '^(ok|$)' "$WORK/allocate_many.out" | tail -n 15 >&2
+	fail "an allocate_many check failed (router/test/allocate_many.sql)"
+fi
+step "allocate_many: $(grep -c '^ok' "$WORK/allocate_many.out") checks passed (router/test/allocate_many.sql): $(sed -n 's/^ok - allocate_many: \([0-9]* generated line sets\).*/\1 in the order of their lines/p' "$WORK/allocate_many.out")"
+# Its array is read a bounded number of times, not once per row: the rows
+# that the plans of a call read from unnest(), counted with auto_explain
+# (nested statements, actual rows), stay within 4 per line.
+if [ ! -f "$("$PG_BINDIR/pg_config" --pkglibdir)/auto_explain.so" ]; then
+	step "allocate_many: plans not counted: auto_explain is not installed"
+else
+	AM_LINES=300
+	"${PSQL[@]}" -At -d "$ROUTER" -c "LOAD 'auto_explain'" -c 'SET auto_explain.log_min_duration = 0' \
+		-c 'SET auto_explain.log_analyze = on' -c 'SET auto_explain.log_timing = off' \
+		-c 'SET auto_explain.log_nested_statements = on' -c 'SET auto_explain.log_format = json' \
+		-c 'SET auto_explain.log_level = notice' \
+		-c "SELECT pg_catalog.count(*) FROM allocation.allocate_many(ARRAY(
+				SELECT ROW('am-plan-' || g, 'AMR-' || (1 + g % 24), 1)::allocation.order_line
+				  FROM pg_catalog.generate_series(1, $AM_LINES) g))" >"$WORK/am_rows" 2>"$WORK/am_plans"
+	[ "$(cat "$WORK/am_rows")" = "$AM_LINES" ] || fail "allocate_many of $AM_LINES lines gave $(cat "$WORK/am_rows") rows"
+	read -r am_plans am_unnest < <(python3 "$T/unnest_rows.py" < "$WORK/am_plans")
+	[ "$am_plans" -gt 0 ] || fail "allocate_many: auto_explain logged no plan"
+	[ "$am_unnest" -le $(( 4 * AM_LINES )) ] ||
+		fail "allocate_many of $AM_LINES lines read $am_unnest rows from unnest() in $am_plans plans (at most $(( 4 * AM_LINES )) expected: is the array searched once per row?)"
+	step "allocate_many: $AM_LINES lines read $am_unnest rows of their array in $am_plans plans (auto_explain): linear"
+fi
 
 # --- 4. roles and grants --------------------------------------------------------------
 
