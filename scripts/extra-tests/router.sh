@@ -11,6 +11,9 @@
 #      rules, queries merged from every node, every error with its
 #      SQLSTATE, messages, transaction semantics, order tracking across
 #      nodes, outbox consumers;
+#   3b. what a routed call costs the router, counted (router/test/cost.sh):
+#      once warm, no call parses more than its own statement, a PL/Proxy
+#      call runs the gates once, a session keeps its node connections;
 #   4. roles and grants on the router;
 #   4b. trust between roles (generated where a class is concerned): shadows
 #      of every operator and function the router's bodies use, planted in
@@ -118,6 +121,11 @@ if ! q "$ROUTER" -f "$T/scenarios.sql" > "$WORK/scenarios.out" 2>&1; then
 	fail "a scenario failed (router/test/scenarios.sql)"
 fi
 step "scenarios: $(grep -c '^ok' "$WORK/scenarios.out") checks passed (router/test/scenarios.sql)"
+
+# --- 3b. what a routed call costs the router, counted (router/test/cost.sh) ------------
+
+cost_out=$(PG_BINDIR=$PG_BINDIR bash "$T/cost.sh" "$ROUTER" RED-CHAIR 0 "$WORK") || fail "cost: $cost_out"
+step "cost: $(paste -sd';' <<< "$cost_out")"
 
 # --- 4. roles and grants --------------------------------------------------------------
 
