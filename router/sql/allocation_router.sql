@@ -189,25 +189,39 @@ BEGIN
 END
 $$;
 
+-- The functions a routed call runs on its way (the gates, the hashes,
+-- mask, key_partition, the public wrappers of routed calls) are PL/pgSQL,
+-- not SQL: a SQL function with a SET clause is never inlined, and its
+-- body is parsed and planned again each time the statement that calls it
+-- starts, which PL/Proxy's CLUSTER and RUN ON queries do on every call.
+-- PL/pgSQL keeps its plans for the session.  scripts/extra-tests/router.sh
+-- ("cost") checks that a routed call parses nothing once warm.
+
 -- mask(): partitions - 1 of the current definition.
 CREATE FUNCTION allocation_router.mask()
 RETURNS integer
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT (pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass)
-			OPERATOR(pg_catalog.&) 1023::bigint)::integer
+BEGIN
+	RETURN (pg_catalog.pg_sequence_last_value('allocation_router.routing'::regclass)
+			OPERATOR(pg_catalog.&) 1023::bigint)::integer;
+END
 $$;
 
 -- key_partition(key): the partition of a key (partition 0 for NULL: its
 -- node then reports the missing argument itself).
 CREATE FUNCTION allocation_router.key_partition(key text)
 RETURNS integer
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN $1 IS NULL THEN 0
-				ELSE allocation.shard_key($1) OPERATOR(pg_catalog.&) allocation_router.mask() END
+BEGIN
+	IF key IS NULL THEN
+		RETURN 0;
+	END IF;
+	RETURN allocation.shard_key(key) OPERATOR(pg_catalog.&) allocation_router.mask();
+END
 $$;
 
 -- lock_partitions(parts, reading): the gates of some partitions, in
@@ -249,40 +263,48 @@ $$;
 -- gate(key): the gate of the partition of a SKU or an order id.
 CREATE FUNCTION allocation_router.gate(key text)
 RETURNS text
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.lock_partitions(ARRAY[allocation_router.key_partition($1)])
+BEGIN
+	RETURN allocation_router.lock_partitions(ARRAY[allocation_router.key_partition(key)]);
+END
 $$;
 
 -- gate_all(): every partition's gate, for a call that asks every node or
 -- a whole node.
 CREATE FUNCTION allocation_router.gate_all()
 RETURNS text
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.lock_partitions(
-		ARRAY(SELECT pg_catalog.generate_series(0, allocation_router.mask())))
+BEGIN
+	RETURN allocation_router.lock_partitions(
+		ARRAY(SELECT pg_catalog.generate_series(0, allocation_router.mask())));
+END
 $$;
 
 -- gate_read(key), gate_read_all(): the same gates for calls that only
 -- read, which a READ ONLY transaction may make.
 CREATE FUNCTION allocation_router.gate_read(key text)
 RETURNS text
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.lock_partitions(ARRAY[allocation_router.key_partition($1)], true)
+BEGIN
+	RETURN allocation_router.lock_partitions(ARRAY[allocation_router.key_partition(key)], true);
+END
 $$;
 
 CREATE FUNCTION allocation_router.gate_read_all()
 RETURNS text
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.lock_partitions(
-		ARRAY(SELECT pg_catalog.generate_series(0, allocation_router.mask())), true)
+BEGIN
+	RETURN allocation_router.lock_partitions(
+		ARRAY(SELECT pg_catalog.generate_series(0, allocation_router.mask())), true);
+END
 $$;
 
 -- gate_lines(lines): the gates of the partitions of the lines' SKUs.
@@ -290,13 +312,15 @@ $$;
 -- once (key_partition would read it per line).
 CREATE FUNCTION allocation_router.gate_lines(lines allocation.order_line[])
 RETURNS text
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.lock_partitions(ARRAY(
+BEGIN
+	RETURN allocation_router.lock_partitions(ARRAY(
 		SELECT DISTINCT CASE WHEN l.sku IS NULL THEN 0
 							 ELSE allocation.shard_key(l.sku) OPERATOR(pg_catalog.&) m.mask END
-		  FROM (SELECT allocation_router.mask() AS mask) m, pg_catalog.unnest($1) l))
+		  FROM (SELECT allocation_router.mask() AS mask) m, pg_catalog.unnest(gate_lines.lines) l));
+END
 $$;
 
 -- gate_message(message): the gate of the message's SKU; every gate for a
@@ -304,23 +328,28 @@ $$;
 -- partition can be moving meanwhile).
 CREATE FUNCTION allocation_router.gate_message(message jsonb)
 RETURNS text
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT CASE WHEN pg_catalog.jsonb_typeof($1 OPERATOR(pg_catalog.->) 'sku'::text) OPERATOR(pg_catalog.=) 'string'::text
-				THEN allocation_router.gate($1 OPERATOR(pg_catalog.->>) 'sku'::text)
-				ELSE allocation_router.gate_all() END
+BEGIN
+	IF pg_catalog.jsonb_typeof(message OPERATOR(pg_catalog.->) 'sku'::text) OPERATOR(pg_catalog.=) 'string'::text THEN
+		RETURN allocation_router.gate(message OPERATOR(pg_catalog.->>) 'sku'::text);
+	END IF;
+	RETURN allocation_router.gate_all();
+END
 $$;
 
--- The RUN ON hashes: each takes its gate again (free when held already),
--- so that no hash can be computed outside a gate.
+-- The RUN ON hashes take no gate: PL/Proxy evaluates a function's CLUSTER
+-- clause (its gate, which covers every partition the hash can name)
+-- before its RUN ON clause, in every call, and each PL/Proxy function
+-- below has a gate in its CLUSTER clause.  Taking the gate a second time
+-- here changed nothing but doubled the gates' cost of every routed call.
 CREATE FUNCTION allocation_router.key_hash(key text)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_read(key);
 	RETURN CASE WHEN key IS NULL THEN 0 ELSE allocation.shard_key(key) END;
 END
 $$;
@@ -331,7 +360,6 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	PERFORM allocation_router.gate_read_all();
 	RETURN COALESCE(h, 0);
 END
 $$;
@@ -356,30 +384,36 @@ $$;
 
 CREATE FUNCTION allocation.cluster_partitions()
 RETURNS TABLE (partition integer, connstr text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+	RETURN QUERY
 	SELECT pg_catalog.substr(o.option_name, 2)::integer, o.option_value
 	  FROM pg_catalog.pg_foreign_server s,
 		   pg_catalog.pg_options_to_table(s.srvoptions) o
 	 WHERE s.srvname OPERATOR(pg_catalog.=) 'allocation_cluster'
 	   AND o.option_name OPERATOR(pg_catalog.~) '^p[0-9]+$'
-	 ORDER BY 1
+	 ORDER BY 1;
+END
 $$;
 COMMENT ON FUNCTION allocation.cluster_partitions() IS
 	'The partition map of the cluster: partition number and the connection string of its node.';
 
 CREATE FUNCTION allocation.nodes()
 RETURNS TABLE (node integer, connstr text, partitions integer[])
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+	RETURN QUERY
 	SELECT (pg_catalog.row_number() OVER (ORDER BY pg_catalog.min(c.partition)))::integer,
 		   c.connstr,
 		   pg_catalog.array_agg(c.partition ORDER BY c.partition)
 	  FROM allocation.cluster_partitions() c
 	 GROUP BY c.connstr
-	 ORDER BY 1
+	 ORDER BY 1;
+END
 $$;
 COMMENT ON FUNCTION allocation.nodes() IS
 	'One row a node of the cluster (a distinct connection string): a number, its connection string and its partitions.';
@@ -905,20 +939,24 @@ $$;
 
 CREATE FUNCTION allocation.allocate(orderid text, sku text, qty integer)
 RETURNS text
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.allocate($1, $2, $3)
+BEGIN
+	RETURN allocation_router.allocate($1, $2, $3);
+END
 $$;
 COMMENT ON FUNCTION allocation.allocate(text, text, integer) IS
 	'Router: allocate on the node of the SKU (commits there at once).';
 
 CREATE FUNCTION allocation.deallocate(orderid text, sku text)
 RETURNS text
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.deallocate($1, $2)
+BEGIN
+	RETURN allocation_router.deallocate($1, $2);
+END
 $$;
 COMMENT ON FUNCTION allocation.deallocate(text, text) IS
 	'Router: deallocate on the node of the SKU (commits there at once).';
@@ -1111,34 +1149,42 @@ COMMENT ON FUNCTION allocation.allocations(text) IS
 -- Order tracking: orders live on the node of shard_key(orderid).
 CREATE FUNCTION allocation.create_order(orderid text)
 RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.create_order($1)
+BEGIN
+	PERFORM allocation_router.create_order($1);
+END
 $$;
 
 CREATE FUNCTION allocation.order_status(orderid text)
 RETURNS text
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.order_status($1)
+BEGIN
+	RETURN allocation_router.order_status($1);
+END
 $$;
 
 CREATE FUNCTION allocation.change_order_status(orderid text, status text)
 RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.change_order_status($1, $2)
+BEGIN
+	PERFORM allocation_router.change_order_status($1, $2);
+END
 $$;
 
 CREATE FUNCTION allocation.subscribe_to_order(orderid text, email text)
 RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT allocation_router.subscribe_to_order($1, $2)
+BEGIN
+	PERFORM allocation_router.subscribe_to_order($1, $2);
+END
 $$;
 
 -- Plugins and the read model: every node.

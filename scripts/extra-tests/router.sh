@@ -15,6 +15,9 @@
 #      sets over 4 nodes come back in the order of their lines; one hash a
 #      line and the gates once per call (track_functions); its array read
 #      a bounded number of times, not once per row (auto_explain);
+#   3c. what a routed call costs the router, counted (router/test/cost.sh):
+#      once warm, no call parses more than its own statement, a PL/Proxy
+#      call runs the gates once, a session keeps its node connections;
 #   4. roles and grants on the router;
 #   4b. trust between roles (generated where a class is concerned): shadows
 #      of every operator and function the router's bodies use, planted in
@@ -151,6 +154,11 @@ else
 		fail "allocate_many of $AM_LINES lines read $am_unnest rows from unnest() in $am_plans plans (at most $(( 4 * AM_LINES )) expected: is the array searched once per row?)"
 	step "allocate_many: $AM_LINES lines read $am_unnest rows of their array in $am_plans plans (auto_explain): linear"
 fi
+
+# --- 3c. what a routed call costs the router, counted (router/test/cost.sh) ------------
+
+cost_out=$(PG_BINDIR=$PG_BINDIR bash "$T/cost.sh" "$ROUTER" RED-CHAIR 0 "$WORK") || fail "cost: $cost_out"
+step "cost: $(paste -sd';' <<< "$cost_out")"
 
 # --- 4. roles and grants --------------------------------------------------------------
 
