@@ -172,8 +172,10 @@ FORCE:
 # src/sql/functions.sql, nothing there that cannot run again, and rights
 # only in src/sql/rights.sql and the migrations' rights parts
 # (scripts/check-sql-sources.py).
-.PHONY: unit check-layers check-sql-sources
-unit: check-layers check-sql-sources
+.PHONY: unit check-layers check-sql-sources check-bench
+unit: check-layers check-sql-sources check-bench
+check-bench:
+	@bash test/bench/rotate_test.sh
 check-layers:
 	@bash scripts/check-layers.sh
 check-sql-sources:
