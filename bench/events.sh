@@ -163,8 +163,9 @@ CM50=$(pct 50 "$WORK/commit.txt"); CM99=$(pct 99 "$WORK/commit.txt")
 WRT50=$(pct 50 "$WORK/roundtrip-wal.txt"); WRT99=$(pct 99 "$WORK/roundtrip-wal.txt")
 WCM50=$(pct 50 "$WORK/commit-wal.txt"); WCM99=$(pct 99 "$WORK/commit-wal.txt")
 
-# busy: the machine's busy CPU time so far, in clock ticks (/proc/stat)
-busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# busy: the machine's busy CPU time so far, in clock ticks (/proc/stat:
+# user, nice, system, irq, softirq; not steal, the hypervisor's other guests)
+busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
 TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 
 # one pgbench run: COMPARATOR CLIENTS -> "tps cpu_us_per_allocate kept_up"
