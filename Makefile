@@ -177,6 +177,7 @@ unit: check-layers check-sql-sources check-bench
 check-bench:
 	@bash test/bench/rotate_test.sh
 	@bash test/bench/all_test.sh
+	@bash test/bench/events_figures_test.sh
 check-layers:
 	@bash scripts/check-layers.sh
 check-sql-sources:
