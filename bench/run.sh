@@ -483,9 +483,10 @@ pairs() {
 
 # rotate N WORDS...: the words in round N: the (N mod count)-th first, then
 # the others forwards, or backwards in every other run of count rounds.
-# So in any count consecutive rounds each word runs first once, two words
-# come in each order in half the rounds, and no comparator always runs
-# right after the same one (and inherits what it leaves behind).
+# So in any count consecutive rounds each word runs first once, and in any
+# 2 x count consecutive rounds two words come in each order in half the
+# rounds and no comparator always runs right after the same one (and
+# inherits what it leaves behind).
 # test/bench/rotate_test.sh checks this for generated counts and rounds.
 rotate() {
 	local n=$1; shift
