@@ -58,8 +58,12 @@ REDIS_PID=
 RELAY_PID=
 PEER_PID=
 stop_pid() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; return 0; }
+# cleanup: stop what runs and remove the cluster.  Not under set -e: the
+# wait for a process that the TERM killed fails (143), and must not end the
+# cleanup before the cluster is stopped.
 cleanup() {
 	local rc=$?
+	set +e
 	for p in "$RELAY_PID" "$PEER_PID" "$REDIS_PID"; do
 		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test/bench/events_figures_test.sh - bench/events.sh's figures from a
 # pgbench run (figures), its percentiles (pct) and its verdicts (verdict):
-# a run or a measure that failed must never pass a goal.
+# a run or a measure that failed must never pass a goal; and its cleanup
+# after a failure (the cluster stopped, whatever the relay's exit status).
 #
 # figures, on generated pgbench outputs: a complete run gives its tps and
 # the CPU per allocate, busy ticks x microseconds per tick / transactions
@@ -84,5 +85,25 @@ printf '%s\n' 3 1 2 10 4 > "$tmp"
 [ "$(pct 50 "$tmp")" = 3.00 ] && [ "$(pct 99 "$tmp")" = 4.00 ] && [ "$(pct 100 "$tmp")" = 10.00 ] ||
 	not_ok "pct 50/99/100 of 1 2 3 4 10: $(pct 50 "$tmp") $(pct 99 "$tmp") $(pct 100 "$tmp")"
 
-[ "$fail" = 0 ] && echo "ok: bench/events.sh figures, percentiles and verdicts"
+# cleanup on the way out of a failed run (set -e, as events.sh): a relay
+# that dies of the TERM it gets (status 143) must not stop it before the
+# cluster is stopped and the scratch folder removed
+d=$(mktemp -d)
+mkdir -p "$d/scripts" "$d/work"
+echo "echo \"\$1\" >> '$d/cluster.calls'" > "$d/scripts/cluster.sh"
+(
+	set -euo pipefail
+	eval "$(sed -n '/^cleanup() {$/,/^}/p' "$SRC")"
+	ROOT=$d WORK=$d/work PEER_PID= REDIS_PID=
+	sleep 300 & RELAY_PID=$!
+	echo "$RELAY_PID" > "$d/relay.pid"
+	trap cleanup EXIT
+	exit 1
+) > /dev/null 2>&1 || true
+grep -qx stop "$d/cluster.calls" 2> /dev/null || not_ok "cleanup after a relay killed by TERM: the cluster was not stopped"
+[ ! -d "$d/work" ] || not_ok "cleanup after a relay killed by TERM: the scratch folder was left"
+! kill -0 "$(cat "$d/relay.pid")" 2> /dev/null || { not_ok "cleanup: the relay still runs"; kill "$(cat "$d/relay.pid")"; }
+rm -rf "$d"
+
+[ "$fail" = 0 ] && echo "ok: bench/events.sh figures, percentiles, verdicts and cleanup"
 exit "$fail"
