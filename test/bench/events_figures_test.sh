@@ -94,7 +94,8 @@ echo "echo \"\$1\" >> '$d/cluster.calls'" > "$d/scripts/cluster.sh"
 (
 	set -euo pipefail
 	eval "$(sed -n '/^cleanup() {$/,/^}/p' "$SRC")"
-	ROOT=$d WORK=$d/work PEER_PID= REDIS_PID=
+	# shellcheck disable=SC2034  # read by the cleanup() eval'd above
+	ROOT=$d WORK=$d/work PEER_PID='' REDIS_PID=''
 	sleep 300 & RELAY_PID=$!
 	echo "$RELAY_PID" > "$d/relay.pid"
 	trap cleanup EXIT
