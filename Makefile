@@ -172,8 +172,12 @@ FORCE:
 # src/sql/functions.sql, nothing there that cannot run again, and rights
 # only in src/sql/rights.sql and the migrations' rights parts
 # (scripts/check-sql-sources.py).
-.PHONY: unit check-layers check-sql-sources
-unit: check-layers check-sql-sources
+.PHONY: unit check-layers check-sql-sources check-bench
+unit: check-layers check-sql-sources check-bench
+check-bench:
+	@bash test/bench/rotate_test.sh
+	@bash test/bench/all_test.sh
+	@bash test/bench/events_figures_test.sh
 check-layers:
 	@bash scripts/check-layers.sh
 check-sql-sources:
@@ -280,12 +284,13 @@ postgres-pg%:
 # --- benchmarks (bench/README.md) ------------------------------------------
 
 .PHONY: bench bench-large bench-events
-# make bench measures everything with PASS or MISS (bench/all.sh): the
-# extension against its peers (bench/run.sh), the router
+# make bench measures everything (bench/all.sh): the extension against its
+# peers (bench/run.sh: T1-T7 with PASS or MISS), the router
 # (bench/router/run.sh: its cost per call and N nodes against one, in
-# shorter runs) and events with the relay attached (bench/events.sh).  A
+# shorter runs; figures, no goals) and events with the relay attached
+# (bench/events.sh: E1-E4 with PASS or MISS).  A
 # packaged server is measured as a private copy (scripts/private-pg.sh),
-# into which our patched PL/Proxy is built for the router.
+# into which bench/all.sh builds our patched PL/Proxy when the router runs.
 # make bench BENCH_MAJOR=18: the same against the release build of
 # PostgreSQL 18 (scripts/build-postgres.sh, with PL/Proxy for the router's
 # figures; its own pgbench); the reports are bench/results/latest-pg18.md,
@@ -298,8 +303,7 @@ bench_pg_config = pgc='$(PG_CONFIG)'; \
 	if [ -n '$(BENCH_MAJOR)' ] && [ '$(BENCH_MAJOR)' != 15 ]; then \
 		pgc=$$(bash scripts/build-postgres.sh --major '$(BENCH_MAJOR)' --flavour release --print-pg-config) || exit 1; \
 	fi; \
-	pgc=$$(bash scripts/private-pg.sh --pg-config "$$pgc") && \
-	bash scripts/build-plproxy.sh --pg-config "$$pgc" >&2 || exit 1
+	pgc=$$(bash scripts/private-pg.sh --pg-config "$$pgc") || exit 1
 bench:
 	@bash scripts/deps.sh
 	@$(bench_pg_config); PG_CONFIG="$$pgc" bash bench/all.sh

@@ -57,8 +57,13 @@ log() { printf '[events %4ds] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
 REDIS_PID=
 RELAY_PID=
 PEER_PID=
+stop_pid() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; return 0; }
+# cleanup: stop what runs and remove the cluster.  Not under set -e: the
+# wait for a process that the TERM killed fails (143), and must not end the
+# cleanup before the cluster is stopped.
 cleanup() {
 	local rc=$?
+	set +e
 	for p in "$RELAY_PID" "$PEER_PID" "$REDIS_PID"; do
 		[ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
@@ -89,11 +94,30 @@ export PGDATABASE=bench
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE bench"
 "${PSQL[@]}" -c "CREATE EXTENSION allocation" -f "$BENCH/peers/plpgsql_allocation.sql" > /dev/null
 
-REDIS_PORT=$(( 20000 + RANDOM % 20000 ))
-redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize no \
-	--dir "$WORK" > "$WORK/redis.log" 2>&1 &
-REDIS_PID=$!
-for _ in $(seq 1 50); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+# start_redis: our redis-server on a free port.  A server that answers on
+# the port is ours only when its process id is ours: on a port that another
+# Redis holds (a test's, another benchmark's), ours exits and the other one
+# would answer, and get our messages; then another port is tried.
+start_redis() {
+	local try
+	for try in 1 2 3 4 5; do
+		REDIS_PORT=$(( 20000 + RANDOM % 20000 ))
+		redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize no \
+			--dir "$WORK" > "$WORK/redis.log" 2>&1 &
+		REDIS_PID=$!
+		for _ in $(seq 1 50); do
+			[ "$(redis_pid "$REDIS_PORT")" = "$REDIS_PID" ] && return 0
+			kill -0 "$REDIS_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		stop_pid "$REDIS_PID"; REDIS_PID=
+		log "redis-server on port $REDIS_PORT did not start (attempt $try): $(tail -n 1 "$WORK/redis.log")"
+	done
+	die "could not start redis-server on a free port"
+}
+# redis_pid PORT: the process id of the Redis that answers on PORT, if any
+redis_pid() { redis-cli -p "$1" INFO server 2>/dev/null | sed -n 's/^process_id:\([0-9]*\).*/\1/p'; }
+start_redis
 
 # --source wal: wal_level = logical (the throwaway cluster's), the publication
 "${PSQL[@]}" -c "CREATE PUBLICATION allocation_events" > /dev/null
@@ -135,9 +159,9 @@ stop_wal_relay() {
 	"${PSQL[@]}" -c "ALTER DATABASE bench RESET allocation.outbox_mode" > /dev/null
 	"${PSQL[@]}" -c "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots" > /dev/null
 }
-stop_pid() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; return 0; }
 # pNN FILE: the NN-th percentile of the numbers in FILE
-pct() { sort -n "$2" | awk -v p="$1" '{ v[NR] = $1 } END { i = int((NR - 1) * p / 100) + 1; printf "%.2f", v[i] }'; }
+# (nothing when FILE is empty: no figure, which misses its goal)
+pct() { sort -n "$2" | awk -v p="$1" '{ v[NR] = $1 } END { if (NR) { i = int((NR - 1) * p / 100) + 1; printf "%.2f", v[i] } }'; }
 
 log "E1/E2: latency probes, the relay reading the outbox, then the WAL"
 "${PSQL[@]}" -c "SELECT count(allocation.add_batch('W-old-' || i, 'W-' || i, 10, DATE '2011-01-01')),
@@ -163,14 +187,32 @@ CM50=$(pct 50 "$WORK/commit.txt"); CM99=$(pct 99 "$WORK/commit.txt")
 WRT50=$(pct 50 "$WORK/roundtrip-wal.txt"); WRT99=$(pct 99 "$WORK/roundtrip-wal.txt")
 WCM50=$(pct 50 "$WORK/commit-wal.txt"); WCM99=$(pct 99 "$WORK/commit-wal.txt")
 
-# busy: the machine's busy CPU time so far, in clock ticks (/proc/stat)
-busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# busy: the machine's busy CPU time so far, in clock ticks (/proc/stat:
+# user, nice, system, irq, softirq; not steal, the hypervisor's other guests)
+busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
 TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+
+# figures OUTPUT STATUS BUSY0 BUSY1: pgbench's OUTPUT and exit STATUS, the
+# busy ticks before and after -> "tps cpu_us_per_allocate"; fails, saying
+# why, when the run did not complete (pgbench failed, a transaction failed,
+# none ran): such a run is no figure, and its tps must not reach a verdict
+figures() {
+	local tps xacts failed
+	tps=$(awk '/^tps = / { print $3; exit }' <<< "$1")
+	xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<< "$1")
+	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<< "$1")
+	if [ "$2" != 0 ] || [[ ! $tps =~ ^[0-9]+(\.[0-9]+)?$ ]] || [[ ! $xacts =~ ^[0-9]+$ ]] ||
+		[ "$xacts" -eq 0 ] || [ "${failed:-0}" != 0 ]; then
+		echo "pgbench: status $2, tps '$tps', transactions '$xacts', failed '${failed:-}'" >&2
+		return 1
+	fi
+	echo "$tps $(( ($4 - $3) * TICK_US / xacts ))"
+}
 
 # one pgbench run: COMPARATOR CLIENTS -> "tps cpu_us_per_allocate kept_up"
 # (kept_up: t, or f when the relay had not caught up 5 s after the run)
 run() {
-	local comp=$1 c=$2 script j=1 tps out b0 b1 xacts kept_up=t
+	local comp=$1 c=$2 script j=1 out st=0 b0 b1 figs kept_up=t
 	[ "$c" -gt 1 ] && j=2
 	case $comp in
 		ext_alone|ext_relay|ext_wal) script=$BENCH/pgbench/ext.sql ;;
@@ -183,9 +225,7 @@ run() {
 	esac
 	b0=$(busy)
 	out=$("$PGBIN/pgbench" -n -M prepared -c "$c" -j "$j" -T "$SECS" -f "$script" \
-		-D prefix=C -D lo=1 -D hi="$SKUS" 2>/dev/null)
-	tps=$(awk '/^tps/ { print $3; exit }' <<< "$out")
-	xacts=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<< "$out")
+		-D prefix=C -D lo=1 -D hi="$SKUS" 2> "$WORK/pgbench.err") || st=$?
 	case $comp in
 		ext_relay)
 			# keeping up: every event published within 5 s of the run's end
@@ -210,7 +250,8 @@ run() {
 		peer_consumer) b1=$(busy); stop_pid "$PEER_PID"; PEER_PID= ;;
 		*) b1=$(busy) ;;
 	esac
-	echo "$tps $(( (b1 - b0) * TICK_US / (xacts > 0 ? xacts : 1) )) $kept_up"
+	figs=$(figures "$out" "$st" "$b0" "$b1") || { tail -n 20 "$WORK/pgbench.err" >&2; return 1; }
+	echo "$figs $kept_up"
 }
 
 : > "$WORK/runs.tsv"
@@ -221,7 +262,9 @@ for round in $(seq 1 "$ROUNDS"); do
 		order=(ext_wal ext_alone ext_relay peer_consumer)
 		[ $((round % 2)) -eq 0 ] && order=(peer_consumer ext_relay ext_alone ext_wal)
 		for comp in "${order[@]}"; do
-			read -r tps cpu kept_up <<< "$(run "$comp" "$c")"
+			# (run's relay or consumer is stopped before it returns, failed or not)
+			res=$(run "$comp" "$c") || die "round $round, $c clients, $comp: the pgbench run failed (above)"
+			read -r tps cpu kept_up <<< "$res"
 			[ "$kept_up" = t ] || KEPT=no
 			printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$c" "$comp" "$tps" "$cpu" >> "$WORK/runs.tsv"
 			log "round $round, $c clients, $comp: $tps tps, $cpu us of CPU per allocate"
@@ -280,7 +323,13 @@ med() { # CLIENTS COMP [COLUMN] -> median tps (or of COLUMN)
 	awk -F'\t' -v c="$1" -v a="$2" -v k="${3:-4}" '$2 == c && $3 == a { print $k }' "$WORK/runs.tsv" | sort -n |
 		awk '{ v[NR] = $1 } END { printf "%.0f", v[int((NR + 1) / 2)] }'
 }
-verdict() { awk -v x="$1" -v op="$2" -v y="$3" 'BEGIN { ok = (op == "<=") ? x <= y : x >= y; print ok ? "PASS" : "MISS" }'; }
+# verdict MEASURED OP TARGET: PASS or MISS; a measure that is not a number
+# (nothing measured) misses
+verdict() {
+	awk -v x="$1" -v op="$2" -v y="$3" 'BEGIN {
+		ok = x ~ /^[0-9]+(\.[0-9]*)?$/ && ((op == "<=") ? x + 0 <= y + 0 : x + 0 >= y + 0)
+		print ok ? "PASS" : "MISS" }'
+}
 
 {
 	echo "# Events benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, commit $(git -C "$ROOT" rev-parse --short HEAD), $("$PG_CONFIG" --version))"

@@ -481,18 +481,18 @@ pairs() {
 	done
 }
 
-# rotate N WORDS...: the words, starting at the N-th (mod count), backwards
-# in even rounds
+# rotate N WORDS...: the words in round N: the (N mod count)-th first, then
+# the others forwards, or backwards in every other run of count rounds.
+# So in any count consecutive rounds each word runs first once, and in any
+# 2 x count consecutive rounds two words come in each order in half the
+# rounds and no comparator always runs right after the same one (and
+# inherits what it leaves behind).
+# test/bench/rotate_test.sh checks this for generated counts and rounds.
 rotate() {
 	local n=$1; shift
-	local a=("$@") k=${#a[@]} i
-	# even rounds go the other way round, so that no comparator always
-	# runs right after the same one (and inherits what it leaves behind)
-	if (( n % 2 == 0 )); then
-		for (( i = k - 1; i >= 0; i-- )); do printf '%s ' "${a[$(( (i + n) % k ))]}"; done
-	else
-		for (( i = 0; i < k; i++ )); do printf '%s ' "${a[$(( (i + n) % k ))]}"; done
-	fi
+	local a=("$@") k=${#a[@]} i step=1
+	(( (n / k) % 2 == 1 )) && step=$(( k - 1 ))
+	for (( i = 0; i < k; i++ )); do printf '%s ' "${a[$(( (n + i * step) % k ))]}"; done
 }
 
 # run_bulk ROUND LINES CALLS VARS TABLE: CALLS allocate_many calls of LINES

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# test/bench/events_figures_test.sh - bench/events.sh's figures from a
+# pgbench run (figures), its percentiles (pct) and its verdicts (verdict):
+# a run or a measure that failed must never pass a goal; and its cleanup
+# after a failure (the cluster stopped, whatever the relay's exit status).
+#
+# figures, on generated pgbench outputs: a complete run gives its tps and
+# the CPU per allocate, busy ticks x microseconds per tick / transactions
+# (checked against awk's arithmetic); a run whose pgbench failed, with no
+# or an empty tps line, no or 0 transactions, or failed transactions, is
+# refused (before, its fields shifted: the CPU figure was read as tps).
+# verdict: numbers around each target, both ways; a measure that is not a
+# number ("", "-nan", "x") misses.  pct: an empty file gives no figure.
+# EVENTS_FROM=FILE tests another copy of bench/events.sh.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+SRC=${EVENTS_FROM:-$HERE/../../bench/events.sh}
+fail=0
+not_ok() { echo "not ok: $*"; fail=1; }
+for f in figures verdict pct; do
+	eval "$(sed -n "/^$f() {.*}\$/p; /^$f() {\$/,/^}/p" "$SRC")"
+	declare -F "$f" > /dev/null || not_ok "no $f() in $SRC"
+done
+TICK_US=10000
+
+# out TPS XACTS FAILED: a pgbench report ("-" leaves a line out)
+out() {
+	echo "pgbench (15.20 (Debian 15.20-0+deb12u1))"
+	echo "transaction type: ext.sql"
+	echo "number of clients: 8"
+	[ "$2" = - ] || echo "number of transactions actually processed: $2"
+	[ "$3" = - ] || echo "number of failed transactions: $3 (0.000%)"
+	echo "latency average = 0.905 ms"
+	echo "initial connection time = 7.041 ms"
+	[ "$1" = - ] || echo "tps = $1 (without initial connection time)"
+}
+
+declare -F figures > /dev/null || figures() { return 0; }
+for _ in $(seq 1 200); do
+	x=$(( RANDOM % 100000 + 1 )) b0=$(( RANDOM * 1000 + RANDOM )) d=$(( RANDOM % 2000 ))
+	tps=$(( RANDOM % 20000 )).$(( RANDOM % 1000000 ))
+	want="$tps $(awk -v d="$d" -v t="$TICK_US" -v x="$x" 'BEGIN { printf "%d", int(d * t / x) }')"
+	got=$(figures "$(out "$tps" "$x" 0)" 0 "$b0" "$(( b0 + d ))" 2> /dev/null) || got="refused"
+	[ "$got" = "$want" ] || not_ok "complete run ($tps tps, $x transactions, $d ticks): '$got', expected '$want'"
+done
+# PG_CONFIG of a server whose pgbench prints no failed transactions line
+got=$(figures "$(out 100.5 500 -)" 0 10 20 2> /dev/null) || got="refused"
+[ "$got" = "100.5 200" ] || not_ok "run without a failed transactions line: '$got'"
+
+# the runs that are no figure
+while IFS='|' read -r what tps x failed st; do
+	if got=$(figures "$(out "$tps" "$x" "$failed")" "$st" 100 300 2> /dev/null); then
+		not_ok "$what: taken as a figure: '$got'"
+	fi
+done <<'EOF'
+pgbench failed (status 1)|5000.0|10000|0|1
+clients aborted (status 2)|5000.0|10000|0|2
+no tps line|-|10000|0|0
+empty tps|   |10000|0|0
+no transactions line|5000.0|-|0|0
+0 transactions|0.000000|0|0|0
+failed transactions|5000.0|10000|3|0
+EOF
+if got=$(figures "" 1 100 300 2> /dev/null); then not_ok "no output at all: taken as a figure: '$got'"; fi
+
+for t in 0.9 1.3 2 5 20 50000; do
+	for x in 0 0.5 0.89 0.9 0.91 1.29 1.3 1.31 1.99 2 2.01 4.99 5 5.01 19.99 20 20.01 49999 50000 50001 99999; do
+		ge=$(awk -v x="$x" -v t="$t" 'BEGIN { print (x + 0 >= t + 0) ? "PASS" : "MISS" }')
+		le=$(awk -v x="$x" -v t="$t" 'BEGIN { print (x + 0 <= t + 0) ? "PASS" : "MISS" }')
+		[ "$(verdict "$x" ">=" "$t")" = "$ge" ] || not_ok "verdict $x >= $t: $(verdict "$x" ">=" "$t")"
+		[ "$(verdict "$x" "<=" "$t")" = "$le" ] || not_ok "verdict $x <= $t: $(verdict "$x" "<=" "$t")"
+	done
+	for x in "" "-nan" "nan" "x" " "; do
+		for op in ">=" "<="; do
+			[ "$(verdict "$x" "$op" "$t")" = MISS ] || not_ok "verdict '$x' $op $t: $(verdict "$x" "$op" "$t")"
+		done
+	done
+done
+
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+[ -z "$(pct 50 "$tmp")" ] || not_ok "pct of no probes: '$(pct 50 "$tmp")'"
+[ "$(verdict "$(pct 99 "$tmp")" "<=" 20)" = MISS ] || not_ok "no probes passed a latency goal"
+printf '%s\n' 3 1 2 10 4 > "$tmp"
+[ "$(pct 50 "$tmp")" = 3.00 ] && [ "$(pct 99 "$tmp")" = 4.00 ] && [ "$(pct 100 "$tmp")" = 10.00 ] ||
+	not_ok "pct 50/99/100 of 1 2 3 4 10: $(pct 50 "$tmp") $(pct 99 "$tmp") $(pct 100 "$tmp")"
+
+# cleanup on the way out of a failed run (set -e, as events.sh): a relay
+# that dies of the TERM it gets (status 143) must not stop it before the
+# cluster is stopped and the scratch folder removed
+d=$(mktemp -d)
+mkdir -p "$d/scripts" "$d/work"
+echo "echo \"\$1\" >> '$d/cluster.calls'" > "$d/scripts/cluster.sh"
+(
+	set -euo pipefail
+	eval "$(sed -n '/^cleanup() {$/,/^}/p' "$SRC")"
+	# shellcheck disable=SC2034  # read by the cleanup() eval'd above
+	ROOT=$d WORK=$d/work PEER_PID='' REDIS_PID=''
+	sleep 300 & RELAY_PID=$!
+	echo "$RELAY_PID" > "$d/relay.pid"
+	trap cleanup EXIT
+	exit 1
+) > /dev/null 2>&1 || true
+grep -qx stop "$d/cluster.calls" 2> /dev/null || not_ok "cleanup after a relay killed by TERM: the cluster was not stopped"
+[ ! -d "$d/work" ] || not_ok "cleanup after a relay killed by TERM: the scratch folder was left"
+! kill -0 "$(cat "$d/relay.pid")" 2> /dev/null || { not_ok "cleanup: the relay still runs"; kill "$(cat "$d/relay.pid")"; }
+rm -rf "$d"
+
+[ "$fail" = 0 ] && echo "ok: bench/events.sh figures, percentiles, verdicts and cleanup"
+exit "$fail"
