@@ -12,7 +12,8 @@
 #      SQLSTATE, messages, transaction semantics, order tracking across
 #      nodes, outbox consumers;
 #   3b. allocate_many (router/test/allocate_many.sql): generated line
-#      sets over 4 nodes come back in the order of their lines; one hash a
+#      sets over 4 nodes come back in the order of their lines, arrays of
+#      other lower bounds and of two dimensions as on a node; one hash a
 #      line and the gates once per call (track_functions); its array read
 #      a bounded number of times, not once per row (auto_explain);
 #   4. roles and grants on the router;
