@@ -20,10 +20,10 @@
 #   4b. trust between roles (generated where a class is concerned): shadows
 #      of every operator and function the router's bodies use, planted in
 #      public, never run; every router function a user or administrator
-#      may execute waits for a pause; a role without rights cannot take
-#      the gates; no deadlock between a pause and a routed-then-all-nodes
-#      transaction; a silent node; READ ONLY transactions; a forged
-#      generation setting (ROUTER_TEST_TRUST_ONLY=1 stops after this);
+#      may execute waits for a pause (every generated call must exist);
+#      a role without rights cannot take the gates; no deadlock between a
+#      pause and a routed-then-all-nodes transaction; a silent node; READ
+#      ONLY transactions; a forged generation setting (ROUTER_TEST_TRUST_ONLY=1 stops after this);
 #   5. the spread of 1,000 SKUs over the nodes and partitions;
 #   6. a partition move to node 5 (router/move_partition.sh): everything
 #      arrives, undelivered events are delivered by the target, versions
@@ -266,8 +266,11 @@ for role in "$PGUSER" alloc_rt_admin alloc_rt_user; do
 	"${PSQL[@]}" -At -U "$role" -d "$ROUTER" -v key="$K" -v part="$P" -f "$T/gen_calls.sql" > "$WORK/calls-$role.sql"
 	for path in '"$user", public' 'public, pg_catalog'; do
 		before=$(hits)
-		"$PG_BINDIR/psql" -X -q -At -U "$role" -d "$ROUTER" -c "SET search_path = $path" -c 'SET client_min_messages = error' \
-			-f "$WORK/calls-$role.sql" >/dev/null 2>&1 || true
+		"$PG_BINDIR/psql" -X -q -At -U "$role" -d "$ROUTER" -v VERBOSITY=verbose -c "SET search_path = $path" \
+			-c 'SET client_min_messages = error' -f "$WORK/calls-$role.sql" >"$WORK/calls-$role.out" 2>&1 || true
+		# a call the generator got wrong runs nothing: it proves nothing either
+		! grep -q 'ERROR: *42883' "$WORK/calls-$role.out" ||
+			tfail "as $role a generated call does not exist: $(grep -m 1 'ERROR: *42883' "$WORK/calls-$role.out")"
 		if [ "$role" = "$PGUSER" ]; then		# the procedure, on partition 0 where it is
 			"$PG_BINDIR/psql" -X -q -At -d "$ROUTER" -c "SET search_path = $path" -c 'SET client_min_messages = error' \
 				-c "CALL allocation.set_partition_node(0, '$(q "$ROUTER" -c "SELECT connstr FROM allocation.cluster_partitions() WHERE partition = 0")')" \
@@ -306,7 +309,9 @@ for role in alloc_rt_admin alloc_rt_user; do
 		 /ERROR:/ && res == "ok" { sub(/^.*ERROR:/, "ERROR:"); res = $0 } END { if (name) print name "\t" res }' "$WORK/gout-$role" > "$WORK/gres-$role"
 	gated=0 refused=0 local_=0
 	while IFS=$'\t' read -r name res; do
-		if ! grep -qxF "$name" "$WORK/reach"; then
+		if [[ "$res" == *" 42883: "* ]]; then
+			tfail "as $role, the generated call of $name does not exist: $res"
+		elif ! grep -qxF "$name" "$WORK/reach"; then
 			local_=$(( local_ + 1 ))
 		elif [[ "$res" == *" 55P03: "* ]]; then
 			gated=$(( gated + 1 ))
