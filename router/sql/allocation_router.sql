@@ -1053,6 +1053,11 @@ BEGIN
 	IF pg_catalog.cardinality(lines) = 0 THEN
 		RETURN;
 	END IF;
+	-- A node takes an array of any shape, its lines in storage order;
+	-- PL/Proxy's SPLIT takes one dimension only (XX000 otherwise).
+	IF pg_catalog.array_ndims(lines) > 1 THEN
+		lines := ARRAY(SELECT l FROM pg_catalog.unnest(lines) l);
+	END IF;
 	-- In the order of the lines, whatever node answered first: row k for
 	-- line k, as on a node.  A node answers its lines in their order, and
 	-- all lines of one SKU go to one node, so the j-th row of an (orderid,

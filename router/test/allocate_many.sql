@@ -84,6 +84,54 @@ SELECT pg_temp.is(ROW(c.n >= 150, c.repeated >= 100, c.split_sku >= 100)::text, 
 									c.n, c.repeated, c.split_sku))
   FROM pg_temp.order_cases(150) c;
 
+-- Generated shapes: a node takes an array of any shape (lower bounds,
+-- two dimensions: order_line[] has no fixed shape) and answers its lines
+-- in storage order; so must the router, whose PL/Proxy SPLIT splits one
+-- dimension only.  Each case is 1 to 12 random lines, as one dimension
+-- with a random lower bound or as r x c with random lower bounds.
+CREATE FUNCTION pg_temp.shape_cases(cases integer)
+RETURNS TABLE (n integer, two_dims integer) LANGUAGE plpgsql AS $$
+DECLARE
+	flat	allocation.order_line[];
+	lines	allocation.order_line[];
+	r		integer;
+	c		integer;
+	want	text[];
+	got		text[];
+BEGIN
+	n := 0; two_dims := 0;
+	PERFORM pg_catalog.setseed(0.2424);
+	FOR k IN 1 .. cases LOOP
+		r := 1 + (pg_catalog.random() * 2)::integer;
+		c := 1 + (pg_catalog.random() * 3)::integer;
+		flat := ARRAY(SELECT ROW('ams-' || k || '-' || (1 + (pg_catalog.random() * 2)::integer),
+								 'AMR-' || (1 + (pg_catalog.random() * 23)::integer), 1)::allocation.order_line
+						FROM pg_catalog.generate_series(1, r * c));
+		IF k % 2 = 0 THEN
+			lines := pg_catalog.format('[%s:%s][%s:%s]=', -k, -k + r - 1, k, k + c - 1)
+					 || (SELECT pg_catalog.array_agg(flat[i * c + 1 : i * c + c] ORDER BY i)
+						   FROM pg_catalog.generate_series(0, r - 1) i)::text;
+			two_dims := two_dims + 1;
+		ELSE
+			lines := pg_catalog.format('[%s:%s]=', k, k + r * c - 1) || flat::text;
+		END IF;
+		want := ARRAY(SELECT u.orderid || '/' || u.sku
+						FROM pg_catalog.unnest(flat) WITH ORDINALITY AS u(orderid, sku, qty, i) ORDER BY u.i);
+		SELECT pg_catalog.array_agg(x.orderid || '/' || x.sku ORDER BY x.i) INTO got
+		  FROM allocation.allocate_many(lines) WITH ORDINALITY AS x(orderid, sku, batchref, i);
+		IF got IS DISTINCT FROM want THEN
+			RAISE EXCEPTION 'not ok - allocate_many of % gave %, expected %', lines, got, want;
+		END IF;
+		n := n + 1;
+	END LOOP;
+	RETURN NEXT;
+END $$;
+
+SELECT pg_temp.is(ROW(c.n, c.two_dims >= 10)::text, '(40,t)',
+				  pg_catalog.format('allocate_many: %s generated arrays with other lower bounds, %s of them two-dimensional, come back as on a node, in storage order',
+									c.n, c.two_dims))
+  FROM pg_temp.shape_cases(40) c;
+
 -- The work per call: one hash a line (PL/Proxy's SPLIT), the gates and
 -- the routing check once per call, not once per line.  Counted with
 -- track_functions in this transaction.

@@ -5,6 +5,8 @@
 -- router's views the role may read.  Each statement is a plain top-level
 -- query with every name and cast qualified (so that the script itself
 -- uses nothing a search_path could shadow), preceded by "\echo CALL <name>".
+-- Only the input arguments are passed (a function returning TABLE lists
+-- its result columns among its argument names and modes).
 -- psql variables: key (a SKU or order id), part (a partition number).
 SELECT pg_catalog.format(E'\\echo CALL %s\nSELECT pg_catalog.count(*) FROM %I.%I(%s);', f.oid::pg_catalog.regprocedure,
 		 f.pronamespace::pg_catalog.regnamespace, f.proname,
@@ -29,7 +31,9 @@ SELECT pg_catalog.format(E'\\echo CALL %s\nSELECT pg_catalog.count(*) FROM %I.%I
 					WHEN 'text[]' THEN 'ARRAY[''dbname=nowhere'']::pg_catalog.text[]'
 					WHEN 'integer[]' THEN pg_catalog.format('ARRAY[%s]::pg_catalog.int4[]', :'part')
 					ELSE 'NULL' END, ', ' ORDER BY t.i)
-		   FROM ROWS FROM (pg_catalog.unnest(f.proargtypes::oid[]), pg_catalog.unnest(f.proargnames)) WITH ORDINALITY AS t(t, n, i)), ''))
+		   FROM ROWS FROM (pg_catalog.unnest(COALESCE(f.proallargtypes, f.proargtypes::oid[])), pg_catalog.unnest(f.proargnames),
+						   pg_catalog.unnest(f.proargmodes)) WITH ORDINALITY AS t(t, n, m, i)
+		  WHERE COALESCE(t.m, 'i') IN ('i', 'b', 'v')), ''))
   FROM pg_catalog.pg_proc f
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = f.oid AND d.deptype = 'e'
   JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'allocation_router'

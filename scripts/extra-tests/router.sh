@@ -12,7 +12,8 @@
 #      SQLSTATE, messages, transaction semantics, order tracking across
 #      nodes, outbox consumers;
 #   3b. allocate_many (router/test/allocate_many.sql): generated line
-#      sets over 4 nodes come back in the order of their lines; one hash a
+#      sets over 4 nodes come back in the order of their lines, arrays of
+#      other lower bounds and of two dimensions as on a node; one hash a
 #      line and the gates once per call (track_functions); its array read
 #      a bounded number of times, not once per row (auto_explain);
 #   3c. what a routed call costs the router, counted (router/test/cost.sh):
@@ -22,10 +23,13 @@
 #   4b. trust between roles (generated where a class is concerned): shadows
 #      of every operator and function the router's bodies use, planted in
 #      public, never run; every router function a user or administrator
-#      may execute waits for a pause; a role without rights cannot take
-#      the gates; no deadlock between a pause and a routed-then-all-nodes
-#      transaction; a silent node; READ ONLY transactions; a forged
-#      generation setting (ROUTER_TEST_TRUST_ONLY=1 stops after this);
+#      may execute waits for a pause (every generated call must exist);
+#      a role without rights cannot take the gates; no deadlock between a
+#      pause and a routed-then-all-nodes transaction; allocate_many held
+#      back by a pause follows the move, and its caller gets 40P01 in a
+#      deadlock with a pause; a silent node; READ ONLY transactions; a
+#      forged generation setting (ROUTER_TEST_TRUST_ONLY=1 stops after
+#      this);
 #   5. the spread of 1,000 SKUs over the nodes and partitions;
 #   6. a partition move to node 5 (router/move_partition.sh): everything
 #      arrives, undelivered events are delivered by the target, versions
@@ -273,8 +277,11 @@ for role in "$PGUSER" alloc_rt_admin alloc_rt_user; do
 	"${PSQL[@]}" -At -U "$role" -d "$ROUTER" -v key="$K" -v part="$P" -f "$T/gen_calls.sql" > "$WORK/calls-$role.sql"
 	for path in '"$user", public' 'public, pg_catalog'; do
 		before=$(hits)
-		"$PG_BINDIR/psql" -X -q -At -U "$role" -d "$ROUTER" -c "SET search_path = $path" -c 'SET client_min_messages = error' \
-			-f "$WORK/calls-$role.sql" >/dev/null 2>&1 || true
+		"$PG_BINDIR/psql" -X -q -At -U "$role" -d "$ROUTER" -v VERBOSITY=verbose -c "SET search_path = $path" \
+			-c 'SET client_min_messages = error' -f "$WORK/calls-$role.sql" >"$WORK/calls-$role.out" 2>&1 || true
+		# a call the generator got wrong runs nothing: it proves nothing either
+		! grep -q 'ERROR: *42883' "$WORK/calls-$role.out" ||
+			tfail "as $role a generated call does not exist: $(grep -m 1 'ERROR: *42883' "$WORK/calls-$role.out")"
 		if [ "$role" = "$PGUSER" ]; then		# the procedure, on partition 0 where it is
 			"$PG_BINDIR/psql" -X -q -At -d "$ROUTER" -c "SET search_path = $path" -c 'SET client_min_messages = error' \
 				-c "CALL allocation.set_partition_node(0, '$(q "$ROUTER" -c "SELECT connstr FROM allocation.cluster_partitions() WHERE partition = 0")')" \
@@ -313,7 +320,9 @@ for role in alloc_rt_admin alloc_rt_user; do
 		 /ERROR:/ && res == "ok" { sub(/^.*ERROR:/, "ERROR:"); res = $0 } END { if (name) print name "\t" res }' "$WORK/gout-$role" > "$WORK/gres-$role"
 	gated=0 refused=0 local_=0
 	while IFS=$'\t' read -r name res; do
-		if ! grep -qxF "$name" "$WORK/reach"; then
+		if [[ "$res" == *" 42883: "* ]]; then
+			tfail "as $role, the generated call of $name does not exist: $res"
+		elif ! grep -qxF "$name" "$WORK/reach"; then
 			local_=$(( local_ + 1 ))
 		elif [[ "$res" == *" 55P03: "* ]]; then
 			gated=$(( gated + 1 ))
@@ -459,6 +468,58 @@ for order in between before; do
 	[ ! -s "$WORK/dl.err" ] || tfail "a routed call then a call to every node, pause $order: $(cat "$WORK/dl.err")"
 done
 step "trust 16b: a routed call and a call to every node in one transaction, with a pause between them or before: no deadlock"
+
+# --- 16c. allocate_many across a move, and a deadlock with a pause ---
+# allocate_many hashes each line without the routing check: the gates
+# its CLUSTER clause took (in partition order, then the routing check)
+# must keep every line on the node the map names once the gates are held.
+# (i) A user session that has routed before waits in allocate_many for
+# a pause of P while P is pointed at node 5 (which lacks P's SKU); once
+# the pause ends, the line of P must reach node 5 (ZA001 from node 5),
+# not its old node.  (ii) The user holds Q's gate (a routed call in its
+# transaction) and waits in allocate_many for P, paused; the pauser then
+# pauses Q too: a deadlock, whose 40P01 reaches the user's session as
+# such (and the pauser's call completes).
+blocked() {		# blocked APP: the session named APP waits for a lock
+	local i
+	for i in $(seq 100); do
+		[ "$(q "$ROUTER" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND wait_event_type = 'Lock'")" = 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+P_CONN=$(q "$ROUTER" -c "SELECT connstr FROM allocation.cluster_partitions() WHERE partition = $P")
+s_open am alloc_rt_user
+s_send am "SET application_name = 'rt-am'; SELECT count(*) FROM allocation.allocate_many(ARRAY[('tr-am-0', '$KQ', 1), ('tr-am-0', '$K', 1)]::allocation.order_line[]);"
+s_wait am || tfail "16c: allocate_many before the move failed"
+s_open pauser "$PGUSER"
+s_send pauser "BEGIN; SELECT allocation.pause_partition($P);"; s_wait pauser
+s_send am "SELECT * FROM allocation.allocate_many(ARRAY[('tr-am-1', '$KQ', 1), ('tr-am-1', '$K', 1), ('tr-am-1', '$KQ', 1)]::allocation.order_line[]);"
+blocked rt-am || tfail "16c (i): allocate_many with a line of partition $P did not wait for its pause"
+q "$ROUTER" -c "CALL allocation.set_partition_node($P, '$(node_conn 5)')"
+s_send pauser "COMMIT;"; s_close pauser
+s_wait am || tfail "16c (i): allocate_many did not finish after the pause"
+s_close am
+q "$ROUTER" -c "CALL allocation.set_partition_node($P, '$P_CONN')"
+grep -q "ZA001: .*\[${NODES[4]}\] REMOTE ERROR: invalid sku \"$K\"" "$WORK/am.out" ||
+	tfail "16c (i): the line of partition $P, held back by its pause while it moved to node 5, did not reach node 5: $(grep -v '^__m' "$WORK/am.out" | head -n 3 | tr '\n' ' ')"
+# (the user's session checks for a deadlock first: the pauser's check
+# comes much later, and the user's only once the pauser waits too)
+s_open am "$PGUSER"
+s_open pauser "$PGUSER"
+s_send am "SET deadlock_timeout = '3s'; SET ROLE alloc_rt_user; SET application_name = 'rt-am';"
+s_send am "BEGIN; SELECT allocation.allocate('tr-am-2', '$KQ', 1);"; s_wait am
+s_send pauser "SET deadlock_timeout = '60s'; BEGIN; SELECT allocation.pause_partition($P);"; s_wait pauser
+s_send am "SELECT * FROM allocation.allocate_many(ARRAY[('tr-am-3', '$K', 1), ('tr-am-3', '$KQ', 1)]::allocation.order_line[]);"
+blocked rt-am || tfail "16c (ii): allocate_many did not wait for the pause of $P"
+s_send pauser "SELECT allocation.pause_partition($Q); COMMIT;"
+s_wait am 30 || tfail "16c (ii): the user's session did not finish"
+s_wait pauser 30 || tfail "16c (ii): the pauser did not finish"
+s_send am "ROLLBACK;"; s_close am; s_close pauser
+grep -q 'ERROR: *40P01: deadlock detected' "$WORK/am.out" ||
+	tfail "16c (ii): the user's allocate_many in a deadlock with a pause did not end with 40P01: $(grep -v '^__m' "$WORK/am.out" | head -n 3 | tr '\n' ' ')"
+! grep -q 'ERROR' "$WORK/pauser.out" || tfail "16c (ii): the pauser failed: $(grep ERROR "$WORK/pauser.out" | head -n 2)"
+step "trust 16c: allocate_many held back by a pause reaches the partition's new node; in a deadlock with a pause its caller gets 40P01"
 
 # --- read-only transactions ---
 q "$ROUTER" -c "SET client_min_messages = warning" -c "SELECT allocation.create_order('TR-RO-1')" \
