@@ -29,11 +29,7 @@ PSQL=("$PG_BINDIR/psql" -X -q -At)
 fail() { printf 'cost: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # the calls: "\echo CALL <regprocedure>" + its statement, for every function
-# (gen_calls.sql pads the arguments of a RETURNS TABLE function with a NULL
-# a result column; here the arguments are the input ones only)
-sed 's/WITH ORDINALITY AS t(t, n, i)), /WITH ORDINALITY AS t(t, n, i) WHERE t.t IS NOT NULL), /' "$HERE/gen_calls.sql" > "$OUT/gen_calls.sql"
-grep -q 'WHERE t.t IS NOT NULL' "$OUT/gen_calls.sql" || fail "gen_calls.sql changed: adapt cost.sh"
-"${PSQL[@]}" -v ON_ERROR_STOP=1 -d "$DB" -v key="$KEY" -v part="$PART" -f "$OUT/gen_calls.sql" > "$OUT/cost-all.sql"
+"${PSQL[@]}" -v ON_ERROR_STOP=1 -d "$DB" -v key="$KEY" -v part="$PART" -f "$HERE/gen_calls.sql" > "$OUT/cost-all.sql"
 # in scope: PL/Proxy functions and the functions of schema allocation that
 # call one
 "${PSQL[@]}" -v ON_ERROR_STOP=1 -d "$DB" > "$OUT/cost-scope" <<'SQL'
