@@ -762,6 +762,21 @@ warn=$(q "$ROUTER" -c "SELECT allocation.change_batch_quantity('dup-ref', 7)" 2>
 grep -q 'exists on 2 nodes' <<< "$warn" || fail "no warning when a duplicate reference is changed: $warn"
 step "duplicates: duplicate_batch_references() and check_invariants() report a reference on 2 nodes; change_batch_quantity warns"
 
+# --- synchronous_commit off for the application, as router/README.md advises ---
+# Its command, run for alloc_rt_user, must turn the flush off on the
+# router only: not on a node of the same server, which PL/Proxy reaches
+# as the same role.
+adv=$(grep -o 'ALTER ROLE <application role>[^`]*SET synchronous_commit = off' "$ROOT/router/README.md" | head -n 1)
+[ -n "$adv" ] || fail "router/README.md no longer advises synchronous_commit = off: adapt this check"
+adv=${adv//<application role>/alloc_rt_user}
+q postgres -c "${adv//<router database>/$ROUTER}" >/dev/null
+sc_router=$(q "$ROUTER" -U alloc_rt_user -c 'SHOW synchronous_commit')
+sc_node=$(q "${NODES[0]}" -U alloc_rt_user -c 'SHOW synchronous_commit')
+q postgres -c "ALTER ROLE alloc_rt_user RESET synchronous_commit" -c "ALTER ROLE alloc_rt_user IN DATABASE $ROUTER RESET synchronous_commit" >/dev/null
+[ "$sc_router" = off ] || fail "the README's synchronous_commit advice ($adv) leaves it $sc_router on the router"
+[ "$sc_node" = on ] || fail "the README's synchronous_commit advice ($adv) turns it $sc_node for the role's sessions on a node of the same server"
+step "synchronous_commit: the README's advice turns it off on the router only (a node of the same server keeps on)"
+
 # --- 8. defining the cluster -------------------------------------------------------------
 
 sqlstate() { "$PG_BINDIR/psql" -X -At -d "$ROUTER" -v VERBOSITY=verbose -c 'SET client_min_messages = warning' -c "$1" 2>&1 |
