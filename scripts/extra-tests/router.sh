@@ -24,19 +24,22 @@
 #      of every operator and function the router's bodies use, planted in
 #      public, never run; every router function a user or administrator
 #      may execute waits for a pause (every generated call must exist);
-#      a role without rights cannot take the gates; no deadlock between a
-#      pause and a routed-then-all-nodes transaction; allocate_many held
-#      back by a pause follows the move, and its caller gets 40P01 in a
-#      deadlock with a pause; a silent node; READ ONLY transactions; a
-#      forged generation setting (ROUTER_TEST_TRUST_ONLY=1 stops after
-#      this);
+#      every PL/Proxy function's CLUSTER gate covers the partitions of its
+#      RUN ON (generated keys of different partitions); a role without
+#      rights cannot take the gates; no deadlock between a pause and a
+#      routed-then-all-nodes transaction; allocate_many held back by a
+#      pause follows the move, and its caller gets 40P01 in a deadlock with
+#      a pause; a silent node; READ ONLY transactions; a forged generation
+#      setting (ROUTER_TEST_TRUST_ONLY=1 stops after this);
 #   5. the spread of 1,000 SKUs over the nodes and partitions;
 #   6. a partition move to node 5 (router/move_partition.sh): everything
 #      arrives, undelivered events are delivered by the target, versions
 #      continue, check_invariants() is empty on both nodes;
 #   7. a concurrent pgbench workload through the router during which a
-#      second partition moves to node 5; no client sees an error, and
-#      check_invariants() is empty on every node.
+#      second partition moves to node 5; no client sees an error, every
+#      event the old node recorded for the partition is on node 5 (no call
+#      reached the old node after the export), and check_invariants() is
+#      empty on every node.
 #
 # Environment: the cluster's PGHOST, PGPORT, PGUSER (as "make test"
 # exports them), PG_BINDIR or PG_CONFIG; ROUTER_TEST_SECONDS (pgbench
@@ -63,6 +66,7 @@ ROUTER=alloc_rt_router
 ROLES=(alloc_rt_user alloc_rt_admin alloc_rt_nobody alloc_rt_evil)
 WORK=$(mktemp -d)
 PGBENCH_PID=
+PGBENCH2_PID=
 STALE_PID_SAVED=
 declare -A S_PID=()
 
@@ -71,6 +75,7 @@ cleanup() {
 	for p in "${S_PID[@]}" "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	[ -z "$STALE_PID_SAVED" ] || kill "$STALE_PID_SAVED" 2>/dev/null || true
 	[ -z "$PGBENCH_PID" ] || { kill "$PGBENCH_PID" 2>/dev/null || true; wait "$PGBENCH_PID" 2>/dev/null || true; }
+	[ -z "$PGBENCH2_PID" ] || { kill "$PGBENCH2_PID" 2>/dev/null || true; wait "$PGBENCH2_PID" 2>/dev/null || true; }
 	local db r
 	for db in "$ROUTER" "${NODES[@]}"; do
 		"${PSQL[@]}" -d postgres -c 'SET client_min_messages = warning' \
@@ -337,6 +342,18 @@ done
 s_send pauser "COMMIT;"
 s_close pauser
 step "trust 14: partition $P paused: ${gate_summary[*]}"
+
+# --- 14b. every PL/Proxy function gates the partitions its RUN ON names ---
+# The RUN ON hashes take no gate of their own (the CLUSTER clause's gate is
+# taken first, once); a CLUSTER clause gating another key than the hash's,
+# or none, would pass 14 (one key for every argument there).  Generated
+# from pg_proc with a key of a different partition in each argument
+# (router/test/gate_cover.sql).
+if cover=$(q "$ROUTER" -c 'SET client_min_messages = notice' -f "$T/gate_cover.sql" 2>&1); then
+	step "trust 14b: ${cover##*NOTICE:  }: each RUN ON partition is gated by the function's CLUSTER clause"
+else
+	tfail "a RUN ON partition outside its CLUSTER clause's gate: $cover"
+fi
 
 # --- 15. a node that stops answering ---
 # The bounds are the router's own (define_cluster's connect_timeout and
@@ -753,24 +770,63 @@ B=$(q "$ROUTER" -c "SELECT p FROM (SELECT allocation.partition_of('W-' || i) p F
 	WHERE p <> $A GROUP BY p ORDER BY count(*) DESC, p LIMIT 1")
 B_SRC=$(q "$ROUTER" -c "SELECT node FROM allocation.nodes() WHERE $B = ANY (partitions)")
 B_SKUS=$(q "$ROUTER" -c "SELECT string_agg(quote_literal('W-' || i), ',') FROM generate_series(1, 48) i WHERE allocation.partition_of('W-' || i) = $B")
+# Every event the source node records for partition B during the workload
+# must be on node 5 afterwards: a call that reached the source after the
+# move's export (a gate that does not cover the call's partition) would
+# commit there and be deleted with the partition, without an error that
+# pgbench or check_invariants() could see.  An audit trigger on the
+# source's outbox keeps the ids.
+B_SRC_DB=${NODES[$((B_SRC - 1))]}
+q "$B_SRC_DB" >/dev/null <<'EOF'
+CREATE TABLE public.rt_audit (id uuid, aggregatetype text, aggregateid text);
+GRANT INSERT ON public.rt_audit TO PUBLIC;
+CREATE FUNCTION public.rt_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.rt_audit VALUES (NEW.id, NEW.aggregatetype, NEW.aggregateid);
+	RETURN NULL;
+END $$;
+CREATE TRIGGER rt_audit AFTER INSERT ON allocation.outbox FOR EACH ROW EXECUTE FUNCTION public.rt_audit();
+EOF
 step "pgbench: $CLIENTS clients, ${SECONDS_TO_RUN}s through the router; partition $B (SKUs $B_SKUS) moves from node $B_SRC to node 5 meanwhile"
 (cd "$T/pgbench" && exec "${PGBENCH[@]}" -n -c "$CLIENTS" -j 2 -T "$SECONDS_TO_RUN" -D n=0 -D m=0 \
 	-f allocate.sql@40 -f deallocate.sql@15 -f read.sql@15 -f allocate_many.sql@10 \
 	-f change_quantity.sql@10 -f add_batch.sql@10 "$ROUTER") > "$WORK/pgbench.out" 2>&1 &
 PGBENCH_PID=$!
+# and two clients that only allocate the moving partition's SKUs, for
+# order ids of other partitions: the mixed clients soon all wait for the
+# pause (a call to every node waits for any pause), these keep calling,
+# and a gate taken on another argument than the SKU would let them through
+cat > "$WORK/allocate_b.sql" <<EOF
+\set n random(1, 1000000000)
+SELECT allocation.allocate(o, (ARRAY[$B_SKUS])[1 + :n % $(tr -cd ',' <<< "$B_SKUS" | wc -c) + 1], 1)
+  FROM (SELECT 'ob-' || :client_id || '-' || :n || '-' || i AS o FROM generate_series(1, 64) i) x
+ WHERE allocation.partition_of(o) <> $B LIMIT 1;
+EOF
+"${PGBENCH[@]}" -n -c 2 -j 1 -T "$SECONDS_TO_RUN" -f "$WORK/allocate_b.sql" "$ROUTER" > "$WORK/pgbench2.out" 2>&1 &
+PGBENCH2_PID=$!
 sleep $(( SECONDS_TO_RUN / 3 ))
 moved_at=$(q "$ROUTER" -c "SELECT clock_timestamp()")
 bash "$ROOT/router/move_partition.sh" "$(conn "$ROUTER")" "$B" "$(node_conn 5)" | sed 's/^/router: /'
 rc=0
 wait "$PGBENCH_PID" || rc=$?
 PGBENCH_PID=
+wait "$PGBENCH2_PID" || rc=$?
+PGBENCH2_PID=
+cat "$WORK/pgbench2.out" >> "$WORK/pgbench.out"
 grep -E '^(number of (transactions actually processed|failed transactions)|latency average|tps)' \
 	"$WORK/pgbench.out" | sed 's/^/router:   /' || true
 if [ "$rc" -ne 0 ] || grep -qE 'aborted|ERROR|FATAL' "$WORK/pgbench.out"; then
 	grep -E 'aborted|ERROR|FATAL|error' "$WORK/pgbench.out" | head -n 20 >&2 || true
 	fail "a pgbench client saw an error (exit status $rc)"
 fi
-grep -q '^number of failed transactions: 0 ' "$WORK/pgbench.out" || fail "pgbench reported failed transactions"
+[ "$(grep -c '^number of failed transactions: 0 ' "$WORK/pgbench.out")" = 2 ] || fail "pgbench reported failed transactions"
+q "$B_SRC_DB" -c "\\copy (SELECT id FROM public.rt_audit WHERE aggregatetype = 'product' AND aggregateid IN ($B_SKUS)) TO '$WORK/audited'" \
+	-c 'DROP TRIGGER rt_audit ON allocation.outbox' -c 'DROP TABLE public.rt_audit' -c 'DROP FUNCTION public.rt_audit()' >/dev/null
+n_audited=$(wc -l < "$WORK/audited")
+[ "$n_audited" -gt 0 ] || fail "no event of partition $B on node $B_SRC during the workload (the audit saw nothing)"
+lost=$(q "${NODES[4]}" -c 'CREATE TEMP TABLE audited (id uuid)' -c "\\copy audited FROM '$WORK/audited'" \
+	-c 'SELECT count(*) FROM audited a WHERE NOT EXISTS (SELECT FROM allocation.outbox o WHERE o.id = a.id)')
+[ "$lost" = 0 ] || fail "$lost of the $n_audited events node $B_SRC recorded for partition $B during the workload are not on node 5: calls reached the old node during the move"
 after_move=$(q "${NODES[4]}" -c "SELECT count(*) FROM allocation.outbox WHERE aggregateid IN ($B_SKUS)
 	AND type = 'Allocated' AND occurred_at > '$moved_at'")
 [ "$after_move" -gt 0 ] || fail "no allocation of partition $B reached node 5 after the move"
@@ -780,7 +836,7 @@ for db in "${NODES[@]}"; do
 done
 v=$(q "$ROUTER" -F ' | ' -c 'SELECT * FROM allocation.check_invariants()')
 [ -z "$v" ] || { printf '%s\n' "$v" | head -n 20 >&2; fail "the router's check_invariants() after the workload"; }
-step "after the workload: check_invariants() empty on all 5 nodes and on the router (placement, duplicate references); $after_move allocations of partition $B on node 5 after its move"
+step "after the workload: check_invariants() empty on all 5 nodes and on the router (placement, duplicate references); $after_move allocations of partition $B on node 5 after its move; none of the $n_audited events node $B_SRC recorded for partition $B was lost"
 # --- duplicates a race lets through ---------------------------------------------------------
 
 # two nodes get the same new reference directly (as two concurrent add_batch
@@ -798,6 +854,21 @@ q "${NODES[1]}" -c "SELECT allocation.add_batch('dup-ref', '$D2', 5)" >/dev/null
 warn=$(q "$ROUTER" -c "SELECT allocation.change_batch_quantity('dup-ref', 7)" 2>&1)
 grep -q 'exists on 2 nodes' <<< "$warn" || fail "no warning when a duplicate reference is changed: $warn"
 step "duplicates: duplicate_batch_references() and check_invariants() report a reference on 2 nodes; change_batch_quantity warns"
+
+# --- synchronous_commit off for the application, as router/README.md advises ---
+# Its command, run for alloc_rt_user, must turn the flush off on the
+# router only: not on a node of the same server, which PL/Proxy reaches
+# as the same role.
+adv=$(grep -o 'ALTER ROLE <application role>[^`]*SET synchronous_commit = off' "$ROOT/router/README.md" | head -n 1)
+[ -n "$adv" ] || fail "router/README.md no longer advises synchronous_commit = off: adapt this check"
+adv=${adv//<application role>/alloc_rt_user}
+q postgres -c "${adv//<router database>/$ROUTER}" >/dev/null
+sc_router=$(q "$ROUTER" -U alloc_rt_user -c 'SHOW synchronous_commit')
+sc_node=$(q "${NODES[0]}" -U alloc_rt_user -c 'SHOW synchronous_commit')
+q postgres -c "ALTER ROLE alloc_rt_user RESET synchronous_commit" -c "ALTER ROLE alloc_rt_user IN DATABASE $ROUTER RESET synchronous_commit" >/dev/null
+[ "$sc_router" = off ] || fail "the README's synchronous_commit advice ($adv) leaves it $sc_router on the router"
+[ "$sc_node" = on ] || fail "the README's synchronous_commit advice ($adv) turns it $sc_node for the role's sessions on a node of the same server"
+step "synchronous_commit: the README's advice turns it off on the router only (a node of the same server keeps on)"
 
 # --- 8. defining the cluster -------------------------------------------------------------
 
