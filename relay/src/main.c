@@ -779,6 +779,8 @@ main(int argc, char **argv)
 	free(r.wal.commits);
 	pg_close(&r.pg);
 	redis_close(&r.rs);
+	/* a cancel sent just now goes out before a container ends with us */
+	pg_reap_cancels(2.0);
 	snprintf(forged_note, sizeof forged_note, ", %lu forged message%s ignored",
 			 r.wal.forged, r.wal.forged == 1 ? "" : "s");
 	log_info("%s: %lu event%s published, %lu command%s executed, %lu skipped%s",

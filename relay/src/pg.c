@@ -265,14 +265,42 @@ lost(pg_side *pg, const char *why)
 }
 
 /*
+ * Reap the children that sent cancel requests (cancel_query), waiting at
+ * most "seconds" for those still running.  Any child is reaped, not only
+ * ours: run as the first process of a container the relay is also the
+ * parent of every orphan there, and a child nobody reaps stays a zombie
+ * for as long as the relay runs.
+ */
+void
+pg_reap_cancels(double seconds)
+{
+	double		until = now_mono() + seconds;
+
+	for (;;)
+	{
+		pid_t		pid = waitpid(-1, NULL, WNOHANG);
+		struct timespec pause = {0, 10 * 1000 * 1000};
+
+		if (pid > 0 || (pid < 0 && errno == EINTR))
+			continue;
+		if (pid < 0 || now_mono() >= until)
+			return;				/* no child left (ECHILD), or time is up */
+		nanosleep(&pause, NULL);
+	}
+}
+
+/*
  * Ask the server to cancel the query in hand, without waiting for it.
  * Closing the connection is not enough: a backend that waits (for a row
  * lock, say) notices that its client left only when its statement ends,
  * and until then it holds its place in the lock queue.  libpq 15's
- * PQcancel blocks (its connect has no timeout), and the relay may be about
- * to exit after a stop signal, so a detached grandchild sends the request:
- * the relay neither waits on an unreachable server nor leaves a zombie,
- * and the request goes out even when the relay stops right away.
+ * PQcancel blocks (its connect has no timeout), so a child process sends
+ * the request: the relay does not wait on an unreachable server, and the
+ * request goes out even when the relay stops right away.  The relay reaps
+ * its children itself (pg_reap_cancels: before each query, and for a
+ * moment at exit) rather than leaving them to init by forking twice: as
+ * a container's first process the relay is that init, and each given-up
+ * query would leave a zombie behind.
  */
 static void
 cancel_query(PGconn *conn)
@@ -282,36 +310,30 @@ cancel_query(PGconn *conn)
 
 	if (cancel == NULL)
 		return;
+	pg_reap_cancels(0);
 	fflush(stderr);
 	child = fork();
 	if (child == 0)
 	{
-		if (fork() == 0)
-		{
-			char		errbuf[256];
-			char		line[256];
-			sigset_t	none;
+		char		errbuf[256];
+		char		line[256];
+		sigset_t	none;
 
-			/* none of the relay's sockets, its signals as by default */
-			close_range(3, ~0U, 0);
-			signal(SIGTERM, SIG_DFL);
-			signal(SIGINT, SIG_DFL);
-			sigemptyset(&none);
-			sigprocmask(SIG_SETMASK, &none, NULL);
-			if (!PQcancel(cancel, errbuf, sizeof errbuf))
-			{
-				one_line(errbuf, line, sizeof line);
-				log_warn("postgres: could not cancel the abandoned query: %s", line);
-			}
-			_exit(0);
+		/* none of the relay's sockets, its signals as by default */
+		close_range(3, ~0U, 0);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (!PQcancel(cancel, errbuf, sizeof errbuf))
+		{
+			one_line(errbuf, line, sizeof line);
+			log_warn("postgres: could not cancel the abandoned query: %s", line);
 		}
 		_exit(0);
 	}
 	if (child < 0)
 		log_warn("postgres: could not cancel the abandoned query: fork: %s", strerror(errno));
-	else
-		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-			;
 	PQfreeCancel(cancel);
 }
 
@@ -332,6 +354,7 @@ exec_wait(pg_side *pg, const char *sql, int nparams, const char *const *params)
 	double		stop_deadline = 0;
 	char		why[256];
 
+	pg_reap_cancels(0);			/* the senders of earlier cancels */
 	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
 	{
 		one_line(PQerrorMessage(conn), why, sizeof why);

@@ -74,6 +74,12 @@ void		pg_set_signals(pg_side *pg, volatile sig_atomic_t *stop, const sigset_t *w
 char	   *pg_check_dsn(const char *dsn);
 pg_status	pg_connect(pg_side *pg, double now);
 void		pg_close(pg_side *pg);
+
+/*
+ * Reap the children that sent the cancel requests of given-up queries,
+ * waiting at most SECONDS for those still running (0: only the finished).
+ */
+void		pg_reap_cancels(double seconds);
 /* The socket to wait on, -1 when down. */
 int			pg_socket(const pg_side *pg);
 /* Read what arrived; the number of notifications, or -1: connection lost. */

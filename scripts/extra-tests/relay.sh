@@ -57,7 +57,9 @@
 #             nothing lost; SIGTERM exits 0; a refused event (WRONGTYPE)
 #             holds back the events after it; a frozen backend (SIGSTOP):
 #             the query is given up after --pg-timeout, and SIGTERM still
-#             stops the relay; a session idle in transaction holding an
+#             stops the relay; a relay that is PID 1 of its namespace (a
+#             container's entrypoint) gives many queries up and leaves no
+#             zombies of the processes that sent the cancels; a session idle in transaction holding an
 #             xid delays an event of --source outbox for at most
 #             idle_in_transaction_session_timeout
 #
@@ -931,6 +933,49 @@ thaw
 stop "$RELAY_PID"
 RELAY_PID=
 sql "$DB_ST" "SET client_min_messages = error; SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'relay-freeze'" >/dev/null
+
+# Many queries given up (--pg-timeout) by a relay that is the first process
+# of its PID namespace, as a container's entrypoint is: every orphan there
+# is its child, the senders of its cancel requests included. They must be
+# reaped (the last one may wait for the next query), not pile up as
+# zombies, one per query given up. The command waits on the product's row
+# lock, held by an open transaction, so each attempt times out.
+echo "# many queries given up by the first process of a PID namespace ($(elapsed)s)"
+if unshare --pid --fork true 2>/dev/null; then
+	ZLOG=$WORK/relay-zombies.log
+	sql "$DB_ST" "SELECT allocation.add_batch('ZB-1', 'ZB-SKU', 10)" >/dev/null
+	ZRELEASE=$WORK/zombies-release
+	# the holder rolls back when $ZRELEASE appears (at the latest after 60 s)
+	{
+		printf "BEGIN;\nSELECT allocation.change_batch_quantity('ZB-1', 9);\n"
+		for _i in $(seq 1 600); do [ -e "$ZRELEASE" ] && break; sleep 0.1; done
+		printf "ROLLBACK;\n"
+	} |
+		"${PSQL[@]}" -d "$DB_ST" >/dev/null 2>&1 &
+	ZHOLD_PID=$!
+	GEN_PIDS+=("$ZHOLD_PID")
+	wait_until 5 sql_is "$DB_ST" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB_ST' AND state = 'idle in transaction'" 1
+	unshare --pid --fork "$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --backoff-max 0.5 --pg-timeout 0.5 \
+		--dsn "dbname=$DB_ST user=$ROLE_ADMIN" --mode streams --no-outbound \
+		--inbound relay.zombies >> "$ZLOG" 2>&1 &
+	ZNS_PID=$!
+	GEN_PIDS+=("$ZNS_PID")
+	rcli XADD relay.zombies '*' data '{"batchref": "ZB-1", "qty": 7, "message_id": "zb-1"}' >/dev/null
+	wait_until 20 sh -c "[ \$(grep -cF 'no answer within 0.5s (--pg-timeout)' '$ZLOG') -ge 8 ]"
+	zrelay=$(pgrep -P "$ZNS_PID" | head -n 1)
+	zombies=$( [ -z "$zrelay" ] || ps -o stat= --ppid "$zrelay" | grep -c '^Z')
+	check "a relay as PID 1 of a namespace gave 8 queries up (--pg-timeout)" \
+		sh -c "[ \$(grep -cF 'no answer within 0.5s (--pg-timeout)' '$ZLOG') -ge 8 ] && [ -n '$zrelay' ]"
+	check "... and reaped the senders of its cancels: ${zombies:-?} zombie children, at most 1" \
+		[ "${zombies:-2}" -le 1 ]
+	[ "${zombies:-2}" -le 1 ] || tail -n 5 "$ZLOG" | sed 's/^/#   /'
+	touch "$ZRELEASE"
+	stop "$ZHOLD_PID"
+	stop "$zrelay"
+	stop "$ZNS_PID"
+else
+	ok "# SKIP a relay as PID 1 of a namespace (unshare --pid is not allowed here)"
+fi
 
 # --- events from the WAL (--source wal) ------------------------------------------
 #
