@@ -8,14 +8,7 @@
 
 SET client_min_messages = warning;	-- PL/Proxy's "dropping stale conn"
 
-CREATE FUNCTION pg_temp.is(got anyelement, expected anyelement, what text)
-RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	IF got IS DISTINCT FROM expected THEN
-		RAISE EXCEPTION 'not ok - %: got %, expected %', what, got, expected;
-	END IF;
-	RETURN 'ok - ' || what;
-END $$;
+\ir is.sql
 
 -- 24 SKUs with ample stock, batch amr-b<i> for SKU AMR-<i>, over 4 nodes
 SELECT pg_catalog.count(allocation.add_batch('amr-b' || i, 'AMR-' || i, 1000000))

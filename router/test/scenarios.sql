@@ -6,14 +6,7 @@
 
 SET client_min_messages = warning;	-- PL/Proxy's "dropping stale conn" after each remote error
 
-CREATE FUNCTION pg_temp.is(got anyelement, expected anyelement, what text)
-RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	IF got IS DISTINCT FROM expected THEN
-		RAISE EXCEPTION 'not ok - %: got %, expected %', what, got, expected;
-	END IF;
-	RETURN 'ok - ' || what;
-END $$;
+\ir is.sql
 
 -- expect_error(command, sqlstate, part of the message): the node's error
 -- must reach the router's caller with its SQLSTATE and its message.
