@@ -63,6 +63,7 @@ set -uo pipefail
 # shellcheck source=scripts/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT" || exit 1
+mkdir -p "$ROOT/log"
 
 TEST_CFLAGS=${ALLOC_TEST_CFLAGS:--Wall -Wextra -Wno-unused-parameter -Werror -DUSE_ASSERT_CHECKING}
 JOBS=$(nproc 2>/dev/null || echo 2)
@@ -77,6 +78,7 @@ wanted() { [ -z "$SUITES" ] || [[ " $SUITES " == *" $1 "* ]]; }
 
 summary=()
 failed=()
+why=()   # what each failed suite said, printed last (explain)
 npassed=0 nfailed=0 nskipped=0
 
 section() { printf '\n======== %s ========\n' "$*"; }
@@ -118,6 +120,24 @@ packaged_state() {
 
 have_files() { compgen -G "$1" >/dev/null; }
 
+# explain SUITE FILE: keep the lines of FILE (a failed suite's output) that
+# say what failed; finish prints them last, where a CI page that shows only
+# the end of the output still shows them.  A nested run (pg18, cassert)
+# has its own such block: it is taken whole, each line under SUITE/.
+explain() {
+	local lines=() l
+	[ -s "$2" ] || { why+=("$1: (no output)"); return 0; }
+	mapfile -t lines < <(sed -n '/^---- why it failed ----$/,/^TESTS FAILED:/p' "$2" | sed '1d;$d')
+	if [ "${#lines[@]}" -gt 0 ]; then
+		for l in "${lines[@]}"; do why+=("$1/$l"); done
+		return 0
+	fi
+	mapfile -t lines < <(grep -a -E -i '^not ok|^[+-][^+-]|fail|error|assert|timed out|timeout|panic|terminated by signal|expected|^#  +(got|wanted)' "$2" |
+		grep -a -v -E -i ': ok( |$)|[^1-9]0 (expectation\(s\) )?failed|failed transactions: 0 |^ok ' | tail -n 6)
+	[ "${#lines[@]}" -gt 0 ] || mapfile -t lines < <(tail -n 3 "$2")
+	for l in "${lines[@]}"; do why+=("$1: ${l:0:240}"); done
+}
+
 show_file() {
 	[ -s "$1" ] || return 0
 	local n
@@ -139,6 +159,11 @@ finish() {
 	if [ "$nfailed" -eq 0 ]; then
 		echo "ALL TESTS PASSED"
 		exit 0
+	fi
+	if [ "${#why[@]}" -gt 0 ]; then
+		echo "---- why it failed ----"
+		local from=$(( ${#why[@]} > 24 ? ${#why[@]} - 24 : 0 ))
+		printf '%s\n' "${why[@]:from}"
 	fi
 	echo "TESTS FAILED: ${failed[*]}"
 	exit 1
@@ -216,10 +241,11 @@ if ! wanted unit; then
 	:
 elif section unit && ! have_files 'test/unit/*.c'; then
 	record unit skipped "no test/unit/*.c"
-elif mk unit; then
+elif mk unit 2>&1 | tee "$ROOT/log/unit.out"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
 	record unit ok
 else
 	record unit failed
+	explain unit "$ROOT/log/unit.out"
 fi
 
 # --- the throwaway cluster ----------------------------------------------------
@@ -280,6 +306,7 @@ elif server_suite regress; then
 		record regress ok
 	else
 		show_file regression.diffs
+		explain regress regression.diffs
 		suite_failed regress
 	fi
 fi
@@ -294,6 +321,7 @@ elif server_suite isolation; then
 		record isolation ok
 	else
 		show_file output_iso/regression.diffs
+		explain isolation output_iso/regression.diffs
 		suite_failed isolation
 	fi
 fi
@@ -310,9 +338,11 @@ elif server_suite pgtap; then
 	   "${psql[@]}" -d allocation_tap \
 			-c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION allocation' &&
 	   pg_prove --psql-bin "$PG_BINDIR/psql" -d allocation_tap \
-			--failures --comments test/pgtap/*.sql; then
+			--failures --comments test/pgtap/*.sql 2>&1 | tee "$ROOT/log/pgtap.out" &&
+	   [ "${PIPESTATUS[0]}" -eq 0 ]; then
 		record pgtap ok
 	else
+		explain pgtap "$ROOT/log/pgtap.out"
 		suite_failed pgtap
 	fi
 fi
@@ -333,6 +363,7 @@ for f in scripts/extra-tests/*.sh; do
 	elif [ "$rc" -eq 77 ]; then
 		record "$name" skipped "$(tail -n 1 "$ROOT/log/extra-$name.out" | sed 's/^[^:]*: //')"
 	else
+		explain "$name" "$ROOT/log/extra-$name.out"
 		suite_failed "$name"
 	fi
 done
@@ -367,10 +398,12 @@ for major in ${ALLOC_CASSERT_MAJORS-15}; do
 		record "$name" SKIPPED "no PostgreSQL $major source package served"
 	elif [ "$rc" -ne 0 ]; then
 		record "$name" failed "PostgreSQL build"
-	elif "$MAKE" --no-print-directory test-cassert CASSERT_MAJORS="$major"; then
+	elif "$MAKE" --no-print-directory test-cassert CASSERT_MAJORS="$major" 2>&1 | tee "$ROOT/log/$name.out";
+	     [ "${PIPESTATUS[0]}" -eq 0 ]; then
 		record "$name" ok
 	else
 		record "$name" failed
+		explain "$name" "$ROOT/log/$name.out"
 	fi
 done
 
@@ -391,6 +424,7 @@ for major in ${ALLOC_TEST_MAJORS-17 18}; do
 		[ "${#not_served[@]}" -eq 0 ] || detail "${not_served[@]}"
 	elif [ "$rc" -ne 0 ]; then
 		record "pg$major" failed
+		explain "pg$major" "$ROOT/log/pg$major.out"
 	else
 		record "pg$major" ok
 	fi
