@@ -172,8 +172,10 @@ FORCE:
 # src/sql/functions.sql, nothing there that cannot run again, and rights
 # only in src/sql/rights.sql and the migrations' rights parts
 # (scripts/check-sql-sources.py).
-.PHONY: unit check-layers check-sql-sources check-bench
-unit: check-layers check-sql-sources check-bench
+.PHONY: unit check-layers check-sql-sources check-bench check-scripts
+unit: check-layers check-sql-sources check-bench check-scripts
+check-scripts:
+	@bash test/scripts/apt_update_test.sh
 check-bench:
 	@bash test/bench/rotate_test.sh
 	@bash test/bench/all_test.sh

@@ -116,7 +116,7 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" | "${SUDO[@]}" tee "$f" >/dev/null
 		added=yes
 	done
-	[ "$added" = no ] || "${SUDO[@]}" apt-get update "${APT_OPTS[@]}" >&2
+	[ "$added" = no ] || apt_update
 }
 
 script_hash=$(cat "${BASH_SOURCE[0]}" "${PATCHES[@]}" | sha256sum | cut -c1-16)

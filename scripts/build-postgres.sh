@@ -137,9 +137,18 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 $sec" | "${SUDO[@]}" tee "$f" >/dev/null
 	fi
-	"${SUDO[@]}" apt-get update "${APT_OPTS[@]}" >&2
-	[ -n "$(apt-cache showsrc "$1" 2>/dev/null | sed -n 's/^Version: //p')" ] ||
-		die "apt knows no source package $1 (suite $suite)"
+	local rc=0
+	apt_update || rc=$?
+	[ -z "$(apt-cache showsrc "$1" 2>/dev/null | sed -n 's/^Version: //p')" ] || return 0
+	if [ "$rc" -ne 0 ]; then
+		# The mirror did not serve apt's lists: nothing of ours failed.
+		printf 'http://deb.debian.org/debian (suite %s) (apt-get update failed 4 times, status %s)\n' \
+			"$suite" "$rc" >> "$NOT_SERVED"
+		say "build-postgres: no version of source package $1 is served" >&2
+		sed 's/^/build-postgres: not served: /' "$NOT_SERVED" >&2
+		exit 3
+	fi
+	die "apt knows no source package $1 (suite $suite)"
 }
 
 # versions PACKAGE: the versions apt lists, newest first, less the ones

@@ -49,9 +49,28 @@ else
 	CLUSTER_OWNER=$(id -un)
 	SUDO=(sudo)
 fi
-# apt-get's options in the build scripts: quiet, and wait up to 5 minutes
-# for another apt's lock (two builds at once).
-APT_OPTS=(-q -o DPkg::Lock::Timeout=300)
+# apt-get's options in the build scripts: quiet, wait up to 5 minutes for
+# another apt's lock (two builds at once), and try a download again when
+# the network or the mirror fails for a moment.
+APT_OPTS=(-q -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
+
+# apt_update: apt-get update, tried again (after 15, 30 and 60 s) when it
+# fails: a mirror answers "Hash Sum mismatch" or "File has unexpected
+# size" for the minutes it takes to sync a suite (sid changes several times
+# a day), and one such answer must not fail a test run.  Returns
+# apt-get's status of the last try; its output goes to stderr.
+apt_update() {
+	local try rc=0
+	for try in 1 2 3 4; do
+		rc=0
+		"${SUDO[@]}" apt-get update "${APT_OPTS[@]}" >&2 || rc=$?
+		[ "$rc" -ne 0 ] || return 0
+		[ "$try" -lt 4 ] || break
+		say "apt-get update failed (status $rc, try $try of 4); trying again in $((15 << (try - 1))) s" >&2
+		sleep $((15 << (try - 1)))
+	done
+	return "$rc"
+}
 
 # as_cluster_owner CMD...: run CMD as the cluster's owner, from "/" so that
 # an unreadable working directory does not get in the way.

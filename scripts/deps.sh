@@ -11,6 +11,8 @@
 #
 # ALLOC_DEPS_PACKAGING=yes: also the tools of make deb and make test-deb.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 mode=install
 case "${1:-}" in
@@ -105,7 +107,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-apt_opts=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=300)
+apt_opts=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
 
 if [ "$mode" = dry-run ]; then
 	# Show what a fresh machine would get: simulate installing everything.
@@ -116,7 +118,7 @@ if [ "$mode" = dry-run ]; then
 fi
 
 echo "deps: installing: ${missing[*]}"
-"${SUDO[@]}" apt-get update -q -o DPkg::Lock::Timeout=300
+apt_update
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install "${apt_opts[@]}" "${missing[@]}"
 
 still=()
