@@ -32,3 +32,18 @@ INSERT INTO allocation.notifications (recipient, subject, body)
 VALUES ('lease@example.com', 'Lease', 'body');
 SELECT count(*) FROM allocation.claim_notifications(1, interval '100000000 years');
 ROLLBACK;
+
+-- An error text is kept without its control characters (the SMTP server's
+-- words reach administrators' terminals through mail_dead): each of the
+-- C0 controls and DEL, generated, in the middle of a text, becomes a blank.
+BEGIN;
+INSERT INTO allocation.notifications (recipient, subject, body)
+SELECT 'ctl' || c || '@example.com', 'Ctl', 'body' FROM generate_series(1, 127) c
+ WHERE c < 32 OR c = 127;
+SELECT count(allocation.mark_notification_failed(n.id, 'bad' || chr(split_part(n.recipient, '@', 1)::text::int) || 'reply' || chr(27) || '[31m', true))
+  FROM (SELECT id, substr(recipient, 4) AS recipient FROM allocation.notifications WHERE subject = 'Ctl') n;
+SELECT count(*) AS kept,
+       count(*) FILTER (WHERE last_error ~ '[[:cntrl:]]') AS with_control,
+       count(*) FILTER (WHERE last_error = 'bad reply [31m') AS as_expected
+  FROM allocation.notifications WHERE subject = 'Ctl';
+ROLLBACK;

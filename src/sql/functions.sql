@@ -661,7 +661,9 @@ BEGIN
 	dead := permanent OR r.attempts + 1 >= max_attempts;
 	UPDATE allocation.notifications n
 	   SET attempts = r.attempts + 1,
-		   last_error = pg_catalog.left(error, 2000),
+		   -- the SMTP server's words, shown to administrators by mail_dead:
+		   -- no control character (a terminal escape, a line break) of theirs
+		   last_error = pg_catalog.left(pg_catalog.regexp_replace(error, '[[:cntrl:]]', ' ', 'g'), 2000),
 		   -- the lease is kept: a report that comes after it ran out may be
 		   -- from a mailer whose row another one claimed since, and ending
 		   -- that one's lease would let a third send it too
