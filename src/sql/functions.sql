@@ -749,7 +749,10 @@ COMMENT ON VIEW allocation.mail_dead IS
 -- subtracting it counts calendar months and days: '1 mon -29 days' is
 -- positive, yet on the 1st of March it reaches a day into the future, and
 -- a purge would take rows written a moment ago.  So the check is on the
--- cut-off itself: it may not lie after "at".
+-- cut-off itself: it may not lie after "at", nor on "at" for an age that
+-- compares as positive ('-1 mon 31 days', a day, counts back to exactly
+-- "at" on the 1st of August: an age of zero, which takes what was handled
+-- a moment before, must be asked for as one).
 CREATE OR REPLACE FUNCTION allocation._purge_cutoff(older_than interval, at timestamptz DEFAULT pg_catalog.now())
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
@@ -777,11 +780,16 @@ BEGIN
 			USING ERRCODE = '22023',
 				  DETAIL = format('Counted back from %s it ends at %s, later than that: an age is a positive interval, or zero.', at, cutoff);
 	END IF;
+	IF cutoff = at AND older_than > interval '0' THEN
+		RAISE EXCEPTION 'invalid older_than "%"', older_than
+			USING ERRCODE = '22023',
+				  DETAIL = format('Counted back from %s it ends there, an age of zero: an age of zero is asked for as zero.', at);
+	END IF;
 	RETURN cutoff;
 END
 $$;
 COMMENT ON FUNCTION allocation._purge_cutoff(interval, timestamptz) IS
-	'at (now()) - older_than for the purge functions, or error 22004 (NULL) / 22023 (negative, or a cut-off after at); NULL when older than any timestamp.';
+	'at (now()) - older_than for the purge functions, or error 22004 (NULL) / 22023 (negative, a cut-off after at, or on at for a positive age); NULL when older than any timestamp.';
 
 CREATE OR REPLACE FUNCTION allocation._purge_inbox(older_than interval)
 RETURNS bigint
