@@ -186,6 +186,77 @@ SELECT (SELECT count(*) FROM allocation.inbox) = :rt_before_inbox AS inbox_uncha
 SELECT allocation.purge_inbox('1000000 years') AS purged, allocation.purge_notifications('1000000 years') AS purged;
 
 ------------------------------------------------------------------------
+-- Generated ages: counted back from any moment, in any time zone, a
+-- purge's cut-off never lies after that moment (an interval of mixed
+-- signs that compares as positive can reach into the future across a
+-- short month or a daylight-saving change), an age that compares as
+-- positive never cuts at that very moment either ('-1 mon 31 days', a
+-- day, counts back to exactly now on the 1st of August, and '1 day -23
+-- hours', an hour, on a spring-forward day: a purge would take what was
+-- handled a moment before, as with an age of zero), and an age with no
+-- negative part is always taken.  20,000 cases: interval parts around
+-- the month and day boundaries, moments over two years (one leap), three
+-- zones.
+------------------------------------------------------------------------
+CREATE FUNCTION rt_cutoff_cases(n integer)
+RETURNS TABLE (cases bigint, rejected bigint, in_future bigint, at_now bigint, wrong bigint, good_refused bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	months int[] := '{-1,0,1,2,12}';
+	days int[] := '{-366,-59,-31,-30,-29,-28,-27,-1,0,1,29,30,31}';
+	hours int[] := '{-25,-24,-23,-1,0,1,23}';
+	mins int[] := '{-30,0,30}';
+	zones text[] := '{UTC,America/New_York,Australia/Lord_Howe}';
+	age interval;
+	at timestamptz;
+	got timestamptz;
+	refused boolean;
+BEGIN
+	cases := 0; rejected := 0; in_future := 0; at_now := 0; wrong := 0; good_refused := 0;
+	PERFORM setseed(0.25);
+	FOR i IN 1 .. n LOOP
+		PERFORM set_config('TimeZone', zones[1 + floor(random() * 3)::int], true);
+		age := make_interval(months => months[1 + floor(random() * 5)::int],
+							 days => days[1 + floor(random() * 13)::int],
+							 hours => hours[1 + floor(random() * 7)::int],
+							 mins => mins[1 + floor(random() * 3)::int]);
+		at := timestamp '2027-01-01 00:00' + floor(random() * 731 * 48) * interval '30 minutes';
+		refused := false;
+		BEGIN
+			got := allocation._purge_cutoff(age, at);
+		EXCEPTION WHEN invalid_parameter_value THEN
+			refused := true;
+		END;
+		cases := cases + 1;
+		IF refused THEN
+			rejected := rejected + 1;
+			IF extract(month FROM age) >= 0 AND extract(day FROM age) >= 0
+			   AND extract(epoch FROM age - date_trunc('day', age)) >= 0 THEN
+				good_refused := good_refused + 1;
+			END IF;
+		ELSIF got > at THEN
+			in_future := in_future + 1;
+		ELSIF got = at AND age > interval '0' THEN
+			at_now := at_now + 1;
+		ELSIF got IS DISTINCT FROM at - age THEN
+			wrong := wrong + 1;
+		END IF;
+	END LOOP;
+	RETURN NEXT;
+END
+$$;
+SELECT cases, rejected > 1000 AS many_rejected, in_future, at_now, wrong, good_refused FROM rt_cutoff_cases(20000);
+RESET TimeZone;
+-- for example: a day that counts back to exactly now, 22023; an hour that
+-- does on New York's spring-forward day, 22023; an age comparing as zero
+-- that does, taken (as '0' is)
+SELECT allocation._purge_cutoff('-1 mon 31 days', '2027-08-01 00:00 UTC');
+SET TimeZone = 'America/New_York';
+SELECT allocation._purge_cutoff('1 day -23 hours', '2027-03-14 12:00');
+SELECT allocation._purge_cutoff('1 mon -30 days', '2027-07-01 00:00') AS cutoff;
+RESET TimeZone;
+
+------------------------------------------------------------------------
 -- Administrators only: a user gets 42501 naming allocation_admin
 ------------------------------------------------------------------------
 SELECT c AS call, rt_try('rt_user', c) AS "user", rt_try('rt_admin', c) AS admin

@@ -131,7 +131,7 @@ INSERT INTO se_calls VALUES
 	('allocation.purge_outbox(interval)', $$SELECT allocation.purge_outbox('1 day')$$),
 	('allocation.consumer_status()', $$SELECT * FROM allocation.consumer_status()$$),
 	('allocation.metrics()', $$SELECT * FROM allocation.metrics()$$),
-	('allocation._purge_cutoff(interval)', $$SELECT allocation._purge_cutoff('1 day')$$),
+	('allocation._purge_cutoff(interval, timestamptz)', $$SELECT allocation._purge_cutoff('1 day')$$),
 	('allocation._purge_inbox(interval)', $$SELECT allocation._purge_inbox('1 day')$$),
 	('allocation._purge_notifications(interval)', $$SELECT allocation._purge_notifications('1 day')$$),
 	('allocation._purge_outbox(interval)', $$SELECT allocation._purge_outbox('1 day')$$),

@@ -744,30 +744,54 @@ COMMENT ON VIEW allocation.mail_dead IS
 -- interval 22023, and it returns the number of rows it removed.
 --------------------------------------------------------------------------
 
--- The cut-off of a purge: now() minus older_than, after checking it.
+-- The cut-off of a purge: "at" (now()) minus older_than, after checking it.
 -- NULL when nothing can be that old (an age beyond the range of
--- timestamps), so that a purge with such an age removes nothing.
-CREATE OR REPLACE FUNCTION allocation._purge_cutoff(older_than interval)
+-- timestamps), so that a purge with such an age removes nothing.  An
+-- interval compares as if a month were 30 days and a day 24 hours, but
+-- subtracting it counts calendar months and days: '1 mon -29 days' is
+-- positive, yet on the 1st of March it reaches a day into the future, and
+-- a purge would take rows written a moment ago.  So the check is on the
+-- cut-off itself: it may not lie after "at", nor on "at" for an age that
+-- compares as positive ('-1 mon 31 days', a day, counts back to exactly
+-- "at" on the 1st of August: an age of zero, which takes what was handled
+-- a moment before, must be asked for as one).
+CREATE OR REPLACE FUNCTION allocation._purge_cutoff(older_than interval, at timestamptz DEFAULT pg_catalog.now())
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	cutoff timestamptz;
 BEGIN
 	IF older_than IS NULL THEN
 		RAISE EXCEPTION 'argument "older_than" must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF at IS NULL THEN
+		RAISE EXCEPTION 'argument "at" must not be null' USING ERRCODE = '22004';
 	END IF;
 	IF older_than < interval '0' THEN
 		RAISE EXCEPTION 'invalid older_than "%"', older_than
 			USING ERRCODE = '22023', DETAIL = 'An age is a positive interval, or zero.';
 	END IF;
 	BEGIN
-		RETURN pg_catalog.now() - older_than;
+		cutoff := at - older_than;
 	EXCEPTION WHEN datetime_field_overflow THEN
 		RETURN NULL;
 	END;
+	IF cutoff > at THEN
+		RAISE EXCEPTION 'invalid older_than "%"', older_than
+			USING ERRCODE = '22023',
+				  DETAIL = format('Counted back from %s it ends at %s, later than that: an age is a positive interval, or zero.', at, cutoff);
+	END IF;
+	IF cutoff = at AND older_than > interval '0' THEN
+		RAISE EXCEPTION 'invalid older_than "%"', older_than
+			USING ERRCODE = '22023',
+				  DETAIL = format('Counted back from %s it ends there, an age of zero: an age of zero is asked for as zero.', at);
+	END IF;
+	RETURN cutoff;
 END
 $$;
-COMMENT ON FUNCTION allocation._purge_cutoff(interval) IS
-	'now() - older_than for the purge functions, or error 22004 (NULL) / 22023 (negative); NULL when older than any timestamp.';
+COMMENT ON FUNCTION allocation._purge_cutoff(interval, timestamptz) IS
+	'at (now()) - older_than for the purge functions, or error 22004 (NULL) / 22023 (negative, a cut-off after at, or on at for a positive age); NULL when older than any timestamp.';
 
 CREATE OR REPLACE FUNCTION allocation._purge_inbox(older_than interval)
 RETURNS bigint

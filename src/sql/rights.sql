@@ -97,7 +97,7 @@ GRANT SELECT ON allocation.mail_backlog, allocation.mail_dead TO allocation_mail
 --------------------------------------------------------------------------
 REVOKE ALL ON allocation.consumer_status FROM PUBLIC;
 REVOKE ALL ON FUNCTION
-	allocation._purge_cutoff(interval),
+	allocation._purge_cutoff(interval, timestamptz),
 	allocation._purge_inbox(interval),
 	allocation.purge_inbox(interval),
 	allocation._purge_notifications(interval),

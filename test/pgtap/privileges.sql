@@ -140,7 +140,7 @@ INSERT INTO internals VALUES
  ('_ack_events', '{text,uuid}'), ('_check_invariants', '{}'), ('_clock_offset', '{}'),
  ('_purge_outbox', '{}'), ('_read_events', '{text,integer}'),
  ('_register_consumer', '{text,boolean}'), ('_unregister_consumer', '{text}'),
- ('_purge_cutoff', '{interval}'), ('_purge_inbox', '{interval}'),
+ ('_purge_cutoff', '{interval,timestamptz}'), ('_purge_inbox', '{interval}'),
  ('_purge_notifications', '{interval}'), ('_purge_outbox', '{interval}'),
  ('_consumer_status', '{}'), ('_metrics', '{}');
 

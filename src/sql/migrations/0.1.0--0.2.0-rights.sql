@@ -117,7 +117,7 @@ REVOKE ALL ON FUNCTION
 	allocation.mark_notification_failed(bigint, text, boolean),
 	allocation._retry_notification(bigint),
 	allocation.retry_notification(bigint),
-	allocation._purge_cutoff(interval),
+	allocation._purge_cutoff(interval, timestamptz),
 	allocation._purge_inbox(interval),
 	allocation.purge_inbox(interval),
 	allocation._purge_notifications(interval),
