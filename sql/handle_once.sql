@@ -109,7 +109,8 @@ SELECT allocation.subscribe(t, 'ho_again(jsonb)')
 
 -- One run: the fixture, then the case's message handled as the mode says,
 -- then the state, the answers, the nested answers and the invariants'
--- violations are kept and everything else is undone.
+-- violations are kept and everything else is undone.  An error is kept as
+-- the state, so that it differs from every other.
 CREATE TABLE ho_results (
 	name		text,
 	mode		text,
@@ -184,8 +185,11 @@ BEGIN
 		v_nested := (SELECT jsonb_agg(answer ORDER BY n) FROM ho_nested);
 		v_violations := (SELECT count(*) FROM allocation.check_invariants());
 		RAISE EXCEPTION USING ERRCODE = 'P0099';
-	EXCEPTION WHEN SQLSTATE 'P0099' THEN
-		NULL;
+	EXCEPTION
+		WHEN SQLSTATE 'P0099' THEN
+			NULL;
+		WHEN OTHERS THEN	-- a failed run is a state of its own
+			v_state := jsonb_build_object('error', SQLERRM);
 	END;
 	INSERT INTO ho_results VALUES (p_name, p_mode, v_state, a, v_nested, v_violations);
 END
