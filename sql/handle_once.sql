@@ -329,6 +329,62 @@ ROLLBACK;
 SELECT allocation.unsubscribe(t, 'ho_again(jsonb)')
   FROM unnest(ARRAY['BatchCreated', 'BatchQuantityChanged', 'Allocated',
 					'Deallocated', 'OutOfStock']) t;
+
+------------------------------------------------------------------------
+-- A plugin of another role
+------------------------------------------------------------------------
+
+-- A plugin runs as the role that subscribed it, so what it hands to
+-- handle() is sent by that role, and a message_id counts per sender: the
+-- same id is that role's own message.  It runs once as that role (a
+-- second run, documented), and that role's re-entrant repeat is a
+-- duplicate: one run per sender, never a recursion.  ho.depth only keeps
+-- a receiver that would recurse from exhausting the stack.
+CREATE ROLE ho_clerk;
+GRANT allocation_user TO ho_clerk;
+CREATE ROLE ho_admin;
+GRANT allocation_admin TO ho_admin;
+GRANT INSERT ON ho_nested TO ho_admin;
+GRANT USAGE ON SEQUENCE ho_nested_n_seq TO ho_admin;
+CREATE FUNCTION ho_as_sender(event jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	depth int := COALESCE(NULLIF(current_setting('ho.depth', true), ''), '0')::int;
+	answer jsonb;
+BEGIN
+	IF depth >= 3 THEN
+		RETURN;
+	END IF;
+	PERFORM set_config('ho.depth', (depth + 1)::text, true);
+	answer := allocation.handle(current_setting('ho.message')::jsonb);
+	PERFORM set_config('ho.depth', depth::text, true);
+	INSERT INTO ho_nested (event_type, answer)
+	VALUES (current_user || ' ' || (event->>'type'), answer);
+END
+$$;
+ALTER FUNCTION ho_as_sender(jsonb) OWNER TO ho_admin;
+SET ROLE ho_admin;
+SELECT allocation.subscribe('OutOfStock', 'ho_as_sender(jsonb)');
+RESET ROLE;
+BEGIN;
+SELECT ho_fixture();
+SELECT set_config('ho.message', '{"type": "Allocate", "orderid": "HO-o6", "sku": "HO-LAMP", "qty": 50, "message_id": "ho-13", "report_duplicate": true}', true);
+SET ROLE ho_clerk;
+SELECT allocation.handle(current_setting('ho.message')::jsonb);
+RESET ROLE;
+-- innermost first: ho_admin's repeat is a duplicate, its first run is not
+SELECT event_type, answer FROM ho_nested ORDER BY n;
+SELECT count(*) AS out_of_stock_events FROM allocation.outbox
+ WHERE aggregateid = 'HO-LAMP' AND type = 'OutOfStock' AND payload->>'orderid' = 'HO-o6';
+SELECT sender, result FROM allocation.inbox WHERE message_id = '"ho-13"' ORDER BY sender::text;
+ROLLBACK;
+SET ROLE ho_admin;
+SELECT allocation.unsubscribe('OutOfStock', 'ho_as_sender(jsonb)');
+RESET ROLE;
+DROP FUNCTION ho_as_sender(jsonb);
+REVOKE ALL ON ho_nested, ho_nested_n_seq FROM ho_admin;
+DROP ROLE ho_clerk, ho_admin;
+
 DROP FUNCTION ho_run(text, text), ho_again(jsonb), ho_state(), ho_fixture(),
 	ho_plain(jsonb);
 DROP TABLE ho_cases, ho_modes, ho_results, ho_nested;
