@@ -13,10 +13,13 @@
 #include "spi.h"
 #include "utils/jsonb.h"
 
-/* Claim a key: NULL if new, else the stored result (in caller_cxt). */
-extern Jsonb *al_pg_inbox_claim(al_pg_session *s, const char *type,
-								Oid sender, Jsonb *message_id,
-								Jsonb *message);
+/*
+ * Claim a key: true if new, false if claimed before, with the stored result
+ * (in caller_cxt) or NULL when none is stored yet.
+ */
+extern bool al_pg_inbox_claim(al_pg_session *s, const char *type,
+							  Oid sender, Jsonb *message_id, Jsonb *message,
+							  Jsonb **result);
 /* Store the result of a claimed message beside its key. */
 extern void al_pg_inbox_store(al_pg_session *s, const char *type, Oid sender,
 							  Jsonb *message_id, Jsonb *result);

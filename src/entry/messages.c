@@ -38,6 +38,12 @@
  *	   first result exactly.  A receiver such as the relay needs this
  *	   answer from the node itself: whether its own transaction took a
  *	   transaction id says nothing once a router stands in between.
+ *	8) A message claimed before whose first handling stored no result is
+ *	   a duplicate too: that handling is still running in this
+ *	   transaction (a plugin, or anything the command calls, handles the
+ *	   same message again), or the row was written by hand.  Running it
+ *	   again would run the command twice, so it returns SQL NULL (no
+ *	   result to repeat), or {"duplicate": true} alone when asked.
  *
  * src/entry/messages.c
  *
@@ -400,20 +406,22 @@ execute(const message *msg)
 }
 
 /*
- * Claim (type, current_user, message_id) in the inbox.  Returns NULL when it
- * is new (claimed), else the result stored by its first handling.
+ * Claim (type, current_user, message_id) in the inbox.  Returns true when
+ * it is new (claimed now), false when it was claimed before; *result is
+ * then the result stored by its first handling, or NULL when none is
+ * stored (note 8).
  */
-static Jsonb *
-inbox_claim(const message *msg, Oid sender, Jsonb *message)
+static bool
+inbox_claim(const message *msg, Oid sender, Jsonb *message, Jsonb **result)
 {
 	al_pg_session s;
-	Jsonb	   *result;
+	bool		claimed;
 
 	al_pg_begin(&s, false);
-	result = al_pg_inbox_claim(&s, msg->type_name, sender, msg->message_id,
-							   message);
+	claimed = al_pg_inbox_claim(&s, msg->type_name, sender, msg->message_id,
+								message, result);
 	al_pg_end(&s);
-	return result;
+	return claimed;
 }
 
 /* Store the result of a claimed message beside its key. */
@@ -429,20 +437,27 @@ inbox_store(const message *msg, Oid sender, Jsonb *result)
 
 /*
  * The answer to a message: its result, with "duplicate" beside it when the
- * message asked for it (note 7).
+ * message asked for it (note 7).  A duplicate without a stored result
+ * (note 8) answers SQL NULL, or the flag alone.
  */
-static Jsonb *
-answer(const message *msg, Jsonb *result, bool duplicate)
+static Datum
+answer(FunctionCallInfo fcinfo, const message *msg, Jsonb *result,
+	   bool duplicate)
 {
 	Datum		flag;
 
 	if (!msg->report_duplicate)
-		return result;
+	{
+		if (result == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_JSONB_P(result);
+	}
 	flag = DirectFunctionCall1(jsonb_in,
 							   CStringGetDatum(duplicate ? "{\"duplicate\": true}"
 											   : "{\"duplicate\": false}"));
-	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-											  JsonbPGetDatum(result), flag));
+	if (result == NULL)
+		return flag;
+	return DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(result), flag);
 }
 
 /* handle(message jsonb) RETURNS jsonb */
@@ -461,14 +476,11 @@ allocation_handle(PG_FUNCTION_ARGS)
 	al_require_role_for_command(required_role(&msg), msg.type_name,
 								command_function(&msg));
 
-	if (msg.message_id)
-	{
-		result = inbox_claim(&msg, sender, jb);
-		if (result != NULL)		/* handled before: not again */
-			PG_RETURN_JSONB_P(answer(&msg, result, true));
-	}
+	/* claimed before, even without a result yet: not again (note 8) */
+	if (msg.message_id && !inbox_claim(&msg, sender, jb, &result))
+		return answer(fcinfo, &msg, result, true);
 	result = execute(&msg);
 	if (msg.message_id)
 		inbox_store(&msg, sender, result);
-	PG_RETURN_JSONB_P(answer(&msg, result, false));
+	return answer(fcinfo, &msg, result, false);
 }
