@@ -59,7 +59,10 @@
 #             the query is given up after --pg-timeout, and SIGTERM still
 #             stops the relay; a relay that is PID 1 of its namespace (a
 #             container's entrypoint) gives many queries up and leaves no
-#             zombies of the processes that sent the cancels; a session idle in transaction holding an
+#             zombies of the processes that sent the cancels; a server
+#             side that never answers a cancel request (a frozen TCP
+#             proxy): each sender of a cancel ends after its bound, and
+#             they do not pile up; a session idle in transaction holding an
 #             xid delays an event of --source outbox for at most
 #             idle_in_transaction_session_timeout
 #
@@ -976,6 +979,134 @@ if unshare --pid --fork true 2>/dev/null; then
 else
 	ok "# SKIP a relay as PID 1 of a namespace (unshare --pid is not allowed here)"
 fi
+
+# A server side that accepts connections and never answers them: a frozen
+# postmaster, or a half-dead proxy or load balancer in front of a live one.
+# A TCP proxy stands between the relay and PostgreSQL. Frozen, it forwards
+# nothing more on the connections it has, so the relay's query is given up
+# after --pg-timeout (1 s here); the cancel request that follows it is
+# accepted and never answered (libpq 15's PQcancel has no timeout of its
+# own), and a new connection waits for the thaw. Five give-ups in a row:
+# the process that sends each cancel must end after its bound (the
+# query's --pg-timeout), not live on, one more per give-up, for as long as
+# the server is silent. Its children are sampled every 0.1 s meanwhile.
+echo "# cancel requests that get no answer ($(elapsed)s)"
+CXLOG=$WORK/relay-cancel-silent.log
+PX_FREEZE=$WORK/proxy-frozen
+cat > "$WORK/silent_proxy.py" <<'PY'
+import os, socket, struct, sys, threading, time
+
+port_file, freeze_file, pg_path = sys.argv[1:4]
+CANCEL_REQUEST = 80877102
+held = []   # frozen connections: kept open, never read again
+
+
+def frozen():
+    return os.path.exists(freeze_file)
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        part = sock.recv(n - len(buf))
+        if not part:
+            return None
+        buf += part
+    return buf
+
+
+def pump(src, dst):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data or frozen():
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    if frozen():
+        held.extend((src, dst))
+    else:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def serve(client):
+    head = recv_exact(client, 8)
+    if head is None:
+        client.close()
+        return
+    if struct.unpack("!II", head)[1] == CANCEL_REQUEST and frozen():
+        held.append(client)     # accepted, never answered
+        return
+    while frozen():
+        time.sleep(0.05)        # a new session waits for the thaw
+    upstream = socket.socket(socket.AF_UNIX)
+    upstream.connect(pg_path)
+    upstream.sendall(head)
+    threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+    pump(upstream, client)
+
+
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", 0))
+listener.listen(64)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(listener.getsockname()[1]))
+os.rename(port_file + ".tmp", port_file)
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+PY
+python3 "$WORK/silent_proxy.py" "$WORK/proxy.port" "$PX_FREEZE" "$PGHOST/.s.PGSQL.${PGPORT:-5432}" \
+	2>> "$WORK/proxy.err" &
+PX_PID=$!
+GEN_PIDS+=("$PX_PID")
+wait_until 5 test -s "$WORK/proxy.port"
+PX_PORT=$(cat "$WORK/proxy.port" 2>/dev/null)
+start_relay "$CXLOG" --dsn "host=127.0.0.1 port=$PX_PORT dbname=$DB_ST application_name=relay-cancel" \
+	--consumer relay-cancel --mode streams --no-inbound --from-now --channel-prefix cancel. --pg-timeout 1
+CX_RELAY=$RELAY_PID
+# the relay's children (the senders of its cancels): "time pid stat age"
+( while [ ! -e "$WORK/sampler-stop" ]; do
+	ps -o pid=,stat=,etimes= --ppid "$CX_RELAY" | awk -v t="$(date +%s.%N)" '{ print t, $0 }'
+	sleep 0.1
+  done ) > "$WORK/cancel-children.txt" 2>/dev/null &
+CX_SAMPLER=$!
+GEN_PIDS+=("$CX_SAMPLER")
+gave_up=0
+if wait_until 10 log_has "$CXLOG" "postgres: connected"; then
+	for round in 1 2 3 4 5; do
+		n_given=$(log_count "$CXLOG" "no answer within 1s (--pg-timeout)")
+		n_conn=$(log_count "$CXLOG" "postgres: connected")
+		touch "$PX_FREEZE"
+		wait_until 20 sh -c "[ \$(grep -cF 'no answer within 1s (--pg-timeout)' '$CXLOG') -gt $n_given ]" || break
+		rm -f "$PX_FREEZE"
+		wait_until 20 sh -c "[ \$(grep -cF 'postgres: connected' '$CXLOG') -gt $n_conn ]" || break
+		gave_up=$round
+	done
+fi
+rm -f "$PX_FREEZE"
+is "$gave_up" 5 "a silent server: the relay gave 5 queries up (--pg-timeout 1) and reconnected after each"
+check "... every sender of a cancel request ends (its bound: 1 s), none runs 10 s after the last give-up" \
+	wait_until 10 sh -c "[ \$(ps -o stat= --ppid $CX_RELAY | grep -vc '^Z') -eq 0 ]"
+check "... each unanswered cancel request is logged as given up" \
+	wait_until 10 log_has "$CXLOG" "the cancel request of an abandoned query got no answer within 1s; given up" 5
+touch "$WORK/sampler-stop"
+stop "$CX_SAMPLER"
+most=$(awk '$3 !~ /^Z/ { n[$1]++ } END { m = 0; for (t in n) if (n[t] > m) m = n[t]; print m }' "$WORK/cancel-children.txt")
+oldest=$(awk '$3 !~ /^Z/ && $4 > m { m = $4 } END { print m + 0 }' "$WORK/cancel-children.txt")
+seen=$(awk '{ print $2 }' "$WORK/cancel-children.txt" | sort -u | wc -l)
+check "... at most 2 senders of cancels ran at once over the 5 give-ups ($most at most, $seen seen)" \
+	[ "$seen" -ge 1 -a "$most" -le 2 ]
+check "... none ran longer than its bound and 5 s of slack (the oldest: ${oldest}s)" [ "$oldest" -le 6 ]
+stop "$RELAY_PID"
+RELAY_PID=
+stop "$PX_PID"
 
 # --- events from the WAL (--source wal) ------------------------------------------
 #
