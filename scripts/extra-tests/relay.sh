@@ -996,7 +996,7 @@ PX_FREEZE=$WORK/proxy-frozen
 cat > "$WORK/silent_proxy.py" <<'PY'
 import os, socket, struct, sys, threading, time
 
-port_file, freeze_file, pg_path = sys.argv[1:4]
+port_file, freeze_file, pg_path, held_log = sys.argv[1:5]
 CANCEL_REQUEST = 80877102
 held = []   # frozen connections: kept open, never read again
 
@@ -1041,6 +1041,8 @@ def serve(client):
         return
     if struct.unpack("!II", head)[1] == CANCEL_REQUEST and frozen():
         held.append(client)     # accepted, never answered
+        with open(held_log, "a") as f:
+            f.write("cancel request held\n")
         return
     while frozen():
         time.sleep(0.05)        # a new session waits for the thaw
@@ -1062,7 +1064,7 @@ while True:
     conn, _ = listener.accept()
     threading.Thread(target=serve, args=(conn,), daemon=True).start()
 PY
-python3 "$WORK/silent_proxy.py" "$WORK/proxy.port" "$PX_FREEZE" "$PGHOST/.s.PGSQL.${PGPORT:-5432}" \
+python3 "$WORK/silent_proxy.py" "$WORK/proxy.port" "$PX_FREEZE" "$PGHOST/.s.PGSQL.${PGPORT:-5432}" "$WORK/proxy-held" \
 	2>> "$WORK/proxy.err" &
 PX_PID=$!
 GEN_PIDS+=("$PX_PID")
@@ -1085,13 +1087,15 @@ if wait_until 10 log_has "$CXLOG" "postgres: connected"; then
 		n_conn=$(log_count "$CXLOG" "postgres: connected")
 		touch "$PX_FREEZE"
 		wait_until 20 sh -c "[ \$(grep -cF 'no answer within 1s (--pg-timeout)' '$CXLOG') -gt $n_given ]" || break
+		# thawed once the proxy holds this give-up's cancel request
+		wait_until 20 sh -c "[ \$(cat '$WORK/proxy-held' 2>/dev/null | wc -l) -ge $round ]" || break
 		rm -f "$PX_FREEZE"
 		wait_until 20 sh -c "[ \$(grep -cF 'postgres: connected' '$CXLOG') -gt $n_conn ]" || break
 		gave_up=$round
 	done
 fi
 rm -f "$PX_FREEZE"
-is "$gave_up" 5 "a silent server: the relay gave 5 queries up (--pg-timeout 1) and reconnected after each"
+is "$gave_up" 5 "a silent server: the relay gave 5 queries up (--pg-timeout 1), sent 5 cancel requests that got no answer, and reconnected after each"
 check "... every sender of a cancel request ends (its bound: 1 s), none runs 10 s after the last give-up" \
 	wait_until 10 sh -c "[ \$(ps -o stat= --ppid $CX_RELAY | grep -vc '^Z') -eq 0 ]"
 check "... each unanswered cancel request is logged as given up" \
