@@ -268,7 +268,7 @@ lost(pg_side *pg, const char *why)
 /*
  * The children that send cancel requests (cancel_query).  Each one gets
  * at most the --pg-timeout of the query it cancels, and never more than
- * PG_CANCEL_MAX_S (the connect_timeout of the relay's own connections:
+ * PG_CANCEL_MAX_S (the connect_timeout the relay gives its connections:
  * a server that does not answer a connection within it is taken for
  * unreachable).  A cancel request is one connection and 16 bytes, so a
  * server that answers queries at all answers it well within that.  As
