@@ -1073,9 +1073,9 @@ PX_PORT=$(cat "$WORK/proxy.port" 2>/dev/null)
 start_relay "$CXLOG" --dsn "host=127.0.0.1 port=$PX_PORT dbname=$DB_ST application_name=relay-cancel" \
 	--consumer relay-cancel --mode streams --no-inbound --from-now --channel-prefix cancel. --pg-timeout 1
 CX_RELAY=$RELAY_PID
-# the relay's children (the senders of its cancels): "time pid stat age"
+# the relay's children (the senders of its cancels): "time pid stat"
 ( while [ ! -e "$WORK/sampler-stop" ]; do
-	ps -o pid=,stat=,etimes= --ppid "$CX_RELAY" | awk -v t="$(date +%s.%N)" '{ print t, $0 }'
+	ps -o pid=,stat= --ppid "$CX_RELAY" | awk -v t="$(date +%s.%N)" '{ print t, $0 }'
 	sleep 0.1
   done ) > "$WORK/cancel-children.txt" 2>/dev/null &
 CX_SAMPLER=$!
@@ -1103,11 +1103,15 @@ check "... each unanswered cancel request is logged as given up" \
 touch "$WORK/sampler-stop"
 stop "$CX_SAMPLER"
 most=$(awk '$3 !~ /^Z/ { n[$1]++ } END { m = 0; for (t in n) if (n[t] > m) m = n[t]; print m }' "$WORK/cancel-children.txt")
-oldest=$(awk '$3 !~ /^Z/ && $4 > m { m = $4 } END { print m + 0 }' "$WORK/cancel-children.txt")
+# how long each was seen running, by the sampler's own clock (ps's
+# elapsed time once read 4.1e9 s for one of them)
+oldest=$(awk '$3 !~ /^Z/ { if (!($2 in first)) first[$2] = $1; last[$2] = $1 }
+	END { m = 0; for (p in first) if (last[p] - first[p] > m) m = last[p] - first[p]; printf "%.1f", m }' "$WORK/cancel-children.txt")
 seen=$(awk '{ print $2 }' "$WORK/cancel-children.txt" | sort -u | wc -l)
 check "... at most 2 senders of cancels ran at once over the 5 give-ups ($most at most, $seen seen)" \
 	[ "$seen" -ge 1 -a "$most" -le 2 ]
-check "... none ran longer than its bound and 5 s of slack (the oldest: ${oldest}s)" [ "$oldest" -le 6 ]
+check "... none ran longer than its bound and 5 s of slack (the longest seen: ${oldest}s)" \
+	awk -v o="$oldest" 'BEGIN { exit !(o <= 6) }'
 stop "$RELAY_PID"
 RELAY_PID=
 stop "$PX_PID"
