@@ -62,7 +62,9 @@
 #             zombies of the processes that sent the cancels; a server
 #             side that never answers a cancel request (a frozen TCP
 #             proxy): each sender of a cancel ends after its bound, and
-#             they do not pile up; a session idle in transaction holding an
+#             they do not pile up, and (SIGCHLD and SIGALRM ignored, the
+#             server silent for good) one is reaped and logged while the
+#             server is silent; a session idle in transaction holding an
 #             xid delays an event of --source outbox for at most
 #             idle_in_transaction_session_timeout
 #
@@ -1112,6 +1114,58 @@ check "... at most 2 senders of cancels ran at once over the 5 give-ups ($most a
 	[ "$seen" -ge 1 -a "$most" -le 2 ]
 check "... none ran longer than its bound and 5 s of slack (the longest seen: ${oldest}s)" \
 	awk -v o="$oldest" 'BEGIN { exit !(o <= 6) }'
+stop "$RELAY_PID"
+RELAY_PID=
+
+# The same, with the relay started as a supervisor may leave a program it
+# runs: SIGCHLD and SIGALRM ignored, SIGALRM blocked (an exec keeps all
+# three). And this time the server stays silent after the give-up: the
+# relay runs no query then, it only tries to connect again, and again.
+# The sender of the cancel must still end after its bound, and be reaped
+# and logged as given up while the server is silent, not once it is back.
+echo "# a cancel request that gets no answer, the server silent for good, SIGCHLD and SIGALRM ignored ($(elapsed)s)"
+CXLOG2=$WORK/relay-cancel-hostile.log
+cat > "$WORK/hostile-relay" <<PY
+#!/usr/bin/env python3
+import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+signal.signal(signal.SIGALRM, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+os.execv("$RELAY", ["$RELAY"] + sys.argv[1:])
+PY
+chmod +x "$WORK/hostile-relay"
+REAL_RELAY=$RELAY
+RELAY=$WORK/hostile-relay
+start_relay "$CXLOG2" --dsn "host=127.0.0.1 port=$PX_PORT dbname=$DB_ST application_name=relay-cancel-hostile" \
+	--consumer relay-cancel-hostile --mode streams --no-inbound --from-now --channel-prefix cancel2. --pg-timeout 1
+RELAY=$REAL_RELAY
+CX_RELAY=$RELAY_PID
+# SIGALRM (14, bit 0x2000) ignored and blocked in the relay itself: the
+# wrapper did its part (the relay leaves both alone)
+alrm_ignored_blocked() {
+	local ign blk
+	ign=$(awk '$1 == "SigIgn:" { print $2 }' "/proc/$1/status" 2>/dev/null)
+	blk=$(awk '$1 == "SigBlk:" { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -n "$ign" ] && [ -n "$blk" ] && (( (0x$ign & 0x2000) && (0x$blk & 0x2000) ))
+}
+still_silent() { [ -e "$PX_FREEZE" ] && ! log_has "$CXLOG2" "postgres: connected" 2; }
+held_before=$(cat "$WORK/proxy-held" 2>/dev/null | wc -l)
+given=no
+if wait_until 10 log_has "$CXLOG2" "postgres: connected"; then
+	check "a relay started with SIGALRM ignored and blocked (and SIGCHLD ignored)" \
+		alrm_ignored_blocked "$CX_RELAY"
+	touch "$PX_FREEZE"
+	wait_until 20 log_has "$CXLOG2" "no answer within 1s (--pg-timeout)" &&
+		wait_until 20 sh -c "[ \$(cat '$WORK/proxy-held' 2>/dev/null | wc -l) -gt $held_before ]" &&
+		given=yes
+fi
+is "$given" yes "a query given up (--pg-timeout 1), its cancel request held unanswered, the server silent from then on"
+check "... the sender of the cancel ends, SIGALRM at its default action in it, and is reaped while the server is silent" \
+	wait_until 30 sh -c "[ -z \"\$(ps -o pid= --ppid $CX_RELAY)\" ]"
+check "... and is logged as given up while the server is silent" \
+	wait_until 30 log_has "$CXLOG2" "the cancel request of an abandoned query got no answer within 1s; given up"
+check "... (still silent then: no new connection got through)" still_silent
+rm -f "$PX_FREEZE"
 stop "$RELAY_PID"
 RELAY_PID=
 stop "$PX_PID"
