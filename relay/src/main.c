@@ -519,6 +519,13 @@ run(relay *r, const sigset_t *waitmask)
 					rc;
 		struct timespec ts;
 
+		/*
+		 * The senders of cancel requests that ended (each on its own bound):
+		 * reaped here too, not only before a query, as against a server
+		 * that stays silent no query runs, and one given up would be
+		 * logged only once the server is back.
+		 */
+		pg_reap_cancels(0);
 		/* (re)connect */
 		if (!r->pg.link.up && now >= r->pg.link.next_try)
 		{
@@ -736,6 +743,13 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * An exec keeps a signal ignored: started so (by a supervisor that
+	 * ignores SIGCHLD), the children that send cancel requests would be
+	 * reaped by the kernel, their ends unseen, and one given up never
+	 * logged.
+	 */
+	signal(SIGCHLD, SIG_DFL);
 
 	pg_init(&r.pg, &r.cfg);
 	wal_init(&r.wal, &r.cfg, read_wal_prefix, &r);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -265,6 +266,42 @@ lost(pg_side *pg, const char *why)
 }
 
 /*
+ * The children that send cancel requests (cancel_query).  Each one gets
+ * at most the --pg-timeout of the query it cancels, and never more than
+ * PG_CANCEL_MAX_S (the connect_timeout the relay gives its connections:
+ * a server that does not answer a connection within it is taken for
+ * unreachable).  A cancel request is one connection and 16 bytes, so a
+ * server that answers queries at all answers it well within that.  As
+ * the next query is given up at the earliest --pg-timeout after this
+ * one, the previous child has ended by then: however often queries are
+ * given up, about one child runs at a time instead of one more per
+ * give-up for as long as the server stays silent.
+ */
+#define PG_CANCEL_MAX_S 10.0
+
+static pid_t cancel_pids[64];	/* the running children (a few at most) */
+static int	ncancels;
+static double cancel_bound;		/* the last child's bound, in seconds */
+
+/* A child is gone: forget it; say so when it was given up (SIGALRM). */
+static void
+cancel_done(pid_t pid, int status)
+{
+	int			i;
+
+	for (i = 0; i < ncancels; i++)
+	{
+		if (cancel_pids[i] != pid)
+			continue;
+		cancel_pids[i] = cancel_pids[--ncancels];
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+			log_warn("postgres: the cancel request of an abandoned query got no answer within %gs; given up",
+					 cancel_bound);
+		return;
+	}
+}
+
+/*
  * Reap the children that sent cancel requests (cancel_query), waiting at
  * most "seconds" for those still running.  Any child is reaped, not only
  * ours: run as the first process of a container the relay is also the
@@ -278,10 +315,16 @@ pg_reap_cancels(double seconds)
 
 	for (;;)
 	{
-		pid_t		pid = waitpid(-1, NULL, WNOHANG);
+		int			status = 0;
+		pid_t		pid = waitpid(-1, &status, WNOHANG);
 		struct timespec pause = {0, 10 * 1000 * 1000};
 
-		if (pid > 0 || (pid < 0 && errno == EINTR))
+		if (pid > 0)
+		{
+			cancel_done(pid, status);
+			continue;
+		}
+		if (pid < 0 && errno == EINTR)
 			continue;
 		if (pid < 0 || now_mono() >= until)
 			return;				/* no child left (ECHILD), or time is up */
@@ -294,23 +337,31 @@ pg_reap_cancels(double seconds)
  * Closing the connection is not enough: a backend that waits (for a row
  * lock, say) notices that its client left only when its statement ends,
  * and until then it holds its place in the lock queue.  libpq 15's
- * PQcancel blocks (its connect has no timeout), so a child process sends
- * the request: the relay does not wait on an unreachable server, and the
- * request goes out even when the relay stops right away.  The relay reaps
- * its children itself (pg_reap_cancels: before each query, and for a
- * moment at exit) rather than leaving them to init by forking twice: as
- * a container's first process the relay is that init, and each given-up
- * query would leave a zombie behind.
+ * PQcancel blocks with no timeout of its own (its connect waits for the
+ * kernel's, about two minutes; then it waits for the server's answer for
+ * ever, and a frozen postmaster or a proxy that accepts and forwards
+ * nothing never answers), so a child process sends the request, under a
+ * timer: SIGALRM, at its default action, ends it after "bound" seconds
+ * (see cancel_bound above).  The relay does not wait on an unreachable
+ * server, and the request goes out even when the relay stops right away.
+ * The relay reaps its children itself (pg_reap_cancels: before each
+ * query, and for a moment at exit) rather than leaving them to init by
+ * forking twice: as a container's first process the relay is that init,
+ * and each given-up query would leave a zombie behind.
  */
 static void
-cancel_query(PGconn *conn)
+cancel_query(PGconn *conn, double bound)
 {
-	PGcancel   *cancel = PQgetCancel(conn);
+	PGcancel   *cancel;
 	pid_t		child;
 
+	pg_reap_cancels(0);
+	cancel = PQgetCancel(conn);
 	if (cancel == NULL)
 		return;
-	pg_reap_cancels(0);
+	if (bound > PG_CANCEL_MAX_S)
+		bound = PG_CANCEL_MAX_S;
+	cancel_bound = bound;
 	fflush(stderr);
 	child = fork();
 	if (child == 0)
@@ -318,13 +369,21 @@ cancel_query(PGconn *conn)
 		char		errbuf[256];
 		char		line[256];
 		sigset_t	none;
+		struct itimerval timer;
 
 		/* none of the relay's sockets, its signals as by default */
 		close_range(3, ~0U, 0);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
+		signal(SIGALRM, SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* PQcancel retries on EINTR: only the default action stops it */
+		memset(&timer, 0, sizeof timer);
+		timer.it_value.tv_sec = (time_t) bound;
+		timer.it_value.tv_usec = (suseconds_t) ((bound - (double) timer.it_value.tv_sec) * 1e6);
+		if (setitimer(ITIMER_REAL, &timer, NULL) != 0)
+			_exit(1);			/* an unbounded child is worse than no cancel */
 		if (!PQcancel(cancel, errbuf, sizeof errbuf))
 		{
 			one_line(errbuf, line, sizeof line);
@@ -334,6 +393,8 @@ cancel_query(PGconn *conn)
 	}
 	if (child < 0)
 		log_warn("postgres: could not cancel the abandoned query: fork: %s", strerror(errno));
+	else if (ncancels < (int) (sizeof cancel_pids / sizeof cancel_pids[0]))
+		cancel_pids[ncancels++] = child;	/* else reaped, just not named */
 	PQfreeCancel(cancel);
 }
 
@@ -390,7 +451,7 @@ exec_wait(pg_side *pg, const char *sql, int nparams, const char *const *params)
 			else
 				snprintf(why, sizeof why, "no answer within %gs (--pg-timeout); query cancelled", pg->cfg->pg_timeout);
 			/* the backend must not go on (or wait on) for nobody */
-			cancel_query(conn);
+			cancel_query(conn, pg->cfg->pg_timeout);
 			lost(pg, why);
 			return NULL;
 		}

@@ -78,6 +78,8 @@ void		pg_close(pg_side *pg);
 /*
  * Reap the children that sent the cancel requests of given-up queries,
  * waiting at most SECONDS for those still running (0: only the finished).
+ * Each child ends on its own after its query's --pg-timeout (10 s at
+ * most); one ended so, its request unanswered, is logged as a warning.
  */
 void		pg_reap_cancels(double seconds);
 /* The socket to wait on, -1 when down. */

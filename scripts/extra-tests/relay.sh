@@ -59,7 +59,12 @@
 #             the query is given up after --pg-timeout, and SIGTERM still
 #             stops the relay; a relay that is PID 1 of its namespace (a
 #             container's entrypoint) gives many queries up and leaves no
-#             zombies of the processes that sent the cancels; a session idle in transaction holding an
+#             zombies of the processes that sent the cancels; a server
+#             side that never answers a cancel request (a frozen TCP
+#             proxy): each sender of a cancel ends after its bound, and
+#             they do not pile up, and (SIGCHLD and SIGALRM ignored, the
+#             server silent for good) one is reaped and logged while the
+#             server is silent; a session idle in transaction holding an
 #             xid delays an event of --source outbox for at most
 #             idle_in_transaction_session_timeout
 #
@@ -976,6 +981,194 @@ if unshare --pid --fork true 2>/dev/null; then
 else
 	ok "# SKIP a relay as PID 1 of a namespace (unshare --pid is not allowed here)"
 fi
+
+# A server side that accepts connections and never answers them: a frozen
+# postmaster, or a half-dead proxy or load balancer in front of a live one.
+# A TCP proxy stands between the relay and PostgreSQL. Frozen, it forwards
+# nothing more on the connections it has, so the relay's query is given up
+# after --pg-timeout (1 s here); the cancel request that follows it is
+# accepted and never answered (libpq 15's PQcancel has no timeout of its
+# own), and a new connection waits for the thaw. Five give-ups in a row:
+# the process that sends each cancel must end after its bound (the
+# query's --pg-timeout), not live on, one more per give-up, for as long as
+# the server is silent. Its children are sampled every 0.1 s meanwhile.
+echo "# cancel requests that get no answer ($(elapsed)s)"
+CXLOG=$WORK/relay-cancel-silent.log
+PX_FREEZE=$WORK/proxy-frozen
+cat > "$WORK/silent_proxy.py" <<'PY'
+import os, socket, struct, sys, threading, time
+
+port_file, freeze_file, pg_path, held_log = sys.argv[1:5]
+CANCEL_REQUEST = 80877102
+held = []   # frozen connections: kept open, never read again
+
+
+def frozen():
+    return os.path.exists(freeze_file)
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        part = sock.recv(n - len(buf))
+        if not part:
+            return None
+        buf += part
+    return buf
+
+
+def pump(src, dst):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data or frozen():
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    if frozen():
+        held.extend((src, dst))
+    else:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def serve(client):
+    head = recv_exact(client, 8)
+    if head is None:
+        client.close()
+        return
+    if struct.unpack("!II", head)[1] == CANCEL_REQUEST and frozen():
+        held.append(client)     # accepted, never answered
+        with open(held_log, "a") as f:
+            f.write("cancel request held\n")
+        return
+    while frozen():
+        time.sleep(0.05)        # a new session waits for the thaw
+    upstream = socket.socket(socket.AF_UNIX)
+    upstream.connect(pg_path)
+    upstream.sendall(head)
+    threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+    pump(upstream, client)
+
+
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", 0))
+listener.listen(64)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(listener.getsockname()[1]))
+os.rename(port_file + ".tmp", port_file)
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+PY
+python3 "$WORK/silent_proxy.py" "$WORK/proxy.port" "$PX_FREEZE" "$PGHOST/.s.PGSQL.${PGPORT:-5432}" "$WORK/proxy-held" \
+	2>> "$WORK/proxy.err" &
+PX_PID=$!
+GEN_PIDS+=("$PX_PID")
+wait_until 5 test -s "$WORK/proxy.port"
+PX_PORT=$(cat "$WORK/proxy.port" 2>/dev/null)
+start_relay "$CXLOG" --dsn "host=127.0.0.1 port=$PX_PORT dbname=$DB_ST application_name=relay-cancel" \
+	--consumer relay-cancel --mode streams --no-inbound --from-now --channel-prefix cancel. --pg-timeout 1
+CX_RELAY=$RELAY_PID
+# the relay's children (the senders of its cancels): "time pid stat"
+( while [ ! -e "$WORK/sampler-stop" ]; do
+	ps -o pid=,stat= --ppid "$CX_RELAY" | awk -v t="$(date +%s.%N)" '{ print t, $0 }'
+	sleep 0.1
+  done ) > "$WORK/cancel-children.txt" 2>/dev/null &
+CX_SAMPLER=$!
+GEN_PIDS+=("$CX_SAMPLER")
+gave_up=0
+if wait_until 10 log_has "$CXLOG" "postgres: connected"; then
+	for round in 1 2 3 4 5; do
+		n_given=$(log_count "$CXLOG" "no answer within 1s (--pg-timeout)")
+		n_conn=$(log_count "$CXLOG" "postgres: connected")
+		touch "$PX_FREEZE"
+		wait_until 20 sh -c "[ \$(grep -cF 'no answer within 1s (--pg-timeout)' '$CXLOG') -gt $n_given ]" || break
+		# thawed once the proxy holds this give-up's cancel request
+		wait_until 20 sh -c "[ \$(cat '$WORK/proxy-held' 2>/dev/null | wc -l) -ge $round ]" || break
+		rm -f "$PX_FREEZE"
+		wait_until 20 sh -c "[ \$(grep -cF 'postgres: connected' '$CXLOG') -gt $n_conn ]" || break
+		gave_up=$round
+	done
+fi
+rm -f "$PX_FREEZE"
+is "$gave_up" 5 "a silent server: the relay gave 5 queries up (--pg-timeout 1), sent 5 cancel requests that got no answer, and reconnected after each"
+check "... every sender of a cancel request ends (its bound: 1 s), none runs 10 s after the last give-up" \
+	wait_until 10 sh -c "[ \$(ps -o stat= --ppid $CX_RELAY | grep -vc '^Z') -eq 0 ]"
+check "... each unanswered cancel request is logged as given up" \
+	wait_until 10 log_has "$CXLOG" "the cancel request of an abandoned query got no answer within 1s; given up" 5
+touch "$WORK/sampler-stop"
+stop "$CX_SAMPLER"
+most=$(awk '$3 !~ /^Z/ { n[$1]++ } END { m = 0; for (t in n) if (n[t] > m) m = n[t]; print m }' "$WORK/cancel-children.txt")
+# how long each was seen running, by the sampler's own clock (ps's
+# elapsed time once read 4.1e9 s for one of them)
+oldest=$(awk '$3 !~ /^Z/ { if (!($2 in first)) first[$2] = $1; last[$2] = $1 }
+	END { m = 0; for (p in first) if (last[p] - first[p] > m) m = last[p] - first[p]; printf "%.1f", m }' "$WORK/cancel-children.txt")
+seen=$(awk '{ print $2 }' "$WORK/cancel-children.txt" | sort -u | wc -l)
+check "... at most 2 senders of cancels ran at once over the 5 give-ups ($most at most, $seen seen)" \
+	[ "$seen" -ge 1 -a "$most" -le 2 ]
+check "... none ran longer than its bound and 5 s of slack (the longest seen: ${oldest}s)" \
+	awk -v o="$oldest" 'BEGIN { exit !(o <= 6) }'
+stop "$RELAY_PID"
+RELAY_PID=
+
+# The same, with the relay started as a supervisor may leave a program it
+# runs: SIGCHLD and SIGALRM ignored, SIGALRM blocked (an exec keeps all
+# three). And this time the server stays silent after the give-up: the
+# relay runs no query then, it only tries to connect again, and again.
+# The sender of the cancel must still end after its bound, and be reaped
+# and logged as given up while the server is silent, not once it is back.
+echo "# a cancel request that gets no answer, the server silent for good, SIGCHLD and SIGALRM ignored ($(elapsed)s)"
+CXLOG2=$WORK/relay-cancel-hostile.log
+cat > "$WORK/hostile-relay" <<PY
+#!/usr/bin/env python3
+import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+signal.signal(signal.SIGALRM, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+os.execv("$RELAY", ["$RELAY"] + sys.argv[1:])
+PY
+chmod +x "$WORK/hostile-relay"
+REAL_RELAY=$RELAY
+RELAY=$WORK/hostile-relay
+start_relay "$CXLOG2" --dsn "host=127.0.0.1 port=$PX_PORT dbname=$DB_ST application_name=relay-cancel-hostile" \
+	--consumer relay-cancel-hostile --mode streams --no-inbound --from-now --channel-prefix cancel2. --pg-timeout 1
+RELAY=$REAL_RELAY
+CX_RELAY=$RELAY_PID
+# SIGALRM (14, bit 0x2000) ignored and blocked in the relay itself: the
+# wrapper did its part (the relay leaves both alone)
+alrm_ignored_blocked() {
+	local ign blk
+	ign=$(awk '$1 == "SigIgn:" { print $2 }' "/proc/$1/status" 2>/dev/null)
+	blk=$(awk '$1 == "SigBlk:" { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -n "$ign" ] && [ -n "$blk" ] && (( (0x$ign & 0x2000) && (0x$blk & 0x2000) ))
+}
+still_silent() { [ -e "$PX_FREEZE" ] && ! log_has "$CXLOG2" "postgres: connected" 2; }
+held_before=$(cat "$WORK/proxy-held" 2>/dev/null | wc -l)
+given=no
+if wait_until 10 log_has "$CXLOG2" "postgres: connected"; then
+	check "a relay started with SIGALRM ignored and blocked (and SIGCHLD ignored)" \
+		alrm_ignored_blocked "$CX_RELAY"
+	touch "$PX_FREEZE"
+	wait_until 20 log_has "$CXLOG2" "no answer within 1s (--pg-timeout)" &&
+		wait_until 20 sh -c "[ \$(cat '$WORK/proxy-held' 2>/dev/null | wc -l) -gt $held_before ]" &&
+		given=yes
+fi
+is "$given" yes "a query given up (--pg-timeout 1), its cancel request held unanswered, the server silent from then on"
+check "... the sender of the cancel ends, SIGALRM at its default action in it, and is reaped while the server is silent" \
+	wait_until 30 sh -c "[ -z \"\$(ps -o pid= --ppid $CX_RELAY)\" ]"
+check "... and is logged as given up while the server is silent" \
+	wait_until 30 log_has "$CXLOG2" "the cancel request of an abandoned query got no answer within 1s; given up"
+check "... (still silent then: no new connection got through)" still_silent
+rm -f "$PX_FREEZE"
+stop "$RELAY_PID"
+RELAY_PID=
+stop "$PX_PID"
 
 # --- events from the WAL (--source wal) ------------------------------------------
 #
