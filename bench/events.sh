@@ -21,8 +21,16 @@
 # backends, pgbench, the walsender, the relay or the peer's consumer and
 # Redis spent together.
 #
+# At 1 client each comparator also runs with pgbench and its backend pinned
+# to the same CPU ("together") and to two different CPUs ("apart"), beside
+# the kernel's own placement: on a virtual machine with idle cores a
+# client's throughput depends mostly on which of these the scheduler picked,
+# and its pick flips every few seconds and follows the other processes'
+# activity (see bench/README.md, "Events").
+#
 # Environment: EVENTS_ROUNDS [5], EVENTS_SECONDS [5] per pgbench run,
-# EVENTS_CLIENTS ["8 1"], EVENTS_SKUS [1000], EVENTS_PROBES [200],
+# EVENTS_CLIENTS ["8 1"], EVENTS_PLACEMENTS at 1 client ["kernel together
+# apart"], EVENTS_SKUS [1000], EVENTS_PROBES [200],
 # EVENTS_BACKLOG [1000000] events, ALLOC_CLUSTER_DIR
 # [/tmp/bench-events-cluster], ALLOC_PGPORT [5534], EVENTS_RELAY_BIN (the
 # relay to measure; default relay/allocation-relay).  Results:
@@ -38,6 +46,7 @@ ROOT=$(cd "$BENCH/.." && pwd -P)
 ROUNDS=${EVENTS_ROUNDS:-5}
 SECS=${EVENTS_SECONDS:-5}
 CLIENTS=${EVENTS_CLIENTS:-"8 1"}
+PLACEMENTS=${EVENTS_PLACEMENTS:-"kernel together apart"}
 SKUS=${EVENTS_SKUS:-1000}
 PROBES=${EVENTS_PROBES:-200}
 BACKLOG=${EVENTS_BACKLOG:-1000000}
@@ -192,6 +201,37 @@ WCM50=$(pct 50 "$WORK/commit-wal.txt"); WCM99=$(pct 99 "$WORK/commit-wal.txt")
 busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
 TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 
+# two_cpus LIST: the first two CPUs of an affinity list ("0-3", "0,2,5-7"),
+# space-separated; fewer when the list has fewer
+two_cpus() {
+	tr ',' '\n' <<< "$1" | awk -F- 'NF == 1 && $1 ~ /^[0-9]+$/ { c[++n] = $1 }
+		NF == 2 && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ { for (i = $1; i <= $2 && n < 2; i++) c[++n] = i }
+		END { for (i = 1; i <= n && i <= 2; i++) printf "%s%s", (i > 1 ? " " : ""), c[i] }'
+}
+read -r CPU_A CPU_B <<< "$(two_cpus "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)")" || true
+if [ -z "${CPU_B:-}" ] || ! command -v taskset > /dev/null; then
+	[ "$PLACEMENTS" = kernel ] || log "fewer than two CPUs, or no taskset: 1 client runs in the kernel's placement only"
+	PLACEMENTS=kernel
+fi
+
+# pin_backend CPU SINCE: pin the backend of the pgbench started at SINCE
+# (application_name pgbench, one client; not a backend of an earlier run
+# still exiting) to CPU, as soon as it has connected
+pin_backend() {
+	local pid
+	for _ in $(seq 1 250); do
+		pid=$("${PSQL[@]}" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'
+		                        AND backend_type = 'client backend' AND backend_start >= '$2'")
+		if [[ $pid =~ ^[0-9]+$ ]]; then
+			taskset -pc "$1" "$pid" > /dev/null && return 0
+			return 1
+		fi
+		sleep 0.02
+	done
+	echo "pgbench's backend did not appear in pg_stat_activity" >&2
+	return 1
+}
+
 # figures OUTPUT STATUS BUSY0 BUSY1: pgbench's OUTPUT and exit STATUS, the
 # busy ticks before and after -> "tps cpu_us_per_allocate"; fails, saying
 # why, when the run did not complete (pgbench failed, a transaction failed,
@@ -209,10 +249,13 @@ figures() {
 	echo "$tps $(( ($4 - $3) * TICK_US / xacts ))"
 }
 
-# one pgbench run: COMPARATOR CLIENTS -> "tps cpu_us_per_allocate kept_up"
-# (kept_up: t, or f when the relay had not caught up 5 s after the run)
+# one pgbench run: COMPARATOR CLIENTS [PLACEMENT] -> "tps cpu_us_per_allocate
+# kept_up" (kept_up: t, or f when the relay had not caught up 5 s after the
+# run).  PLACEMENT (1 client): kernel (the default), or pgbench on CPU_A and
+# its backend pinned on CPU_A (together) or CPU_B (apart); its first
+# transactions, before the backend is pinned, run where the kernel put it.
 run() {
-	local comp=$1 c=$2 script j=1 out st=0 b0 b1 figs kept_up=t
+	local comp=$1 c=$2 placement=${3:-kernel} script j=1 out st=0 b0 b1 figs kept_up=t pin=() pb since=
 	[ "$c" -gt 1 ] && j=2
 	case $comp in
 		ext_alone|ext_relay|ext_wal) script=$BENCH/pgbench/ext.sql ;;
@@ -223,9 +266,20 @@ run() {
 		ext_wal) start_relay relay wal ;;
 		peer_consumer) "$PROBE" peer-consumer "dbname=bench" "$REDIS_PORT" 2>> "$WORK/peer.log" & PEER_PID=$! ; sleep 0.3 ;;
 	esac
+	if [ "$placement" != kernel ]; then
+		pin=(taskset -c "$CPU_A")
+		since=$("${PSQL[@]}" -c "SELECT clock_timestamp()")
+	fi
 	b0=$(busy)
-	out=$("$PGBIN/pgbench" -n -M prepared -c "$c" -j "$j" -T "$SECS" -f "$script" \
-		-D prefix=C -D lo=1 -D hi="$SKUS" 2> "$WORK/pgbench.err") || st=$?
+	"${pin[@]}" "$PGBIN/pgbench" -n -M prepared -c "$c" -j "$j" -T "$SECS" -f "$script" \
+		-D prefix=C -D lo=1 -D hi="$SKUS" > "$WORK/pgbench.out" 2> "$WORK/pgbench.err" &
+	pb=$!
+	case $placement in
+		together) pin_backend "$CPU_A" "$since" || st=3 ;;
+		apart) pin_backend "$CPU_B" "$since" || st=3 ;;
+	esac
+	wait "$pb" || st=$?
+	out=$(cat "$WORK/pgbench.out")
 	case $comp in
 		ext_relay)
 			# keeping up: every event published within 5 s of the run's end
@@ -258,16 +312,20 @@ run() {
 KEPT=yes
 for round in $(seq 1 "$ROUNDS"); do
 	for c in $CLIENTS; do
-		# the four back to back, the order turning from round to round
-		order=(ext_wal ext_alone ext_relay peer_consumer)
-		[ $((round % 2)) -eq 0 ] && order=(peer_consumer ext_relay ext_alone ext_wal)
-		for comp in "${order[@]}"; do
-			# (run's relay or consumer is stopped before it returns, failed or not)
-			res=$(run "$comp" "$c") || die "round $round, $c clients, $comp: the pgbench run failed (above)"
-			read -r tps cpu kept_up <<< "$res"
-			[ "$kept_up" = t ] || KEPT=no
-			printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$c" "$comp" "$tps" "$cpu" >> "$WORK/runs.tsv"
-			log "round $round, $c clients, $comp: $tps tps, $cpu us of CPU per allocate"
+		places=kernel
+		[ "$c" = 1 ] && places=$PLACEMENTS
+		for pl in $places; do
+			# the four back to back, the order turning from round to round
+			order=(ext_wal ext_alone ext_relay peer_consumer)
+			[ $((round % 2)) -eq 0 ] && order=(peer_consumer ext_relay ext_alone ext_wal)
+			for comp in "${order[@]}"; do
+				# (run's relay or consumer is stopped before it returns, failed or not)
+				res=$(run "$comp" "$c" "$pl") || die "round $round, $c clients ($pl), $comp: the pgbench run failed (above)"
+				read -r tps cpu kept_up <<< "$res"
+				[ "$kept_up" = t ] || KEPT=no
+				printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$c" "$pl" "$comp" "$tps" "$cpu" >> "$WORK/runs.tsv"
+				log "round $round, $c clients ($pl), $comp: $tps tps, $cpu us of CPU per allocate"
+			done
 		done
 	done
 done
@@ -312,15 +370,17 @@ stop_pid "$RELAY_PID"; RELAY_PID=
 WBL_RATE=$(awk -v a="$t_start" -v b="$t_end" -v n="$BACKLOG" 'BEGIN { printf "%.0f", n / (b - a) }')
 "${PSQL[@]}" -c "SELECT pg_drop_replication_slot('relay_backlog')" > /dev/null
 
-# ratios: per round, then the median
-ratio() { # CLIENTS A B [COLUMN] -> median over rounds of tps(A)/tps(B) (or of COLUMN)
-	awk -F'\t' -v c="$1" -v a="$2" -v b="$3" -v k="${4:-4}" '$2 == c && $3 == a { x[$1] = $k } $2 == c && $3 == b { y[$1] = $k }
+# ratios: per round, then the median; runs.tsv: round, clients, placement,
+# comparator, tps, CPU per allocate
+ratio() { # CLIENTS PLACEMENT A B [COLUMN] -> median over rounds of tps(A)/tps(B) (or of COLUMN)
+	awk -F'\t' -v c="$1" -v p="$2" -v a="$3" -v b="$4" -v k="${5:-5}" '$2 == c && $3 == p && $4 == a { x[$1] = $k }
+		$2 == c && $3 == p && $4 == b { y[$1] = $k }
 		END { n = 0; for (r in x) if (y[r] > 0) v[++n] = x[r] / y[r];
 		      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
 		      printf "%.2f", n ? v[int((n + 1) / 2)] : 0 }' "$WORK/runs.tsv"
 }
-med() { # CLIENTS COMP [COLUMN] -> median tps (or of COLUMN)
-	awk -F'\t' -v c="$1" -v a="$2" -v k="${3:-4}" '$2 == c && $3 == a { print $k }' "$WORK/runs.tsv" | sort -n |
+med() { # CLIENTS PLACEMENT COMP [COLUMN] -> median tps (or of COLUMN)
+	awk -F'\t' -v c="$1" -v p="$2" -v a="$3" -v k="${4:-5}" '$2 == c && $3 == p && $4 == a { print $k }' "$WORK/runs.tsv" | sort -n |
 		awk '{ v[NR] = $1 } END { printf "%.0f", v[int((NR + 1) / 2)] }'
 }
 # verdict MEASURED OP TARGET: PASS or MISS; a measure that is not a number
@@ -343,7 +403,10 @@ verdict() {
 	echo "the WAL writer flushed it: up to wal_writer_delay, 200 ms). Verdicts use throughput; \"by CPU per"
 	echo "allocate\" is the same comparison by the machine's busy CPU time per allocate (all processes:"
 	echo "backends, pgbench, walsender, relay or consumer, Redis), which at 1 client, where the cores"
-	echo "are not saturated, says more about cost than throughput does."
+	echo "are not saturated, says more about cost than throughput does. At 1 client each comparator"
+	echo "also runs with pgbench and its backend pinned (taskset) to one CPU and to two CPUs: where the"
+	echo "kernel places them decides most of a client's throughput on this machine, and it places them"
+	echo "by what the other processes do (bench/README.md, \"Events\")."
 	echo
 	echo "| goal | measured | target | verdict |"
 	echo "| --- | --- | --- | --- |"
@@ -351,17 +414,26 @@ verdict() {
 	echo "| E1 book round trip p99, WAL (outbox: ${RT99} ms) | ${WRT99} ms | <= 20 ms | $(verdict "$WRT99" "<=" 20) |"
 	echo "| E2 commit -> subscriber p50, WAL (p99 ${WCM99} ms; outbox: p50 ${CM50}, p99 ${CM99} ms) | ${WCM50} ms | <= 2 ms | $(verdict "$WCM50" "<=" 2) |"
 	for c in $CLIENTS; do
-		r1=$(ratio "$c" ext_wal ext_alone); r2=$(ratio "$c" ext_wal peer_consumer)
-		o1=$(ratio "$c" ext_relay ext_alone); o2=$(ratio "$c" ext_relay peer_consumer)
-		# CPU per allocate, as a throughput ratio: cost(B) / cost(A)
-		p1=$(ratio "$c" ext_alone ext_wal 5); p2=$(ratio "$c" peer_consumer ext_wal 5)
-		echo "| E3 allocate, $c clients, WAL relay / nobody listening ($(med "$c" ext_wal) / $(med "$c" ext_alone) tps; outbox relay ${o1}x; by CPU per allocate ${p1}x: $(med "$c" ext_wal 5) / $(med "$c" ext_alone 5) us) | ${r1}x | >= 0.9x | $(verdict "$r1" ">=" 0.9) |"
-		echo "| E3 allocate, $c clients, WAL relay / peer with its consumer ($(med "$c" ext_wal) / $(med "$c" peer_consumer) tps; outbox relay ${o2}x; by CPU per allocate ${p2}x: $(med "$c" ext_wal 5) / $(med "$c" peer_consumer 5) us) | ${r2}x | >= 1.3x | $(verdict "$r2" ">=" 1.3) |"
+		places=kernel
+		[ "$c" = 1 ] && places=$PLACEMENTS
+		for pl in $places; do
+			case $pl in
+				kernel) where="" ;;
+				together) where=", client and backend pinned to one CPU" ;;
+				apart) where=", client and backend pinned to two CPUs" ;;
+			esac
+			r1=$(ratio "$c" "$pl" ext_wal ext_alone); r2=$(ratio "$c" "$pl" ext_wal peer_consumer)
+			o1=$(ratio "$c" "$pl" ext_relay ext_alone); o2=$(ratio "$c" "$pl" ext_relay peer_consumer)
+			# CPU per allocate, as a throughput ratio: cost(B) / cost(A)
+			p1=$(ratio "$c" "$pl" ext_alone ext_wal 6); p2=$(ratio "$c" "$pl" peer_consumer ext_wal 6)
+			echo "| E3 allocate, $c clients$where, WAL relay / nobody listening ($(med "$c" "$pl" ext_wal) / $(med "$c" "$pl" ext_alone) tps; outbox relay ${o1}x; by CPU per allocate ${p1}x: $(med "$c" "$pl" ext_wal 6) / $(med "$c" "$pl" ext_alone 6) us) | ${r1}x | >= 0.9x | $(verdict "$r1" ">=" 0.9) |"
+			echo "| E3 allocate, $c clients$where, WAL relay / peer with its consumer ($(med "$c" "$pl" ext_wal) / $(med "$c" "$pl" peer_consumer) tps; outbox relay ${o2}x; by CPU per allocate ${p2}x: $(med "$c" "$pl" ext_wal 6) / $(med "$c" "$pl" peer_consumer 6) us) | ${r2}x | >= 1.3x | $(verdict "$r2" ">=" 1.3) |"
+		done
 	done
 	echo "| E3 the relays kept up in every run | $KEPT | yes | $([ "$KEPT" = yes ] && echo PASS || echo MISS) |"
 	echo "| E4 backlog of $BACKLOG events -> Redis, WAL (outbox: ${BL_RATE}/s) | ${WBL_RATE} events/s | >= 50000/s | $(verdict "$WBL_RATE" ">=" 50000) |"
 	echo
-	echo "Runs (round, clients, comparator, tps, microseconds of the machine's CPU per allocate):"
+	echo "Runs (round, clients, placement, comparator, tps, microseconds of the machine's CPU per allocate):"
 	echo
 	echo '```'
 	cat "$WORK/runs.tsv"

@@ -11,14 +11,18 @@
 # refused (before, its fields shifted: the CPU figure was read as tps).
 # verdict: numbers around each target, both ways; a measure that is not a
 # number ("", "-nan", "x") misses.  pct: an empty file gives no figure.
+# two_cpus, on generated affinity lists (singles and ranges): the first two
+# CPUs, or fewer.  ratio and med, on generated runs of several clients,
+# placements and comparators: each figure from its own placement's runs
+# only (checked against Python's medians).
 # EVENTS_FROM=FILE tests another copy of bench/events.sh.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 SRC=${EVENTS_FROM:-$HERE/../../bench/events.sh}
 fail=0
 not_ok() { echo "not ok: $*"; fail=1; }
-for f in figures verdict pct; do
-	eval "$(sed -n "/^$f() {.*}\$/p; /^$f() {\$/,/^}/p" "$SRC")"
+for f in figures verdict pct two_cpus ratio med; do
+	eval "$(sed -n "/^$f() {.*}\$/p; /^$f() {\( #.*\)\?\$/,/^}/p" "$SRC")"
 	declare -F "$f" > /dev/null || not_ok "no $f() in $SRC"
 done
 TICK_US=10000
@@ -84,6 +88,75 @@ trap 'rm -f "$tmp"' EXIT
 printf '%s\n' 3 1 2 10 4 > "$tmp"
 [ "$(pct 50 "$tmp")" = 3.00 ] && [ "$(pct 99 "$tmp")" = 4.00 ] && [ "$(pct 100 "$tmp")" = 10.00 ] ||
 	not_ok "pct 50/99/100 of 1 2 3 4 10: $(pct 50 "$tmp") $(pct 99 "$tmp") $(pct 100 "$tmp")"
+
+# two_cpus: generated affinity lists, as the kernel writes them (ascending,
+# runs of CPUs as ranges or one by one)
+while read -r list want; do
+	got=$(two_cpus "$list")
+	[ "${got// /,}" = "$want" ] || not_ok "two_cpus '$list': '$got', expected '${want//,/ }'"
+done < <(python3 - <<'PY'
+import random
+r = random.Random()
+for _ in range(300):
+	cpus = sorted(r.sample(range(0, 64), r.randint(1, 12)))
+	parts, i = [], 0
+	while i < len(cpus):
+		j = i
+		while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+			j += 1
+		if j > i and r.random() < 0.8:
+			parts.append("%d-%d" % (cpus[i], cpus[j]))
+		else:
+			parts.extend(str(c) for c in cpus[i:j + 1])
+		i = j + 1
+	print(",".join(parts), ",".join(str(c) for c in cpus[:2]))
+PY
+)
+[ -z "$(two_cpus "")" ] || not_ok "two_cpus of an empty list: '$(two_cpus "")'"
+
+# ratio, med: generated runs (round, clients, placement, comparator, tps,
+# CPU) in one runs.tsv per case; each figure from its own clients' and
+# placement's runs
+cases=$(mktemp -d)
+while read -r n c p a b k want_r want_m; do
+	WORK=$cases/$n
+	got_r=$(ratio "$c" "$p" "$a" "$b" "$k"); got_m=$(med "$c" "$p" "$a" "$k")
+	[ "$got_r" = "$want_r" ] || not_ok "ratio $c clients, $p, $a/$b, column $k: '$got_r', expected '$want_r'"
+	[ "$got_m" = "$want_m" ] || not_ok "med $c clients, $p, $a, column $k: '$got_m', expected '$want_m'"
+	if [ "$k" = 5 ]; then # tps, the default column
+		[ "$(ratio "$c" "$p" "$a" "$b")" = "$want_r" ] || not_ok "ratio $c clients, $p, $a/$b: not of tps by default"
+		[ "$(med "$c" "$p" "$a")" = "$want_m" ] || not_ok "med $c clients, $p, $a: not of tps by default"
+	fi
+done < <(python3 - "$cases" <<'PY'
+import os, random, sys
+r = random.Random()
+comps = ("ext_wal", "ext_alone", "ext_relay", "peer_consumer")
+for n in range(60):
+	rounds = r.randint(1, 7)
+	rows = []
+	for rd in range(1, rounds + 1):
+		for c in ("8", "1"):
+			for p in (("kernel",) if c == "8" else ("kernel", "together", "apart")):
+				for comp in comps:
+					rows.append((rd, c, p, comp, round(r.uniform(100, 20000), 6), r.randint(50, 900)))
+	r.shuffle(rows)
+	os.mkdir(os.path.join(sys.argv[1], str(n)))
+	with open(os.path.join(sys.argv[1], str(n), "runs.tsv"), "w") as f:
+		for row in rows:
+			f.write("\t".join(str(x) for x in row) + "\n")
+	c = r.choice(("8", "1"))
+	p = "kernel" if c == "8" else r.choice(("kernel", "together", "apart"))
+	a, b = r.sample(comps, 2)
+	k = r.choice((5, 6))
+	def val(rd, comp):
+		return [x for x in rows if x[:4] == (rd, c, p, comp)][0][k - 1]
+	ratios = sorted(val(rd, a) / val(rd, b) for rd in range(1, rounds + 1))
+	mine = sorted(val(rd, a) for rd in range(1, rounds + 1))
+	mid = (rounds + 1) // 2 - 1
+	print(n, c, p, a, b, k, "%.2f" % ratios[mid], "%.0f" % mine[mid])
+PY
+)
+rm -rf "$cases"
 
 # cleanup on the way out of a failed run (set -e, as events.sh): a relay
 # that dies of the TERM it gets (status 143) must not stop it before the
