@@ -47,6 +47,9 @@ ROUNDS=${EVENTS_ROUNDS:-5}
 SECS=${EVENTS_SECONDS:-5}
 CLIENTS=${EVENTS_CLIENTS:-"8 1"}
 PLACEMENTS=${EVENTS_PLACEMENTS:-"kernel together apart"}
+for p in $PLACEMENTS; do
+	case $p in kernel|together|apart) ;; *) echo "EVENTS_PLACEMENTS: '$p' is none of kernel, together, apart" >&2; exit 2 ;; esac
+done
 SKUS=${EVENTS_SKUS:-1000}
 PROBES=${EVENTS_PROBES:-200}
 BACKLOG=${EVENTS_BACKLOG:-1000000}
