@@ -219,12 +219,15 @@ fi
 
 # pin_backend CPU SINCE: pin the backend of the pgbench started at SINCE
 # (application_name pgbench, one client; not a backend of an earlier run
-# still exiting) to CPU, as soon as it has connected
+# still exiting) to CPU, as soon as it runs allocate (pgbench's first
+# connection, which only reads the server's version, ends before its
+# client connects)
 pin_backend() {
 	local pid
 	for _ in $(seq 1 250); do
 		pid=$("${PSQL[@]}" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'
-		                        AND backend_type = 'client backend' AND backend_start >= '$2'")
+		                        AND backend_type = 'client backend' AND backend_start >= '$2'
+		                        AND query LIKE '%.allocate(%'")
 		if [[ $pid =~ ^[0-9]+$ ]]; then
 			taskset -pc "$1" "$pid" > /dev/null && return 0
 			return 1
