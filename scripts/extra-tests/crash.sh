@@ -148,10 +148,14 @@ server_alive || fail "no server running on $ALLOC_PGDATA"
 
 # --- the workload -------------------------------------------------------------
 
-# bench ROUND SECONDS: start pgbench in the background (BENCH_PID)
+# bench ROUND SECONDS: start pgbench in the background (BENCH_PID).  One
+# thread (-j 1): pgbench's threads write an error line in pieces, so two
+# clients aborted by the same crash in two threads could interleave their
+# lines ("pgbench: error: pgbench:client 7 aborted..."), which the check
+# of the crash's errors below cannot read
 bench() {
 	(cd "$STRESS_DIR" &&
-		exec "${PGBENCH[@]}" -n -c "$CLIENTS" -j 2 -T "$2" \
+		exec "${PGBENCH[@]}" -n -c "$CLIENTS" -j 1 -T "$2" \
 			-D run="$1" -D n=0 -D a=0 -D z=0 \
 			-f crash_allocate.sql@10 -f crash_add_batch.sql@1 -f crash_churn.sql@3 \
 			"$DB" \
