@@ -11,8 +11,8 @@
 # refused (before, its fields shifted: the CPU figure was read as tps).
 # verdict: numbers around each target, both ways; a measure that is not a
 # number ("", "-nan", "x") misses.  pct: an empty file gives no figure.
-# two_cpus, on generated affinity lists (singles and ranges): the first two
-# CPUs, or fewer.  ratio and med, on generated runs of several clients,
+# two_cpus, on generated affinity and online lists (singles and ranges):
+# the first two allowed CPUs that are online, or fewer.  ratio and med, on generated runs of several clients,
 # placements and comparators: each figure from its own placement's runs
 # only (checked against Python's medians).
 # EVENTS_FROM=FILE tests another copy of bench/events.sh.
@@ -89,16 +89,20 @@ printf '%s\n' 3 1 2 10 4 > "$tmp"
 [ "$(pct 50 "$tmp")" = 3.00 ] && [ "$(pct 99 "$tmp")" = 4.00 ] && [ "$(pct 100 "$tmp")" = 10.00 ] ||
 	not_ok "pct 50/99/100 of 1 2 3 4 10: $(pct 50 "$tmp") $(pct 99 "$tmp") $(pct 100 "$tmp")"
 
-# two_cpus: generated affinity lists, as the kernel writes them (ascending,
-# runs of CPUs as ranges or one by one)
-while read -r list want; do
-	got=$(two_cpus "$list")
-	[ "${got// /,}" = "$want" ] || not_ok "two_cpus '$list': '$got', expected '${want//,/ }'"
+# two_cpus: generated affinity lists and lists of online CPUs, as the
+# kernel writes them (ascending, runs of CPUs as ranges or one by one): the
+# first two allowed CPUs that are online (an affinity may name offline
+# CPUs, which cannot be pinned to); an empty online list leaves the
+# affinity list as it is
+while read -r list online want; do
+	[ "$online" = - ] && online=
+	[ "$want" = - ] && want=
+	got=$(two_cpus "$list" "$online")
+	[ "${got// /,}" = "$want" ] || not_ok "two_cpus '$list' online '$online': '$got', expected '${want//,/ }'"
 done < <(python3 - <<'PY'
 import random
 r = random.Random()
-for _ in range(300):
-	cpus = sorted(r.sample(range(0, 64), r.randint(1, 12)))
+def fmt(cpus):
 	parts, i = [], 0
 	while i < len(cpus):
 		j = i
@@ -109,7 +113,18 @@ for _ in range(300):
 		else:
 			parts.extend(str(c) for c in cpus[i:j + 1])
 		i = j + 1
-	print(",".join(parts), ",".join(str(c) for c in cpus[:2]))
+	return ",".join(parts)
+for _ in range(300):
+	cpus = sorted(r.sample(range(0, 64), r.randint(1, 12)))
+	kind = r.random()
+	if kind < 0.3:
+		online = None	# not known: every allowed CPU counts
+	elif kind < 0.6:
+		online = list(range(0, 64))
+	else:	# some allowed CPUs offline, often among the first ones
+		online = sorted(c for c in range(0, 64) if c not in cpus[:3] or r.random() < 0.4)
+	ok = [c for c in cpus if online is None or c in online]
+	print(fmt(cpus), fmt(online) if online else "-", ",".join(str(c) for c in ok[:2]) or "-")
 PY
 )
 [ -z "$(two_cpus "")" ] || not_ok "two_cpus of an empty list: '$(two_cpus "")'"
