@@ -190,6 +190,7 @@ if [ -n "${CPU_B:-}" ] && command -v taskset > /dev/null; then
 	d=$(mktemp -d)
 	# shellcheck disable=SC2034  # read by run() eval'd above
 	WORK=$d BENCH=$d PGBIN=$d SECS=1 SKUS=10
+	# shellcheck disable=SC2317  # busy and fake_psql are called by run() eval'd above
 	busy() { echo 0; }
 	# the fake psql: pg_stat_activity shows the client's backend once pgbench started
 	fake_psql() {
