@@ -204,16 +204,33 @@ WCM50=$(pct 50 "$WORK/commit-wal.txt"); WCM99=$(pct 99 "$WORK/commit-wal.txt")
 busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
 TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 
-# two_cpus LIST: the first two CPUs of an affinity list ("0-3", "0,2,5-7"),
-# space-separated; fewer when the list has fewer
+# two_cpus LIST [ONLINE]: the first two CPUs of an affinity list ("0-3",
+# "0,2,5-7") that are also in the list of online CPUs (the same lists; all
+# of LIST when ONLINE is empty), space-separated; fewer when there are
+# fewer.  A task's affinity may name CPUs that are offline (it starts as
+# every possible CPU), and pinning to one of those fails.
 two_cpus() {
-	tr ',' '\n' <<< "$1" | awk -F- 'NF == 1 && $1 ~ /^[0-9]+$/ { c[++n] = $1 }
-		NF == 2 && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9]+$/ { for (i = $1; i <= $2 && n < 2; i++) c[++n] = i }
-		END { for (i = 1; i <= n && i <= 2; i++) printf "%s%s", (i > 1 ? " " : ""), c[i] }'
+	awk -v allowed="$1" -v online="${2:-$1}" '
+		function expand(list, set, order,   parts, n, i, r, c, k) {
+			n = split(list, parts, ","); k = 0
+			for (i = 1; i <= n; i++)
+				if (parts[i] ~ /^[0-9]+$/) { set[parts[i] + 0] = 1; order[++k] = parts[i] + 0 }
+				else if (parts[i] ~ /^[0-9]+-[0-9]+$/) {
+					split(parts[i], r, "-")
+					for (c = r[1] + 0; c <= r[2] + 0; c++) { set[c] = 1; order[++k] = c }
+				}
+			return k
+		}
+		BEGIN {
+			k = expand(allowed, a, seq); expand(online, o, unused); n = 0
+			for (i = 1; i <= k && n < 2; i++)
+				if (seq[i] in o) printf "%s%s", (n++ ? " " : ""), seq[i]
+		}'
 }
-read -r CPU_A CPU_B <<< "$(two_cpus "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)")" || true
+read -r CPU_A CPU_B <<< "$(two_cpus "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)" \
+	"$(cat /sys/devices/system/cpu/online 2> /dev/null)")" || true
 if [ -z "${CPU_B:-}" ] || ! command -v taskset > /dev/null; then
-	[ "$PLACEMENTS" = kernel ] || log "fewer than two CPUs, or no taskset: 1 client runs in the kernel's placement only"
+	[ "$PLACEMENTS" = kernel ] || log "fewer than two online CPUs allowed, or no taskset: 1 client runs in the kernel's placement only"
 	PLACEMENTS=kernel
 fi
 

@@ -11,10 +11,12 @@
 # refused (before, its fields shifted: the CPU figure was read as tps).
 # verdict: numbers around each target, both ways; a measure that is not a
 # number ("", "-nan", "x") misses.  pct: an empty file gives no figure.
-# two_cpus, on generated affinity lists (singles and ranges): the first two
-# CPUs, or fewer.  ratio and med, on generated runs of several clients,
+# two_cpus, on generated affinity and online lists (singles and ranges):
+# the first two allowed CPUs that are online, or fewer.  ratio and med, on generated runs of several clients,
 # placements and comparators: each figure from its own placement's runs
-# only (checked against Python's medians).
+# only (checked against Python's medians).  run, with a fake pgbench and
+# backend: each placement pins pgbench and the backend as it says, for the
+# whole run; a pin or a pgbench that fails refuses the run.
 # EVENTS_FROM=FILE tests another copy of bench/events.sh.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -89,16 +91,20 @@ printf '%s\n' 3 1 2 10 4 > "$tmp"
 [ "$(pct 50 "$tmp")" = 3.00 ] && [ "$(pct 99 "$tmp")" = 4.00 ] && [ "$(pct 100 "$tmp")" = 10.00 ] ||
 	not_ok "pct 50/99/100 of 1 2 3 4 10: $(pct 50 "$tmp") $(pct 99 "$tmp") $(pct 100 "$tmp")"
 
-# two_cpus: generated affinity lists, as the kernel writes them (ascending,
-# runs of CPUs as ranges or one by one)
-while read -r list want; do
-	got=$(two_cpus "$list")
-	[ "${got// /,}" = "$want" ] || not_ok "two_cpus '$list': '$got', expected '${want//,/ }'"
+# two_cpus: generated affinity lists and lists of online CPUs, as the
+# kernel writes them (ascending, runs of CPUs as ranges or one by one): the
+# first two allowed CPUs that are online (an affinity may name offline
+# CPUs, which cannot be pinned to); an empty online list leaves the
+# affinity list as it is
+while read -r list online want; do
+	[ "$online" = - ] && online=
+	[ "$want" = - ] && want=
+	got=$(two_cpus "$list" "$online")
+	[ "${got// /,}" = "$want" ] || not_ok "two_cpus '$list' online '$online': '$got', expected '${want//,/ }'"
 done < <(python3 - <<'PY'
 import random
 r = random.Random()
-for _ in range(300):
-	cpus = sorted(r.sample(range(0, 64), r.randint(1, 12)))
+def fmt(cpus):
 	parts, i = [], 0
 	while i < len(cpus):
 		j = i
@@ -109,7 +115,18 @@ for _ in range(300):
 		else:
 			parts.extend(str(c) for c in cpus[i:j + 1])
 		i = j + 1
-	print(",".join(parts), ",".join(str(c) for c in cpus[:2]))
+	return ",".join(parts)
+for _ in range(300):
+	cpus = sorted(r.sample(range(0, 64), r.randint(1, 12)))
+	kind = r.random()
+	if kind < 0.3:
+		online = None	# not known: every allowed CPU counts
+	elif kind < 0.6:
+		online = list(range(0, 64))
+	else:	# some allowed CPUs offline, often among the first ones
+		online = sorted(c for c in range(0, 64) if c not in cpus[:3] or r.random() < 0.4)
+	ok = [c for c in cpus if online is None or c in online]
+	print(fmt(cpus), fmt(online) if online else "-", ",".join(str(c) for c in ok[:2]) or "-")
 PY
 )
 [ -z "$(two_cpus "")" ] || not_ok "two_cpus of an empty list: '$(two_cpus "")'"
@@ -157,6 +174,71 @@ for n in range(60):
 PY
 )
 rm -rf "$cases"
+
+# run, at 1 client: pgbench and the backend its client connects to (a
+# process of its own, as a server's backend is) end where the placement
+# says, for the whole run; a backend that cannot be pinned, or a pgbench
+# that fails, refuses the run.  A fake pgbench and psql, the real taskset;
+# skipped with fewer than two online CPUs or no taskset.
+allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
+read -r CPU_A CPU_B <<< "$(two_cpus "$allowed" "$(cat /sys/devices/system/cpu/online 2> /dev/null)")" || true
+if [ -n "${CPU_B:-}" ] && command -v taskset > /dev/null; then
+	for f in run pin_backend; do
+		eval "$(sed -n "/^$f() {\$/,/^}/p" "$SRC")"
+		declare -F "$f" > /dev/null || not_ok "no $f() in $SRC"
+	done
+	d=$(mktemp -d)
+	# shellcheck disable=SC2034  # read by run() eval'd above
+	WORK=$d BENCH=$d PGBIN=$d SECS=1 SKUS=10
+	# shellcheck disable=SC2317  # busy and fake_psql are called by run() eval'd above
+	busy() { echo 0; }
+	# the fake psql: pg_stat_activity shows the client's backend once pgbench started
+	fake_psql() {
+		case "$*" in
+			*clock_timestamp*) echo "2000-01-01 00:00:00+00" ;;
+			*pg_stat_activity*) [ ! -e "$d/started" ] || cat "$d/backend.pid" ;;
+		esac
+	}
+	PSQL=(fake_psql)
+	{
+		echo '#!/usr/bin/env bash'
+		echo "sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status > '$d/pgbench.cpus'"
+		echo "touch '$d/started'"
+		echo "sleep 0.6"
+		echo "sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' \"/proc/\$(cat '$d/backend.pid')/status\" > '$d/backend.cpus'"
+		echo "echo 'number of transactions actually processed: 100'"
+		echo "echo 'tps = 200.0 (without initial connection time)'"
+		echo 'exit "${FAKE_STATUS:-0}"'
+	} > "$d/pgbench"
+	chmod +x "$d/pgbench"
+	# case_run PLACEMENT alive|gone FAKE_STATUS: run() with a backend that
+	# runs (or has exited) and a pgbench exiting with FAKE_STATUS
+	case_run() {
+		local st=0 be
+		rm -f "$d/started" "$d/pgbench.cpus" "$d/backend.cpus"
+		sleep 30 & be=$!
+		echo "$be" > "$d/backend.pid"
+		[ "$2" = alive ] || { kill "$be"; wait "$be" 2> /dev/null || true; }
+		FAKE_STATUS=$3 run ext_alone 1 "$1" > /dev/null 2> /dev/null || st=$?
+		kill "$be" 2> /dev/null || true
+		wait "$be" 2> /dev/null || true
+		return "$st"
+	}
+	while read -r pl want_pb want_be; do
+		case_run "$pl" alive 0 || not_ok "run, $pl: refused a good run"
+		got="$(cat "$d/pgbench.cpus" 2> /dev/null) $(cat "$d/backend.cpus" 2> /dev/null)"
+		[ "$got" = "$want_pb $want_be" ] || not_ok "run, $pl: pgbench and its backend on '$got', expected '$want_pb $want_be'"
+	done <<< "kernel $allowed $allowed
+together $CPU_A $CPU_A
+apart $CPU_A $CPU_B"
+	for pl in together apart; do
+		! case_run "$pl" gone 0 || not_ok "run, $pl: a backend that could not be pinned gave a figure"
+		! case_run "$pl" alive 1 || not_ok "run, $pl: a failed pgbench gave a figure"
+	done
+	rm -rf "$d"
+else
+	echo "# skipped run's placements: fewer than two online CPUs, or no taskset"
+fi
 
 # cleanup on the way out of a failed run (set -e, as events.sh): a relay
 # that dies of the TERM it gets (status 143) must not stop it before the
