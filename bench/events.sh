@@ -47,9 +47,15 @@ ROUNDS=${EVENTS_ROUNDS:-5}
 SECS=${EVENTS_SECONDS:-5}
 CLIENTS=${EVENTS_CLIENTS:-"8 1"}
 PLACEMENTS=${EVENTS_PLACEMENTS:-"kernel together apart"}
+# each at most once, at least one: a repeated placement would count twice
+# in one figure and once in another, and none would leave no 1-client row
+seen=" "
 for p in $PLACEMENTS; do
 	case $p in kernel|together|apart) ;; *) echo "EVENTS_PLACEMENTS: '$p' is none of kernel, together, apart" >&2; exit 2 ;; esac
+	[[ $seen == *" $p "* ]] && { echo "EVENTS_PLACEMENTS: '$p' is named twice" >&2; exit 2; }
+	seen+="$p "
 done
+[ "$seen" != " " ] || { echo "EVENTS_PLACEMENTS: no placement named (kernel, together, apart)" >&2; exit 2; }
 SKUS=${EVENTS_SKUS:-1000}
 PROBES=${EVENTS_PROBES:-200}
 BACKLOG=${EVENTS_BACKLOG:-1000000}
@@ -203,6 +209,10 @@ WCM50=$(pct 50 "$WORK/commit-wal.txt"); WCM99=$(pct 99 "$WORK/commit-wal.txt")
 # user, nice, system, irq, softirq; not steal, the hypervisor's other guests)
 busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
 TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+# pgbench's application_name (PGAPPNAME), by which its backend is found:
+# not "pgbench", which a PGAPPNAME in the environment would override, or
+# another pgbench on the machine might use
+APPNAME=events-bench-$$
 
 # two_cpus LIST [ONLINE]: the first two CPUs of an affinity list ("0-3",
 # "0,2,5-7") that are also in the list of online CPUs (the same lists; all
@@ -235,23 +245,26 @@ if [ -z "${CPU_B:-}" ] || ! command -v taskset > /dev/null; then
 fi
 
 # pin_backend CPU SINCE: pin the backend of the pgbench started at SINCE
-# (application_name pgbench, one client; not a backend of an earlier run
-# still exiting) to CPU, as soon as it runs allocate (pgbench's first
-# connection, which only reads the server's version, ends before its
-# client connects)
+# (application_name $APPNAME, one client; not a backend of an earlier run
+# still exiting, nor the session that looks) to CPU, as soon as it runs
+# allocate (pgbench's first connection, which only reads the server's
+# version, ends before its client connects).  Within 0.5 s of the start, or
+# the run is no figure: a run pinned late would be reported as pinned
+# (pinning takes 20-60 ms on a quiet machine).
 pin_backend() {
-	local pid
-	for _ in $(seq 1 250); do
-		pid=$("${PSQL[@]}" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'
+	local pid t0
+	t0=$(date +%s%N)
+	while [ $(( $(date +%s%N) - t0 )) -lt 500000000 ]; do
+		pid=$("${PSQL[@]}" -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$APPNAME'
 		                        AND backend_type = 'client backend' AND backend_start >= '$2'
-		                        AND query LIKE '%.allocate(%'")
+		                        AND pid <> pg_backend_pid() AND query LIKE '%.allocate(%'")
 		if [[ $pid =~ ^[0-9]+$ ]]; then
 			taskset -pc "$1" "$pid" > /dev/null && return 0
 			return 1
 		fi
-		sleep 0.02
+		sleep 0.01
 	done
-	echo "pgbench's backend did not appear in pg_stat_activity" >&2
+	echo "pgbench's backend was not found running allocate within 0.5 s: not pinned" >&2
 	return 1
 }
 
@@ -294,7 +307,7 @@ run() {
 		since=$("${PSQL[@]}" -c "SELECT clock_timestamp()")
 	fi
 	b0=$(busy)
-	"${pin[@]}" "$PGBIN/pgbench" -n -M prepared -c "$c" -j "$j" -T "$SECS" -f "$script" \
+	PGAPPNAME=$APPNAME "${pin[@]}" "$PGBIN/pgbench" -n -M prepared -c "$c" -j "$j" -T "$SECS" -f "$script" \
 		-D prefix=C -D lo=1 -D hi="$SKUS" > "$WORK/pgbench.out" 2> "$WORK/pgbench.err" &
 	pb=$!
 	case $placement in

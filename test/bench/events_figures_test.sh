@@ -189,14 +189,14 @@ if [ -n "${CPU_B:-}" ] && command -v taskset > /dev/null; then
 	done
 	d=$(mktemp -d)
 	# shellcheck disable=SC2034  # read by run() eval'd above
-	WORK=$d BENCH=$d PGBIN=$d SECS=1 SKUS=10
+	WORK=$d BENCH=$d PGBIN=$d SECS=1 SKUS=10 APPNAME=events-bench-test
 	# shellcheck disable=SC2317  # busy and fake_psql are called by run() eval'd above
 	busy() { echo 0; }
 	# the fake psql: pg_stat_activity shows the client's backend once pgbench started
 	fake_psql() {
 		case "$*" in
 			*clock_timestamp*) echo "2000-01-01 00:00:00+00" ;;
-			*pg_stat_activity*) [ ! -e "$d/started" ] || cat "$d/backend.pid" ;;
+			*pg_stat_activity*) [ ! -e "$d/visible" ] || cat "$d/backend.pid" ;;
 		esac
 	}
 	PSQL=(fake_psql)
@@ -204,6 +204,7 @@ if [ -n "${CPU_B:-}" ] && command -v taskset > /dev/null; then
 		echo '#!/usr/bin/env bash'
 		echo "sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status > '$d/pgbench.cpus'"
 		echo "touch '$d/started'"
+		echo "( sleep \${FAKE_LATE:-0}; touch '$d/visible' ) &"
 		echo "sleep 0.6"
 		echo "sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' \"/proc/\$(cat '$d/backend.pid')/status\" > '$d/backend.cpus'"
 		echo "echo 'number of transactions actually processed: 100'"
@@ -215,11 +216,11 @@ if [ -n "${CPU_B:-}" ] && command -v taskset > /dev/null; then
 	# runs (or has exited) and a pgbench exiting with FAKE_STATUS
 	case_run() {
 		local st=0 be
-		rm -f "$d/started" "$d/pgbench.cpus" "$d/backend.cpus"
+		rm -f "$d/started" "$d/visible" "$d/pgbench.cpus" "$d/backend.cpus"
 		sleep 30 & be=$!
 		echo "$be" > "$d/backend.pid"
 		[ "$2" = alive ] || { kill "$be"; wait "$be" 2> /dev/null || true; }
-		FAKE_STATUS=$3 run ext_alone 1 "$1" > /dev/null 2> /dev/null || st=$?
+		FAKE_STATUS=$3 FAKE_LATE=${4:-0} run ext_alone 1 "$1" > /dev/null 2> /dev/null || st=$?
 		kill "$be" 2> /dev/null || true
 		wait "$be" 2> /dev/null || true
 		return "$st"
@@ -234,11 +235,36 @@ apart $CPU_A $CPU_B"
 	for pl in together apart; do
 		! case_run "$pl" gone 0 || not_ok "run, $pl: a backend that could not be pinned gave a figure"
 		! case_run "$pl" alive 1 || not_ok "run, $pl: a failed pgbench gave a figure"
+		! case_run "$pl" alive 0 0.9 || not_ok "run, $pl: a backend pinned 0.9 s into the run gave a figure"
 	done
 	rm -rf "$d"
 else
 	echo "# skipped run's placements: fewer than two online CPUs, or no taskset"
 fi
+
+# EVENTS_PLACEMENTS: generated lists; one with a word that is no placement,
+# a placement named twice, or only blanks is refused (status 2) before
+# anything starts; any other goes on (here to the missing PG_CONFIG)
+words=(kernel together apart kernel together apart bogus "")
+for _ in $(seq 1 60); do
+	list="" n=$(( RANDOM % 4 ))
+	for _ in $(seq 1 "$n"); do list+="${words[RANDOM % ${#words[@]}]} "; done
+	[ $(( RANDOM % 5 )) = 0 ] && list=" "
+	want=ok seen=" " any=
+	for w in $list; do
+		any=1
+		case $w in kernel|together|apart) ;; *) want=refused ;; esac
+		[[ $seen == *" $w "* ]] && want=refused
+		seen+="$w "
+	done
+	[ -n "$any" ] || [ -z "$list" ] || want=refused
+	st=0
+	EVENTS_PLACEMENTS=$list PG_CONFIG=/nonexistent/pg_config bash "$SRC" > /dev/null 2> "$tmp.err" || st=$?
+	got=ok
+	[ "$st" = 2 ] && grep -q '^EVENTS_PLACEMENTS: ' "$tmp.err" && got=refused
+	[ "$got" = "$want" ] || not_ok "EVENTS_PLACEMENTS='$list': $got, expected $want ($(head -n 1 "$tmp.err"))"
+done
+rm -f "$tmp.err"
 
 # cleanup on the way out of a failed run (set -e, as events.sh): a relay
 # that dies of the TERM it gets (status 143) must not stop it before the
