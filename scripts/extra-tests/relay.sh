@@ -8,7 +8,9 @@
 #             password from a file or the URL, never in ps; a role outside
 #             allocation_admin exits 1 with a hint; with PostgreSQL
 #             unreachable, 64 MB of pushed commands leave the relay's
-#             memory bounded
+#             memory bounded; SIGTERM while connecting to a PostgreSQL or
+#             a Redis that accepts and never answers, or drops the SYNs,
+#             stops the relay within 3 s, exit 0
 #   pubsub    (relay as a member of allocation_admin, not a superuser)
 #             the book's external-events test: change_batch_quantity on
 #             Redis -> reallocation -> line_allocated with the order and the
@@ -16,7 +18,8 @@
 #             (json.loads(message["data"])["orderid"], python3, raw socket)
 #             that gets exactly {orderid, sku, qty, batchref}; a
 #             redelivered message with a message_id runs once and is logged
-#             as a duplicate; without one every message runs ("qty 5, 7,
+#             as a duplicate (one whose inbox record kept no result says
+#             so); without one every message runs ("qty 5, 7,
 #             5" ends at 5); malformed messages are
 #             logged and skipped (one with a NUL byte is not cut and run);
 #             an error that does not say the message
@@ -110,6 +113,7 @@ BOOK_PID=
 STORM_PID=
 MEM_PID=
 SEC_PID=
+MUTE_PID=
 GEN_PIDS=()
 LOCKER_PID=
 REPLICA_DATA=
@@ -168,6 +172,7 @@ cleanup() {
 	stop "$STORM_PID"
 	stop "$MEM_PID"
 	stop "$SEC_PID"
+	stop "$MUTE_PID"
 	[ "$(type -t thaw)" = function ] && thaw
 	[ -z "$REPLICA_DATA" ] || as_server_user "$PG_BINDIR/pg_ctl" -D "$REPLICA_DATA" -m immediate -w stop >/dev/null 2>&1
 	[ -z "$REPLICA_DIR" ] || rm -rf "$REPLICA_DIR"
@@ -452,6 +457,83 @@ stop "$MEM_PID"
 MEM_PID=
 rm -f "$WORK/big.msg"
 
+# A stop signal while connecting: a server that accepts the connection and
+# never says a word, or one whose SYNs go unanswered (a listener whose
+# accept queue is full drops them, as a black hole would), makes each
+# connection attempt wait for the connect timeout (10 s for PostgreSQL, 5
+# s and a 10 s reply timeout for Redis); SIGTERM must not wait for it.
+cat > "$WORK/mute_server.py" <<'PY'
+import os, socket, sys, time
+# mute_server.py PORT_FILE MODE SEEN_FILE: "silent" accepts and never
+# answers (SEEN_FILE written at each accept); "blackhole" never accepts,
+# its accept queue kept full by a connection of its own, so that the
+# kernel drops every further SYN.
+port_file, mode, seen = sys.argv[1:4]
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(0 if mode == "blackhole" else 16)
+port = listener.getsockname()[1]
+held = []
+if mode == "blackhole":
+    for _ in range(2):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        held.append(c)
+    time.sleep(0.2)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(port))
+os.rename(port_file + ".tmp", port_file)
+while True:
+    if mode == "blackhole":
+        time.sleep(3600)
+    conn, _ = listener.accept()
+    held.append(conn)
+    with open(seen, "a") as f:
+        f.write("accepted\n")
+PY
+# stops_promptly NAME LOG ARGS...: start a relay, wait until it connects to
+# the mute server, SIGTERM it: exit 0 after the summary within 3 s
+stops_promptly() {
+	local name=$1 log=$2 t rc
+	shift 2
+	"$RELAY" --backoff-max 1 "$@" >> "$log" 2>&1 &
+	RELAY_PID=$!
+	# connecting: the silent server accepted, or (black hole) the SYN is out
+	wait_until 5 sh -c "[ -s '$WORK/mute.seen' ] || ss -Htnp state syn-sent '( dport = :$MUTE_PORT )' | grep -qF 'pid=$RELAY_PID,'"
+	sleep 0.5
+	t=$(date +%s.%N)
+	kill -TERM "$RELAY_PID"
+	wait_until 3 sh -c "! kill -0 $RELAY_PID 2>/dev/null"
+	if alive "$RELAY_PID"; then
+		not_ok "$name: SIGTERM while connecting stops the relay within 3 s" "still running"
+		stop "$RELAY_PID" KILL
+	else
+		wait "$RELAY_PID"; rc=$?
+		echo "# $name: stopped $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after SIGTERM"
+		check "$name: SIGTERM while connecting stops the relay within 3 s, exit 0 ($rc) after the summary" \
+			sh -c "[ $rc -eq 0 ] && grep -qF 'stopped:' '$log'"
+	fi
+	RELAY_PID=
+}
+for mute_mode in silent blackhole; do
+	rm -f "$WORK/mute.port" "$WORK/mute.seen"
+	python3 "$WORK/mute_server.py" "$WORK/mute.port" "$mute_mode" "$WORK/mute.seen" 2>> "$WORK/mute.err" &
+	MUTE_PID=$!
+	wait_until 5 test -s "$WORK/mute.port"
+	MUTE_PORT=$(cat "$WORK/mute.port" 2>/dev/null)
+	stops_promptly "postgres $mute_mode" "$WORK/relay-mute-pg-$mute_mode.log" \
+		--redis "redis://127.0.0.1:$REDIS_PORT" --dsn "host=127.0.0.1 port=$MUTE_PORT dbname=x"
+	rm -f "$WORK/mute.seen"
+	stops_promptly "redis $mute_mode" "$WORK/relay-mute-redis-$mute_mode.log" \
+		--redis "redis://127.0.0.1:$MUTE_PORT" --dsn "host=$WORK/no-such-socket-dir dbname=x"
+	stop "$MUTE_PID"
+	MUTE_PID=
+done
+
 # --- pub/sub -------------------------------------------------------------------------
 
 echo "# pub/sub mode ($(elapsed)s)"
@@ -519,6 +601,18 @@ is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQu
 	"a redelivered message with a message_id is executed once"
 check "... and the second delivery is logged as a skipped duplicate" \
 	sh -c "grep -F 'skipped a duplicate' '$PSLOG' | grep -qF relay-test-m1"
+# A duplicate whose first handling kept no result (the inbox record's
+# result removed by hand, as a repeat that meets a handling still running
+# would find it): the log says so rather than show an empty result.
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": 9, "message_id": "relay-test-m2"}' >/dev/null
+check "a message whose result will be removed from the inbox runs" \
+	wait_until 10 sql_is "$DB_PS" "SELECT count(*) FROM allocation.inbox WHERE message_id = '\"relay-test-m2\"' AND result IS NOT NULL" 1
+sql "$DB_PS" "UPDATE allocation.inbox SET result = NULL WHERE message_id = '\"relay-test-m2\"'" >/dev/null
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": 9, "message_id": "relay-test-m2"}' >/dev/null
+check "... its repeat is logged as a duplicate whose result was not kept, not as an empty result" \
+	wait_until 10 sh -c "grep -F 'skipped a duplicate: message_id relay-test-m2 was handled before (its result was not kept):' '$PSLOG' | grep -qF RT-dup-id"
+check "... and the line of a duplicate with a result still shows it" \
+	sh -c "grep -F 'skipped a duplicate: message_id relay-test-m1 was handled before (first result {' '$PSLOG' | grep -qF RT-dup-id"
 is "$(sql "$DB_PS" "SELECT string_agg(payload ->> 'qty', ',' ORDER BY aggregate_seq) FROM allocation.outbox
                     WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-575'")" "5,7,5" \
 	"qty 5, 7, 5 without message_ids: all three run, none is taken for a duplicate"
