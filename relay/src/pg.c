@@ -697,13 +697,35 @@ attempt_of(PGconn *conn)
 }
 
 /*
+ * Whether the connection's options name more than one host (host or
+ * hostaddr, from the DSN or PGHOST): a list of servers to fail over to.
+ */
+static int
+several_hosts(PGconn *conn)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+	PQconninfoOption *o;
+	int			several = 0;
+
+	for (o = opts; o && o->keyword; o++)
+		if ((strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0) &&
+			o->val != NULL && strchr(o->val, ',') != NULL)
+			several = 1;
+	PQconninfoFree(opts);
+	return several;
+}
+
+/*
  * pg.h.  libpq's own wait (PQconnectdbParams) polls again on EINTR, so a
  * SIGTERM would wait for the server, or for connect_timeout (10 s), for
  * every attempt: here libpq's state machine (PQconnectPoll) is driven from
  * a ppoll that lets the stop signals through, as the main loop's does.
  * When connect_timeout runs out the whole attempt ends (libpq would try
- * the next address or host: the relay tries again from the first one,
- * after its backoff); the message is libpq's.
+ * the next address: the relay tries again from the first one, after its
+ * backoff); the message is libpq's.  A DSN that lists several hosts is
+ * connected by libpq's own wait instead: on a timeout libpq goes on to the
+ * next host, which a list of servers to fail over to is for, and which no
+ * public libpq call does; there a stop signal waits for the attempt.
  */
 PGconn *
 pg_connect_wait(const char *const *keys, const char *const *vals,
@@ -725,6 +747,19 @@ pg_connect_wait(const char *const *keys, const char *const *vals,
 	}
 	if (PQstatus(conn) == CONNECTION_BAD)
 		goto failed;
+	if (several_hosts(conn))
+	{
+		PQfinish(conn);
+		conn = PQconnectdbParams(keys, vals, 1);
+		if (conn == NULL)
+		{
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		if (PQstatus(conn) == CONNECTION_OK)
+			return conn;
+		goto failed;
+	}
 	if (!connect_timeout_of(conn, &timeout))
 	{
 		snprintf(err, errlen, "invalid integer value for connection option \"connect_timeout\"");

@@ -527,6 +527,19 @@ for mute_mode in silent blackhole; do
 	MUTE_PORT=$(cat "$WORK/mute.port" 2>/dev/null)
 	stops_promptly "postgres $mute_mode" "$WORK/relay-mute-pg-$mute_mode.log" \
 		--redis "redis://127.0.0.1:$REDIS_PORT" --dsn "host=127.0.0.1 port=$MUTE_PORT dbname=x"
+	# a list of hosts whose first does not answer: on to the next one after
+	# connect_timeout, as libpq does (not the first again and again)
+	rm -f "$WORK/mute.seen"
+	MLOG=$WORK/relay-mute-pg-list-$mute_mode.log
+	"$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$REDIS_PORT" --consumer relay-test-hostlist --from-now --no-inbound \
+		--dsn "host=127.0.0.1,$PGHOST port=$MUTE_PORT,${PGPORT:-5432} connect_timeout=2 dbname=$DB_PS user=$ROLE_ADMIN" \
+		>> "$MLOG" 2>&1 &
+	RELAY_PID=$!
+	wait_until 20 grep -qF 'postgres: connected' "$MLOG"
+	check "postgres $mute_mode first of two hosts: connected to the second after connect_timeout" \
+		grep -qF 'postgres: connected' "$MLOG"
+	stop "$RELAY_PID"; RELAY_PID=
+	"${PSQL[@]}" -d "$DB_PS" -c "SELECT allocation.unregister_consumer('relay-test-hostlist')" > /dev/null
 	rm -f "$WORK/mute.seen"
 	stops_promptly "redis $mute_mode" "$WORK/relay-mute-redis-$mute_mode.log" \
 		--redis "redis://127.0.0.1:$MUTE_PORT" --dsn "host=$WORK/no-such-socket-dir dbname=x"
