@@ -4,12 +4,14 @@
 #define _GNU_SOURCE
 #include "pg.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -650,7 +652,12 @@ connect_for_commands(pg_side *pg, double now)
 	return PG_OK;
 }
 
-/* connect_timeout as libpq reads it: none or 0, no limit; else at least 2 s */
+/*
+ * connect_timeout read as libpq reads it (strtol, a value that fits an int,
+ * nothing but white space after it): none or at most 0, no limit; else at
+ * least 2 s.  0 when libpq would refuse the value: its own connect then
+ * says so, in its own words.
+ */
 static int
 connect_timeout_of(PGconn *conn, double *seconds)
 {
@@ -664,13 +671,18 @@ connect_timeout_of(PGconn *conn, double *seconds)
 		char	   *end;
 		long		v;
 
-		if (strcmp(o->keyword, "connect_timeout") != 0 || o->val == NULL || o->val[0] == '\0')
+		if (strcmp(o->keyword, "connect_timeout") != 0 || o->val == NULL)
 			continue;
 		errno = 0;
 		v = strtol(o->val, &end, 10);
-		while (*end == ' ')
+		if (end == o->val || errno != 0 || v != (long) (int) v)
+		{
+			ok = 0;
+			continue;
+		}
+		while (*end != '\0' && isspace((unsigned char) *end))
 			end++;
-		if (errno != 0 || *end != '\0' || v > 100000000L)
+		if (*end != '\0')
 			ok = 0;
 		else if (v > 0)
 			*seconds = v < 2 ? 2 : (double) v;
@@ -680,39 +692,72 @@ connect_timeout_of(PGconn *conn, double *seconds)
 }
 
 /*
- * The socket of the attempt in hand, as an identity: libpq opens a new one
- * for each address (and host) it tries, and connect_timeout applies to
- * each.  The inode tells a new socket from an old one whose descriptor
- * number was reused.
- */
-static unsigned long long
-attempt_of(PGconn *conn)
-{
-	struct stat sb;
-	int			fd = PQsocket(conn);
-
-	if (fd < 0 || fstat(fd, &sb) != 0)
-		return 0;
-	return (unsigned long long) sb.st_ino;
-}
-
-/*
- * Whether the connection's options name more than one host (host or
- * hostaddr, from the DSN or PGHOST): a list of servers to fail over to.
+ * Whether libpq may try more than one address: several hosts (or host
+ * addresses), or one host name that resolves to several addresses.  A
+ * socket directory, an address, or a name with one address is one.
  */
 static int
-several_hosts(PGconn *conn)
+several_addresses(PGconn *conn)
 {
 	PQconninfoOption *opts = PQconninfo(conn);
 	PQconninfoOption *o;
+	const char *host = NULL,
+			   *hostaddr = NULL;
 	int			several = 0;
 
 	for (o = opts; o && o->keyword; o++)
-		if ((strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0) &&
-			o->val != NULL && strchr(o->val, ',') != NULL)
-			several = 1;
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+	if ((host && strchr(host, ',')) || (hostaddr && strchr(hostaddr, ',')))
+		several = 1;
+	else if ((hostaddr == NULL || hostaddr[0] == '\0') && host && host[0] &&
+			 host[0] != '/' && host[0] != '@')
+	{
+		struct addrinfo hints,
+				   *res = NULL,
+				   *a;
+		int			n = 0;
+
+		/* as libpq looks the name up */
+		memset(&hints, 0, sizeof hints);
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(host, NULL, &hints, &res) == 0)
+		{
+			for (a = res; a; a = a->ai_next)
+				n++;
+			freeaddrinfo(res);
+		}
+		several = n > 1;
+	}
 	PQconninfoFree(opts);
 	return several;
+}
+
+/*
+ * libpq's own connect, its wait included (a stop signal waits for it):
+ * the connection, or NULL with err set.
+ */
+static PGconn *
+connect_blocking(const char *const *keys, const char *const *vals,
+				 char *err, size_t errlen)
+{
+	PGconn	   *conn = PQconnectdbParams(keys, vals, 1);
+
+	if (conn == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) == CONNECTION_OK)
+		return conn;
+	one_line(PQerrorMessage(conn), err, errlen);
+	if (err[0] == '\0')
+		snprintf(err, errlen, "could not connect");
+	PQfinish(conn);
+	return NULL;
 }
 
 /*
@@ -720,12 +765,17 @@ several_hosts(PGconn *conn)
  * SIGTERM would wait for the server, or for connect_timeout (10 s), for
  * every attempt: here libpq's state machine (PQconnectPoll) is driven from
  * a ppoll that lets the stop signals through, as the main loop's does.
- * When connect_timeout runs out the whole attempt ends (libpq would try
- * the next address: the relay tries again from the first one, after its
- * backoff); the message is libpq's.  A DSN that lists several hosts is
- * connected by libpq's own wait instead: on a timeout libpq goes on to the
- * next host, which a list of servers to fail over to is for, and which no
- * public libpq call does; there a stop signal waits for the attempt.
+ * When connect_timeout runs out the attempt ends; the message is libpq's.
+ * libpq counts the timeout once for each address, however many sockets it
+ * opens to it (a retry without SSL when the handshake fails), and so does
+ * this wait, which serves one address.
+ * On a timeout libpq alone goes on to the next address, and no public
+ * libpq call asks it to: so when there may be one (several hosts listed,
+ * or a host name with several addresses, an unreachable IPv6 one first,
+ * say) the connect is libpq's own wait, and a stop signal waits for it.
+ * So it is with a connect_timeout that libpq refuses: its connect then
+ * says why in its own words.  Without a timeout there is nothing to tell
+ * apart: libpq moves on only when an address fails.
  */
 PGconn *
 pg_connect_wait(const char *const *keys, const char *const *vals,
@@ -736,7 +786,6 @@ pg_connect_wait(const char *const *keys, const char *const *vals,
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	double		timeout,
 				deadline = 0;
-	unsigned long long attempt = 0;
 
 	err[0] = '\0';
 	conn = PQconnectStartParams(keys, vals, 1);
@@ -747,24 +796,10 @@ pg_connect_wait(const char *const *keys, const char *const *vals,
 	}
 	if (PQstatus(conn) == CONNECTION_BAD)
 		goto failed;
-	if (several_hosts(conn))
+	if (!connect_timeout_of(conn, &timeout) || (timeout > 0 && several_addresses(conn)))
 	{
 		PQfinish(conn);
-		conn = PQconnectdbParams(keys, vals, 1);
-		if (conn == NULL)
-		{
-			snprintf(err, errlen, "out of memory");
-			return NULL;
-		}
-		if (PQstatus(conn) == CONNECTION_OK)
-			return conn;
-		goto failed;
-	}
-	if (!connect_timeout_of(conn, &timeout))
-	{
-		snprintf(err, errlen, "invalid integer value for connection option \"connect_timeout\"");
-		PQfinish(conn);
-		return NULL;
+		return connect_blocking(keys, vals, err, errlen);
 	}
 	deadline = now_mono() + timeout;
 	for (;;)
@@ -772,34 +807,23 @@ pg_connect_wait(const char *const *keys, const char *const *vals,
 		struct pollfd pfd;
 		struct timespec ts;
 		double		now = now_mono();
-		unsigned long long a;
 		int			rc;
 
 		if (st == PGRES_POLLING_OK)
 			return conn;
 		if (st == PGRES_POLLING_FAILED)
 			goto failed;
-		a = attempt_of(conn);
-		if (a != 0 && a != attempt)
-		{
-			attempt = a;
-			deadline = now + timeout;
-		}
 		if (timeout > 0 && now >= deadline)
 		{
-			const char *host = PQhost(conn);
-			char		prior[512];
+			char		msg[1024];
 
-			/* libpq 15 has begun its line: "connection to server ... failed:" */
-			one_line(PQerrorMessage(conn), prior, sizeof prior);
-			if (prior[0] && prior[strlen(prior) - 1] == ':')
-				snprintf(err, errlen, "%s timeout expired", prior);
-			else if (host && host[0] == '/')
-				snprintf(err, errlen, "%s%sconnection to server on socket \"%s/.s.PGSQL.%s\" failed: timeout expired",
-						 prior, prior[0] ? "; " : "", host, PQport(conn));
-			else
-				snprintf(err, errlen, "%s%sconnection to server at \"%s\", port %s failed: timeout expired",
-						 prior, prior[0] ? "; " : "", host ? host : "?", PQport(conn));
+			/*
+			 * What libpq's own wait adds to the attempt's message, which
+			 * begins with the server's name ("connection to server ...
+			 * failed: "), however it ends.
+			 */
+			snprintf(msg, sizeof msg, "%stimeout expired", PQerrorMessage(conn));
+			one_line(msg, err, errlen);
 			PQfinish(conn);
 			return NULL;
 		}
@@ -814,7 +838,8 @@ pg_connect_wait(const char *const *keys, const char *const *vals,
 			ts.tv_sec = 0;
 			ts.tv_nsec = (long) ((deadline - now) * 1e9);
 		}
-		rc = ppoll(&pfd, 1, &ts, waitmask);
+		/* a stop that came before (or during PQconnectPoll) waits for nothing */
+		rc = (stop && *stop) ? 0 : ppoll(&pfd, 1, &ts, waitmask);
 		if (stop && *stop)
 		{
 			PQfinish(conn);		/* err stays empty: stopped, not failed */

@@ -10,7 +10,14 @@
 #             unreachable, 64 MB of pushed commands leave the relay's
 #             memory bounded; SIGTERM while connecting to a PostgreSQL or
 #             a Redis that accepts and never answers, or drops the SYNs,
-#             stops the relay within 3 s, exit 0
+#             stops the relay within 3 s, exit 0; a list of hosts, or a
+#             host name with two addresses (an /etc/hosts of its own in a
+#             mount namespace), whose first is such a server: connected
+#             through the next after connect_timeout, as libpq does;
+#             connect_timeout values (edge cases and random ones) connect
+#             or fail exactly as with psql, in libpq's words; a retry
+#             without SSL on the same address gets no new connect_timeout
+#             (as with psql), and the message is psql's
 #   pubsub    (relay as a member of allocation_admin, not a superuser)
 #             the book's external-events test: change_batch_quantity on
 #             Redis -> reallocation -> line_allocated with the order and the
@@ -114,6 +121,7 @@ STORM_PID=
 MEM_PID=
 SEC_PID=
 MUTE_PID=
+FWD_PID=
 GEN_PIDS=()
 LOCKER_PID=
 REPLICA_DATA=
@@ -173,6 +181,7 @@ cleanup() {
 	stop "$MEM_PID"
 	stop "$SEC_PID"
 	stop "$MUTE_PID"
+	stop "$FWD_PID"
 	[ "$(type -t thaw)" = function ] && thaw
 	[ -z "$REPLICA_DATA" ] || as_server_user "$PG_BINDIR/pg_ctl" -D "$REPLICA_DATA" -m immediate -w stop >/dev/null 2>&1
 	[ -z "$REPLICA_DIR" ] || rm -rf "$REPLICA_DIR"
@@ -495,6 +504,47 @@ while True:
     with open(seen, "a") as f:
         f.write("accepted\n")
 PY
+# forward.py ADDR PORT UNIX_PATH READY_FILE: each connection to ADDR:PORT
+# piped to the Unix socket UNIX_PATH (the cluster's, which has no TCP)
+cat > "$WORK/forward.py" <<'PY'
+import os, socket, sys, threading
+addr, port, path, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind((addr, port))
+listener.listen(16)
+open(ready, "w").close()
+def pipe(a, b):
+    try:
+        while True:
+            data = a.recv(65536)
+            if not data:
+                break
+            b.sendall(data)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+while True:
+    c, _ = listener.accept()
+    u = socket.socket(socket.AF_UNIX)
+    u.connect(path)
+    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+PY
+# A host name with two addresses, 127.0.0.1 first, in an /etc/hosts of
+# the relay's own (a mount namespace): none on this machine has two.
+printf '127.0.0.1 two.relay.test\n127.0.0.2 two.relay.test\n' > "$WORK/hosts"
+# IN_HOSTS COMMAND...: COMMAND sees that file as /etc/hosts; unshare and
+# sh exec it, so that $! of "$IN_HOSTS ... &" is the command's own
+IN_HOSTS=(unshare --mount sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' _ "$WORK/hosts")
+NAME_TWO=
+if [ "$("${IN_HOSTS[@]}" getent ahosts two.relay.test 2>/dev/null | awk '$2 == "STREAM" { printf "%s ", $1 }')" = "127.0.0.1 127.0.0.2 " ]; then
+	NAME_TWO=1
+fi
 # stops_promptly NAME LOG ARGS...: start a relay, wait until it connects to
 # the mute server, SIGTERM it: exit 0 after the summary within 3 s
 stops_promptly() {
@@ -540,12 +590,128 @@ for mute_mode in silent blackhole; do
 		grep -qF 'postgres: connected' "$MLOG"
 	stop "$RELAY_PID"; RELAY_PID=
 	"${PSQL[@]}" -d "$DB_PS" -c "SELECT allocation.unregister_consumer('relay-test-hostlist')" > /dev/null
+	# one host name with two addresses whose first does not answer (an
+	# IPv6 address that leads nowhere before the IPv4 one, say): on to the
+	# second after connect_timeout, as libpq does
+	if [ -n "$NAME_TWO" ]; then
+		rm -f "$WORK/forward.ready"
+		python3 "$WORK/forward.py" 127.0.0.2 "$MUTE_PORT" "$PGHOST/.s.PGSQL.${PGPORT:-5432}" "$WORK/forward.ready" \
+			2>> "$WORK/forward.err" &
+		FWD_PID=$!
+		wait_until 5 test -e "$WORK/forward.ready"
+		MLOG=$WORK/relay-mute-pg-name-$mute_mode.log
+		"${IN_HOSTS[@]}" "$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$REDIS_PORT" --consumer relay-test-hostlist \
+			--from-now --no-inbound \
+			--dsn "host=two.relay.test port=$MUTE_PORT connect_timeout=2 dbname=$DB_PS user=$ROLE_ADMIN" \
+			>> "$MLOG" 2>&1 &
+		RELAY_PID=$!
+		wait_until 20 grep -qF 'postgres: connected' "$MLOG"
+		check "postgres $mute_mode first of a host name's two addresses: connected to the second after connect_timeout" \
+			grep -qF 'postgres: connected' "$MLOG"
+		stop "$RELAY_PID"; RELAY_PID=
+		stop "$FWD_PID"; FWD_PID=
+		"${PSQL[@]}" -d "$DB_PS" -c "SELECT allocation.unregister_consumer('relay-test-hostlist')" > /dev/null
+	else
+		ok "# SKIP postgres $mute_mode first of a host name's two addresses (no mount namespace for an /etc/hosts of its own)"
+	fi
 	rm -f "$WORK/mute.seen"
 	stops_promptly "redis $mute_mode" "$WORK/relay-mute-redis-$mute_mode.log" \
 		--redis "redis://127.0.0.1:$MUTE_PORT" --dsn "host=$WORK/no-such-socket-dir dbname=x"
 	stop "$MUTE_PID"
 	MUTE_PID=
 done
+
+# connect_timeout is read as libpq reads it: with each value below (edge
+# cases, then random strings of digits, signs, blanks and a letter) the
+# relay connects, or fails in libpq's own words, exactly as psql (libpq's
+# own connect) does with the same DSN.
+CTLOG=$WORK/relay-connect-timeout.log
+ct_values=(0 1 2 -1 -5 5s "" " " " 5" "5 " "$(printf '5\t')" +3 0x10 010 1e3 2147483647 2147483648
+	-2147483648 -2147483649 99999999999999999999)
+ct_chars="0123456789 -+s"
+for _ in $(seq 1 10); do
+	v=
+	for _ in $(seq 1 $((RANDOM % 5 + 1))); do v+=${ct_chars:$((RANDOM % ${#ct_chars})):1}; done
+	ct_values+=("$v")
+done
+ct_diff=
+for v in "${ct_values[@]}"; do
+	dsn="dbname=$DB_PS user=$ROLE_ADMIN connect_timeout='$v'"
+	want=$("$PG_BINDIR/psql" -X -w -At -d "$dsn" -c 'SELECT 1' 2>&1 | head -n 1)
+	if [ "$want" = 1 ]; then want=connected; else want=${want#psql: error: }; fi
+	: > "$CTLOG"
+	"$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$REDIS_PORT" --consumer relay-test-ct --from-now --no-inbound \
+		--dsn "$dsn" >> "$CTLOG" 2>&1 &
+	RELAY_PID=$!
+	wait_until 10 grep -qE 'postgres: (connected|cannot connect)' "$CTLOG"
+	stop "$RELAY_PID"; RELAY_PID=
+	got=$(sed -n -e 's/.*postgres: cannot connect (\(.*\)); retrying with backoff.*/\1/p' \
+		-e 's/.*postgres: connected .*/connected/p' "$CTLOG" | head -n 1)
+	[ "$got" = "$want" ] || ct_diff+="connect_timeout='$v': relay \"$got\", libpq \"$want\"; "
+done
+"${PSQL[@]}" -d "$DB_PS" -c "SELECT allocation.unregister_consumer('relay-test-ct')" > /dev/null 2>&1
+is "$ct_diff" "" "connect_timeout read as libpq reads it: ${#ct_values[@]} values, each connects or fails as with psql, in its words"
+
+# connect_timeout counts once for an address, however many connections
+# libpq opens to it: this server answers the first SSL request "S" after
+# 1.5 s and closes (the handshake fails, libpq tries again without SSL on
+# a new connection), then never answers the plain one.  With
+# connect_timeout=4, psql and the relay give up 4 s after the first
+# connection (psql between 3 and 4: it counts in whole seconds), not 4 s
+# after the second (5.5 s).
+cat > "$WORK/ssl_then_mute.py" <<'PY'
+import os, socket, sys, time
+# ssl_then_mute.py PORT_FILE OUT: at each first connection of a round the
+# SSL request is answered "S" after 1.5 s and the connection closed; the
+# next one is held until the client closes it, and the seconds from the
+# first connection to that close are written to OUT.
+port_file, out = sys.argv[1:3]
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(16)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(listener.getsockname()[1]))
+os.rename(port_file + ".tmp", port_file)
+while True:
+    c, _ = listener.accept()
+    first = time.monotonic()
+    c.recv(8)
+    time.sleep(1.5)
+    c.sendall(b"S")
+    c.close()
+    c, _ = listener.accept()
+    try:
+        while c.recv(4096):
+            pass
+    except OSError:
+        pass
+    c.close()
+    with open(out, "a") as f:
+        f.write("%.1f\n" % (time.monotonic() - first))
+PY
+rm -f "$WORK/ssl.port" "$WORK/ssl.out"
+python3 "$WORK/ssl_then_mute.py" "$WORK/ssl.port" "$WORK/ssl.out" 2>> "$WORK/mute.err" &
+MUTE_PID=$!
+wait_until 5 test -s "$WORK/ssl.port"
+SSL_DSN="host=127.0.0.1 port=$(cat "$WORK/ssl.port") connect_timeout=4 sslmode=prefer dbname=x"
+"$PG_BINDIR/psql" -X -w -d "$SSL_DSN" -c 'SELECT 1' > "$WORK/ssl.psql" 2>&1
+wait_until 8 test -s "$WORK/ssl.out"
+psql_s=$(head -n 1 "$WORK/ssl.out")
+SSLLOG=$WORK/relay-ssl-retry.log
+"$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$REDIS_PORT" --dsn "$SSL_DSN" >> "$SSLLOG" 2>&1 &
+RELAY_PID=$!
+wait_until 12 sh -c "[ \$(wc -l < '$WORK/ssl.out') -ge 2 ]"
+relay_s=$(sed -n 2p "$WORK/ssl.out")
+stop "$RELAY_PID"; RELAY_PID=
+stop "$MUTE_PID"; MUTE_PID=
+echo "# a retry without SSL: psql gave up ${psql_s:-?} s, the relay ${relay_s:-?} s after the first connection"
+check "connect_timeout counts once for an address, SSL retry included, as with psql (psql ${psql_s:-?} s, relay ${relay_s:-?} s; 4 s, not 5.5)" \
+	awk -v p="${psql_s:-99}" -v r="${relay_s:-99}" 'BEGIN { exit !(p < 4.8 && r < 4.8) }'
+# psql's lines as the relay joins them: "; ", without the indentation
+ssl_want=$(awk 'NR == 1 { sub(/^psql: error: /, "") } { sub(/^[ \t]+/, ""); sub(/[ \t]+$/, "") }
+	$0 != "" { printf "%s%s", (n++ ? "; " : ""), $0 }' "$WORK/ssl.psql")
+ssl_got=$(sed -n 's/.*postgres: cannot connect (\(.*\)); retrying with backoff.*/\1/p' "$SSLLOG" | head -n 1)
+is "$ssl_got" "$ssl_want" "... and the relay's message is psql's, word for word"
 
 # --- pub/sub -------------------------------------------------------------------------
 
