@@ -17,7 +17,9 @@
 #             connect_timeout values (edge cases and random ones) connect
 #             or fail exactly as with psql, in libpq's words; a retry
 #             without SSL on the same address gets no new connect_timeout
-#             (as with psql), and the message is psql's
+#             (as with psql), and the message is psql's; attempts
+#             that fail again and again (PostgreSQL silent, Redis closing
+#             at once) leave no descriptor open
 #   pubsub    (relay as a member of allocation_admin, not a superuser)
 #             the book's external-events test: change_batch_quantity on
 #             Redis -> reallocation -> line_allocated with the order and the
@@ -121,6 +123,7 @@ STORM_PID=
 MEM_PID=
 SEC_PID=
 MUTE_PID=
+CLOSER_PID=
 FWD_PID=
 GEN_PIDS=()
 LOCKER_PID=
@@ -181,6 +184,7 @@ cleanup() {
 	stop "$MEM_PID"
 	stop "$SEC_PID"
 	stop "$MUTE_PID"
+	stop "$CLOSER_PID"
 	stop "$FWD_PID"
 	[ "$(type -t thaw)" = function ] && thaw
 	[ -z "$REPLICA_DATA" ] || as_server_user "$PG_BINDIR/pg_ctl" -D "$REPLICA_DATA" -m immediate -w stop >/dev/null 2>&1
@@ -474,7 +478,8 @@ rm -f "$WORK/big.msg"
 cat > "$WORK/mute_server.py" <<'PY'
 import os, socket, sys, time
 # mute_server.py PORT_FILE MODE SEEN_FILE: "silent" accepts and never
-# answers (SEEN_FILE written at each accept); "blackhole" never accepts,
+# answers (SEEN_FILE written at each accept); "closer" closes each
+# connection as it accepts it (SEEN_FILE too); "blackhole" never accepts,
 # its accept queue kept full by a connection of its own, so that the
 # kernel drops every further SYN.
 port_file, mode, seen = sys.argv[1:4]
@@ -500,7 +505,10 @@ while True:
     if mode == "blackhole":
         time.sleep(3600)
     conn, _ = listener.accept()
-    held.append(conn)
+    if mode == "closer":
+        conn.close()
+    else:
+        held.append(conn)
     with open(seen, "a") as f:
         f.write("accepted\n")
 PY
@@ -712,6 +720,48 @@ ssl_want=$(awk 'NR == 1 { sub(/^psql: error: /, "") } { sub(/^[ \t]+/, ""); sub(
 	$0 != "" { printf "%s%s", (n++ ? "; " : ""), $0 }' "$WORK/ssl.psql")
 ssl_got=$(sed -n 's/.*postgres: cannot connect (\(.*\)); retrying with backoff.*/\1/p' "$SSLLOG" | head -n 1)
 is "$ssl_got" "$ssl_want" "... and the relay's message is psql's, word for word"
+
+# Failed attempts leave nothing behind: against a PostgreSQL that stays
+# silent (each attempt ends at connect_timeout, in the relay's own wait)
+# and a Redis that closes each connection as it accepts it, the relay
+# holds as many descriptors after many attempts as after the first.
+rm -f "$WORK/mute.port" "$WORK/mute.seen" "$WORK/closer.port" "$WORK/closer.seen"
+python3 "$WORK/mute_server.py" "$WORK/mute.port" silent "$WORK/mute.seen" 2>> "$WORK/mute.err" &
+MUTE_PID=$!
+python3 "$WORK/mute_server.py" "$WORK/closer.port" closer "$WORK/closer.seen" 2>> "$WORK/mute.err" &
+CLOSER_PID=$!
+wait_until 5 sh -c "test -s '$WORK/mute.port' && test -s '$WORK/closer.port'"
+FDLOG=$WORK/relay-descriptors.log
+"$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$(cat "$WORK/closer.port")" \
+	--dsn "host=127.0.0.1 port=$(cat "$WORK/mute.port") connect_timeout=2 dbname=x" >> "$FDLOG" 2>&1 &
+RELAY_PID=$!
+# the fewest descriptors open over 4 s: an attempt in progress holds
+# some, and 4 s take in a pause between two PostgreSQL attempts (2 s of
+# connect_timeout, then at most 1 s of backoff)
+fd_least() {
+	local least=100000 n _i
+	for _i in $(seq 1 40); do
+		n=$(find "/proc/$RELAY_PID/fd" -mindepth 1 2>/dev/null | wc -l)
+		[ "$n" -lt "$least" ] && least=$n
+		sleep 0.1
+	done
+	echo "$least"
+}
+seen_count() { cat "$1" 2>/dev/null | wc -l; }
+wait_until 10 sh -c "grep -qsF 'postgres: cannot connect' '$FDLOG' && grep -qsF 'redis: cannot connect' '$FDLOG'"
+fd_first=$(fd_least)
+pg_before=$(seen_count "$WORK/mute.seen")
+redis_before=$(seen_count "$WORK/closer.seen")
+sleep 4
+fd_last=$(fd_least)
+pg_tries=$(( $(seen_count "$WORK/mute.seen") - pg_before ))
+redis_tries=$(( $(seen_count "$WORK/closer.seen") - redis_before ))
+echo "# descriptors: $fd_first, then $fd_last after $pg_tries PostgreSQL and $redis_tries Redis connections"
+check "failed attempts leave no descriptor open ($fd_first, then $fd_last after $pg_tries silent PostgreSQL and $redis_tries closed Redis connections)" \
+	sh -c "[ $fd_last -le $fd_first ] && [ $pg_tries -ge 2 ] && [ $redis_tries -ge 3 ]"
+stop "$RELAY_PID"; RELAY_PID=
+stop "$MUTE_PID"; MUTE_PID=
+stop "$CLOSER_PID"; CLOSER_PID=
 
 # --- pub/sub -------------------------------------------------------------------------
 
