@@ -434,8 +434,17 @@ inbound_one(relay *r, double now)
 			if (out.duplicate)
 			{
 				r->skipped++;
-				log_info("inbound: skipped a duplicate: message_id %s was handled before (first result %s): %s",
-						 out.message_id, out.result, excerpt);
+				/*
+				 * No result kept (its first handling still running, or the
+				 * inbox record edited): "first result {}" would read as if
+				 * the first run had returned nothing.
+				 */
+				if (out.no_result)
+					log_info("inbound: skipped a duplicate: message_id %s was handled before (its result was not kept): %s",
+							 out.message_id, excerpt);
+				else
+					log_info("inbound: skipped a duplicate: message_id %s was handled before (first result %s): %s",
+							 out.message_id, out.result, excerpt);
 				break;
 			}
 			r->handled++;
@@ -754,7 +763,9 @@ main(int argc, char **argv)
 	pg_init(&r.pg, &r.cfg);
 	wal_init(&r.wal, &r.cfg, read_wal_prefix, &r);
 	pg_set_signals(&r.pg, &stop_signal, &waitmask);
+	wal_set_signals(&r.wal, &stop_signal, &waitmask);
 	redis_init(&r.rs, &r.cfg);
+	redis_set_signals(&r.rs, &stop_signal, &waitmask);
 	iq_init(&r.q);
 	iq_set_limits(&r.q, (size_t) r.cfg.inbound_max, (size_t) r.cfg.inbound_max_bytes);
 	r.events = xcalloc((size_t) r.cfg.batch_size, sizeof *r.events);

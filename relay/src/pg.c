@@ -4,16 +4,19 @@
 #define _GNU_SOURCE
 #include "pg.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bounded.h"
 #include "log.h"
 
 /* after a stop signal, the query in hand gets this long to finish */
@@ -44,7 +47,11 @@ static const char SQL_ACK[] =
  * transaction a transaction id, so the relay's own transaction cannot
  * tell).  An extension without that answer leaves the field out; then,
  * directly connected, a transaction that got no transaction id ran
- * nothing (read after handle ran: the CTE is materialized first).
+ * nothing (read after handle ran: the CTE is materialized first).  A
+ * duplicate whose first handling kept no result answers the flag alone:
+ * with the flag taken out, nothing is left, and the result column is NULL
+ * as for an answer of SQL NULL (a result of handle is never an empty
+ * object).
  */
 static const char SQL_HANDLE[] =
 	"WITH h AS MATERIALIZED ("
@@ -68,7 +75,7 @@ static const char SQL_HANDLE[] =
 	"                 COALESCE(NULLIF(r.m -> 'message_id', 'null'::jsonb),"
 	"                          pg_catalog.to_jsonb($2::text)) AS id"
 	"            FROM (SELECT $1::jsonb AS m) AS r) AS s)"
-	"SELECT h.problem, h.id, (h.answer - 'duplicate')::text,"
+	"SELECT h.problem, h.id, NULLIF(h.answer - 'duplicate', '{}'::jsonb)::text,"
 	"       h.id IS NOT NULL AND h.answer IS NOT NULL"
 	"       AND CASE WHEN pg_catalog.jsonb_typeof(h.answer -> 'duplicate') = 'boolean'"
 	"                THEN (h.answer ->> 'duplicate')::boolean"
@@ -283,7 +290,16 @@ static pid_t cancel_pids[64];	/* the running children (a few at most) */
 static int	ncancels;
 static double cancel_bound;		/* the last child's bound, in seconds */
 
-/* A child is gone: forget it; say so when it was given up (SIGALRM). */
+/* how a child that sends a cancel request ends, when it is not SIGALRM */
+#define CANCEL_SENT		0		/* the server took the request */
+#define CANCEL_FAILED	1		/* PQcancel's error, logged by the child */
+#define CANCEL_NO_TIMER 2		/* no timer to bound it: nothing sent */
+
+/*
+ * A child is gone: forget it, and say what became of its request, from
+ * how it ended only.  Its timer is off once PQcancel returned
+ * (bounded_call), so SIGALRM means that PQcancel itself got no answer.
+ */
 static void
 cancel_done(pid_t pid, int status)
 {
@@ -297,8 +313,25 @@ cancel_done(pid_t pid, int status)
 		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
 			log_warn("postgres: the cancel request of an abandoned query got no answer within %gs; given up",
 					 cancel_bound);
+		else if (WIFEXITED(status) && WEXITSTATUS(status) == CANCEL_NO_TIMER)
+			log_warn("postgres: could not cancel the abandoned query: no timer to bound the request");
 		return;
 	}
+}
+
+/* what the child bounds: PQcancel, CANCEL_SENT or CANCEL_FAILED */
+typedef struct
+{
+	PGcancel   *cancel;
+	char		errbuf[256];
+} cancel_call;
+
+static int
+send_cancel(void *arg)
+{
+	cancel_call *c = arg;
+
+	return PQcancel(c->cancel, c->errbuf, sizeof c->errbuf) ? CANCEL_SENT : CANCEL_FAILED;
 }
 
 /*
@@ -342,7 +375,10 @@ pg_reap_cancels(double seconds)
  * ever, and a frozen postmaster or a proxy that accepts and forwards
  * nothing never answers), so a child process sends the request, under a
  * timer: SIGALRM, at its default action, ends it after "bound" seconds
- * (see cancel_bound above).  The relay does not wait on an unreachable
+ * (see cancel_bound above).  The timer is disarmed as soon as PQcancel
+ * returns (bounded_call), so that the parent tells "no answer" from
+ * PQcancel's own result by how the child ended, and by nothing else.
+ * The relay does not wait on an unreachable
  * server, and the request goes out even when the relay stops right away.
  * The relay reaps its children itself (pg_reap_cancels: before each
  * query, and for a moment at exit) rather than leaving them to init by
@@ -366,30 +402,29 @@ cancel_query(PGconn *conn, double bound)
 	child = fork();
 	if (child == 0)
 	{
-		char		errbuf[256];
+		cancel_call call;
 		char		line[256];
 		sigset_t	none;
-		struct itimerval timer;
+		int			rc;
 
 		/* none of the relay's sockets, its signals as by default */
 		close_range(3, ~0U, 0);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
-		signal(SIGALRM, SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		/* PQcancel retries on EINTR: only the default action stops it */
-		memset(&timer, 0, sizeof timer);
-		timer.it_value.tv_sec = (time_t) bound;
-		timer.it_value.tv_usec = (suseconds_t) ((bound - (double) timer.it_value.tv_sec) * 1e6);
-		if (setitimer(ITIMER_REAL, &timer, NULL) != 0)
-			_exit(1);			/* an unbounded child is worse than no cancel */
-		if (!PQcancel(cancel, errbuf, sizeof errbuf))
+		/* PQcancel retries on EINTR: only SIGALRM's default action stops it */
+		call.cancel = cancel;
+		call.errbuf[0] = '\0';
+		rc = bounded_call(bound, send_cancel, &call);
+		if (rc < 0)
+			_exit(CANCEL_NO_TIMER);	/* an unbounded child is worse than no cancel */
+		if (rc == CANCEL_FAILED)
 		{
-			one_line(errbuf, line, sizeof line);
+			one_line(call.errbuf, line, sizeof line);
 			log_warn("postgres: could not cancel the abandoned query: %s", line);
 		}
-		_exit(0);
+		_exit(rc);
 	}
 	if (child < 0)
 		log_warn("postgres: could not cancel the abandoned query: fork: %s", strerror(errno));
@@ -617,6 +652,217 @@ connect_for_commands(pg_side *pg, double now)
 	return PG_OK;
 }
 
+/*
+ * connect_timeout read as libpq reads it (strtol, a value that fits an int,
+ * nothing but white space after it): none or at most 0, no limit; else at
+ * least 2 s.  0 when libpq would refuse the value: its own connect then
+ * says so, in its own words.
+ */
+static int
+connect_timeout_of(PGconn *conn, double *seconds)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+	PQconninfoOption *o;
+	int			ok = 1;
+
+	*seconds = 0;
+	for (o = opts; o && o->keyword; o++)
+	{
+		char	   *end;
+		long		v;
+
+		if (strcmp(o->keyword, "connect_timeout") != 0 || o->val == NULL)
+			continue;
+		errno = 0;
+		v = strtol(o->val, &end, 10);
+		if (end == o->val || errno != 0 || v != (long) (int) v)
+		{
+			ok = 0;
+			continue;
+		}
+		while (*end != '\0' && isspace((unsigned char) *end))
+			end++;
+		if (*end != '\0')
+			ok = 0;
+		else if (v > 0)
+			*seconds = v < 2 ? 2 : (double) v;
+	}
+	PQconninfoFree(opts);
+	return ok;
+}
+
+/*
+ * Whether libpq may try more than one address: several hosts (or host
+ * addresses), or one host name that resolves to several addresses.  A
+ * socket directory, an address, or a name with one address is one.
+ */
+static int
+several_addresses(PGconn *conn)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+	PQconninfoOption *o;
+	const char *host = NULL,
+			   *hostaddr = NULL;
+	int			several = 0;
+
+	for (o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+	if ((host && strchr(host, ',')) || (hostaddr && strchr(hostaddr, ',')))
+		several = 1;
+	else if ((hostaddr == NULL || hostaddr[0] == '\0') && host && host[0] &&
+			 host[0] != '/' && host[0] != '@')
+	{
+		struct addrinfo hints,
+				   *res = NULL,
+				   *a;
+		int			n = 0;
+
+		/* as libpq looks the name up */
+		memset(&hints, 0, sizeof hints);
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(host, NULL, &hints, &res) == 0)
+		{
+			for (a = res; a; a = a->ai_next)
+				n++;
+			freeaddrinfo(res);
+		}
+		several = n > 1;
+	}
+	PQconninfoFree(opts);
+	return several;
+}
+
+/*
+ * libpq's own connect, its wait included (a stop signal waits for it):
+ * the connection, or NULL with err set.
+ */
+static PGconn *
+connect_blocking(const char *const *keys, const char *const *vals,
+				 char *err, size_t errlen)
+{
+	PGconn	   *conn = PQconnectdbParams(keys, vals, 1);
+
+	if (conn == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) == CONNECTION_OK)
+		return conn;
+	one_line(PQerrorMessage(conn), err, errlen);
+	if (err[0] == '\0')
+		snprintf(err, errlen, "could not connect");
+	PQfinish(conn);
+	return NULL;
+}
+
+/*
+ * pg.h.  libpq's own wait (PQconnectdbParams) polls again on EINTR, so a
+ * SIGTERM would wait for the server, or for connect_timeout (10 s), for
+ * every attempt: here libpq's state machine (PQconnectPoll) is driven from
+ * a ppoll that lets the stop signals through, as the main loop's does.
+ * When connect_timeout runs out the attempt ends; the message is libpq's.
+ * libpq counts the timeout once for each address, however many sockets it
+ * opens to it (a retry without SSL when the handshake fails), and so does
+ * this wait, which serves one address.
+ * On a timeout libpq alone goes on to the next address, and no public
+ * libpq call asks it to: so when there may be one (several hosts listed,
+ * or a host name with several addresses, an unreachable IPv6 one first,
+ * say) the connect is libpq's own wait, and a stop signal waits for it.
+ * So it is with a connect_timeout that libpq refuses: its connect then
+ * says why in its own words.  Without a timeout there is nothing to tell
+ * apart: libpq moves on only when an address fails.
+ */
+PGconn *
+pg_connect_wait(const char *const *keys, const char *const *vals,
+				volatile sig_atomic_t *stop, const sigset_t *waitmask,
+				char *err, size_t errlen)
+{
+	PGconn	   *conn;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	double		timeout,
+				deadline = 0;
+
+	err[0] = '\0';
+	conn = PQconnectStartParams(keys, vals, 1);
+	if (conn == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) == CONNECTION_BAD)
+		goto failed;
+	if (!connect_timeout_of(conn, &timeout) || (timeout > 0 && several_addresses(conn)))
+	{
+		PQfinish(conn);
+		return connect_blocking(keys, vals, err, errlen);
+	}
+	deadline = now_mono() + timeout;
+	for (;;)
+	{
+		struct pollfd pfd;
+		struct timespec ts;
+		double		now = now_mono();
+		int			rc;
+
+		if (st == PGRES_POLLING_OK)
+			return conn;
+		if (st == PGRES_POLLING_FAILED)
+			goto failed;
+		if (timeout > 0 && now >= deadline)
+		{
+			char		msg[1024];
+
+			/*
+			 * What libpq's own wait adds to the attempt's message, which
+			 * begins with the server's name ("connection to server ...
+			 * failed: "), however it ends.
+			 */
+			snprintf(msg, sizeof msg, "%stimeout expired", PQerrorMessage(conn));
+			one_line(msg, err, errlen);
+			PQfinish(conn);
+			return NULL;
+		}
+		pfd.fd = PQsocket(conn);
+		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		pfd.revents = 0;
+		/* at most 1 s at a time: the deadline is checked at the top */
+		ts.tv_sec = 1;
+		ts.tv_nsec = 0;
+		if (timeout > 0 && deadline - now < 1.0)
+		{
+			ts.tv_sec = 0;
+			ts.tv_nsec = (long) ((deadline - now) * 1e9);
+		}
+		/* a stop that came before (or during PQconnectPoll) waits for nothing */
+		rc = (stop && *stop) ? 0 : ppoll(&pfd, 1, &ts, waitmask);
+		if (stop && *stop)
+		{
+			PQfinish(conn);		/* err stays empty: stopped, not failed */
+			return NULL;
+		}
+		if (rc < 0 && errno != EINTR)
+		{
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			PQfinish(conn);
+			return NULL;
+		}
+		if (rc > 0)
+			st = PQconnectPoll(conn);
+	}
+
+failed:
+	one_line(PQerrorMessage(conn), err, errlen);
+	if (err[0] == '\0')
+		snprintf(err, errlen, "could not connect");
+	PQfinish(conn);
+	return NULL;
+}
+
 pg_status
 pg_connect(pg_side *pg, double now)
 {
@@ -633,12 +879,11 @@ pg_connect(pg_side *pg, double now)
 	char		detail[512];
 
 	pg->fatal[0] = '\0';
-	pg->conn = PQconnectdbParams(keys, vals, 1);
-	if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK)
+	pg->conn = pg_connect_wait(keys, vals, pg->stop, pg->waitmask, err, sizeof err);
+	if (pg->conn == NULL)
 	{
-		one_line(pg->conn ? PQerrorMessage(pg->conn) : "out of memory", err, sizeof err);
-		pg_close(pg);
-		link_failed(&pg->link, now, err);
+		if (err[0])				/* else stopped by a signal: nothing to say */
+			link_failed(&pg->link, now, err);
 		return PG_LOST;
 	}
 
@@ -916,8 +1161,9 @@ pg_handle(pg_side *pg, const char *json, const char *fixed_id,
 		PQclear(res);
 		return HANDLE_REJECTED;
 	}
+	out->no_result = PQgetisnull(res, 0, 2);
 	snprintf(out->result, sizeof out->result, "%s",
-			 PQgetisnull(res, 0, 2) ? "null" : PQgetvalue(res, 0, 2));
+			 out->no_result ? "null" : PQgetvalue(res, 0, 2));
 	out->duplicate = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
 	PQclear(res);
 	return HANDLE_DONE;

@@ -4,12 +4,17 @@
 #define _GNU_SOURCE
 #include "redis.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "log.h"
 #include "text.h"
@@ -26,6 +31,13 @@ redis_init(redis_side *rs, const relay_config *cfg)
 	memset(rs, 0, sizeof *rs);
 	rs->cfg = cfg;
 	link_init(&rs->link, "redis", cfg->backoff_max);
+}
+
+void
+redis_set_signals(redis_side *rs, volatile sig_atomic_t *stop, const sigset_t *waitmask)
+{
+	rs->stop = stop;
+	rs->waitmask = waitmask;
 }
 
 void
@@ -47,22 +59,122 @@ lost(redis_side *rs, const char *why)
 	link_lost(&rs->link, now_mono(), why);
 }
 
-/* Run a command expecting a status/ok reply; 0, or -1 with err. */
+/*
+ * Wait until fd is ready for "events" or until deadline, with the stop
+ * signals let through: 1 ready, 0 time is up, -1 a stop signal came.
+ */
 static int
-simple_command(redisContext *c, char *err, size_t errlen, const char *fmt, ...)
+wait_fd(redis_side *rs, int fd, short events, double deadline)
+{
+	for (;;)
+	{
+		struct pollfd pfd = {.fd = fd, .events = events};
+		struct timespec ts;
+		double		now = now_mono(),
+					left = deadline - now;
+		int			rc;
+
+		if (rs->stop && *rs->stop)
+			return -1;
+		if (left <= 0)
+			return 0;
+		ts.tv_sec = (time_t) left;
+		ts.tv_nsec = (long) ((left - (double) ts.tv_sec) * 1e9);
+		rc = ppoll(&pfd, 1, &ts, rs->waitmask);
+		if (rs->stop && *rs->stop)
+			return -1;
+		if (rc > 0)
+			return 1;
+		if (rc < 0 && errno != EINTR)
+			return 1;			/* let the read or write report the error */
+	}
+}
+
+/*
+ * A command of the connection's set-up, its reply awaited in wait_fd (a
+ * blocking redisCommand would hold a stop signal for the whole reply
+ * timeout): the reply, or NULL with err set, or NULL with err empty when
+ * a stop signal came.
+ */
+static redisReply *
+setup_commandv(redis_side *rs, redisContext *c, char *err, size_t errlen,
+			   const char *fmt, va_list ap)
+{
+	int			done = 0;
+	double		deadline = now_mono() + COMMAND_TIMEOUT_S;
+
+	err[0] = '\0';
+	if (redisvAppendCommand(c, fmt, ap) != REDIS_OK)
+	{
+		snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "out of memory");
+		return NULL;
+	}
+	/* a short command into an empty socket buffer: this write does not wait */
+	while (!done)
+		if (redisBufferWrite(c, &done) != REDIS_OK)
+		{
+			snprintf(err, errlen, "%s", c->errstr);
+			return NULL;
+		}
+	for (;;)
+	{
+		void	   *reply = NULL;
+
+		if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
+		{
+			snprintf(err, errlen, "%s", c->errstr);
+			return NULL;
+		}
+		if (reply)
+			return reply;
+		switch (wait_fd(rs, c->fd, POLLIN, deadline))
+		{
+			case -1:
+				return NULL;	/* stopped: err stays empty */
+			case 0:
+				/* what the blocking read said at its timeout */
+				snprintf(err, errlen, "%s", strerror(EAGAIN));
+				return NULL;
+			default:
+				break;
+		}
+		if (redisBufferRead(c) != REDIS_OK)
+		{
+			snprintf(err, errlen, "%s", c->errstr);
+			return NULL;
+		}
+	}
+}
+
+static redisReply *
+setup_command(redis_side *rs, redisContext *c, char *err, size_t errlen,
+			  const char *fmt, ...)
+{
+	va_list		ap;
+	redisReply *r;
+
+	va_start(ap, fmt);
+	r = setup_commandv(rs, c, err, errlen, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/*
+ * Run a set-up command expecting a status/ok reply; 0, or -1 with err
+ * (empty: stopped by a signal).
+ */
+static int
+simple_command(redis_side *rs, redisContext *c, char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list		ap;
 	redisReply *r;
 	int			rc = 0;
 
 	va_start(ap, fmt);
-	r = redisvCommand(c, fmt, ap);
+	r = setup_commandv(rs, c, err, errlen, fmt, ap);
 	va_end(ap);
 	if (r == NULL)
-	{
-		snprintf(err, errlen, "%s", c->errstr[0] ? c->errstr : "no reply");
 		return -1;
-	}
 	if (r->type == REDIS_REPLY_ERROR)
 	{
 		snprintf(err, errlen, "%s", r->str);
@@ -72,16 +184,27 @@ simple_command(redisContext *c, char *err, size_t errlen, const char *fmt, ...)
 	return rc;
 }
 
+/*
+ * A connection, set up (AUTH, SELECT): NULL with err set when it failed,
+ * NULL with err empty when a stop signal came.  The connect is made
+ * without blocking and awaited in wait_fd, for CONNECT_TIMEOUT_S as
+ * before (hiredis's blocking connect would hold a stop signal for all of
+ * it); then the socket blocks again, with the command timeout, as the
+ * rest of this file expects.
+ */
 static redisContext *
-open_context(const redis_target *t, char *err, size_t errlen)
+open_context(redis_side *rs, const redis_target *t, char *err, size_t errlen)
 {
-	struct timeval ct = {CONNECT_TIMEOUT_S, 0};
 	struct timeval tv = {COMMAND_TIMEOUT_S, 0};
 	redisContext *c;
 	char		e[256];
+	int			so_error = 0,
+				flags;
+	socklen_t	len = sizeof so_error;
 
-	c = t->path ? redisConnectUnixWithTimeout(t->path, ct)
-		: redisConnectWithTimeout(t->host, t->port, ct);
+	err[0] = '\0';
+	c = t->path ? redisConnectUnixNonBlock(t->path)
+		: redisConnectNonBlock(t->host, t->port);
 	if (c == NULL)
 	{
 		snprintf(err, errlen, "out of memory");
@@ -93,25 +216,56 @@ open_context(const redis_target *t, char *err, size_t errlen)
 		redisFree(c);
 		return NULL;
 	}
+	switch (wait_fd(rs, c->fd, POLLOUT, now_mono() + CONNECT_TIMEOUT_S))
+	{
+		case -1:
+			redisFree(c);		/* stopped: err stays empty */
+			return NULL;
+		case 0:
+			snprintf(err, errlen, "%s", strerror(ETIMEDOUT));
+			redisFree(c);
+			return NULL;
+		default:
+			break;
+	}
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
+		so_error = errno;
+	if (so_error != 0)
+	{
+		snprintf(err, errlen, "%s", strerror(so_error));
+		redisFree(c);
+		return NULL;
+	}
+	/* connected: a blocking context again, as redisConnectWithTimeout makes */
+	flags = fcntl(c->fd, F_GETFL);
+	if (flags < 0 || fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+	{
+		snprintf(err, errlen, "fcntl: %s", strerror(errno));
+		redisFree(c);
+		return NULL;
+	}
+	c->flags |= REDIS_BLOCK;
 	redisSetTimeout(c, tv);
 	if (t->path == NULL)
 		redisEnableKeepAlive(c);
 	if (t->password)
 	{
 		int			rc = t->user
-			? simple_command(c, e, sizeof e, "AUTH %s %s", t->user, t->password)
-			: simple_command(c, e, sizeof e, "AUTH %s", t->password);
+			? simple_command(rs, c, e, sizeof e, "AUTH %s %s", t->user, t->password)
+			: simple_command(rs, c, e, sizeof e, "AUTH %s", t->password);
 
 		if (rc != 0)
 		{
-			snprintf(err, errlen, "AUTH: %s", e);
+			if (e[0])
+				snprintf(err, errlen, "AUTH: %s", e);
 			redisFree(c);
 			return NULL;
 		}
 	}
-	if (t->db > 0 && simple_command(c, e, sizeof e, "SELECT %d", t->db) != 0)
+	if (t->db > 0 && simple_command(rs, c, e, sizeof e, "SELECT %d", t->db) != 0)
 	{
-		snprintf(err, errlen, "SELECT %d: %s", t->db, e);
+		if (e[0])
+			snprintf(err, errlen, "SELECT %d: %s", t->db, e);
 		redisFree(c);
 		return NULL;
 	}
@@ -126,7 +280,7 @@ redis_connect(redis_side *rs, double now)
 	char		url[512];
 	char		detail[1024];
 
-	rs->cmd = open_context(&cfg->redis, err, sizeof err);
+	rs->cmd = open_context(rs, &cfg->redis, err, sizeof err);
 	if (rs->cmd == NULL)
 		goto failed;
 
@@ -140,25 +294,29 @@ redis_connect(redis_side *rs, double now)
 			 * From the start of the stream: commands sent before the relay
 			 * first ran are executed too.  The group survives restarts.
 			 */
-			if (simple_command(rs->cmd, e, sizeof e, "XGROUP CREATE %s %s 0 MKSTREAM",
+			if (simple_command(rs, rs->cmd, e, sizeof e, "XGROUP CREATE %s %s 0 MKSTREAM",
 							   cfg->inbound, cfg->group) != 0 &&
 				strncmp(e, "BUSYGROUP", 9) != 0)
 			{
-				snprintf(err, sizeof err, "XGROUP CREATE %s %s: %s", cfg->inbound, cfg->group, e);
+				if (e[0])		/* else stopped */
+					snprintf(err, sizeof err, "XGROUP CREATE %s %s: %s", cfg->inbound, cfg->group, e);
 				goto failed;
 			}
 		}
-		rs->sub = open_context(&cfg->redis, err, sizeof err);
+		rs->sub = open_context(rs, &cfg->redis, err, sizeof err);
 		if (rs->sub == NULL)
 			goto failed;
 		if (cfg->mode == RELAY_PUBSUB)
 		{
-			redisReply *r = redisCommand(rs->sub, "SUBSCRIBE %s", cfg->inbound);
+			char		e[256];
+			redisReply *r = setup_command(rs, rs->sub, e, sizeof e, "SUBSCRIBE %s", cfg->inbound);
 
+			if (r == NULL && e[0] == '\0')
+				goto failed;	/* stopped */
 			if (r == NULL || r->type != REDIS_REPLY_ARRAY)
 			{
 				snprintf(err, sizeof err, "SUBSCRIBE %s: %s", cfg->inbound,
-						 r == NULL ? rs->sub->errstr
+						 r == NULL ? e
 						 : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 				if (r)
 					freeReplyObject(r);
@@ -185,7 +343,8 @@ redis_connect(redis_side *rs, double now)
 
 failed:
 	redis_close(rs);
-	link_failed(&rs->link, now, err);
+	if (err[0])					/* else stopped by a signal: nothing to say */
+		link_failed(&rs->link, now, err);
 	return -1;
 }
 

@@ -7,6 +7,7 @@
 #define RELAY_REDIS_H
 
 #include <hiredis/hiredis.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -28,6 +29,8 @@ typedef struct
 	double		last_rx;		/* pub/sub: last data on sub */
 	unsigned long dropped;		/* pub/sub: messages over the queue's bounds */
 	unsigned long dropped_logged;	/* ... of which the log told */
+	volatile sig_atomic_t *stop;	/* set by the SIGTERM/SIGINT handler */
+	const sigset_t *waitmask;	/* signal mask while connecting */
 } redis_side;
 
 typedef struct
@@ -47,6 +50,12 @@ typedef enum
 } pub_status;
 
 void		redis_init(redis_side *rs, const relay_config *cfg);
+/*
+ * While connecting (the connection and the commands that set it up), the
+ * stop signals are let through (waitmask), and one that came (*stop) ends
+ * the attempt at once.
+ */
+void		redis_set_signals(redis_side *rs, volatile sig_atomic_t *stop, const sigset_t *waitmask);
 /* 0, or -1 after a failed attempt (logged, retried later) */
 int			redis_connect(redis_side *rs, double now);
 void		redis_close(redis_side *rs);

@@ -23,6 +23,7 @@
 #include <sys/time.h>
 
 #include "log.h"
+#include "pg.h"
 
 /* a status update at least this often, so that wal_sender_timeout never hits */
 #define WAL_STATUS_EVERY_S 10.0
@@ -37,6 +38,13 @@ wal_init(wal_side *w, const relay_config *cfg, wal_prefix_fn fetch, void *fetch_
 	w->fetch = fetch;
 	w->fetch_arg = fetch_arg;
 	link_init(&w->link, "wal", cfg->backoff_max);
+}
+
+void
+wal_set_signals(wal_side *w, volatile sig_atomic_t *stop, const sigset_t *waitmask)
+{
+	w->stop = stop;
+	w->waitmask = waitmask;
 }
 
 static void
@@ -152,13 +160,11 @@ wal_connect(wal_side *w, double now)
 	const char *st;
 	int			rc;
 
-	w->conn = PQconnectdbParams(keys, vals, 1);
-	if (w->conn == NULL || PQstatus(w->conn) != CONNECTION_OK)
+	w->conn = pg_connect_wait(keys, vals, w->stop, w->waitmask, err, sizeof err);
+	if (w->conn == NULL)
 	{
-		one_line(w->conn ? PQerrorMessage(w->conn) : "out of memory", err, sizeof err);
-		if (w->conn)
-			PQfinish(w->conn);
-		w->conn = NULL;
+		if (err[0] == '\0')
+			return -1;			/* stopped by a signal: nothing to say */
 		if (strstr(err, "replication role") != NULL || strstr(err, "REPLICATION attribute") != NULL)
 		{
 			log_error("wal: cannot connect for replication: %s", err);

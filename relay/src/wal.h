@@ -20,6 +20,7 @@
 #define RELAY_WAL_H
 
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,9 +75,13 @@ typedef struct
 	char		prefix[80];		/* "allocation:<token>": the extension's messages */
 	unsigned long forged;		/* messages "allocation..." without that prefix */
 	unsigned long rechecks;		/* prefixes read again for a token not in hand */
+	volatile sig_atomic_t *stop;	/* set by the SIGTERM/SIGINT handler */
+	const sigset_t *waitmask;	/* signal mask while connecting */
 } wal_side;
 
 void		wal_init(wal_side *w, const relay_config *cfg, wal_prefix_fn fetch, void *fetch_arg);
+/* A stop signal (let through by waitmask, noted in *stop) ends a connect. */
+void		wal_set_signals(wal_side *w, volatile sig_atomic_t *stop, const sigset_t *waitmask);
 /*
  * Connect for replication, create the slot when it is missing and start
  * streaming.  0; -1: failed (logged, retried with backoff); -2: fatal (a

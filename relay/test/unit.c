@@ -1,16 +1,22 @@
 /*
  * relay/test/unit.c - TAP tests of the relay's pure-C parts: settings
  * (flags, environment, Redis URLs, channel routes), the backoff, JSON
- * text and the inbound queue.  No server; "make unit" runs them.
+ * text, the inbound queue and the timer-bounded call.  No server; "make
+ * unit" runs them.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backoff.h"
+#include "bounded.h"
 #include "config.h"
 #include "inbound.h"
 #include "link.h"
@@ -573,6 +579,100 @@ test_queue(void)
 	}
 }
 
+/* bounded_call's callees: note the timer, return at once or block */
+static int	armed_inside;
+
+static int
+quick_call(void *arg)
+{
+	struct itimerval t;
+
+	armed_inside = getitimer(ITIMER_REAL, &t) == 0 &&
+		(t.it_value.tv_sec > 0 || t.it_value.tv_usec > 0);
+	return *(int *) arg;
+}
+
+static int
+blocking_call(void *arg)
+{
+	(void) arg;
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* how a child that ran body() ended: its exit status or the signal */
+static int
+child_end(void (*body) (void), int *signo)
+{
+	pid_t		pid;
+	int			status = 0;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0)
+	{
+		body();
+		_exit(0);
+	}
+	*signo = 0;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFSIGNALED(status))
+	{
+		*signo = WTERMSIG(status);
+		return -1;
+	}
+	return WEXITSTATUS(status);
+}
+
+/* the call returns well within its bound, then the child goes on a while */
+static void
+returns_in_time(void)
+{
+	int			v = 0;
+	struct timespec pause_ts = {0, 300 * 1000 * 1000};
+
+	bounded_call(0.05, quick_call, &v);
+	nanosleep(&pause_ts, NULL);	/* longer than the bound */
+	_exit(7);
+}
+
+/* the call never returns */
+static void
+never_returns(void)
+{
+	bounded_call(0.05, blocking_call, NULL);
+	_exit(0);
+}
+
+/*
+ * bounded_call (the sender of a cancel request): the timer bounds the
+ * call, and only the call.  Once it returned the timer is off, so that a
+ * child that ends by SIGALRM is always one whose call got no answer.
+ */
+static void
+test_bounded_call(void)
+{
+	int			v = 42,
+				rc,
+				signo;
+	struct itimerval t;
+
+	rc = bounded_call(5.0, quick_call, &v);
+	ok(rc == 42, "bounded_call returns the call's result");
+	ok(armed_inside, "... the timer runs during the call");
+	ok(getitimer(ITIMER_REAL, &t) == 0 && t.it_value.tv_sec == 0 && t.it_value.tv_usec == 0,
+	   "... and is disarmed as soon as the call returned");
+	rc = child_end(returns_in_time, &signo);
+	ok(rc == 7 && signo == 0,
+	   "a child whose call returned in time is not ended by the timer afterwards (exit %d, signal %d)",
+	   rc, signo);
+	rc = child_end(never_returns, &signo);
+	ok(signo == SIGALRM, "a call that does not return within the bound ends the child by SIGALRM (signal %d)",
+	   signo);
+}
+
 int
 main(void)
 {
@@ -586,6 +686,7 @@ main(void)
 	test_secrets_and_limits();
 	test_text();
 	test_queue();
+	test_bounded_call();
 	printf("1..%d\n", test_count);
 	return test_failed ? 1 : 0;
 }

@@ -8,7 +8,18 @@
 #             password from a file or the URL, never in ps; a role outside
 #             allocation_admin exits 1 with a hint; with PostgreSQL
 #             unreachable, 64 MB of pushed commands leave the relay's
-#             memory bounded
+#             memory bounded; SIGTERM while connecting to a PostgreSQL or
+#             a Redis that accepts and never answers, or drops the SYNs,
+#             stops the relay within 3 s, exit 0; a list of hosts, or a
+#             host name with two addresses (an /etc/hosts of its own in a
+#             mount namespace), whose first is such a server: connected
+#             through the next after connect_timeout, as libpq does;
+#             connect_timeout values (edge cases and random ones) connect
+#             or fail exactly as with psql, in libpq's words; a retry
+#             without SSL on the same address gets no new connect_timeout
+#             (as with psql), and the message is psql's; attempts
+#             that fail again and again (PostgreSQL silent, Redis closing
+#             at once) leave no descriptor open
 #   pubsub    (relay as a member of allocation_admin, not a superuser)
 #             the book's external-events test: change_batch_quantity on
 #             Redis -> reallocation -> line_allocated with the order and the
@@ -16,7 +27,8 @@
 #             (json.loads(message["data"])["orderid"], python3, raw socket)
 #             that gets exactly {orderid, sku, qty, batchref}; a
 #             redelivered message with a message_id runs once and is logged
-#             as a duplicate; without one every message runs ("qty 5, 7,
+#             as a duplicate (one whose inbox record kept no result says
+#             so); without one every message runs ("qty 5, 7,
 #             5" ends at 5); malformed messages are
 #             logged and skipped (one with a NUL byte is not cut and run);
 #             an error that does not say the message
@@ -110,6 +122,9 @@ BOOK_PID=
 STORM_PID=
 MEM_PID=
 SEC_PID=
+MUTE_PID=
+CLOSER_PID=
+FWD_PID=
 GEN_PIDS=()
 LOCKER_PID=
 REPLICA_DATA=
@@ -168,6 +183,9 @@ cleanup() {
 	stop "$STORM_PID"
 	stop "$MEM_PID"
 	stop "$SEC_PID"
+	stop "$MUTE_PID"
+	stop "$CLOSER_PID"
+	stop "$FWD_PID"
 	[ "$(type -t thaw)" = function ] && thaw
 	[ -z "$REPLICA_DATA" ] || as_server_user "$PG_BINDIR/pg_ctl" -D "$REPLICA_DATA" -m immediate -w stop >/dev/null 2>&1
 	[ -z "$REPLICA_DIR" ] || rm -rf "$REPLICA_DIR"
@@ -452,6 +470,299 @@ stop "$MEM_PID"
 MEM_PID=
 rm -f "$WORK/big.msg"
 
+# A stop signal while connecting: a server that accepts the connection and
+# never says a word, or one whose SYNs go unanswered (a listener whose
+# accept queue is full drops them, as a black hole would), makes each
+# connection attempt wait for the connect timeout (10 s for PostgreSQL, 5
+# s and a 10 s reply timeout for Redis); SIGTERM must not wait for it.
+cat > "$WORK/mute_server.py" <<'PY'
+import os, socket, sys, time
+# mute_server.py PORT_FILE MODE SEEN_FILE: "silent" accepts and never
+# answers (SEEN_FILE written at each accept); "closer" closes each
+# connection as it accepts it (SEEN_FILE too); "blackhole" never accepts,
+# its accept queue kept full by a connection of its own, so that the
+# kernel drops every further SYN.
+port_file, mode, seen = sys.argv[1:4]
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(0 if mode == "blackhole" else 16)
+port = listener.getsockname()[1]
+held = []
+if mode == "blackhole":
+    for _ in range(2):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        held.append(c)
+    time.sleep(0.2)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(port))
+os.rename(port_file + ".tmp", port_file)
+while True:
+    if mode == "blackhole":
+        time.sleep(3600)
+    conn, _ = listener.accept()
+    if mode == "closer":
+        conn.close()
+    else:
+        held.append(conn)
+    with open(seen, "a") as f:
+        f.write("accepted\n")
+PY
+# forward.py ADDR PORT UNIX_PATH READY_FILE: each connection to ADDR:PORT
+# piped to the Unix socket UNIX_PATH (the cluster's, which has no TCP)
+cat > "$WORK/forward.py" <<'PY'
+import os, socket, sys, threading
+addr, port, path, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind((addr, port))
+listener.listen(16)
+open(ready, "w").close()
+def pipe(a, b):
+    try:
+        while True:
+            data = a.recv(65536)
+            if not data:
+                break
+            b.sendall(data)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+while True:
+    c, _ = listener.accept()
+    u = socket.socket(socket.AF_UNIX)
+    u.connect(path)
+    threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+    threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+PY
+# A host name with two addresses, 127.0.0.1 first, in an /etc/hosts of
+# the relay's own (a mount namespace): none on this machine has two.
+printf '127.0.0.1 two.relay.test\n127.0.0.2 two.relay.test\n' > "$WORK/hosts"
+# IN_HOSTS COMMAND...: COMMAND sees that file as /etc/hosts; unshare and
+# sh exec it, so that $! of "$IN_HOSTS ... &" is the command's own
+IN_HOSTS=(unshare --mount sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' _ "$WORK/hosts")
+NAME_TWO=
+if [ "$("${IN_HOSTS[@]}" getent ahosts two.relay.test 2>/dev/null | awk '$2 == "STREAM" { printf "%s ", $1 }')" = "127.0.0.1 127.0.0.2 " ]; then
+	NAME_TWO=1
+fi
+# stops_promptly NAME LOG ARGS...: start a relay, wait until it connects to
+# the mute server, SIGTERM it: exit 0 after the summary within 3 s
+stops_promptly() {
+	local name=$1 log=$2 t rc
+	shift 2
+	"$RELAY" --backoff-max 1 "$@" >> "$log" 2>&1 &
+	RELAY_PID=$!
+	# connecting: the silent server accepted, or (black hole) the SYN is out
+	wait_until 5 sh -c "[ -s '$WORK/mute.seen' ] || ss -Htnp state syn-sent '( dport = :$MUTE_PORT )' | grep -qF 'pid=$RELAY_PID,'"
+	sleep 0.5
+	t=$(date +%s.%N)
+	kill -TERM "$RELAY_PID"
+	wait_until 3 sh -c "! kill -0 $RELAY_PID 2>/dev/null"
+	if alive "$RELAY_PID"; then
+		not_ok "$name: SIGTERM while connecting stops the relay within 3 s" "still running"
+		stop "$RELAY_PID" KILL
+	else
+		wait "$RELAY_PID"; rc=$?
+		echo "# $name: stopped $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after SIGTERM"
+		check "$name: SIGTERM while connecting stops the relay within 3 s, exit 0 ($rc) after the summary" \
+			sh -c "[ $rc -eq 0 ] && grep -qF 'stopped:' '$log'"
+	fi
+	RELAY_PID=
+}
+for mute_mode in silent blackhole; do
+	rm -f "$WORK/mute.port" "$WORK/mute.seen"
+	python3 "$WORK/mute_server.py" "$WORK/mute.port" "$mute_mode" "$WORK/mute.seen" 2>> "$WORK/mute.err" &
+	MUTE_PID=$!
+	wait_until 5 test -s "$WORK/mute.port"
+	MUTE_PORT=$(cat "$WORK/mute.port" 2>/dev/null)
+	stops_promptly "postgres $mute_mode" "$WORK/relay-mute-pg-$mute_mode.log" \
+		--redis "redis://127.0.0.1:$REDIS_PORT" --dsn "host=127.0.0.1 port=$MUTE_PORT dbname=x"
+	# a list of hosts whose first does not answer: on to the next one after
+	# connect_timeout, as libpq does (not the first again and again)
+	rm -f "$WORK/mute.seen"
+	MLOG=$WORK/relay-mute-pg-list-$mute_mode.log
+	"$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$REDIS_PORT" --consumer relay-test-hostlist --from-now --no-inbound \
+		--dsn "host=127.0.0.1,$PGHOST port=$MUTE_PORT,${PGPORT:-5432} connect_timeout=2 dbname=$DB_PS user=$ROLE_ADMIN" \
+		>> "$MLOG" 2>&1 &
+	RELAY_PID=$!
+	wait_until 20 grep -qF 'postgres: connected' "$MLOG"
+	check "postgres $mute_mode first of two hosts: connected to the second after connect_timeout" \
+		grep -qF 'postgres: connected' "$MLOG"
+	stop "$RELAY_PID"; RELAY_PID=
+	"${PSQL[@]}" -d "$DB_PS" -c "SELECT allocation.unregister_consumer('relay-test-hostlist')" > /dev/null
+	# one host name with two addresses whose first does not answer (an
+	# IPv6 address that leads nowhere before the IPv4 one, say): on to the
+	# second after connect_timeout, as libpq does
+	if [ -n "$NAME_TWO" ]; then
+		rm -f "$WORK/forward.ready"
+		python3 "$WORK/forward.py" 127.0.0.2 "$MUTE_PORT" "$PGHOST/.s.PGSQL.${PGPORT:-5432}" "$WORK/forward.ready" \
+			2>> "$WORK/forward.err" &
+		FWD_PID=$!
+		wait_until 5 test -e "$WORK/forward.ready"
+		MLOG=$WORK/relay-mute-pg-name-$mute_mode.log
+		"${IN_HOSTS[@]}" "$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$REDIS_PORT" --consumer relay-test-hostlist \
+			--from-now --no-inbound \
+			--dsn "host=two.relay.test port=$MUTE_PORT connect_timeout=2 dbname=$DB_PS user=$ROLE_ADMIN" \
+			>> "$MLOG" 2>&1 &
+		RELAY_PID=$!
+		wait_until 20 grep -qF 'postgres: connected' "$MLOG"
+		check "postgres $mute_mode first of a host name's two addresses: connected to the second after connect_timeout" \
+			grep -qF 'postgres: connected' "$MLOG"
+		stop "$RELAY_PID"; RELAY_PID=
+		stop "$FWD_PID"; FWD_PID=
+		"${PSQL[@]}" -d "$DB_PS" -c "SELECT allocation.unregister_consumer('relay-test-hostlist')" > /dev/null
+	else
+		ok "# SKIP postgres $mute_mode first of a host name's two addresses (no mount namespace for an /etc/hosts of its own)"
+	fi
+	rm -f "$WORK/mute.seen"
+	stops_promptly "redis $mute_mode" "$WORK/relay-mute-redis-$mute_mode.log" \
+		--redis "redis://127.0.0.1:$MUTE_PORT" --dsn "host=$WORK/no-such-socket-dir dbname=x"
+	stop "$MUTE_PID"
+	MUTE_PID=
+done
+
+# connect_timeout is read as libpq reads it: with each value below (edge
+# cases, then random strings of digits, signs, blanks and a letter) the
+# relay connects, or fails in libpq's own words, exactly as psql (libpq's
+# own connect) does with the same DSN.
+CTLOG=$WORK/relay-connect-timeout.log
+ct_values=(0 1 2 -1 -5 5s "" " " " 5" "5 " "$(printf '5\t')" +3 0x10 010 1e3 2147483647 2147483648
+	-2147483648 -2147483649 99999999999999999999)
+ct_chars="0123456789 -+s"
+for _ in $(seq 1 10); do
+	v=
+	for _ in $(seq 1 $((RANDOM % 5 + 1))); do v+=${ct_chars:$((RANDOM % ${#ct_chars})):1}; done
+	ct_values+=("$v")
+done
+ct_diff=
+for v in "${ct_values[@]}"; do
+	dsn="dbname=$DB_PS user=$ROLE_ADMIN connect_timeout='$v'"
+	want=$("$PG_BINDIR/psql" -X -w -At -d "$dsn" -c 'SELECT 1' 2>&1 | head -n 1)
+	if [ "$want" = 1 ]; then want=connected; else want=${want#psql: error: }; fi
+	: > "$CTLOG"
+	"$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$REDIS_PORT" --consumer relay-test-ct --from-now --no-inbound \
+		--dsn "$dsn" >> "$CTLOG" 2>&1 &
+	RELAY_PID=$!
+	wait_until 10 grep -qE 'postgres: (connected|cannot connect)' "$CTLOG"
+	stop "$RELAY_PID"; RELAY_PID=
+	got=$(sed -n -e 's/.*postgres: cannot connect (\(.*\)); retrying with backoff.*/\1/p' \
+		-e 's/.*postgres: connected .*/connected/p' "$CTLOG" | head -n 1)
+	[ "$got" = "$want" ] || ct_diff+="connect_timeout='$v': relay \"$got\", libpq \"$want\"; "
+done
+"${PSQL[@]}" -d "$DB_PS" -c "SELECT allocation.unregister_consumer('relay-test-ct')" > /dev/null 2>&1
+is "$ct_diff" "" "connect_timeout read as libpq reads it: ${#ct_values[@]} values, each connects or fails as with psql, in its words"
+
+# connect_timeout counts once for an address, however many connections
+# libpq opens to it: this server answers the first SSL request "S" after
+# 1.5 s and closes (the handshake fails, libpq tries again without SSL on
+# a new connection), then never answers the plain one.  With
+# connect_timeout=4, psql and the relay give up 4 s after the first
+# connection (psql between 3 and 4: it counts in whole seconds), not 4 s
+# after the second (5.5 s).
+cat > "$WORK/ssl_then_mute.py" <<'PY'
+import os, socket, sys, time
+# ssl_then_mute.py PORT_FILE OUT: at each first connection of a round the
+# SSL request is answered "S" after 1.5 s and the connection closed; the
+# next one is held until the client closes it, and the seconds from the
+# first connection to that close are written to OUT.
+port_file, out = sys.argv[1:3]
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(16)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(listener.getsockname()[1]))
+os.rename(port_file + ".tmp", port_file)
+while True:
+    c, _ = listener.accept()
+    first = time.monotonic()
+    c.recv(8)
+    time.sleep(1.5)
+    c.sendall(b"S")
+    c.close()
+    c, _ = listener.accept()
+    try:
+        while c.recv(4096):
+            pass
+    except OSError:
+        pass
+    c.close()
+    with open(out, "a") as f:
+        f.write("%.1f\n" % (time.monotonic() - first))
+PY
+rm -f "$WORK/ssl.port" "$WORK/ssl.out"
+python3 "$WORK/ssl_then_mute.py" "$WORK/ssl.port" "$WORK/ssl.out" 2>> "$WORK/mute.err" &
+MUTE_PID=$!
+wait_until 5 test -s "$WORK/ssl.port"
+SSL_DSN="host=127.0.0.1 port=$(cat "$WORK/ssl.port") connect_timeout=4 sslmode=prefer dbname=x"
+"$PG_BINDIR/psql" -X -w -d "$SSL_DSN" -c 'SELECT 1' > "$WORK/ssl.psql" 2>&1
+wait_until 8 test -s "$WORK/ssl.out"
+psql_s=$(head -n 1 "$WORK/ssl.out")
+SSLLOG=$WORK/relay-ssl-retry.log
+"$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$REDIS_PORT" --dsn "$SSL_DSN" >> "$SSLLOG" 2>&1 &
+RELAY_PID=$!
+wait_until 12 sh -c "[ \$(wc -l < '$WORK/ssl.out') -ge 2 ]"
+relay_s=$(sed -n 2p "$WORK/ssl.out")
+stop "$RELAY_PID"; RELAY_PID=
+stop "$MUTE_PID"; MUTE_PID=
+echo "# a retry without SSL: psql gave up ${psql_s:-?} s, the relay ${relay_s:-?} s after the first connection"
+check "connect_timeout counts once for an address, SSL retry included, as with psql (psql ${psql_s:-?} s, relay ${relay_s:-?} s; 4 s, not 5.5)" \
+	awk -v p="${psql_s:-99}" -v r="${relay_s:-99}" 'BEGIN { exit !(p < 4.8 && r < 4.8) }'
+# psql's lines as the relay joins them: "; ", without the indentation
+ssl_want=$(awk 'NR == 1 { sub(/^psql: error: /, "") } { sub(/^[ \t]+/, ""); sub(/[ \t]+$/, "") }
+	$0 != "" { printf "%s%s", (n++ ? "; " : ""), $0 }' "$WORK/ssl.psql")
+ssl_got=$(sed -n 's/.*postgres: cannot connect (\(.*\)); retrying with backoff.*/\1/p' "$SSLLOG" | head -n 1)
+is "$ssl_got" "$ssl_want" "... and the relay's message is psql's, word for word"
+
+# Failed attempts leave nothing behind: against a PostgreSQL that stays
+# silent (each attempt ends at connect_timeout, in the relay's own wait)
+# and a Redis that closes each connection as it accepts it, the relay
+# holds as many descriptors after many attempts as after the first.
+rm -f "$WORK/mute.port" "$WORK/mute.seen" "$WORK/closer.port" "$WORK/closer.seen"
+python3 "$WORK/mute_server.py" "$WORK/mute.port" silent "$WORK/mute.seen" 2>> "$WORK/mute.err" &
+MUTE_PID=$!
+python3 "$WORK/mute_server.py" "$WORK/closer.port" closer "$WORK/closer.seen" 2>> "$WORK/mute.err" &
+CLOSER_PID=$!
+wait_until 5 sh -c "test -s '$WORK/mute.port' && test -s '$WORK/closer.port'"
+FDLOG=$WORK/relay-descriptors.log
+"$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$(cat "$WORK/closer.port")" \
+	--dsn "host=127.0.0.1 port=$(cat "$WORK/mute.port") connect_timeout=2 dbname=x" >> "$FDLOG" 2>&1 &
+RELAY_PID=$!
+# the fewest descriptors open over 4 s: an attempt in progress holds
+# some, and 4 s take in a pause between two PostgreSQL attempts (2 s of
+# connect_timeout, then at most 1 s of backoff)
+fd_least() {
+	local least=100000 n _i
+	for _i in $(seq 1 40); do
+		n=$(find "/proc/$RELAY_PID/fd" -mindepth 1 2>/dev/null | wc -l)
+		[ "$n" -lt "$least" ] && least=$n
+		sleep 0.1
+	done
+	echo "$least"
+}
+seen_count() { cat "$1" 2>/dev/null | wc -l; }
+wait_until 10 sh -c "grep -qsF 'postgres: cannot connect' '$FDLOG' && grep -qsF 'redis: cannot connect' '$FDLOG'"
+fd_first=$(fd_least)
+pg_before=$(seen_count "$WORK/mute.seen")
+redis_before=$(seen_count "$WORK/closer.seen")
+sleep 4
+fd_last=$(fd_least)
+pg_tries=$(( $(seen_count "$WORK/mute.seen") - pg_before ))
+redis_tries=$(( $(seen_count "$WORK/closer.seen") - redis_before ))
+echo "# descriptors: $fd_first, then $fd_last after $pg_tries PostgreSQL and $redis_tries Redis connections"
+check "failed attempts leave no descriptor open ($fd_first, then $fd_last after $pg_tries silent PostgreSQL and $redis_tries closed Redis connections)" \
+	sh -c "[ $fd_last -le $fd_first ] && [ $pg_tries -ge 2 ] && [ $redis_tries -ge 3 ]"
+stop "$RELAY_PID"; RELAY_PID=
+stop "$MUTE_PID"; MUTE_PID=
+stop "$CLOSER_PID"; CLOSER_PID=
+
 # --- pub/sub -------------------------------------------------------------------------
 
 echo "# pub/sub mode ($(elapsed)s)"
@@ -519,6 +830,18 @@ is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQu
 	"a redelivered message with a message_id is executed once"
 check "... and the second delivery is logged as a skipped duplicate" \
 	sh -c "grep -F 'skipped a duplicate' '$PSLOG' | grep -qF relay-test-m1"
+# A duplicate whose first handling kept no result (the inbox record's
+# result removed by hand, as a repeat that meets a handling still running
+# would find it): the log says so rather than show an empty result.
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": 9, "message_id": "relay-test-m2"}' >/dev/null
+check "a message whose result will be removed from the inbox runs" \
+	wait_until 10 sql_is "$DB_PS" "SELECT count(*) FROM allocation.inbox WHERE message_id = '\"relay-test-m2\"' AND result IS NOT NULL" 1
+sql "$DB_PS" "UPDATE allocation.inbox SET result = NULL WHERE message_id = '\"relay-test-m2\"'" >/dev/null
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": 9, "message_id": "relay-test-m2"}' >/dev/null
+check "... its repeat is logged as a duplicate whose result was not kept, not as an empty result" \
+	wait_until 10 sh -c "grep -F 'skipped a duplicate: message_id relay-test-m2 was handled before (its result was not kept):' '$PSLOG' | grep -qF RT-dup-id"
+check "... and the line of a duplicate with a result still shows it" \
+	sh -c "grep -F 'skipped a duplicate: message_id relay-test-m1 was handled before (first result {' '$PSLOG' | grep -qF RT-dup-id"
 is "$(sql "$DB_PS" "SELECT string_agg(payload ->> 'qty', ',' ORDER BY aggregate_seq) FROM allocation.outbox
                     WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-575'")" "5,7,5" \
 	"qty 5, 7, 5 without message_ids: all three run, none is taken for a duplicate"
