@@ -713,13 +713,20 @@ relay_s=$(sed -n 2p "$WORK/ssl.out")
 stop "$RELAY_PID"; RELAY_PID=
 stop "$MUTE_PID"; MUTE_PID=
 echo "# a retry without SSL: psql gave up ${psql_s:-?} s, the relay ${relay_s:-?} s after the first connection"
-check "connect_timeout counts once for an address, SSL retry included, as with psql (psql ${psql_s:-?} s, relay ${relay_s:-?} s; 4 s, not 5.5)" \
-	awk -v p="${psql_s:-99}" -v r="${relay_s:-99}" 'BEGIN { exit !(p < 4.8 && r < 4.8) }'
-# psql's lines as the relay joins them: "; ", without the indentation
-ssl_want=$(awk 'NR == 1 { sub(/^psql: error: /, "") } { sub(/^[ \t]+/, ""); sub(/[ \t]+$/, "") }
-	$0 != "" { printf "%s%s", (n++ ? "; " : ""), $0 }' "$WORK/ssl.psql")
-ssl_got=$(sed -n 's/.*postgres: cannot connect (\(.*\)); retrying with backoff.*/\1/p' "$SSLLOG" | head -n 1)
-is "$ssl_got" "$ssl_want" "... and the relay's message is psql's, word for word"
+if [ -n "$psql_s" ]; then
+	check "connect_timeout counts once for an address, SSL retry included, as with psql (psql ${psql_s:-?} s, relay ${relay_s:-?} s; 4 s, not 5.5)" \
+		awk -v p="${psql_s:-99}" -v r="${relay_s:-99}" 'BEGIN { exit !(p < 4.8 && r < 4.8) }'
+	# psql's lines as the relay joins them: "; ", without the indentation
+	ssl_want=$(awk 'NR == 1 { sub(/^psql: error: /, "") } { sub(/^[ \t]+/, ""); sub(/[ \t]+$/, "") }
+		$0 != "" { printf "%s%s", (n++ ? "; " : ""), $0 }' "$WORK/ssl.psql")
+	ssl_got=$(sed -n 's/.*postgres: cannot connect (\(.*\)); retrying with backoff.*/\1/p' "$SSLLOG" | head -n 1)
+	is "$ssl_got" "$ssl_want" "... and the relay's message is psql's, word for word"
+else
+	# this major's psql (its libpq) did not retry without SSL after the
+	# server closed the SSL handshake, so there is nothing to compare with
+	ok "# SKIP connect_timeout and the SSL retry: this psql made no retry without SSL ($(head -n 1 "$WORK/ssl.psql"))"
+	ok "# SKIP ... and the relay's message"
+fi
 
 # Failed attempts leave nothing behind: against a PostgreSQL that stays
 # silent (each attempt ends at connect_timeout, in the relay's own wait)
