@@ -46,6 +46,7 @@
 #include "utils/date.h"
 #include "utils/guc.h"
 
+#include "index_read.h"
 #include "product_repository.h"
 
 #define TEXT(s) CStringGetTextDatum(s)
@@ -436,9 +437,9 @@ static al_pg_statement line_insert_any_sku_stmt = {
 
 
 
-/* Remember where batch ref is: SPI row i, column col is its ctid. */
+/* Remember where batch ref is. */
 static void
-remember_batch_tid(al_pg_session *s, const char *ref, uint64 i, int col)
+remember_batch_tid(al_pg_session *s, const char *ref, ItemPointer tid)
 {
 	repo_state *rs = state_of(s);
 
@@ -454,9 +455,15 @@ remember_batch_tid(al_pg_session *s, const char *ref, uint64 i, int col)
 		rs->batch_tids_cap = cap;
 	}
 	rs->batch_tids[rs->nbatch_tids].ref = ref;
-	ItemPointerCopy((ItemPointer) DatumGetPointer(al_pg_datum(i, col)),
-					&rs->batch_tids[rs->nbatch_tids].tid);
+	ItemPointerCopy(tid, &rs->batch_tids[rs->nbatch_tids].tid);
 	rs->nbatch_tids++;
+}
+
+/* The same, SPI row i's column col being its ctid. */
+static void
+remember_batch_ctid(al_pg_session *s, const char *ref, uint64 i, int col)
+{
+	remember_batch_tid(s, ref, (ItemPointer) DatumGetPointer(al_pg_datum(i, col)));
 }
 
 /* The TID remembered for batch ref, or NULL. */
@@ -543,6 +550,125 @@ exec_ordered(al_pg_session *s, al_pg_statement *stmt, Datum *args)
 }
 
 /*
+ * The indexes allocate's reads go through without a statement (Note 6),
+ * as the schema creates them.
+ */
+static const al_pg_index_shape order_lines_pkey = {
+	.table = "order_lines", .index = "order_lines_pkey",
+	.ncols = 2, .cols = {"sku", "orderid"}
+};
+static const al_pg_index_shape batches_pkey = {
+	.table = "batches", .index = "batches_pkey",
+	.ncols = 1, .cols = {"reference"}
+};
+static const al_pg_index_shape batches_available = {
+	.table = "batches", .index = "batches_available",
+	.ncols = 3, .cols = {"sku", "eta", "reference"},
+	.nulls_first = {false, true, false}
+};
+
+/* Load the batch row r is on, remembering its TID; its index in p. */
+static int
+load_indexed_batch(al_pg_session *s, al_product *p, al_pg_index_read *r,
+				   const char *ref, bool candidate)
+{
+	AttrNumber	eta = al_pg_index_attnum(r, "eta");
+	int32		purchased = DatumGetInt32(al_pg_index_datum(r, al_pg_index_attnum(r, "purchased_quantity")));
+	int32		allocated = DatumGetInt32(al_pg_index_datum(r, al_pg_index_attnum(r, "allocated_quantity")));
+	bool		has_eta = !al_pg_index_isnull(r, eta);
+	int32		eta_day = has_eta ? DatumGetDateADT(al_pg_index_datum(r, eta)) : 0;
+
+	remember_batch_tid(s, ref, &r->slot->tts_tid);
+	return candidate ?
+		al_product_load_candidate(p, ref, purchased, allocated, has_eta, eta_day) :
+		al_product_load_batch(p, ref, purchased, allocated, has_eta, eta_day);
+}
+
+/*
+ * line_get_stmt by index: the line of orderid, then its batch.  False:
+ * an index cannot be read here (index_read.c, Note 3); nothing loaded.
+ */
+static bool
+read_line(al_pg_session *s, al_product *p, const char *orderid)
+{
+	al_pg_index_read r;
+	Datum		keys[2] = {TEXT(p->sku), TEXT(orderid)};
+	char	   *ref = NULL;
+	int32		qty = 0;
+	int64		seq = 0;
+	bool		found = false;
+
+	if (!al_pg_index_begin(s, &r, &order_lines_pkey, 2, keys))
+		return false;
+	if (al_pg_index_next(&r))
+	{
+		ref = al_pg_index_text(s, &r, al_pg_index_attnum(&r, "batchref"));
+		qty = DatumGetInt32(al_pg_index_datum(&r, al_pg_index_attnum(&r, "qty")));
+		seq = DatumGetInt64(al_pg_index_datum(&r, al_pg_index_attnum(&r, "seq")));
+	}
+	al_pg_index_end(&r);
+	if (ref == NULL)
+		return true;
+	keys[0] = TEXT(ref);
+	if (!al_pg_index_begin(s, &r, &batches_pkey, 1, keys))
+		return false;
+	if (al_pg_index_next(&r))
+	{
+		/* the batch first: a line's batch must be loaded before the line */
+		load_indexed_batch(s, p, &r, ref, false);
+		found = true;
+	}
+	al_pg_index_end(&r);
+	if (found)
+		al_product_load_line(p, orderid, qty, ref, seq);
+	return true;
+}
+
+/*
+ * candidates_stmt by index: a page of p->cand.limit candidates after the
+ * first offset.  False: the index cannot be read here; nothing loaded.
+ */
+static bool
+read_candidates(al_pg_session *s, al_product *p, int64 offset)
+{
+	al_pg_index_read r;
+	Datum		keys[1] = {TEXT(p->sku)};
+	AttrNumber	has_stock,
+				purchased,
+				allocated;
+	int			rows = 0;
+
+	if (!al_pg_index_begin(s, &r, &batches_available, 1, keys))
+		return false;
+	has_stock = al_pg_index_attnum(&r, "has_stock");
+	purchased = al_pg_index_attnum(&r, "purchased_quantity");
+	allocated = al_pg_index_attnum(&r, "allocated_quantity");
+	while (rows < p->cand.limit && al_pg_index_next(&r))
+	{
+		/* the statement's conditions; has_stock is the index's predicate */
+		if (al_pg_index_isnull(&r, has_stock) ||
+			!DatumGetBool(al_pg_index_datum(&r, has_stock)) ||
+			(int64) DatumGetInt32(al_pg_index_datum(&r, allocated)) >
+			(int64) DatumGetInt32(al_pg_index_datum(&r, purchased)) - p->cand.min_qty)
+			continue;
+		if (offset > 0)
+		{
+			offset--;
+			continue;
+		}
+		load_indexed_batch(s, p, &r,
+						   al_pg_index_text(s, &r, al_pg_index_attnum(&r, "reference")),
+						   true);
+		rows++;
+	}
+	al_pg_index_end(&r);
+	al_product_candidates_read(p, rows);
+	return true;
+}
+
+static void repo_load_candidates(void *ctx, al_product *p);
+
+/*
  * The line of orderid with its batch; with_candidates: in the same
  * statement, the first page of candidates (allocate needs both, so one
  * round trip through the executor instead of two).
@@ -552,11 +678,23 @@ repo_load_line(void *ctx, al_product *p, const char *orderid,
 			   bool with_candidates)
 {
 	al_pg_session *s = ctx;
-	Datum		args[4] = {TEXT(p->sku), TEXT(orderid),
-		Int32GetDatum(p->cand.min_qty), Int64GetDatum(p->cand.limit)};
-	uint64		n = with_candidates ? exec_ordered(s, &line_and_candidates_stmt, args)
-		: al_pg_run(s, &line_get_stmt, args, NULL);
+	Datum		args[4];
+	uint64		n;
 	int			rows = 0;
+
+	/* by index (Note 6), the first page of candidates as any other */
+	if (read_line(s, p, orderid))
+	{
+		if (with_candidates)
+			repo_load_candidates(s, p);
+		return;
+	}
+	args[0] = TEXT(p->sku);
+	args[1] = TEXT(orderid);
+	args[2] = Int32GetDatum(p->cand.min_qty);
+	args[3] = Int64GetDatum(p->cand.limit);
+	n = with_candidates ? exec_ordered(s, &line_and_candidates_stmt, args)
+		: al_pg_run(s, &line_get_stmt, args, NULL);
 
 	for (uint64 i = 0; i < n; i++)
 	{
@@ -564,7 +702,7 @@ repo_load_line(void *ctx, al_product *p, const char *orderid,
 		bool		has_eta = !al_pg_isnull(i, LINE_ETA);
 		int32		eta = has_eta ? DatumGetDateADT(al_pg_datum(i, LINE_ETA)) : 0;
 
-		remember_batch_tid(s, ref, i, LINE_CTID);
+		remember_batch_ctid(s, ref, i, LINE_CTID);
 		if (al_pg_isnull(i, LINE_QTY))
 		{
 			/* a candidate, in preference order */
@@ -588,9 +726,16 @@ static void
 repo_load_candidates(void *ctx, al_product *p)
 {
 	al_pg_session *s = ctx;
-	Datum		args[4] = {TEXT(p->sku), Int32GetDatum(p->cand.min_qty),
-		Int64GetDatum(p->cand.limit), Int64GetDatum(p->cand.offset)};
-	uint64		n = exec_ordered(s, &candidates_stmt, args);
+	Datum		args[4];
+	uint64		n;
+
+	if (read_candidates(s, p, p->cand.offset))
+		return;
+	args[0] = TEXT(p->sku);
+	args[1] = Int32GetDatum(p->cand.min_qty);
+	args[2] = Int64GetDatum(p->cand.limit);
+	args[3] = Int64GetDatum(p->cand.offset);
+	n = exec_ordered(s, &candidates_stmt, args);
 
 	for (uint64 i = 0; i < n; i++)
 	{
@@ -600,7 +745,7 @@ repo_load_candidates(void *ctx, al_product *p)
 		al_product_load_candidate(p, ref, al_pg_int4(i, CAND_PURCHASED),
 								  al_pg_int4(i, CAND_ALLOCATED), has_eta,
 								  has_eta ? DatumGetDateADT(al_pg_datum(i, CAND_ETA)) : 0);
-		remember_batch_tid(s, ref, i, CAND_CTID);
+		remember_batch_ctid(s, ref, i, CAND_CTID);
 	}
 	al_product_candidates_read(p, (int) n);
 }
@@ -616,7 +761,7 @@ repo_load_batch_with_lines(void *ctx, al_product *p, const char *ref)
 	if (al_pg_run(s, &batch_get_stmt, args, NULL) == 0)
 		return AL_UNKNOWN_BATCH;
 	bi = load_batch_row(s, p, ref, 0, BATCH_GET_PURCHASED);
-	remember_batch_tid(s, p->batches[bi].ref, 0, BATCH_GET_CTID);
+	remember_batch_ctid(s, p->batches[bi].ref, 0, BATCH_GET_CTID);
 	n = al_pg_run(s, &batch_lines_stmt, args, NULL);
 	for (uint64 i = 0; i < n; i++)
 		al_product_load_line(p, al_pg_text(s, i, BATCH_LINES_ORDERID),

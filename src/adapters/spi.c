@@ -77,6 +77,21 @@ al_pg_run(al_pg_session *s, al_pg_statement *stmt, Datum *values,
 	return SPI_processed;
 }
 
+/* A text datum copied into the arena as a C string. */
+char *
+al_pg_arena_text(al_pg_session *s, Datum d)
+{
+	text	   *t = DatumGetTextPP(d);
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+	char	   *result = MemoryContextAlloc(s->arena_cxt, len + 1);
+
+	memcpy(result, VARDATA_ANY(t), len);
+	result[len] = '\0';
+	if ((Pointer) t != DatumGetPointer(d))
+		pfree(t);
+	return result;
+}
+
 /* Text column col of row, copied into the arena; NULL for a SQL null. */
 char *
 al_pg_text(al_pg_session *s, uint64 row, int col)
@@ -84,18 +99,8 @@ al_pg_text(al_pg_session *s, uint64 row, int col)
 	bool		isnull;
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
 								  col, &isnull);
-	text	   *t;
-	char	   *result;
-	size_t		len;
 
-	if (isnull)
-		return NULL;
-	t = DatumGetTextPP(d);
-	len = VARSIZE_ANY_EXHDR(t);
-	result = MemoryContextAlloc(s->arena_cxt, len + 1);
-	memcpy(result, VARDATA_ANY(t), len);
-	result[len] = '\0';
-	return result;
+	return isnull ? NULL : al_pg_arena_text(s, d);
 }
 
 /* Column col of row as it is (in SPI memory: copy it to keep it). */

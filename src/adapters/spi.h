@@ -69,6 +69,9 @@ typedef struct al_pg_statement
 extern uint64 al_pg_run(al_pg_session *s, al_pg_statement *stmt,
 						Datum *values, const char *nulls);
 
+/* A text datum copied into the session's arena as a C string. */
+extern char *al_pg_arena_text(al_pg_session *s, Datum d);
+
 /* Column helpers over SPI_tuptable's row i (columns count from 1). */
 extern char *al_pg_text(al_pg_session *s, uint64 row, int col);
 extern int32 al_pg_int4(uint64 row, int col);
