@@ -33,6 +33,12 @@
  *	   misses.  The product lock keeps the rows where they are; a row this
  *	   transaction has updated since has moved, is not found by its old
  *	   TID, and is then updated by key.
+ *	6) Allocate's reads (its line with the line's batch, the candidates)
+ *	   go through the indexes directly (index_read.c), with a statement's
+ *	   snapshot, locks and privilege check: at one client, running them
+ *	   as statements cost more than the reads.  Where an index cannot be
+ *	   read that way (index_read.c, Note 3) the statements below run,
+ *	   with the same rows.
  *
  * src/adapters/product_repository.c
  *
