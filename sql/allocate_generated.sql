@@ -114,9 +114,11 @@ CALL public.ag_gen_run(1, 40);
 -- indexes are not read directly (src/adapters/index_read.c)
 ALTER INDEX allocation.batches_available RENAME TO ag_batches_available;
 ALTER INDEX allocation.order_lines_pkey RENAME TO ag_order_lines_pkey;
+ALTER INDEX allocation.product_state_pkey RENAME TO ag_product_state_pkey;
 CALL public.ag_gen_run(41, 60);
 ALTER INDEX allocation.ag_batches_available RENAME TO batches_available;
 ALTER INDEX allocation.ag_order_lines_pkey RENAME TO order_lines_pkey;
+ALTER INDEX allocation.ag_product_state_pkey RENAME TO product_state_pkey;
 DROP PROCEDURE public.ag_gen_run;
 SELECT count(*) AS mismatches FROM bad;
 SELECT * FROM bad LIMIT 10;

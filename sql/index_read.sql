@@ -1,8 +1,9 @@
 --
--- Allocate reads its line (order_lines_pkey, then batches_pkey) and its
--- candidates (batches_available) through those indexes without running a
--- statement, and runs its statements instead wherever an index cannot be
--- read that way.  Each index changed below would give a wrong choice if
+-- Allocate locks its product row (product_state_pkey), reads its line
+-- (order_lines_pkey, then batches_pkey) and its candidates
+-- (batches_available) through those indexes without running a statement,
+-- and runs its statements instead wherever an index cannot be read that
+-- way.  Each index changed below would give a wrong choice if
 -- it were read; the choice must stay the rules' choice.  Each change is
 -- rolled back.  SKUs, references and order ids start with "IR-".
 --
@@ -56,7 +57,8 @@ SELECT pg_temp.choose() AS "reference desc";
 ROLLBACK;
 
 -- not ready, as a CREATE INDEX CONCURRENTLY that failed leaves it: rows
--- written since are missing from it (a new warehouse batch, a new line)
+-- written since are missing from it (a new warehouse batch, a new line;
+-- product_state_pkey cannot be: add_batch's INSERT ... ON CONFLICT needs it)
 BEGIN;
 UPDATE pg_catalog.pg_index SET indisready = false, indisvalid = false
  WHERE indexrelid IN ('allocation.batches_available'::regclass,
@@ -69,6 +71,7 @@ ROLLBACK;
 BEGIN;
 ALTER INDEX allocation.batches_available RENAME TO batches_available_renamed;
 ALTER INDEX allocation.order_lines_pkey RENAME TO order_lines_pkey_renamed;
+ALTER INDEX allocation.product_state_pkey RENAME TO product_state_pkey_renamed;
 SELECT pg_temp.choose() AS "renamed";
 ROLLBACK;
 

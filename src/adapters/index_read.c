@@ -4,8 +4,8 @@
  *	  Rows read through one btree index without a statement.
  *
  * Notes:
- *	1) Why: allocate's reads (the line, the candidates) return a row or
- *	   two from one index each, and running them as a statement costs
+ *	1) Why: allocate's reads (the product row it locks, the line, the
+ *	   candidates) return a row or two from one index each, and running them as a statement costs
  *	   more than the reads themselves: the plan's revalidation and locks,
  *	   the executor's set-up and tear-down, the planner setting that
  *	   keeps the ordered scan (product_repository.c, Note 5).  At one
@@ -15,16 +15,19 @@
  *	   COMMITTED, the transaction's under REPEATABLE READ and
  *	   SERIALIZABLE), then CommandCounterIncrement, so the command's own
  *	   earlier writes are seen; AccessShareLock on the table and the
- *	   index; visibility, HOT chains and SERIALIZABLE's predicate locks
- *	   by the access methods themselves (index_getnext_slot).  A read-only
- *	   session reads with the caller's snapshot, as its statements do.
+ *	   index (RowShareLock on the table for a read that locks its row);
+ *	   visibility, HOT chains and SERIALIZABLE's predicate locks by the
+ *	   access methods themselves (index_getnext_slot), row locks as the
+ *	   executor takes them (al_pg_index_lock).  A read-only session reads
+ *	   with the caller's snapshot, as its statements do.
  *	3) Where a statement could behave differently the read is refused and
  *	   the caller runs its statement instead: the index missing or not
  *	   shaped as the schema creates it (another column list, order or
  *	   collation: a DBA's rebuild under the same name), not valid or not
  *	   ready (CREATE INDEX CONCURRENTLY, REINDEX), a table that is not a
  *	   plain table, the current role (the extension owner) lacking SELECT
- *	   on it, or row level security applying to it.  The statement then
+ *	   on it (and UPDATE, to lock a row), or row level security applying
+ *	   to it.  The statement then
  *	   gives the same rows, or the error a statement gives.
  *	4) Keys are texts compared for equality in the C collation, the
  *	   collation of our key columns (checked with the shape).
@@ -56,6 +59,7 @@
 #include "utils/snapmgr.h"
 
 #include "index_read.h"
+#include "pg_compat.h"
 
 /* The schema of the extension's tables, fixed (the extension is not relocatable). */
 #define AL_TABLES_SCHEMA "allocation"
@@ -99,9 +103,12 @@ has_shape(Relation heap, Relation index, const al_pg_index_shape *shape)
 	return true;
 }
 
-bool
-al_pg_index_begin(al_pg_session *s, al_pg_index_read *r,
-				  const al_pg_index_shape *shape, int nkeys, const Datum *keys)
+/* The lock a read takes on its table, as its statement would. */
+#define TABLE_LOCK(r) ((r)->for_update ? RowShareLock : AccessShareLock)
+
+static bool
+begin(al_pg_session *s, al_pg_index_read *r, const al_pg_index_shape *shape,
+	  int nkeys, const Datum *keys, bool for_update)
 {
 	Oid			relid = relation_oid(shape->table);
 	Oid			indexid = relation_oid(shape->index);
@@ -109,23 +116,30 @@ al_pg_index_begin(al_pg_session *s, al_pg_index_read *r,
 
 	Assert(nkeys >= 1 && nkeys <= shape->ncols);
 	memset(r, 0, sizeof(*r));
+	r->for_update = for_update;
 	if (!OidIsValid(relid) || !OidIsValid(indexid) ||
 		get_rel_relkind(relid) != RELKIND_RELATION ||
 		get_rel_relkind(indexid) != RELKIND_INDEX ||
 		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		(for_update &&
+		 pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK) ||
 		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		return false;
-	r->heap = table_open(relid, AccessShareLock);
+	r->heap = table_open(relid, TABLE_LOCK(r));
 	r->index = index_open(indexid, AccessShareLock);
 	if (!has_shape(r->heap, r->index, shape))
 	{
 		index_close(r->index, AccessShareLock);
-		table_close(r->heap, AccessShareLock);
+		table_close(r->heap, TABLE_LOCK(r));
 		return false;
 	}
+	r->nkeys = nkeys;
 	for (int i = 0; i < nkeys; i++)
+	{
+		r->keys[i] = keys[i];
 		ScanKeyEntryInitialize(&sk[i], 0, i + 1, BTEqualStrategyNumber,
 							   InvalidOid, C_COLLATION_OID, F_TEXTEQ, keys[i]);
+	}
 
 	/* a statement's snapshot (Note 2) */
 	if (!(s->read_only && ActiveSnapshotSet()))
@@ -139,9 +153,24 @@ al_pg_index_begin(al_pg_session *s, al_pg_index_read *r,
 		}
 	}
 	r->slot = table_slot_create(r->heap, NULL);
-	r->scan = index_beginscan(r->heap, r->index, GetActiveSnapshot(), nkeys, 0);
+	r->scan = al_index_beginscan(r->heap, r->index, GetActiveSnapshot(), nkeys, 0);
 	index_rescan(r->scan, sk, nkeys, NULL, 0);
 	return true;
+}
+
+bool
+al_pg_index_begin(al_pg_session *s, al_pg_index_read *r,
+				  const al_pg_index_shape *shape, int nkeys, const Datum *keys)
+{
+	return begin(s, r, shape, nkeys, keys, false);
+}
+
+bool
+al_pg_index_begin_for_update(al_pg_session *s, al_pg_index_read *r,
+							 const al_pg_index_shape *shape, int nkeys,
+							 const Datum *keys)
+{
+	return begin(s, r, shape, nkeys, keys, true);
 }
 
 bool
@@ -149,6 +178,68 @@ al_pg_index_next(al_pg_index_read *r)
 {
 	CHECK_FOR_INTERRUPTS();
 	return index_getnext_slot(r->scan, ForwardScanDirection, r->slot);
+}
+
+/* Has the current row still the read's keys? */
+static bool
+keys_match(al_pg_index_read *r)
+{
+	for (int i = 0; i < r->nkeys; i++)
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(r->slot, r->index->rd_index->indkey.values[i],
+									 &isnull);
+
+		if (isnull ||
+			!DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID, d,
+												  r->keys[i])))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * As the executor locks a row of SELECT ... FOR NO KEY UPDATE
+ * (ExecLockRows): under READ COMMITTED the newest version of the row is
+ * locked, and checked again against the keys (what EvalPlanQual does for
+ * the statement's condition); under the snapshot isolation levels a row
+ * changed since the snapshot is a serialization failure.
+ */
+bool
+al_pg_index_lock(al_pg_index_read *r)
+{
+	ItemPointerData tid = r->slot->tts_tid;
+	TM_FailureData tmfd;
+	TM_Result	result;
+
+	Assert(r->for_update);
+	result = table_tuple_lock(r->heap, &tid, GetActiveSnapshot(), r->slot,
+							  GetCurrentCommandId(true),
+							  LockTupleNoKeyExclusive, LockWaitBlock,
+							  IsolationUsesXactSnapshot() ? 0 :
+							  TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							  &tmfd);
+	switch (result)
+	{
+		case TM_Ok:
+			return !tmfd.traversed || keys_match(r);
+		case TM_SelfModified:
+			/* changed by a later command of this transaction: not returned */
+			return false;
+		case TM_Updated:
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent update")));
+			if (result == TM_Deleted)
+				return false;
+			elog(ERROR, "unexpected table_tuple_lock status: %u", result);
+			break;
+		default:
+			elog(ERROR, "unexpected table_tuple_lock status: %u", result);
+	}
+	return false;				/* not reached */
 }
 
 void
@@ -159,7 +250,7 @@ al_pg_index_end(al_pg_index_read *r)
 	if (r->pushed_snapshot)
 		PopActiveSnapshot();
 	index_close(r->index, AccessShareLock);
-	table_close(r->heap, AccessShareLock);
+	table_close(r->heap, TABLE_LOCK(r));
 	memset(r, 0, sizeof(*r));
 }
 

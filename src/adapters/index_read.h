@@ -41,6 +41,9 @@ typedef struct al_pg_index_read
 	IndexScanDesc scan;
 	TupleTableSlot *slot;		/* the current row, after al_pg_index_next */
 	bool		pushed_snapshot;
+	bool		for_update;
+	int			nkeys;
+	Datum		keys[AL_PG_INDEX_MAX_COLS];
 } al_pg_index_read;
 
 /*
@@ -51,8 +54,23 @@ typedef struct al_pg_index_read
 extern bool al_pg_index_begin(al_pg_session *s, al_pg_index_read *r,
 							  const al_pg_index_shape *shape, int nkeys,
 							  const Datum *keys);
+/*
+ * The same, to lock rows as SELECT ... FOR NO KEY UPDATE does: the table
+ * locked as that statement locks it, its UPDATE right checked too.
+ */
+extern bool al_pg_index_begin_for_update(al_pg_session *s, al_pg_index_read *r,
+										 const al_pg_index_shape *shape,
+										 int nkeys, const Datum *keys);
 /* The next row visible to the read's snapshot, in index order, or false. */
 extern bool al_pg_index_next(al_pg_index_read *r);
+/*
+ * Lock the current row FOR NO KEY UPDATE (a read begun for update),
+ * waiting for the transaction that holds it; the row is then its newest
+ * version.  False: the row is gone, or its newest version no longer has
+ * the keys (READ COMMITTED); under REPEATABLE READ or SERIALIZABLE a row
+ * changed since the snapshot raises 40001, as the statement does.
+ */
+extern bool al_pg_index_lock(al_pg_index_read *r);
 extern void al_pg_index_end(al_pg_index_read *r);
 
 /* Column helpers over the current row; attnum counts from 1 in the table. */

@@ -26,7 +26,9 @@
  *	   Checked against 15's and 18's source and run on both.  17 is taken
  *	   to be 18's (both its changes, 64-bit pages and ProcNumber, came in
  *	   17) but not run here: ShmemInitStruct's size check is the guard.
- *	5) 17 is compiled against its server headers by "make test" (suite
+ *	5) 18 added an instrumentation argument to index_beginscan
+ *	   (index_read.c passes none).
+ *	6) 17 is compiled against its server headers by "make test" (suite
  *	   pg17, scripts/compile-major.sh) but not run: its source is not
  *	   served here.  A wrong side of a version test above fails that
  *	   compile.
@@ -47,6 +49,15 @@
 #else
 #define al_log_logical_message(prefix, msg, len, transactional) \
 	LogLogicalMessage(prefix, msg, len, transactional)
+#endif
+
+/* 18 added an instrumentation argument (EXPLAIN's index searches): none */
+#if PG_VERSION_NUM >= 180000
+#define al_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan(heap, index, snapshot, NULL, nkeys, norderbys)
+#else
+#define al_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan(heap, index, snapshot, nkeys, norderbys)
 #endif
 
 /* 18 replaced pg_attribute_noreturn() (after a declaration) by pg_noreturn */

@@ -33,8 +33,8 @@
  *	   misses.  The product lock keeps the rows where they are; a row this
  *	   transaction has updated since has moved, is not found by its old
  *	   TID, and is then updated by key.
- *	6) Allocate's reads (its line with the line's batch, the candidates)
- *	   go through the indexes directly (index_read.c), with a statement's
+ *	6) Allocate's reads (the product row it locks, its line with the
+ *	   line's batch, the candidates) go through the indexes directly (index_read.c), with a statement's
  *	   snapshot, locks and privilege check: at one client, running them
  *	   as statements cost more than the reads.  Where an index cannot be
  *	   read that way (index_read.c, Note 3) the statements below run,
@@ -485,17 +485,54 @@ batch_tid(al_pg_session *s, const char *ref)
 	return NULL;
 }
 
+static const al_pg_index_shape product_state_pkey = {
+	.table = "product_state", .index = "product_state_pkey",
+	.ncols = 1, .cols = {"sku"}
+};
+
+/*
+ * product_lock_stmt by index (Note 6): *found says whether the row was
+ * there and is now locked; p is loaded from it.  False: the index cannot
+ * be read here, nothing done.
+ */
+static bool
+lock_product(al_pg_session *s, const char *sku, al_product *p, bool *found)
+{
+	repo_state *rs = state_of(s);
+	al_pg_index_read r;
+	Datum		keys[1] = {TEXT(sku)};
+
+	if (!al_pg_index_begin_for_update(s, &r, &product_state_pkey, 1, keys))
+		return false;
+	*found = al_pg_index_next(&r) && al_pg_index_lock(&r);
+	if (*found)
+	{
+		al_product_init(p, &s->mem, sku,
+						DatumGetInt64(al_pg_index_datum(&r, al_pg_index_attnum(&r, "version_number"))),
+						DatumGetInt64(al_pg_index_datum(&r, al_pg_index_attnum(&r, "line_seq"))));
+		p->event_seq = DatumGetInt64(al_pg_index_datum(&r, al_pg_index_attnum(&r, "event_seq")));
+		p->event_key = (uint64) DatumGetInt64(al_pg_index_datum(&r, al_pg_index_attnum(&r, "event_key")));
+		ItemPointerCopy(&r.slot->tts_tid, &rs->product_tid);
+		rs->tid_sku = p->sku;
+	}
+	al_pg_index_end(&r);
+	return true;
+}
+
 static al_status
 repo_get(void *ctx, const char *sku, bool create, al_product *p)
 {
 	al_pg_session *s = ctx;
 	repo_state *rs = state_of(s);
 	Datum		args[1] = {TEXT(sku)};
+	bool		found;
 
 	rs->tid_sku = NULL;
 	rs->nbatch_tids = 0;
 	if (create)
 		al_pg_run(s, &product_create_stmt, args, NULL);
+	if (lock_product(s, sku, p, &found))
+		return found ? AL_OK : AL_UNKNOWN_SKU;
 	if (al_pg_run(s, &product_lock_stmt, args, NULL) == 0)
 		return AL_UNKNOWN_SKU;
 	al_product_init(p, &s->mem, sku, al_pg_int8(0, PRODUCT_LOCK_VERSION),
