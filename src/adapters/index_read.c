@@ -41,13 +41,17 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "miscadmin.h"
+#include "nodes/primnodes.h"
+#include "utils/relcache.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -66,6 +70,31 @@ relation_oid(const char *name)
 	Oid			nsp = get_namespace_oid(AL_TABLES_SCHEMA, true);
 
 	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+}
+
+/*
+ * Is index's predicate exactly the boolean column named (none if NULL)?
+ * A predicate the rows are not checked against could hide rows (Note 3).
+ */
+static bool
+has_predicate(Relation heap, Relation index, const char *column)
+{
+	List	   *pred;
+	Var		   *var;
+	TupleDesc	desc = RelationGetDescr(heap);
+
+	if (heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL))
+		return column == NULL;
+	if (column == NULL)
+		return false;
+	pred = RelationGetIndexPredicate(index);
+	if (list_length(pred) != 1 || !IsA(linitial(pred), Var))
+		return false;
+	var = linitial_node(Var, pred);
+	if (var->varattno <= 0 || var->varattno > desc->natts)
+		return false;
+	return !TupleDescAttr(desc, var->varattno - 1)->attisdropped &&
+		strcmp(NameStr(TupleDescAttr(desc, var->varattno - 1)->attname), column) == 0;
 }
 
 /* Is index the index shape names, usable now? (Note 3) */
@@ -95,8 +124,12 @@ has_shape(Relation heap, Relation index, const al_pg_index_shape *shape)
 			return false;
 		if (att->atttypid == TEXTOID && index->rd_indcollation[i] != C_COLLATION_OID)
 			return false;
+		if (index->rd_opcintype[i] != att->atttypid ||
+			index->rd_opfamily[i] !=
+			get_opclass_family(GetDefaultOpClass(att->atttypid, BTREE_AM_OID)))
+			return false;		/* another operator class, another order */
 	}
-	return true;
+	return has_predicate(heap, index, shape->predicate);
 }
 
 bool

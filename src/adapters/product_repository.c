@@ -570,7 +570,8 @@ static const al_pg_index_shape batches_pkey = {
 static const al_pg_index_shape batches_available = {
 	.table = "batches", .index = "batches_available",
 	.ncols = 3, .cols = {"sku", "eta", "reference"},
-	.nulls_first = {false, true, false}
+	.nulls_first = {false, true, false},
+	.predicate = "has_stock"
 };
 
 /* Load the batch row r is on, remembering its TID; its index in p. */
