@@ -28,6 +28,12 @@
  *	   gives the same rows, or the error a statement gives.
  *	4) Keys are texts compared for equality in the C collation, the
  *	   collation of our key columns (checked with the shape).
+ *	5) The table and the index are found by name and locked as a
+ *	   statement finds and locks them (RangeVarGetRelidExtended): a DBA
+ *	   dropping and creating the index again in one transaction makes the
+ *	   read wait, then read the index that has the name after the commit.
+ *	   A relation refused stays locked to the end of the transaction, as
+ *	   the statement run instead locks it anyway.
  *
  * src/adapters/index_read.c
  *
@@ -43,6 +49,7 @@
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "nodes/makefuncs.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
@@ -64,12 +71,19 @@
 /* The schema of the extension's tables, fixed (the extension is not relocatable). */
 #define AL_TABLES_SCHEMA "allocation"
 
+/*
+ * The relation name of our schema, locked in AccessShareLock, or
+ * InvalidOid.  Locked as a statement locks it: the name looked up again
+ * after the wait, so a relation dropped (or replaced under the name) by
+ * the transaction that held the lock is not opened by its old OID.
+ */
 static Oid
-relation_oid(const char *name)
+lock_relation(const char *name)
 {
-	Oid			nsp = get_namespace_oid(AL_TABLES_SCHEMA, true);
+	RangeVar   *rv = makeRangeVar(AL_TABLES_SCHEMA, (char *) name, -1);
 
-	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+	return RangeVarGetRelidExtended(rv, AccessShareLock, RVR_MISSING_OK,
+									NULL, NULL);
 }
 
 /*
@@ -136,20 +150,23 @@ bool
 al_pg_index_begin(al_pg_session *s, al_pg_index_read *r,
 				  const al_pg_index_shape *shape, int nkeys, const Datum *keys)
 {
-	Oid			relid = relation_oid(shape->table);
-	Oid			indexid = relation_oid(shape->index);
+	Oid			relid;
+	Oid			indexid;
 	ScanKeyData sk[AL_PG_INDEX_MAX_COLS];
 
 	Assert(nkeys >= 1 && nkeys <= shape->ncols);
 	memset(r, 0, sizeof(*r));
-	if (!OidIsValid(relid) || !OidIsValid(indexid) ||
-		get_rel_relkind(relid) != RELKIND_RELATION ||
-		get_rel_relkind(indexid) != RELKIND_INDEX ||
+	/* the table, then its index, as the executor locks them (Note 5) */
+	relid = lock_relation(shape->table);
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
+		return false;
+	indexid = lock_relation(shape->index);
+	if (!OidIsValid(indexid) || get_rel_relkind(indexid) != RELKIND_INDEX ||
 		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
 		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		return false;
-	r->heap = table_open(relid, AccessShareLock);
-	r->index = index_open(indexid, AccessShareLock);
+	r->heap = table_open(relid, NoLock);
+	r->index = index_open(indexid, NoLock);
 	if (!has_shape(r->heap, r->index, shape))
 	{
 		index_close(r->index, AccessShareLock);
