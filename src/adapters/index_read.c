@@ -20,11 +20,16 @@
  *	   session reads with the caller's snapshot, as its statements do.
  *	3) Where a statement could behave differently the read is refused and
  *	   the caller runs its statement instead: the index missing or not
- *	   shaped as the schema creates it (another column list, order or
- *	   collation: a DBA's rebuild under the same name), not valid or not
- *	   ready (CREATE INDEX CONCURRENTLY, REINDEX), a table that is not a
- *	   plain table, the current role (the extension owner) lacking SELECT
- *	   on it, or row level security applying to it.  The statement then
+ *	   shaped as the schema creates it (another column list, order,
+ *	   collation, operator class or predicate: a DBA's rebuild under the
+ *	   same name; a narrower predicate would hide rows, another operator
+ *	   class order them otherwise), not valid or not ready (CREATE INDEX
+ *	   CONCURRENTLY, REINDEX), built over broken HOT chains after the
+ *	   transaction's oldest snapshot (pg_index.indcheckxmin: that snapshot
+ *	   may see row versions the index has no entry for; the planner does
+ *	   not use it either), a table that is not a plain table, the
+ *	   current role (the extension owner) lacking SELECT on it, or row
+ *	   level security applying to it.  The statement then
  *	   gives the same rows, or the error a statement gives.
  *	4) Keys are texts compared for equality in the C collation, the
  *	   collation of our key columns (checked with the shape).
@@ -42,10 +47,12 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
@@ -122,6 +129,11 @@ has_shape(Relation heap, Relation index, const al_pg_index_shape *shape)
 		index->rd_rel->relam != BTREE_AM_OID ||
 		!ix->indisvalid || !ix->indisready || !ix->indislive ||
 		ix->indnkeyatts != shape->ncols)
+		return false;
+	/* built over broken HOT chains, after our oldest snapshot (Note 3) */
+	if (ix->indcheckxmin &&
+		!TransactionIdPrecedes(HeapTupleHeaderGetXmin(index->rd_indextuple->t_data),
+							   TransactionXmin))
 		return false;
 	for (int i = 0; i < shape->ncols; i++)
 	{
