@@ -22,15 +22,27 @@
  *	   with the caller's snapshot, as its statements do.
  *	3) Where a statement could behave differently the read is refused and
  *	   the caller runs its statement instead: the index missing or not
- *	   shaped as the schema creates it (another column list, order or
- *	   collation: a DBA's rebuild under the same name), not valid or not
- *	   ready (CREATE INDEX CONCURRENTLY, REINDEX), a table that is not a
- *	   plain table, the current role (the extension owner) lacking SELECT
- *	   on it (and UPDATE, to lock a row), or row level security applying
- *	   to it.  The statement then
+ *	   shaped as the schema creates it (another column list, order,
+ *	   collation, operator class or predicate, or not unique where the
+ *	   schema's is: a DBA's rebuild under the
+ *	   same name; a narrower predicate would hide rows, another operator
+ *	   class order them otherwise), not valid or not ready (CREATE INDEX
+ *	   CONCURRENTLY, REINDEX), built over broken HOT chains after the
+ *	   transaction's oldest snapshot (pg_index.indcheckxmin: that snapshot
+ *	   may see row versions the index has no entry for; the planner does
+ *	   not use it either), a table that is not a plain table, the
+ *	   current role (the extension owner) lacking SELECT on it (and
+ *	   UPDATE, to lock a row), or row level security applying to it.  The
+ *	   statement then
  *	   gives the same rows, or the error a statement gives.
  *	4) Keys are texts compared for equality in the C collation, the
  *	   collation of our key columns (checked with the shape).
+ *	5) The table and the index are found by name and locked as a
+ *	   statement finds and locks them (RangeVarGetRelidExtended): a DBA
+ *	   dropping and creating the index again in one transaction makes the
+ *	   read wait, then read the index that has the name after the commit.
+ *	   A relation refused stays locked to the end of the transaction, as
+ *	   the statement run instead locks it anyway.
  *
  * src/adapters/index_read.c
  *
@@ -39,11 +51,14 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
@@ -51,12 +66,16 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/primnodes.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/relcache.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
+#include "utils/typcache.h"
 
 #include "index_read.h"
 #include "pg_compat.h"
@@ -64,12 +83,44 @@
 /* The schema of the extension's tables, fixed (the extension is not relocatable). */
 #define AL_TABLES_SCHEMA "allocation"
 
+/*
+ * The relation name of our schema, locked in mode, or InvalidOid.  Locked
+ * as a statement locks it: the name looked up again after the wait, so a
+ * relation dropped (or replaced under the name) by the transaction that
+ * held the lock is not opened by its old OID.
+ */
 static Oid
-relation_oid(const char *name)
+lock_relation(const char *name, LOCKMODE mode)
 {
-	Oid			nsp = get_namespace_oid(AL_TABLES_SCHEMA, true);
+	RangeVar   *rv = makeRangeVar(AL_TABLES_SCHEMA, (char *) name, -1);
 
-	return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+	return RangeVarGetRelidExtended(rv, mode, RVR_MISSING_OK,
+									NULL, NULL);
+}
+
+/*
+ * Is index's predicate exactly the boolean column named (none if NULL)?
+ * A predicate the rows are not checked against could hide rows (Note 3).
+ */
+static bool
+has_predicate(Relation heap, Relation index, const char *column)
+{
+	List	   *pred;
+	Var		   *var;
+	TupleDesc	desc = RelationGetDescr(heap);
+
+	if (heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL))
+		return column == NULL;
+	if (column == NULL)
+		return false;
+	pred = RelationGetIndexPredicate(index);
+	if (list_length(pred) != 1 || !IsA(linitial(pred), Var))
+		return false;
+	var = linitial_node(Var, pred);
+	if (var->varattno <= 0 || var->varattno > desc->natts)
+		return false;
+	return !TupleDescAttr(desc, var->varattno - 1)->attisdropped &&
+		strcmp(NameStr(TupleDescAttr(desc, var->varattno - 1)->attname), column) == 0;
 }
 
 /* Is index the index shape names, usable now? (Note 3) */
@@ -82,7 +133,13 @@ has_shape(Relation heap, Relation index, const al_pg_index_shape *shape)
 	if (ix->indrelid != RelationGetRelid(heap) ||
 		index->rd_rel->relam != BTREE_AM_OID ||
 		!ix->indisvalid || !ix->indisready || !ix->indislive ||
+		(shape->unique && !ix->indisunique) ||
 		ix->indnkeyatts != shape->ncols)
+		return false;
+	/* built over broken HOT chains, after our oldest snapshot (Note 3) */
+	if (ix->indcheckxmin &&
+		!TransactionIdPrecedes(HeapTupleHeaderGetXmin(index->rd_indextuple->t_data),
+							   TransactionXmin))
 		return false;
 	for (int i = 0; i < shape->ncols; i++)
 	{
@@ -99,8 +156,12 @@ has_shape(Relation heap, Relation index, const al_pg_index_shape *shape)
 			return false;
 		if (att->atttypid == TEXTOID && index->rd_indcollation[i] != C_COLLATION_OID)
 			return false;
+		if (index->rd_opcintype[i] != att->atttypid ||
+			index->rd_opfamily[i] !=
+			lookup_type_cache(att->atttypid, TYPECACHE_BTREE_OPFAMILY)->btree_opf)
+			return false;		/* another operator class, another order */
 	}
-	return true;
+	return has_predicate(heap, index, shape->predicate);
 }
 
 /* The lock a read takes on its table, as its statement would. */
@@ -110,27 +171,30 @@ static bool
 begin(al_pg_session *s, al_pg_index_read *r, const al_pg_index_shape *shape,
 	  int nkeys, const Datum *keys, bool for_update)
 {
-	Oid			relid = relation_oid(shape->table);
-	Oid			indexid = relation_oid(shape->index);
+	Oid			relid;
+	Oid			indexid;
 	ScanKeyData sk[AL_PG_INDEX_MAX_COLS];
 
 	Assert(nkeys >= 1 && nkeys <= shape->ncols);
 	memset(r, 0, sizeof(*r));
 	r->for_update = for_update;
-	if (!OidIsValid(relid) || !OidIsValid(indexid) ||
-		get_rel_relkind(relid) != RELKIND_RELATION ||
-		get_rel_relkind(indexid) != RELKIND_INDEX ||
+	/* the table, then its index, as the executor locks them (Note 5) */
+	relid = lock_relation(shape->table, TABLE_LOCK(r));
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
+		return false;
+	indexid = lock_relation(shape->index, AccessShareLock);
+	if (!OidIsValid(indexid) || get_rel_relkind(indexid) != RELKIND_INDEX ||
 		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
 		(for_update &&
 		 pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK) ||
 		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		return false;
-	r->heap = table_open(relid, TABLE_LOCK(r));
-	r->index = index_open(indexid, AccessShareLock);
+	r->heap = table_open(relid, NoLock);
+	r->index = index_open(indexid, NoLock);
 	if (!has_shape(r->heap, r->index, shape))
 	{
-		index_close(r->index, AccessShareLock);
-		table_close(r->heap, TABLE_LOCK(r));
+		index_close(r->index, NoLock);
+		table_close(r->heap, NoLock);
 		return false;
 	}
 	r->nkeys = nkeys;
@@ -249,8 +313,9 @@ al_pg_index_end(al_pg_index_read *r)
 	ExecDropSingleTupleTableSlot(r->slot);
 	if (r->pushed_snapshot)
 		PopActiveSnapshot();
-	index_close(r->index, AccessShareLock);
-	table_close(r->heap, TABLE_LOCK(r));
+	/* the locks are kept to the end of the transaction, as a statement's */
+	index_close(r->index, NoLock);
+	table_close(r->heap, NoLock);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -22,7 +22,8 @@
 
 /*
  * The index a read goes through, as the schema creates it: its name, its
- * table, its key columns in order and whether each sorts NULLs first.
+ * table, its key columns in order and whether each sorts NULLs first, and
+ * the boolean column that is its whole predicate (NULL: not partial).
  */
 #define AL_PG_INDEX_MAX_COLS 4
 typedef struct al_pg_index_shape
@@ -32,6 +33,8 @@ typedef struct al_pg_index_shape
 	int			ncols;
 	const char *cols[AL_PG_INDEX_MAX_COLS];
 	bool		nulls_first[AL_PG_INDEX_MAX_COLS];
+	const char *predicate;
+	bool		unique;			/* a read by its whole key finds one row */
 } al_pg_index_shape;
 
 typedef struct al_pg_index_read

@@ -487,7 +487,8 @@ batch_tid(al_pg_session *s, const char *ref)
 
 static const al_pg_index_shape product_state_pkey = {
 	.table = "product_state", .index = "product_state_pkey",
-	.ncols = 1, .cols = {"sku"}
+	.ncols = 1, .cols = {"sku"},
+	.unique = true
 };
 
 /*
@@ -598,16 +599,19 @@ exec_ordered(al_pg_session *s, al_pg_statement *stmt, Datum *args)
  */
 static const al_pg_index_shape order_lines_pkey = {
 	.table = "order_lines", .index = "order_lines_pkey",
-	.ncols = 2, .cols = {"sku", "orderid"}
+	.ncols = 2, .cols = {"sku", "orderid"},
+	.unique = true
 };
 static const al_pg_index_shape batches_pkey = {
 	.table = "batches", .index = "batches_pkey",
-	.ncols = 1, .cols = {"reference"}
+	.ncols = 1, .cols = {"reference"},
+	.unique = true
 };
 static const al_pg_index_shape batches_available = {
 	.table = "batches", .index = "batches_available",
 	.ncols = 3, .cols = {"sku", "eta", "reference"},
-	.nulls_first = {false, true, false}
+	.nulls_first = {false, true, false},
+	.predicate = "has_stock"
 };
 
 /* Load the batch row r is on, remembering its TID; its index in p. */
