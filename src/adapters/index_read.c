@@ -15,7 +15,8 @@
  *	   COMMITTED, the transaction's under REPEATABLE READ and
  *	   SERIALIZABLE), then CommandCounterIncrement, so the command's own
  *	   earlier writes are seen; AccessShareLock on the table and the
- *	   index (RowShareLock on the table for a read that locks its row);
+ *	   index (RowShareLock on both for a read that locks its row: the
+ *	   planner and the executor lock a table's indexes in the table's mode);
  *	   visibility, HOT chains and SERIALIZABLE's predicate locks by the
  *	   access methods themselves (index_getnext_slot), row locks as the
  *	   executor takes them (al_pg_index_lock).  A read-only session reads
@@ -32,7 +33,10 @@
  *	   may see row versions the index has no entry for; the planner does
  *	   not use it either), a table that is not a plain table, the
  *	   current role (the extension owner) lacking SELECT on it (and
- *	   UPDATE, to lock a row), or row level security applying to it.  The
+ *	   UPDATE, to lock a row), or row level security applying to it, or
+ *	   a row to lock in a read-only transaction (READ ONLY, or a hot
+ *	   standby: the statement refuses with 25006 before it locks
+ *	   anything; a row lock would need a transaction id).  The
  *	   statement then
  *	   gives the same rows, or the error a statement gives.
  *	4) Keys are texts compared for equality in the C collation, the
@@ -178,11 +182,14 @@ begin(al_pg_session *s, al_pg_index_read *r, const al_pg_index_shape *shape,
 	Assert(nkeys >= 1 && nkeys <= shape->ncols);
 	memset(r, 0, sizeof(*r));
 	r->for_update = for_update;
-	/* the table, then its index, as the executor locks them (Note 5) */
+	/* no row lock in a read-only transaction: the statement's error (Note 3) */
+	if (for_update && XactReadOnly)
+		return false;
+	/* the table, then its index, in its mode, as the executor locks them (Note 5) */
 	relid = lock_relation(shape->table, TABLE_LOCK(r));
 	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
 		return false;
-	indexid = lock_relation(shape->index, AccessShareLock);
+	indexid = lock_relation(shape->index, TABLE_LOCK(r));
 	if (!OidIsValid(indexid) || get_rel_relkind(indexid) != RELKIND_INDEX ||
 		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
 		(for_update &&

@@ -1,0 +1,77 @@
+--
+-- The commands that lock a product row lock it through product_state_pkey
+-- without a statement, and must behave exactly as their statement
+-- (SELECT ... FOR NO KEY UPDATE) does.  Each command below runs twice:
+-- through the index, and with the index renamed, which makes it run the
+-- statement; both runs must give the same outcome.  SKUs, references and
+-- order ids start with "PL-".
+--
+\set VERBOSITY terse
+SELECT allocation.add_batch('PL-B1', 'PL-LAMP', 10);
+SELECT allocation.allocate('PL-o1', 'PL-LAMP', 1);
+
+-- Run cmd in a transaction rolled back (READ ONLY or not), through the
+-- index or through the statement: the SQLSTATE it fails with, or "ok"
+-- and the read locks it holds on the product table and its index (the
+-- rename's and the writes' own locks left out).
+CREATE FUNCTION pg_temp.run(cmd text, via_statement boolean, read_only boolean)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  outcome text := 'ok';
+  locks text;
+BEGIN
+  BEGIN
+    IF via_statement THEN
+      ALTER INDEX allocation.product_state_pkey RENAME TO product_state_pkey_pl;
+    END IF;
+    IF read_only THEN
+      SET LOCAL transaction_read_only = on;
+    END IF;
+    EXECUTE cmd;
+    SELECT string_agg(CASE c.relkind WHEN 'i' THEN 'index' ELSE 'table' END
+                      || ' ' || l.mode, ', ' ORDER BY c.relkind, l.mode)
+      INTO locks
+      FROM pg_catalog.pg_locks l
+      JOIN pg_catalog.pg_class c ON c.oid = l.relation
+     WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation'
+       AND c.relname LIKE 'product_state%'
+       AND l.mode IN ('AccessShareLock', 'RowShareLock');
+    outcome := outcome || ', locks: ' || coalesce(locks, 'none');
+    RAISE SQLSTATE 'PLRB0';
+  EXCEPTION WHEN SQLSTATE 'PLRB0' THEN
+    NULL;
+  WHEN OTHERS THEN
+    outcome := SQLSTATE;
+  END;
+  RETURN outcome;
+END
+$$;
+
+-- A READ ONLY transaction cannot lock a row: the statement fails with
+-- 25006 before it locks anything; a known SKU and an unknown one alike.
+SELECT cmd, pg_temp.run(cmd, false, true) AS "index",
+       pg_temp.run(cmd, true, true) AS "statement",
+       pg_temp.run(cmd, false, true) IS NOT DISTINCT FROM
+       pg_temp.run(cmd, true, true) AS same
+  FROM unnest(ARRAY[
+    $$SELECT allocation.allocate('PL-o2', 'PL-LAMP', 1)$$,
+    $$SELECT allocation.allocate('PL-o2', 'PL-NONE', 1)$$,
+    $$SELECT allocation.deallocate('PL-o9', 'PL-LAMP')$$,
+    $$SELECT allocation.deallocate('PL-o9', 'PL-NONE')$$,
+    $$SELECT allocation.change_batch_quantity('PL-B1', 10)$$]) AS cmd;
+
+-- In a writable transaction: the same outcome, and the same locks on the
+-- table and its index (ROW SHARE on both, as the statement's plan takes).
+SELECT cmd, pg_temp.run(cmd, false, false) AS "index",
+       pg_temp.run(cmd, true, false) AS "statement",
+       pg_temp.run(cmd, false, false) IS NOT DISTINCT FROM
+       pg_temp.run(cmd, true, false) AS same
+  FROM unnest(ARRAY[
+    $$SELECT allocation.allocate('PL-o2', 'PL-LAMP', 1)$$,
+    $$SELECT allocation.allocate('PL-o2', 'PL-NONE', 1)$$,
+    $$SELECT allocation.deallocate('PL-o1', 'PL-LAMP')$$,
+    $$SELECT allocation.deallocate('PL-o9', 'PL-NONE')$$]) AS cmd;
+
+-- nothing changed
+SELECT reference, allocated_quantity FROM allocation.batches
+ WHERE sku = 'PL-LAMP' ORDER BY reference;
