@@ -4,11 +4,11 @@
 -- (SELECT ... FOR NO KEY UPDATE) does.  Each command below runs twice:
 -- through the index, and with the index renamed, which makes it run the
 -- statement; both runs must give the same outcome.  SKUs, references and
--- order ids start with "PL-".
+-- order ids start with "PRL-".
 --
 \set VERBOSITY terse
-SELECT allocation.add_batch('PL-B1', 'PL-LAMP', 10);
-SELECT allocation.allocate('PL-o1', 'PL-LAMP', 1);
+SELECT allocation.add_batch('PRL-B1', 'PRL-LAMP', 10);
+SELECT allocation.allocate('PRL-o1', 'PRL-LAMP', 1);
 
 -- Run cmd in a transaction rolled back (READ ONLY or not), through the
 -- index or through the statement: the SQLSTATE it fails with, or "ok"
@@ -54,11 +54,11 @@ SELECT cmd, pg_temp.run(cmd, false, true) AS "index",
        pg_temp.run(cmd, false, true) IS NOT DISTINCT FROM
        pg_temp.run(cmd, true, true) AS same
   FROM unnest(ARRAY[
-    $$SELECT allocation.allocate('PL-o2', 'PL-LAMP', 1)$$,
-    $$SELECT allocation.allocate('PL-o2', 'PL-NONE', 1)$$,
-    $$SELECT allocation.deallocate('PL-o9', 'PL-LAMP')$$,
-    $$SELECT allocation.deallocate('PL-o9', 'PL-NONE')$$,
-    $$SELECT allocation.change_batch_quantity('PL-B1', 10)$$]) AS cmd;
+    $$SELECT allocation.allocate('PRL-o2', 'PRL-LAMP', 1)$$,
+    $$SELECT allocation.allocate('PRL-o2', 'PRL-NONE', 1)$$,
+    $$SELECT allocation.deallocate('PRL-o9', 'PRL-LAMP')$$,
+    $$SELECT allocation.deallocate('PRL-o9', 'PRL-NONE')$$,
+    $$SELECT allocation.change_batch_quantity('PRL-B1', 10)$$]) AS cmd;
 
 -- In a writable transaction: the same outcome, and the same locks on the
 -- table and its index (ROW SHARE on both, as the statement's plan takes).
@@ -67,11 +67,11 @@ SELECT cmd, pg_temp.run(cmd, false, false) AS "index",
        pg_temp.run(cmd, false, false) IS NOT DISTINCT FROM
        pg_temp.run(cmd, true, false) AS same
   FROM unnest(ARRAY[
-    $$SELECT allocation.allocate('PL-o2', 'PL-LAMP', 1)$$,
-    $$SELECT allocation.allocate('PL-o2', 'PL-NONE', 1)$$,
-    $$SELECT allocation.deallocate('PL-o1', 'PL-LAMP')$$,
-    $$SELECT allocation.deallocate('PL-o9', 'PL-NONE')$$]) AS cmd;
+    $$SELECT allocation.allocate('PRL-o2', 'PRL-LAMP', 1)$$,
+    $$SELECT allocation.allocate('PRL-o2', 'PRL-NONE', 1)$$,
+    $$SELECT allocation.deallocate('PRL-o1', 'PRL-LAMP')$$,
+    $$SELECT allocation.deallocate('PRL-o9', 'PRL-NONE')$$]) AS cmd;
 
 -- nothing changed
 SELECT reference, allocated_quantity FROM allocation.batches
- WHERE sku = 'PL-LAMP' ORDER BY reference;
+ WHERE sku = 'PRL-LAMP' ORDER BY reference;
