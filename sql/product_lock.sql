@@ -47,30 +47,33 @@ BEGIN
 END
 $$;
 
+-- Each command through the index and through the statement, once each.
+CREATE FUNCTION pg_temp.compare(cmds text[], read_only boolean)
+RETURNS TABLE (cmd text, "index" text, "statement" text, same boolean)
+LANGUAGE sql AS $$
+  SELECT c, i, st, i IS NOT DISTINCT FROM st
+    FROM unnest(cmds) WITH ORDINALITY AS u(c, n),
+         LATERAL pg_temp.run(c, false, read_only) AS i,
+         LATERAL pg_temp.run(c, true, read_only) AS st
+   ORDER BY n
+$$;
+
 -- A READ ONLY transaction cannot lock a row: the statement fails with
 -- 25006 before it locks anything; a known SKU and an unknown one alike.
-SELECT cmd, pg_temp.run(cmd, false, true) AS "index",
-       pg_temp.run(cmd, true, true) AS "statement",
-       pg_temp.run(cmd, false, true) IS NOT DISTINCT FROM
-       pg_temp.run(cmd, true, true) AS same
-  FROM unnest(ARRAY[
+SELECT * FROM pg_temp.compare(ARRAY[
     $$SELECT allocation.allocate('PRL-o2', 'PRL-LAMP', 1)$$,
     $$SELECT allocation.allocate('PRL-o2', 'PRL-NONE', 1)$$,
     $$SELECT allocation.deallocate('PRL-o9', 'PRL-LAMP')$$,
     $$SELECT allocation.deallocate('PRL-o9', 'PRL-NONE')$$,
-    $$SELECT allocation.change_batch_quantity('PRL-B1', 10)$$]) AS cmd;
+    $$SELECT allocation.change_batch_quantity('PRL-B1', 10)$$], true);
 
 -- In a writable transaction: the same outcome, and the same locks on the
 -- table and its index (ROW SHARE on both, as the statement's plan takes).
-SELECT cmd, pg_temp.run(cmd, false, false) AS "index",
-       pg_temp.run(cmd, true, false) AS "statement",
-       pg_temp.run(cmd, false, false) IS NOT DISTINCT FROM
-       pg_temp.run(cmd, true, false) AS same
-  FROM unnest(ARRAY[
+SELECT * FROM pg_temp.compare(ARRAY[
     $$SELECT allocation.allocate('PRL-o2', 'PRL-LAMP', 1)$$,
     $$SELECT allocation.allocate('PRL-o2', 'PRL-NONE', 1)$$,
     $$SELECT allocation.deallocate('PRL-o1', 'PRL-LAMP')$$,
-    $$SELECT allocation.deallocate('PRL-o9', 'PRL-NONE')$$]) AS cmd;
+    $$SELECT allocation.deallocate('PRL-o9', 'PRL-NONE')$$], false);
 
 -- nothing changed
 SELECT reference, allocated_quantity FROM allocation.batches

@@ -553,6 +553,21 @@ NAME_TWO=
 if [ "$("${IN_HOSTS[@]}" getent ahosts two.relay.test 2>/dev/null | awk '$2 == "STREAM" { printf "%s ", $1 }')" = "127.0.0.1 127.0.0.2 " ]; then
 	NAME_TWO=1
 fi
+# connects_past_first LOG WHAT DSN [WRAPPER...]: a relay given DSN, whose
+# first address does not answer, connects to the next one after
+# connect_timeout, as libpq does (started under WRAPPER if given)
+connects_past_first() {
+	local log=$1 what=$2 dsn=$3
+	shift 3
+	"$@" "$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$REDIS_PORT" --consumer relay-test-hostlist \
+		--from-now --no-inbound --dsn "$dsn" >> "$log" 2>&1 &
+	RELAY_PID=$!
+	wait_until 20 grep -qF 'postgres: connected' "$log"
+	check "postgres $mute_mode $what: connected to the second after connect_timeout" \
+		grep -qF 'postgres: connected' "$log"
+	stop "$RELAY_PID"; RELAY_PID=
+	"${PSQL[@]}" -d "$DB_PS" -c "SELECT allocation.unregister_consumer('relay-test-hostlist')" > /dev/null
+}
 # stops_promptly NAME LOG ARGS...: start a relay, wait until it connects to
 # the mute server, SIGTERM it: exit 0 after the summary within 3 s
 stops_promptly() {
@@ -588,16 +603,8 @@ for mute_mode in silent blackhole; do
 	# a list of hosts whose first does not answer: on to the next one after
 	# connect_timeout, as libpq does (not the first again and again)
 	rm -f "$WORK/mute.seen"
-	MLOG=$WORK/relay-mute-pg-list-$mute_mode.log
-	"$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$REDIS_PORT" --consumer relay-test-hostlist --from-now --no-inbound \
-		--dsn "host=127.0.0.1,$PGHOST port=$MUTE_PORT,${PGPORT:-5432} connect_timeout=2 dbname=$DB_PS user=$ROLE_ADMIN" \
-		>> "$MLOG" 2>&1 &
-	RELAY_PID=$!
-	wait_until 20 grep -qF 'postgres: connected' "$MLOG"
-	check "postgres $mute_mode first of two hosts: connected to the second after connect_timeout" \
-		grep -qF 'postgres: connected' "$MLOG"
-	stop "$RELAY_PID"; RELAY_PID=
-	"${PSQL[@]}" -d "$DB_PS" -c "SELECT allocation.unregister_consumer('relay-test-hostlist')" > /dev/null
+	connects_past_first "$WORK/relay-mute-pg-list-$mute_mode.log" "first of two hosts" \
+		"host=127.0.0.1,$PGHOST port=$MUTE_PORT,${PGPORT:-5432} connect_timeout=2 dbname=$DB_PS user=$ROLE_ADMIN"
 	# one host name with two addresses whose first does not answer (an
 	# IPv6 address that leads nowhere before the IPv4 one, say): on to the
 	# second after connect_timeout, as libpq does
@@ -607,18 +614,10 @@ for mute_mode in silent blackhole; do
 			2>> "$WORK/forward.err" &
 		FWD_PID=$!
 		wait_until 5 test -e "$WORK/forward.ready"
-		MLOG=$WORK/relay-mute-pg-name-$mute_mode.log
-		"${IN_HOSTS[@]}" "$RELAY" --backoff-max 1 --redis "redis://127.0.0.1:$REDIS_PORT" --consumer relay-test-hostlist \
-			--from-now --no-inbound \
-			--dsn "host=two.relay.test port=$MUTE_PORT connect_timeout=2 dbname=$DB_PS user=$ROLE_ADMIN" \
-			>> "$MLOG" 2>&1 &
-		RELAY_PID=$!
-		wait_until 20 grep -qF 'postgres: connected' "$MLOG"
-		check "postgres $mute_mode first of a host name's two addresses: connected to the second after connect_timeout" \
-			grep -qF 'postgres: connected' "$MLOG"
-		stop "$RELAY_PID"; RELAY_PID=
+		connects_past_first "$WORK/relay-mute-pg-name-$mute_mode.log" "first of a host name's two addresses" \
+			"host=two.relay.test port=$MUTE_PORT connect_timeout=2 dbname=$DB_PS user=$ROLE_ADMIN" \
+			"${IN_HOSTS[@]}"
 		stop "$FWD_PID"; FWD_PID=
-		"${PSQL[@]}" -d "$DB_PS" -c "SELECT allocation.unregister_consumer('relay-test-hostlist')" > /dev/null
 	else
 		ok "# SKIP postgres $mute_mode first of a host name's two addresses (no mount namespace for an /etc/hosts of its own)"
 	fi
