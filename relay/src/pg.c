@@ -18,9 +18,7 @@
 
 #include "bounded.h"
 #include "log.h"
-
-/* after a stop signal, the query in hand gets this long to finish */
-#define PG_STOP_GRACE_S 3.0
+#include "pgwait.h"
 
 static const char SQL_READ[] =
 	"SELECT o.id::text, o.type,"
@@ -101,34 +99,6 @@ pg_set_signals(pg_side *pg, volatile sig_atomic_t *stop, const sigset_t *waitmas
 	pg->waitmask = waitmask;
 }
 
-/* libpq's multi-line messages as one line, without the trailing newline */
-static void
-one_line(const char *msg, char *buf, size_t buflen)
-{
-	size_t		j = 0;
-	const char *p;
-
-	for (p = msg; *p && j + 1 < buflen; p++)
-	{
-		if (*p == '\n')
-		{
-			while (p[1] == ' ' || p[1] == '\t')
-				p++;
-			if (p[1] == '\0' || p[1] == '\n')
-				continue;
-			if (j + 2 >= buflen)
-				break;
-			buf[j++] = ';';
-			buf[j++] = ' ';
-		}
-		else
-			buf[j++] = *p == '\t' ? ' ' : *p;
-	}
-	buf[j] = '\0';
-	while (j > 0 && (buf[j - 1] == ' ' || buf[j - 1] == ';'))
-		buf[--j] = '\0';
-}
-
 /*
  * Messages the server sends outside a query result: a FATAL before it
  * closes the connection (kept for the "connection lost" line), WARNINGs
@@ -140,7 +110,7 @@ notice_processor(void *arg, const char *message)
 	pg_side    *pg = arg;
 	char		line[512];
 
-	one_line(message, line, sizeof line);
+	pg_one_line(message, line, sizeof line);
 	if (strncmp(line, "FATAL:", 6) == 0 || strncmp(line, "PANIC:", 6) == 0)
 	{
 		const char *text = line + 6;
@@ -169,7 +139,7 @@ pg_check_dsn(const char *dsn)
 		char		buf[512];
 		char	   *copy;
 
-		one_line(errmsg ? errmsg : "out of memory", buf, sizeof buf);
+		pg_one_line(errmsg ? errmsg : "out of memory", buf, sizeof buf);
 		PQfreemem(errmsg);
 		copy = strdup(buf);
 		return copy ? copy : strdup("invalid connection string");
@@ -228,7 +198,7 @@ result_error(PGconn *conn, const PGresult *res, char *buf, size_t buflen)
 	if (msg && st)
 		snprintf(buf, buflen, "%s (SQLSTATE %s)", msg, st);
 	else
-		one_line(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+		pg_one_line(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
 				 : PQerrorMessage(conn), buf, buflen);
 }
 
@@ -255,7 +225,11 @@ pg_close(pg_side *pg)
 	pg->conn = NULL;
 }
 
-/* The connection failed under us: one log line, then reconnect later. */
+/*
+ * The connection failed under us: one log line, then reconnect later.
+ * While it is being set up (not connected yet) that is a failed attempt,
+ * with the attempts' backoff.
+ */
 static pg_status
 lost(pg_side *pg, const char *why)
 {
@@ -268,253 +242,30 @@ lost(pg_side *pg, const char *why)
 		snprintf(reason, sizeof reason, "%s", why);
 	pg->fatal[0] = '\0';
 	pg_close(pg);
-	link_lost(&pg->link, now_mono(), reason);
+	if (pg->link.up)
+		link_lost(&pg->link, now_mono(), reason);
+	else
+		link_failed(&pg->link, now_mono(), reason);
 	return PG_LOST;
 }
 
 /*
- * The children that send cancel requests (cancel_query).  Each one gets
- * at most the --pg-timeout of the query it cancels, and never more than
- * PG_CANCEL_MAX_S (the connect_timeout the relay gives its connections:
- * a server that does not answer a connection within it is taken for
- * unreachable).  A cancel request is one connection and 16 bytes, so a
- * server that answers queries at all answers it well within that.  As
- * the next query is given up at the earliest --pg-timeout after this
- * one, the previous child has ended by then: however often queries are
- * given up, about one child runs at a time instead of one more per
- * give-up for as long as the server stays silent.
- */
-#define PG_CANCEL_MAX_S 10.0
-
-static pid_t cancel_pids[64];	/* the running children (a few at most) */
-static int	ncancels;
-static double cancel_bound;		/* the last child's bound, in seconds */
-
-/* how a child that sends a cancel request ends, when it is not SIGALRM */
-#define CANCEL_SENT		0		/* the server took the request */
-#define CANCEL_FAILED	1		/* PQcancel's error, logged by the child */
-#define CANCEL_NO_TIMER 2		/* no timer to bound it: nothing sent */
-
-/*
- * A child is gone: forget it, and say what became of its request, from
- * how it ended only.  Its timer is off once PQcancel returned
- * (bounded_call), so SIGALRM means that PQcancel itself got no answer.
- */
-static void
-cancel_done(pid_t pid, int status)
-{
-	int			i;
-
-	for (i = 0; i < ncancels; i++)
-	{
-		if (cancel_pids[i] != pid)
-			continue;
-		cancel_pids[i] = cancel_pids[--ncancels];
-		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
-			log_warn("postgres: the cancel request of an abandoned query got no answer within %gs; given up",
-					 cancel_bound);
-		else if (WIFEXITED(status) && WEXITSTATUS(status) == CANCEL_NO_TIMER)
-			log_warn("postgres: could not cancel the abandoned query: no timer to bound the request");
-		return;
-	}
-}
-
-/* what the child bounds: PQcancel, CANCEL_SENT or CANCEL_FAILED */
-typedef struct
-{
-	PGcancel   *cancel;
-	char		errbuf[256];
-} cancel_call;
-
-static int
-send_cancel(void *arg)
-{
-	cancel_call *c = arg;
-
-	return PQcancel(c->cancel, c->errbuf, sizeof c->errbuf) ? CANCEL_SENT : CANCEL_FAILED;
-}
-
-/*
- * Reap the children that sent cancel requests (cancel_query), waiting at
- * most "seconds" for those still running.  Any child is reaped, not only
- * ours: run as the first process of a container the relay is also the
- * parent of every orphan there, and a child nobody reaps stays a zombie
- * for as long as the relay runs.
- */
-void
-pg_reap_cancels(double seconds)
-{
-	double		until = now_mono() + seconds;
-
-	for (;;)
-	{
-		int			status = 0;
-		pid_t		pid = waitpid(-1, &status, WNOHANG);
-		struct timespec pause = {0, 10 * 1000 * 1000};
-
-		if (pid > 0)
-		{
-			cancel_done(pid, status);
-			continue;
-		}
-		if (pid < 0 && errno == EINTR)
-			continue;
-		if (pid < 0 || now_mono() >= until)
-			return;				/* no child left (ECHILD), or time is up */
-		nanosleep(&pause, NULL);
-	}
-}
-
-/*
- * Ask the server to cancel the query in hand, without waiting for it.
- * Closing the connection is not enough: a backend that waits (for a row
- * lock, say) notices that its client left only when its statement ends,
- * and until then it holds its place in the lock queue.  libpq 15's
- * PQcancel blocks with no timeout of its own (its connect waits for the
- * kernel's, about two minutes; then it waits for the server's answer for
- * ever, and a frozen postmaster or a proxy that accepts and forwards
- * nothing never answers), so a child process sends the request, under a
- * timer: SIGALRM, at its default action, ends it after "bound" seconds
- * (see cancel_bound above).  The timer is disarmed as soon as PQcancel
- * returns (bounded_call), so that the parent tells "no answer" from
- * PQcancel's own result by how the child ended, and by nothing else.
- * The relay does not wait on an unreachable
- * server, and the request goes out even when the relay stops right away.
- * The relay reaps its children itself (pg_reap_cancels: before each
- * query, and for a moment at exit) rather than leaving them to init by
- * forking twice: as a container's first process the relay is that init,
- * and each given-up query would leave a zombie behind.
- */
-static void
-cancel_query(PGconn *conn, double bound)
-{
-	PGcancel   *cancel;
-	pid_t		child;
-
-	pg_reap_cancels(0);
-	cancel = PQgetCancel(conn);
-	if (cancel == NULL)
-		return;
-	if (bound > PG_CANCEL_MAX_S)
-		bound = PG_CANCEL_MAX_S;
-	cancel_bound = bound;
-	fflush(stderr);
-	child = fork();
-	if (child == 0)
-	{
-		cancel_call call;
-		char		line[256];
-		sigset_t	none;
-		int			rc;
-
-		/* none of the relay's sockets, its signals as by default */
-		close_range(3, ~0U, 0);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		/* PQcancel retries on EINTR: only SIGALRM's default action stops it */
-		call.cancel = cancel;
-		call.errbuf[0] = '\0';
-		rc = bounded_call(bound, send_cancel, &call);
-		if (rc < 0)
-			_exit(CANCEL_NO_TIMER);	/* an unbounded child is worse than no cancel */
-		if (rc == CANCEL_FAILED)
-		{
-			one_line(call.errbuf, line, sizeof line);
-			log_warn("postgres: could not cancel the abandoned query: %s", line);
-		}
-		_exit(rc);
-	}
-	if (child < 0)
-		log_warn("postgres: could not cancel the abandoned query: fork: %s", strerror(errno));
-	else if (ncancels < (int) (sizeof cancel_pids / sizeof cancel_pids[0]))
-		cancel_pids[ncancels++] = child;	/* else reaped, just not named */
-	PQfreeCancel(cancel);
-}
-
-/*
- * Run a query and wait for its result at most --pg-timeout seconds, with
- * the stop signals let through: a frozen backend or a silent network must
- * neither hang the relay nor keep it from stopping.  NULL with pg->conn
- * NULL: the connection was given up (logged as lost); otherwise the last
- * result (PQclear it).
+ * A query of the connection in hand, at most --pg-timeout seconds, the stop
+ * signals let through: a frozen backend or a silent network must neither
+ * hang the relay nor keep it from stopping.  NULL with pg->conn NULL: the
+ * connection was given up (logged: as lost once connected, as a failed
+ * attempt while setting up); otherwise the last result (PQclear it).
  */
 static PGresult *
 exec_wait(pg_side *pg, const char *sql, int nparams, const char *const *params)
 {
-	PGconn	   *conn = pg->conn;
-	PGresult   *res,
-			   *last = NULL;
-	double		deadline = now_mono() + pg->cfg->pg_timeout;
-	double		stop_deadline = 0;
+	pg_wait		w = {pg->cfg->pg_timeout, 0, NULL, pg->stop, pg->waitmask};
 	char		why[256];
+	PGresult   *res = pg_exec_wait(pg->conn, sql, nparams, params, &w, why, sizeof why);
 
-	pg_reap_cancels(0);			/* the senders of earlier cancels */
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
-	{
-		one_line(PQerrorMessage(conn), why, sizeof why);
+	if (res == NULL)
 		lost(pg, why);
-		return NULL;
-	}
-	for (;;)
-	{
-		int			flush = PQflush(conn);
-		struct pollfd pfd;
-		struct timespec ts;
-		double		now,
-					until;
-		int			rc;
-
-		if (flush < 0)
-		{
-			one_line(PQerrorMessage(conn), why, sizeof why);
-			lost(pg, why);
-			return NULL;
-		}
-		if (flush == 0 && !PQisBusy(conn))
-			break;
-		now = now_mono();
-		if (pg->stop && *pg->stop && stop_deadline == 0)
-			stop_deadline = now + PG_STOP_GRACE_S;
-		until = stop_deadline > 0 && stop_deadline < deadline ? stop_deadline : deadline;
-		if (now >= until)
-		{
-			if (until == stop_deadline)
-				snprintf(why, sizeof why, "no answer within %.0fs of the stop signal; query cancelled, connection given up",
-						 PG_STOP_GRACE_S);
-			else
-				snprintf(why, sizeof why, "no answer within %gs (--pg-timeout); query cancelled", pg->cfg->pg_timeout);
-			/* the backend must not go on (or wait on) for nobody */
-			cancel_query(conn, pg->cfg->pg_timeout);
-			lost(pg, why);
-			return NULL;
-		}
-		pfd.fd = PQsocket(conn);
-		pfd.events = POLLIN | (flush == 1 ? POLLOUT : 0);
-		pfd.revents = 0;
-		ts.tv_sec = (time_t) (until - now);
-		ts.tv_nsec = (long) ((until - now - (double) ts.tv_sec) * 1e9);
-		rc = ppoll(&pfd, 1, &ts, pg->waitmask);
-		if (rc < 0 && errno != EINTR)
-		{
-			snprintf(why, sizeof why, "poll: %s", strerror(errno));
-			lost(pg, why);
-			return NULL;
-		}
-		if (rc > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn))
-		{
-			one_line(PQerrorMessage(conn), why, sizeof why);
-			lost(pg, why);
-			return NULL;
-		}
-	}
-	while ((res = PQgetResult(conn)) != NULL)
-	{
-		PQclear(last);
-		last = res;
-	}
-	return last;
+	return res;
 }
 
 /*
@@ -532,8 +283,9 @@ connect_for_wal(pg_side *pg, double now)
 	char		err[512];
 	char		detail[512];
 
-	res = PQexecParams(pg->conn, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1",
-					   1, NULL, params, NULL, NULL, 0);
+	res = exec_wait(pg, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", 1, params);
+	if (res == NULL)
+		return PG_LOST;
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0)
 	{
 		char	   *ident = PQescapeIdentifier(pg->conn, pg->cfg->publication,
@@ -543,7 +295,9 @@ connect_for_wal(pg_side *pg, double now)
 		PQclear(res);
 		snprintf(sql, sizeof sql, "CREATE PUBLICATION %s", ident ? ident : "\"\"");
 		PQfreemem(ident);
-		res = PQexec(pg->conn, sql);
+		res = exec_wait(pg, sql, 0, NULL);
+		if (res == NULL)
+			return PG_LOST;
 		if (PQresultStatus(res) == PGRES_COMMAND_OK)
 			log_info("postgres: created the publication %s (no tables: the relay reads the extension's logical messages)",
 					 pg->cfg->publication);
@@ -597,8 +351,10 @@ check_router(pg_side *pg, double now)
 	char		err[512];
 	int			router;
 
-	res = PQexec(pg->conn, "SELECT pg_catalog.count(*) FROM pg_catalog.pg_extension"
-				 " WHERE extname OPERATOR(pg_catalog.=) 'allocation_router'");
+	res = exec_wait(pg, "SELECT pg_catalog.count(*) FROM pg_catalog.pg_extension"
+					" WHERE extname OPERATOR(pg_catalog.=) 'allocation_router'", 0, NULL);
+	if (res == NULL)
+		return PG_LOST;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		result_error(pg->conn, res, err, sizeof err);
@@ -634,7 +390,9 @@ connect_for_commands(pg_side *pg, double now)
 	char		err[512];
 	char		detail[512];
 
-	res = PQexec(pg->conn, "SET TimeZone = 'UTC'");
+	res = exec_wait(pg, "SET TimeZone = 'UTC'", 0, NULL);
+	if (res == NULL)
+		return PG_LOST;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
 		result_error(pg->conn, res, err, sizeof err);
@@ -753,7 +511,7 @@ connect_blocking(const char *const *keys, const char *const *vals,
 	}
 	if (PQstatus(conn) == CONNECTION_OK)
 		return conn;
-	one_line(PQerrorMessage(conn), err, errlen);
+	pg_one_line(PQerrorMessage(conn), err, errlen);
 	if (err[0] == '\0')
 		snprintf(err, errlen, "could not connect");
 	PQfinish(conn);
@@ -823,7 +581,7 @@ pg_connect_wait(const char *const *keys, const char *const *vals,
 			 * failed: "), however it ends.
 			 */
 			snprintf(msg, sizeof msg, "%stimeout expired", PQerrorMessage(conn));
-			one_line(msg, err, errlen);
+			pg_one_line(msg, err, errlen);
 			PQfinish(conn);
 			return NULL;
 		}
@@ -856,7 +614,7 @@ pg_connect_wait(const char *const *keys, const char *const *vals,
 	}
 
 failed:
-	one_line(PQerrorMessage(conn), err, errlen);
+	pg_one_line(PQerrorMessage(conn), err, errlen);
 	if (err[0] == '\0')
 		snprintf(err, errlen, "could not connect");
 	PQfinish(conn);
@@ -896,15 +654,18 @@ pg_connect(pg_side *pg, double now)
 	if (pg->cfg->source == RELAY_SOURCE_WAL)
 		return connect_for_wal(pg, now);
 	/* occurred_at in the JSON messages: always UTC */
-	res = PQexec(pg->conn, "SET TimeZone = 'UTC'; LISTEN allocation_events");
+	res = exec_wait(pg, "SET TimeZone = 'UTC'; LISTEN allocation_events", 0, NULL);
+	if (res == NULL)
+		return PG_LOST;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		goto failed;
 	PQclear(res);
 
 	params[0] = pg->cfg->consumer;
 	params[1] = pg->cfg->from_now ? "false" : "true";
-	res = PQexecParams(pg->conn, "SELECT allocation.register_consumer($1, $2::boolean)",
-					   2, NULL, params, NULL, NULL, 0);
+	res = exec_wait(pg, "SELECT allocation.register_consumer($1, $2::boolean)", 2, params);
+	if (res == NULL)
+		return PG_LOST;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		goto failed;
 	PQclear(res);
@@ -950,7 +711,7 @@ pg_consume(pg_side *pg)
 		return -1;
 	if (!PQconsumeInput(pg->conn))
 	{
-		one_line(PQerrorMessage(pg->conn), err, sizeof err);
+		pg_one_line(PQerrorMessage(pg->conn), err, sizeof err);
 		lost(pg, err);
 		return -1;
 	}

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "link.h"
+#include "pgwait.h"
 
 typedef enum
 {
@@ -89,13 +90,6 @@ char	   *pg_check_dsn(const char *dsn);
 pg_status	pg_connect(pg_side *pg, double now);
 void		pg_close(pg_side *pg);
 
-/*
- * Reap the children that sent the cancel requests of given-up queries,
- * waiting at most SECONDS for those still running (0: only the finished).
- * Each child ends on its own after its query's --pg-timeout (10 s at
- * most); one ended so, its request unanswered, is logged as a warning.
- */
-void		pg_reap_cancels(double seconds);
 /* The socket to wait on, -1 when down. */
 int			pg_socket(const pg_side *pg);
 /* Read what arrived; the number of notifications, or -1: connection lost. */

@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "pg.h"
+#include "pgwait.h"
 
 /* a status update at least this often, so that wal_sender_timeout never hits */
 #define WAL_STATUS_EVERY_S 10.0
@@ -76,18 +77,6 @@ wal_socket(const wal_side *w)
 }
 
 static void
-one_line(const char *msg, char *buf, size_t buflen)
-{
-	size_t		j = 0;
-
-	for (; *msg && j + 1 < buflen; msg++)
-		buf[j++] = (*msg == '\n' || *msg == '\t') ? ' ' : *msg;
-	while (j > 0 && buf[j - 1] == ' ')
-		j--;
-	buf[j] = '\0';
-}
-
-static void
 lost(wal_side *w, const char *why)
 {
 	wal_close(w);
@@ -124,6 +113,16 @@ put64(char *p, uint64_t v)
 	}
 }
 
+/* A set-up command given up (a stop signal, --pg-timeout, the link): retry later. */
+static int
+given_up(wal_side *w, double now, const char *why)
+{
+	PQfinish(w->conn);
+	w->conn = NULL;
+	link_failed(&w->link, now, why);
+	return -1;
+}
+
 /* Quote a name for a replication command (double quotes doubled). */
 static void
 quote_ident(const char *s, char *buf, size_t buflen)
@@ -156,6 +155,8 @@ wal_connect(wal_side *w, double now)
 				pub[300],
 				pubq[600],
 				sql[1400];
+	char		note[500];
+	pg_wait		wait = {0, 0, NULL, w->stop, w->waitmask};
 	PGresult   *res;
 	const char *st;
 	int			rc;
@@ -197,7 +198,21 @@ wal_connect(wal_side *w, double now)
 
 	quote_ident(w->cfg->slot, slot, sizeof slot);
 	snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT", slot);
-	res = PQexec(w->conn, sql);
+	/*
+	 * A new slot waits for every transaction that holds a transaction id
+	 * when it starts (its first consistent point), however long: no
+	 * timeout here, since an attempt given up would wait again.  What it
+	 * waits for is said once, and a stop signal still ends the wait.
+	 */
+	snprintf(note, sizeof note,
+			 "wal: creating the replication slot %s waits for the transactions open when it began to end "
+			 "(pg_stat_activity: backend_xid set, state idle in transaction?)", w->cfg->slot);
+	wait.timeout = 0;
+	wait.note_after = w->cfg->pg_timeout < 5 ? w->cfg->pg_timeout : 5;
+	wait.note = note;
+	res = pg_exec_wait(w->conn, sql, 0, NULL, &wait, err, sizeof err);
+	if (res == NULL)
+		return given_up(w, now, err);
 	st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		log_info("wal: created the replication slot %s (it keeps WAL until the relay confirms it; "
@@ -205,7 +220,7 @@ wal_connect(wal_side *w, double now)
 				 w->cfg->slot, w->cfg->slot);
 	else if (st == NULL || strcmp(st, "42710") != 0)	/* 42710: it exists */
 	{
-		one_line(PQresultErrorMessage(res), err, sizeof err);
+		pg_one_line(PQresultErrorMessage(res), err, sizeof err);
 		PQclear(res);
 		PQfinish(w->conn);
 		w->conn = NULL;
@@ -246,10 +261,14 @@ wal_connect(wal_side *w, double now)
 				 "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', publication_names '%s', messages 'true')",
 				 slot, lit);
 	}
-	res = PQexec(w->conn, sql);
+	wait.timeout = w->cfg->pg_timeout;
+	wait.note = NULL;
+	res = pg_exec_wait(w->conn, sql, 0, NULL, &wait, err, sizeof err);
+	if (res == NULL)
+		return given_up(w, now, err);
 	if (PQresultStatus(res) != PGRES_COPY_BOTH)
 	{
-		one_line(PQresultErrorMessage(res), err, sizeof err);
+		pg_one_line(PQresultErrorMessage(res), err, sizeof err);
 		PQclear(res);
 		PQfinish(w->conn);
 		w->conn = NULL;
@@ -486,7 +505,7 @@ wal_read(wal_side *w, double now)
 		return 0;
 	if (!PQconsumeInput(w->conn))
 	{
-		one_line(PQerrorMessage(w->conn), err, sizeof err);
+		pg_one_line(PQerrorMessage(w->conn), err, sizeof err);
 		lost(w, err);
 		return -1;
 	}
@@ -502,7 +521,7 @@ wal_read(wal_side *w, double now)
 		{
 			PGresult   *res = PQgetResult(w->conn);
 
-			one_line(res ? PQresultErrorMessage(res) : PQerrorMessage(w->conn), err, sizeof err);
+			pg_one_line(res ? PQresultErrorMessage(res) : PQerrorMessage(w->conn), err, sizeof err);
 			PQclear(res);
 			lost(w, err[0] ? err : "the replication stream ended");
 			return -1;
@@ -594,7 +613,7 @@ wal_status(wal_side *w, double now, int force)
 	msg[33] = 0;
 	if (PQputCopyData(w->conn, msg, sizeof msg) <= 0 || PQflush(w->conn) < 0)
 	{
-		one_line(PQerrorMessage(w->conn), err, sizeof err);
+		pg_one_line(PQerrorMessage(w->conn), err, sizeof err);
 		lost(w, err);
 		return -1;
 	}

@@ -1,0 +1,313 @@
+/*
+ * pgwait.c - a libpq query that a stop signal or a timeout ends, and the
+ * cancel request that tells the server (see pgwait.h).
+ *
+ * Notes: libpq's own waits (PQexec, PQcancel) poll again on EINTR, so a
+ * program that blocks SIGTERM outside its waits (to handle it between
+ * two steps) would ignore it for as long as a frozen backend keeps a
+ * query open.  Here the wait is a ppoll with the program's wait mask:
+ * the stop signals come through, and a given-up query is cancelled on
+ * the server by a child process under a timer.
+ */
+#define _GNU_SOURCE
+#include "pgwait.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounded.h"
+#include "link.h"
+#include "log.h"
+
+/* after a stop signal, the query in hand gets this long to finish */
+#define PG_STOP_GRACE_S 3.0
+
+/* pgwait.h */
+void
+pg_one_line(const char *msg, char *buf, size_t buflen)
+{
+	size_t		j = 0;
+	const char *p;
+
+	for (p = msg; *p && j + 1 < buflen; p++)
+	{
+		if (*p == '\n')
+		{
+			while (p[1] == ' ' || p[1] == '\t')
+				p++;
+			if (p[1] == '\0' || p[1] == '\n')
+				continue;
+			if (j + 2 >= buflen)
+				break;
+			buf[j++] = ';';
+			buf[j++] = ' ';
+		}
+		else
+			buf[j++] = *p == '\t' ? ' ' : *p;
+	}
+	buf[j] = '\0';
+	while (j > 0 && (buf[j - 1] == ' ' || buf[j - 1] == ';'))
+		buf[--j] = '\0';
+}
+
+/*
+ * The children that send cancel requests (cancel_query).  Each one gets
+ * at most the --pg-timeout of the query it cancels, and never more than
+ * PG_CANCEL_MAX_S (the connect_timeout the relay gives its connections:
+ * a server that does not answer a connection within it is taken for
+ * unreachable).  A cancel request is one connection and 16 bytes, so a
+ * server that answers queries at all answers it well within that.  As
+ * the next query is given up at the earliest --pg-timeout after this
+ * one, the previous child has ended by then: however often queries are
+ * given up, about one child runs at a time instead of one more per
+ * give-up for as long as the server stays silent.
+ */
+#define PG_CANCEL_MAX_S 10.0
+
+static pid_t cancel_pids[64];	/* the running children (a few at most) */
+static int	ncancels;
+static double cancel_bound;		/* the last child's bound, in seconds */
+
+/* how a child that sends a cancel request ends, when it is not SIGALRM */
+#define CANCEL_SENT		0		/* the server took the request */
+#define CANCEL_FAILED	1		/* PQcancel's error, logged by the child */
+#define CANCEL_NO_TIMER 2		/* no timer to bound it: nothing sent */
+
+/*
+ * A child is gone: forget it, and say what became of its request, from
+ * how it ended only.  Its timer is off once PQcancel returned
+ * (bounded_call), so SIGALRM means that PQcancel itself got no answer.
+ */
+static void
+cancel_done(pid_t pid, int status)
+{
+	int			i;
+
+	for (i = 0; i < ncancels; i++)
+	{
+		if (cancel_pids[i] != pid)
+			continue;
+		cancel_pids[i] = cancel_pids[--ncancels];
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+			log_warn("postgres: the cancel request of an abandoned query got no answer within %gs; given up",
+					 cancel_bound);
+		else if (WIFEXITED(status) && WEXITSTATUS(status) == CANCEL_NO_TIMER)
+			log_warn("postgres: could not cancel the abandoned query: no timer to bound the request");
+		return;
+	}
+}
+
+/* what the child bounds: PQcancel, CANCEL_SENT or CANCEL_FAILED */
+typedef struct
+{
+	PGcancel   *cancel;
+	char		errbuf[256];
+} cancel_call;
+
+static int
+send_cancel(void *arg)
+{
+	cancel_call *c = arg;
+
+	return PQcancel(c->cancel, c->errbuf, sizeof c->errbuf) ? CANCEL_SENT : CANCEL_FAILED;
+}
+
+/*
+ * Reap the children that sent cancel requests (cancel_query), waiting at
+ * most "seconds" for those still running.  Any child is reaped, not only
+ * ours: run as the first process of a container the relay is also the
+ * parent of every orphan there, and a child nobody reaps stays a zombie
+ * for as long as the relay runs.
+ */
+void
+pg_reap_cancels(double seconds)
+{
+	double		until = now_mono() + seconds;
+
+	for (;;)
+	{
+		int			status = 0;
+		pid_t		pid = waitpid(-1, &status, WNOHANG);
+		struct timespec pause = {0, 10 * 1000 * 1000};
+
+		if (pid > 0)
+		{
+			cancel_done(pid, status);
+			continue;
+		}
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0 || now_mono() >= until)
+			return;				/* no child left (ECHILD), or time is up */
+		nanosleep(&pause, NULL);
+	}
+}
+
+/*
+ * Ask the server to cancel the query in hand, without waiting for it.
+ * Closing the connection is not enough: a backend that waits (for a row
+ * lock, say) notices that its client left only when its statement ends,
+ * and until then it holds its place in the lock queue.  libpq 15's
+ * PQcancel blocks with no timeout of its own (its connect waits for the
+ * kernel's, about two minutes; then it waits for the server's answer for
+ * ever, and a frozen postmaster or a proxy that accepts and forwards
+ * nothing never answers), so a child process sends the request, under a
+ * timer: SIGALRM, at its default action, ends it after "bound" seconds
+ * (see cancel_bound above).  The timer is disarmed as soon as PQcancel
+ * returns (bounded_call), so that the parent tells "no answer" from
+ * PQcancel's own result by how the child ended, and by nothing else.
+ * The relay does not wait on an unreachable
+ * server, and the request goes out even when the relay stops right away.
+ * The relay reaps its children itself (pg_reap_cancels: before each
+ * query, and for a moment at exit) rather than leaving them to init by
+ * forking twice: as a container's first process the relay is that init,
+ * and each given-up query would leave a zombie behind.
+ */
+static void
+cancel_query(PGconn *conn, double bound)
+{
+	PGcancel   *cancel;
+	pid_t		child;
+
+	pg_reap_cancels(0);
+	cancel = PQgetCancel(conn);
+	if (cancel == NULL)
+		return;
+	if (bound > PG_CANCEL_MAX_S)
+		bound = PG_CANCEL_MAX_S;
+	cancel_bound = bound;
+	fflush(stderr);
+	child = fork();
+	if (child == 0)
+	{
+		cancel_call call;
+		char		line[256];
+		sigset_t	none;
+		int			rc;
+
+		/* none of the relay's sockets, its signals as by default */
+		close_range(3, ~0U, 0);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* PQcancel retries on EINTR: only SIGALRM's default action stops it */
+		call.cancel = cancel;
+		call.errbuf[0] = '\0';
+		rc = bounded_call(bound, send_cancel, &call);
+		if (rc < 0)
+			_exit(CANCEL_NO_TIMER);	/* an unbounded child is worse than no cancel */
+		if (rc == CANCEL_FAILED)
+		{
+			pg_one_line(call.errbuf, line, sizeof line);
+			log_warn("postgres: could not cancel the abandoned query: %s", line);
+		}
+		_exit(rc);
+	}
+	if (child < 0)
+		log_warn("postgres: could not cancel the abandoned query: fork: %s", strerror(errno));
+	else if (ncancels < (int) (sizeof cancel_pids / sizeof cancel_pids[0]))
+		cancel_pids[ncancels++] = child;	/* else reaped, just not named */
+	PQfreeCancel(cancel);
+}
+
+/*
+ * pgwait.h.  Without parameters the query goes as a simple query: several
+ * statements in one string, and the replication connection's commands,
+ * which the extended protocol cannot carry.
+ */
+PGresult *
+pg_exec_wait(PGconn *conn, const char *sql, int nparams, const char *const *params,
+			 const pg_wait *w, char *why, size_t whylen)
+{
+	PGresult   *res,
+			   *last = NULL;
+	double		start = now_mono();
+	double		deadline = w->timeout > 0 ? start + w->timeout : 0;
+	double		stop_deadline = 0;
+	int			noted = 0;
+	int			sent;
+
+	pg_reap_cancels(0);			/* the senders of earlier cancels */
+	if (nparams > 0)
+		sent = PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	else
+		sent = PQsendQuery(conn, sql);
+	if (!sent)
+	{
+		pg_one_line(PQerrorMessage(conn), why, whylen);
+		return NULL;
+	}
+	for (;;)
+	{
+		int			flush = PQflush(conn);
+		struct pollfd pfd;
+		struct timespec ts;
+		double		now,
+					until;
+		int			rc;
+
+		if (flush < 0)
+		{
+			pg_one_line(PQerrorMessage(conn), why, whylen);
+			return NULL;
+		}
+		if (flush == 0 && !PQisBusy(conn))
+			break;
+		now = now_mono();
+		if (w->stop && *w->stop && stop_deadline == 0)
+			stop_deadline = now + PG_STOP_GRACE_S;
+		if (w->note && !noted && now - start >= w->note_after)
+		{
+			log_warn("%s", w->note);
+			noted = 1;
+		}
+		until = deadline;
+		if (stop_deadline > 0 && (until == 0 || stop_deadline < until))
+			until = stop_deadline;
+		if (until > 0 && now >= until)
+		{
+			if (until == stop_deadline)
+				snprintf(why, whylen, "no answer within %.0fs of the stop signal; query cancelled, connection given up",
+						 PG_STOP_GRACE_S);
+			else
+				snprintf(why, whylen, "no answer within %gs (--pg-timeout); query cancelled", w->timeout);
+			/* the backend must not go on (or wait on) for nobody */
+			cancel_query(conn, w->timeout > 0 ? w->timeout : PG_CANCEL_MAX_S);
+			return NULL;
+		}
+		/* without a deadline, wake up for the note, else once a second */
+		if (until == 0)
+			until = now + (w->note && !noted && start + w->note_after > now ?
+						   start + w->note_after - now : 1.0);
+		pfd.fd = PQsocket(conn);
+		pfd.events = POLLIN | (flush == 1 ? POLLOUT : 0);
+		pfd.revents = 0;
+		ts.tv_sec = (time_t) (until - now);
+		ts.tv_nsec = (long) ((until - now - (double) ts.tv_sec) * 1e9);
+		rc = ppoll(&pfd, 1, &ts, w->waitmask);
+		if (rc < 0 && errno != EINTR)
+		{
+			snprintf(why, whylen, "poll: %s", strerror(errno));
+			return NULL;
+		}
+		if (rc > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn))
+		{
+			pg_one_line(PQerrorMessage(conn), why, whylen);
+			return NULL;
+		}
+	}
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		PQclear(last);
+		last = res;
+	}
+	return last;
+}
+

@@ -1,0 +1,46 @@
+/*
+ * pgwait.h - a libpq query that a stop signal or a timeout ends (the
+ * relay's and the mailer's every query), and the reaping of the children
+ * that send the cancel requests of given-up queries.
+ */
+#ifndef RELAY_PGWAIT_H
+#define RELAY_PGWAIT_H
+
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stddef.h>
+
+/* How pg_exec_wait waits. */
+typedef struct
+{
+	double		timeout;		/* give the query up after this long; 0: never */
+	double		note_after;		/* log note (a warning) once after this long */
+	const char *note;			/* NULL: nothing to say while waiting */
+	volatile sig_atomic_t *stop;	/* a stop signal came */
+	const sigset_t *waitmask;	/* signal mask while waiting */
+} pg_wait;
+
+/*
+ * Send a query on conn and wait for its last result (PQclear it), the stop
+ * signals let through: a stop gives the query a few seconds more, then it
+ * is cancelled, and so it is after w->timeout.  NULL: given up, why says
+ * why in one line; the caller closes the connection.  Without parameters
+ * the query goes as a simple query (several statements; replication
+ * commands).
+ */
+PGresult   *pg_exec_wait(PGconn *conn, const char *sql, int nparams,
+						 const char *const *params, const pg_wait *w,
+						 char *why, size_t whylen);
+
+/*
+ * Reap the children that sent the cancel requests of given-up queries,
+ * waiting at most SECONDS for those still running (0: only the finished).
+ * Each child ends on its own after its query's timeout (10 s at most);
+ * one ended so, its request unanswered, is logged as a warning.
+ */
+void		pg_reap_cancels(double seconds);
+
+/* libpq's multi-line messages as one line, without the trailing newline */
+void		pg_one_line(const char *msg, char *buf, size_t buflen);
+
+#endif
