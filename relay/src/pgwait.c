@@ -305,8 +305,13 @@ pg_exec_wait(PGconn *conn, const char *sql, int nparams, const char *const *para
 	}
 	while ((res = PQgetResult(conn)) != NULL)
 	{
+		ExecStatusType st = PQresultStatus(res);
+
 		PQclear(last);
 		last = res;
+		/* a COPY (START_REPLICATION) is the last result until it ends */
+		if (st == PGRES_COPY_BOTH || st == PGRES_COPY_OUT || st == PGRES_COPY_IN)
+			break;
 	}
 	return last;
 }

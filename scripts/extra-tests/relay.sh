@@ -1712,6 +1712,90 @@ stop "$HOLD_PID"
 sql postgres "SELECT count(pg_drop_replication_slot('relay_test_wal_hold')) FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_hold'" >/dev/null
 "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB_HOLD WITH (FORCE)" >/dev/null
 
+# The set-up queries after the handshake wait as every other query does:
+# at most --pg-timeout, and a stop signal comes through. The first of
+# them (is this database a router?) reads pg_extension; a session holds
+# that catalog in ACCESS EXCLUSIVE mode, so each attempt waits on the lock.
+SULOG=$WORK/relay-setup.log
+SURELEASE=$WORK/setup-release
+{
+	printf "BEGIN;\nLOCK TABLE pg_catalog.pg_extension IN ACCESS EXCLUSIVE MODE;\n"
+	for _i in $(seq 1 600); do [ -e "$SURELEASE" ] && break; sleep 0.1; done
+	printf "ROLLBACK;\n"
+} | "${PSQL[@]}" -d "$DB_WAL" >/dev/null 2>&1 &
+SUHOLD_PID=$!
+GEN_PIDS+=("$SUHOLD_PID")
+wait_until 5 sql_is "$DB_WAL" "SELECT count(*) FROM pg_locks WHERE relation = 'pg_catalog.pg_extension'::regclass AND mode = 'AccessExclusiveLock' AND granted" 1
+SETUP_WAITERS="SELECT count(*) FROM pg_stat_activity WHERE application_name = 'relay-setup' AND wait_event_type = 'Lock'"
+start_relay "$SULOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL application_name=relay-setup" --mode pubsub --source wal \
+	--slot relay_test_wal --no-inbound --pg-timeout 1
+check "set-up: a set-up query that waits on a lock is given up after --pg-timeout, as a failed attempt" \
+	wait_until 8 log_has "$SULOG" "postgres: cannot connect (no answer within 1s (--pg-timeout); query cancelled)"
+wait_until 5 sql_is "$DB_WAL" "$SETUP_WAITERS" 1
+kill -TERM "$RELAY_PID"
+stopped=no
+for _i in $(seq 1 80); do
+	alive "$RELAY_PID" || { stopped=yes; break; }
+	sleep 0.1
+done
+is "$stopped" yes "set-up: SIGTERM while a set-up query waits on a lock: the relay stops within 8 s"
+status=killed
+if [ "$stopped" = yes ]; then wait "$RELAY_PID" 2>/dev/null; status=$?; else stop "$RELAY_PID"; fi
+is "$status" 0 "set-up: ... with exit status 0"
+RELAY_PID=
+check "set-up: ... and no backend of it waits on the lock 2 s later" wait_until 2 sql_is "$DB_WAL" "$SETUP_WAITERS" 0
+touch "$SURELEASE"
+stop "$SUHOLD_PID"
+
+# A new slot waits for every transaction that holds a transaction id when
+# it is created, as long as it stays open: no timeout there (an attempt
+# given up would wait again), but the relay says what it waits for, a stop
+# signal still ends the wait (the command cancelled on the server), and
+# once the transaction ends the slot is made and events flow.
+SLLOG=$WORK/relay-wal-slot.log
+SLRELEASE=$WORK/wal-slot-release
+{
+	printf "BEGIN;\nSELECT pg_current_xact_id();\n"
+	for _i in $(seq 1 600); do [ -e "$SLRELEASE" ] && break; sleep 0.1; done
+	printf "COMMIT;\n"
+} | "${PSQL[@]}" -d "$DB_WAL" >/dev/null 2>&1 &
+SLHOLD_PID=$!
+GEN_PIDS+=("$SLHOLD_PID")
+wait_until 5 sql_is "$DB_WAL" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB_WAL' AND state = 'idle in transaction' AND backend_xid IS NOT NULL" 1
+SLOT_WAITERS="SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender' AND application_name = 'relay-slot' AND wait_event_type = 'Lock'"
+start_relay "$SLLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL application_name=relay-slot" --mode pubsub --source wal \
+	--slot relay_test_wal_new --no-inbound --pg-timeout 1
+check "new slot: creating it waits for a transaction with an xid, and the relay says so" \
+	wait_until 8 log_has "$SLLOG" "creating the replication slot relay_test_wal_new waits for the transactions open when it began"
+check "new slot: ... past --pg-timeout (no attempt given up)" \
+	sh -c "sleep 1.5; [ \"\$(\"$PG_BINDIR/psql\" -X -At -d postgres -c \"$SLOT_WAITERS\")\" = 1 ] && ! grep -qF 'no answer within' '$SLLOG'"
+kill -TERM "$RELAY_PID"
+stopped=no
+for _i in $(seq 1 80); do
+	alive "$RELAY_PID" || { stopped=yes; break; }
+	sleep 0.1
+done
+is "$stopped" yes "new slot: SIGTERM while the slot waits: the relay stops within 8 s"
+RELAY_PID=
+check "new slot: ... and its walsender waits no more 2 s later" wait_until 2 sql_is postgres "$SLOT_WAITERS" 0
+is "$(sql postgres "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_new'")" 0 \
+	"new slot: ... and no slot was left behind"
+start_relay "$SLLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL application_name=relay-slot" --mode pubsub --source wal \
+	--slot relay_test_wal_new --no-inbound --pg-timeout 1
+wait_until 8 sh -c "[ \$(grep -cF 'waits for the transactions open when it began' '$SLLOG') -ge 2 ]"
+touch "$SLRELEASE"
+check "new slot: once the transaction ends, the slot is made and the relay connects" \
+	wait_until 10 log_has "$SLLOG" "wal: created the replication slot relay_test_wal_new"
+wait_until 10 log_has "$SLLOG" "wal: connected"
+sql "$DB_WAL" "SELECT allocation.add_batch('WS-1', 'WS-SKU', 3)" >/dev/null
+sql "$DB_WAL" "SELECT allocation.allocate('WS-order', 'WS-SKU', 1)" >/dev/null
+check "new slot: ... and publishes" \
+	wait_until 10 sh -c "grep -qF '\"orderid\": \"WS-order\"' '$WORK/pubsub.out'"
+stop "$RELAY_PID"
+RELAY_PID=
+stop "$SLHOLD_PID"
+sql postgres "SELECT count(pg_drop_replication_slot('relay_test_wal_new')) FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_new'" >/dev/null
+
 stop "$SUB_PID"; SUB_PID=
 stop "$BOOK_PID"; BOOK_PID=
 
