@@ -57,7 +57,12 @@
 #             prefix waits) still stops on SIGTERM, gives the read up
 #             after --pg-timeout, and either way cancels it (no backend
 #             of it left waiting on the lock); once the transaction
-#             commits it connects and publishes
+#             commits it connects and publishes; a set-up query waiting
+#             on a lock is given up after --pg-timeout and SIGTERM stops
+#             the relay (exit 0, no backend left waiting); a new slot
+#             waiting for a transaction with an xid is named in the log,
+#             not given up, stopped by SIGTERM with nothing left behind,
+#             and made once the transaction ends
 #   streams   commands from a stream (consumer group, XACK after commit,
 #             a repeated message_id runs once, a malformed entry is skipped
 #             and acknowledged); the relay killed with SIGKILL again and
