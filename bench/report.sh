@@ -187,6 +187,12 @@ bulk_rows() {
 	echo "## Latency by history depth (1 client)"
 	echo
 	echo "A SKU with N past allocations (qty 1) that depleted N/10 batches, plus 10 batches with stock."
+	if [ "${DEPTH_PLACEMENT:-kernel}" = together ]; then
+		echo "pgbench and its backend pinned to one CPU (taskset), so that the kernel's choice of CPUs"
+		echo "does not move the latency more than the depth does."
+	else
+		echo "pgbench and its backend where the kernel puts them (fewer than two CPUs, or no taskset)."
+	fi
 	echo
 	echo "| past allocations | depleted batches | allocate ms | allocate vs fresh | peer ms | peer vs fresh |"
 	echo "| ---: | ---: | ---: | ---: | ---: | ---: |"

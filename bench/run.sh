@@ -209,6 +209,16 @@ export PGDATABASE=$DB
 PGDATA_DIR=$ALLOC_PGDATA
 PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1)
 PGBENCH=$PGBIN/pgbench
+# pgbench's application_name, by which placement.sh finds its backend
+APPNAME=bench-$$
+# shellcheck source=bench/placement.sh
+. "$BENCH/placement.sh"
+# T3's latency by depth compares the cost of allocate on one SKU at two
+# depths, so its runs keep pgbench and its backend on one CPU: left to the
+# kernel, which CPUs they get (one or two, changing within a run) moves a
+# client's latency by more than the depth does (bench/README.md)
+DEPTH_PLACEMENT=kernel
+[ -z "${CPU_B:-}" ] || DEPTH_PLACEMENT=together
 
 # The settings of every run; synchronous_commit is also set per run.
 SETTINGS=(
@@ -360,8 +370,9 @@ settle() {
 RUN_NO=0
 # run_pgbench ROUND SCENARIO COMPARATOR CLIENTS SECONDS SYNC
 run_pgbench() {
-	local round=$1 scen=$2 comp=$3 c=$4 secs=$5 sync=$6
+	local round=$1 scen=$2 comp=$3 c=$4 secs=$5 sync=$6 placement=${7:-kernel}
 	local args script opts j out tps lat xacts failed aborted m0 t0 o0 m1 t1 o1 others
+	local pin=() since="" pb pinned=t
 	args=$(comparator_args "$comp")
 	script=${args%%|*}
 	opts="-c synchronous_commit=$sync ${args#*|}"
@@ -369,10 +380,19 @@ run_pgbench() {
 	RUN_NO=$(( RUN_NO + 1 ))
 	out=$WORK/raw/$(printf '%03d' $RUN_NO)-r$round-$scen-$comp-c$c-$sync
 	settle
+	if [ "$placement" = together ]; then
+		pin=(taskset -c "$CPU_A")
+		since=$("${PSQL[@]}" -At -c "SELECT clock_timestamp()")
+	fi
 	read -r m0 t0 o0 <<< "$(cpu_snapshot)"
 	# shellcheck disable=SC2046
-	PGOPTIONS="$opts" "$PGBENCH" -n -M prepared -c "$c" -j "$j" -T "$secs" \
-		$(scenario_vars "$scen") -f "$script" "$DB" > "$out.out" 2> "$out.err" || true
+	PGAPPNAME=$APPNAME PGOPTIONS="$opts" "${pin[@]}" "$PGBENCH" -n -M prepared -c "$c" -j "$j" -T "$secs" \
+		$(scenario_vars "$scen") -f "$script" "$DB" > "$out.out" 2> "$out.err" &
+	pb=$!
+	if [ "$placement" = together ]; then
+		pin_backend "$CPU_A" "$since" 2>> "$out.err" || pinned=f
+	fi
+	wait "$pb" || true
 	settle
 	read -r m1 t1 o1 <<< "$(cpu_snapshot)"
 	# share of the machine's CPU capacity used by other processes
@@ -384,6 +404,8 @@ run_pgbench() {
 	failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out.out")
 	aborted=false
 	if grep -qi -e 'aborted' -e 'error' "$out.err" || [ -z "$tps" ]; then aborted=true; fi
+	# a run that was to be pinned and was not is no figure
+	[ "$pinned" = t ] || { aborted=true; tps=; lat=; }
 	"${PSQL[@]}" -c "INSERT INTO bench.runs VALUES ($round, '$scen', '$comp', $c, '$sync', $secs,
 		${tps:-NULL}, ${lat:-NULL}, ${xacts:-NULL}, ${failed:-NULL}, $aborted, $others, $(( o1 - o0 )))"
 	printf '[bench %4ds]   r%s %-11s %-13s c=%-2s sync=%-3s %9.0f tps %7s ms  others %3s%%%s\n' \
@@ -536,7 +558,7 @@ for (( r = 1; r <= ROUNDS; r++ )); do
 	if [ ${#LAT_COMPS[@]} -gt 0 ] && [ -n "$DEPTHS" ]; then
 		for d in $(rotate "$r" $DEPTHS); do
 			for comp in $(rotate "$r" "${LAT_COMPS[@]}"); do
-				run_pgbench "$r" "depth$d" "$comp" 1 "$LAT_SECS" off
+				run_pgbench "$r" "depth$d" "$comp" 1 "$LAT_SECS" off "$DEPTH_PLACEMENT"
 			done
 		done
 	fi
@@ -593,6 +615,6 @@ if [ -n "$ONLY" ]; then
 	# a partial run: the targets it measured, in the scratch space only
 	OUT=$WORK
 fi
-bash "$BENCH/report.sh" "$WORK" "$OUT"
+DEPTH_PLACEMENT=$DEPTH_PLACEMENT bash "$BENCH/report.sh" "$WORK" "$OUT"
 cat "$OUT/$NAME.md"
 log "done in $(( $(date +%s) - T0 )) s"

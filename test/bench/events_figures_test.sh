@@ -17,16 +17,22 @@
 # only (checked against Python's medians).  run, with a fake pgbench and
 # backend: each placement pins pgbench and the backend as it says, for the
 # whole run; a pin or a pgbench that fails refuses the run.
-# EVENTS_FROM=FILE tests another copy of bench/events.sh.
+# EVENTS_FROM=FILE tests another copy of bench/events.sh (PLACEMENT_FROM:
+# of bench/placement.sh, default beside it).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 SRC=${EVENTS_FROM:-$HERE/../../bench/events.sh}
+# the placement helpers events.sh sources (two_cpus, pin_backend)
+PLACE=${PLACEMENT_FROM:-$(dirname "$SRC")/placement.sh}
 fail=0
 not_ok() { echo "not ok: $*"; fail=1; }
-for f in figures verdict pct two_cpus ratio med; do
-	eval "$(sed -n "/^$f() {.*}\$/p; /^$f() {\( #.*\)\?\$/,/^}/p" "$SRC")"
-	declare -F "$f" > /dev/null || not_ok "no $f() in $SRC"
-done
+# from FILE NAME: define function NAME as FILE defines it
+from() {
+	eval "$(sed -n "/^$2() {.*}\$/p; /^$2() {\( #.*\)\?\$/,/^}/p" "$1")"
+	declare -F "$2" > /dev/null || not_ok "no $2() in $1"
+}
+for f in figures verdict pct ratio med; do from "$SRC" "$f"; done
+from "$PLACE" two_cpus
 TICK_US=10000
 
 # out TPS XACTS FAILED: a pgbench report ("-" leaves a line out)
@@ -183,10 +189,8 @@ rm -rf "$cases"
 allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
 read -r CPU_A CPU_B <<< "$(two_cpus "$allowed" "$(cat /sys/devices/system/cpu/online 2> /dev/null)")" || true
 if [ -n "${CPU_B:-}" ] && command -v taskset > /dev/null; then
-	for f in run pin_backend; do
-		eval "$(sed -n "/^$f() {\$/,/^}/p" "$SRC")"
-		declare -F "$f" > /dev/null || not_ok "no $f() in $SRC"
-	done
+	from "$SRC" run
+	from "$PLACE" pin_backend
 	d=$(mktemp -d)
 	# shellcheck disable=SC2034  # read by run() eval'd above
 	WORK=$d BENCH=$d PGBIN=$d SECS=1 SKUS=10 APPNAME=events-bench-test
