@@ -25,8 +25,15 @@
 #include "link.h"
 #include "log.h"
 
-/* after a stop signal, the query in hand gets this long to finish */
+/*
+ * After a stop signal, the queries still run get this long to finish, all
+ * of them together: counted from the first wait that saw the signal, not
+ * again from each query, or the steps of a connection's set-up (each of
+ * which may wait) would stretch the stop by this much apiece.
+ */
 #define PG_STOP_GRACE_S 3.0
+
+static double stop_seen;		/* when a wait first saw the stop; 0: not yet */
 
 /* pgwait.h */
 void
@@ -284,7 +291,11 @@ pg_exec_wait(PGconn *conn, const char *sql, int nparams, const char *const *para
 		}
 		now = now_mono();
 		if (w->stop && *w->stop && stop_deadline == 0)
-			stop_deadline = now + PG_STOP_GRACE_S;
+		{
+			if (stop_seen == 0)
+				stop_seen = now;
+			stop_deadline = stop_seen + PG_STOP_GRACE_S;
+		}
 		if (w->note && !noted && now - start >= w->note_after)
 		{
 			log_warn("%s", w->note);

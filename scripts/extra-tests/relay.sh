@@ -62,7 +62,9 @@
 #             statement of "SET ...; LISTEN ...", a new slot's
 #             CommandComplete without its ReadyForQuery): the rest waited
 #             for at most --pg-timeout (none for the slot), SIGTERM stops
-#             the relay within seconds, exit 0
+#             the relay within seconds, exit 0; a stop signal gives the
+#             set-up's steps 3 s in all, not 3 s each (two of them waiting
+#             on locks in turn)
 #   streams   commands from a stream (consumer group, XACK after commit,
 #             a repeated message_id runs once, a malformed entry is skipped
 #             and acknowledged); the relay killed with SIGKILL again and
@@ -1916,6 +1918,44 @@ sleep 0.5
 stops_on_term "new slot: an answer cut after the CommandComplete"
 stop "$SPLIT_PX"
 sql postgres "SELECT count(pg_drop_replication_slot('relay_test_wal_split')) FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_split'" >/dev/null
+
+# A stop signal gives the queries still run 3 s in all, not 3 s each: the
+# set-up's steps come one after another, and each may wait. Two sessions
+# hold the catalog read first (pg_extension) and the consumers table (the
+# last step) in ACCESS EXCLUSIVE mode; SIGTERM while the first step waits,
+# the first lock released 2.5 s later: the last step must not wait 3 s more.
+SGLOG=$WORK/relay-stop-grace.log
+rm -f "$WORK/sg-release-1" "$WORK/sg-release-2"
+sg_locker() {
+	{
+		printf "BEGIN;\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n" "$1"
+		for _i in $(seq 1 600); do [ -e "$2" ] && break; sleep 0.05; done
+		printf "ROLLBACK;\n"
+	} | "${PSQL[@]}" -d "$DB_PS" >/dev/null 2>&1
+}
+sg_locker pg_catalog.pg_extension "$WORK/sg-release-1" &
+SG1=$!
+sg_locker allocation.consumers "$WORK/sg-release-2" &
+SG2=$!
+GEN_PIDS+=("$SG1" "$SG2")
+wait_until 5 sql_is "$DB_PS" "SELECT count(*) FROM pg_locks WHERE relation IN ('pg_catalog.pg_extension'::regclass, 'allocation.consumers'::regclass) AND mode = 'AccessExclusiveLock' AND granted" 2
+SG_WAITERS="SELECT count(*) FROM pg_stat_activity WHERE application_name = 'relay-stop-grace' AND wait_event_type = 'Lock'"
+start_relay "$SGLOG" --dsn "dbname=$DB_PS user=$ROLE_ADMIN application_name=relay-stop-grace" --consumer relay-stop-grace \
+	--mode pubsub --no-inbound --pg-timeout 60
+wait_until 5 sql_is "$DB_PS" "$SG_WAITERS" 1
+sg_t0=$(date +%s.%N)
+kill -TERM "$RELAY_PID"
+sleep 2.5
+touch "$WORK/sg-release-1"
+for _i in $(seq 1 100); do alive "$RELAY_PID" || break; sleep 0.05; done
+sg_took=$(awk -v a="$sg_t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+check "stop grace: SIGTERM during the set-up, one step after another waiting: stopped within 4.2 s of the signal (${sg_took} s)" \
+	awk -v t="$sg_took" 'BEGIN { exit !(t <= 4.2) }'
+stop "$RELAY_PID"
+RELAY_PID=
+check "stop grace: ... and no backend of it waits on a lock 2 s later" wait_until 2 sql_is "$DB_PS" "$SG_WAITERS" 0
+touch "$WORK/sg-release-2"
+stop "$SG1"; stop "$SG2"
 
 stop "$SUB_PID"; SUB_PID=
 stop "$BOOK_PID"; BOOK_PID=
