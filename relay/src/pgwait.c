@@ -25,8 +25,15 @@
 #include "link.h"
 #include "log.h"
 
-/* after a stop signal, the query in hand gets this long to finish */
+/*
+ * After a stop signal, the queries still run get this long to finish, all
+ * of them together: counted from the first wait that saw the signal, not
+ * again from each query, or the steps of a connection's set-up (each of
+ * which may wait) would stretch the stop by this much apiece.
+ */
 #define PG_STOP_GRACE_S 3.0
+
+static double stop_seen;		/* when a wait first saw the stop; 0: not yet */
 
 /* pgwait.h */
 void
@@ -256,13 +263,39 @@ pg_exec_wait(PGconn *conn, const char *sql, int nparams, const char *const *para
 		if (flush < 0)
 		{
 			pg_one_line(PQerrorMessage(conn), why, whylen);
+			PQclear(last);
 			return NULL;
 		}
 		if (flush == 0 && !PQisBusy(conn))
-			break;
+		{
+			/*
+			 * A result is complete, so PQgetResult returns it at once.  Not
+			 * every result of the query need have come with it (the first
+			 * statement's of several, an error before the ReadyForQuery
+			 * that ends it), and PQgetResult would wait for the next one
+			 * without a timeout or the stop signals: take them one by one,
+			 * each waited for here.
+			 */
+			ExecStatusType st;
+
+			res = PQgetResult(conn);
+			if (res == NULL)
+				break;			/* the query has ended */
+			st = PQresultStatus(res);
+			PQclear(last);
+			last = res;
+			/* a COPY (START_REPLICATION) is the last result until it ends */
+			if (st == PGRES_COPY_BOTH || st == PGRES_COPY_OUT || st == PGRES_COPY_IN)
+				break;
+			continue;
+		}
 		now = now_mono();
 		if (w->stop && *w->stop && stop_deadline == 0)
-			stop_deadline = now + PG_STOP_GRACE_S;
+		{
+			if (stop_seen == 0)
+				stop_seen = now;
+			stop_deadline = stop_seen + PG_STOP_GRACE_S;
+		}
 		if (w->note && !noted && now - start >= w->note_after)
 		{
 			log_warn("%s", w->note);
@@ -280,6 +313,7 @@ pg_exec_wait(PGconn *conn, const char *sql, int nparams, const char *const *para
 				snprintf(why, whylen, "no answer within %gs (--pg-timeout); query cancelled", w->timeout);
 			/* the backend must not go on (or wait on) for nobody */
 			cancel_query(conn, w->timeout > 0 ? w->timeout : PG_CANCEL_MAX_S);
+			PQclear(last);
 			return NULL;
 		}
 		/* without a deadline, wake up for the note, else once a second */
@@ -295,23 +329,15 @@ pg_exec_wait(PGconn *conn, const char *sql, int nparams, const char *const *para
 		if (rc < 0 && errno != EINTR)
 		{
 			snprintf(why, whylen, "poll: %s", strerror(errno));
+			PQclear(last);
 			return NULL;
 		}
 		if (rc > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn))
 		{
 			pg_one_line(PQerrorMessage(conn), why, whylen);
+			PQclear(last);
 			return NULL;
 		}
-	}
-	while ((res = PQgetResult(conn)) != NULL)
-	{
-		ExecStatusType st = PQresultStatus(res);
-
-		PQclear(last);
-		last = res;
-		/* a COPY (START_REPLICATION) is the last result until it ends */
-		if (st == PGRES_COPY_BOTH || st == PGRES_COPY_OUT || st == PGRES_COPY_IN)
-			break;
 	}
 	return last;
 }

@@ -22,7 +22,8 @@ typedef struct
 
 /*
  * Send a query on conn and wait for its last result (PQclear it), the stop
- * signals let through: a stop gives the query a few seconds more, then it
+ * signals let through: a stop gives the queries a few seconds more, all
+ * of them together from the first wait that saw it, then the one in hand
  * is cancelled, and so it is after w->timeout.  NULL: given up, why says
  * why in one line; the caller closes the connection.  Without parameters
  * the query goes as a simple query (several statements; replication

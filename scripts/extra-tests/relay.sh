@@ -62,7 +62,14 @@
 #             the relay (exit 0, no backend left waiting); a new slot
 #             waiting for a transaction with an xid is named in the log,
 #             not given up, stopped by SIGTERM with nothing left behind,
-#             and made once the transaction ends
+#             and made once the transaction ends; an answer that stops
+#             after its first result (a TCP proxy cuts it: the first
+#             statement of "SET ...; LISTEN ...", a new slot's
+#             CommandComplete without its ReadyForQuery): the rest waited
+#             for at most --pg-timeout (none for the slot), SIGTERM stops
+#             the relay within seconds, exit 0; a stop signal gives the
+#             set-up's steps 3 s in all, not 3 s each (two of them waiting
+#             on locks in turn)
 #   streams   commands from a stream (consumer group, XACK after commit,
 #             a repeated message_id runs once, a malformed entry is skipped
 #             and acknowledged); the relay killed with SIGKILL again and
@@ -1800,6 +1807,160 @@ stop "$RELAY_PID"
 RELAY_PID=
 stop "$SLHOLD_PID"
 sql postgres "SELECT count(pg_drop_replication_slot('relay_test_wal_new')) FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_new'" >/dev/null
+
+# A query's results need not come all at once: the first statement's of
+# "SET ...; LISTEN ...", or a replication command's CommandComplete before
+# the ReadyForQuery that ends it. A TCP proxy forwards the server's answer
+# to the query that names its marker up to the first CommandComplete and
+# holds the rest back for good (a backend frozen, or a network that stalls,
+# right there). The relay must wait for the rest as for any answer: given
+# up after --pg-timeout where there is one, and a stop signal still ends it.
+cat > "$WORK/split_proxy.py" <<'PY'
+import os, socket, struct, sys, threading
+
+port_file, pg_path, marker, cut_log = sys.argv[1], sys.argv[2], sys.argv[3].encode(), sys.argv[4]
+held = []   # cut connections: kept open, never answered again
+
+
+def serve(client):
+    upstream = socket.socket(socket.AF_UNIX)
+    upstream.connect(pg_path)
+    state = {"armed": False, "cut": False}
+
+    def forward_client():
+        try:
+            while True:
+                data = client.recv(65536)
+                if not data:
+                    break
+                if marker in data:
+                    state["armed"] = True
+                upstream.sendall(data)
+        except OSError:
+            pass
+
+    threading.Thread(target=forward_client, daemon=True).start()
+    buf = b""
+    try:
+        while not state["cut"]:
+            data = upstream.recv(65536)
+            if not data:
+                break
+            buf += data
+            out = b""
+            while len(buf) >= 5:        # the server's messages: type, length
+                n = struct.unpack("!I", buf[1:5])[0]
+                if len(buf) < 1 + n:
+                    break
+                msg, buf = buf[:1 + n], buf[1 + n:]
+                out += msg
+                if state["armed"] and msg[:1] == b"C":
+                    state["cut"] = True
+                    with open(cut_log, "a") as f:
+                        f.write("cut\n")
+                    break
+            client.sendall(out)
+    except OSError:
+        pass
+    if state["cut"]:
+        held.extend((client, upstream))
+    else:
+        client.close()
+
+
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", 0))
+listener.listen(64)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(listener.getsockname()[1]))
+os.rename(port_file + ".tmp", port_file)
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+PY
+# split_case NAME MARKER ARGS...: the relay (ARGS) through a proxy cutting
+# the answer to MARKER; sets SPLIT_LOG, SPLIT_PX and RELAY_PID
+split_case() {
+	local name=$1 marker=$2
+	shift 2
+	SPLIT_LOG=$WORK/relay-split-$name.log
+	python3 "$WORK/split_proxy.py" "$WORK/split-$name.port" "$PGHOST/.s.PGSQL.${PGPORT:-5432}" "$marker" \
+		"$WORK/split-$name.cut" 2>> "$WORK/split-proxy.err" &
+	SPLIT_PX=$!
+	GEN_PIDS+=("$SPLIT_PX")
+	wait_until 5 test -s "$WORK/split-$name.port"
+	start_relay "$SPLIT_LOG" "$@" --dsn "host=127.0.0.1 port=$(cat "$WORK/split-$name.port") sslmode=disable gssencmode=disable $SPLIT_DSN"
+}
+# stops_on_term WHAT: SIGTERM to RELAY_PID; it must end within 8 s, exit 0
+stops_on_term() {
+	local stopped=no status=killed _i
+	kill -TERM "$RELAY_PID"
+	for _i in $(seq 1 80); do
+		alive "$RELAY_PID" || { stopped=yes; break; }
+		sleep 0.1
+	done
+	is "$stopped" yes "$1: SIGTERM: the relay stops within 8 s"
+	if [ "$stopped" = yes ]; then wait "$RELAY_PID" 2>/dev/null; status=$?; else stop "$RELAY_PID" KILL; fi
+	is "$status" 0 "$1: ... with exit status 0"
+	RELAY_PID=
+}
+SPLIT_DSN="dbname=$DB_PS user=$ROLE_ADMIN application_name=relay-split"
+split_case listen "LISTEN allocation_events" --consumer relay-split --mode pubsub --no-inbound --pg-timeout 1
+check "set-up: \"SET ...; LISTEN ...\" answered up to the first statement only: the proxy cut it" \
+	wait_until 5 test -s "$WORK/split-listen.cut"
+check "set-up: ... the rest is waited for at most --pg-timeout, a failed attempt" \
+	wait_until 5 log_has "$SPLIT_LOG" "postgres: cannot connect (no answer within 1s (--pg-timeout); query cancelled)"
+check "set-up: ... and retried with backoff" \
+	wait_until 5 sh -c "[ \$(grep -c . '$WORK/split-listen.cut') -ge 2 ]"
+stops_on_term "set-up: a set-up query's answer cut after its first statement"
+stop "$SPLIT_PX"
+SPLIT_DSN="dbname=$DB_WAL user=$ROLE_WAL application_name=relay-split-slot"
+split_case slot "CREATE_REPLICATION_SLOT" --mode pubsub --source wal --slot relay_test_wal_split --no-inbound --pg-timeout 1
+check "new slot: its CommandComplete comes, not the ReadyForQuery after it: the proxy cut it" \
+	wait_until 8 test -s "$WORK/split-slot.cut"
+sleep 0.5
+stops_on_term "new slot: an answer cut after the CommandComplete"
+stop "$SPLIT_PX"
+sql postgres "SELECT count(pg_drop_replication_slot('relay_test_wal_split')) FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_split'" >/dev/null
+
+# A stop signal gives the queries still run 3 s in all, not 3 s each: the
+# set-up's steps come one after another, and each may wait. Two sessions
+# hold the catalog read first (pg_extension) and the consumers table (the
+# last step) in ACCESS EXCLUSIVE mode; SIGTERM while the first step waits,
+# the first lock released 2.5 s later: the last step must not wait 3 s more.
+SGLOG=$WORK/relay-stop-grace.log
+rm -f "$WORK/sg-release-1" "$WORK/sg-release-2"
+sg_locker() {
+	{
+		printf "BEGIN;\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n" "$1"
+		for _i in $(seq 1 600); do [ -e "$2" ] && break; sleep 0.05; done
+		printf "ROLLBACK;\n"
+	} | "${PSQL[@]}" -d "$DB_PS" >/dev/null 2>&1
+}
+sg_locker pg_catalog.pg_extension "$WORK/sg-release-1" &
+SG1=$!
+sg_locker allocation.consumers "$WORK/sg-release-2" &
+SG2=$!
+GEN_PIDS+=("$SG1" "$SG2")
+wait_until 5 sql_is "$DB_PS" "SELECT count(*) FROM pg_locks WHERE relation IN ('pg_catalog.pg_extension'::regclass, 'allocation.consumers'::regclass) AND mode = 'AccessExclusiveLock' AND granted" 2
+SG_WAITERS="SELECT count(*) FROM pg_stat_activity WHERE application_name = 'relay-stop-grace' AND wait_event_type = 'Lock'"
+start_relay "$SGLOG" --dsn "dbname=$DB_PS user=$ROLE_ADMIN application_name=relay-stop-grace" --consumer relay-stop-grace \
+	--mode pubsub --no-inbound --pg-timeout 60
+wait_until 5 sql_is "$DB_PS" "$SG_WAITERS" 1
+sg_t0=$(date +%s.%N)
+kill -TERM "$RELAY_PID"
+sleep 2.5
+touch "$WORK/sg-release-1"
+for _i in $(seq 1 100); do alive "$RELAY_PID" || break; sleep 0.05; done
+sg_took=$(awk -v a="$sg_t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+check "stop grace: SIGTERM during the set-up, one step after another waiting: stopped within 4.2 s of the signal (${sg_took} s)" \
+	awk -v t="$sg_took" 'BEGIN { exit !(t <= 4.2) }'
+stop "$RELAY_PID"
+RELAY_PID=
+check "stop grace: ... and no backend of it waits on a lock 2 s later" wait_until 2 sql_is "$DB_PS" "$SG_WAITERS" 0
+touch "$WORK/sg-release-2"
+stop "$SG1"; stop "$SG2"
 
 stop "$SUB_PID"; SUB_PID=
 stop "$BOOK_PID"; BOOK_PID=
