@@ -121,13 +121,14 @@ usage(FILE *out)
 		  "      --poll-interval S     seconds between polls without NOTIFY (default 5)\n"
 		  "      --backoff-max S       longest wait between reconnections (default 30)\n"
 		  "      --timeout S           seconds for one SMTP transaction (default 60)\n"
-		  "      --pg-timeout S        seconds a PostgreSQL query may take before it is\n"
-		  "                            cancelled and the connection dropped, 0.5-86400 (default 60)\n"
+		  "      --pg-timeout S        seconds a PostgreSQL query may take, 0.5-86400, before\n"
+		  "                            it is cancelled and the connection dropped (default 60)\n"
 		  "  -v, --verbose             one line per message (twice: libcurl's dialogue)\n"
 		  "      --help, --version\n\n"
 		  "Environment: ALLOCATION_MAILER_DSN, _SMTP_URL, _TLS, _FROM, _CREDENTIALS_FILE,\n"
 		  "_SMTP_USER, _SMTP_PASSWORD, _BATCH_SIZE, _LEASE, _POLL_INTERVAL, _BACKOFF_MAX,\n"
-		  "_TIMEOUT, _PG_TIMEOUT (flags win).  The password is never taken from the command line.\n", out);
+		  "_TIMEOUT, _PG_TIMEOUT (flags win).  The password is never taken from the\n"
+		  "command line.\n", out);
 }
 
 static int
