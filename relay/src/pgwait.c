@@ -309,10 +309,20 @@ pg_exec_wait(PGconn *conn, const char *sql, int nparams, const char *const *para
 			return NULL;
 		}
 	}
+	/*
+	 * As PQexec: in a COPY state (START_REPLICATION's COPY_BOTH) PQgetResult
+	 * returns that result again at every call, never NULL, so the first
+	 * one ends the loop.
+	 */
 	while ((res = PQgetResult(conn)) != NULL)
 	{
+		ExecStatusType st = PQresultStatus(res);
+
 		PQclear(last);
 		last = res;
+		if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH ||
+			PQstatus(conn) == CONNECTION_BAD)
+			break;
 	}
 	return last;
 }
