@@ -1,7 +1,7 @@
 /*
  * mailer.c - allocation-mailer: delivers allocation.notifications by SMTP.
  *
- * One thread, one poll() loop, as the relay: (re)connect to PostgreSQL
+ * One thread, one ppoll() loop, as the relay: (re)connect to PostgreSQL
  * when it is down (LISTEN allocation_notifications), claim a batch of due
  * notifications with allocation.claim_notifications, send each through
  * libcurl and report it with mark_notification_sent or
@@ -20,13 +20,26 @@
  *	4) The SMTP password comes from a file or the environment, never from
  *	   the command line (where ps would show it), and is never logged.
  *	5) Shared with allocation-relay: log.c, backoff.c and link.c
- *	   (relay/src), the log format and the reconnection policy.
+ *	   (relay/src), the log format and the reconnection policy; pgwait.c
+ *	   and bounded.c, its PostgreSQL waits.
+ *	6) SIGTERM and SIGINT are blocked except while the mailer waits for
+ *	   PostgreSQL (its connect, each query, the main loop's ppoll): libpq's
+ *	   own waits would poll again on EINTR, and a frozen backend, a query
+ *	   waiting on a lock or a silent network would hold the stop for as
+ *	   long as they last.  A query that does not answer within
+ *	   --pg-timeout, or within a few seconds of a stop, is cancelled on the
+ *	   server and its connection dropped; a notification claimed but not
+ *	   yet marked then stays claimed until its lease runs out (note 2).
+ *	   libcurl's SMTP transaction runs with the signals blocked, bounded by
+ *	   --timeout; a stop that came meanwhile is seen right after it, and
+ *	   the rest of the batch is left to its lease as well.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libpq-fe.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +51,7 @@
 #include "link.h"
 #include "log.h"
 #include "message.h"
+#include "pgwait.h"
 #include "smtp.h"
 
 #define MAILER_VERSION "0.1.0"
@@ -58,6 +72,7 @@ typedef struct
 	int			lease;			/* seconds */
 	double		backoff_max;
 	long		timeout;
+	double		pg_timeout;		/* seconds: a query's answer, at most */
 	int			verbose;
 } mailer_config;
 
@@ -67,6 +82,27 @@ static void
 on_signal(int sig)
 {
 	stop_signal = sig;
+}
+
+/*
+ * SIGTERM and SIGINT are blocked outside the waits; between two steps
+ * (after an SMTP transaction, say) a pending one counts as well.
+ */
+static int
+stop_requested(void)
+{
+	sigset_t	pending;
+
+	if (stop_signal)
+		return 1;
+	if (sigpending(&pending) == 0)
+	{
+		if (sigismember(&pending, SIGTERM))
+			stop_signal = SIGTERM;
+		else if (sigismember(&pending, SIGINT))
+			stop_signal = SIGINT;
+	}
+	return stop_signal != 0;
 }
 
 static void
@@ -85,11 +121,14 @@ usage(FILE *out)
 		  "      --poll-interval S     seconds between polls without NOTIFY (default 5)\n"
 		  "      --backoff-max S       longest wait between reconnections (default 30)\n"
 		  "      --timeout S           seconds for one SMTP transaction (default 60)\n"
+		  "      --pg-timeout S        seconds a PostgreSQL query may take, 0.5-86400, before\n"
+		  "                            it is cancelled and the connection dropped (default 60)\n"
 		  "  -v, --verbose             one line per message (twice: libcurl's dialogue)\n"
 		  "      --help, --version\n\n"
 		  "Environment: ALLOCATION_MAILER_DSN, _SMTP_URL, _TLS, _FROM, _CREDENTIALS_FILE,\n"
 		  "_SMTP_USER, _SMTP_PASSWORD, _BATCH_SIZE, _LEASE, _POLL_INTERVAL, _BACKOFF_MAX,\n"
-		  "_TIMEOUT (flags win).  The password is never taken from the command line.\n", out);
+		  "_TIMEOUT, _PG_TIMEOUT (flags win).  The password is never taken from the\n"
+		  "command line.\n", out);
 }
 
 static int
@@ -100,7 +139,8 @@ parse_num(const char *name, const char *s, double min, double max, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+	/* NaN passes both comparisons: refused by name */
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < min || v > max)
 	{
 		fprintf(stderr, "allocation-mailer: invalid %s \"%s\" (%g to %g)\n", name, s, min, max);
 		return -1;
@@ -183,6 +223,7 @@ load_config(mailer_config *cfg, int argc, char **argv)
 		{"poll-interval", required_argument, NULL, 'p'},
 		{"backoff-max", required_argument, NULL, 'm'},
 		{"timeout", required_argument, NULL, 'T'},
+		{"pg-timeout", required_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -195,7 +236,8 @@ load_config(mailer_config *cfg, int argc, char **argv)
 	}			envs[] = {
 		{"DSN", 'd'}, {"SMTP_URL", 's'}, {"TLS", 't'}, {"FROM", 'f'},
 		{"CREDENTIALS_FILE", 'c'}, {"BATCH_SIZE", 'b'}, {"LEASE", 'l'},
-		{"POLL_INTERVAL", 'p'}, {"BACKOFF_MAX", 'm'}, {"TIMEOUT", 'T'}, {NULL, 0}
+		{"POLL_INTERVAL", 'p'}, {"BACKOFF_MAX", 'm'}, {"TIMEOUT", 'T'},
+		{"PG_TIMEOUT", 'P'}, {NULL, 0}
 	};
 	double		v;
 	int			opt;
@@ -208,6 +250,7 @@ load_config(mailer_config *cfg, int argc, char **argv)
 	cfg->lease = 300;
 	cfg->backoff_max = 30;
 	cfg->timeout = 60;
+	cfg->pg_timeout = 60;
 
 	/* the environment first, through the same switch as the flags */
 	for (int pass = 0; pass < 2; pass++)
@@ -282,6 +325,12 @@ load_config(mailer_config *cfg, int argc, char **argv)
 						return 2;
 					cfg->timeout = (long) v;
 					break;
+				case 'P':
+					/* as allocation-relay's --pg-timeout */
+					if (parse_num("pg timeout", arg, 0.5, 86400, &v) != 0)
+						return 2;
+					cfg->pg_timeout = v;
+					break;
 				case 'v':
 					cfg->verbose++;
 					break;
@@ -348,23 +397,11 @@ load_config(mailer_config *cfg, int argc, char **argv)
 	return 0;
 }
 
-/* libpq's message on one line */
-static void
-one_line(const char *msg, char *buf, size_t buflen)
-{
-	size_t		j = 0;
-
-	for (const char *p = msg; *p && j + 1 < buflen; p++)
-		buf[j++] = (*p == '\n' || *p == '\t') ? ' ' : *p;
-	while (j > 0 && buf[j - 1] == ' ')
-		j--;
-	buf[j] = '\0';
-}
-
 typedef struct
 {
 	PGconn	   *conn;
 	link_state	link;
+	pg_wait		wait;			/* --pg-timeout, the stop flag, the wait mask */
 } pg_link;
 
 static const char *
@@ -372,7 +409,7 @@ conn_error(PGconn *conn, const PGresult *res, char *buf, size_t buflen)
 {
 	const char *m = res ? PQresultErrorMessage(res) : "";
 
-	one_line(m && m[0] ? m : PQerrorMessage(conn), buf, buflen);
+	pg_one_line(m && m[0] ? m : PQerrorMessage(conn), buf, buflen);
 	return buf;
 }
 
@@ -385,29 +422,50 @@ pg_drop(pg_link *pg, const char *why)
 	link_lost(&pg->link, now_mono(), why);
 }
 
+/*
+ * A query through pg_exec_wait: its last result, or NULL when it was
+ * given up (--pg-timeout, a stop, the connection gone), the connection
+ * then dropped with why.
+ */
+static PGresult *
+pg_query(pg_link *pg, const char *sql, int nparams, const char *const *params)
+{
+	char		why[512];
+	PGresult   *res = pg_exec_wait(pg->conn, sql, nparams, params, &pg->wait,
+								   why, sizeof why);
+
+	if (res == NULL)
+		pg_drop(pg, why);
+	return res;
+}
+
 /* Connect and LISTEN; 0, -1 (retry later) or -2 (fatal). */
 static int
 pg_open(pg_link *pg, const mailer_config *cfg)
 {
-	const char *keys[] = {"fallback_application_name", "connect_timeout", "dbname", NULL};
-	const char *vals[] = {"allocation-mailer", "10", cfg->dsn ? cfg->dsn : "", NULL};
+	/* a dead peer is noticed by TCP too; the DSN (last) may override these */
+	const char *keys[] = {"fallback_application_name", "connect_timeout", "keepalives",
+		"keepalives_idle", "keepalives_interval", "keepalives_count",
+	"tcp_user_timeout", "dbname", NULL};
+	const char *vals[] = {"allocation-mailer", "10", "1", "30", "10", "3", "60000",
+	cfg->dsn ? cfg->dsn : "", NULL};
 	PGresult   *res;
 	char		err[512];
 	char		detail[512];
 
-	pg->conn = PQconnectdbParams(keys, vals, 1);
-	if (PQstatus(pg->conn) != CONNECTION_OK)
+	pg->conn = pg_connect_wait(keys, vals, pg->wait.stop, pg->wait.waitmask, err, sizeof err);
+	if (pg->conn == NULL)
 	{
-		one_line(PQerrorMessage(pg->conn), err, sizeof err);
-		PQfinish(pg->conn);
-		pg->conn = NULL;
-		link_failed(&pg->link, now_mono(), err);
+		if (err[0])				/* else stopped by a signal: nothing to say */
+			link_failed(&pg->link, now_mono(), err);
 		return -1;
 	}
-	res = PQexec(pg->conn, "LISTEN allocation_notifications");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	res = pg_exec_wait(pg->conn, "LISTEN allocation_notifications", 0, NULL, &pg->wait,
+					   err, sizeof err);
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
-		conn_error(pg->conn, res, err, sizeof err);
+		if (res != NULL)
+			conn_error(pg->conn, res, err, sizeof err);
 		PQclear(res);
 		PQfinish(pg->conn);
 		pg->conn = NULL;
@@ -454,12 +512,12 @@ pg_mark(pg_link *pg, const char *id, const char *error, int permanent, char *sta
 	const char *params[3] = {id, error, permanent ? "true" : "false"};
 
 	if (error == NULL)
-		res = PQexecParams(pg->conn, "SELECT allocation.mark_notification_sent($1::bigint)::text",
-						   1, NULL, params, NULL, NULL, 0);
+		res = pg_query(pg, "SELECT allocation.mark_notification_sent($1::bigint)::text", 1, params);
 	else
-		res = PQexecParams(pg->conn,
-						   "SELECT allocation.mark_notification_failed($1::bigint, $2, $3::boolean)",
-						   3, NULL, params, NULL, NULL, 0);
+		res = pg_query(pg, "SELECT allocation.mark_notification_failed($1::bigint, $2, $3::boolean)",
+					   3, params);
+	if (res == NULL)
+		return -1;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return pg_failed(pg, res, error ? "mark_notification_failed" : "mark_notification_sent");
 	snprintf(state, statelen, "%s", PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
@@ -474,7 +532,9 @@ static unsigned long n_sent,
 
 /*
  * Claim one batch and deliver it.  The number claimed (the caller claims
- * again while batches are full), -1 (PostgreSQL lost) or -2 (fatal).
+ * again while batches are full), -1 (PostgreSQL lost) or -2 (fatal).  A
+ * stop ends the batch after the message in hand: the rest stays claimed
+ * until its lease runs out, as after a crash (note 2).
  */
 static int
 deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
@@ -490,10 +550,11 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 
 	snprintf(max, sizeof max, "%d", cfg->batch_size);
 	snprintf(lease, sizeof lease, "%d seconds", cfg->lease);
-	res = PQexecParams(pg->conn,
-					   "SELECT id::text, recipient, subject, body, message_token"
-					   "  FROM allocation.claim_notifications($1::integer, $2::interval)",
-					   2, NULL, params, NULL, NULL, 0);
+	res = pg_query(pg, "SELECT id::text, recipient, subject, body, message_token"
+				   "  FROM allocation.claim_notifications($1::integer, $2::interval)",
+				   2, params);
+	if (res == NULL)
+		return -1;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return pg_failed(pg, res, "claim_notifications");
 	n = PQntuples(res);
@@ -507,6 +568,12 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 		smtp_result r;
 		int			rc;
 
+		if (stop_requested())
+		{
+			log_info("stopping: %d claimed notification%s left to %s lease",
+					 n - i, n - i == 1 ? "" : "s", n - i == 1 ? "its" : "their");
+			break;
+		}
 		in.id = atoll(id);
 		in.to = PQgetvalue(res, i, 1);
 		in.subject = PQgetvalue(res, i, 2);
@@ -577,8 +644,11 @@ main(int argc, char **argv)
 	pg_link		pg = {0};
 	link_state	smtp_link;
 	struct sigaction sa;
+	sigset_t	block,
+				waitmask;
 	char		err[512];
 	int			rc;
+	int			status = 0;
 
 	rc = load_config(&cfg, argc, argv);
 	if (rc == 1)
@@ -601,13 +671,28 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	/* Signals are blocked except while waiting for PostgreSQL (note 6). */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Started with SIGCHLD ignored (an exec keeps that), the children that
+	 * send cancel requests would be reaped by the kernel, their ends unseen.
+	 */
+	signal(SIGCHLD, SIG_DFL);
 
+	pg.wait.timeout = cfg.pg_timeout;
+	pg.wait.stop = &stop_signal;
+	pg.wait.waitmask = &waitmask;
 	link_init(&pg.link, "postgres", cfg.backoff_max);
 	link_init(&smtp_link, "smtp", cfg.backoff_max);
 	smtp_link.up = 1;			/* until a send says otherwise */
@@ -616,18 +701,24 @@ main(int argc, char **argv)
 			 cfg.tls == SMTP_TLS_STARTTLS ? "starttls" : "smtps",
 			 cfg.user ? ", with login" : "", cfg.from, cfg.batch_size, cfg.lease);
 
-	while (!stop_signal)
+	while (!stop_requested())
 	{
 		double		now = now_mono();
 		double		wait = cfg.poll_interval;
 		struct pollfd pfd;
+		struct timespec ts;
 
+		pg_reap_cancels(0);
 		if (pg.conn == NULL && now >= pg.link.next_try)
 		{
 			if (pg_open(&pg, &cfg) == -2)
-				return 1;
+			{
+				status = 1;
+				break;
+			}
 		}
-		if (pg.conn != NULL && (smtp_link.up || now >= smtp_link.next_try))
+		if (pg.conn != NULL && (smtp_link.up || now >= smtp_link.next_try) &&
+			!stop_requested())
 		{
 			int			n;
 
@@ -635,11 +726,11 @@ main(int argc, char **argv)
 			do
 			{
 				n = deliver_batch(&pg, smtp, &smtp_link, &cfg);
-			} while (n == cfg.batch_size && !stop_signal);
+			} while (n == cfg.batch_size && !stop_requested());
 			if (n == -2)
 			{
-				smtp_close(smtp);
-				return 1;
+				status = 1;
+				break;
 			}
 			if (smtp_link.up == 0 || smtp_link.attempts > 0)
 				smtp_link.up = 0;
@@ -652,18 +743,21 @@ main(int argc, char **argv)
 			wait = cfg.poll_interval;
 		if (wait < 0.01)
 			wait = 0.01;
-		if (stop_signal)
+		if (stop_requested())
 			break;
 		pfd.fd = pg.conn ? PQsocket(pg.conn) : -1;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
-		if (poll(&pfd, pg.conn ? 1 : 0, (int) (wait * 1000)) > 0 && pg.conn)
+		ts.tv_sec = (time_t) wait;
+		ts.tv_nsec = (long) ((wait - (double) ts.tv_sec) * 1e9);
+		/* the only place besides pgwait.c where a stop signal comes in */
+		if (ppoll(&pfd, pg.conn ? 1 : 0, &ts, &waitmask) > 0 && pg.conn)
 		{
 			PGnotify   *note;
 
 			if (!PQconsumeInput(pg.conn))
 			{
-				one_line(PQerrorMessage(pg.conn), err, sizeof err);
+				pg_one_line(PQerrorMessage(pg.conn), err, sizeof err);
 				pg_drop(&pg, err);
 				continue;
 			}
@@ -671,10 +765,13 @@ main(int argc, char **argv)
 				PQfreemem(note);
 		}
 	}
-	log_info("stopping on %s: %lu sent, %lu to retry, %lu dead",
-			 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", n_sent, n_retry, n_dead);
+	if (status == 0)
+		log_info("stopping on %s: %lu sent, %lu to retry, %lu dead",
+				 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", n_sent, n_retry, n_dead);
 	if (pg.conn)
 		PQfinish(pg.conn);
 	smtp_close(smtp);
-	return 0;
+	/* a cancel sent just now goes out before a container ends with us */
+	pg_reap_cancels(2.0);
+	return status;
 }

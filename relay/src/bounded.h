@@ -1,10 +1,11 @@
 /*
  * bounded.h - a call that may block for ever, bounded by a timer whose
  * expiry ends the process (SIGALRM at its default action).  For a child
- * process that does one blocking thing and exits: the relay's sender of a
- * cancel request (pg.c).  How the child ended then says what happened:
- * killed by SIGALRM, the call did not return in time; any other end, it
- * returned, and the timer can no longer fire.
+ * process that does one blocking thing and exits: the sender of a
+ * cancel request (pgwait.c, in the relay and the mailer).  How the child
+ * ended then says what happened: killed by SIGALRM, the call did not
+ * return in time; any other end, it returned, and the timer can no longer
+ * fire.
  */
 #ifndef RELAY_BOUNDED_H
 #define RELAY_BOUNDED_H

@@ -68,18 +68,6 @@ typedef struct
 
 void		pg_init(pg_side *pg, const relay_config *cfg);
 /*
- * PQconnectdbParams(keys, vals, 1) that a stop signal interrupts: the
- * connection made, or NULL with err set to why it failed (one line), or
- * NULL with err empty when *stop was set (a SIGTERM/SIGINT let through by
- * waitmask while it waited).  connect_timeout is enforced as libpq does
- * (for each address tried, at least 2 s; 0 or none: no limit).  With a
- * connect_timeout and several hosts or addresses, or a connect_timeout
- * that libpq refuses, the connect is libpq's own and a stop waits for it.
- */
-PGconn	   *pg_connect_wait(const char *const *keys, const char *const *vals,
-							volatile sig_atomic_t *stop, const sigset_t *waitmask,
-							char *err, size_t errlen);
-/*
  * While waiting for the server, the stop signals are let through
  * (waitmask) and *stop tells that one came: the query in hand gets a few
  * seconds more, then the connection is given up.

@@ -1,22 +1,28 @@
 /*
- * pgwait.c - a libpq query that a stop signal or a timeout ends, and the
- * cancel request that tells the server (see pgwait.h).
+ * pgwait.c - a libpq connect and query that a stop signal ends (a query
+ * a timeout too), and the cancel request that tells the server (see
+ * pgwait.h).  Shared by allocation-relay and allocation-mailer.
  *
- * Notes: libpq's own waits (PQexec, PQcancel) poll again on EINTR, so a
- * program that blocks SIGTERM outside its waits (to handle it between
- * two steps) would ignore it for as long as a frozen backend keeps a
- * query open.  Here the wait is a ppoll with the program's wait mask:
- * the stop signals come through, and a given-up query is cancelled on
- * the server by a child process under a timer.
+ * Notes: libpq's own waits (PQconnectdbParams, PQexec, PQcancel) poll
+ * again on EINTR, so a program that blocks SIGTERM outside its waits (to
+ * handle it between two steps) would ignore it for as long as a frozen
+ * backend keeps a query open, or a silent server a connect.  Here the
+ * wait is a ppoll with the program's wait mask: the stop signals come
+ * through, and a given-up query is cancelled on the server by a child
+ * process under a timer.
  */
 #define _GNU_SOURCE
 #include "pgwait.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -342,3 +348,213 @@ pg_exec_wait(PGconn *conn, const char *sql, int nparams, const char *const *para
 	return last;
 }
 
+/*
+ * connect_timeout read as libpq reads it (strtol, a value that fits an int,
+ * nothing but white space after it): none or at most 0, no limit; else at
+ * least 2 s.  0 when libpq would refuse the value: its own connect then
+ * says so, in its own words.
+ */
+static int
+connect_timeout_of(PGconn *conn, double *seconds)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+	PQconninfoOption *o;
+	int			ok = 1;
+
+	*seconds = 0;
+	for (o = opts; o && o->keyword; o++)
+	{
+		char	   *end;
+		long		v;
+
+		if (strcmp(o->keyword, "connect_timeout") != 0 || o->val == NULL)
+			continue;
+		errno = 0;
+		v = strtol(o->val, &end, 10);
+		if (end == o->val || errno != 0 || v != (long) (int) v)
+		{
+			ok = 0;
+			continue;
+		}
+		while (*end != '\0' && isspace((unsigned char) *end))
+			end++;
+		if (*end != '\0')
+			ok = 0;
+		else if (v > 0)
+			*seconds = v < 2 ? 2 : (double) v;
+	}
+	PQconninfoFree(opts);
+	return ok;
+}
+
+/*
+ * Whether libpq may try more than one address: several hosts (or host
+ * addresses), or one host name that resolves to several addresses.  A
+ * socket directory, an address, or a name with one address is one.
+ */
+static int
+several_addresses(PGconn *conn)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+	PQconninfoOption *o;
+	const char *host = NULL,
+			   *hostaddr = NULL;
+	int			several = 0;
+
+	for (o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+	if ((host && strchr(host, ',')) || (hostaddr && strchr(hostaddr, ',')))
+		several = 1;
+	else if ((hostaddr == NULL || hostaddr[0] == '\0') && host && host[0] &&
+			 host[0] != '/' && host[0] != '@')
+	{
+		struct addrinfo hints,
+				   *res = NULL,
+				   *a;
+		int			n = 0;
+
+		/* as libpq looks the name up */
+		memset(&hints, 0, sizeof hints);
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(host, NULL, &hints, &res) == 0)
+		{
+			for (a = res; a; a = a->ai_next)
+				n++;
+			freeaddrinfo(res);
+		}
+		several = n > 1;
+	}
+	PQconninfoFree(opts);
+	return several;
+}
+
+/*
+ * libpq's own connect, its wait included (a stop signal waits for it):
+ * the connection, or NULL with err set.
+ */
+static PGconn *
+connect_blocking(const char *const *keys, const char *const *vals,
+				 char *err, size_t errlen)
+{
+	PGconn	   *conn = PQconnectdbParams(keys, vals, 1);
+
+	if (conn == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) == CONNECTION_OK)
+		return conn;
+	pg_one_line(PQerrorMessage(conn), err, errlen);
+	if (err[0] == '\0')
+		snprintf(err, errlen, "could not connect");
+	PQfinish(conn);
+	return NULL;
+}
+
+/*
+ * pgwait.h.  libpq's own wait (PQconnectdbParams) polls again on EINTR, so a
+ * SIGTERM would wait for the server, or for connect_timeout (10 s), for
+ * every attempt: here libpq's state machine (PQconnectPoll) is driven from
+ * a ppoll that lets the stop signals through, as the main loop's does.
+ * When connect_timeout runs out the attempt ends; the message is libpq's.
+ * libpq counts the timeout once for each address, however many sockets it
+ * opens to it (a retry without SSL when the handshake fails), and so does
+ * this wait, which serves one address.
+ * On a timeout libpq alone goes on to the next address, and no public
+ * libpq call asks it to: so when there may be one (several hosts listed,
+ * or a host name with several addresses, an unreachable IPv6 one first,
+ * say) the connect is libpq's own wait, and a stop signal waits for it.
+ * So it is with a connect_timeout that libpq refuses: its connect then
+ * says why in its own words.  Without a timeout there is nothing to tell
+ * apart: libpq moves on only when an address fails.
+ */
+PGconn *
+pg_connect_wait(const char *const *keys, const char *const *vals,
+				volatile sig_atomic_t *stop, const sigset_t *waitmask,
+				char *err, size_t errlen)
+{
+	PGconn	   *conn;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	double		timeout,
+				deadline = 0;
+
+	err[0] = '\0';
+	conn = PQconnectStartParams(keys, vals, 1);
+	if (conn == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) == CONNECTION_BAD)
+		goto failed;
+	if (!connect_timeout_of(conn, &timeout) || (timeout > 0 && several_addresses(conn)))
+	{
+		PQfinish(conn);
+		return connect_blocking(keys, vals, err, errlen);
+	}
+	deadline = now_mono() + timeout;
+	for (;;)
+	{
+		struct pollfd pfd;
+		struct timespec ts;
+		double		now = now_mono();
+		int			rc;
+
+		if (st == PGRES_POLLING_OK)
+			return conn;
+		if (st == PGRES_POLLING_FAILED)
+			goto failed;
+		if (timeout > 0 && now >= deadline)
+		{
+			char		msg[1024];
+
+			/*
+			 * What libpq's own wait adds to the attempt's message, which
+			 * begins with the server's name ("connection to server ...
+			 * failed: "), however it ends.
+			 */
+			snprintf(msg, sizeof msg, "%stimeout expired", PQerrorMessage(conn));
+			pg_one_line(msg, err, errlen);
+			PQfinish(conn);
+			return NULL;
+		}
+		pfd.fd = PQsocket(conn);
+		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		pfd.revents = 0;
+		/* at most 1 s at a time: the deadline is checked at the top */
+		ts.tv_sec = 1;
+		ts.tv_nsec = 0;
+		if (timeout > 0 && deadline - now < 1.0)
+		{
+			ts.tv_sec = 0;
+			ts.tv_nsec = (long) ((deadline - now) * 1e9);
+		}
+		/* a stop that came before (or during PQconnectPoll) waits for nothing */
+		rc = (stop && *stop) ? 0 : ppoll(&pfd, 1, &ts, waitmask);
+		if (stop && *stop)
+		{
+			PQfinish(conn);		/* err stays empty: stopped, not failed */
+			return NULL;
+		}
+		if (rc < 0 && errno != EINTR)
+		{
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			PQfinish(conn);
+			return NULL;
+		}
+		if (rc > 0)
+			st = PQconnectPoll(conn);
+	}
+
+failed:
+	pg_one_line(PQerrorMessage(conn), err, errlen);
+	if (err[0] == '\0')
+		snprintf(err, errlen, "could not connect");
+	PQfinish(conn);
+	return NULL;
+}

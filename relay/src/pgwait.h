@@ -1,7 +1,8 @@
 /*
- * pgwait.h - a libpq query that a stop signal or a timeout ends (the
- * relay's and the mailer's every query), and the reaping of the children
- * that send the cancel requests of given-up queries.
+ * pgwait.h - a libpq connect and query that a stop signal (or, for a
+ * query, a timeout) ends: the relay's and the mailer's every connection
+ * and query; and the reaping of the children that send the cancel
+ * requests of given-up queries.
  */
 #ifndef RELAY_PGWAIT_H
 #define RELAY_PGWAIT_H
@@ -40,6 +41,19 @@ PGresult   *pg_exec_wait(PGconn *conn, const char *sql, int nparams,
  * one ended so, its request unanswered, is logged as a warning.
  */
 void		pg_reap_cancels(double seconds);
+
+/*
+ * PQconnectdbParams(keys, vals, 1) that a stop signal interrupts: the
+ * connection made, or NULL with err set to why it failed (one line), or
+ * NULL with err empty when *stop was set (a SIGTERM/SIGINT let through by
+ * waitmask while it waited).  connect_timeout is enforced as libpq does
+ * (for each address tried, at least 2 s; 0 or none: no limit).  With a
+ * connect_timeout and several hosts or addresses, or a connect_timeout
+ * that libpq refuses, the connect is libpq's own and a stop waits for it.
+ */
+PGconn	   *pg_connect_wait(const char *const *keys, const char *const *vals,
+							volatile sig_atomic_t *stop, const sigset_t *waitmask,
+							char *err, size_t errlen);
 
 /* libpq's multi-line messages as one line, without the trailing newline */
 void		pg_one_line(const char *msg, char *buf, size_t buflen);

@@ -6,7 +6,9 @@
 # member of allocation_mailer.
 #
 #   config      no sender, a password flag: exit 2; the SMTP password from
-#               the environment never appears in the log
+#               the environment never appears in the log; --pg-timeout
+#               (and its environment variable) and --poll-interval refuse
+#               0 and NaN
 #   delivery    a status change reaches every subscriber, headers and body
 #               exactly as formatted (Date, From, To, Subject, Message-ID,
 #               MIME); a non-ASCII subject in RFC 2047; the out-of-stock
@@ -21,10 +23,25 @@
 #               lost, a duplicate at most, with the same Message-ID
 #   two         two mailers at once: every notification sent exactly once
 #   SIGTERM     exit 0 after a summary line
+#   PostgreSQL that does not answer (the mailer waits for it with the
+#   stop signals let through, and gives a query up after --pg-timeout):
+#     frozen    the mailer's backend frozen (SIGSTOP) while idle between
+#               two queries: SIGTERM ends the mailer (exit 0) within 8 s;
+#               with --pg-timeout 2 (in the environment) the query is
+#               given up ("no answer within 2s"), the mailer reconnects
+#               and delivers a notification written meanwhile
+#     lock      a claim waiting on the notifications table, locked by
+#               another session: SIGTERM ends the mailer within 8 s, and
+#               its waiting backend is cancelled (none of its role waits
+#               on the lock 2 s later)
+#     send      SIGTERM while a batch is being sent: the mailer stops after
+#               the message in hand (marked as sent), the rest of the
+#               batch is delivered by the next mailer once its lease runs
+#               out, each message once
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG).  MAILER_BIN: the mailer to test (default
-# relay/allocation-mailer).  About 30 s.
+# relay/allocation-mailer).  About 60 s.
 set -uo pipefail
 ROOT=${ALLOC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 cd "$ROOT" || exit 1
@@ -55,7 +72,8 @@ not_ok() {
 	printf 'not ok %d - %s\n' $((npass + nfail)) "$1"
 	[ -z "${2:-}" ] || printf '#   %s\n' "$2"
 }
-# check DESCRIPTION COMMAND...
+# check DESCRIPTION COMMAND... (several conditions: eval '[ ... ] && [ ... ]',
+# else the && after the first one is the script's, not check's)
 check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 
 cleanup() {
@@ -163,6 +181,16 @@ check "config: credentials in the URL refused (exit 2)" [ $? -eq 2 ]
 "$MAILER" --from "a@example.com
 Bcc: x@example.com" >"$WORK/c4.log" 2>&1
 check "config: a sender with a line break refused (exit 2)" [ $? -eq 2 ]
+# (under timeout: a mailer that took the value would run, and be killed: 124)
+for bad in 0 nan 0.4 86401; do
+	timeout 5 "$MAILER" --from a@example.com --dsn "dbname=$DB user=$ROLE" --pg-timeout "$bad" >"$WORK/c5.log" 2>&1
+	check "config: --pg-timeout $bad refused (exit 2, saying so)" \
+		bash -c "[ $? -eq 2 ] && grep -qF 'invalid pg timeout \"$bad\" (0.5 to 86400)' '$WORK/c5.log'"
+done
+ALLOCATION_MAILER_PG_TIMEOUT=nan timeout 5 "$MAILER" --from a@example.com --dsn "dbname=$DB user=$ROLE" >"$WORK/c6.log" 2>&1
+check "config: ALLOCATION_MAILER_PG_TIMEOUT=nan refused (exit 2)" [ $? -eq 2 ]
+timeout 5 "$MAILER" --from a@example.com --dsn "dbname=$DB user=$ROLE" --poll-interval nan >"$WORK/c7.log" 2>&1
+check "config: --poll-interval nan refused (exit 2)" [ $? -eq 2 ]
 
 # --- delivery ------------------------------------------------------------------
 
@@ -291,7 +319,7 @@ deadline=$(($(date +%s) + 15))
 while [ "$(count_mails "m['to'].startswith('k')")" -lt 2 ] && [ "$(date +%s)" -le "$deadline" ]; do sleep 0.05; done
 kill -9 "$LAST_MAILER"
 KILLED_AT=$(count_mails "m['to'].startswith('k')")
-check "kill -9: killed in the middle (after $KILLED_AT of 20 mails)" [ "$KILLED_AT" -ge 1 ] && [ "$KILLED_AT" -lt 20 ]
+check "kill -9: killed in the middle (after $KILLED_AT of 20 mails)" eval '[ "$KILLED_AT" -ge 1 ] && [ "$KILLED_AT" -lt 20 ]'
 start_mailer "$WORK/m3.log" --batch-size 10
 check "kill -9: every notification sent after the lease ran out" \
 	wait_for 30 "SELECT count(*) = 20 FROM allocation.notifications WHERE subject = 'Order T-5 is now cancelled' AND sent_at IS NOT NULL"
@@ -317,12 +345,134 @@ check "two mailers: all 40 sent" \
 check "two mailers: each exactly once" \
 	[ "$(count_mails "m['to'].startswith('two')")" = 40 ]
 check "two mailers: both worked" \
-	[ "$(grep -c "sent to two" "$WORK/m4.log")" -gt 0 ] && [ "$(grep -c "sent to two" "$WORK/m5.log")" -gt 0 ]
+	eval '[ "$(grep -c "sent to two" "$WORK/m4.log")" -gt 0 ] && [ "$(grep -c "sent to two" "$WORK/m5.log")" -gt 0 ]'
 check "nothing left in the backlog but the forced dead rows" \
 	[ "$(sql "SELECT unsent = 0 AND dead = 4 FROM allocation.mail_backlog")" = t ]
 
+# --- PostgreSQL that does not answer ------------------------------------------------
+# (the two mailers above stop first: the role's backends are the next mailer's)
+for p in "${MAILER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+for p in "${MAILER_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+MAILER_PIDS=()
+
+# stops_within SECONDS PID: it ends within that long; STOP_RC is its exit code
+stops_within() {
+	local n=$(($1 * 10)) _i
+	STOP_RC=
+	for _i in $(seq 1 "$n"); do
+		kill -0 "$2" 2>/dev/null || { wait "$2"; STOP_RC=$?; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+# backend_of APPLICATION_NAME: the newest backend of that name
+backend_of() {
+	"${PSQL[@]}" -d postgres -c "SELECT pid FROM pg_stat_activity WHERE application_name = '$1' ORDER BY backend_start DESC LIMIT 1"
+}
+# thaw APPLICATION_NAME PIDS...: end the frozen backends first (they must
+# not run the query they were sent), then let them go
+thaw() {
+	local app=$1 p
+	shift
+	"${PSQL[@]}" -d postgres -c "SET client_min_messages = error" \
+		-c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '$app'" >/dev/null
+	for p in "$@"; do kill -CONT "$p" 2>/dev/null; done
+}
+# log_count FILE TEXT: the lines of FILE with TEXT
+log_count() { grep -cF "$2" "$1"; }
+
+# frozen between two queries, then SIGTERM
+start_mailer "$WORK/f1.log" --dsn "dbname=$DB user=$ROLE application_name=mailer-freeze1"
+F1=$LAST_MAILER
+wait_for 10 "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'mailer-freeze1'"
+fb1=$(backend_of mailer-freeze1)
+wait_for 5 "SELECT state = 'idle' FROM pg_stat_activity WHERE pid = ${fb1:-0}"
+kill -STOP "$fb1"
+sleep 0.7					# the next claim (every 0.3 s) waits for it
+kill -TERM "$F1"
+check "frozen: SIGTERM while the mailer waits for its frozen backend: it stops within 8 s" \
+	stops_within 8 "$F1"
+check "... exit 0" [ "${STOP_RC:-x}" = 0 ]
+check "... after giving the query in hand up" grep -qF "no answer within 3s of the stop signal" "$WORK/f1.log"
+[ -n "$STOP_RC" ] || kill -9 "$F1" 2>/dev/null
+thaw mailer-freeze1 "$fb1"
+
+# frozen, --pg-timeout 2 (in the environment): given up, reconnected
+ALLOCATION_MAILER_PG_TIMEOUT=2 start_mailer "$WORK/f2.log" --dsn "dbname=$DB user=$ROLE application_name=mailer-freeze2"
+F2=$LAST_MAILER
+wait_for 10 "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'mailer-freeze2'"
+fb2=$(backend_of mailer-freeze2)
+wait_for 5 "SELECT state = 'idle' FROM pg_stat_activity WHERE pid = ${fb2:-0}"
+kill -STOP "$fb2"
+sql "SELECT allocation.create_order('T-7')" >/dev/null
+sql "SELECT allocation.subscribe_to_order('T-7', 'fay@example.com')" >/dev/null
+sql "SELECT allocation.change_order_status('T-7', 'cancelled')" >/dev/null
+check "frozen, --pg-timeout 2: the query is given up, the connection dropped, and the mailer reconnects" \
+	bash -c "for i in \$(seq 100); do grep -F 'postgres: connection lost' '$WORK/f2.log' | grep -qF 'no answer within 2s' &&
+		[ \$(grep -cF 'postgres: connected' '$WORK/f2.log') -ge 2 ] && exit 0; sleep 0.1; done; exit 1"
+check "... and delivers the notification written meanwhile" \
+	wait_for 10 "SELECT sent_at IS NOT NULL FROM allocation.notifications WHERE recipient = 'fay@example.com'"
+check "... once" [ "$(count_mails "m['to'] == 'fay@example.com'")" = 1 ]
+kill -TERM "$F2"
+stops_within 8 "$F2" || kill -9 "$F2" 2>/dev/null
+thaw mailer-freeze2 "$fb2"
+
+# a claim waiting on a lock, then SIGTERM
+LRELEASE=$WORK/lock-release
+start_mailer "$WORK/l1.log" --dsn "dbname=$DB user=$ROLE application_name=mailer-lock"
+L1=$LAST_MAILER
+wait_for 10 "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'mailer-lock'"
+# the holder (a superuser) rolls back when $LRELEASE appears (at the latest after 60 s)
+{
+	printf "BEGIN;\nLOCK TABLE allocation.notifications IN ACCESS EXCLUSIVE MODE;\n"
+	for _i in $(seq 1 600); do [ -e "$LRELEASE" ] && break; sleep 0.1; done
+	printf "ROLLBACK;\n"
+} | "${PSQL[@]}" -d "$DB" >/dev/null 2>&1 &
+LHOLD=$!
+# lock_waiters N: the query "N backends of the mailer's role wait on a lock"
+lock_waiters() { echo "SELECT count(*) = $1 FROM pg_stat_activity WHERE usename = '$ROLE' AND wait_event_type = 'Lock'"; }
+check "lock: the mailer's claim waits for the lock" wait_for 5 "$(lock_waiters 1)"
+kill -TERM "$L1"
+check "lock: SIGTERM while the claim waits: the mailer stops within 8 s" stops_within 8 "$L1"
+check "... exit 0" [ "${STOP_RC:-x}" = 0 ]
+[ -n "$STOP_RC" ] || kill -9 "$L1" 2>/dev/null
+check "lock: ... and its claim is cancelled: no backend of its role waits on the lock 2 s later" \
+	wait_for 2 "$(lock_waiters 0)"
+touch "$LRELEASE"
+wait "$LHOLD"
+
+# SIGTERM in the middle of a batch: the mailer ends after the message in hand
+sql "SELECT allocation.create_order('T-8')" >/dev/null
+sql "SELECT allocation.subscribe_to_order('T-8', format('s%s+slow@example.com', g)) FROM generate_series(1, 20) g" >/dev/null
+sql "SELECT allocation.change_order_status('T-8', 'cancelled')" >/dev/null
+start_mailer "$WORK/s1.log" --batch-size 20
+S1=$LAST_MAILER
+deadline=$(($(date +%s) + 15))
+SEEN=0
+while [ "$SEEN" -lt 1 ] && [ "$(date +%s)" -le "$deadline" ]; do
+	SEEN=$(count_mails "m['to'].startswith('s') and m['to'].endswith('+slow@example.com')")
+done
+kill -TERM "$S1"
+check "send: SIGTERM during a batch: the mailer stops within 8 s" stops_within 8 "$S1"
+check "... exit 0" [ "${STOP_RC:-x}" = 0 ]
+[ -n "$STOP_RC" ] || kill -9 "$S1" 2>/dev/null
+SENT_AT_STOP=$(count_mails "m['to'].startswith('s') and m['to'].endswith('+slow@example.com')")
+MARKED_AT_STOP=$(sql "SELECT count(*) FROM allocation.notifications WHERE subject = 'Order T-8 is now cancelled' AND sent_at IS NOT NULL")
+# (the one in hand, and one more that may have ended while the Maildir was read)
+check "... after the message in hand: $SENT_AT_STOP of 20 sent ($SEEN seen before the SIGTERM), each one marked ($MARKED_AT_STOP)" \
+	eval '[ "$SEEN" -ge 1 ] && [ "$SENT_AT_STOP" -le $((SEEN + 2)) ] && [ "$SENT_AT_STOP" = "$MARKED_AT_STOP" ]'
+check "... saying that the rest is left to its lease" grep -qE "stopping: [0-9]+ claimed notifications left to their lease" "$WORK/s1.log"
+start_mailer "$WORK/s2.log" --batch-size 20
+S2=$LAST_MAILER
+check "send: the rest is delivered by the next mailer once the lease runs out" \
+	wait_for 20 "SELECT count(*) = 20 FROM allocation.notifications WHERE subject = 'Order T-8 is now cancelled' AND sent_at IS NOT NULL"
+check "... each message once" \
+	[ "$(count_mails "m['to'].startswith('s') and m['to'].endswith('+slow@example.com')")" = 20 ]
+kill -TERM "$S2"
+stops_within 8 "$S2" || kill -9 "$S2" 2>/dev/null
+
 if [ "$nfail" -gt 0 ]; then
-	for f in "$WORK"/m*.log "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
+	for f in "$WORK"/[mfls][0-9]*.log "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
 fi
 printf '1..%d\n' $((npass + nfail))
 [ "$nfail" -eq 0 ]
