@@ -167,9 +167,10 @@ print(sum(1 for l in sys.stdin if (lambda m: $1)(json.loads(l))))"
 # --- setup -----------------------------------------------------------------
 
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" || exit 1
+# the extension first: on a fresh cluster it creates allocation_mailer
+sql "CREATE EXTENSION allocation" || exit 1
 "${PSQL[@]}" -d postgres -c "DROP ROLE IF EXISTS $ROLE" \
 	-c "CREATE ROLE $ROLE LOGIN IN ROLE allocation_mailer" || exit 1
-sql "CREATE EXTENSION allocation" || exit 1
 "${PSQL[@]}" -d postgres \
 	-c "ALTER DATABASE $DB SET allocation.mail_retry_delay = 1" \
 	-c "ALTER DATABASE $DB SET allocation.mail_retry_max_delay = 1" \
