@@ -31,8 +31,12 @@
  *	   server and its connection dropped; a notification claimed but not
  *	   yet marked then stays claimed until its lease runs out (note 2).
  *	   libcurl's SMTP transaction runs with the signals blocked, bounded by
- *	   --timeout; a stop that came meanwhile is seen right after it, and
- *	   the rest of the batch is left to its lease as well.
+ *	   --timeout; a stop that came meanwhile is seen by its progress
+ *	   callback (smtp.c), which gives the message in hand a few seconds
+ *	   more (SMTP_STOP_GRACE_S) and then abandons it unmarked: whether the
+ *	   server kept it is unknown, so it is sent again once its lease runs
+ *	   out, with the same Message-ID.  The rest of the batch is left to
+ *	   its lease as well.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -55,6 +59,8 @@
 #include "smtp.h"
 
 #define MAILER_VERSION "0.1.0"
+/* after a stop, the SMTP transaction in hand may run this much longer */
+#define SMTP_STOP_GRACE_S 3.0
 #define ENV_PREFIX "ALLOCATION_MAILER_"
 
 typedef struct
@@ -597,6 +603,13 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 		{
 			r = smtp_send(smtp, in.to, msg, err, sizeof err);
 			free(msg);
+			if (r == SMTP_STOPPED)
+			{
+				/* neither sent nor failed: left to its lease (note 6) */
+				log_info("stopping: notification %s %s; it and %d more claimed left to their lease",
+						 id, err, n - i - 1);
+				break;
+			}
 			if (r == SMTP_UNREACHABLE)
 			{
 				unreachable = 1;
@@ -664,6 +677,8 @@ main(int argc, char **argv)
 	ss.from = cfg.from;
 	ss.timeout = cfg.timeout;
 	ss.verbose = cfg.verbose;
+	ss.stop = stop_requested;
+	ss.stop_grace = SMTP_STOP_GRACE_S;
 	smtp = smtp_open(&ss, err, sizeof err);
 	if (smtp == NULL)
 	{

@@ -12,6 +12,16 @@
  *	   except a refused login (535), which is the mailer's configuration,
  *	   not the message's fault, and so temporary.
  *	4) Dot-stuffing (a line that starts with ".") is done by libcurl.
+ *	5) A transaction that failed leaves no connection behind: libcurl
+ *	   (7.88) keeps one whose server did not answer the end of the message
+ *	   within the timeout, and would then read that late answer as the
+ *	   next message's, and wait for the answer to its QUIT (two minutes,
+ *	   whatever the timeout) when the mailer stops.  Its socket is shut
+ *	   down, so that libcurl finds it dead and drops it without a word.
+ *	6) The stop signals are blocked while libcurl runs (mailer.c, note 6);
+ *	   its progress callback, called at least once a second even while
+ *	   the server is silent, asks settings.stop and abandons the
+ *	   transaction stop_grace seconds after a stop.
  */
 #define _GNU_SOURCE
 #include "smtp.h"
@@ -20,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 struct smtp_client
 {
@@ -46,6 +58,55 @@ read_cb(char *buf, size_t size, size_t nmemb, void *arg)
 	u->data += n;
 	u->left -= n;
 	return n;
+}
+
+/* The transaction in hand, for the progress callback (note 6). */
+typedef struct
+{
+	const smtp_settings *s;
+	double		stop_seen;		/* monotonic seconds; 0: no stop yet */
+	int			stopped;		/* abandoned on the stop */
+} progress;
+
+static double
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* libcurl's progress callback: nonzero abandons the transaction. */
+static int
+progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+			curl_off_t ultotal, curl_off_t ulnow)
+{
+	progress   *p = arg;
+
+	(void) dltotal;
+	(void) dlnow;
+	(void) ultotal;
+	(void) ulnow;
+	if (p->s->stop == NULL || !p->s->stop())
+		return 0;
+	if (p->stop_seen == 0)
+		p->stop_seen = mono_seconds();
+	if (mono_seconds() - p->stop_seen < p->s->stop_grace)
+		return 0;
+	p->stopped = 1;
+	return 1;
+}
+
+/* Shut the connection of the last transaction down (note 5). */
+static void
+drop_connection(CURL *h)
+{
+	curl_socket_t fd = CURL_SOCKET_BAD;
+
+	if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK &&
+		fd != CURL_SOCKET_BAD)
+		shutdown(fd, SHUT_RDWR);
 }
 
 smtp_client *
@@ -89,6 +150,7 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	char		to[300];
 	char		curl_err[CURL_ERROR_SIZE];
 	upload		u = {message, strlen(message)};
+	progress	prog = {&c->s, 0, 0};
 	CURLcode	rc;
 	long		code = 0;
 
@@ -118,15 +180,27 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->s.timeout);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
 	curl_easy_setopt(h, CURLOPT_VERBOSE, c->s.verbose > 1 ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &prog);
 
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	curl_slist_free_all(rcpts);
-	/* the error buffer must not outlive this call */
+	/* the error buffer and prog must not outlive this call */
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 1L);
 
 	if (rc == CURLE_OK)
 		return SMTP_SENT;
+	drop_connection(h);
+	if (prog.stopped)
+	{
+		snprintf(err, errlen, "abandoned %gs after the stop signal (SMTP %ld)",
+				 c->s.stop_grace, code);
+		return SMTP_STOPPED;
+	}
 	snprintf(err, errlen, "%s%s%s (SMTP %ld)", curl_easy_strerror(rc),
 			 curl_err[0] ? ": " : "", curl_err, code);
 	if (code >= 500 && code <= 599 && rc != CURLE_LOGIN_DENIED)

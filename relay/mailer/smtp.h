@@ -23,6 +23,13 @@ typedef struct
 	const char *from;
 	long		timeout;		/* seconds for one message */
 	int			verbose;
+	/*
+	 * NULL, or whether a stop was asked for: a message in hand then gets
+	 * stop_grace seconds more, after which its transaction is abandoned
+	 * (SMTP_STOPPED), however long timeout would have let it run.
+	 */
+	int			(*stop) (void);
+	double		stop_grace;
 } smtp_settings;
 
 typedef enum
@@ -30,7 +37,8 @@ typedef enum
 	SMTP_SENT,					/* accepted (2xx) */
 	SMTP_TEMPORARY,				/* 4xx, or refused login: try later */
 	SMTP_PERMANENT,				/* 5xx: dead */
-	SMTP_UNREACHABLE			/* no SMTP answer at all: connection failed */
+	SMTP_UNREACHABLE,			/* no SMTP answer at all: connection failed */
+	SMTP_STOPPED				/* abandoned on a stop: maybe delivered, maybe not */
 } smtp_result;
 
 typedef struct smtp_client smtp_client;

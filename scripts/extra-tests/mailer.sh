@@ -38,6 +38,13 @@
 #               the message in hand (marked as sent), the rest of the
 #               batch is delivered by the next mailer once its lease runs
 #               out, each message once
+#   SMTP that takes the message and never answers its end (a sink of the
+#   script's own):
+#     hold      SIGTERM with --timeout 30: the mailer stops within 8 s (exit
+#               0), the message neither marked sent nor failed (its lease)
+#     late      --timeout 2: the attempt fails; SIGTERM then stops the
+#               mailer within 8 s, and its connection carried nothing after
+#               the message (no next message, no QUIT)
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG).  MAILER_BIN: the mailer to test (default
@@ -160,9 +167,10 @@ print(sum(1 for l in sys.stdin if (lambda m: $1)(json.loads(l))))"
 # --- setup -----------------------------------------------------------------
 
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" || exit 1
+# the extension first: on a fresh cluster it creates allocation_mailer
+sql "CREATE EXTENSION allocation" || exit 1
 "${PSQL[@]}" -d postgres -c "DROP ROLE IF EXISTS $ROLE" \
 	-c "CREATE ROLE $ROLE LOGIN IN ROLE allocation_mailer" || exit 1
-sql "CREATE EXTENSION allocation" || exit 1
 "${PSQL[@]}" -d postgres \
 	-c "ALTER DATABASE $DB SET allocation.mail_retry_delay = 1" \
 	-c "ALTER DATABASE $DB SET allocation.mail_retry_max_delay = 1" \
@@ -471,8 +479,98 @@ check "... each message once" \
 kill -TERM "$S2"
 stops_within 8 "$S2" || kill -9 "$S2" 2>/dev/null
 
+# --- an SMTP server that takes the message and never answers its end --------
+# (scripts/smtp-sink.py answers at once: this one, on its own port, takes
+# each message and holds the answer, and logs whatever its connection
+# carries after the message's end: nothing, if the mailer gave the
+# connection up as it should)
+cat >"$WORK/hold-sink.py" <<'PYEOF'
+import socket, sys, threading
+port, log = int(sys.argv[1]), sys.argv[2]
+lock = threading.Lock()
+def note(text):
+    with lock, open(log, "a") as f:
+        f.write(text + "\n")
+def serve(c, n):
+    f = c.makefile("rb")
+    c.sendall(b"220 hold ESMTP\r\n")
+    data = held = False
+    for line in f:
+        if held:
+            note("conn %d after the message end: %r" % (n, line))
+        elif data:
+            if line == b".\r\n":
+                note("conn %d: message in" % n)
+                held = True
+        elif line[:4].upper() in (b"EHLO", b"HELO"):
+            c.sendall(b"250 hold\r\n")
+        elif line[:4].upper() == b"DATA":
+            c.sendall(b"354 go on\r\n")
+            data = True
+        else:
+            c.sendall(b"250 ok\r\n")
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(5)
+n = 0
+while True:
+    c, _ = s.accept()
+    n += 1
+    threading.Thread(target=serve, args=(c, n), daemon=True).start()
+PYEOF
+HOLD_PORT=$(free_port)
+"$PY" "$WORK/hold-sink.py" "$HOLD_PORT" "$WORK/hold.sink" >>"$WORK/sink.log" 2>&1 &
+HOLD_SINK=$!
+# notify_one ORDER ADDRESS: one notification for ADDRESS
+notify_one() {
+	sql "SELECT allocation.create_order('$1')" >/dev/null
+	sql "SELECT allocation.subscribe_to_order('$1', '$2')" >/dev/null
+	sql "SELECT allocation.change_order_status('$1', 'cancelled')" >/dev/null
+}
+# sink_says SECONDS TEXT: TEXT appears in the holding sink's log within SECONDS
+sink_says() {
+	local _i
+	for _i in $(seq 1 $(($1 * 10))); do grep -qF "$2" "$WORK/hold.sink" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+
+# SIGTERM while the server holds the answer (--timeout 30): the message in
+# hand gets a few seconds, then it is left, unmarked, to its lease (the
+# server may have kept it: it is sent again, with the same Message-ID)
+notify_one T-9 hold@example.com
+start_mailer "$WORK/h1.log" --smtp-url "smtp://127.0.0.1:$HOLD_PORT" --timeout 30 --lease 60
+H1=$LAST_MAILER
+check "hold: the server has the message and holds its answer" sink_says 10 "conn 1: message in"
+kill -TERM "$H1"
+check "hold: SIGTERM while the SMTP server holds its answer (--timeout 30): the mailer stops within 8 s" \
+	stops_within 8 "$H1"
+check "... exit 0" [ "${STOP_RC:-x}" = 0 ]
+[ -n "$STOP_RC" ] || kill -9 "$H1" 2>/dev/null
+check "... the message neither marked sent nor counted as a failed attempt: left to its lease" \
+	[ "$(sql "SELECT sent_at IS NULL AND attempts = 0 AND claimed_until > now() FROM allocation.notifications WHERE recipient = 'hold@example.com'")" = t ]
+check "... saying so" grep -qF "abandoned 3s after the stop signal" "$WORK/h1.log"
+sql "UPDATE allocation.notifications SET dead_at = now() WHERE recipient = 'hold@example.com'" >/dev/null
+
+# the answer does not come within --timeout (2 s): the attempt fails, and
+# libcurl must not keep that connection, where a late answer would be read
+# as the next message's, and where its QUIT at exit waits two minutes
+notify_one T-10 late@example.com
+start_mailer "$WORK/t1.log" --smtp-url "smtp://127.0.0.1:$HOLD_PORT" --timeout 2 --lease 60
+T1=$LAST_MAILER
+check "late: the attempt is given up after --timeout" \
+	wait_for 10 "SELECT attempts >= 1 AND last_error LIKE '%timeout%' FROM allocation.notifications WHERE recipient = 'late@example.com'"
+kill -TERM "$T1"
+check "late: SIGTERM then ends the mailer within 8 s (no QUIT waited for)" stops_within 8 "$T1"
+check "... exit 0" [ "${STOP_RC:-x}" = 0 ]
+[ -n "$STOP_RC" ] || kill -9 "$T1" 2>/dev/null
+check "late: the connection was given up: nothing more came on it after the message (no next message, no QUIT)" \
+	bash -c "! grep -F 'after the message end' '$WORK/hold.sink'"
+kill "$HOLD_SINK" 2>/dev/null; wait "$HOLD_SINK" 2>/dev/null
+sql "UPDATE allocation.notifications SET dead_at = now() WHERE recipient = 'late@example.com'" >/dev/null
+
 if [ "$nfail" -gt 0 ]; then
-	for f in "$WORK"/[mfls][0-9]*.log "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
+	for f in "$WORK"/[mflsht][0-9]*.log "$WORK"/*.sink "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
 fi
 printf '1..%d\n' $((npass + nfail))
 [ "$nfail" -eq 0 ]
