@@ -185,6 +185,34 @@ stop() {
 	return 0
 }
 
+# hold DB RELEASE END SQL: a session in the background runs SQL in a
+# transaction and ends it with END (COMMIT or ROLLBACK) once the file
+# RELEASE exists, at the latest after 60 s; its pid in HOLD_PID
+hold() {
+	local _i
+	{
+		printf 'BEGIN;\n%s\n' "$4"
+		for _i in $(seq 1 1200); do [ -e "$2" ] && break; sleep 0.05; done
+		printf '%s;\n' "$3"
+	} | "${PSQL[@]}" -d "$1" >/dev/null 2>&1 &
+	HOLD_PID=$!
+	GEN_PIDS+=("$HOLD_PID")
+}
+
+# stops_on_term WHAT: SIGTERM to RELAY_PID; it must end within 8 s, exit 0
+stops_on_term() {
+	local stopped=no status=killed _i
+	kill -TERM "$RELAY_PID"
+	for _i in $(seq 1 80); do
+		alive "$RELAY_PID" || { stopped=yes; break; }
+		sleep 0.1
+	done
+	is "$stopped" yes "$1: SIGTERM: the relay stops within 8 s"
+	if [ "$stopped" = yes ]; then wait "$RELAY_PID" 2>/dev/null; status=$?; else stop "$RELAY_PID" KILL; fi
+	is "$status" 0 "$1: ... with exit status 0"
+	RELAY_PID=
+}
+
 cleanup() {
 	local rc=$? f
 	trap - EXIT INT TERM
@@ -1291,15 +1319,8 @@ if unshare --pid --fork true 2>/dev/null; then
 	ZLOG=$WORK/relay-zombies.log
 	sql "$DB_ST" "SELECT allocation.add_batch('ZB-1', 'ZB-SKU', 10)" >/dev/null
 	ZRELEASE=$WORK/zombies-release
-	# the holder rolls back when $ZRELEASE appears (at the latest after 60 s)
-	{
-		printf "BEGIN;\nSELECT allocation.change_batch_quantity('ZB-1', 9);\n"
-		for _i in $(seq 1 600); do [ -e "$ZRELEASE" ] && break; sleep 0.1; done
-		printf "ROLLBACK;\n"
-	} |
-		"${PSQL[@]}" -d "$DB_ST" >/dev/null 2>&1 &
-	ZHOLD_PID=$!
-	GEN_PIDS+=("$ZHOLD_PID")
+	hold "$DB_ST" "$ZRELEASE" ROLLBACK "SELECT allocation.change_batch_quantity('ZB-1', 9);"
+	ZHOLD_PID=$HOLD_PID
 	wait_until 5 sql_is "$DB_ST" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB_ST' AND state = 'idle in transaction'" 1
 	unshare --pid --fork "$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --backoff-max 0.5 --pg-timeout 0.5 \
 		--dsn "dbname=$DB_ST user=$ROLE_ADMIN" --mode streams --no-outbound \
@@ -1336,6 +1357,21 @@ fi
 echo "# cancel requests that get no answer ($(elapsed)s)"
 CXLOG=$WORK/relay-cancel-silent.log
 PX_FREEZE=$WORK/proxy-frozen
+# The accept loop of the TCP proxies below (Python, appended to each):
+# a loopback port, written to port_file once listening, and a thread per
+# connection running the proxy's serve(conn).
+PROXY_LOOP='
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", 0))
+listener.listen(64)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(listener.getsockname()[1]))
+os.rename(port_file + ".tmp", port_file)
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+'
 cat > "$WORK/silent_proxy.py" <<'PY'
 import os, socket, struct, sys, threading, time
 
@@ -1395,18 +1431,8 @@ def serve(client):
     threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
     pump(upstream, client)
 
-
-listener = socket.socket()
-listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-listener.bind(("127.0.0.1", 0))
-listener.listen(64)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(listener.getsockname()[1]))
-os.rename(port_file + ".tmp", port_file)
-while True:
-    conn, _ = listener.accept()
-    threading.Thread(target=serve, args=(conn,), daemon=True).start()
 PY
+printf '%s' "$PROXY_LOOP" >> "$WORK/silent_proxy.py"
 python3 "$WORK/silent_proxy.py" "$WORK/proxy.port" "$PX_FREEZE" "$PGHOST/.s.PGSQL.${PGPORT:-5432}" "$WORK/proxy-held" \
 	2>> "$WORK/proxy.err" &
 PX_PID=$!
@@ -1672,14 +1698,8 @@ sql "$DB_HOLD" "CREATE PUBLICATION allocation_events" >/dev/null
 sql "$DB_HOLD" "SELECT allocation.add_batch('WH-b1', 'WH-SKU', 10)" >/dev/null
 sql "$DB_HOLD" "SELECT 1 FROM pg_create_logical_replication_slot('relay_test_wal_hold', 'pgoutput')" >/dev/null
 "${PSQL[@]}" -d postgres -c "ALTER DATABASE $DB_HOLD SET allocation.outbox_mode = 'wal'" >/dev/null
-# the holder commits when $HRELEASE appears (at the latest after 60 s)
-{
-	printf "BEGIN;\nSELECT allocation.allocate('WH-order', 'WH-SKU', 1);\n"
-	for _i in $(seq 1 600); do [ -e "$HRELEASE" ] && break; sleep 0.1; done
-	printf "COMMIT;\n"
-} | "${PSQL[@]}" -d "$DB_HOLD" >/dev/null 2>&1 &
-HOLD_PID=$!
-GEN_PIDS+=("$HOLD_PID")
+# the holder commits when $HRELEASE appears
+hold "$DB_HOLD" "$HRELEASE" COMMIT "SELECT allocation.allocate('WH-order', 'WH-SKU', 1);"
 wait_until 5 sql_is "$DB_HOLD" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB_HOLD' AND state = 'idle in transaction'" 1
 # the backends that wait for the prefix (the relay's role: one at most)
 prefix_waiters() {
@@ -1689,15 +1709,7 @@ prefix_waiters() {
 start_relay "$HLOG" --dsn "dbname=$DB_HOLD user=$ROLE_WAL" --mode pubsub --source wal --slot relay_test_wal_hold --no-inbound --pg-timeout 2
 check "wal hold: the relay's read of the prefix waits for the first event's transaction" \
 	wait_until 5 sh -c "[ -n \"\$(\"$PG_BINDIR/psql\" -X -At -d $DB_HOLD -c \"SELECT 1 FROM pg_stat_activity WHERE usename = '$ROLE_WAL' AND query LIKE '%wal_message_prefix%' AND wait_event_type = 'Lock'\")\" ]"
-kill -TERM "$RELAY_PID"
-stopped=no
-for _i in $(seq 1 80); do
-	alive "$RELAY_PID" || { stopped=yes; break; }
-	sleep 0.1
-done
-is "$stopped" yes "wal hold: SIGTERM while the relay waits for the prefix: it stops within 8 s"
-stop "$RELAY_PID"
-RELAY_PID=
+stops_on_term "wal hold: the relay waits for the prefix"
 check "wal hold: ... and its read is cancelled: no backend of it waits for the lock 2 s later" \
 	wait_until 2 sh -c "[ -z \"\$(\"$PG_BINDIR/psql\" -X -At -d $DB_HOLD -c \"SELECT 1 FROM pg_stat_activity WHERE usename = '$ROLE_WAL' AND query LIKE '%wal_message_prefix%' AND wait_event_type = 'Lock'\")\" ]"
 # --pg-timeout: the waiting backend of the attempt that timed out ends
@@ -1730,13 +1742,8 @@ sql postgres "SELECT count(pg_drop_replication_slot('relay_test_wal_hold')) FROM
 # that catalog in ACCESS EXCLUSIVE mode, so each attempt waits on the lock.
 SULOG=$WORK/relay-setup.log
 SURELEASE=$WORK/setup-release
-{
-	printf "BEGIN;\nLOCK TABLE pg_catalog.pg_extension IN ACCESS EXCLUSIVE MODE;\n"
-	for _i in $(seq 1 600); do [ -e "$SURELEASE" ] && break; sleep 0.1; done
-	printf "ROLLBACK;\n"
-} | "${PSQL[@]}" -d "$DB_WAL" >/dev/null 2>&1 &
-SUHOLD_PID=$!
-GEN_PIDS+=("$SUHOLD_PID")
+hold "$DB_WAL" "$SURELEASE" ROLLBACK "LOCK TABLE pg_catalog.pg_extension IN ACCESS EXCLUSIVE MODE;"
+SUHOLD_PID=$HOLD_PID
 wait_until 5 sql_is "$DB_WAL" "SELECT count(*) FROM pg_locks WHERE relation = 'pg_catalog.pg_extension'::regclass AND mode = 'AccessExclusiveLock' AND granted" 1
 SETUP_WAITERS="SELECT count(*) FROM pg_stat_activity WHERE application_name = 'relay-setup' AND wait_event_type = 'Lock'"
 start_relay "$SULOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL application_name=relay-setup" --mode pubsub --source wal \
@@ -1744,17 +1751,7 @@ start_relay "$SULOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL application_name=relay
 check "set-up: a set-up query that waits on a lock is given up after --pg-timeout, as a failed attempt" \
 	wait_until 8 log_has "$SULOG" "postgres: cannot connect (no answer within 1s (--pg-timeout); query cancelled)"
 wait_until 5 sql_is "$DB_WAL" "$SETUP_WAITERS" 1
-kill -TERM "$RELAY_PID"
-stopped=no
-for _i in $(seq 1 80); do
-	alive "$RELAY_PID" || { stopped=yes; break; }
-	sleep 0.1
-done
-is "$stopped" yes "set-up: SIGTERM while a set-up query waits on a lock: the relay stops within 8 s"
-status=killed
-if [ "$stopped" = yes ]; then wait "$RELAY_PID" 2>/dev/null; status=$?; else stop "$RELAY_PID"; fi
-is "$status" 0 "set-up: ... with exit status 0"
-RELAY_PID=
+stops_on_term "set-up: a set-up query waits on a lock"
 check "set-up: ... and no backend of it waits on the lock 2 s later" wait_until 2 sql_is "$DB_WAL" "$SETUP_WAITERS" 0
 touch "$SURELEASE"
 stop "$SUHOLD_PID"
@@ -1766,13 +1763,8 @@ stop "$SUHOLD_PID"
 # once the transaction ends the slot is made and events flow.
 SLLOG=$WORK/relay-wal-slot.log
 SLRELEASE=$WORK/wal-slot-release
-{
-	printf "BEGIN;\nSELECT pg_current_xact_id();\n"
-	for _i in $(seq 1 600); do [ -e "$SLRELEASE" ] && break; sleep 0.1; done
-	printf "COMMIT;\n"
-} | "${PSQL[@]}" -d "$DB_WAL" >/dev/null 2>&1 &
-SLHOLD_PID=$!
-GEN_PIDS+=("$SLHOLD_PID")
+hold "$DB_WAL" "$SLRELEASE" COMMIT "SELECT pg_current_xact_id();"
+SLHOLD_PID=$HOLD_PID
 wait_until 5 sql_is "$DB_WAL" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB_WAL' AND state = 'idle in transaction' AND backend_xid IS NOT NULL" 1
 SLOT_WAITERS="SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender' AND application_name = 'relay-slot' AND wait_event_type = 'Lock'"
 start_relay "$SLLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL application_name=relay-slot" --mode pubsub --source wal \
@@ -1781,14 +1773,7 @@ check "new slot: creating it waits for a transaction with an xid, and the relay 
 	wait_until 8 log_has "$SLLOG" "creating the replication slot relay_test_wal_new waits for the transactions open when it began"
 check "new slot: ... past --pg-timeout (no attempt given up)" \
 	sh -c "sleep 1.5; [ \"\$(\"$PG_BINDIR/psql\" -X -At -d postgres -c \"$SLOT_WAITERS\")\" = 1 ] && ! grep -qF 'no answer within' '$SLLOG'"
-kill -TERM "$RELAY_PID"
-stopped=no
-for _i in $(seq 1 80); do
-	alive "$RELAY_PID" || { stopped=yes; break; }
-	sleep 0.1
-done
-is "$stopped" yes "new slot: SIGTERM while the slot waits: the relay stops within 8 s"
-RELAY_PID=
+stops_on_term "new slot: the slot waits"
 check "new slot: ... and its walsender waits no more 2 s later" wait_until 2 sql_is postgres "$SLOT_WAITERS" 0
 is "$(sql postgres "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_new'")" 0 \
 	"new slot: ... and no slot was left behind"
@@ -1867,18 +1852,8 @@ def serve(client):
     else:
         client.close()
 
-
-listener = socket.socket()
-listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-listener.bind(("127.0.0.1", 0))
-listener.listen(64)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(listener.getsockname()[1]))
-os.rename(port_file + ".tmp", port_file)
-while True:
-    conn, _ = listener.accept()
-    threading.Thread(target=serve, args=(conn,), daemon=True).start()
 PY
+printf '%s' "$PROXY_LOOP" >> "$WORK/split_proxy.py"
 # split_case NAME MARKER ARGS...: the relay (ARGS) through a proxy cutting
 # the answer to MARKER; sets SPLIT_LOG, SPLIT_PX and RELAY_PID
 split_case() {
@@ -1891,19 +1866,6 @@ split_case() {
 	GEN_PIDS+=("$SPLIT_PX")
 	wait_until 5 test -s "$WORK/split-$name.port"
 	start_relay "$SPLIT_LOG" "$@" --dsn "host=127.0.0.1 port=$(cat "$WORK/split-$name.port") sslmode=disable gssencmode=disable $SPLIT_DSN"
-}
-# stops_on_term WHAT: SIGTERM to RELAY_PID; it must end within 8 s, exit 0
-stops_on_term() {
-	local stopped=no status=killed _i
-	kill -TERM "$RELAY_PID"
-	for _i in $(seq 1 80); do
-		alive "$RELAY_PID" || { stopped=yes; break; }
-		sleep 0.1
-	done
-	is "$stopped" yes "$1: SIGTERM: the relay stops within 8 s"
-	if [ "$stopped" = yes ]; then wait "$RELAY_PID" 2>/dev/null; status=$?; else stop "$RELAY_PID" KILL; fi
-	is "$status" 0 "$1: ... with exit status 0"
-	RELAY_PID=
 }
 SPLIT_DSN="dbname=$DB_PS user=$ROLE_ADMIN application_name=relay-split"
 split_case listen "LISTEN allocation_events" --consumer relay-split --mode pubsub --no-inbound --pg-timeout 1
@@ -1931,18 +1893,10 @@ sql postgres "SELECT count(pg_drop_replication_slot('relay_test_wal_split')) FRO
 # the first lock released 2.5 s later: the last step must not wait 3 s more.
 SGLOG=$WORK/relay-stop-grace.log
 rm -f "$WORK/sg-release-1" "$WORK/sg-release-2"
-sg_locker() {
-	{
-		printf "BEGIN;\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n" "$1"
-		for _i in $(seq 1 600); do [ -e "$2" ] && break; sleep 0.05; done
-		printf "ROLLBACK;\n"
-	} | "${PSQL[@]}" -d "$DB_PS" >/dev/null 2>&1
-}
-sg_locker pg_catalog.pg_extension "$WORK/sg-release-1" &
-SG1=$!
-sg_locker allocation.consumers "$WORK/sg-release-2" &
-SG2=$!
-GEN_PIDS+=("$SG1" "$SG2")
+hold "$DB_PS" "$WORK/sg-release-1" ROLLBACK "LOCK TABLE pg_catalog.pg_extension IN ACCESS EXCLUSIVE MODE;"
+SG1=$HOLD_PID
+hold "$DB_PS" "$WORK/sg-release-2" ROLLBACK "LOCK TABLE allocation.consumers IN ACCESS EXCLUSIVE MODE;"
+SG2=$HOLD_PID
 wait_until 5 sql_is "$DB_PS" "SELECT count(*) FROM pg_locks WHERE relation IN ('pg_catalog.pg_extension'::regclass, 'allocation.consumers'::regclass) AND mode = 'AccessExclusiveLock' AND granted" 2
 SG_WAITERS="SELECT count(*) FROM pg_stat_activity WHERE application_name = 'relay-stop-grace' AND wait_event_type = 'Lock'"
 start_relay "$SGLOG" --dsn "dbname=$DB_PS user=$ROLE_ADMIN application_name=relay-stop-grace" --consumer relay-stop-grace \
