@@ -57,6 +57,7 @@
 #include "message.h"
 #include "pgwait.h"
 #include "smtp.h"
+#include "stopsig.h"
 
 #define MAILER_VERSION "0.1.0"
 /* after a stop, the SMTP transaction in hand may run this much longer */
@@ -81,35 +82,6 @@ typedef struct
 	double		pg_timeout;		/* seconds: a query's answer, at most */
 	int			verbose;
 } mailer_config;
-
-static volatile sig_atomic_t stop_signal = 0;
-
-static void
-on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-/*
- * SIGTERM and SIGINT are blocked outside the waits; between two steps
- * (after an SMTP transaction, say) a pending one counts as well.
- */
-static int
-stop_requested(void)
-{
-	sigset_t	pending;
-
-	if (stop_signal)
-		return 1;
-	if (sigpending(&pending) == 0)
-	{
-		if (sigismember(&pending, SIGTERM))
-			stop_signal = SIGTERM;
-		else if (sigismember(&pending, SIGINT))
-			stop_signal = SIGINT;
-	}
-	return stop_signal != 0;
-}
 
 static void
 usage(FILE *out)
@@ -656,9 +628,7 @@ main(int argc, char **argv)
 	smtp_client *smtp;
 	pg_link		pg = {0};
 	link_state	smtp_link;
-	struct sigaction sa;
-	sigset_t	block,
-				waitmask;
+	sigset_t	waitmask;
 	char		err[512];
 	int			rc;
 	int			status = 0;
@@ -687,23 +657,7 @@ main(int argc, char **argv)
 	}
 
 	/* Signals are blocked except while waiting for PostgreSQL (note 6). */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	sigdelset(&waitmask, SIGTERM);
-	sigdelset(&waitmask, SIGINT);
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * Started with SIGCHLD ignored (an exec keeps that), the children that
-	 * send cancel requests would be reaped by the kernel, their ends unseen.
-	 */
-	signal(SIGCHLD, SIG_DFL);
+	stop_signals_init(&waitmask);
 
 	pg.wait.timeout = cfg.pg_timeout;
 	pg.wait.stop = &stop_signal;

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "pg.h"
 #include "redis.h"
+#include "stopsig.h"
 #include "text.h"
 #include "wal.h"
 
@@ -33,36 +34,6 @@
 #define INBOUND_PER_ROUND 50
 /* the longest single wait, so that nothing depends on exact deadlines */
 #define MAX_WAIT_S 1.0
-
-static volatile sig_atomic_t stop_signal = 0;
-
-static void
-on_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-/*
- * SIGTERM and SIGINT are blocked outside ppoll; between two pieces of work
- * a pending one ends the loop too, so that "the work in hand" is one
- * message or one batch.
- */
-static int
-stop_requested(void)
-{
-	sigset_t	pending;
-
-	if (stop_signal)
-		return 1;
-	if (sigpending(&pending) == 0)
-	{
-		if (sigismember(&pending, SIGTERM))
-			stop_signal = SIGTERM;
-		else if (sigismember(&pending, SIGINT))
-			stop_signal = SIGINT;
-	}
-	return stop_signal != 0;
-}
 
 typedef struct
 {
@@ -703,9 +674,7 @@ main(int argc, char **argv)
 	char		url[512];
 	char		forged_note[80];
 	char	   *dsn_err;
-	sigset_t	block,
-				waitmask;
-	struct sigaction sa;
+	sigset_t	waitmask;
 	int			status;
 	size_t		i;
 
@@ -740,25 +709,7 @@ main(int argc, char **argv)
 	log_init("allocation-relay", r.cfg.verbose);
 
 	/* Signals are blocked except while waiting in ppoll: no lost wake-up. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	sigdelset(&waitmask, SIGTERM);
-	sigdelset(&waitmask, SIGINT);
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * An exec keeps a signal ignored: started so (by a supervisor that
-	 * ignores SIGCHLD), the children that send cancel requests would be
-	 * reaped by the kernel, their ends unseen, and one given up never
-	 * logged.
-	 */
-	signal(SIGCHLD, SIG_DFL);
+	stop_signals_init(&waitmask);
 
 	pg_init(&r.pg, &r.cfg);
 	wal_init(&r.wal, &r.cfg, read_wal_prefix, &r);
