@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """scripts/smtp-sink.py - a local SMTP server for tests and "make run".
 
-    smtp-sink.py MAILDIR PORT
+    smtp-sink.py MAILDIR PORT [DELAY]
 
 Listens on 127.0.0.1:PORT (aiosmtpd, Debian python3-aiosmtpd) and stores
 every message it accepts in the Maildir MAILDIR, exactly as received.
+With DELAY (seconds), each message's end of DATA is answered that much
+later: a slow server, on which a batch outlasts a short lease.
 For the tests, recipients steer the answer to RCPT TO:
 
     ...+tempfail...@   451 (temporary) for the first two attempts, then accepted
@@ -22,9 +24,10 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, maildir):
+    def __init__(self, maildir, delay=0.0):
         self.box = mailbox.Maildir(maildir, create=True)
         self.tempfails = {}
+        self.delay = delay
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if "+reject" in address:
@@ -40,6 +43,8 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
         msg = mailbox.MaildirMessage(envelope.original_content)
         # the envelope, for the tests: who it went to
         msg["X-Sink-Envelope-To"] = ", ".join(envelope.rcpt_tos)
@@ -49,7 +54,8 @@ class Sink:
 
 def main():
     maildir, port = sys.argv[1], int(sys.argv[2])
-    controller = Controller(Sink(maildir), hostname="127.0.0.1", port=port)
+    delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+    controller = Controller(Sink(maildir, delay), hostname="127.0.0.1", port=port)
     controller.start()
     loop = asyncio.new_event_loop()
     stop = loop.create_future()

@@ -37,6 +37,17 @@
  *	   server kept it is unknown, so it is sent again once its lease runs
  *	   out, with the same Message-ID.  The rest of the batch is left to
  *	   its lease as well.
+ *	7) A batch is sent within its claim: once the claim has run out,
+ *	   another mailer may claim the same rows and send them, so a message
+ *	   whose turn comes later is not sent (nor the rest of the batch); the
+ *	   rows are claimed again, by this mailer or another.  The clock starts
+ *	   just before the claim query (the server's lease starts later), and
+ *	   a send starts only while at least CLAIM_MARGIN_S of the claim is
+ *	   left (half the lease when that is shorter, so that a batch always
+ *	   gets somewhere): a send and its report take time, and a send begun
+ *	   in the claim's last instant would end after it.  A margin cannot
+ *	   cover a send slower than itself (up to --timeout): --lease should
+ *	   exceed a batch's usual duration by more than --timeout.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -62,6 +73,8 @@
 #define MAILER_VERSION "0.1.0"
 /* after a stop, the SMTP transaction in hand may run this much longer */
 #define SMTP_STOP_GRACE_S 3.0
+/* a send starts only while this much of its claim is left (note 7) */
+#define CLAIM_MARGIN_S 1.0
 #define ENV_PREFIX "ALLOCATION_MAILER_"
 
 typedef struct
@@ -509,10 +522,11 @@ static unsigned long n_sent,
 			n_dead;
 
 /*
- * Claim one batch and deliver it.  The number claimed (the caller claims
- * again while batches are full), -1 (PostgreSQL lost) or -2 (fatal).  A
- * stop ends the batch after the message in hand: the rest stays claimed
- * until its lease runs out, as after a crash (note 2).
+ * Claim one batch and deliver it.  1 when the caller should claim again at
+ * once (the batch was full, or its claim ran out before its end: note 7),
+ * 0 when not, -1 (PostgreSQL lost) or -2 (fatal).  A stop ends the batch
+ * after the message in hand: the rest stays claimed until its lease runs
+ * out, as after a crash (note 2).
  */
 static int
 deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
@@ -524,10 +538,15 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 	const char *params[2] = {max, lease};
 	int			n;
 	int			unreachable = 0;
+	int			ran_out = 0;
 	char		unreachable_err[600] = "";
+	double		claimed_at;
+	double		margin = cfg->lease < 2 * CLAIM_MARGIN_S ? cfg->lease / 2.0 : CLAIM_MARGIN_S;
 
 	snprintf(max, sizeof max, "%d", cfg->batch_size);
 	snprintf(lease, sizeof lease, "%d seconds", cfg->lease);
+	/* before the query: the server's lease starts after this (note 7) */
+	claimed_at = now_mono();
 	res = pg_query(pg, "SELECT id::text, recipient, subject, body, message_token"
 				   "  FROM allocation.claim_notifications($1::integer, $2::interval)",
 				   2, params);
@@ -550,6 +569,15 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 		{
 			log_info("stopping: %d claimed notification%s left to %s lease",
 					 n - i, n - i == 1 ? "" : "s", n - i == 1 ? "its" : "their");
+			break;
+		}
+		if (now_mono() - claimed_at + margin >= cfg->lease)
+		{
+			/* another mailer may claim these rows now: none is sent here */
+			log_info("notification %s: its claim ran out before its turn (--lease %ds, "
+					 "a send needs %gs of it left); it and %d more left for the next claim",
+					 id, cfg->lease, margin, n - i - 1);
+			ran_out = 1;
 			break;
 		}
 		in.id = atoll(id);
@@ -617,7 +645,9 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 			n_retry++;
 	}
 	PQclear(res);
-	return unreachable ? 0 : n;
+	if (unreachable)
+		return 0;
+	return ran_out || n == cfg->batch_size;
 }
 
 int
@@ -691,11 +721,11 @@ main(int argc, char **argv)
 		{
 			int			n;
 
-			/* full batches: claim again at once */
+			/* full batches, or cut short by their claim: claim again at once */
 			do
 			{
 				n = deliver_batch(&pg, smtp, &smtp_link, &cfg);
-			} while (n == cfg.batch_size && !stop_requested());
+			} while (n == 1 && !stop_requested());
 			if (n == -2)
 			{
 				status = 1;

@@ -38,6 +38,13 @@
 #               the message in hand (marked as sent), the rest of the
 #               batch is delivered by the next mailer once its lease runs
 #               out, each message once
+#   lease       a batch that outlasts its claim: mailer A (--lease 2, a
+#               batch of 8) sends to a sink that takes 0.8 s per message;
+#               mailer B (a fast sink) starts once A's claim has run out.
+#               Every notification arrives exactly once over both sinks
+#               (by Message-ID), and A says that the rest of its batch was
+#               left for the next claim (a mailer that sent its whole batch
+#               regardless sends B's messages a second time)
 #   SMTP that takes the message and never answers its end (a sink of the
 #   script's own):
 #     hold      SIGTERM with --timeout 30: the mailer stops within 8 s (exit
@@ -48,7 +55,7 @@
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG).  MAILER_BIN: the mailer to test (default
-# relay/allocation-mailer).  About 60 s.
+# relay/allocation-mailer).  About 70 s.
 set -uo pipefail
 ROOT=${ALLOC_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 cd "$ROOT" || exit 1
@@ -87,6 +94,7 @@ cleanup() {
 	local p
 	for p in "${MAILER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ -z "$SINK_PID" ] || kill "$SINK_PID" 2>/dev/null
+	[ -z "${SLOW_SINK:-}" ] || kill "$SLOW_SINK" 2>/dev/null
 	wait 2>/dev/null
 	"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" 2>/dev/null
 	"${PSQL[@]}" -d postgres -c "DROP ROLE IF EXISTS $ROLE" 2>/dev/null
@@ -111,17 +119,21 @@ free_port() {
 }
 SMTP_PORT=$(free_port)
 
-start_sink() {
-	"$PY" scripts/smtp-sink.py "$MAILDIR" "$SMTP_PORT" >>"$WORK/sink.log" 2>&1 &
-	SINK_PID=$!
+# sink_up PORT: a sink answers on PORT within 5 s
+sink_up() {
 	local i
 	for i in $(seq 50); do
-		"$PY" -c "import socket; socket.create_connection(('127.0.0.1', $SMTP_PORT), 1)" 2>/dev/null && return 0
+		"$PY" -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	echo "mailer: the SMTP sink did not start" >&2
 	cat "$WORK/sink.log" >&2
 	return 1
+}
+start_sink() {
+	"$PY" scripts/smtp-sink.py "$MAILDIR" "$SMTP_PORT" >>"$WORK/sink.log" 2>&1 &
+	SINK_PID=$!
+	sink_up "$SMTP_PORT"
 }
 stop_sink() { kill "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; SINK_PID=; }
 
@@ -137,9 +149,10 @@ start_mailer() {
 	LAST_MAILER=$!
 }
 
-# mails: the Maildir as JSON lines (python's email package parses them)
+# mails [MAILDIR]: the Maildir (default $MAILDIR) as JSON lines (python's
+# email package parses them)
 mails() {
-	"$PY" - "$MAILDIR" <<'PYEOF'
+	"$PY" - "${1:-$MAILDIR}" <<'PYEOF'
 import email.header, email.policy, json, mailbox, sys
 box = mailbox.Maildir(sys.argv[1], create=True)
 for key in sorted(box.keys()):
@@ -479,6 +492,42 @@ check "... each message once" \
 kill -TERM "$S2"
 stops_within 8 "$S2" || kill -9 "$S2" 2>/dev/null
 
+# --- a batch that outlasts its claim ----------------------------------------
+# A claims 8 notifications for 2 s and sends them to a sink that takes 0.8 s
+# per message; B (the fast sink) starts after A's claim ran out, and claims
+# whatever is claimable then.  A must not send what B may have claimed.
+SLOW_MAILDIR=$WORK/SlowMaildir
+SLOW_PORT=$(free_port)
+"$PY" scripts/smtp-sink.py "$SLOW_MAILDIR" "$SLOW_PORT" 0.8 >>"$WORK/sink.log" 2>&1 &
+SLOW_SINK=$!
+sink_up "$SLOW_PORT" || not_ok "lease: the slow sink started"
+sql "SELECT allocation.create_order('T-11')" >/dev/null
+sql "SELECT allocation.subscribe_to_order('T-11', format('lease%s@example.com', g)) FROM generate_series(1, 8) g" >/dev/null
+sql "SELECT allocation.change_order_status('T-11', 'cancelled')" >/dev/null
+start_mailer "$WORK/a1.log" --smtp-url "smtp://127.0.0.1:$SLOW_PORT" --lease 2 --batch-size 8
+A1=$LAST_MAILER
+# A's first message comes 0.8 s after its claim: 1.5 s later the claim has run out
+deadline=$(($(date +%s) + 15))
+while [ "$(ls "$SLOW_MAILDIR/new" 2>/dev/null | wc -l)" -lt 1 ] && [ "$(date +%s)" -le "$deadline" ]; do sleep 0.05; done
+sleep 1.5
+start_mailer "$WORK/b1.log" --lease 2 --batch-size 8
+B1=$LAST_MAILER
+check "lease: all 8 marked sent" \
+	wait_for 30 "SELECT count(*) = 8 FROM allocation.notifications WHERE subject = 'Order T-11 is now cancelled' AND sent_at IS NOT NULL"
+sleep 1						# (a send of A's still under way would show now)
+LEASE_COUNTS=$({ mails "$SLOW_MAILDIR"; mails; } | "$PY" -c "
+import json, sys, collections
+ids = collections.Counter(m['message_id'] for m in map(json.loads, sys.stdin) if m['to'].startswith('lease'))
+print(len(ids), sum(ids.values()))")
+check "lease: every notification delivered exactly once over both sinks (distinct Message-IDs, mails: $LEASE_COUNTS)" \
+	[ "$LEASE_COUNTS" = "8 8" ]
+check "lease: A left the rest of its batch for the next claim, saying so" \
+	grep -qF "its claim ran out before its turn (--lease 2s" "$WORK/a1.log"
+kill -TERM "$A1" "$B1"
+stops_within 8 "$A1" || kill -9 "$A1" 2>/dev/null
+stops_within 8 "$B1" || kill -9 "$B1" 2>/dev/null
+kill "$SLOW_SINK" 2>/dev/null; wait "$SLOW_SINK" 2>/dev/null
+
 # --- an SMTP server that takes the message and never answers its end --------
 # (scripts/smtp-sink.py answers at once: this one, on its own port, takes
 # each message and holds the answer, and logs whatever its connection
@@ -570,7 +619,7 @@ kill "$HOLD_SINK" 2>/dev/null; wait "$HOLD_SINK" 2>/dev/null
 sql "UPDATE allocation.notifications SET dead_at = now() WHERE recipient = 'late@example.com'" >/dev/null
 
 if [ "$nfail" -gt 0 ]; then
-	for f in "$WORK"/[mflsht][0-9]*.log "$WORK"/*.sink "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
+	for f in "$WORK"/[mflshtab][0-9]*.log "$WORK"/*.sink "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
 fi
 printf '1..%d\n' $((npass + nfail))
 [ "$nfail" -eq 0 ]
