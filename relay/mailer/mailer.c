@@ -48,6 +48,14 @@
  *	   in the claim's last instant would end after it.  A margin cannot
  *	   cover a send slower than itself (up to --timeout): --lease should
  *	   exceed a batch's usual duration by more than --timeout.
+ *	8) Nor does a send outlast its claim: its SMTP transaction must end
+ *	   half a margin before the claim does, or it is given up unanswered
+ *	   (a server that has not answered the message's end has not taken
+ *	   it) and counted as a failed attempt, early enough for the report
+ *	   to reach the row before another mailer may claim it.  A lease
+ *	   shorter than the server's answers thus sends nothing twice, and
+ *	   its rows end dead (after allocation.mail_max_attempts) with the
+ *	   reason in last_error, not claimed again and again for ever.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -601,8 +609,21 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 		}
 		else
 		{
-			r = smtp_send(smtp, in.to, msg, err, sizeof err);
+			r = smtp_send(smtp, in.to, msg, claimed_at + cfg->lease - margin / 2,
+						  err, sizeof err);
 			free(msg);
+			if (r == SMTP_EXPIRED)
+			{
+				/* another mailer may claim it soon: report it now (note 8) */
+				char		why[sizeof err];
+
+				snprintf(why, sizeof why, "its claim ran out during the SMTP transaction "
+						 "(--lease %ds): %.500s", cfg->lease, err);
+				snprintf(err, sizeof err, "%s", why);
+				log_warn("notification %s: %s; a lease longer than the server's answers "
+						 "is needed", id, err);
+				r = SMTP_TEMPORARY;
+			}
 			if (r == SMTP_STOPPED)
 			{
 				/* neither sent nor failed: left to its lease (note 6) */

@@ -22,6 +22,9 @@
  *	   its progress callback, called at least once a second even while
  *	   the server is silent, asks settings.stop and abandons the
  *	   transaction stop_grace seconds after a stop.
+ *	7) A deadline (the caller's: the end of a claim) shortens the timeout
+ *	   of that one transaction; one that times out because of it is
+ *	   SMTP_EXPIRED, told apart from a server slower than --timeout.
  */
 #define _GNU_SOURCE
 #include "smtp.h"
@@ -142,7 +145,7 @@ smtp_close(smtp_client *c)
 
 smtp_result
 smtp_send(smtp_client *c, const char *rcpt, const char *message,
-		  char *err, size_t errlen)
+		  double deadline, char *err, size_t errlen)
 {
 	CURL	   *h = c->curl;
 	struct curl_slist *rcpts = NULL;
@@ -153,11 +156,24 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	progress	prog = {&c->s, 0, 0};
 	CURLcode	rc;
 	long		code = 0;
+	long		timeout_ms = c->s.timeout * 1000L;
+	int			by_deadline = 0;
 
 	snprintf(from, sizeof from, "<%s>", c->s.from);
 	snprintf(to, sizeof to, "<%s>", rcpt);
 	rcpts = curl_slist_append(NULL, to);
 	curl_err[0] = '\0';
+	if (deadline > 0)
+	{
+		double		left = (deadline - mono_seconds()) * 1000.0;
+
+		if (left < (double) timeout_ms)
+		{
+			/* (libcurl takes 0 for no timeout at all) */
+			timeout_ms = left < 1.0 ? 1L : (long) left;
+			by_deadline = 1;
+		}
+	}
 
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, c->s.url);
@@ -177,7 +193,7 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->s.timeout);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
 	curl_easy_setopt(h, CURLOPT_VERBOSE, c->s.verbose > 1 ? 1L : 0L);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -200,6 +216,12 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 		snprintf(err, errlen, "abandoned %gs after the stop signal (SMTP %ld)",
 				 c->s.stop_grace, code);
 		return SMTP_STOPPED;
+	}
+	if (rc == CURLE_OPERATION_TIMEDOUT && by_deadline)
+	{
+		snprintf(err, errlen, "given up unanswered at its deadline, %.1fs into it (SMTP %ld)",
+				 (double) timeout_ms / 1000.0, code);
+		return SMTP_EXPIRED;
 	}
 	snprintf(err, errlen, "%s%s%s (SMTP %ld)", curl_easy_strerror(rc),
 			 curl_err[0] ? ": " : "", curl_err, code);

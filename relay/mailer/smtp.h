@@ -38,7 +38,8 @@ typedef enum
 	SMTP_TEMPORARY,				/* 4xx, or refused login: try later */
 	SMTP_PERMANENT,				/* 5xx: dead */
 	SMTP_UNREACHABLE,			/* no SMTP answer at all: connection failed */
-	SMTP_STOPPED				/* abandoned on a stop: maybe delivered, maybe not */
+	SMTP_STOPPED,				/* abandoned on a stop: maybe delivered, maybe not */
+	SMTP_EXPIRED				/* no answer before the deadline: given up */
 } smtp_result;
 
 typedef struct smtp_client smtp_client;
@@ -46,8 +47,12 @@ typedef struct smtp_client smtp_client;
 /* NULL when libcurl cannot start (or lacks smtp). */
 smtp_client *smtp_open(const smtp_settings *s, char *err, size_t errlen);
 void		smtp_close(smtp_client *c);
-/* Send message (CRLF lines) to rcpt; err says why when not SMTP_SENT. */
+/*
+ * Send message (CRLF lines) to rcpt; err says why when not SMTP_SENT.
+ * deadline: 0, or the CLOCK_MONOTONIC second by which the transaction
+ * must have ended (sooner than the timeout): past it, SMTP_EXPIRED.
+ */
 smtp_result smtp_send(smtp_client *c, const char *rcpt, const char *message,
-					  char *err, size_t errlen);
+					  double deadline, char *err, size_t errlen);
 
 #endif

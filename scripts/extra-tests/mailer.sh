@@ -95,6 +95,7 @@ cleanup() {
 	for p in "${MAILER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ -z "$SINK_PID" ] || kill "$SINK_PID" 2>/dev/null
 	[ -z "${SLOW_SINK:-}" ] || kill "$SLOW_SINK" 2>/dev/null
+	[ -z "${SLOW2_SINK:-}" ] || kill "$SLOW2_SINK" 2>/dev/null
 	wait 2>/dev/null
 	"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" 2>/dev/null
 	"${PSQL[@]}" -d postgres -c "DROP ROLE IF EXISTS $ROLE" 2>/dev/null
@@ -528,6 +529,42 @@ stops_within 8 "$A1" || kill -9 "$A1" 2>/dev/null
 stops_within 8 "$B1" || kill -9 "$B1" 2>/dev/null
 kill "$SLOW_SINK" 2>/dev/null; wait "$SLOW_SINK" 2>/dev/null
 
+# --- a send that outlasts its claim ---------------------------------------------
+# Two mailers, --lease 1, batches of 1, both on a sink that answers each
+# message 1.5 s after its end: every send outlasts its claim, and the
+# other mailer may claim that row meanwhile.  A transaction that has not
+# ended when its claim does is given up (it was not accepted) and counted
+# as a failed attempt, so nothing is sent twice and such rows end dead
+# rather than claimed for ever.
+SLOW2_MAILDIR=$WORK/Slow2Maildir
+SLOW2_PORT=$(free_port)
+"$PY" scripts/smtp-sink.py "$SLOW2_MAILDIR" "$SLOW2_PORT" 1.5 >>"$WORK/sink.log" 2>&1 &
+SLOW2_SINK=$!
+sink_up "$SLOW2_PORT" || not_ok "outlast: the slow sink started"
+sql "SELECT allocation.create_order('T-12')" >/dev/null
+sql "SELECT allocation.subscribe_to_order('T-12', format('outlast%s@example.com', g)) FROM generate_series(1, 3) g" >/dev/null
+sql "SELECT allocation.change_order_status('T-12', 'cancelled')" >/dev/null
+start_mailer "$WORK/o1.log" --smtp-url "smtp://127.0.0.1:$SLOW2_PORT" --lease 1 --batch-size 1
+O1=$LAST_MAILER
+start_mailer "$WORK/o2.log" --smtp-url "smtp://127.0.0.1:$SLOW2_PORT" --lease 1 --batch-size 1
+O2=$LAST_MAILER
+check "outlast: a send that outlasts its claim is given up and counted as a failed attempt" \
+	wait_for 15 "SELECT bool_and(attempts >= 2 AND last_error LIKE '%claim%ran out%') FROM allocation.notifications WHERE subject = 'Order T-12 is now cancelled'"
+kill -TERM "$O1" "$O2"
+stops_within 8 "$O1" || kill -9 "$O1" 2>/dev/null
+stops_within 8 "$O2" || kill -9 "$O2" 2>/dev/null
+sleep 2						# (a server's late acceptance would show now)
+OUTLAST_DUPS=$(mails "$SLOW2_MAILDIR" | "$PY" -c "
+import json, sys, collections
+ids = collections.Counter(m['message_id'] for m in map(json.loads, sys.stdin))
+print(sum(1 for v in ids.values() if v > 1))")
+check "outlast: no message delivered twice (Message-IDs delivered more than once: $OUTLAST_DUPS)" \
+	[ "$OUTLAST_DUPS" = 0 ]
+check "outlast: no row marked sent" \
+	[ "$(sql "SELECT count(*) FROM allocation.notifications WHERE subject = 'Order T-12 is now cancelled' AND sent_at IS NOT NULL")" = 0 ]
+kill "$SLOW2_SINK" 2>/dev/null; wait "$SLOW2_SINK" 2>/dev/null
+sql "UPDATE allocation.notifications SET dead_at = now() WHERE subject = 'Order T-12 is now cancelled' AND sent_at IS NULL" >/dev/null
+
 # --- an SMTP server that takes the message and never answers its end --------
 # (scripts/smtp-sink.py answers at once: this one, on its own port, takes
 # each message and holds the answer, and logs whatever its connection
@@ -619,7 +656,7 @@ kill "$HOLD_SINK" 2>/dev/null; wait "$HOLD_SINK" 2>/dev/null
 sql "UPDATE allocation.notifications SET dead_at = now() WHERE recipient = 'late@example.com'" >/dev/null
 
 if [ "$nfail" -gt 0 ]; then
-	for f in "$WORK"/[mflshtab][0-9]*.log "$WORK"/*.sink "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
+	for f in "$WORK"/[mflshtabo][0-9]*.log "$WORK"/*.sink "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
 fi
 printf '1..%d\n' $((npass + nfail))
 [ "$nfail" -eq 0 ]
