@@ -45,9 +45,8 @@
  *	   a send starts only while at least CLAIM_MARGIN_S of the claim is
  *	   left (half the lease when that is shorter, so that a batch always
  *	   gets somewhere): a send and its report take time, and a send begun
- *	   in the claim's last instant would end after it.  A margin cannot
- *	   cover a send slower than itself (up to --timeout): --lease should
- *	   exceed a batch's usual duration by more than --timeout.
+ *	   in the claim's last instant would end after it.  A send slower
+ *	   than the margin is bounded by the claim as well (note 8).
  *	8) Nor does a send outlast its claim: its SMTP transaction must end
  *	   half a margin before the claim does, or it is given up unanswered
  *	   (a server that has not answered the message's end has not taken

@@ -45,6 +45,11 @@
 #               (by Message-ID), and A says that the rest of its batch was
 #               left for the next claim (a mailer that sent its whole batch
 #               regardless sends B's messages a second time)
+#   outlast     a send that outlasts its claim: two mailers (--lease 1,
+#               batches of 1) on a sink that answers each message 1.5 s
+#               after its end; each send is given up before the claim
+#               ends and counted as a failed attempt that says so; no
+#               Message-ID arrives twice, no row is marked sent
 #   SMTP that takes the message and never answers its end (a sink of the
 #   script's own):
 #     hold      SIGTERM with --timeout 30: the mailer stops within 8 s (exit
