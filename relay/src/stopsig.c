@@ -1,5 +1,12 @@
 /*
  * stopsig.c - the stop signals of the relay and the mailer (see stopsig.h).
+ *
+ * Notes: the handler only notes the signal; the work in hand ends at the
+ * next check.  The signals are blocked outside the waits so that one that
+ * comes between a check and the next wait is not lost: it stays pending,
+ * and ppoll, given the wait mask, returns at once with EINTR.  A check
+ * between two steps (stop_requested) also looks at the pending signals,
+ * since a blocked signal reaches no handler until the next wait.
  */
 #define _GNU_SOURCE
 #include "stopsig.h"
@@ -8,12 +15,14 @@
 
 volatile sig_atomic_t stop_signal = 0;
 
+/* SIGTERM, SIGINT: note which one came */
 static void
 on_signal(int sig)
 {
 	stop_signal = sig;
 }
 
+/* stopsig.h: handlers, the blocking, and the wait mask */
 void
 stop_signals_init(sigset_t *waitmask)
 {
@@ -35,6 +44,7 @@ stop_signals_init(sigset_t *waitmask)
 	signal(SIGCHLD, SIG_DFL);
 }
 
+/* stopsig.h: a noted signal, or one pending while blocked (noted now) */
 int
 stop_requested(void)
 {
