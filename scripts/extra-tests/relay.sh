@@ -58,7 +58,7 @@
 #             after --pg-timeout, and either way cancels it (no backend
 #             of it left waiting on the lock); once the transaction
 #             commits it connects and publishes; a set-up query waiting
-#             on a lock is given up after --pg-timeout and SIGTERM stops
+#             on a lock (register_consumer) is given up after --pg-timeout and SIGTERM stops
 #             the relay (exit 0, no backend left waiting); a new slot
 #             waiting for a transaction with an xid is named in the log,
 #             not given up, stopped by SIGTERM with nothing left behind,
@@ -1737,17 +1737,19 @@ sql postgres "SELECT count(pg_drop_replication_slot('relay_test_wal_hold')) FROM
 "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB_HOLD WITH (FORCE)" >/dev/null
 
 # The set-up queries after the handshake wait as every other query does:
-# at most --pg-timeout, and a stop signal comes through. The first of
-# them (is this database a router?) reads pg_extension; a session holds
-# that catalog in ACCESS EXCLUSIVE mode, so each attempt waits on the lock.
+# at most --pg-timeout, and a stop signal comes through. One of them
+# (register_consumer, --source outbox) writes the consumers table; a
+# session holds it in ACCESS EXCLUSIVE mode, so each attempt waits on the
+# lock.
 SULOG=$WORK/relay-setup.log
 SURELEASE=$WORK/setup-release
-hold "$DB_WAL" "$SURELEASE" ROLLBACK "LOCK TABLE pg_catalog.pg_extension IN ACCESS EXCLUSIVE MODE;"
+hold "$DB_WAL" "$SURELEASE" ROLLBACK "LOCK TABLE allocation.consumers IN ACCESS EXCLUSIVE MODE;"
 SUHOLD_PID=$HOLD_PID
-wait_until 5 sql_is "$DB_WAL" "SELECT count(*) FROM pg_locks WHERE relation = 'pg_catalog.pg_extension'::regclass AND mode = 'AccessExclusiveLock' AND granted" 1
+check "set-up: a session holds the consumers table" \
+	wait_until 5 sql_is "$DB_WAL" "SELECT count(*) FROM pg_locks WHERE relation = 'allocation.consumers'::regclass AND mode = 'AccessExclusiveLock' AND granted" 1
 SETUP_WAITERS="SELECT count(*) FROM pg_stat_activity WHERE application_name = 'relay-setup' AND wait_event_type = 'Lock'"
-start_relay "$SULOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL application_name=relay-setup" --mode pubsub --source wal \
-	--slot relay_test_wal --no-inbound --pg-timeout 1
+start_relay "$SULOG" --dsn "dbname=$DB_WAL user=$ROLE_ADMIN application_name=relay-setup" --consumer relay-setup \
+	--mode pubsub --no-inbound --pg-timeout 1
 check "set-up: a set-up query that waits on a lock is given up after --pg-timeout, as a failed attempt" \
 	wait_until 8 log_has "$SULOG" "postgres: cannot connect (no answer within 1s (--pg-timeout); query cancelled)"
 wait_until 5 sql_is "$DB_WAL" "$SETUP_WAITERS" 1
