@@ -38,8 +38,8 @@ BEGIN
     nb := 1 + floor(random() * 80)::int;
     FOR k IN 1..nb LOOP
       PERFORM allocation.add_batch(pg_temp.rref(r, k), s, floor(random()*7)::int,
-        CASE WHEN random() < 0.2 THEN NULL WHEN random() < 0.03 THEN 'infinity'::date
-             WHEN random() < 0.03 THEN '-infinity'::date ELSE DATE '2031-01-01' + floor(random()*3)::int END);
+        CASE WHEN random() < 0.2 THEN NULL WHEN random() < 0.03 THEN DATE '9999-12-31'
+             WHEN random() < 0.03 THEN DATE '0001-01-01' ELSE DATE '2031-01-01' + floor(random()*3)::int END);
     END LOOP;
     FOR k IN 1..25 LOOP
       op := floor(random() * 10)::int;

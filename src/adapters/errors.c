@@ -21,6 +21,8 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 
 #include "errors.h"
 #include "pg_compat.h"
@@ -100,8 +102,11 @@ al_raise(al_status status, const al_error_context *ec)
 		case AL_CONCURRENT_UPDATE:
 			ereport(ERROR,
 					(errcode(sqlstate),
+					 ec->sku ?
 					 errmsg("could not serialize access to product \"%s\" due to concurrent update",
-							ec->sku ? ec->sku : ec->ref),
+							ec->sku) :
+					 errmsg("could not serialize access to batch \"%s\" due to concurrent update",
+							ec->ref),
 					 errhint("Retry the transaction.")));
 			break;
 		case AL_UNKNOWN_ORDER:
@@ -136,6 +141,71 @@ al_check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("argument \"%s\" must not be null", argname)));
+}
+
+/*
+ * A value as an error message shows it: in double quotes, at most
+ * AL_SHOWN_CHARS characters of it and then "...", control characters
+ * written as \n, \r, \t or \xNN (a C1 control of UTF-8 as \u00NN), a
+ * backslash or quote escaped.  Whatever the caller sent, the message stays
+ * one short line: nothing it carries can pass for another log line, and a
+ * value of megabytes is not copied into the error and the log.
+ */
+#define AL_SHOWN_CHARS 64
+
+char *
+al_shown_value(const char *s, size_t len)
+{
+	StringInfoData buf;
+	size_t		i = 0;
+	int			chars = 0;
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '"');
+	while (i < len && chars < AL_SHOWN_CHARS)
+	{
+		unsigned char c = (unsigned char) s[i];
+		int			l;
+
+		chars++;
+		if (c < 0x20 || c == 0x7f)
+		{
+			if (c == '\n')
+				appendStringInfoString(&buf, "\\n");
+			else if (c == '\r')
+				appendStringInfoString(&buf, "\\r");
+			else if (c == '\t')
+				appendStringInfoString(&buf, "\\t");
+			else
+				appendStringInfo(&buf, "\\x%02X", c);
+			i++;
+			continue;
+		}
+		if (c == '\\' || c == '"')
+		{
+			appendStringInfoChar(&buf, '\\');
+			appendStringInfoChar(&buf, (char) c);
+			i++;
+			continue;
+		}
+		if (utf8 && c == 0xC2 && i + 1 < len &&
+			(unsigned char) s[i + 1] >= 0x80 && (unsigned char) s[i + 1] <= 0x9F)
+		{
+			appendStringInfo(&buf, "\\u%04X", (unsigned char) s[i + 1]);
+			i += 2;
+			continue;
+		}
+		l = pg_mblen(s + i);
+		if (l < 1 || (size_t) l > len - i)
+			l = 1;
+		appendBinaryStringInfo(&buf, s + i, l);
+		i += l;
+	}
+	appendStringInfoChar(&buf, '"');
+	if (i < len)
+		appendStringInfoString(&buf, "...");
+	return buf.data;
 }
 
 /*
@@ -199,8 +269,8 @@ al_check_identifier_value(const char *s, size_t len, const char *argname)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not be blank", argname),
-					 errdetail("The value \"%s\" has only spaces.",
-							   pnstrdup(s, len))));
+					 errdetail("The value %s has only spaces.",
+							   al_shown_value(s, len))));
 			break;
 		case AL_IDENT_TOO_LONG:
 			ereport(ERROR,
@@ -220,8 +290,7 @@ al_check_identifier_value(const char *s, size_t len, const char *argname)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not contain control characters", argname),
-					 errdetail("The value was %s.",
-							   quote_literal_cstr(pnstrdup(s, len)))));
+					 errdetail("The value was %s.", al_shown_value(s, len))));
 			break;
 	}
 }
@@ -250,6 +319,26 @@ static const struct
 		"must not be negative",
 	"A batch's quantity must not be negative."},
 };
+
+/*
+ * 22023 unless eta is a finite date from 0001-01-01 to 9999-12-31: the
+ * dates a message may carry (messages.c), so that an eta stored by
+ * add_batch can travel in any event or message.
+ */
+void
+al_check_eta(DateADT eta, const char *argname)
+{
+	DateADT		first = date2j(1, 1, 1) - POSTGRES_EPOCH_JDATE;
+	DateADT		last = date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE;
+
+	if (DATE_NOT_FINITE(eta) || eta < first || eta > last)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a date from 0001-01-01 to 9999-12-31, not %s",
+						argname,
+						DatumGetCString(DirectFunctionCall1(date_out,
+															DateADTGetDatum(eta))))));
+}
 
 /* 22023 unless qty is a valid quantity of kind; see errors.h. */
 void

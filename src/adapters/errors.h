@@ -13,6 +13,9 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+#include "utils/date.h"
+
 #include "al_core.h"
 #include "pg_compat.h"
 
@@ -81,6 +84,17 @@ extern void al_check_qty(int32 qty, al_qty_kind kind, al_qty_source source,
 						 int line, const char *field);
 extern int32 al_line_qty_arg(FunctionCallInfo fcinfo, int argno);
 extern int32 al_batch_qty_arg(FunctionCallInfo fcinfo, int argno);
+
+/* 22023 unless eta is a finite date from 0001-01-01 to 9999-12-31. */
+extern void al_check_eta(DateADT eta, const char *argname);
+
+/* A caller's value as an error shows it: quoted, escaped, cut short. */
+extern char *al_shown_value(const char *s, size_t len);
+
+/* The extension's roles, which CREATE EXTENSION makes (rights.sql). */
+#define AL_ADMIN_ROLE "allocation_admin"
+#define AL_USER_ROLE "allocation_user"
+#define AL_MAILER_ROLE "allocation_mailer"
 
 /* 42501 unless the current user is a member of role (or superuser). */
 extern void al_require_role(const char *role, const char *function);

@@ -25,8 +25,15 @@
  *	   subtransaction's) own invalidations locally when it aborts.  An
  *	   event reaches the plugins subscribed when it is dispatched: they
  *	   are copied out of the cache before the first call.
+ *	   The cache holds the handlers' OIDs, so it is dropped as well when
+ *	   any function changes (a syscache callback on pg_proc): a handler
+ *	   dropped and created again is found again by its name.
  *	4) The owner of a plugin must have its subscriber's privileges
- *	   (al_pg_check_plugin_owner), at subscribe() and at every call.
+ *	   (al_pg_check_plugin_owner), at subscribe() and at every call; and
+ *	   the subscriber must still be an administrator at every call: a role
+ *	   whose allocation_admin membership was revoked may read no event, so
+ *	   its plugins receive none (each call is refused with a WARNING until
+ *	   an administrator unsubscribes them).
  *
  * src/adapters/isolation.c
  *
@@ -97,6 +104,13 @@ plugin_cache_reset(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == subscriptions_relid)
 		plugin_cache_valid = false;
+}
+
+/* Syscache callback: a function changed, maybe a handler (Note 3). */
+static void
+plugin_cache_reset_proc(Datum arg, int cacheid, uint32 hashvalue)
+{
+	plugin_cache_valid = false;
 }
 
 /*
@@ -320,6 +334,28 @@ al_pg_check_plugin_owner(Oid handler, Oid subscriber)
 				 errhint("A plugin must be owned by the subscribing role, by a role that has its privileges, or by a superuser.")));
 }
 
+/*
+ * 42501 unless pl's subscriber is still a superuser or has the privileges
+ * of allocation_admin, as subscribe() required (Note 4).
+ */
+static void
+check_subscriber_is_admin(const al_plugin *pl)
+{
+	Oid			admin = get_role_oid(AL_ADMIN_ROLE, true);
+
+	if (superuser_arg(pl->owner) ||
+		(OidIsValid(admin) && has_privs_of_role(pl->owner, admin)))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("role \"%s\", which subscribed plugin %s, is no longer a member of role \"%s\"",
+					GetUserNameFromId(pl->owner, false),
+					format_procedure(pl->handler), AL_ADMIN_ROLE),
+			 errdetail("The plugin did not run."),
+			 errhint("Unsubscribe it (allocation.unsubscribe), or grant %s to that role again.",
+					 AL_ADMIN_ROLE)));
+}
+
 /* One plugin's call, for run_isolated. */
 typedef struct plugin_call
 {
@@ -346,6 +382,8 @@ call_plugin(void *arg)
 
 	LOCAL_FCINFO(fcinfo, 1);
 
+	/* its subscriber may have lost the right to subscribe (Note 4) */
+	check_subscriber_is_admin(pl);
 	/* its owner may have changed since subscribe() checked it */
 	al_pg_check_plugin_owner(pl->handler, pl->owner);
 	/* fmgr does not check rights: do it as the executor would */
@@ -447,6 +485,7 @@ void
 al_pg_isolation_init(void)
 {
 	CacheRegisterRelcacheCallback(plugin_cache_reset, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, plugin_cache_reset_proc, (Datum) 0);
 }
 
 /* The ports al_isolation and al_plugins, bound to session s. */

@@ -520,6 +520,31 @@ lock_product(al_pg_session *s, const char *sku, al_product *p, bool *found)
 	return true;
 }
 
+/*
+ * A product this transaction cannot see may have been created after its
+ * snapshot: under REPEATABLE READ and SERIALIZABLE that is a concurrency
+ * conflict (40001, which a retry loop retries and which then finds it),
+ * not an unknown SKU (ZA001, which a client would not retry).  Under READ
+ * COMMITTED the statements saw the latest state already.
+ */
+static al_pg_statement product_exists_stmt = {
+	.sql = "SELECT 1 FROM allocation.product_state WHERE sku" EQ "$1",
+	.nargs = 1,
+	.argtypes = {TEXTOID},
+	.expected = SPI_OK_SELECT
+};
+
+static al_status
+unknown_sku(al_pg_session *s, const char *sku)
+{
+	Datum		args[1] = {TEXT(sku)};
+
+	if (IsolationUsesXactSnapshot() &&
+		al_pg_run_latest(s, &product_exists_stmt, args, NULL) > 0)
+		return AL_CONCURRENT_UPDATE;
+	return AL_UNKNOWN_SKU;
+}
+
 static al_status
 repo_get(void *ctx, const char *sku, bool create, al_product *p)
 {
@@ -533,9 +558,9 @@ repo_get(void *ctx, const char *sku, bool create, al_product *p)
 	if (create)
 		al_pg_run(s, &product_create_stmt, args, NULL);
 	if (lock_product(s, sku, p, &found))
-		return found ? AL_OK : AL_UNKNOWN_SKU;
+		return found ? AL_OK : unknown_sku(s, sku);
 	if (al_pg_run(s, &product_lock_stmt, args, NULL) == 0)
-		return AL_UNKNOWN_SKU;
+		return unknown_sku(s, sku);
 	al_product_init(p, &s->mem, sku, al_pg_int8(0, PRODUCT_LOCK_VERSION),
 					al_pg_int8(0, PRODUCT_LOCK_LINE_SEQ));
 	p->event_seq = al_pg_int8(0, PRODUCT_LOCK_EVENT_SEQ);
@@ -553,7 +578,13 @@ repo_sku_of_batch(void *ctx, const char *ref, const char **sku)
 	Datum		args[1] = {TEXT(ref)};
 
 	if (al_pg_run(s, &batch_sku_stmt, args, NULL) == 0)
+	{
+		/* as unknown_sku(): made after the snapshot is a conflict */
+		if (IsolationUsesXactSnapshot() &&
+			al_pg_run_latest(s, &batch_sku_stmt, args, NULL) > 0)
+			return AL_CONCURRENT_UPDATE;
 		return AL_UNKNOWN_BATCH;
+	}
 	*sku = al_pg_text(s, 0, BATCH_SKU_SKU);
 	return AL_OK;
 }
@@ -979,7 +1010,7 @@ repo_get_many(void *ctx, const char **skus, int n, al_product *products,
 		if (sku == NULL || strcmp(sku, skus[i]) != 0)
 		{
 			*missing = i;
-			return AL_UNKNOWN_SKU;
+			return unknown_sku(s, skus[i]);
 		}
 		al_product_init(&products[i], &s->mem, skus[i],
 						al_pg_int8(r, PRODUCTS_LOCK_VERSION),

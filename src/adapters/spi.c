@@ -33,6 +33,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "spi.h"
 
@@ -73,6 +74,31 @@ al_pg_run(al_pg_session *s, al_pg_statement *stmt, Datum *values,
 
 	if (rc != stmt->expected)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", stmt->sql,
+			 SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/*
+ * The same with the latest committed state instead of the transaction's
+ * snapshot: under REPEATABLE READ, what a retry of the transaction would
+ * see.  For reads only.
+ */
+uint64
+al_pg_run_latest(al_pg_session *s, al_pg_statement *stmt, Datum *values,
+				 const char *nulls)
+{
+	int			rc;
+
+	if (SPI_tuptable != NULL)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		SPI_tuptable = NULL;
+	}
+	rc = SPI_execute_snapshot(get_plan(stmt), values, nulls,
+							  GetLatestSnapshot(), InvalidSnapshot, true,
+							  false, 0);
+	if (rc != stmt->expected)
+		elog(ERROR, "SPI_execute_snapshot failed for \"%s\": %s", stmt->sql,
 			 SPI_result_code_string(rc));
 	return SPI_processed;
 }

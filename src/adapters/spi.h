@@ -69,6 +69,10 @@ typedef struct al_pg_statement
 extern uint64 al_pg_run(al_pg_session *s, al_pg_statement *stmt,
 						Datum *values, const char *nulls);
 
+/* The same, read (only) with the latest committed state: no snapshot's. */
+extern uint64 al_pg_run_latest(al_pg_session *s, al_pg_statement *stmt,
+							   Datum *values, const char *nulls);
+
 /* A text datum copied into the session's arena as a C string. */
 extern char *al_pg_arena_text(al_pg_session *s, Datum d);
 

@@ -67,7 +67,7 @@ allocation_set_stock_alert_recipient(PG_FUNCTION_ARGS)
 		if (!al_stock_alert_address_valid(recipient))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid e-mail address \"%s\"", recipient),
+					 errmsg("invalid e-mail address %s", al_shown_value(recipient, strlen(recipient))),
 					 errdetail("An address has the form local@domain.tld or local@localhost, without spaces; empty turns alerts off.")));
 	}
 

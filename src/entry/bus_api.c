@@ -23,6 +23,7 @@
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
+#include "utils/varlena.h"
 
 #include "command_api.h"
 #include "errors.h"
@@ -75,6 +76,38 @@ check_handler_signature(Oid handler)
 				 errdetail("A handler must be a function (event jsonb) RETURNS void.")));
 }
 
+/*
+ * The search_path a plugin runs with: the subscriber's, without any
+ * temporary schema, then pg_temp last.  A pg_temp the subscriber named
+ * earlier would be the temporary schema of whoever's command runs the
+ * plugin, who could then put a table or a function of its own before the
+ * ones the plugin means.
+ */
+static char *
+plugin_search_path(void)
+{
+	char	   *raw = pstrdup(GetConfigOption("search_path", false, false));
+	List	   *names;
+	ListCell   *lc;
+	StringInfoData path;
+
+	if (!SplitIdentifierString(raw, ',', &names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid list syntax in search_path")));
+	initStringInfo(&path);
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+
+		if (strcmp(name, "pg_temp") == 0 || strncmp(name, "pg_temp_", 8) == 0)
+			continue;
+		appendStringInfo(&path, "%s, ", quote_identifier(name));
+	}
+	appendStringInfoString(&path, "pg_temp");
+	return path.data;
+}
+
 /* Tell every backend's plugin cache that the subscriptions changed. */
 static void
 invalidate_subscriptions(void)
@@ -111,8 +144,7 @@ allocation_subscribe(PG_FUNCTION_ARGS)
 	al_pg_check_plugin_owner(handler, subscriber);
 
 	/* the plugin resolves names as its subscriber did, pg_temp last */
-	search_path = psprintf("%s, pg_temp",
-						   GetConfigOption("search_path", false, false));
+	search_path = plugin_search_path();
 	al_pg_begin(&s, false);
 	al_pg_subscribe(&s, type, handler, subscriber, search_path);
 	al_pg_end(&s);

@@ -134,6 +134,8 @@ allocation_add_batch(PG_FUNCTION_ARGS)
 	ref = al_identifier_arg(fcinfo, 0, "ref");
 	sku = al_identifier_arg(fcinfo, 1, "sku");
 	qty = al_batch_qty_arg(fcinfo, 2);
+	if (!PG_ARGISNULL(3))
+		al_check_eta(PG_GETARG_DATEADT(3), "eta");
 	al_cmd_add_batch(ref, sku, qty, !PG_ARGISNULL(3),
 					 PG_ARGISNULL(3) ? 0 : PG_GETARG_DATEADT(3));
 	PG_RETURN_VOID();

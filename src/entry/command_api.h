@@ -17,10 +17,7 @@
 
 #include "utils/date.h"
 
-#define AL_ADMIN_ROLE "allocation_admin"
-#define AL_USER_ROLE "allocation_user"
-#define AL_MAILER_ROLE "allocation_mailer"
-
+#include "errors.h"				/* the roles: AL_ADMIN_ROLE, ... */
 #include "fmgr.h"
 
 /*

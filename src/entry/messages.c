@@ -138,7 +138,11 @@ identifier_field(Jsonb *jb, const char *key)
 	return jbv_string(v);
 }
 
-/* An integer field within int32. */
+/*
+ * An integer field within int32: a JSON number whose value is a whole
+ * number, however it is written (5, 5.0 and 5e0 are the same quantity, as
+ * they are the same message_id).
+ */
 static int32
 int_field(Jsonb *jb, const char *key)
 {
@@ -153,6 +157,10 @@ int_field(Jsonb *jb, const char *key)
 												 NumericGetDatum(v->val.numeric)));
 	errno = 0;
 	n = strtol(digits, &end, 10);
+	/* numeric_out writes 5.0 as "5.0": a fraction of zeros is whole */
+	if (*end == '.' && end != digits)
+		for (end++; *end == '0'; end++)
+			;
 	if (*end != '\0' || errno != 0 || n < PG_INT32_MIN || n > PG_INT32_MAX)
 		malformed("must be an integer", key);
 	return (int32) n;
@@ -203,16 +211,16 @@ date_field(Jsonb *jb, const char *key, bool *has, DateADT *value)
 		!all_digits(s + 5, 2) || s[7] != '-' || !all_digits(s + 8, 2))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("malformed message: field \"%s\" must be an ISO date (YYYY-MM-DD), not \"%s\"",
-						key, jbv_string(v))));
+				 errmsg("malformed message: field \"%s\" must be an ISO date (YYYY-MM-DD), not %s",
+						key, al_shown_value(s, v->val.string.len))));
 	y = digits_value(s, 4);
 	m = digits_value(s + 5, 2);
 	d = digits_value(s + 8, 2);
 	if (y < 1 || m < 1 || m > 12 || d < 1 || d > day_tab[isleap(y)][m - 1])
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("malformed message: field \"%s\" is not a valid date: \"%s\"",
-						key, jbv_string(v)),
+				 errmsg("malformed message: field \"%s\" is not a valid date: %s",
+						key, al_shown_value(s, v->val.string.len)),
 				 errdetail("A date is YYYY-MM-DD with a year from 0001 to 9999 and a day of that month.")));
 	*has = true;
 	*value = date2j(y, m, d) - POSTGRES_EPOCH_JDATE;
@@ -329,8 +337,8 @@ parse_message(Jsonb *jb, message *msg)
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("malformed message: unknown message type \"%s\"",
-						msg->type_name),
+				 errmsg("malformed message: unknown message type %s",
+						al_shown_value(msg->type_name, strlen(msg->type_name))),
 				 errhint("Known types: Allocate, CreateBatch, ChangeBatchQuantity, Deallocate.")));
 
 	msg->message_id = message_id_field(jb);

@@ -31,7 +31,7 @@ status_arg(FunctionCallInfo fcinfo, int argno)
 	if (!al_order_status_from_name(name, &status))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid order status \"%s\"", name),
+				 errmsg("invalid order status %s", al_shown_value(name, strlen(name))),
 				 errhint("Statuses: created, allocated, backordered, shipped, delivered, cancelled.")));
 	return status;
 }
@@ -51,7 +51,7 @@ allocation_create_order(PG_FUNCTION_ARGS)
 	if (!al_order_id_valid(ec.orderid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid order id \"%s\"", ec.orderid),
+				 errmsg("invalid order id %s", al_shown_value(ec.orderid, strlen(ec.orderid))),
 				 errdetail("An order id has the form PREFIX-NUMBER: a \"-\" with characters on both sides.")));
 
 	al_pg_begin(&s, false);
@@ -128,7 +128,7 @@ allocation_subscribe_to_order(PG_FUNCTION_ARGS)
 	if (!al_email_valid(email))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid e-mail address \"%s\"", email),
+				 errmsg("invalid e-mail address %s", al_shown_value(email, strlen(email))),
 				 errdetail("An address has the form local@domain.tld, without spaces.")));
 
 	al_pg_begin(&s, false);

@@ -13,8 +13,14 @@
  *	   every commit, so a failure there must fail the command.  Every other
  *	   handler is isolated (a subtransaction in the server): its failure is
  *	   a WARNING and undoes only its own work.
- *	3) User plugins (allocation.subscribe) run after the built-in handlers
- *	   of each event, each isolated by the plugin adapter.
+ *	3) User plugins (allocation.subscribe) run once the built-in handlers
+ *	   have handled every event of the command, including the events those
+ *	   handlers recorded; then each plugin gets the events in the order
+ *	   they were recorded, each call isolated by the plugin adapter.  A
+ *	   plugin may run a command of its own, which changes the model: had
+ *	   the projection of the command's later events waited behind it, it
+ *	   would write rows that were true before that command and are not
+ *	   after it, and the read model would differ from the write model.
  *
  * src/service/bus.c
  *
@@ -62,9 +68,36 @@ aggregate_type(al_event_type type)
 		? "order" : "product";
 }
 
+/* Every built-in handler of bus.c's table that answers ev. */
+static void
+run_handlers(al_service *svc, const al_event *ev)
+{
+	for (size_t i = 0; i < N_EVENT_HANDLERS; i++)
+	{
+		const al_subscription *h = &EVENT_HANDLERS[i];
+
+		if (h->type != ev->type)
+			continue;
+		/* e.g. an order nobody tracks: no subtransaction is spent on it */
+		if (h->wanted && !h->wanted(svc, ev))
+			continue;
+		if (h->isolated)
+		{
+			/* it may read the read model: write what is held back */
+			svc->views.flush(svc->views.ctx);
+			svc->isolation.run(svc->isolation.ctx, h->name, h->fn, svc, ev);
+		}
+		else
+			(void) h->fn(svc, ev);	/* raises or succeeds */
+	}
+}
+
 void
 al_bus_drain(al_service *svc)
 {
+	int			first = svc->queue_head;
+
+	/* the built-in handlers: the command's whole work (Note 3) */
 	while (svc->queue_head < svc->queue.count)
 	{
 		/* a copy: handlers may queue more events and move the array */
@@ -72,27 +105,17 @@ al_bus_drain(al_service *svc)
 
 		/* the events of a huge allocate_many: cancel stops them too */
 		al_svc_check_interrupts(svc);
+		run_handlers(svc, &ev);
+	}
+	/* plugins may read the read model */
+	svc->views.flush(svc->views.ctx);
 
-		for (size_t i = 0; i < N_EVENT_HANDLERS; i++)
-		{
-			const al_subscription *h = &EVENT_HANDLERS[i];
+	/* then the plugins, given the events in the order they were recorded */
+	for (int i = first; i < svc->queue.count; i++)
+	{
+		al_event	ev = svc->queue.items[i];
 
-			if (h->type != ev.type)
-				continue;
-			/* e.g. an order nobody tracks: no subtransaction is spent on it */
-			if (h->wanted && !h->wanted(svc, &ev))
-				continue;
-			if (h->isolated)
-			{
-				/* it may read the read model: write what is held back */
-				svc->views.flush(svc->views.ctx);
-				svc->isolation.run(svc->isolation.ctx, h->name, h->fn, svc,
-								   &ev);
-			}
-			else
-				(void) h->fn(svc, &ev); /* raises or succeeds */
-		}
+		al_svc_check_interrupts(svc);
 		svc->plugins.dispatch(svc->plugins.ctx, aggregate_type(ev.type), &ev);
 	}
-	svc->views.flush(svc->views.ctx);
 }
