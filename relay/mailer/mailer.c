@@ -630,8 +630,9 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 						 id, err, n - i - 1);
 				break;
 			}
-			if (r == SMTP_UNREACHABLE)
+			if (r == SMTP_UNREACHABLE || r == SMTP_REFUSED)
 			{
+				/* refused before the message: so would every other be */
 				unreachable = 1;
 				snprintf(unreachable_err, sizeof unreachable_err, "%s", err);
 				link_failed(smtp_link, now_mono(), err);

@@ -8,9 +8,17 @@
  *	2) Only smtp and smtps are allowed (CURLOPT_PROTOCOLS_STR), so a URL
  *	   from the configuration can make libcurl speak nothing else.
  *	3) The answer decides: a transfer that ends without an SMTP reply is a
- *	   connection failure (temporary); 4xx is temporary, 5xx permanent,
- *	   except a refused login (535), which is the mailer's configuration,
- *	   not the message's fault, and so temporary.
+ *	   connection failure (temporary); 4xx is temporary.  A 5xx is
+ *	   permanent only when it answers the message's own commands (RCPT TO,
+ *	   DATA and the end of the message).  A 4xx or 5xx that answers the
+ *	   greeting, EHLO/HELO, STARTTLS, AUTH or MAIL FROM (421 "busy", 554
+ *	   "no service", 530 "authentication required", a refused login 535)
+ *	   is about the server or the mailer's configuration, the same for
+ *	   every message: SMTP_REFUSED, which the caller treats as a server
+ *	   that is away.
+ *	   Which command a reply answers is followed by libcurl's debug
+ *	   callback (the commands it sends), so CURLOPT_VERBOSE is always on;
+ *	   what it would print goes to stderr only with --verbose --verbose.
  *	4) Dot-stuffing (a line that starts with ".") is done by libcurl.
  *	5) A transaction that failed leaves no connection behind: libcurl
  *	   (7.88) keeps one whose server did not answer the end of the message
@@ -101,6 +109,33 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	return 1;
 }
 
+/* The transaction's stage: which command the next reply answers (note 3). */
+typedef struct
+{
+	int			message_stage;	/* RCPT TO or DATA sent: replies are the message's */
+	int			print;			/* --verbose --verbose: print as libcurl would */
+} stage;
+
+static int
+debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
+{
+	stage	   *st = arg;
+
+	(void) h;
+	if (type == CURLINFO_HEADER_OUT &&
+		((size >= 4 && strncmp(data, "RCPT", 4) == 0) ||
+		 (size >= 4 && strncmp(data, "DATA", 4) == 0)))
+		st->message_stage = 1;
+	else if (type == CURLINFO_HEADER_OUT && size >= 4 &&
+			 strncmp(data, "MAIL", 4) == 0)
+		st->message_stage = 0;
+	if (st->print && (type == CURLINFO_TEXT || type == CURLINFO_HEADER_IN ||
+					  type == CURLINFO_HEADER_OUT))
+		fprintf(stderr, "%s%.*s", type == CURLINFO_TEXT ? "* " :
+				type == CURLINFO_HEADER_IN ? "< " : "> ", (int) size, data);
+	return 0;
+}
+
 /* Shut the connection of the last transaction down (note 5). */
 static void
 drop_connection(CURL *h)
@@ -154,6 +189,7 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	char		curl_err[CURL_ERROR_SIZE];
 	upload		u = {message, strlen(message)};
 	progress	prog = {&c->s, 0, 0};
+	stage		st = {0, c->s.verbose > 1};
 	CURLcode	rc;
 	long		code = 0;
 	long		timeout_ms = c->s.timeout * 1000L;
@@ -195,7 +231,9 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(h, CURLOPT_VERBOSE, c->s.verbose > 1 ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+	curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, debug_cb);
+	curl_easy_setopt(h, CURLOPT_DEBUGDATA, &st);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &prog);
@@ -207,6 +245,8 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 1L);
+	curl_easy_setopt(h, CURLOPT_DEBUGDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_VERBOSE, 0L);
 
 	if (rc == CURLE_OK)
 		return SMTP_SENT;
@@ -225,9 +265,11 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	}
 	snprintf(err, errlen, "%s%s%s (SMTP %ld)", curl_easy_strerror(rc),
 			 curl_err[0] ? ": " : "", curl_err, code);
-	if (code >= 500 && code <= 599 && rc != CURLE_LOGIN_DENIED)
+	if (rc == CURLE_LOGIN_DENIED || (code >= 400 && code <= 599 && !st.message_stage))
+		return SMTP_REFUSED;
+	if (code >= 500 && code <= 599)
 		return SMTP_PERMANENT;
-	if (code >= 400 && code <= 599)
+	if (code >= 400 && code <= 499)
 		return SMTP_TEMPORARY;
 	return SMTP_UNREACHABLE;
 }

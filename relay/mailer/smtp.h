@@ -35,9 +35,12 @@ typedef struct
 typedef enum
 {
 	SMTP_SENT,					/* accepted (2xx) */
-	SMTP_TEMPORARY,				/* 4xx, or refused login: try later */
-	SMTP_PERMANENT,				/* 5xx: dead */
+	SMTP_TEMPORARY,				/* 4xx: try later */
+	SMTP_PERMANENT,				/* 5xx to the message's own commands: dead */
 	SMTP_UNREACHABLE,			/* no SMTP answer at all: connection failed */
+	SMTP_REFUSED,				/* 4xx/5xx before the message (greeting,
+								 * login, MAIL FROM): the server's or our
+								 * setup's, not the message's */
 	SMTP_STOPPED,				/* abandoned on a stop: maybe delivered, maybe not */
 	SMTP_EXPIRED				/* no answer before the deadline: given up */
 } smtp_result;

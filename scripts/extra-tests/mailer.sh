@@ -57,6 +57,11 @@
 #     late      --timeout 2: the attempt fails; SIGTERM then stops the
 #               mailer within 8 s, and its connection carried nothing after
 #               the message (no next message, no QUIT)
+#   refusals    a server that answers one command with one code, generated
+#               over commands and codes: 4xx/5xx to the greeting, EHLO or
+#               MAIL FROM kill no message (retried); 5xx to RCPT TO, DATA
+#               or the end of the data kills it after one attempt; 4xx
+#               there is retried
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG).  MAILER_BIN: the mailer to test (default
@@ -660,8 +665,84 @@ check "late: the connection was given up: nothing more came on it after the mess
 kill "$HOLD_SINK" 2>/dev/null; wait "$HOLD_SINK" 2>/dev/null
 sql "UPDATE allocation.notifications SET dead_at = now() WHERE recipient = 'late@example.com'" >/dev/null
 
+# --- refusals: which SMTP replies kill a message ---------------------------
+# A server of the script's own answers one command with one code; every
+# other command is accepted.  Generated over the commands and codes: a 4xx
+# or 5xx before the message (greeting, EHLO/HELO, MAIL FROM) is the
+# server's or the set-up's, so no message dies of it (each is retried
+# with the backoff, the rest of the batch given back); a 5xx to the
+# message's own commands (RCPT TO, DATA, the end of the data) kills that
+# message, a 4xx there is retried.
+cat >"$WORK/refuse-sink.py" <<'PYEOF'
+import socket, sys, threading
+port, stage, code = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def reply(c, st, ok):
+    c.sendall(((code + " refused at " + st) if st == stage else ok).encode() + b"\r\n")
+    return st != stage
+def serve(c):
+    f = c.makefile("rb")
+    try:
+        if not reply(c, "greeting", "220 refuse.example ESMTP"):
+            c.close(); return
+        for line in f:
+            u = line.decode("ascii", "replace").strip().upper()
+            if u.startswith("EHLO") or u.startswith("HELO"):
+                reply(c, "ehlo", "250 refuse.example")
+            elif u.startswith("MAIL"):
+                reply(c, "mail", "250 ok")
+            elif u.startswith("RCPT"):
+                reply(c, "rcpt", "250 ok")
+            elif u == "DATA":
+                if reply(c, "data", "354 go ahead"):
+                    for l in f:
+                        if l in (b".\r\n", b".\n"):
+                            break
+                    reply(c, "end", "250 accepted")
+            elif u == "QUIT":
+                c.sendall(b"221 bye\r\n"); break
+            else:
+                c.sendall(b"250 ok\r\n")
+    except OSError:
+        pass
+    c.close()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(5)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PYEOF
+nref=0
+for rule in greeting:421 greeting:554 ehlo:550 mail:451 mail:530 mail:550 \
+	rcpt:450 rcpt:550 data:451 data:554 end:452 end:554; do
+	stage=${rule%:*} code=${rule#*:} nref=$((nref + 1))
+	case $stage:$code in greeting:* | ehlo:* | mail:* | *:4*) want_dead=0 ;; *) want_dead=1 ;; esac
+	REF_PORT=$(free_port)
+	"$PY" "$WORK/refuse-sink.py" "$REF_PORT" "$stage" "$code" >>"$WORK/sink.log" 2>&1 &
+	REF_SINK=$!
+	sink_up "$REF_PORT" || true
+	for k in 1 2 3; do notify_one "R-$nref$k" "refused$nref@example.com"; done
+	start_mailer "$WORK/r$nref.log" --smtp-url "smtp://127.0.0.1:$REF_PORT" --batch-size 10
+	R1=$LAST_MAILER
+	# every row has had its attempt (or died of it)
+	wait_for 15 "SELECT bool_and(attempts >= 1) FROM allocation.notifications WHERE recipient = 'refused$nref@example.com'" ||
+		echo "# refusals: $rule: not every row was attempted in 15 s" >&2
+	kill -TERM "$R1"
+	stops_within 8 "$R1" || kill -9 "$R1" 2>/dev/null
+	kill "$REF_SINK" 2>/dev/null; wait "$REF_SINK" 2>/dev/null
+	if [ "$want_dead" = 1 ]; then
+		check "refusals: $code to the message's $stage: each message is dead after its one attempt" \
+			[ "$(sql "SELECT count(*) FILTER (WHERE dead_at IS NOT NULL AND attempts = 1 AND last_error LIKE '%$code%') FROM allocation.notifications WHERE recipient = 'refused$nref@example.com'")" = 3 ]
+	else
+		check "refusals: $code to the $stage: no message dies of it, each is to be retried, saying why" \
+			[ "$(sql "SELECT count(*) FILTER (WHERE dead_at IS NULL AND sent_at IS NULL AND last_error LIKE '%$code%') FROM allocation.notifications WHERE recipient = 'refused$nref@example.com'")" = 3 ]
+	fi
+	sql "UPDATE allocation.notifications SET dead_at = coalesce(dead_at, now()) WHERE recipient = 'refused$nref@example.com'" >/dev/null
+done
+
 if [ "$nfail" -gt 0 ]; then
-	for f in "$WORK"/[mflshtabo][0-9]*.log "$WORK"/*.sink "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
+	for f in "$WORK"/[mflshtabor][0-9]*.log "$WORK"/*.sink "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
 fi
 printf '1..%d\n' $((npass + nfail))
 [ "$nfail" -eq 0 ]
