@@ -154,9 +154,15 @@ al_email_valid(const char *email)
 		else if (!is_alnum(*p) && *p != '-')
 			return false;
 	}
-	/* the top-level domain has letters only, at least two */
+	/*
+	 * The top-level domain has letters only, at least two, or is an
+	 * internationalised one in its ASCII form ("xn--" and letters, digits,
+	 * hyphens: .xn--p1ai is .рф); the label rules above hold for it too.
+	 */
 	if (strlen(last_dot + 1) < 2)
 		return false;
+	if (strncmp(last_dot + 1, "xn--", 4) == 0 || strncmp(last_dot + 1, "XN--", 4) == 0)
+		return strlen(last_dot + 1) > 4;
 	for (const char *p = last_dot + 1; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
 			return false;

@@ -806,8 +806,14 @@ load_file(const char *folder, const char *name, bool optional, bool *present,
 		report_file_error(NULL, path, &err);
 		return false;
 	}
-	*present = true;
 	f.path = path;
+	if (f.size == f.bom && optional)
+	{
+		/* an empty optional file (made by touch, say) is one with no rows */
+		csv_file_free(&f);
+		return true;
+	}
+	*present = true;
 	if (f.size == f.bom)
 	{
 		report("%s: the file is empty (it needs a header line)", path);

@@ -230,6 +230,15 @@ def scenarios():
         before = raw(d)
         rc, _, err = run(d)
         ok(rc == 3 and message in err and raw(d) == before, f"bad input stops the run: {message[:50]}", f"rc={rc} {err}")
+    # an empty allocations.csv (0 bytes, or a byte order mark alone) is no state, as a missing one
+    for content in (b"", b"\xef\xbb\xbf"):
+        d = folder("emptyalloc")
+        put_rows(d, "batches.csv", [["ref", "sku", "qty", "eta"], ["b1", "s", 10, ""]])
+        put_rows(d, "orders.csv", [["orderid", "sku", "qty"], ["o2", "s", 1]])
+        put(d, "allocations.csv", content)
+        rc, _, err = run(d)
+        ok(rc == 0 and rows_of(d) == [HEADER, ["o2", "s", "1", "b1"]],
+           f"an empty allocations.csv ({len(content)} bytes) is read as no state", f"rc={rc} {err}")
     d = folder("missing")
     rc, _, err = run(d)
     ok(rc == 3 and "batches.csv: cannot open" in err and raw(d) is None, "a missing file stops the run", err)

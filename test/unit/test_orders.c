@@ -90,12 +90,13 @@ email_addresses(fake_world *w)
 {
 	static const char *const good[] = {
 		"a@b.co", "first.last+tag@example.org", "x_y-z@mail.example-host.de",
-		"UPPER@EXAMPLE.COM",
+		"UPPER@EXAMPLE.COM", "a@example.xn--p1ai", "a@xn--bcher-kva.xn--3e0b707e",
 	};
 	static const char *const bad[] = {
 		"", "plain", "a@b", "@b.co", "a@", "a@.co", "a..b@c.co", ".a@b.co",
 		"a.@b.co", "a@b.c", "a@b.c0", "a b@c.co", "a@b@c.co", "a@-b.co",
 		"a@b-.co", "a@b..co", "a\n@b.co", "a@b.co\n", "<a@b.co>",
+		"a@b.xn--", "a@b.xn--p1ai-", "a@b.xn--p_1ai",
 	};
 	char		local65[80];
 	char		long_address[300];
