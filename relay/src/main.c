@@ -370,6 +370,9 @@ slot_lag_check(relay *r)
 				 r->cfg.slot_lag_warn);
 }
 
+/* A command message is flat; this leaves room for any sender's extras. */
+#define MAX_MESSAGE_DEPTH 64
+
 /*
  * The message in hand.  0: done with it (or retry later), -1: a
  * connection was lost (kept), -2: fatal.
@@ -389,6 +392,19 @@ inbound_one(relay *r, double now)
 		/* as a C string it would be cut at the NUL and its prefix run */
 		memset(&out, 0, sizeof out);
 		snprintf(out.result, sizeof out.result, "the message contains a NUL byte");
+		snprintf(out.sqlstate, sizeof out.sqlstate, "22023");
+		hs = HANDLE_REJECTED;
+	}
+	else if (json_nests_deeper(m->body, m->len, MAX_MESSAGE_DEPTH))
+	{
+		/*
+		 * The server's JSON parser would stop at its stack depth limit
+		 * (54001), an error that says nothing of this message: it would
+		 * be retried for ever, and block every message behind it.
+		 */
+		memset(&out, 0, sizeof out);
+		snprintf(out.result, sizeof out.result,
+				 "the message nests arrays or objects deeper than %d levels", MAX_MESSAGE_DEPTH);
 		snprintf(out.sqlstate, sizeof out.sqlstate, "22023");
 		hs = HANDLE_REJECTED;
 	}
@@ -427,7 +443,8 @@ inbound_one(relay *r, double now)
 		case HANDLE_REJECTED:
 			r->skipped++;
 			log_warn("inbound: skipped %s message on %s: %s: %s",
-					 strncmp(out.sqlstate, "22", 2) == 0 ? "a malformed" : "a rejected",
+					 strncmp(out.sqlstate, "22", 2) == 0 ||
+					 strncmp(out.sqlstate, "54", 2) == 0 ? "a malformed" : "a rejected",
 					 r->cfg.inbound, out.result, excerpt);
 			break;
 		case HANDLE_RETRY:

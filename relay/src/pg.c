@@ -170,6 +170,7 @@ classify(PGconn *conn, const PGresult *res)
 		return ERR_LOST;
 	if (strncmp(st, "22", 2) == 0 ||	/* data exception: a malformed message */
 		strncmp(st, "23", 2) == 0 ||	/* integrity constraint */
+		strncmp(st, "54", 2) == 0 ||	/* program limit: too big, too deep */
 		strncmp(st, "ZA", 2) == 0)		/* refused by the domain */
 		return ERR_REJECTED;
 	if (strncmp(st, "42", 2) == 0 ||	/* no rights, no such function */
@@ -325,6 +326,43 @@ connect_for_wal(pg_side *pg, double now)
 }
 
 /*
+ * Does allocation.outbox_mode, as this connection sees it (the database's
+ * and the role's settings), write the events where this relay reads them?
+ * A relay reading the WAL of a database in 'table' mode, or the outbox of
+ * one in 'wal' mode, would publish nothing and say nothing: a warning at
+ * every connection says so.  Only a warning: the writers' roles may have
+ * settings of their own, which this connection cannot see.
+ */
+static void
+warn_mode_mismatch(pg_side *pg)
+{
+	PGresult   *res = exec_wait(pg, "SELECT pg_catalog.current_setting('allocation.outbox_mode', true)",
+								0, NULL);
+	const char *mode;
+	int			wal;
+
+	if (res == NULL)
+		return;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		PQclear(res);
+		return;
+	}
+	/* not set anywhere, the library not loaded yet: its default */
+	mode = PQgetisnull(res, 0, 0) || PQgetvalue(res, 0, 0)[0] == '\0' ? "table" : PQgetvalue(res, 0, 0);
+	wal = pg->cfg->source == RELAY_SOURCE_WAL;
+	if (wal ? strcmp(mode, "table") == 0 : strcmp(mode, "wal") == 0)
+		log_warn("postgres: allocation.outbox_mode is '%s' for this connection: events are written %s, "
+				 "and this relay (--source %s) reads %s, so it publishes none of them; "
+				 "set the mode to '%s' or 'both' (ALTER DATABASE ... SET allocation.outbox_mode), "
+				 "or start the relay with --source %s",
+				 mode, wal ? "to the outbox table only" : "to the WAL only",
+				 wal ? "wal" : "outbox", wal ? "the WAL" : "the outbox table",
+				 wal ? "wal" : "table", wal ? "outbox" : "wal");
+	PQclear(res);
+}
+
+/*
  * Is this database the router of a cluster (allocation_router)?  A router
  * has no outbox of its own: each node's outbox is read on the node, by
  * that node's outbound relay.  Commands, on the contrary, belong here:
@@ -431,6 +469,9 @@ pg_connect(pg_side *pg, double now)
 		return st;
 	if (!pg->cfg->outbound)
 		return connect_for_commands(pg, now);
+	warn_mode_mismatch(pg);
+	if (pg->conn == NULL)
+		return PG_LOST;
 	if (pg->cfg->source == RELAY_SOURCE_WAL)
 		return connect_for_wal(pg, now);
 	/* occurred_at in the JSON messages: always UTC */

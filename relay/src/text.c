@@ -109,6 +109,36 @@ sb_json_string(strbuf *sb, const char *s, size_t n)
 	sb_append(sb, "\"", 1);
 }
 
+int
+json_nests_deeper(const char *s, size_t n, int max)
+{
+	int			depth = 0;
+	int			in_string = 0;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		char		c = s[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;			/* the escaped character, whatever it is */
+			else if (c == '"')
+				in_string = 0;
+		}
+		else if (c == '"')
+			in_string = 1;
+		else if (c == '[' || c == '{')
+		{
+			if (++depth > max)
+				return 1;
+		}
+		else if ((c == ']' || c == '}') && depth > 0)
+			depth--;
+	}
+	return 0;
+}
+
 char *
 text_excerpt(const char *s, size_t n, size_t max, char *buf, size_t buflen)
 {

@@ -29,6 +29,13 @@ void		sb_json_string(strbuf *sb, const char *s, size_t n);
 char	   *text_excerpt(const char *s, size_t n, size_t max, char *buf, size_t buflen);
 
 /*
+ * Does the JSON text s[0..n) nest arrays and objects deeper than max?
+ * Brackets inside strings do not count; the text need not be valid JSON
+ * (the server says what else is wrong with it).
+ */
+int			json_nests_deeper(const char *s, size_t n, int max);
+
+/*
  * The JSON command message of a stream entry with nfields field/value
  * pairs.  A field "data" holds the whole JSON message (the same text as on
  * a pub/sub channel); otherwise the fields are the message: a value that is

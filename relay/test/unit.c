@@ -22,6 +22,8 @@
 #include "link.h"
 #include "text.h"
 
+static void test_json_depth(void);
+
 static int	test_count;
 static int	test_failed;
 
@@ -513,6 +515,59 @@ test_text(void)
 	   !text_is_integer("", 0), "text_is_integer");
 	is_str(text_excerpt("ab\ncd", 5, 100, buf, sizeof buf), "ab\\x0acd", "excerpt escapes control characters");
 	is_str(text_excerpt("abcdefgh", 8, 4, buf, sizeof buf), "abcd...", "excerpt cuts long text");
+	test_json_depth();
+}
+
+/*
+ * json_nests_deeper, generated: documents nested exactly d levels deep
+ * (arrays and objects mixed at random), with strings that hold brackets,
+ * escaped quotes and backslashes between the levels, which must not count.
+ */
+static void
+test_json_depth(void)
+{
+	static const char *const fillers[] = {"", "1, ", "\"[[{{\", ", "\"\\\"[\", ",
+	"\"\\\\\", ", "\"]}\", "};
+	int			wrong = 0;
+	int			cases = 0;
+	strbuf		sb;
+
+	srand(42);
+	sb_init(&sb);
+	for (int d = 0; d <= 140; d++)
+	{
+		for (int k = 0; k < 20; k++)
+		{
+			char		closers[200];
+
+			sb_reset(&sb);
+			for (int i = 0; i < d; i++)
+			{
+				int			object = rand() % 2;
+
+				sb_appends(&sb, object ? "{\"k\": " : "[");
+				if (!object)
+					sb_appends(&sb, fillers[rand() % 5]);
+				closers[i] = object ? '}' : ']';
+			}
+			sb_appends(&sb, fillers[rand() % 5]);
+			sb_appends(&sb, "0");
+			for (int i = d - 1; i >= 0; i--)
+				sb_append(&sb, &closers[i], 1);
+			for (int max = d - 2; max <= d + 1; max++)
+			{
+				if (max < 0)
+					continue;
+				cases++;
+				if (json_nests_deeper(sb.data ? sb.data : "", sb.len, max) != (d > max))
+					wrong++;
+			}
+		}
+	}
+	sb_free(&sb);
+	ok(wrong == 0, "json_nests_deeper: %d generated documents and limits, %d wrong", cases, wrong);
+	ok(!json_nests_deeper("\"[[[[[[\"", 8, 1) && json_nests_deeper("[[[", 3, 2) &&
+	   !json_nests_deeper("]]]][", 5, 1), "json_nests_deeper: brackets in strings, stray closers");
 }
 
 static void

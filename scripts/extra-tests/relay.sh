@@ -38,6 +38,8 @@
 #             Redis killed and restarted under the relay:
 #             nothing is acknowledged while Redis is down, events flow again
 #             afterwards, the subscription comes back; SIGTERM exits 0
+#   mode      each --source against each allocation.outbox_mode: a warning
+#             at connection exactly where nothing would be published
 #   wal       --source wal (allocation.outbox_mode = both): a role without
 #             REPLICATION exits 1 with a hint; the book's scenario in the
 #             book's shape; no LISTEN; a session idle in transaction with
@@ -914,6 +916,20 @@ check "a message with a NUL byte is skipped as malformed, not cut" \
 	wait_until 10 sh -c "grep -F 'skipped a malformed message' '$PSLOG' | grep -qF 'NUL byte'"
 is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-dup-id' AND payload ->> 'qty' = '3'")" 0 \
 	"... and its prefix before the NUL is not executed"
+# Nesting: past the server's stack depth its JSON parser fails with 54001,
+# an error that says nothing of the message and would be retried for ever,
+# holding every message behind it.  The relay refuses a message nested
+# deeper than 64 levels itself; 64 levels run.
+deep() { python3 -c "import sys; d=int(sys.argv[1]); print('{\"batchref\": \"RT-dup-id\", \"qty\": %s, \"x\": ' % sys.argv[2] + '['*(d-1) + ']'*(d-1) + '}', end='')" "$@"; }
+deep 20000 4 | rcli -x PUBLISH change_batch_quantity >/dev/null
+deep 65 5 | rcli -x PUBLISH change_batch_quantity >/dev/null
+deep 64 7 | rcli -x PUBLISH change_batch_quantity >/dev/null
+check "messages nested 20,000 and 65 levels deep are skipped as malformed" \
+	wait_until 10 sh -c "[ \$(grep -F 'skipped a malformed message' '$PSLOG' | grep -cF 'deeper than 64 levels') -ge 2 ]"
+check "... and the message behind them, nested 64 levels, runs" \
+	wait_until 10 sql_is "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-dup-id' AND payload ->> 'qty' = '7'" 1
+is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-dup-id' AND payload ->> 'qty' IN ('4', '5')")" 0 \
+	"... the deep ones did not run"
 check "a message for an unknown batch is logged as rejected" \
 	wait_until 5 sh -c "grep -F 'skipped a rejected message' '$PSLOG' | grep -qF 'unknown batch reference'"
 check "the relay keeps running and executes the next message" \
@@ -947,11 +963,13 @@ for state in 25006 0A000 P0001 72000 58030; do
 	check "SQLSTATE $state is retried, not dropped: the command runs once the cause is gone" \
 		wait_until 10 sql_is "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-fence' AND (payload ->> 'qty')::int = $qty" 1
 done
-sql "$DB_PS" "INSERT INTO public.relay_fence VALUES ('22023')"
-before=$(log_count "$PSLOG" "skipped a malformed message")
-rcli PUBLISH change_batch_quantity '{"batchref": "RT-fence", "qty": 99}' >/dev/null
-check "a data exception (22023) still drops the message as malformed" \
-	wait_until 10 sh -c "[ \$(grep -cF 'skipped a malformed message' '$PSLOG') -gt $before ]"
+for state in 22023 54001; do
+	sql "$DB_PS" "DELETE FROM public.relay_fence; INSERT INTO public.relay_fence VALUES ('$state')"
+	before=$(log_count "$PSLOG" "skipped a malformed message")
+	rcli PUBLISH change_batch_quantity '{"batchref": "RT-fence", "qty": 99}' >/dev/null
+	check "SQLSTATE $state (a data exception, a program limit) drops the message as malformed" \
+		wait_until 10 sh -c "[ \$(grep -cF 'skipped a malformed message' '$PSLOG') -gt $before ]"
+done
 sql "$DB_PS" "DROP TRIGGER relay_fence ON allocation.batches; DROP TABLE public.relay_fence" >/dev/null
 
 # A failure that recurs right after connecting: the relay's role has a
@@ -1588,6 +1606,24 @@ else
 	not_ok "a server with wal_level = replica starts"
 	cat "$WORK/replica-initdb.log" "$REPLICA_DIR/start.log"
 fi
+# A relay whose --source does not read where allocation.outbox_mode writes
+# would publish nothing: it says so at every connection.  Every source
+# against every mode (set for the relay's role in the database).
+for source in wal outbox; do
+	for mode in table wal both; do
+		MMLOG=$WORK/relay-mode-$source-$mode.log
+		"${PSQL[@]}" -d postgres -c "ALTER ROLE $ROLE_WAL IN DATABASE $DB_WAL SET allocation.outbox_mode = '$mode'" >/dev/null
+		start_relay "$MMLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL" --mode pubsub --source "$source" \
+			--slot relay_test_mode --consumer relay-mode --no-inbound --channel-prefix relay-mode.
+		wait_until 10 sh -c "grep -qE 'wal: connected|postgres: connected' '$MMLOG'"
+		stop "$RELAY_PID"
+		case $source:$mode in wal:table | outbox:wal) want=1 ;; *) want=0 ;; esac
+		is "$(log_count "$MMLOG" "publishes none of them")" "$want" \
+			"--source $source, outbox_mode $mode: $([ "$want" = 1 ] && echo "a warning that nothing will be published" || echo "no warning")"
+	done
+done
+"${PSQL[@]}" -d postgres -c "ALTER ROLE $ROLE_WAL IN DATABASE $DB_WAL RESET allocation.outbox_mode" >/dev/null
+sql "$DB_WAL" "SELECT pg_drop_replication_slot('relay_test_mode') FROM pg_replication_slots WHERE slot_name = 'relay_test_mode'" >/dev/null
 rcli FLUSHALL >/dev/null
 : > "$WORK/pubsub.out"
 : > "$WORK/book.out"
