@@ -7,7 +7,7 @@
 -- with reallocation, deallocate, order tracking), many transactions and
 -- chunks of rows long.  The messages are read from a logical slot with
 -- pgoutput, as allocation-relay --source wal does.  Order ids, SKUs and
--- references of this file start with "OB-".
+-- references of this file start with "BM-".
 --
 \set VERBOSITY terse
 LOAD '$libdir/allocation';
@@ -19,33 +19,33 @@ SET allocation.outbox_mode = 'both';
 SELECT setseed(0.25);
 DO $gen$
 DECLARE
-	skus constant text[] := ARRAY['OB-A', 'OB-B', 'OB-C'];
+	skus constant text[] := ARRAY['BM-A', 'BM-B', 'BM-C'];
 	sku text;
 	ref text;
 	oid text;
 	lines allocation.order_line[];
 BEGIN
 	FOR i IN 1..9 LOOP
-		PERFORM allocation.add_batch('OB-b' || i, skus[1 + i % 3], 4 + i,
+		PERFORM allocation.add_batch('BM-b' || i, skus[1 + i % 3], 4 + i,
 									 CASE WHEN i % 2 = 0 THEN DATE '2027-01-01' + i END);
 	END LOOP;
 	FOR i IN 1..40 LOOP
-		PERFORM allocation.create_order('OB-' || i);
+		PERFORM allocation.create_order('BM-' || i);
 	END LOOP;
 	COMMIT;
 	FOR i IN 1..400 LOOP
 		sku := skus[1 + floor(random() * 3)::int];
-		oid := 'OB-' || (1 + floor(random() * 50)::int);
+		oid := 'BM-' || (1 + floor(random() * 50)::int);
 		BEGIN
 			CASE floor(random() * 8)::int
 			WHEN 0 THEN
-				PERFORM allocation.add_batch('OB-b' || (100 + i), sku,
+				PERFORM allocation.add_batch('BM-b' || (100 + i), sku,
 											 1 + floor(random() * 12)::int,
 											 CASE WHEN random() < 0.5 THEN DATE '2027-02-01' + i END);
 			WHEN 1, 2 THEN
 				PERFORM allocation.allocate(oid, sku, 1 + floor(random() * 4)::int);
 			WHEN 3 THEN
-				lines := ARRAY(SELECT ROW('OB-' || (1 + floor(random() * 50)::int),
+				lines := ARRAY(SELECT ROW('BM-' || (1 + floor(random() * 50)::int),
 										  skus[1 + floor(random() * 3)::int],
 										  1 + floor(random() * 3)::int)::allocation.order_line
 								 FROM generate_series(1, 1 + floor(random() * 6)::int));
@@ -53,7 +53,7 @@ BEGIN
 			WHEN 4, 5 THEN
 				-- often below what is allocated: lines move or run out of stock
 				SELECT b.reference INTO ref FROM allocation.batches b
-				 WHERE b.sku LIKE 'OB-%' ORDER BY random() LIMIT 1;
+				 WHERE b.sku LIKE 'BM-%' ORDER BY random() LIMIT 1;
 				PERFORM allocation.change_batch_quantity(ref, floor(random() * 8)::int);
 			WHEN 6 THEN
 				PERFORM allocation.deallocate(oid, sku);
@@ -70,9 +70,9 @@ BEGIN
 		END IF;
 	END LOOP;
 	-- one call with more events than a chunk of held-back rows
-	SELECT ARRAY(SELECT ROW('OB-m' || g, 'OB-M', 1)::allocation.order_line
+	SELECT ARRAY(SELECT ROW('BM-m' || g, 'BM-M', 1)::allocation.order_line
 				   FROM generate_series(1, 1500) g) INTO lines;
-	PERFORM allocation.add_batch('OB-bm', 'OB-M', 1200);
+	PERFORM allocation.add_batch('BM-bm', 'BM-M', 1200);
 	PERFORM * FROM allocation.allocate_many(lines);
 END
 $gen$;
@@ -100,7 +100,7 @@ SELECT count(*) > 1800 AS many_events,
 	   array_agg(DISTINCT o.type ORDER BY o.type) AS types
   FROM allocation.outbox o
   LEFT JOIN ob_wal w ON (w.env->>'id')::uuid = o.id
- WHERE o.aggregateid LIKE 'OB-%';
+ WHERE o.aggregateid LIKE 'BM-%';
 -- and no message without its row
 SELECT count(*) AS messages_without_row
   FROM ob_wal w
@@ -113,7 +113,7 @@ SELECT o.id, o.occurred_at, w.env->>'occurred_at' AS wal_occurred_at
 RESET TimeZone;
 
 SELECT count(*) AS broken_invariants FROM allocation.check_invariants()
- WHERE object LIKE 'OB-%';
+ WHERE object LIKE 'BM-%';
 
 SELECT pg_drop_replication_slot('ob_slot');
 DROP PUBLICATION ob_pub;

@@ -439,6 +439,9 @@ outbox_append(void *ctx, al_product *p, const al_event *ev)
 	p->event_seq++;
 	p->event_key = al_pg_outbox_insert(ctx, "product", p->sku, ev,
 									   p->event_seq, p->event_key);
+	/* no row: check_invariants must not take the table for the history */
+	if (!al_pg_outbox_mode_table())
+		p->wal_only_seq = p->event_seq;
 }
 
 static void
