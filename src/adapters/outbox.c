@@ -23,6 +23,10 @@
  *	   instead of a random one.
  *	4) NOTIFY allocation_events is sent once per transaction at commit,
  *	   when it can wake someone: see listeners.c.
+ *	5) occurred_at is read from the clock once per event, when the event
+ *	   is recorded, and that one value goes into the outbox row and into
+ *	   the WAL's copy (outbox_mode both): the two copies of an event have
+ *	   the same id and the same body.  The id's time is that reading too.
  *
  * src/adapters/outbox.c
  *
@@ -78,9 +82,9 @@ state_of(al_pg_session *s)
 static al_pg_statement outbox_insert_stmt = {
 	.sql = "INSERT INTO allocation.outbox (id, aggregatetype, aggregateid, type,"
 	" payload, occurred_at, aggregate_seq, commit_key)"
-	" VALUES ($7, $1, $2, $3, $4, pg_catalog.clock_timestamp(), $5, $6)",
-	.nargs = 7,
-	.argtypes = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID, UUIDOID},
+	" VALUES ($7, $1, $2, $3, $4, $8, $5, $6)",
+	.nargs = 8,
+	.argtypes = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID, INT8OID, UUIDOID, TIMESTAMPTZOID},
 	.expected = SPI_OK_INSERT
 };
 
@@ -92,11 +96,11 @@ static al_pg_statement outbox_insert_many_stmt = {
 	" pg_catalog.unnest($2::pg_catalog.text[]),"
 	" pg_catalog.unnest($3::pg_catalog.text[]),"
 	" pg_catalog.unnest($4::pg_catalog.jsonb[]),"
-	" pg_catalog.clock_timestamp(),"
+	" pg_catalog.unnest($8::pg_catalog.timestamptz[]),"
 	" pg_catalog.unnest($5::pg_catalog.int8[]),"
 	" pg_catalog.unnest($6::pg_catalog.int8[])",
-	.nargs = 7,
-	.argtypes = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT8ARRAYOID, INT8ARRAYOID, UUIDARRAYOID},
+	.nargs = 8,
+	.argtypes = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT8ARRAYOID, INT8ARRAYOID, UUIDARRAYOID, TIMESTAMPTZARRAYOID},
 	.expected = SPI_OK_INSERT
 };
 
@@ -271,7 +275,7 @@ al_pg_push_event_payload(JsonbParseState **st, const al_event *ev)
  * backend started; uniqueness is still checked by the primary key.
  */
 static Datum
-new_event_id(void)
+new_event_id(TimestampTz now)
 {
 	static uint64 last_ms = 0;
 	static uint32 counter = 0;
@@ -279,7 +283,7 @@ new_event_id(void)
 	uint64		ms;
 	uint64		rnd;
 
-	ms = (uint64) (GetCurrentTimestamp() / 1000) +
+	ms = (uint64) (now / 1000) +
 		(uint64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
 	if (ms > last_ms)
 	{
@@ -370,8 +374,10 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 					const char *aggregateid, const al_event *ev, int64 seq,
 					uint64 prev_key)
 {
-	Datum		row[7];
+	Datum		row[8];
 	uint64		key;
+	/* one clock reading: the id's time, and occurred_at of both copies */
+	TimestampTz now = GetCurrentTimestamp();
 
 	/* never below the aggregate's previous key: its commit order */
 	key = U64FromFullTransactionId(GetTopFullTransactionId()) +
@@ -389,16 +395,17 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 	}
 	row[4] = Int64GetDatum(seq);
 	row[5] = Int64GetDatum((int64) key);
-	row[6] = new_event_id();
+	row[6] = new_event_id(now);
+	row[7] = TimestampTzGetDatum(now);
 	/* allocation.outbox_mode: the WAL's readers (wal_events.c), the table's */
 	if (al_pg_outbox_mode_wal())
 		al_pg_wal_event(s, row[6], al_event_name(ev->type), aggregatetype, aggregateid,
-						seq, DatumGetJsonbP(row[3]));
+						seq, now, DatumGetJsonbP(row[3]));
 	if (al_pg_outbox_mode_table())
 	{
 		outbox_state *os = state_of(s);
 
-		al_pg_rows_add(s, &os->rows, 7, row);
+		al_pg_rows_add(s, &os->rows, 8, row);
 		os->events_recorded = true;
 		/* a chunk at a time, in the order recorded (spi.h) */
 		if (al_pg_rows_full(&os->rows))
@@ -411,12 +418,12 @@ al_pg_outbox_insert(al_pg_session *s, const char *aggregatetype,
 void
 al_pg_flush_outbox(al_pg_session *s)
 {
-	static const Oid types[7] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID,
-	INT8OID, INT8OID, UUIDOID};
+	static const Oid types[8] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID,
+	INT8OID, INT8OID, UUIDOID, TIMESTAMPTZOID};
 	outbox_state *os = s->state[outbox_slot];
 
 	if (os != NULL)
-		al_pg_rows_flush(s, &os->rows, 7, types, &outbox_insert_stmt,
+		al_pg_rows_flush(s, &os->rows, 8, types, &outbox_insert_stmt,
 						 &outbox_insert_many_stmt, 0, NULL);
 }
 
@@ -432,6 +439,9 @@ outbox_append(void *ctx, al_product *p, const al_event *ev)
 	p->event_seq++;
 	p->event_key = al_pg_outbox_insert(ctx, "product", p->sku, ev,
 									   p->event_seq, p->event_key);
+	/* no row: check_invariants must not take the table for the history */
+	if (!al_pg_outbox_mode_table())
+		p->wal_only_seq = p->event_seq;
 }
 
 static void

@@ -106,7 +106,7 @@ static al_pg_statement product_create_stmt = {
 };
 
 static al_pg_statement product_lock_stmt = {
-	.sql = "SELECT version_number, line_seq, event_seq, event_key, ctid"
+	.sql = "SELECT version_number, line_seq, event_seq, event_key, wal_only_seq, ctid"
 	" FROM allocation.product_state WHERE sku" EQ "$1"
 	" FOR NO KEY UPDATE",
 	.nargs = 1,
@@ -120,15 +120,16 @@ enum
 	PRODUCT_LOCK_LINE_SEQ,
 	PRODUCT_LOCK_EVENT_SEQ,
 	PRODUCT_LOCK_EVENT_KEY,
+	PRODUCT_LOCK_WAL_ONLY_SEQ,
 	PRODUCT_LOCK_CTID
 };
 
 static al_pg_statement product_save_stmt = {
 	.sql = "UPDATE allocation.product_state SET version_number = $2,"
-	" line_seq = $3, event_seq = $4, event_key = $5"
+	" line_seq = $3, event_seq = $4, event_key = $5, wal_only_seq = $7"
 	" WHERE sku" EQ "$1 AND version_number" EQ "$6",
-	.nargs = 6,
-	.argtypes = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID},
+	.nargs = 7,
+	.argtypes = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID},
 	.expected = SPI_OK_UPDATE
 };
 
@@ -140,10 +141,10 @@ static al_pg_statement product_save_stmt = {
  */
 static al_pg_statement product_save_tid_stmt = {
 	.sql = "UPDATE allocation.product_state SET version_number = $2,"
-	" line_seq = $3, event_seq = $4, event_key = $5"
-	" WHERE ctid" EQ "$7 AND sku" EQ "$1 AND version_number" EQ "$6",
-	.nargs = 7,
-	.argtypes = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIDOID},
+	" line_seq = $3, event_seq = $4, event_key = $5, wal_only_seq = $7"
+	" WHERE ctid" EQ "$8 AND sku" EQ "$1 AND version_number" EQ "$6",
+	.nargs = 8,
+	.argtypes = {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIDOID},
 	.expected = SPI_OK_UPDATE
 };
 
@@ -325,7 +326,7 @@ static al_pg_statement line_delete_stmt = {
 };
 
 static al_pg_statement products_lock_stmt = {
-	.sql = "SELECT sku, version_number, line_seq, event_seq, event_key"
+	.sql = "SELECT sku, version_number, line_seq, event_seq, event_key, wal_only_seq"
 	" FROM allocation.product_state WHERE sku" EQ "ANY ($1)"
 	" ORDER BY sku FOR NO KEY UPDATE",
 	.nargs = 1,
@@ -339,21 +340,23 @@ enum
 	PRODUCTS_LOCK_VERSION,
 	PRODUCTS_LOCK_LINE_SEQ,
 	PRODUCTS_LOCK_EVENT_SEQ,
-	PRODUCTS_LOCK_EVENT_KEY
+	PRODUCTS_LOCK_EVENT_KEY,
+	PRODUCTS_LOCK_WAL_ONLY_SEQ
 };
 
 static al_pg_statement products_save_stmt = {
 	.sql = "UPDATE allocation.product_state p SET version_number = u.v,"
-	" line_seq = u.l, event_seq = u.e, event_key = u.k"
+	" line_seq = u.l, event_seq = u.e, event_key = u.k, wal_only_seq = u.w"
 	" FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS s,"
 	" pg_catalog.unnest($2::pg_catalog.int8[]) AS v,"
 	" pg_catalog.unnest($3::pg_catalog.int8[]) AS l,"
 	" pg_catalog.unnest($4::pg_catalog.int8[]) AS e,"
 	" pg_catalog.unnest($5::pg_catalog.int8[]) AS k,"
-	" pg_catalog.unnest($6::pg_catalog.int8[]) AS o) u"
+	" pg_catalog.unnest($6::pg_catalog.int8[]) AS o,"
+	" pg_catalog.unnest($7::pg_catalog.int8[]) AS w) u"
 	" WHERE p.sku" EQ "u.s AND p.version_number" EQ "u.o",
-	.nargs = 6,
-	.argtypes = {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
+	.nargs = 7,
+	.argtypes = {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID},
 	.expected = SPI_OK_UPDATE
 };
 
@@ -513,6 +516,7 @@ lock_product(al_pg_session *s, const char *sku, al_product *p, bool *found)
 						DatumGetInt64(al_pg_index_datum(&r, al_pg_index_attnum(&r, "line_seq"))));
 		p->event_seq = DatumGetInt64(al_pg_index_datum(&r, al_pg_index_attnum(&r, "event_seq")));
 		p->event_key = (uint64) DatumGetInt64(al_pg_index_datum(&r, al_pg_index_attnum(&r, "event_key")));
+		p->wal_only_seq = DatumGetInt64(al_pg_index_datum(&r, al_pg_index_attnum(&r, "wal_only_seq")));
 		ItemPointerCopy(&r.slot->tts_tid, &rs->product_tid);
 		rs->tid_sku = p->sku;
 	}
@@ -565,6 +569,7 @@ repo_get(void *ctx, const char *sku, bool create, al_product *p)
 					al_pg_int8(0, PRODUCT_LOCK_LINE_SEQ));
 	p->event_seq = al_pg_int8(0, PRODUCT_LOCK_EVENT_SEQ);
 	p->event_key = (uint64) al_pg_int8(0, PRODUCT_LOCK_EVENT_KEY);
+	p->wal_only_seq = al_pg_int8(0, PRODUCT_LOCK_WAL_ONLY_SEQ);
 	ItemPointerCopy((ItemPointer) DatumGetPointer(al_pg_datum(0, PRODUCT_LOCK_CTID)),
 					&rs->product_tid);
 	rs->tid_sku = p->sku;
@@ -915,7 +920,7 @@ repo_save(void *ctx, al_product *p)
 {
 	al_pg_session *s = ctx;
 	repo_state *rs = state_of(s);
-	Datum		args[7];
+	Datum		args[8];
 
 	al_pg_rows	inserts = {0};
 
@@ -940,9 +945,10 @@ repo_save(void *ctx, al_product *p)
 	args[3] = Int64GetDatum(p->event_seq);
 	args[4] = Int64GetDatum((int64) p->event_key);
 	args[5] = Int64GetDatum(p->version);
+	args[6] = Int64GetDatum(p->wal_only_seq);
 	if (rs->tid_sku != NULL && strcmp(rs->tid_sku, p->sku) == 0)
 	{
-		args[6] = PointerGetDatum(&rs->product_tid);
+		args[7] = PointerGetDatum(&rs->product_tid);
 		rs->tid_sku = NULL;		/* the row moves now */
 		if (al_pg_run(s, &product_save_tid_stmt, args, NULL) == 1)
 			return AL_OK;
@@ -1017,6 +1023,7 @@ repo_get_many(void *ctx, const char **skus, int n, al_product *products,
 						al_pg_int8(r, PRODUCTS_LOCK_LINE_SEQ));
 		products[i].event_seq = al_pg_int8(r, PRODUCTS_LOCK_EVENT_SEQ);
 		products[i].event_key = (uint64) al_pg_int8(r, PRODUCTS_LOCK_EVENT_KEY);
+		products[i].wal_only_seq = al_pg_int8(r, PRODUCTS_LOCK_WAL_ONLY_SEQ);
 		r++;
 	}
 	return AL_OK;
@@ -1169,13 +1176,14 @@ repo_save_many(void *ctx, al_product *products, int n)
 			}
 		}
 		{
-			Datum		row[6] = {TEXT(p->sku),
+			Datum		row[7] = {TEXT(p->sku),
 				Int64GetDatum(al_product_next_version(p)),
 				Int64GetDatum(p->line_seq), Int64GetDatum(p->event_seq),
 				Int64GetDatum((int64) p->event_key),
-			Int64GetDatum(p->version)};
+				Int64GetDatum(p->version),
+			Int64GetDatum(p->wal_only_seq)};
 
-			al_pg_rows_add(s, &prods, 6, row);
+			al_pg_rows_add(s, &prods, 7, row);
 		}
 	}
 	insert_lines(s, &lines);
@@ -1191,10 +1199,10 @@ repo_save_many(void *ctx, al_product *products, int n)
 	}
 	if (prods.n > 0)
 	{
-		Datum		args[6];
+		Datum		args[7];
 
 		args[0] = al_pg_rows_array(&prods, 0, TEXTOID);
-		for (int c = 1; c < 6; c++)
+		for (int c = 1; c < 7; c++)
 			args[c] = al_pg_rows_array(&prods, c, INT8OID);
 		/* rule 7: every product from the version it was loaded at */
 		written = al_pg_run(s, &products_save_stmt, args, NULL);

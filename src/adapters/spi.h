@@ -97,7 +97,7 @@ extern Datum al_pg_datum(uint64 row, int col);
  * memory, and its cost per row would grow with the call.
  */
 #define AL_PG_ROWS_CHUNK 1024
-#define AL_PG_ROWS_MAX_COLS 7
+#define AL_PG_ROWS_MAX_COLS 8
 typedef struct al_pg_rows
 {
 	int			n;

@@ -168,11 +168,13 @@ al_pg_wal_prefix(al_pg_session *s)
 
 /*
  * Write one event as a transactional logical message (Notes 1-3, 5), in
- * session s.  id is the event's uuid Datum, payload its jsonb.
+ * session s.  id is the event's uuid Datum, occurred_at the time its
+ * outbox row has too (outbox.c, Note 5), payload its jsonb.
  */
 void
 al_pg_wal_event(al_pg_session *s, Datum id, const char *type, const char *aggregatetype,
-				const char *aggregateid, int64 seq, Jsonb *payload)
+				const char *aggregateid, int64 seq, TimestampTz occurred_at,
+				Jsonb *payload)
 {
 	StringInfoData buf;
 	char	   *idtext;
@@ -191,7 +193,7 @@ al_pg_wal_event(al_pg_session *s, Datum id, const char *type, const char *aggreg
 
 	prefix = al_pg_wal_prefix(s);
 	idtext = DatumGetCString(DirectFunctionCall1(uuid_out, id));
-	JsonEncodeDateTime(when, TimestampTzGetDatum(GetCurrentTimestamp()),
+	JsonEncodeDateTime(when, TimestampTzGetDatum(occurred_at),
 					   TIMESTAMPTZOID, &utc);
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "%s\n%s\n{\"id\" : \"%s\", \"type\" : ", idtext, type, idtext);

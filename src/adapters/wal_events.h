@@ -13,6 +13,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 #include "spi.h"
@@ -25,6 +26,7 @@ extern bool al_pg_outbox_mode_wal(void);
 extern const char *al_pg_wal_prefix(al_pg_session *s);
 /* One event as a transactional logical message with that prefix. */
 extern void al_pg_wal_event(al_pg_session *s, Datum id, const char *type, const char *aggregatetype,
-							const char *aggregateid, int64 seq, Jsonb *payload);
+							const char *aggregateid, int64 seq, TimestampTz occurred_at,
+							Jsonb *payload);
 
 #endif							/* AL_WAL_EVENTS_H */

@@ -120,6 +120,7 @@ typedef struct al_product
 	/* opaque to the core: kept by the outbox adapter (the contract: events) */
 	int64_t		event_seq;
 	uint64_t	event_key;
+	int64_t		wal_only_seq;	/* last event_seq not in the outbox table */
 } al_product;
 
 /* Start an empty in-memory product; the repository fills it. */

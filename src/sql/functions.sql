@@ -388,8 +388,12 @@ COMMENT ON FUNCTION allocation.change_batch_quantity_here(text, integer) IS
 
 --------------------------------------------------------------------------
 -- check_invariants(): like amcheck, one row per violation of the contract's
--- invariants; no row means healthy.  Event checks are made only for
--- aggregates whose outbox history is complete (never purged).
+-- invariants; no row means healthy.  The outbox table holds a product's
+-- events from product_state.wal_only_seq + 1 on (the events up to it may
+-- be in the WAL only, allocation.outbox_mode = wal): the sequence check
+-- looks at those, and the history checks are made only for products
+-- whose outbox history is complete (nothing written to the WAL only,
+-- never purged).
 --------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION allocation._check_invariants()
 RETURNS TABLE (invariant text, object text, detail text)
@@ -433,12 +437,14 @@ AS $$
 	 WHERE w.orderid IS NULL OR r.orderid IS NULL
 		OR w.batchref <> r.batchref OR w.qty <> r.qty
 	UNION ALL
-	-- per-aggregate event numbers have no gap and match the aggregate's counter
+	-- per-aggregate event numbers have no gap and match the aggregate's
+	-- counter, after the last event written to the WAL only
 	SELECT 'event sequence broken', p.sku,
 		   format('counter %s, outbox has %s events numbered %s..%s',
 				  p.event_seq, count(o.id), min(o.aggregate_seq), max(o.aggregate_seq))
 	  FROM allocation.product_state p
 	  LEFT JOIN allocation.outbox o ON o.aggregatetype = 'product' AND o.aggregateid = p.sku
+		AND o.aggregate_seq > p.wal_only_seq
 	 GROUP BY p.sku, p.event_seq
 	HAVING count(o.id) > 0 AND (max(o.aggregate_seq) <> p.event_seq
 			OR count(o.id) <> max(o.aggregate_seq) - min(o.aggregate_seq) + 1)
@@ -465,7 +471,8 @@ AS $$
 	  FULL JOIN allocation.order_lines w ON w.sku = e.sku AND w.orderid = e.orderid
 	 WHERE COALESCE(w.sku, e.sku) IN (
 			SELECT o.aggregateid FROM allocation.outbox o
-			 WHERE o.aggregatetype = 'product'
+			  JOIN allocation.product_state p ON p.sku = o.aggregateid
+			 WHERE o.aggregatetype = 'product' AND p.wal_only_seq = 0
 			 GROUP BY o.aggregateid HAVING min(o.aggregate_seq) = 1)
 	   AND (w.orderid IS NULL AND e.type = 'Allocated'
 			OR w.orderid IS NOT NULL AND (e.type IS DISTINCT FROM 'Allocated'
@@ -475,7 +482,8 @@ AS $$
 	SELECT 'batch without its event', b.reference, format('sku %L', b.sku)
 	  FROM allocation.batches b
 	 WHERE b.sku IN (SELECT o.aggregateid FROM allocation.outbox o
-					  WHERE o.aggregatetype = 'product'
+					   JOIN allocation.product_state p ON p.sku = o.aggregateid
+					  WHERE o.aggregatetype = 'product' AND p.wal_only_seq = 0
 					  GROUP BY o.aggregateid HAVING min(o.aggregate_seq) = 1)
 	   AND NOT EXISTS (SELECT FROM allocation.outbox o
 						WHERE o.aggregatetype = 'product' AND o.aggregateid = b.sku

@@ -80,7 +80,10 @@ CREATE TABLE allocation.product_state (
 	version_number	bigint NOT NULL DEFAULT 0,
 	line_seq		bigint NOT NULL DEFAULT 0,	-- last allocation number (rule 5)
 	event_seq		bigint NOT NULL DEFAULT 0,	-- last outbox aggregate_seq
-	event_key		bigint NOT NULL DEFAULT 0	-- last outbox commit_key
+	event_key		bigint NOT NULL DEFAULT 0,	-- last outbox commit_key
+	-- last aggregate_seq written to the WAL only (outbox_mode = wal), 0
+	-- for none: the outbox table holds no row of it (check_invariants)
+	wal_only_seq	bigint NOT NULL DEFAULT 0
 ) WITH (fillfactor = 80);	-- room for HOT updates of the counters
 
 CREATE TABLE allocation.batches (

@@ -143,6 +143,11 @@ ALTER TABLE allocation.product_state
 	ALTER COLUMN event_key SET DEFAULT 0,
 	ALTER COLUMN event_key SET NOT NULL;
 
+-- product_state.wal_only_seq: the last event written to the WAL only
+-- (outbox_mode = wal, new in 0.2.0); 0.1.0 wrote every event to the table
+ALTER TABLE allocation.product_state
+	ADD COLUMN wal_only_seq bigint NOT NULL DEFAULT 0;
+
 -- batches: room for HOT updates (before the rewrite by the new column)
 ALTER TABLE allocation.batches SET (fillfactor = 80);
 
