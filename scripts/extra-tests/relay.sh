@@ -90,7 +90,12 @@
 #             server silent for good) one is reaped and logged while the
 #             server is silent; a session idle in transaction holding an
 #             xid delays an event of --source outbox for at most
-#             idle_in_transaction_session_timeout
+#             idle_in_transaction_session_timeout; entries left pending
+#             by a relay killed with SIGKILL (one committed without XACK,
+#             one failing with a retried 40001) are claimed by a relay
+#             with another --consumer name: one runs once, the other is
+#             skipped as a duplicate, nothing stays pending (not with
+#             ALLOCATION_RELAY_CLAIM_IDLE=0)
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG), ALLOC_ROOT, ALLOC_PGDATA (the server restart
