@@ -871,7 +871,15 @@ redis_xack(redis_side *rs, const char *entry_id)
 		return -1;
 	}
 	if (r->type == REDIS_REPLY_ERROR)
+	{
 		log_warn("redis: XACK %s %s %s: %s", rs->cfg->inbound, rs->cfg->group, entry_id, r->str);
+		/*
+		 * The entry stays pending: reading our pending entries again now
+		 * would return it at once, and run it (as a duplicate) in a tight
+		 * loop.  It comes back after a reconnection, or with a claim.
+		 */
+		rs->pending_phase = 0;
+	}
 	freeReplyObject(r);
 	return 0;
 }

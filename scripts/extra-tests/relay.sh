@@ -95,7 +95,8 @@
 #             one failing with a retried 40001) are claimed by a relay
 #             with another --consumer name: one runs once, the other is
 #             skipped as a duplicate, nothing stays pending (not with
-#             ALLOCATION_RELAY_CLAIM_IDLE=0)
+#             ALLOCATION_RELAY_CLAIM_IDLE=0); an entry whose XACK Redis
+#             refuses is not run again in a tight loop
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG), ALLOC_ROOT, ALLOC_PGDATA (the server restart
@@ -1317,6 +1318,27 @@ check "host-b goes on with new entries" \
 	wait_until 10 sql_is "$DB_ST" "SELECT purchased_quantity FROM allocation.batches WHERE reference = 'CL-2'" 9
 stop "$RELAY_PID"
 RELAY_PID=
+# A refused XACK leaves the entry pending: a relay reading its own pending
+# entries, or claiming idle ones, must not run it again and again at once.
+CLN=$WORK/relay-claim-noack.log
+noack_relay() {
+	ALLOCATION_RELAY_CLAIM_IDLE=1 start_relay "$CLN" --dsn "dbname=$DB_ST" --consumer host-n --mode streams \
+		--no-outbound --inbound claim.noack --redis "redis://claim-noack:claim-pw@127.0.0.1:$REDIS_PORT"
+}
+noack_relay
+wait_until 10 log_has "$CLN" "redis: connected"
+noack_id=$(rcli XADD claim.noack '*' batchref CL-2 qty 6)
+wait_until 10 log_has "$CLN" "XACK claim.noack allocation $noack_id: NOPERM"
+stop "$RELAY_PID"
+noack_relay
+wait_until 10 log_has "$CLN" "redis: connected" 2
+sleep 3
+stop "$RELAY_PID"
+RELAY_PID=
+n_dup=$(log_count "$CLN" "skipped a duplicate: message_id redis-stream:claim.noack:$noack_id")
+check "an entry whose XACK is refused is not run in a loop: read again at the restart, then at most once per --claim-idle 1 s ($n_dup times in 3 s)" \
+	[ "$n_dup" -ge 1 -a "$n_dup" -le 5 ]
+is "$(claim_changes CL-2 6)" 1 "... and it ran once"
 rcli ACL DELUSER claim-noack >/dev/null
 
 # A refused event holds back the events after it: Redis refuses XADD on
