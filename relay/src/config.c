@@ -566,6 +566,10 @@ config_usage(FILE *out)
 "      --inbound-max-bytes=N  ... and their bytes (default 16 MiB)\n"
 "      --group=NAME         consumer group of the inbound stream (streams mode;\n"
 "                           env ALLOCATION_RELAY_GROUP; default " RELAY_DEFAULT_GROUP ")\n"
+"      --claim-idle=SEC     streams: run the group's entries left pending this long\n"
+"                           by any consumer (one that crashed, or a former\n"
+"                           --consumer name): claimed with XAUTOCLAIM (env\n"
+"                           ALLOCATION_RELAY_CLAIM_IDLE; default 60; 0: never)\n"
 "      --from-now           a consumer registered now starts after the existing events\n"
 "      --poll-interval=SEC  read the outbox this often without a NOTIFY (env\n"
 "                           ALLOCATION_RELAY_POLL_INTERVAL; default 1)\n"
@@ -605,6 +609,7 @@ enum
 	OPT_NO_OUTBOUND,
 	OPT_GROUP,
 	OPT_FROM_NOW,
+	OPT_CLAIM_IDLE,
 	OPT_POLL,
 	OPT_BACKOFF,
 	OPT_PG_TIMEOUT,
@@ -643,6 +648,24 @@ parse_seconds(const char *name, const char *s, double min, double max,
 	{
 		set_err(err, errlen, "%s must be a number of seconds from %g to %g, not \"%s\"",
 				name, min, max, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* --claim-idle: 0 (never), or RELAY_MIN_CLAIM_IDLE to a day */
+static int
+parse_claim_idle(const char *name, const char *s, double *out, char *err, size_t errlen)
+{
+	double		v;
+
+	if (parse_seconds(name, s, 0, 86400, &v, err, errlen) != 0)
+		return -1;
+	if (v != 0 && v < RELAY_MIN_CLAIM_IDLE)
+	{
+		set_err(err, errlen, "%s must be 0 (never) or a number of seconds from %g to 86400, not \"%s\"",
+				name, RELAY_MIN_CLAIM_IDLE, s);
 		return -1;
 	}
 	*out = v;
@@ -748,6 +771,9 @@ load_env(relay_config *cfg, char *err, size_t errlen)
 		replace(&cfg->publication, v);
 	if ((v = getenv(ENV_PREFIX "GROUP")) && *v)
 		replace(&cfg->group, v);
+	if ((v = getenv(ENV_PREFIX "CLAIM_IDLE")) && *v &&
+		parse_claim_idle(ENV_PREFIX "CLAIM_IDLE", v, &cfg->claim_idle, err, errlen) != 0)
+		return -1;
 	if ((v = getenv(ENV_PREFIX "POLL_INTERVAL")) && *v &&
 		parse_seconds(ENV_PREFIX "POLL_INTERVAL", v, 0.01, 3600,
 					  &cfg->poll_interval, err, errlen) != 0)
@@ -793,6 +819,7 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		{"no-outbound", no_argument, NULL, OPT_NO_OUTBOUND},
 		{"group", required_argument, NULL, OPT_GROUP},
 		{"from-now", no_argument, NULL, OPT_FROM_NOW},
+		{"claim-idle", required_argument, NULL, OPT_CLAIM_IDLE},
 		{"poll-interval", required_argument, NULL, OPT_POLL},
 		{"backoff-max", required_argument, NULL, OPT_BACKOFF},
 		{"pg-timeout", required_argument, NULL, OPT_PG_TIMEOUT},
@@ -825,6 +852,7 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->pg_timeout = 60.0;
 	cfg->slot_lag_warn = 1024;
 	cfg->slot_lag_interval = 60.0;
+	cfg->claim_idle = RELAY_DEFAULT_CLAIM_IDLE;
 	/* the book's channel; the environment and flags may override it */
 	add_route(cfg, "Allocated", strlen("Allocated"), "line_allocated");
 
@@ -900,6 +928,10 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 				break;
 			case OPT_FROM_NOW:
 				cfg->from_now = 1;
+				break;
+			case OPT_CLAIM_IDLE:
+				if (parse_claim_idle("--claim-idle", optarg, &cfg->claim_idle, err, errlen) != 0)
+					return CONFIG_ERROR;
 				break;
 			case OPT_POLL:
 				if (parse_seconds("--poll-interval", optarg, 0.01, 3600,

@@ -55,6 +55,8 @@ typedef struct
 	char	   *inbound;		/* inbound channel or stream; NULL: none */
 	int			outbound;		/* relay events (0: --no-outbound, commands only) */
 	char	   *group;			/* consumer group of the inbound stream */
+	double		claim_idle;		/* streams: claim the group's entries pending this
+								 * long (seconds) from any consumer; 0: never */
 	char	   *prefix;			/* channel of an event type without a route */
 	relay_route *routes;
 	size_t		nroutes;
@@ -91,6 +93,9 @@ typedef enum
 #define RELAY_MAX_STREAM_NAME 200
 #define RELAY_DEFAULT_INBOUND_MAX 10000
 #define RELAY_DEFAULT_INBOUND_MAX_BYTES (16 * 1024 * 1024)
+#define RELAY_DEFAULT_CLAIM_IDLE 60.0
+/* --claim-idle: 0 (never), or from this many seconds */
+#define RELAY_MIN_CLAIM_IDLE 1.0
 
 config_result config_load(relay_config *cfg, int argc, char **argv,
 						  char *err, size_t errlen);

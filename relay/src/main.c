@@ -757,6 +757,15 @@ main(int argc, char **argv)
 				 r.cfg.mode == RELAY_STREAMS ? "stream" : "channel", r.cfg.inbound,
 				 r.cfg.mode == RELAY_PUBSUB
 				 ? " (de-duplicated by their own message_id only)" : "");
+	if (r.cfg.inbound && r.cfg.mode == RELAY_STREAMS)
+	{
+		if (r.cfg.claim_idle > 0)
+			log_info("inbound: entries of group %s pending for more than %gs under any consumer are claimed and run (--claim-idle)",
+					 r.cfg.group, r.cfg.claim_idle);
+		else
+			log_info("inbound: --claim-idle 0: entries left pending by other consumers of group %s are not run",
+					 r.cfg.group);
+	}
 
 	status = run(&r, &waitmask);
 	if (status == 0)

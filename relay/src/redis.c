@@ -24,6 +24,9 @@
 #define PUBSUB_PING_AFTER_S 30.0	/* ping a silent subscription after this */
 #define REPLY_TIMEOUT_S 10.0		/* a reply must come within this (plus BLOCK) */
 #define STREAM_COUNT 10				/* entries per XREADGROUP */
+#define CLAIM_COUNT 100				/* entries per XAUTOCLAIM */
+#define CLAIM_CALLS 10				/* XAUTOCLAIMs per tick, at most */
+#define CLAIM_LOG_IDS 10			/* entry ids named in the log line */
 
 void
 redis_init(redis_side *rs, const relay_config *cfg)
@@ -327,6 +330,8 @@ redis_connect(redis_side *rs, double now)
 	}
 	rs->waiting = 0;
 	rs->pending_phase = 1;
+	rs->next_claim = now;		/* once our own pending entries are done */
+	snprintf(rs->claim_cursor, sizeof rs->claim_cursor, "0-0");
 	rs->last_rx = now;
 
 	redis_url_display(&cfg->redis, url, sizeof url);
@@ -692,6 +697,109 @@ redis_sub_read(redis_side *rs, inbound_queue *q, double now)
 	return 0;
 }
 
+/*
+ * --claim-idle: claim the group's entries pending for longer than the
+ * threshold, whoever holds them (a relay killed before its XACK, under a
+ * --consumer name no relay uses any more), with XAUTOCLAIM ... JUSTID on
+ * the command connection.  They become our pending entries: the next
+ * XREADGROUP reads them with "0", in the stream's order, and each runs
+ * with the message_id of its entry id, as our own would after a restart
+ * (one that ran before the crash is skipped as a duplicate).  One sweep
+ * goes through the whole pending list, CLAIM_CALLS calls per tick; the
+ * next starts --claim-idle later.  0, or -1: the connection was lost.
+ */
+static int
+claim_idle_entries(redis_side *rs, double now)
+{
+	const relay_config *cfg = rs->cfg;
+	long long	min_idle_ms = (long long) (cfg->claim_idle * 1000.0);
+	size_t		claimed = 0,
+				deleted = 0;
+	strbuf		ids;
+	int			calls;
+
+	sb_init(&ids);
+	for (calls = 0; calls < CLAIM_CALLS; calls++)
+	{
+		redisReply *r = redisCommand(rs->cmd, "XAUTOCLAIM %s %s %s %lld %s COUNT %d JUSTID",
+									 cfg->inbound, cfg->group, cfg->consumer, min_idle_ms,
+									 rs->claim_cursor, CLAIM_COUNT);
+		size_t		i;
+
+		if (r == NULL)
+		{
+			char		why[512];
+
+			snprintf(why, sizeof why, "XAUTOCLAIM: %s", rs->cmd->errstr);
+			sb_free(&ids);
+			lost(rs, why);
+			return -1;
+		}
+		if (r->type == REDIS_REPLY_ERROR ||
+			r->type != REDIS_REPLY_ARRAY || r->elements < 2 || !is_str(r->element[0]) ||
+			r->element[1]->type != REDIS_REPLY_ARRAY)
+		{
+			char		e[256];
+
+			/* Redis before 6.2, an ACL without +xautoclaim: try again later */
+			snprintf(e, sizeof e, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+			if (strcmp(e, rs->claim_err) != 0)
+				log_warn("inbound: cannot claim the idle entries of group %s (XAUTOCLAIM %s: %s); "
+						 "entries left pending by other consumers are not run; trying again every %gs",
+						 cfg->group, cfg->inbound, e, cfg->claim_idle);
+			snprintf(rs->claim_err, sizeof rs->claim_err, "%s", e);
+			freeReplyObject(r);
+			snprintf(rs->claim_cursor, sizeof rs->claim_cursor, "0-0");
+			rs->next_claim = now + cfg->claim_idle;
+			sb_free(&ids);
+			return 0;
+		}
+		if (rs->claim_err[0])
+		{
+			log_info("inbound: XAUTOCLAIM works again");
+			rs->claim_err[0] = '\0';
+		}
+		for (i = 0; i < r->element[1]->elements; i++)
+		{
+			redisReply *id = r->element[1]->element[i];
+
+			if (!is_str(id))
+				continue;
+			if (claimed++ < CLAIM_LOG_IDS)
+			{
+				sb_appends(&ids, " ");
+				sb_appends(&ids, id->str);
+			}
+			else if (claimed == CLAIM_LOG_IDS + 1)
+				sb_appends(&ids, " ...");
+		}
+		/* Redis 7: entries deleted from the stream, dropped from the list */
+		if (r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY)
+			deleted += r->element[2]->elements;
+		snprintf(rs->claim_cursor, sizeof rs->claim_cursor, "%s", r->element[0]->str);
+		freeReplyObject(r);
+		if (strcmp(rs->claim_cursor, "0-0") == 0)
+			break;
+	}
+	if (claimed > 0)
+	{
+		log_warn("inbound: claimed %zu stream entr%s of group %s pending for more than %gs "
+				 "(a consumer that stopped before XACK, or one that is stuck); running %s:%s",
+				 claimed, claimed == 1 ? "y" : "ies", cfg->group, cfg->claim_idle,
+				 claimed == 1 ? "it" : "them", ids.data ? ids.data : "");
+		/* read them as our own pending entries, in the stream's order */
+		rs->pending_phase = 1;
+	}
+	if (deleted > 0)
+		log_warn("inbound: %zu idle pending entr%s of group %s had been deleted from stream %s: nothing to run",
+				 deleted, deleted == 1 ? "y" : "ies", cfg->group, cfg->inbound);
+	sb_free(&ids);
+	/* the sweep is done: the next one after --claim-idle */
+	if (strcmp(rs->claim_cursor, "0-0") == 0)
+		rs->next_claim = now + cfg->claim_idle;
+	return 0;
+}
+
 int
 redis_sub_tick(redis_side *rs, const inbound_queue *q, double now)
 {
@@ -717,6 +825,10 @@ redis_sub_tick(redis_side *rs, const inbound_queue *q, double now)
 		/* one batch in hand at a time: the rest waits in the stream */
 		if (q->count > 0)
 			return 0;
+		/* our own pending entries first, then those others left idle */
+		if (rs->cfg->claim_idle > 0 && !rs->pending_phase && now >= rs->next_claim &&
+			claim_idle_entries(rs, now) != 0)
+			return -1;
 		return send_request(rs, now,
 							"XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s %s",
 							rs->cfg->group, rs->cfg->consumer, STREAM_COUNT,
@@ -759,7 +871,15 @@ redis_xack(redis_side *rs, const char *entry_id)
 		return -1;
 	}
 	if (r->type == REDIS_REPLY_ERROR)
+	{
 		log_warn("redis: XACK %s %s %s: %s", rs->cfg->inbound, rs->cfg->group, entry_id, r->str);
+		/*
+		 * The entry stays pending: reading our pending entries again now
+		 * would return it at once, and run it (as a duplicate) in a tight
+		 * loop.  It comes back after a reconnection, or with a claim.
+		 */
+		rs->pending_phase = 0;
+	}
 	freeReplyObject(r);
 	return 0;
 }

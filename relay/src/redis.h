@@ -26,6 +26,10 @@ typedef struct
 	int			waiting;		/* a request is outstanding on sub */
 	double		sent_at;		/* ... sent then */
 	int			pending_phase;	/* streams: read our pending entries ("0") first */
+	double		next_claim;		/* streams: when to look for idle entries of the
+								 * group's other consumers (--claim-idle) */
+	char		claim_cursor[64];	/* ... where the sweep in progress goes on */
+	char		claim_err[256];	/* ... the last XAUTOCLAIM error (logged once) */
 	double		last_rx;		/* pub/sub: last data on sub */
 	unsigned long dropped;		/* pub/sub: messages over the queue's bounds */
 	unsigned long dropped_logged;	/* ... of which the log told */
@@ -76,6 +80,10 @@ int			redis_sub_read(redis_side *rs, inbound_queue *q, double now);
 /*
  * Keep the subscription going: ask for more stream entries when q is
  * empty, ping an idle pub/sub connection, notice a silent one.  -1: lost.
+ * Streams with --claim-idle: once our own pending entries are done, after
+ * each (re)connection and then every --claim-idle seconds, the group's
+ * entries idle that long are claimed (XAUTOCLAIM) and read as our own
+ * pending entries.
  */
 int			redis_sub_tick(redis_side *rs, const inbound_queue *q, double now);
 /* When redis_sub_tick next has something to do (monotonic seconds). */

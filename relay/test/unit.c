@@ -64,7 +64,7 @@ clear_env(void)
 		"ALLOCATION_RELAY_GROUP", "ALLOCATION_RELAY_POLL_INTERVAL",
 		"ALLOCATION_RELAY_BACKOFF_MAX", "ALLOCATION_RELAY_PG_TIMEOUT",
 		"ALLOCATION_RELAY_SLOT_LAG_WARN", "ALLOCATION_RELAY_SLOT_LAG_INTERVAL",
-		"ALLOCATION_RELAY_REDIS_PASSWORD", NULL
+		"ALLOCATION_RELAY_REDIS_PASSWORD", "ALLOCATION_RELAY_CLAIM_IDLE", NULL
 	};
 	int			i;
 
@@ -140,6 +140,44 @@ test_defaults(void)
 	config_free(&cfg);
 	ok(parse(&cfg, err, sizeof err, "--envelope", "--channel", "OutOfStock=oos", NULL) == CONFIG_OK &&
 	   cfg.envelope == 1 && config_route_named(&cfg, "OutOfStock"), "--envelope; --channel names a channel");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, NULL) == CONFIG_OK && cfg.claim_idle == 60.0,
+	   "streams: entries idle in the group for 60 s are claimed by default");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--claim-idle", "0", NULL) == CONFIG_OK && cfg.claim_idle == 0,
+	   "--claim-idle 0: never");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--claim-idle", "2.5", NULL) == CONFIG_OK && cfg.claim_idle == 2.5,
+	   "--claim-idle 2.5");
+	config_free(&cfg);
+	{
+		static const char *bad[] = {"0.5", "-1", "86401", "nan", "inf", "1e400", "5s", "", NULL};
+		int			i,
+					refused = 1;
+
+		for (i = 0; bad[i]; i++)
+		{
+			if (parse(&cfg, err, sizeof err, "--claim-idle", bad[i], NULL) != CONFIG_ERROR ||
+				strstr(err, "--claim-idle") == NULL)
+			{
+				printf("# --claim-idle \"%s\" was not refused\n", bad[i]);
+				refused = 0;
+			}
+			config_free(&cfg);
+		}
+		ok(refused, "--claim-idle below 1 s (but 0), negative, above a day or not a number is refused, named");
+	}
+	setenv("ALLOCATION_RELAY_CLAIM_IDLE", "5", 1);
+	ok(parse(&cfg, err, sizeof err, NULL) == CONFIG_OK && cfg.claim_idle == 5.0,
+	   "ALLOCATION_RELAY_CLAIM_IDLE");
+	config_free(&cfg);
+	ok(parse(&cfg, err, sizeof err, "--claim-idle", "0", NULL) == CONFIG_OK && cfg.claim_idle == 0,
+	   "--claim-idle over ALLOCATION_RELAY_CLAIM_IDLE");
+	config_free(&cfg);
+	setenv("ALLOCATION_RELAY_CLAIM_IDLE", "0.2", 1);
+	ok(parse(&cfg, err, sizeof err, NULL) == CONFIG_ERROR && strstr(err, "ALLOCATION_RELAY_CLAIM_IDLE"),
+	   "a bad ALLOCATION_RELAY_CLAIM_IDLE is refused, named");
+	unsetenv("ALLOCATION_RELAY_CLAIM_IDLE");
 	config_free(&cfg);
 }
 

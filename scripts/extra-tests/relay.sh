@@ -92,7 +92,13 @@
 #             server silent for good) one is reaped and logged while the
 #             server is silent; a session idle in transaction holding an
 #             xid delays an event of --source outbox for at most
-#             idle_in_transaction_session_timeout
+#             idle_in_transaction_session_timeout; entries left pending
+#             by a relay killed with SIGKILL (one committed without XACK,
+#             one failing with a retried 40001) are claimed by a relay
+#             with another --consumer name: one runs once, the other is
+#             skipped as a duplicate, nothing stays pending (not with
+#             ALLOCATION_RELAY_CLAIM_IDLE=0); an entry whose XACK Redis
+#             refuses is not run again in a tight loop
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG), ALLOC_ROOT, ALLOC_PGDATA (the server restart
@@ -1258,6 +1264,100 @@ wait "$RELAY_PID"; rc=$?
 RELAY_PID=
 is "$rc" 0 "SIGTERM: exit status 0"
 check "SIGTERM: logged" log_has "$STLOG" "stopping (SIGTERM)"
+
+# Entries left pending by a relay that died, taken over by a relay with
+# another --consumer name (a host name or pod name that changed).  host-a
+# runs through a Redis user without XACK, so its first entry (CL-2 qty 8)
+# runs and commits but stays pending; its second (CL-1 qty 7) fails with a
+# retried error (a trigger raises 40001) while host-a is killed with
+# SIGKILL.  The fence lifted, host-c (ALLOCATION_RELAY_CLAIM_IDLE=0) claims
+# nothing; host-b (ALLOCATION_RELAY_CLAIM_IDLE=1; the environment, so
+# that a relay without the setting runs too) claims both: CL-1 runs
+# once, CL-2 is skipped as a duplicate, nothing stays pending.
+echo "# streams: entries left pending by a killed consumer, claimed under another name ($(elapsed)s)"
+CLA=$WORK/relay-claim-a.log
+CLB=$WORK/relay-claim-b.log
+CLC=$WORK/relay-claim-c.log
+claim_pending() { rcli XPENDING claim.cmds allocation | head -n 1; }
+claim_changes() {
+	sql "$DB_ST" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged'
+	               AND payload ->> 'ref' = '$1' AND payload ->> 'qty' = '$2'"
+}
+sql "$DB_ST" "SELECT allocation.add_batch('CL-1', 'CL-SKU', 10), allocation.add_batch('CL-2', 'CL-SKU', 10);
+              CREATE TABLE claim_fence (reference text PRIMARY KEY);
+              INSERT INTO claim_fence VALUES ('CL-1');
+              CREATE FUNCTION claim_fence() RETURNS trigger LANGUAGE plpgsql AS \$\$
+              BEGIN
+                  IF EXISTS (SELECT FROM public.claim_fence f WHERE f.reference = NEW.reference) THEN
+                      RAISE EXCEPTION 'claim test fence' USING ERRCODE = '40001';
+                  END IF;
+                  RETURN NEW;
+              END \$\$;
+              CREATE TRIGGER claim_fence BEFORE UPDATE ON allocation.batches
+                  FOR EACH ROW EXECUTE FUNCTION public.claim_fence()" >/dev/null
+rcli ACL SETUSER claim-noack on '>claim-pw' '~*' '&*' '+@all' '-xack' >/dev/null
+start_relay "$CLA" --dsn "dbname=$DB_ST" --consumer host-a --mode streams --no-outbound \
+	--inbound claim.cmds --redis "redis://claim-noack:claim-pw@127.0.0.1:$REDIS_PORT"
+wait_until 10 log_has "$CLA" "redis: connected"
+ran_id=$(rcli XADD claim.cmds '*' batchref CL-2 qty 8)
+fenced_id=$(rcli XADD claim.cmds '*' batchref CL-1 qty 7)
+host_a_ran() {
+	sql_is "$DB_ST" "SELECT purchased_quantity FROM allocation.batches WHERE reference = 'CL-2'" 8 &&
+		log_has "$CLA" "XACK claim.cmds allocation $ran_id: NOPERM"
+}
+check "host-a ran the first entry (its XACK refused)" wait_until 10 host_a_ran
+check "host-a retries the second one (40001)" wait_until 10 log_has "$CLA" "failed for now (claim test fence"
+kill -KILL "$RELAY_PID"
+wait "$RELAY_PID" 2>/dev/null
+RELAY_PID=
+sql "$DB_ST" "DELETE FROM claim_fence" >/dev/null
+is "$(rcli XPENDING claim.cmds allocation - + 10 | awk 'NR % 4 == 2' | sort | uniq -c | awk '{ print $1, $2 }')" "2 host-a" \
+	"after the SIGKILL both entries are pending under host-a"
+ALLOCATION_RELAY_CLAIM_IDLE=0 start_relay "$CLC" --dsn "dbname=$DB_ST" --consumer host-c --mode streams \
+	--no-outbound --inbound claim.cmds
+wait_until 10 log_has "$CLC" "redis: connected"
+sleep 2
+is "$(claim_pending) $(claim_changes CL-1 7)" "2 0" "ALLOCATION_RELAY_CLAIM_IDLE=0: another consumer claims nothing"
+stop "$RELAY_PID"
+ALLOCATION_RELAY_CLAIM_IDLE=1 start_relay "$CLB" --dsn "dbname=$DB_ST" --consumer host-b --mode streams \
+	--no-outbound --inbound claim.cmds
+check "host-b claims host-a's entries: the fenced command runs" \
+	wait_until 15 sql_is "$DB_ST" "SELECT purchased_quantity FROM allocation.batches WHERE reference = 'CL-1'" 7
+claim_acked() { [ "$(claim_pending)" = 0 ]; }
+check "... and both are acknowledged (XPENDING empty)" wait_until 10 claim_acked
+is "$(claim_changes CL-1 7)" 1 "the command left pending by its failure ran exactly once"
+is "$(claim_changes CL-2 8)" 1 "the command host-a ran before the SIGKILL did not run twice"
+check "... it was skipped as a duplicate by its entry's message_id" \
+	log_has "$CLB" "skipped a duplicate: message_id redis-stream:claim.cmds:$ran_id"
+check "the claim is logged with both entry ids" \
+	sh -c "grep -F 'claimed 2 stream entries' '$CLB' | grep -F '$ran_id' | grep -qF '$fenced_id'"
+rcli XADD claim.cmds '*' batchref CL-2 qty 9 >/dev/null
+check "host-b goes on with new entries" \
+	wait_until 10 sql_is "$DB_ST" "SELECT purchased_quantity FROM allocation.batches WHERE reference = 'CL-2'" 9
+stop "$RELAY_PID"
+RELAY_PID=
+# A refused XACK leaves the entry pending: a relay reading its own pending
+# entries, or claiming idle ones, must not run it again and again at once.
+CLN=$WORK/relay-claim-noack.log
+noack_relay() {
+	ALLOCATION_RELAY_CLAIM_IDLE=1 start_relay "$CLN" --dsn "dbname=$DB_ST" --consumer host-n --mode streams \
+		--no-outbound --inbound claim.noack --redis "redis://claim-noack:claim-pw@127.0.0.1:$REDIS_PORT"
+}
+noack_relay
+wait_until 10 log_has "$CLN" "redis: connected"
+noack_id=$(rcli XADD claim.noack '*' batchref CL-2 qty 6)
+wait_until 10 log_has "$CLN" "XACK claim.noack allocation $noack_id: NOPERM"
+stop "$RELAY_PID"
+noack_relay
+wait_until 10 log_has "$CLN" "redis: connected" 2
+sleep 3
+stop "$RELAY_PID"
+RELAY_PID=
+n_dup=$(log_count "$CLN" "skipped a duplicate: message_id redis-stream:claim.noack:$noack_id")
+check "an entry whose XACK is refused is not run in a loop: read again at the restart, then at most once per --claim-idle 1 s ($n_dup times in 3 s)" \
+	[ "$n_dup" -ge 1 -a "$n_dup" -le 5 ]
+is "$(claim_changes CL-2 6)" 1 "... and it ran once"
+rcli ACL DELUSER claim-noack >/dev/null
 
 # A refused event holds back the events after it: Redis refuses XADD on
 # order.alloc (a string key: WRONGTYPE), which receives the Allocated event
