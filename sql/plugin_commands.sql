@@ -173,6 +173,28 @@ SET ROLE pc_admin;
 SELECT allocation.unsubscribe('Allocated', 'pc_spy(jsonb)');
 RESET ROLE;
 
+-- A plugin renamed (or dropped) after it was subscribed, and a subscriber
+-- role dropped: each event warns, naming the plugin and what is wrong.
+SET ROLE pc_admin;
+SELECT allocation.subscribe('Allocated', 'pc_spy(jsonb)');
+RESET ROLE;
+ALTER FUNCTION pc_spy(jsonb) RENAME TO pc_spy_renamed;
+SELECT allocation.allocate('PC-s4', 'PC-V', 1);
+ALTER FUNCTION pc_spy_renamed(jsonb) RENAME TO pc_spy;
+CREATE ROLE pc_gone;
+GRANT allocation_admin TO pc_gone;
+CREATE FUNCTION pc_quiet(event jsonb) RETURNS void LANGUAGE sql AS $$ SELECT $$;
+SET ROLE pc_gone;
+SELECT allocation.subscribe('Allocated', 'pc_quiet(jsonb)');
+RESET ROLE;
+DROP ROLE pc_gone;
+SELECT allocation.allocate('PC-s5', 'PC-V', 1);
+SELECT allocation.unsubscribe('Allocated', 'pc_quiet(jsonb)');
+DROP FUNCTION pc_quiet(jsonb);
+SET ROLE pc_admin;
+SELECT allocation.unsubscribe('Allocated', 'pc_spy(jsonb)');
+RESET ROLE;
+
 DROP FUNCTION pc_spy(jsonb);
 DROP TABLE pc_spied;
 DROP OWNED BY pc_admin;

@@ -15,7 +15,12 @@
  *	   "no service", 530 "authentication required", a refused login 535)
  *	   is about the server or the mailer's configuration, the same for
  *	   every message: SMTP_REFUSED, which the caller treats as a server
- *	   that is away.
+ *	   that is away.  So is a 421 ("closing the channel") whenever it
+ *	   comes.  A 5xx to the message's commands with the enhanced status
+ *	   5.7.x (security or policy: "relay access denied" at RCPT TO when
+ *	   the credentials are missing) is temporary: it is retried until
+ *	   the attempts run out, where a 5.1.x (no such mailbox) kills the
+ *	   message at once.
  *	   Which command a reply answers is followed by libcurl's debug
  *	   callback (the commands it sends), so CURLOPT_VERBOSE is always on;
  *	   what it would print goes to stderr only with --verbose --verbose.
@@ -114,6 +119,7 @@ typedef struct
 {
 	int			message_stage;	/* RCPT TO or DATA sent: replies are the message's */
 	int			print;			/* --verbose --verbose: print as libcurl would */
+	char		reply[8];		/* the last 4xx/5xx reply's first 7 characters: "554 5.7" */
 } stage;
 
 static int
@@ -122,6 +128,8 @@ debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
 	stage	   *st = arg;
 
 	(void) h;
+	if (type == CURLINFO_HEADER_IN && size > 0 && (data[0] == '4' || data[0] == '5'))
+		snprintf(st->reply, sizeof st->reply, "%.*s", (int) (size < 7 ? size : 7), data);
 	if (type == CURLINFO_HEADER_OUT &&
 		((size >= 4 && strncmp(data, "RCPT", 4) == 0) ||
 		 (size >= 4 && strncmp(data, "DATA", 4) == 0)))
@@ -189,7 +197,7 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	char		curl_err[CURL_ERROR_SIZE];
 	upload		u = {message, strlen(message)};
 	progress	prog = {&c->s, 0, 0};
-	stage		st = {0, c->s.verbose > 1};
+	stage		st = {0, c->s.verbose > 1, ""};
 	CURLcode	rc;
 	long		code = 0;
 	long		timeout_ms = c->s.timeout * 1000L;
@@ -265,8 +273,12 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	}
 	snprintf(err, errlen, "%s%s%s (SMTP %ld)", curl_easy_strerror(rc),
 			 curl_err[0] ? ": " : "", curl_err, code);
-	if (rc == CURLE_LOGIN_DENIED || (code >= 400 && code <= 599 && !st.message_stage))
+	if (rc == CURLE_LOGIN_DENIED || code == 421 ||
+		(code >= 400 && code <= 599 && !st.message_stage))
 		return SMTP_REFUSED;
+	/* 5.7.x: the server's policy (relay access denied), not the mailbox */
+	if (code >= 500 && code <= 599 && strncmp(st.reply + 3, " 5.7.", 4) == 0)
+		return SMTP_TEMPORARY;
 	if (code >= 500 && code <= 599)
 		return SMTP_PERMANENT;
 	if (code >= 400 && code <= 499)

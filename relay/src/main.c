@@ -399,8 +399,10 @@ inbound_one(relay *r, double now)
 	{
 		/*
 		 * The server's JSON parser would stop at its stack depth limit
-		 * (54001), an error that says nothing of this message: it would
-		 * be retried for ever, and block every message behind it.
+		 * (54001), a class of errors that is not the message's as a rule
+		 * (54000 is also the server refusing every command near a
+		 * transaction id wraparound), so it would be retried for ever,
+		 * and block every message behind it.
 		 */
 		memset(&out, 0, sizeof out);
 		snprintf(out.result, sizeof out.result,
@@ -443,8 +445,7 @@ inbound_one(relay *r, double now)
 		case HANDLE_REJECTED:
 			r->skipped++;
 			log_warn("inbound: skipped %s message on %s: %s: %s",
-					 strncmp(out.sqlstate, "22", 2) == 0 ||
-					 strncmp(out.sqlstate, "54", 2) == 0 ? "a malformed" : "a rejected",
+					 strncmp(out.sqlstate, "22", 2) == 0 ? "a malformed" : "a rejected",
 					 r->cfg.inbound, out.result, excerpt);
 			break;
 		case HANDLE_RETRY:

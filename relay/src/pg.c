@@ -170,7 +170,6 @@ classify(PGconn *conn, const PGresult *res)
 		return ERR_LOST;
 	if (strncmp(st, "22", 2) == 0 ||	/* data exception: a malformed message */
 		strncmp(st, "23", 2) == 0 ||	/* integrity constraint */
-		strncmp(st, "54", 2) == 0 ||	/* program limit: too big, too deep */
 		strncmp(st, "ZA", 2) == 0)		/* refused by the domain */
 		return ERR_REJECTED;
 	if (strncmp(st, "42", 2) == 0 ||	/* no rights, no such function */

@@ -60,8 +60,8 @@
 #   refusals    a server that answers one command with one code, generated
 #               over commands and codes: 4xx/5xx to the greeting, EHLO or
 #               MAIL FROM kill no message (retried); 5xx to RCPT TO, DATA
-#               or the end of the data kills it after one attempt; 4xx
-#               there is retried
+#               or the end of the data kills it after one attempt, unless
+#               its status is 5.7.x (policy: retried); 4xx there is retried
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG).  MAILER_BIN: the mailer to test (default
@@ -675,9 +675,9 @@ sql "UPDATE allocation.notifications SET dead_at = now() WHERE recipient = 'late
 # message, a 4xx there is retried.
 cat >"$WORK/refuse-sink.py" <<'PYEOF'
 import socket, sys, threading
-port, stage, code = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, stage, code, text = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 def reply(c, st, ok):
-    c.sendall(((code + " refused at " + st) if st == stage else ok).encode() + b"\r\n")
+    c.sendall(((code + " " + text + " refused at " + st) if st == stage else ok).encode() + b"\r\n")
     return st != stage
 def serve(c):
     f = c.makefile("rb")
@@ -714,12 +714,15 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PYEOF
 nref=0
-for rule in greeting:421 greeting:554 ehlo:550 mail:451 mail:530 mail:550 \
-	rcpt:450 rcpt:550 data:451 data:554 end:452 end:554; do
-	stage=${rule%:*} code=${rule#*:} nref=$((nref + 1))
-	case $stage:$code in greeting:* | ehlo:* | mail:* | *:4*) want_dead=0 ;; *) want_dead=1 ;; esac
+for rule in greeting:421:4.3.2 greeting:554:5.3.2 ehlo:550:5.5.1 mail:451:4.3.0 \
+	mail:530:5.7.0 mail:550:5.1.8 rcpt:450:4.2.1 rcpt:550:5.1.1 rcpt:554:5.7.1 \
+	rcpt:421:4.4.2 data:451:4.3.0 data:554:5.6.0 end:452:4.3.1 end:554:5.6.0 \
+	end:421:4.4.2 end:550:5.7.1; do
+	stage=${rule%%:*} code=${rule#*:} text=${code#*:} code=${code%%:*} nref=$((nref + 1))
+	# dead: a 5xx to the message's own commands, unless its status is 5.7 (policy)
+	case $stage:$code:$text in greeting:* | ehlo:* | mail:* | *:4*:* | *:5.7.*) want_dead=0 ;; *) want_dead=1 ;; esac
 	REF_PORT=$(free_port)
-	"$PY" "$WORK/refuse-sink.py" "$REF_PORT" "$stage" "$code" >>"$WORK/sink.log" 2>&1 &
+	"$PY" "$WORK/refuse-sink.py" "$REF_PORT" "$stage" "$code" "$text" >>"$WORK/sink.log" 2>&1 &
 	REF_SINK=$!
 	sink_up "$REF_PORT" || true
 	for k in 1 2 3; do notify_one "R-$nref$k" "refused$nref@example.com"; done
@@ -732,10 +735,10 @@ for rule in greeting:421 greeting:554 ehlo:550 mail:451 mail:530 mail:550 \
 	stops_within 8 "$R1" || kill -9 "$R1" 2>/dev/null
 	kill "$REF_SINK" 2>/dev/null; wait "$REF_SINK" 2>/dev/null
 	if [ "$want_dead" = 1 ]; then
-		check "refusals: $code to the message's $stage: each message is dead after its one attempt" \
+		check "refusals: $code $text to the message's $stage: each message is dead after its one attempt" \
 			[ "$(sql "SELECT count(*) FILTER (WHERE dead_at IS NOT NULL AND attempts = 1 AND last_error LIKE '%$code%') FROM allocation.notifications WHERE recipient = 'refused$nref@example.com'")" = 3 ]
 	else
-		check "refusals: $code to the $stage: no message dies of it, each is to be retried, saying why" \
+		check "refusals: $code $text to the $stage: no message dies of it, each is to be retried, saying why" \
 			[ "$(sql "SELECT count(*) FILTER (WHERE dead_at IS NULL AND sent_at IS NULL AND last_error LIKE '%$code%') FROM allocation.notifications WHERE recipient = 'refused$nref@example.com'")" = 3 ]
 	fi
 	sql "UPDATE allocation.notifications SET dead_at = coalesce(dead_at, now()) WHERE recipient = 'refused$nref@example.com'" >/dev/null

@@ -150,8 +150,36 @@ al_check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
  * backslash or quote escaped.  Whatever the caller sent, the message stays
  * one short line: nothing it carries can pass for another log line, and a
  * value of megabytes is not copied into the error and the log.
+ *
+ * Characters are the database encoding's, and never cut: a message cut
+ * inside a character is refused on its way to the client (22021), which
+ * would replace the error.  In SQL_ASCII, which declares no encoding, a
+ * valid UTF-8 sequence is one character (as the identifier rules read
+ * it) and any other byte above 0x7F is written \xNN.  In the ISO 8859
+ * encodings, the bytes 0x80-0x9F are the C1 controls: \xNN too.
  */
 #define AL_SHOWN_CHARS 64
+
+/* The length of the character at s (of at most left bytes) to copy, or 0: escape the byte. */
+static int
+shown_char_length(const char *s, size_t left, int enc)
+{
+	unsigned char c = (unsigned char) *s;
+	int			l;
+
+	if (c < 0x80)
+		return 1;
+	if (enc == PG_SQL_ASCII)
+	{
+		l = pg_utf_mblen((const unsigned char *) s);
+		return (size_t) l <= left && pg_utf8_islegal((const unsigned char *) s, l) ? l : 0;
+	}
+	if (pg_encoding_max_length(enc) == 1)
+		return (c <= 0x9F && ((enc >= PG_LATIN1 && enc <= PG_LATIN10) ||
+							  (enc >= PG_ISO_8859_5 && enc <= PG_ISO_8859_8))) ? 0 : 1;
+	l = pg_mblen(s);
+	return l >= 1 && (size_t) l <= left ? l : 0;
+}
 
 char *
 al_shown_value(const char *s, size_t len)
@@ -159,7 +187,8 @@ al_shown_value(const char *s, size_t len)
 	StringInfoData buf;
 	size_t		i = 0;
 	int			chars = 0;
-	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
+	int			enc = GetDatabaseEncoding();
+	bool		utf8 = enc == PG_UTF8;
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '"');
@@ -196,9 +225,13 @@ al_shown_value(const char *s, size_t len)
 			i += 2;
 			continue;
 		}
-		l = pg_mblen(s + i);
-		if (l < 1 || (size_t) l > len - i)
-			l = 1;
+		l = shown_char_length(s + i, len - i, enc);
+		if (l == 0)
+		{
+			appendStringInfo(&buf, "\\x%02X", c);
+			i++;
+			continue;
+		}
 		appendBinaryStringInfo(&buf, s + i, l);
 		i += l;
 	}

@@ -71,6 +71,7 @@ typedef struct al_plugin
 	Oid			handler;
 	Oid			owner;
 	char	   *search_path;	/* in CacheMemoryContext */
+	char	   *name;			/* as subscribed: named even once dropped */
 } al_plugin;
 
 static al_plugin *plugin_cache = NULL;
@@ -82,7 +83,8 @@ static al_pg_statement plugins_all_stmt = {
 	.sql = "SELECT event_type,"
 	" COALESCE(pg_catalog.to_regprocedure(handler)::pg_catalog.oid, 0),"
 	" owner::pg_catalog.oid,"
-	" search_path"
+	" search_path,"
+	" handler::pg_catalog.text"
 	" FROM allocation.subscriptions ORDER BY id",
 	.nargs = 0,
 	.argtypes = {InvalidOid},
@@ -95,7 +97,8 @@ enum
 	PLUGINS_EVENT_TYPE = 1,
 	PLUGINS_HANDLER,
 	PLUGINS_OWNER,
-	PLUGINS_SEARCH_PATH
+	PLUGINS_SEARCH_PATH,
+	PLUGINS_NAME
 };
 
 /* Relcache callback: drop the cache when allocation.subscriptions changed. */
@@ -279,7 +282,10 @@ plugin_cache_load(al_pg_session *s)
 	if (plugin_cache)
 	{
 		for (int i = 0; i < plugin_count; i++)
+		{
 			pfree(plugin_cache[i].search_path);
+			pfree(plugin_cache[i].name);
+		}
 		pfree(plugin_cache);
 	}
 	plugin_cache = MemoryContextAlloc(CacheMemoryContext,
@@ -296,10 +302,19 @@ plugin_cache_load(al_pg_session *s)
 		pl->owner = DatumGetObjectId(al_pg_datum(i, PLUGINS_OWNER));
 		pl->search_path = MemoryContextStrdup(CacheMemoryContext,
 											  al_pg_text(s, i, PLUGINS_SEARCH_PATH));
+		pl->name = MemoryContextStrdup(CacheMemoryContext,
+									   al_pg_text(s, i, PLUGINS_NAME));
 		plugin_count++;
 	}
 	/* as order_repository.c's cache: a list read under an old snapshot is not kept */
 	plugin_cache_valid = !IsolationUsesXactSnapshot();
+}
+
+/* A plugin's name for a message: its function's, or as subscribed once gone. */
+static char *
+plugin_name(const al_plugin *pl)
+{
+	return OidIsValid(pl->handler) ? format_procedure(pl->handler) : pstrdup(pl->name);
 }
 
 /*
@@ -342,15 +357,21 @@ static void
 check_subscriber_is_admin(const al_plugin *pl)
 {
 	Oid			admin = get_role_oid(AL_ADMIN_ROLE, true);
+	char	   *subscriber = GetUserNameFromId(pl->owner, true);
 
+	if (subscriber == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that subscribed plugin %s no longer exists", plugin_name(pl)),
+				 errdetail("The plugin did not run."),
+				 errhint("Unsubscribe it (allocation.unsubscribe).")));
 	if (superuser_arg(pl->owner) ||
 		(OidIsValid(admin) && has_privs_of_role(pl->owner, admin)))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("role \"%s\", which subscribed plugin %s, is no longer a member of role \"%s\"",
-					GetUserNameFromId(pl->owner, false),
-					format_procedure(pl->handler), AL_ADMIN_ROLE),
+					subscriber, plugin_name(pl), AL_ADMIN_ROLE),
 			 errdetail("The plugin did not run."),
 			 errhint("Unsubscribe it (allocation.unsubscribe), or grant %s to that role again.",
 					 AL_ADMIN_ROLE)));
@@ -382,6 +403,12 @@ call_plugin(void *arg)
 
 	LOCAL_FCINFO(fcinfo, 1);
 
+	/* dropped, or renamed, since it was subscribed */
+	if (!OidIsValid(pl->handler))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("plugin %s does not exist", pl->name),
+				 errhint("It was dropped or renamed after it was subscribed: unsubscribe it, or create it again.")));
 	/* its subscriber may have lost the right to subscribe (Note 4) */
 	check_subscriber_is_admin(pl);
 	/* its owner may have changed since subscribe() checked it */
@@ -458,6 +485,7 @@ plugins_dispatch(void *ctx, const char *aggregatetype, const al_event *ev)
 			continue;
 		calls[ncalls] = plugin_cache[i];
 		calls[ncalls].search_path = pstrdup(plugin_cache[i].search_path);
+		calls[ncalls].name = pstrdup(plugin_cache[i].name);
 		ncalls++;
 	}
 	for (int i = 0; i < ncalls; i++)
@@ -472,8 +500,7 @@ plugins_dispatch(void *ctx, const char *aggregatetype, const al_event *ev)
 		}
 		call.plugin = &calls[i];
 		call.event = json;
-		run_isolated(s, format_procedure(calls[i].handler), call_plugin,
-					 &call, ev);
+		run_isolated(s, plugin_name(&calls[i]), call_plugin, &call, ev);
 	}
 }
 

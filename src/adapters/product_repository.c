@@ -594,13 +594,20 @@ repo_sku_of_batch(void *ctx, const char *ref, const char **sku)
 	return AL_OK;
 }
 
+/*
+ * Under REPEATABLE READ the batch may have been made after the snapshot:
+ * the insert would then fail on the primary key, so it is looked for in
+ * the latest state too, and refused with the domain's message (23505).
+ */
 static bool
 repo_batch_exists(void *ctx, const char *ref)
 {
 	al_pg_session *s = ctx;
 	Datum		args[1] = {TEXT(ref)};
 
-	return al_pg_run(s, &batch_sku_stmt, args, NULL) > 0;
+	return al_pg_run(s, &batch_sku_stmt, args, NULL) > 0 ||
+		(IsolationUsesXactSnapshot() &&
+		 al_pg_run_latest(s, &batch_sku_stmt, args, NULL) > 0);
 }
 
 /* Load SPI row i, columns (purchased, allocated, eta) from col. */
