@@ -57,3 +57,38 @@ SET ev.mb = '日';
 \set ECHO all
 \c :ev_home
 DROP DATABASE ev_euc_jp;
+
+-- Characters without a Unicode equivalent (WIN1252 leaves 0x81, 0x8D,
+-- 0x8F, 0x90 and 0x9D undefined; EUC_CN's A4 FE is no character) have
+-- their bytes written \xNN: copied, the message could not reach a UTF8
+-- client (22P05 would replace the error).  Generated over every byte
+-- 0x80-0xFF; each refusal must reach the client as 22023.
+CREATE DATABASE ev_win1252 ENCODING 'WIN1252' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c ev_win1252
+SET client_encoding = 'UTF8';
+CREATE EXTENSION allocation;
+\set VERBOSITY sqlstate
+\set ECHO none
+SELECT format('SELECT allocation.change_order_status(''EV-1'', convert_from(%L::bytea, ''WIN1252''))',
+			  '\x78' || lpad(to_hex(b), 2, '0'))
+  FROM generate_series(128, 255) b \gexec
+\set ECHO all
+\set VERBOSITY default
+SELECT allocation.change_order_status('EV-1', convert_from('\x788178'::bytea, 'WIN1252'));
+\c :ev_home
+DROP DATABASE ev_win1252;
+CREATE DATABASE ev_euc_cn ENCODING 'EUC_CN' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c ev_euc_cn
+SET client_encoding = 'UTF8';
+CREATE EXTENSION allocation;
+SELECT allocation.change_order_status('EV-1', convert_from('\x78a4fe78'::bytea, 'EUC_CN'));
+\c :ev_home
+DROP DATABASE ev_euc_cn;
+-- SQL_ASCII: a C1 control written in UTF-8 (C2 85) is \u0085, as in UTF8
+CREATE DATABASE ev_sql_ascii2 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c ev_sql_ascii2
+SET client_encoding = 'UTF8';
+CREATE EXTENSION allocation;
+SELECT allocation.change_order_status('EV-1', convert_from('\x78c2855b33316d'::bytea, 'SQL_ASCII'));
+\c :ev_home
+DROP DATABASE ev_sql_ascii2;

@@ -191,6 +191,17 @@ DROP ROLE pc_gone;
 SELECT allocation.allocate('PC-s5', 'PC-V', 1);
 SELECT allocation.unsubscribe('Allocated', 'pc_quiet(jsonb)');
 DROP FUNCTION pc_quiet(jsonb);
+-- a plugin dropped by the plugin before it, during the same dispatch: named too
+CREATE FUNCTION pc_victim(event jsonb) RETURNS void LANGUAGE sql AS $$ SELECT $$;
+CREATE FUNCTION pc_dropper(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN DROP FUNCTION public.pc_victim(jsonb); END $$;
+SELECT allocation.subscribe('Allocated', 'pc_dropper(jsonb)');
+SELECT allocation.subscribe('Allocated', 'pc_victim(jsonb)');
+SELECT allocation.allocate('PC-s6', 'PC-V', 1);
+CREATE FUNCTION pc_victim(event jsonb) RETURNS void LANGUAGE sql AS $$ SELECT $$;
+SELECT allocation.unsubscribe('Allocated', 'pc_victim(jsonb)');
+SELECT allocation.unsubscribe('Allocated', 'pc_dropper(jsonb)');
+DROP FUNCTION pc_victim(jsonb), pc_dropper(jsonb);
 SET ROLE pc_admin;
 SELECT allocation.unsubscribe('Allocated', 'pc_spy(jsonb)');
 RESET ROLE;

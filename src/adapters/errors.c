@@ -155,30 +155,43 @@ al_check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
  * inside a character is refused on its way to the client (22021), which
  * would replace the error.  In SQL_ASCII, which declares no encoding, a
  * valid UTF-8 sequence is one character (as the identifier rules read
- * it) and any other byte above 0x7F is written \xNN.  In the ISO 8859
- * encodings, the bytes 0x80-0x9F are the C1 controls: \xNN too.
+ * it) and any other byte above 0x7F is written \xNN.  In the other
+ * encodings a character without a Unicode equivalent (0x81 in WIN1252),
+ * or that is a C1 control (0x85 in LATIN1), has its bytes written \xNN.
  */
 #define AL_SHOWN_CHARS 64
 
-/* The length of the character at s (of at most left bytes) to copy, or 0: escape the byte. */
+/*
+ * The length of the character at s (of at most left bytes) to copy, or 0:
+ * escape the byte.  A character of another encoding than UTF-8 is copied
+ * only if it has a Unicode equivalent that is no C1 control (to_utf8: the
+ * conversion, InvalidOid when there is none): a message with a character
+ * that a UTF8 client cannot receive is replaced by a conversion error.
+ */
 static int
-shown_char_length(const char *s, size_t left, int enc)
+shown_char_length(const char *s, size_t left, int enc, Oid to_utf8)
 {
 	unsigned char c = (unsigned char) *s;
+	unsigned char out[4 * MAX_CONVERSION_GROWTH + 1];
 	int			l;
 
 	if (c < 0x80)
 		return 1;
-	if (enc == PG_SQL_ASCII)
+	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
 	{
 		l = pg_utf_mblen((const unsigned char *) s);
 		return (size_t) l <= left && pg_utf8_islegal((const unsigned char *) s, l) ? l : 0;
 	}
-	if (pg_encoding_max_length(enc) == 1)
-		return (c <= 0x9F && ((enc >= PG_LATIN1 && enc <= PG_LATIN10) ||
-							  (enc >= PG_ISO_8859_5 && enc <= PG_ISO_8859_8))) ? 0 : 1;
-	l = pg_mblen(s);
-	return l >= 1 && (size_t) l <= left ? l : 0;
+	l = pg_encoding_max_length(enc) == 1 ? 1 : pg_mblen(s);
+	if (l < 1 || l > 4 || (size_t) l > left || !OidIsValid(to_utf8))
+		return 0;
+	if (pg_do_encoding_conversion_buf(to_utf8, enc, PG_UTF8, (unsigned char *) s, l,
+									  out, sizeof out, true) < l)
+		return 0;
+	/* a C1 control: U+0080..U+009F, C2 80..C2 9F in UTF-8 */
+	if (out[0] == 0xC2 && out[1] >= 0x80 && out[1] <= 0x9F)
+		return 0;
+	return l;
 }
 
 char *
@@ -188,7 +201,8 @@ al_shown_value(const char *s, size_t len)
 	size_t		i = 0;
 	int			chars = 0;
 	int			enc = GetDatabaseEncoding();
-	bool		utf8 = enc == PG_UTF8;
+	bool		utf8 = enc == PG_UTF8 || enc == PG_SQL_ASCII;
+	Oid			to_utf8 = utf8 ? InvalidOid : FindDefaultConversionProc(enc, PG_UTF8);
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '"');
@@ -225,7 +239,7 @@ al_shown_value(const char *s, size_t len)
 			i += 2;
 			continue;
 		}
-		l = shown_char_length(s + i, len - i, enc);
+		l = shown_char_length(s + i, len - i, enc, to_utf8);
 		if (l == 0)
 		{
 			appendStringInfo(&buf, "\\x%02X", c);
@@ -272,8 +286,13 @@ al_check_identifier_value(const char *s, size_t len, const char *argname)
 							   AL_IDENTIFIER_MAX_CHARS)));
 		proc = FindDefaultConversionProc(enc, PG_UTF8);
 		if (!OidIsValid(proc))
-			elog(ERROR, "no conversion from %s to UTF8",
-				 pg_encoding_to_char(enc));
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("identifiers cannot be checked in a database of encoding %s",
+							GetDatabaseEncodingName()),
+					 errdetail("Identifiers are checked as Unicode text, and PostgreSQL has no conversion from %s to UTF8.",
+							   GetDatabaseEncodingName()),
+					 errhint("Use a database of another encoding (UTF8 is best).")));
 		buf = palloc((size_t) len * MAX_CONVERSION_GROWTH + 1);
 		done = pg_do_encoding_conversion_buf(proc, enc, PG_UTF8,
 											 (unsigned char *) s, (int) len,

@@ -310,11 +310,19 @@ plugin_cache_load(al_pg_session *s)
 	plugin_cache_valid = !IsolationUsesXactSnapshot();
 }
 
+/* Does pl's function (still) exist?  It may be dropped during a dispatch. */
+static bool
+plugin_exists(const al_plugin *pl)
+{
+	return OidIsValid(pl->handler) &&
+		SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(pl->handler));
+}
+
 /* A plugin's name for a message: its function's, or as subscribed once gone. */
 static char *
 plugin_name(const al_plugin *pl)
 {
-	return OidIsValid(pl->handler) ? format_procedure(pl->handler) : pstrdup(pl->name);
+	return plugin_exists(pl) ? format_procedure(pl->handler) : pstrdup(pl->name);
 }
 
 /*
@@ -364,7 +372,7 @@ check_subscriber_is_admin(const al_plugin *pl)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the role that subscribed plugin %s no longer exists", plugin_name(pl)),
 				 errdetail("The plugin did not run."),
-				 errhint("Unsubscribe it (allocation.unsubscribe).")));
+				 errhint("Unsubscribe it (allocation.unsubscribe, as an administrator).")));
 	if (superuser_arg(pl->owner) ||
 		(OidIsValid(admin) && has_privs_of_role(pl->owner, admin)))
 		return;
@@ -403,12 +411,12 @@ call_plugin(void *arg)
 
 	LOCAL_FCINFO(fcinfo, 1);
 
-	/* dropped, or renamed, since it was subscribed */
-	if (!OidIsValid(pl->handler))
+	/* dropped, or renamed, since it was subscribed (or during this dispatch) */
+	if (!plugin_exists(pl))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("plugin %s does not exist", pl->name),
-				 errhint("It was dropped or renamed after it was subscribed: unsubscribe it, or create it again.")));
+				 errhint("It was dropped or renamed after it was subscribed. To unsubscribe it, create (or rename) a function of that name and signature again, then call allocation.unsubscribe.")));
 	/* its subscriber may have lost the right to subscribe (Note 4) */
 	check_subscriber_is_admin(pl);
 	/* its owner may have changed since subscribe() checked it */

@@ -52,6 +52,7 @@
 #include "utils/date.h"
 #include "utils/guc.h"
 
+#include "errors.h"
 #include "index_read.h"
 #include "product_repository.h"
 
@@ -191,9 +192,17 @@ enum
 	BATCH_LINES_SEQ
 };
 
+/*
+ * ON CONFLICT DO NOTHING: a batch of the same reference inserted by a
+ * transaction still running is waited for; if it commits, no row is
+ * inserted here and save_batch refuses with the domain's 23505 (under
+ * REPEATABLE READ a row committed after the snapshot is 40001 by
+ * itself).
+ */
 static al_pg_statement batch_insert_stmt = {
 	.sql = "INSERT INTO allocation.batches (reference, sku, purchased_quantity,"
-	" allocated_quantity, eta) VALUES ($1, $2, $3, $4, $5)",
+	" allocated_quantity, eta) VALUES ($1, $2, $3, $4, $5)"
+	" ON CONFLICT (reference) DO NOTHING",
 	.nargs = 5,
 	.argtypes = {TEXTOID, TEXTOID, INT4OID, INT4OID, DATEOID},
 	.expected = SPI_OK_INSERT
@@ -873,7 +882,14 @@ save_batch(al_pg_session *s, al_product *p, const al_batch *b)
 
 		if (!b->has_eta)
 			nulls[4] = 'n';
-		al_pg_run(s, &batch_insert_stmt, args, nulls);
+		if (al_pg_run(s, &batch_insert_stmt, args, nulls) == 0)
+		{
+			al_error_context ec = {.function = "allocation.add_batch"};
+
+			ec.ref = b->ref;
+			ec.sku = p->sku;
+			al_raise(AL_DUPLICATE_BATCH, &ec);
+		}
 	}
 	else if (b->dirty)
 	{
