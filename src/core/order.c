@@ -161,7 +161,8 @@ al_email_valid(const char *email)
 	 */
 	if (strlen(last_dot + 1) < 2)
 		return false;
-	if (strncmp(last_dot + 1, "xn--", 4) == 0 || strncmp(last_dot + 1, "XN--", 4) == 0)
+	if ((last_dot[1] | 0x20) == 'x' && (last_dot[2] | 0x20) == 'n' &&
+		last_dot[3] == '-' && last_dot[4] == '-')
 		return strlen(last_dot + 1) > 4;
 	for (const char *p = last_dot + 1; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))

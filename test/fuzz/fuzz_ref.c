@@ -146,8 +146,8 @@ ref_order_id_valid(const char *s)
 /*
  * RFC 5322 dot-atom local part (at most 64 bytes), an '@', then a domain of
  * at least two labels: letters, digits and inner hyphens, at most 63 bytes
- * each, the last one (the TLD) at least two letters; at most 254 bytes in
- * all.
+ * each, the last one (the TLD) at least two letters or "xn--" (any case)
+ * and more (an internationalised TLD in ASCII); at most 254 bytes in all.
  */
 bool
 ref_email_valid(const char *s)
@@ -161,7 +161,8 @@ ref_email_valid(const char *s)
 	{
 		const char *pattern =
 			"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-			"@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\\.)+[A-Za-z][A-Za-z]+$";
+			"@([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\\.)+"
+			"([A-Za-z][A-Za-z]+|[Xx][Nn]--[A-Za-z0-9-]*[A-Za-z0-9])$";
 
 		if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
 		{

@@ -90,7 +90,7 @@ email_addresses(fake_world *w)
 {
 	static const char *const good[] = {
 		"a@b.co", "first.last+tag@example.org", "x_y-z@mail.example-host.de",
-		"UPPER@EXAMPLE.COM", "a@example.xn--p1ai", "a@xn--bcher-kva.xn--3e0b707e",
+		"UPPER@EXAMPLE.COM", "a@example.xn--p1ai", "a@xn--bcher-kva.xn--3e0b707e", "a@b.Xn--P1AI",
 	};
 	static const char *const bad[] = {
 		"", "plain", "a@b", "@b.co", "a@", "a@.co", "a..b@c.co", ".a@b.co",
