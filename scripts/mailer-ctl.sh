@@ -17,6 +17,8 @@
 #
 # Environment:
 #   ALLOC_SMTP_PORT    the sink's port on 127.0.0.1 (default 2525)
+#   ALLOC_MAIL_DIR     their directory (default mail/ next to the cluster's
+#                      data directory)
 #   and those of scripts/cluster.sh (ALLOC_PGPORT, ALLOC_CLUSTER_DIR, ...)
 set -euo pipefail
 # shellcheck source=scripts/common.sh
@@ -26,7 +28,7 @@ SMTP_PORT=${ALLOC_SMTP_PORT:-2525}
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; }
 
 eval "$(bash "$ROOT/scripts/cluster.sh" env)"
-DIR=$(dirname "$ALLOC_PGDATA")/mail
+DIR=${ALLOC_MAIL_DIR:-$(dirname "$ALLOC_PGDATA")/mail}
 
 running() { [ -f "$DIR/$1.pid" ] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
 
@@ -52,13 +54,19 @@ case ${1:-} in
 		stop_one sink
 		mkdir -p "$DIR"
 		/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || die "python3-aiosmtpd missing (make deps)"
+		# the sink's log is kept across starts: only a "listening" line
+		# written after this start says that this sink listens (an earlier
+		# one's would let the mailer connect before it, fail, and back off)
+		seen=$(cat "$DIR/sink.log" 2>/dev/null | wc -l)
 		/usr/bin/python3 "$ROOT/scripts/smtp-sink.py" "$DIR/Maildir" "$SMTP_PORT" >>"$DIR/sink.log" 2>&1 &
 		echo $! > "$DIR/sink.pid"
+		listening=
 		for _ in $(seq 1 50); do
-			grep -q listening "$DIR/sink.log" 2>/dev/null && break
+			if tail -n +"$((seen + 1))" "$DIR/sink.log" 2>/dev/null | grep -q listening; then listening=1; break; fi
+			running sink || break
 			sleep 0.1
 		done
-		running sink || die "the SMTP sink did not start (log: $DIR/sink.log)"
+		[ -n "$listening" ] || die "the SMTP sink did not start on 127.0.0.1:$SMTP_PORT (log: $DIR/sink.log)"
 		"$(mailer_bin)" --dsn "dbname=$db" --smtp-url "smtp://127.0.0.1:$SMTP_PORT" --tls none \
 			--from allocation@localhost --poll-interval 1 "$@" >>"$DIR/mailer.log" 2>&1 &
 		echo $! > "$DIR/mailer.pid"

@@ -53,6 +53,11 @@ recreate_db() {
 		-c "CREATE DATABASE $1"
 	"${psql[@]}" -q -d "$1" -c 'CREATE EXTENSION allocation'
 }
+# The Maildir outlives a "make run" (until the cluster is removed), and a
+# mailer an earlier run started may deliver this run's demo mails before
+# step 9 restarts it: the mails shown are those delivered after this mark.
+mark=$ALLOC_PGDATA.run-mark
+touch "$mark"
 echo "run: recreating database $DB for the demo (what an earlier make run left there is dropped)"
 recreate_db "$DB"
 echo
@@ -128,16 +133,21 @@ echo
 echo "== 9. E-mails =="
 bash scripts/mailer-ctl.sh start "$DB" --verbose
 eval "$(bash scripts/mailer-ctl.sh env)"
+unsent=
 for _ in $(seq 1 100); do
-	[ "$("${psql[@]}" -At -d "$DB" -c "SELECT count(*) FROM allocation.notifications WHERE sent_at IS NULL")" = 0 ] && break
+	unsent=$("${psql[@]}" -At -d "$DB" -c "SELECT count(*) FROM allocation.notifications WHERE sent_at IS NULL")
+	[ "$unsent" = 0 ] && break
 	sleep 0.1
 done
 "${psql[@]}" --echo-queries -d "$DB" -c "SELECT id, recipient, subject, sent_at IS NOT NULL AS sent, attempts FROM allocation.notifications ORDER BY id"
-echo "The mailbox holds:"
-for f in "$ALLOC_MAILDIR"/new/*; do
-	[ -f "$f" ] || continue
+echo "The mailbox holds (delivered by this run):"
+find "$ALLOC_MAILDIR/new" -type f -newer "$mark" 2>/dev/null | sort | while read -r f; do
 	grep -m1 '^To:' "$f"; grep -m1 '^Subject:' "$f"
 done
+if [ "$unsent" != 0 ]; then
+	"${psql[@]}" -d "$DB" -c "SELECT id, attempts, last_error FROM allocation.notifications WHERE sent_at IS NULL ORDER BY id"
+	die "$unsent e-mail(s) not sent within 10 s (above; the mailer's log: $ALLOC_MAILER_LOG)"
+fi
 cat <<EOF2
 
 The mails are in the Maildir $ALLOC_MAILDIR (one file each in new/;

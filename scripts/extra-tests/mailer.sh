@@ -62,6 +62,11 @@
 #               MAIL FROM kill no message (retried); 5xx to RCPT TO, DATA
 #               or the end of the data kills it after one attempt, unless
 #               its status is 5.7.x (policy: retried); 4xx there is retried
+#   ctl         scripts/mailer-ctl.sh (what "make run" uses) started over
+#               the sink's log of an earlier start: the mailer reaches the
+#               new sink at its first attempt and the mail is sent at once
+#               (waiting on the old log's "listening" line, it connected
+#               before the sink listened and backed off)
 #
 # Environment (as "make test" exports it): PGHOST, PGPORT, PGUSER,
 # PG_BINDIR (or PG_CONFIG).  MAILER_BIN: the mailer to test (default
@@ -744,8 +749,36 @@ for rule in greeting:421:4.3.2 greeting:554:5.3.2 ehlo:550:5.5.1 mail:451:4.3.0 
 	sql "UPDATE allocation.notifications SET dead_at = coalesce(dead_at, now()) WHERE recipient = 'refused$nref@example.com'" >/dev/null
 done
 
+# --- scripts/mailer-ctl.sh over an earlier start's log -------------------------
+for p in "${MAILER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+CTL_DB=${DB}_ctl
+PGOPTIONS="-c client_min_messages=warning" "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $CTL_DB" -c "CREATE DATABASE $CTL_DB" &&
+	"${PSQL[@]}" -d "$CTL_DB" -c "CREATE EXTENSION allocation" \
+		-c "SELECT allocation.create_order('CTL-1')" \
+		-c "SELECT allocation.subscribe_to_order('CTL-1', 'ctl@example.com')" \
+		-c "SELECT allocation.change_order_status('CTL-1', 'cancelled')" >/dev/null
+mkdir -p "$WORK/ctl"
+CTL_PORT=$(free_port)
+for try in 1 2 3; do
+	# what the sink of an earlier start left in the log they share
+	echo "smtp-sink: listening on 127.0.0.1:$CTL_PORT, Maildir $WORK/ctl/Maildir" >> "$WORK/ctl/sink.log"
+	ALLOC_MAIL_DIR=$WORK/ctl ALLOC_SMTP_PORT=$CTL_PORT bash scripts/mailer-ctl.sh start "$CTL_DB" >/dev/null 2>>"$WORK/ctl/ctl.err"
+	ctl_sent=f
+	for _ in $(seq 1 30); do
+		ctl_sent=$("${PSQL[@]}" -d "$CTL_DB" -c "SELECT count(*) = 1 FROM allocation.notifications WHERE sent_at IS NOT NULL")
+		[ "$ctl_sent" = t ] && break
+		sleep 0.1
+	done
+	ALLOC_MAIL_DIR=$WORK/ctl bash scripts/mailer-ctl.sh stop quiet
+	[ "$ctl_sent" = t ] || break
+	"${PSQL[@]}" -d "$CTL_DB" -c "UPDATE allocation.notifications SET sent_at = NULL, attempts = 0" >/dev/null
+done
+check "ctl: mailer-ctl.sh start over an earlier sink's log: the mail is sent within 3 s, three starts in a row" [ "$ctl_sent" = t ]
+check "ctl: the mailer never found the sink not listening" eval '! grep -q "cannot connect" "$WORK/ctl/mailer.log"'
+"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $CTL_DB" >/dev/null
+
 if [ "$nfail" -gt 0 ]; then
-	for f in "$WORK"/[mflshtabor][0-9]*.log "$WORK"/*.sink "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
+	for f in "$WORK/ctl/mailer.log" "$WORK/ctl/ctl.err" "$WORK"/[mflshtabor][0-9]*.log "$WORK"/*.sink "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
 fi
 printf '1..%d\n' $((npass + nfail))
 [ "$nfail" -eq 0 ]
