@@ -5,8 +5,9 @@
 # cluster of "make test".  The mailer runs as a login role that is only a
 # member of allocation_mailer.
 #
-#   config      no sender, a password flag: exit 2; the SMTP password from
-#               the environment never appears in the log; --pg-timeout
+#   config      no sender, a password flag, a login with --tls none: exit 2;
+#               the SMTP password from the environment never appears in
+#               the log; --pg-timeout
 #               (and its environment variable) and --poll-interval refuse
 #               0 and NaN
 #   delivery    a status change reaches every subscriber, headers and body
@@ -218,6 +219,16 @@ check "config: credentials in the URL refused (exit 2)" [ $? -eq 2 ]
 "$MAILER" --from "a@example.com
 Bcc: x@example.com" >"$WORK/c4.log" 2>&1
 check "config: a sender with a line break refused (exit 2)" [ $? -eq 2 ]
+# a login over an unencrypted connection, however the password comes
+printf 'user=u\npassword=clear-secret\n' > "$WORK/creds"
+ALLOCATION_MAILER_SMTP_USER= ALLOCATION_MAILER_SMTP_PASSWORD= timeout 5 "$MAILER" --from a@example.com --dsn "dbname=$DB user=$ROLE" \
+	--smtp-url "smtp://127.0.0.1:$SMTP_PORT" --tls none --credentials-file "$WORK/creds" >"$WORK/c8.log" 2>&1
+check "config: --tls none with a credentials file refused (exit 2, saying why)" \
+	bash -c "[ $? -eq 2 ] && grep -qF 'would send the SMTP password unencrypted' '$WORK/c8.log' && ! grep -q clear-secret '$WORK/c8.log'"
+ALLOCATION_MAILER_SMTP_USER=u ALLOCATION_MAILER_SMTP_PASSWORD=clear-secret ALLOCATION_MAILER_TLS=none timeout 5 "$MAILER" \
+	--from a@example.com --dsn "dbname=$DB user=$ROLE" --smtp-url "smtp://127.0.0.1:$SMTP_PORT" >"$WORK/c9.log" 2>&1
+check "config: ALLOCATION_MAILER_TLS=none with a password in the environment refused (exit 2)" \
+	bash -c "[ $? -eq 2 ] && grep -qF 'unencrypted' '$WORK/c9.log'"
 # (under timeout: a mailer that took the value would run, and be killed: 124)
 for bad in 0 nan 0.4 86401; do
 	timeout 5 "$MAILER" --from a@example.com --dsn "dbname=$DB user=$ROLE" --pg-timeout "$bad" >"$WORK/c5.log" 2>&1
