@@ -67,6 +67,8 @@ case ${1:-} in
 			sleep 0.1
 		done
 		[ -n "$listening" ] || die "the SMTP sink did not start on 127.0.0.1:$SMTP_PORT (log: $DIR/sink.log)"
+		# the sink takes no login: one from the environment is not for it
+		ALLOCATION_MAILER_SMTP_USER= ALLOCATION_MAILER_SMTP_PASSWORD= ALLOCATION_MAILER_CREDENTIALS_FILE= \
 		"$(mailer_bin)" --dsn "dbname=$db" --smtp-url "smtp://127.0.0.1:$SMTP_PORT" --tls none \
 			--from allocation@localhost --poll-interval 1 "$@" >>"$DIR/mailer.log" 2>&1 &
 		echo $! > "$DIR/mailer.pid"
