@@ -57,25 +57,40 @@ get_plan(al_pg_statement *stmt)
 	return stmt->plan;
 }
 
-/* Run stmt's kept plan; see spi.h. */
-uint64
-al_pg_run(al_pg_session *s, al_pg_statement *stmt, Datum *values,
-		  const char *nulls)
+/*
+ * Statement stmt with its parameters: in the transaction's snapshot, or
+ * (latest) in a fresh one, read-only.  Callers copy what they keep of a
+ * result before the next statement, which frees it.
+ */
+static uint64
+run_plan(al_pg_session *s, al_pg_statement *stmt, Datum *values,
+		 const char *nulls, bool latest)
 {
 	int			rc;
 
-	/* callers copy what they keep before the next statement */
 	if (SPI_tuptable != NULL)
 	{
 		SPI_freetuptable(SPI_tuptable);
 		SPI_tuptable = NULL;
 	}
-	rc = SPI_execute_plan(get_plan(stmt), values, nulls, s->read_only, 0);
-
+	if (latest)
+		rc = SPI_execute_snapshot(get_plan(stmt), values, nulls,
+								  GetLatestSnapshot(), InvalidSnapshot, true,
+								  false, 0);
+	else
+		rc = SPI_execute_plan(get_plan(stmt), values, nulls, s->read_only, 0);
 	if (rc != stmt->expected)
-		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", stmt->sql,
+		elog(ERROR, "SPI failed for \"%s\": %s", stmt->sql,
 			 SPI_result_code_string(rc));
 	return SPI_processed;
+}
+
+/* Run stmt's kept plan; see spi.h. */
+uint64
+al_pg_run(al_pg_session *s, al_pg_statement *stmt, Datum *values,
+		  const char *nulls)
+{
+	return run_plan(s, stmt, values, nulls, false);
 }
 
 /*
@@ -87,20 +102,7 @@ uint64
 al_pg_run_latest(al_pg_session *s, al_pg_statement *stmt, Datum *values,
 				 const char *nulls)
 {
-	int			rc;
-
-	if (SPI_tuptable != NULL)
-	{
-		SPI_freetuptable(SPI_tuptable);
-		SPI_tuptable = NULL;
-	}
-	rc = SPI_execute_snapshot(get_plan(stmt), values, nulls,
-							  GetLatestSnapshot(), InvalidSnapshot, true,
-							  false, 0);
-	if (rc != stmt->expected)
-		elog(ERROR, "SPI_execute_snapshot failed for \"%s\": %s", stmt->sql,
-			 SPI_result_code_string(rc));
-	return SPI_processed;
+	return run_plan(s, stmt, values, nulls, true);
 }
 
 /* A text datum copied into the arena as a C string. */
