@@ -354,3 +354,78 @@ DROP FUNCTION pl_settings(jsonb), pl_sql(jsonb), pl_record(jsonb), pl_fail(jsonb
 DROP PROCEDURE pl_proc(jsonb);
 DROP ROLE pl_clerk;
 DROP ROLE pl_admin;
+
+-- A handler that no longer exists under its name (dropped, renamed, moved
+-- to another schema, its schema dropped) is unsubscribed by the name its
+-- subscription stores, which each event's WARNING shows; generated over
+-- every way of losing it and every event type of the product context.
+CREATE SCHEMA pl_gone;
+CREATE SCHEMA pl_elsewhere;
+CREATE TABLE pl_lost (loss text, event_type text, stored_qualified boolean, unsubscribed boolean,
+	still_subscribed boolean, bare_name text);
+CREATE FUNCTION pl_lose_and_unsubscribe(loss text, event_type text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	stored text;
+	still_subscribed boolean;
+	unsubscribed boolean;
+	bare text;
+	sku text := 'PL-LOST-' || loss || '-' || event_type;
+BEGIN
+	EXECUTE 'CREATE FUNCTION pl_gone.lost(event jsonb) RETURNS void LANGUAGE sql AS $f$ SELECT $f$';
+	-- (EXECUTE: a kept plan would keep the OID of the first loop's function)
+	EXECUTE 'SELECT allocation.subscribe($1, $2::regprocedure)' USING event_type, 'pl_gone.lost(jsonb)';
+	SELECT handler INTO stored FROM allocation.subscriptions s WHERE s.event_type = pl_lose_and_unsubscribe.event_type;
+	CASE loss
+		WHEN 'drop' THEN DROP FUNCTION pl_gone.lost(jsonb);
+		WHEN 'rename' THEN ALTER FUNCTION pl_gone.lost(jsonb) RENAME TO lost_renamed;
+		WHEN 'set_schema' THEN ALTER FUNCTION pl_gone.lost(jsonb) SET SCHEMA pl_elsewhere;
+		WHEN 'drop_schema' THEN DROP SCHEMA pl_gone CASCADE;
+	END CASE;
+	-- every command of the product context, so that each event type occurs
+	PERFORM allocation.add_batch(sku || '-b', sku, 1);
+	PERFORM allocation.allocate(sku || '-o1', sku, 1);
+	PERFORM allocation.allocate(sku || '-o2', sku, 1);
+	PERFORM allocation.change_batch_quantity(sku || '-b', 2);
+	PERFORM allocation.deallocate(sku || '-o1', sku);
+	-- the unqualified name of a lost handler names nothing: 42883, with the way out
+	BEGIN
+		PERFORM allocation.unsubscribe(event_type, 'lost(jsonb)');
+		bare := 'no error';
+	EXCEPTION WHEN undefined_function THEN
+		bare := SQLSTATE;
+	END;
+	unsubscribed := allocation.unsubscribe(event_type, stored);
+	SELECT count(*) > 0 INTO still_subscribed FROM allocation.subscriptions s WHERE s.event_type = pl_lose_and_unsubscribe.event_type;
+	INSERT INTO pl_lost VALUES (loss, event_type, stored = 'pl_gone.lost(jsonb)', unsubscribed, still_subscribed, bare);
+	DROP FUNCTION IF EXISTS pl_gone.lost(jsonb);
+	DROP FUNCTION IF EXISTS pl_gone.lost_renamed(jsonb);
+	DROP FUNCTION IF EXISTS pl_elsewhere.lost(jsonb);
+	CREATE SCHEMA IF NOT EXISTS pl_gone;
+END
+$$;
+SET client_min_messages = error;
+SELECT count(pl_lose_and_unsubscribe(l, t)) AS cases
+FROM unnest(ARRAY['drop', 'rename', 'set_schema', 'drop_schema']) l,
+     unnest(ARRAY['BatchCreated', 'Allocated', 'Deallocated', 'BatchQuantityChanged']) t;
+RESET client_min_messages;
+-- stored_qualified: the subscription keeps schema.name(types); none is
+-- still subscribed after unsubscribe; bare_name: the SQLSTATE of the bare name
+SELECT loss, bool_and(stored_qualified) AS stored_qualified, bool_and(unsubscribed) AS unsubscribed,
+       bool_or(still_subscribed) AS still_subscribed, string_agg(DISTINCT bare_name, ',') AS bare_name, count(*)
+FROM pl_lost GROUP BY loss ORDER BY loss;
+-- one such loss seen from the caller: the WARNING names the stored name,
+-- and after unsubscribe the next event warns no more
+CREATE FUNCTION pl_gone.shown(event jsonb) RETURNS void LANGUAGE sql AS $$ SELECT $$;
+SELECT allocation.subscribe('Allocated', 'pl_gone.shown(jsonb)');
+DROP FUNCTION pl_gone.shown(jsonb);
+SELECT allocation.add_batch('PL-SHOWN-b', 'PL-SHOWN', 10);
+SELECT allocation.allocate('PL-SHOWN-o1', 'PL-SHOWN', 1);
+SELECT allocation.unsubscribe('Allocated', 'pl_gone.shown(jsonb)');
+SELECT allocation.allocate('PL-SHOWN-o2', 'PL-SHOWN', 1);
+-- a name that neither exists nor is stored: 42883, with the hint
+SELECT allocation.unsubscribe('Allocated', 'pl_gone.never(jsonb)');
+SELECT count(*) AS subscriptions FROM allocation.subscriptions;
+DROP FUNCTION pl_lose_and_unsubscribe(text, text);
+DROP TABLE pl_lost;
+DROP SCHEMA pl_gone, pl_elsewhere;

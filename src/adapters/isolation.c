@@ -551,6 +551,13 @@ static al_pg_statement unsubscribe_stmt = {
 	.argtypes = {TEXTOID, REGPROCEDUREOID},
 	.expected = SPI_OK_DELETE
 };
+static al_pg_statement unsubscribe_stored_stmt = {
+	.sql = "DELETE FROM allocation.subscriptions WHERE event_type" AL_EQ "$1"
+	" AND handler" AL_EQ "$2",
+	.nargs = 2,
+	.argtypes = {TEXTOID, TEXTOID},
+	.expected = SPI_OK_DELETE
+};
 
 /* Store the subscription of handler to event_type, run as subscriber. */
 void
@@ -572,4 +579,19 @@ al_pg_unsubscribe(al_pg_session *s, const char *event_type, Datum handler)
 	Datum		args[2] = {CStringGetTextDatum(event_type), handler};
 
 	return al_pg_run(s, &unsubscribe_stmt, args, NULL);
+}
+
+/*
+ * Drop the subscription of the handler stored as handler (its signature
+ * with its schema, as subscriptions keep it), whether or not a function of
+ * that name exists now; 1 if there was one.
+ */
+uint64
+al_pg_unsubscribe_stored(al_pg_session *s, const char *event_type,
+						 const char *handler)
+{
+	Datum		args[2] = {CStringGetTextDatum(event_type),
+	CStringGetTextDatum(handler)};
+
+	return al_pg_run(s, &unsubscribe_stored_stmt, args, NULL);
 }

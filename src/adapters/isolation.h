@@ -28,5 +28,7 @@ extern void al_pg_subscribe(al_pg_session *s, const char *event_type,
 							const char *search_path);
 extern uint64 al_pg_unsubscribe(al_pg_session *s, const char *event_type,
 								Datum handler);
+extern uint64 al_pg_unsubscribe_stored(al_pg_session *s, const char *event_type,
+									   const char *handler);
 
 #endif							/* AL_ISOLATION_H */

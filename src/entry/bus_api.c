@@ -33,6 +33,7 @@
 /* SQL-callable functions */
 PG_FUNCTION_INFO_V1(allocation_subscribe);
 PG_FUNCTION_INFO_V1(allocation_unsubscribe);
+PG_FUNCTION_INFO_V1(allocation_unsubscribe_named);
 PG_FUNCTION_INFO_V1(allocation_rebuild_read_model);
 
 /* An event type name of the contract's events table, else 22023. */
@@ -166,6 +167,57 @@ allocation_unsubscribe(PG_FUNCTION_ARGS)
 	type = event_type_arg(fcinfo, 0);
 	al_pg_begin(&s, false);
 	n = al_pg_unsubscribe(&s, type, PG_GETARG_DATUM(1));
+	al_pg_end(&s);
+	invalidate_subscriptions();
+	PG_RETURN_BOOL(n > 0);
+}
+
+/*
+ * unsubscribe(event_type text, handler text) RETURNS boolean: the handler
+ * named as regprocedure input names it (in the caller's search_path), or,
+ * when no such function exists any more (dropped, renamed), as the
+ * subscription stores it: its signature with its schema, as the WARNING of
+ * each such event names it.  A literal handler argument comes here, not to
+ * the regprocedure variant (PostgreSQL prefers text for an unknown), so an
+ * existing function is found as before.
+ */
+Datum
+allocation_unsubscribe_named(PG_FUNCTION_ARGS)
+{
+	char	   *type;
+	char	   *name;
+	Datum		handler;
+	al_pg_session s;
+	uint64		n;
+
+	al_require_role(AL_ADMIN_ROLE, "allocation.unsubscribe");
+	al_check_not_null(fcinfo, 0, "event_type");
+	al_check_not_null(fcinfo, 1, "handler");
+	type = event_type_arg(fcinfo, 0);
+	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	{
+		/* to_regprocedure: NULL, not an error, for a missing function */
+		LOCAL_FCINFO(lookup, 1);
+
+		InitFunctionCallInfoData(*lookup, NULL, 1, InvalidOid, NULL, NULL);
+		lookup->args[0].value = PG_GETARG_DATUM(1);
+		lookup->args[0].isnull = false;
+		handler = to_regprocedure(lookup);
+		if (lookup->isnull)
+			handler = (Datum) 0;
+	}
+	al_pg_begin(&s, false);
+	if (handler != (Datum) 0)
+		n = al_pg_unsubscribe(&s, type, handler);
+	else
+	{
+		n = al_pg_unsubscribe_stored(&s, type, name);
+		if (n == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("function \"%s\" does not exist", name),
+					 errhint("A handler that no longer exists is named as its subscription stores it: with its schema and argument types, as in \"public.audit(jsonb)\".")));
+	}
 	al_pg_end(&s);
 	invalidate_subscriptions();
 	PG_RETURN_BOOL(n > 0);

@@ -155,6 +155,16 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.unsubscribe(text, regprocedure) IS
 	'Remove a plugin subscription; true when there was one.';
 
+-- The same by name: a literal comes here (text is preferred for an
+-- unknown), and a handler that was dropped or renamed can still be named,
+-- as its subscription stores it (schema.name(argument types)).
+CREATE OR REPLACE FUNCTION allocation.unsubscribe(event_type text, handler text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'allocation_unsubscribe_named'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.unsubscribe(text, text) IS
+	'Remove a plugin subscription, the handler named as a regprocedure or, once dropped or renamed, as the subscription stores it; true when there was one.';
+
 CREATE OR REPLACE FUNCTION allocation.stock_alert_recipient()
 RETURNS text
 AS 'MODULE_PATHNAME', 'allocation_stock_alert_recipient'

@@ -43,6 +43,7 @@ GRANT EXECUTE ON FUNCTION
 	allocation.handle(jsonb),
 	allocation.subscribe(text, regprocedure),
 	allocation.unsubscribe(text, regprocedure),
+	allocation.unsubscribe(text, text),
 	allocation.rebuild_read_model(),
 	allocation.create_order(text),
 	allocation.order_status(text),

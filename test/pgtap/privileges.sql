@@ -8,7 +8,7 @@
 -- Run with: pg_prove -d tap_bus test/pgtap/privileges.sql
 -- (a database with CREATE EXTENSION pgtap and CREATE EXTENSION allocation)
 BEGIN;
-SELECT plan(339);
+SELECT plan(346);
 
 ------------------------------------------------------------------------
 -- The roles (8)
@@ -124,14 +124,15 @@ INSERT INTO calls VALUES
  (19, 'subscribe', '{text,regprocedure}', 'admin', true, $$SELECT allocation.subscribe('Allocated', 'public.pv_plugin(jsonb)')$$),
  (20, 'subscribe_to_order', '{text,text}', 'user', true, $$SELECT allocation.subscribe_to_order('PV-admin-1', '%1$s@pv.example.com')$$),
  (21, 'unregister_consumer', '{text}', 'admin', true, $$SELECT allocation.unregister_consumer('pv-gone')$$),
- (22, 'unsubscribe', '{text,regprocedure}', 'admin', true, $$SELECT allocation.unsubscribe('Allocated', 'public.pv_plugin(jsonb)')$$),
+ (22, 'unsubscribe', '{text,regprocedure}', 'admin', true, $$SELECT allocation.unsubscribe('Allocated', 'public.pv_plugin(jsonb)'::pg_catalog.regprocedure)$$),
  (23, 'set_stock_alert_recipient', '{text}', 'admin', true, $$SELECT allocation.set_stock_alert_recipient(NULL)$$),
  (24, 'stock_alert_recipient', '{}', 'user', true, $$SELECT allocation.stock_alert_recipient()$$),
  (25, 'purge_inbox', '{interval}', 'admin', true, $$SELECT allocation.purge_inbox()$$),
  (26, 'purge_notifications', '{interval}', 'admin', true, $$SELECT allocation.purge_notifications()$$),
  (27, 'purge_outbox', '{interval}', 'admin', true, $$SELECT allocation.purge_outbox('1 day')$$),
  (28, 'consumer_status', '{}', 'admin', true, $$SELECT * FROM allocation.consumer_status()$$),
- (29, 'metrics', '{}', 'admin', true, $$SELECT * FROM allocation.metrics()$$);
+ (29, 'metrics', '{}', 'admin', true, $$SELECT * FROM allocation.metrics()$$),
+ (30, 'unsubscribe', '{text,text}', 'admin', true, $$SELECT allocation.unsubscribe('Allocated', 'public.pv_plugin(jsonb)')$$);
 GRANT SELECT ON calls TO PUBLIC;
 
 -- the PL/pgSQL implementations behind the administrators' functions
