@@ -429,3 +429,53 @@ SELECT count(*) AS subscriptions FROM allocation.subscriptions;
 DROP FUNCTION pl_lose_and_unsubscribe(text, text);
 DROP TABLE pl_lost;
 DROP SCHEMA pl_gone, pl_elsewhere;
+
+-- A cursor a plugin leaves open is closed when it returns: it holds rows
+-- read with the subscriber's rights, which the caller must not FETCH.
+-- Generated over the ways PL/pgSQL and SQL open one; the caller's own
+-- cursor, opened before the command, stays open where it was.
+CREATE ROLE pl_cur_clerk;
+GRANT allocation_user TO pl_cur_clerk;
+CREATE TABLE pl_cur_secret (code text);
+INSERT INTO pl_cur_secret VALUES ('s3cr3t');
+REVOKE ALL ON pl_cur_secret FROM PUBLIC;
+CREATE TABLE pl_cur_kinds (kind text PRIMARY KEY, decl text, body text);
+INSERT INTO pl_cur_kinds VALUES
+ ('bound', 'c CURSOR FOR SELECT code FROM public.pl_cur_secret;', 'OPEN c;'),
+ ('named', 'c refcursor := ''pl_cur_named'';', 'OPEN c FOR SELECT code FROM public.pl_cur_secret;'),
+ ('unnamed', 'c refcursor;', 'OPEN c FOR SELECT code FROM public.pl_cur_secret;'),
+ ('declare', '', 'EXECUTE ''DECLARE pl_cur_decl CURSOR FOR SELECT code FROM public.pl_cur_secret'';'),
+ ('scroll', '', 'EXECUTE ''DECLARE pl_cur_scroll SCROLL CURSOR FOR SELECT code FROM public.pl_cur_secret'';'),
+ ('with_hold', '', 'EXECUTE ''DECLARE pl_cur_hold CURSOR WITH HOLD FOR SELECT code FROM public.pl_cur_secret'';'),
+ ('three', 'a refcursor := ''pl_cur_a''; b refcursor := ''pl_cur_b''; c refcursor;',
+  'OPEN a FOR SELECT code FROM public.pl_cur_secret; OPEN b FOR SELECT 1; OPEN c FOR SELECT 2;'),
+ ('in_block', 'c refcursor := ''pl_cur_block'';',
+  'BEGIN OPEN c FOR SELECT code FROM public.pl_cur_secret; EXCEPTION WHEN OTHERS THEN NULL; END;'),
+ ('then_fails', 'c refcursor := ''pl_cur_fails'';',
+  'OPEN c FOR SELECT code FROM public.pl_cur_secret; RAISE EXCEPTION ''plugin failed after OPEN'';');
+SELECT format($f$CREATE FUNCTION pl_cur_%s(event jsonb) RETURNS void LANGUAGE plpgsql AS $b$ DECLARE %s BEGIN %s END $b$$f$,
+              kind, decl, body)
+FROM pl_cur_kinds ORDER BY kind \gexec
+CREATE TABLE pl_cur_seen (kind text, plugin_cursors bigint);
+GRANT INSERT ON pl_cur_seen TO pl_cur_clerk;
+SELECT allocation.add_batch('PL-CUR-b', 'PL-CUR', 1000);
+-- per kind: subscribe; as the clerk, a cursor of its own, then allocate,
+-- then the cursors left besides the clerk's, and the clerk's next row (2)
+SELECT format($s$SELECT allocation.subscribe('Allocated', 'pl_cur_%1$s(jsonb)') AS "subscribe %1$s"$s$, kind),
+       'SET ROLE pl_cur_clerk',
+       'BEGIN',
+       'DECLARE pl_caller_c CURSOR FOR SELECT g FROM generate_series(1, 3) g',
+       'MOVE 1 IN pl_caller_c',
+       format($s$SELECT allocation.allocate('PL-CUR-%s', 'PL-CUR', 1) IS NOT NULL AS allocated$s$, kind),
+       format($s$INSERT INTO pl_cur_seen SELECT %L, count(*) FROM pg_cursors WHERE name <> 'pl_caller_c'$s$, kind),
+       'FETCH 1 FROM pl_caller_c',
+       'COMMIT',
+       'RESET ROLE',
+       format($s$SELECT allocation.unsubscribe('Allocated', 'pl_cur_%s(jsonb)')$s$, kind)
+FROM pl_cur_kinds ORDER BY kind \gexec
+-- no plugin cursor is left in the caller's transaction
+SELECT kind, plugin_cursors FROM pl_cur_seen ORDER BY kind;
+SELECT format('DROP FUNCTION pl_cur_%s(jsonb)', kind) FROM pl_cur_kinds \gexec
+DROP TABLE pl_cur_kinds, pl_cur_seen, pl_cur_secret;
+DROP ROLE pl_cur_clerk;
+SELECT count(*) AS subscriptions FROM allocation.subscriptions;

@@ -55,6 +55,7 @@
 #include "utils/regproc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 
@@ -236,7 +237,8 @@ run_isolated(al_pg_session *s, const char *name, isolated_fn body, void *arg,
 				(errcode(edata->sqlerrcode),
 				 errmsg("event handler %s failed on %s: %s", name,
 						al_event_name(ev->type), edata->message),
-				 errdetail("Only the handler's own work was undone; the command stands.")));
+				 errdetail("Only the handler's own work was undone; the command stands."),
+				 edata->hint ? errhint("%s", edata->hint) : 0));
 		FreeErrorData(edata);
 		ok = false;
 	}
@@ -388,16 +390,53 @@ check_subscriber_is_admin(const al_plugin *pl)
 /* One plugin's call, for run_isolated. */
 typedef struct plugin_call
 {
+	al_pg_session *session;
 	const al_plugin *plugin;
 	Datum		event;
 } plugin_call;
 
+/* The cursors open in the session, by name (PostgreSQL's pg_cursors). */
+static al_pg_statement open_cursors_stmt = {
+	.sql = "SELECT name FROM pg_catalog.pg_cursors",
+	.nargs = 0,
+	.expected = SPI_OK_SELECT
+};
+
+/*
+ * Close the cursors opened in the current subtransaction, a plugin's:
+ * each holds rows read with the subscriber's rights, and would stay open
+ * in the caller's transaction for the caller to FETCH from (a PL/pgSQL
+ * OPEN without CLOSE, a bound cursor named after its variable).  The
+ * caller's own cursors were created in an enclosing (sub)transaction and
+ * are left as they are.
+ */
+static void
+close_plugin_cursors(al_pg_session *s)
+{
+	SubTransactionId mine = GetCurrentSubTransactionId();
+	uint64		n = al_pg_run(s, &open_cursors_stmt, NULL, NULL);
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	for (uint64 i = 0; i < n; i++)
+		names = lappend(names, al_pg_text(s, i, 1));
+	foreach(lc, names)
+	{
+		Portal		portal = GetPortalByName((const char *) lfirst(lc));
+
+		if (PortalIsValid(portal) && portal->createSubid == mine)
+			PortalDrop(portal, false);
+	}
+	list_free(names);
+}
+
 /*
  * Body of one isolated plugin call.  The plugin runs as its subscriber,
  * with the subscriber's search_path, as a security-restricted operation,
- * and every setting it changes is undone when it returns (as PostgreSQL
- * does for index expressions): it can neither act with the caller's
- * rights nor leave anything behind in the caller's session.
+ * every setting it changes is undone when it returns (as PostgreSQL does
+ * for index expressions), and the cursors it left open are closed: it
+ * can neither act with the caller's rights nor hand the caller rows read
+ * with its own.
  */
 static al_status
 call_plugin(void *arg)
@@ -416,7 +455,9 @@ call_plugin(void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("plugin %s does not exist", pl->name),
-				 errhint("It was dropped or renamed after it was subscribed. To unsubscribe it, create (or rename) a function of that name and signature again, then call allocation.unsubscribe.")));
+				 errhint("It was dropped, renamed or moved after it was subscribed: allocation.unsubscribe(%s, %s) unsubscribes it.",
+						 quote_literal_cstr(al_event_name(pl->type)),
+						 quote_literal_cstr(pl->name))));
 	/* its subscriber may have lost the right to subscribe (Note 4) */
 	check_subscriber_is_admin(pl);
 	/* its owner may have changed since subscribe() checked it */
@@ -443,6 +484,7 @@ call_plugin(void *arg)
 
 	AtEOXact_GUC(false, nestlevel);
 	SetUserIdAndSecContext(saved_user, saved_sec);
+	close_plugin_cursors(call->session);
 	return AL_OK;
 }
 
@@ -506,6 +548,7 @@ plugins_dispatch(void *ctx, const char *aggregatetype, const al_event *ev)
 			/* a plugin may read the read model: write what is held back */
 			al_pg_before_user_code(s);
 		}
+		call.session = s;
 		call.plugin = &calls[i];
 		call.event = json;
 		run_isolated(s, plugin_name(&calls[i]), call_plugin, &call, ev);
