@@ -100,7 +100,8 @@ SELECT what, hc_try(jsonb_build_object('type', 'Allocate', 'orderid', 'HC-o14', 
 			   ('true', 'true'), ('false', 'false'), ('empty array', '[]'), ('array', '[1]'),
 			   ('empty object', '{}'), ('object', '{"id": 1}')) AS t(what, id);
 SELECT (SELECT row(s.*) FROM hc_state s) = (SELECT row(b.*) FROM hc_before b) AS nothing_changed;
--- a JSON null message_id is no id: the message runs, not de-duplicated
+-- a JSON null message_id is refused (22004), not read as no id: a sender
+-- whose id went missing would lose de-duplication without a word
 SELECT allocation.handle('{"type": "Allocate", "orderid": "HC-o15", "sku": "HC-LAMP", "qty": 1, "message_id": null}');
 -- a message_id refused names the field and says what is accepted
 SELECT allocation.handle('{"type": "Allocate", "orderid": "HC-o14", "sku": "HC-LAMP", "qty": 1, "message_id": 1.5}');

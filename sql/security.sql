@@ -133,6 +133,8 @@ INSERT INTO se_calls VALUES
 	('allocation.consumer_status()', $$SELECT * FROM allocation.consumer_status()$$),
 	('allocation.metrics()', $$SELECT * FROM allocation.metrics()$$),
 	('allocation._purge_cutoff(interval, timestamptz)', $$SELECT allocation._purge_cutoff('1 day')$$),
+	('allocation._shown_value(text)', $$SELECT allocation._shown_value('x')$$),
+	('allocation._allocations(text)', $$SELECT * FROM allocation._allocations('SE-o1')$$),
 	('allocation._purge_inbox(interval)', $$SELECT allocation._purge_inbox('1 day')$$),
 	('allocation._purge_notifications(interval)', $$SELECT allocation._purge_notifications('1 day')$$),
 	('allocation._purge_outbox(interval)', $$SELECT allocation._purge_outbox('1 day')$$),

@@ -58,6 +58,13 @@ al_status_sqlstate(al_status status)
 	return STATUS_SQLSTATE[status];
 }
 
+/* A caller's value as messages show it (al_shown_value), quotes included. */
+static const char *
+shown(const char *value)
+{
+	return value ? al_shown_value(value, strlen(value)) : "NULL";
+}
+
 void
 al_raise(al_status status, const al_error_context *ec)
 {
@@ -71,19 +78,19 @@ al_raise(al_status status, const al_error_context *ec)
 		case AL_UNKNOWN_SKU:
 			ereport(ERROR,
 					(errcode(sqlstate),
-					 errmsg("invalid sku \"%s\"", ec->sku),
+					 errmsg("invalid sku %s", shown(ec->sku)),
 					 errdetail("No batch of this SKU has been added.")));
 			break;
 		case AL_UNKNOWN_BATCH:
 			ereport(ERROR,
 					(errcode(sqlstate),
-					 errmsg("unknown batch reference \"%s\"", ec->ref)));
+					 errmsg("unknown batch reference %s", shown(ec->ref))));
 			break;
 		case AL_QTY_MISMATCH:
 			ereport(ERROR,
 					(errcode(sqlstate),
-					 errmsg("order line \"%s\" of sku \"%s\" is already allocated with quantity %d",
-							ec->orderid, ec->sku, ec->existing_qty),
+					 errmsg("order line %s of sku %s is already allocated with quantity %d",
+							shown(ec->orderid), shown(ec->sku), ec->existing_qty),
 					 errdetail("It cannot be allocated again with quantity %d.",
 							   ec->qty),
 					 errhint("Deallocate the line first to change its quantity.")));
@@ -91,34 +98,35 @@ al_raise(al_status status, const al_error_context *ec)
 		case AL_INVALID_TRANSITION:
 			ereport(ERROR,
 					(errcode(sqlstate),
-					 errmsg("order \"%s\" cannot change from status \"%s\" to \"%s\"",
-							ec->orderid, ec->previous_status, ec->status)));
+					 errmsg("order %s cannot change from status %s to %s",
+							shown(ec->orderid), shown(ec->previous_status),
+							shown(ec->status))));
 			break;
 		case AL_DUPLICATE_BATCH:
 			ereport(ERROR,
 					(errcode(sqlstate),
-					 errmsg("batch reference \"%s\" already exists", ec->ref)));
+					 errmsg("batch reference %s already exists", shown(ec->ref))));
 			break;
 		case AL_CONCURRENT_UPDATE:
 			ereport(ERROR,
 					(errcode(sqlstate),
 					 ec->sku ?
-					 errmsg("could not serialize access to product \"%s\" due to concurrent update",
-							ec->sku) :
-					 errmsg("could not serialize access to batch \"%s\" due to concurrent update",
-							ec->ref),
+					 errmsg("could not serialize access to product %s due to concurrent update",
+							shown(ec->sku)) :
+					 errmsg("could not serialize access to batch %s due to concurrent update",
+							shown(ec->ref)),
 					 errhint("Retry the transaction.")));
 			break;
 		case AL_UNKNOWN_ORDER:
 			ereport(ERROR,
 					(errcode(sqlstate),
-					 errmsg("unknown order \"%s\"", ec->orderid),
+					 errmsg("unknown order %s", shown(ec->orderid)),
 					 errhint("Orders are tracked once allocation.create_order has created them.")));
 			break;
 		case AL_DUPLICATE_ORDER:
 			ereport(ERROR,
 					(errcode(sqlstate),
-					 errmsg("order \"%s\" already exists", ec->orderid)));
+					 errmsg("order %s already exists", shown(ec->orderid))));
 			break;
 		case AL_NULL_ARGUMENT:
 		case AL_INVALID_ARGUMENT:

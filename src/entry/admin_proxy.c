@@ -2,11 +2,12 @@
  *
  * admin_proxy.c
  *	  The administrators' SQL-level functions (outbox consumers,
- *	  check_invariants) are written in PL/pgSQL as allocation._<name>,
- *	  granted to nobody.  allocation.<name> is this one C function: it
- *	  checks the caller's role, so a refusal names allocation_admin like
- *	  every other refusal, then runs allocation._<name> with the owner's
- *	  rights and hands back its result.
+ *	  check_invariants), and the users' allocations(), are written in
+ *	  PL/pgSQL or SQL as allocation._<name>, granted to nobody.
+ *	  allocation.<name> is a C function here: it checks the caller's role,
+ *	  so a refusal names the role like every other refusal, and its
+ *	  arguments, then runs allocation._<name> with the owner's rights and
+ *	  hands back its result.
  *
  * Notes:
  *	1) Not a hot path: the query is planned on each call.
@@ -32,13 +33,39 @@
 #include "session.h"
 
 PG_FUNCTION_INFO_V1(allocation_admin_proxy);
+PG_FUNCTION_INFO_V1(allocation_allocations);
 
-/* allocation.<name> for administrators: allocation._<name> as the owner */
+/*
+ * allocation.<name> for administrators: allocation._<name> as the owner.
+ * A consumer's name is an identifier like any other (register_consumer:
+ * it reaches views, metrics labels and the relay's logs); checked once
+ * every argument is known not to be NULL, which the implementation
+ * reports first (22004, then 22023).
+ */
 Datum
 allocation_admin_proxy(PG_FUNCTION_ARGS)
 {
-	al_require_role(AL_ADMIN_ROLE,
-					psprintf("allocation.%s", get_func_name(fcinfo->flinfo->fn_oid)));
+	char	   *name = get_func_name(fcinfo->flinfo->fn_oid);
+	bool		any_null = false;
+
+	al_require_role(AL_ADMIN_ROLE, psprintf("allocation.%s", name));
+	for (int i = 0; i < PG_NARGS(); i++)
+		any_null |= PG_ARGISNULL(i);
+	if (strcmp(name, "register_consumer") == 0 && !any_null)
+		(void) al_identifier_arg(fcinfo, 0, "consumer");
+	return al_run_implementation(fcinfo);
+}
+
+/*
+ * allocations(orderid) for users: the order id checked as every command
+ * checks it (22004, 22023), then the read model (allocation._allocations).
+ */
+Datum
+allocation_allocations(PG_FUNCTION_ARGS)
+{
+	al_require_role(AL_USER_ROLE, "allocation.allocations");
+	al_check_not_null(fcinfo, 0, "orderid");
+	(void) al_identifier_arg(fcinfo, 0, "orderid");
 	return al_run_implementation(fcinfo);
 }
 

@@ -46,7 +46,7 @@ event_type_arg(FunctionCallInfo fcinfo, int argno)
 	if (!al_event_type_from_name(name, &type))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown event type \"%s\"", name),
+				 errmsg("unknown event type %s", al_shown_value(name, strlen(name))),
 				 errhint("Known types: BatchCreated, BatchQuantityChanged, Allocated, Deallocated, OutOfStock, OrderCreated, OrderStatusChanged.")));
 	return name;
 }
@@ -215,7 +215,7 @@ allocation_unsubscribe_named(PG_FUNCTION_ARGS)
 		if (n == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_FUNCTION),
-					 errmsg("function \"%s\" does not exist", name),
+					 errmsg("function %s does not exist", al_shown_value(name, strlen(name))),
 					 errhint("A handler that no longer exists is named as its subscription stores it: with its schema and argument types, as in \"public.audit(jsonb)\".")));
 	}
 	al_pg_end(&s);

@@ -161,8 +161,10 @@ int_field(Jsonb *jb, const char *key)
 	if (*end == '.' && end != digits)
 		for (end++; *end == '0'; end++)
 			;
-	if (*end != '\0' || errno != 0 || n < PG_INT32_MIN || n > PG_INT32_MAX)
+	if (*end != '\0')
 		malformed("must be an integer", key);
+	if (errno != 0 || n < PG_INT32_MIN || n > PG_INT32_MAX)
+		malformed("is an integer out of range (from -2147483648 to 2147483647)", key);
 	return (int32) n;
 }
 
@@ -237,8 +239,14 @@ message_id_field(Jsonb *jb)
 	JsonbValue *v = field(jb, "message_id");
 	JsonbValue	id;
 
-	if (v == NULL || v->type == jbvNull)
+	if (v == NULL)
 		return NULL;
+	/* a sender whose id went missing must not lose de-duplication unseen */
+	if (v->type == jbvNull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("message field \"message_id\" must not be null"),
+				 errhint("Leave the field out for a message that is not de-duplicated.")));
 	if (v->type == jbvString)
 	{
 		al_check_identifier_value(v->val.string.val, v->val.string.len,

@@ -39,23 +39,32 @@ CREATE OR REPLACE VIEW allocation.stock AS
 COMMENT ON VIEW allocation.stock IS
 	'One row a batch: reference, sku, eta, purchased, allocated and available quantities.';
 
-CREATE OR REPLACE FUNCTION allocation.allocations(orderid text)
+-- A caller's value as the C functions' messages show it, for the
+-- implementations written in PL/pgSQL (run as the owner, granted to nobody).
+CREATE OR REPLACE FUNCTION allocation._shown_value(value text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'allocation_shown_value'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION allocation._shown_value(text) IS
+	'The value as an error message shows it: quoted, escaped, cut after 64 characters.';
+
+CREATE OR REPLACE FUNCTION allocation._allocations(orderid text)
 RETURNS TABLE (sku text, batchref text)
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-	-- a NULL order id is 22004, as in every other function
-	IF $1 IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = '22004',
-			MESSAGE = 'argument "orderid" must not be null';
-	END IF;
-	RETURN QUERY
 	SELECT v.sku COLLATE "default", v.batchref COLLATE "default"
 	  FROM allocation.allocations_view v
 	 WHERE v.orderid OPERATOR(pg_catalog.=) $1
-	 ORDER BY v.sku;
-END
+	 ORDER BY v.sku
 $$;
+COMMENT ON FUNCTION allocation._allocations(text) IS
+	'Implementation of allocation.allocations, run with the owner''s rights by it.';
+
+-- C: the order id is checked as every command checks it (22004, 22023)
+CREATE OR REPLACE FUNCTION allocation.allocations(orderid text)
+RETURNS TABLE (sku text, batchref text)
+AS 'MODULE_PATHNAME', 'allocation_allocations'
+LANGUAGE C STABLE;
 COMMENT ON FUNCTION allocation.allocations(text) IS
 	'The lines of an order and their batches, from the read model, ordered by sku.';
 
@@ -214,9 +223,7 @@ BEGIN
 			CASE WHEN consumer IS NULL THEN 'consumer' ELSE 'from_start' END
 			USING ERRCODE = '22004';
 	END IF;
-	IF btrim(consumer) = '' OR length(consumer) > 255 THEN
-		RAISE EXCEPTION 'invalid consumer name "%"', consumer USING ERRCODE = '22023';
-	END IF;
+	-- (allocation.register_consumer checked the name as an identifier)
 	INSERT INTO allocation.consumers (name, last_key, last_position)
 	SELECT consumer, COALESCE(max(o.commit_key), 0), COALESCE(max(o.position), 0)
 	  FROM allocation.outbox o
@@ -273,7 +280,7 @@ BEGIN
 	END IF;
 	SELECT * INTO c FROM allocation.consumers WHERE name = consumer;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'unknown consumer "%"', consumer
+		RAISE EXCEPTION 'unknown consumer %', allocation._shown_value(consumer)
 			USING ERRCODE = '22023', HINT = 'Call allocation.register_consumer first.';
 	END IF;
 	IF max_events IS NULL OR max_events < 1 THEN
@@ -313,6 +320,10 @@ BEGIN
 			CASE WHEN consumer IS NULL THEN 'consumer' ELSE 'last_event' END
 			USING ERRCODE = '22004';
 	END IF;
+	IF NOT EXISTS (SELECT FROM allocation.consumers WHERE name = consumer) THEN
+		RAISE EXCEPTION 'unknown consumer %', allocation._shown_value(consumer)
+			USING ERRCODE = '22023', HINT = 'Call allocation.register_consumer first.';
+	END IF;
 	SELECT * INTO e FROM allocation.outbox WHERE id = last_event;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unknown event "%"', last_event USING ERRCODE = '22023';
@@ -332,9 +343,6 @@ BEGIN
 		   acked_at = clock_timestamp()
 	 WHERE name = consumer
 	   AND (last_key, last_position) < (e.commit_key, e.position);
-	IF NOT FOUND AND NOT EXISTS (SELECT FROM allocation.consumers WHERE name = consumer) THEN
-		RAISE EXCEPTION 'unknown consumer "%"', consumer USING ERRCODE = '22023';
-	END IF;
 END
 $$;
 COMMENT ON FUNCTION allocation._ack_events(text, uuid) IS

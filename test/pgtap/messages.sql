@@ -102,7 +102,7 @@ INSERT INTO bad (what, message, errmsg) VALUES
  ('a string qty', '{"type": "Allocate", "orderid": "MS-x", "sku": "MS-SKU", "qty": "1"}', 'malformed message: field "qty" must be a number'),
  ('a boolean qty', '{"type": "Allocate", "orderid": "MS-x", "sku": "MS-SKU", "qty": false}', 'malformed message: field "qty" must be a number'),
  ('a fractional qty', '{"type": "Allocate", "orderid": "MS-x", "sku": "MS-SKU", "qty": 2.5}', 'malformed message: field "qty" must be an integer'),
- ('a qty beyond integer', '{"type": "Allocate", "orderid": "MS-x", "sku": "MS-SKU", "qty": 1e10}', 'malformed message: field "qty" must be an integer'),
+ ('a qty beyond integer', '{"type": "Allocate", "orderid": "MS-x", "sku": "MS-SKU", "qty": 1e10}', 'malformed message: field "qty" is an integer out of range (from -2147483648 to 2147483647)'),
  ('a zero line qty', '{"type": "Allocate", "orderid": "MS-x", "sku": "MS-SKU", "qty": 0}', 'malformed message: field "qty" must be greater than zero'),
  ('a negative batch qty', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": -1}', 'malformed message: field "qty" must not be negative'),
  ('a numeric eta', '{"type": "CreateBatch", "ref": "MS-x", "sku": "MS-SKU", "qty": 1, "eta": 20310101}', 'malformed message: field "eta" must be an ISO date string'),

@@ -8,7 +8,7 @@
 -- Run with: pg_prove -d tap_bus test/pgtap/privileges.sql
 -- (a database with CREATE EXTENSION pgtap and CREATE EXTENSION allocation)
 BEGIN;
-SELECT plan(346);
+SELECT plan(352);
 
 ------------------------------------------------------------------------
 -- The roles (8)
@@ -143,7 +143,7 @@ INSERT INTO internals VALUES
  ('_register_consumer', '{text,boolean}'), ('_unregister_consumer', '{text}'),
  ('_purge_cutoff', '{interval,timestamptz}'), ('_purge_inbox', '{interval}'),
  ('_purge_notifications', '{interval}'), ('_purge_outbox', '{interval}'),
- ('_consumer_status', '{}'), ('_metrics', '{}');
+ ('_consumer_status', '{}'), ('_metrics', '{}'), ('_allocations', '{text}'), ('_shown_value', '{text}');
 
 -- the mailer's functions (allocation_mailer or allocation_admin) and their
 -- implementations; who may call them: sql/security.sql

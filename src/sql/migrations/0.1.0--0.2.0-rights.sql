@@ -119,6 +119,8 @@ REVOKE ALL ON FUNCTION
 	allocation._retry_notification(bigint),
 	allocation.retry_notification(bigint),
 	allocation._purge_cutoff(interval, timestamptz),
+	allocation._shown_value(text),
+	allocation._allocations(text),
 	allocation._purge_inbox(interval),
 	allocation.purge_inbox(interval),
 	allocation._purge_notifications(interval),
