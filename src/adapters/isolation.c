@@ -78,6 +78,7 @@ typedef struct al_plugin
 static al_plugin *plugin_cache = NULL;
 static int	plugin_count = 0;
 static bool plugin_cache_valid = false;
+static uint64 plugin_cache_resets = 0;	/* invalidations seen, for a load */
 static Oid	subscriptions_relid = InvalidOid;
 
 static al_pg_statement plugins_all_stmt = {
@@ -107,7 +108,10 @@ static void
 plugin_cache_reset(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == subscriptions_relid)
+	{
 		plugin_cache_valid = false;
+		plugin_cache_resets++;
+	}
 }
 
 /* Syscache callback: a function changed, maybe a handler (Note 3). */
@@ -115,6 +119,7 @@ static void
 plugin_cache_reset_proc(Datum arg, int cacheid, uint32 hashvalue)
 {
 	plugin_cache_valid = false;
+	plugin_cache_resets++;
 }
 
 /*
@@ -277,6 +282,7 @@ static void
 plugin_cache_load(al_pg_session *s)
 {
 	uint64		n;
+	uint64		resets_before = plugin_cache_resets;
 
 	subscriptions_relid = get_relname_relid("subscriptions",
 											get_namespace_oid("allocation", false));
@@ -309,7 +315,13 @@ plugin_cache_load(al_pg_session *s)
 		plugin_count++;
 	}
 	/* as order_repository.c's cache: a list read under an old snapshot is not kept */
-	plugin_cache_valid = !IsolationUsesXactSnapshot();
+	/*
+	 * An invalidation accepted while the query ran (after its snapshot was
+	 * taken) makes the list one for this dispatch only: it is read again
+	 * for the next.
+	 */
+	plugin_cache_valid = plugin_cache_resets == resets_before &&
+		!IsolationUsesXactSnapshot();
 }
 
 /* Does pl's function (still) exist?  It may be dropped during a dispatch. */

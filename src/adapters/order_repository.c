@@ -142,12 +142,16 @@ order_get(void *ctx, const char *orderid, al_order *o)
 static Oid	orders_relid = InvalidOid;
 static bool orders_known = false;
 static bool orders_exist = false;
+static uint64 orders_resets = 0;	/* invalidations seen, for a load */
 
 static void
 orders_cache_reset(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == orders_relid)
+	{
 		orders_known = false;
+		orders_resets++;
+	}
 }
 
 static Oid
@@ -163,14 +167,18 @@ any_order_exists(al_pg_session *s)
 
 	if (!orders_known || relid != orders_relid)
 	{
+		uint64		resets_before = orders_resets;
+
 		orders_relid = relid;
 		orders_exist = al_pg_run(s, &order_any_stmt, NULL, NULL) > 0;
 		/*
 		 * An answer read under a transaction snapshot (REPEATABLE READ,
-		 * SERIALIZABLE) may be older than an invalidation this backend
-		 * has already accepted: keep it for this call only.
+		 * SERIALIZABLE), or by a query during which this backend accepted
+		 * an invalidation (after its snapshot was taken), may be older
+		 * than that invalidation: keep it for this call only.
 		 */
-		orders_known = !IsolationUsesXactSnapshot();
+		orders_known = orders_resets == resets_before &&
+			!IsolationUsesXactSnapshot();
 	}
 	return orders_exist;
 }
