@@ -57,7 +57,8 @@ case ${1:-} in
 		# the sink's log is kept across starts: only a "listening" line
 		# written after this start says that this sink listens (an earlier
 		# one's would let the mailer connect before it, fail, and back off)
-		seen=$(cat "$DIR/sink.log" 2>/dev/null | wc -l)
+		seen=0
+		[ ! -f "$DIR/sink.log" ] || seen=$(wc -l < "$DIR/sink.log")
 		/usr/bin/python3 "$ROOT/scripts/smtp-sink.py" "$DIR/Maildir" "$SMTP_PORT" >>"$DIR/sink.log" 2>&1 &
 		echo $! > "$DIR/sink.pid"
 		listening=

@@ -392,10 +392,10 @@ load_config(mailer_config *cfg, int argc, char **argv)
 		fprintf(stderr, "allocation-mailer: an SMTP password without a user name\n");
 		return 2;
 	}
-	/* AUTH PLAIN and LOGIN carry the password as it is: never unencrypted */
-	if (cfg->password && cfg->tls == SMTP_TLS_NONE)
+	/* AUTH PLAIN and LOGIN carry the login as it is: never unencrypted */
+	if ((cfg->user || cfg->password) && cfg->tls == SMTP_TLS_NONE)
 	{
-		fprintf(stderr, "allocation-mailer: --tls none would send the SMTP password unencrypted: use starttls or smtps, or no login\n");
+		fprintf(stderr, "allocation-mailer: --tls none would send the SMTP login unencrypted: use starttls or smtps, or no login\n");
 		return 2;
 	}
 	return 0;

@@ -224,11 +224,15 @@ printf 'user=u\npassword=clear-secret\n' > "$WORK/creds"
 ALLOCATION_MAILER_SMTP_USER= ALLOCATION_MAILER_SMTP_PASSWORD= timeout 5 "$MAILER" --from a@example.com --dsn "dbname=$DB user=$ROLE" \
 	--smtp-url "smtp://127.0.0.1:$SMTP_PORT" --tls none --credentials-file "$WORK/creds" >"$WORK/c8.log" 2>&1
 check "config: --tls none with a credentials file refused (exit 2, saying why)" \
-	bash -c "[ $? -eq 2 ] && grep -qF 'would send the SMTP password unencrypted' '$WORK/c8.log' && ! grep -q clear-secret '$WORK/c8.log'"
+	bash -c "[ $? -eq 2 ] && grep -qF 'would send the SMTP login unencrypted' '$WORK/c8.log' && ! grep -q clear-secret '$WORK/c8.log'"
 ALLOCATION_MAILER_SMTP_USER=u ALLOCATION_MAILER_SMTP_PASSWORD=clear-secret ALLOCATION_MAILER_TLS=none timeout 5 "$MAILER" \
 	--from a@example.com --dsn "dbname=$DB user=$ROLE" --smtp-url "smtp://127.0.0.1:$SMTP_PORT" >"$WORK/c9.log" 2>&1
 check "config: ALLOCATION_MAILER_TLS=none with a password in the environment refused (exit 2)" \
 	bash -c "[ $? -eq 2 ] && grep -qF 'unencrypted' '$WORK/c9.log'"
+ALLOCATION_MAILER_SMTP_USER=u ALLOCATION_MAILER_SMTP_PASSWORD= timeout 5 "$MAILER" --tls none \
+	--from a@example.com --dsn "dbname=$DB user=$ROLE" --smtp-url "smtp://127.0.0.1:$SMTP_PORT" >"$WORK/c10.log" 2>&1
+check "config: --tls none with a user name alone refused too (exit 2)" \
+	bash -c "[ $? -eq 2 ] && grep -qF 'unencrypted' '$WORK/c10.log'"
 # (under timeout: a mailer that took the value would run, and be killed: 124)
 for bad in 0 nan 0.4 86401; do
 	timeout 5 "$MAILER" --from a@example.com --dsn "dbname=$DB user=$ROLE" --pg-timeout "$bad" >"$WORK/c5.log" 2>&1
@@ -772,6 +776,11 @@ PGOPTIONS="-c client_min_messages=warning" "${PSQL[@]}" -d postgres -c "DROP DAT
 		-c "SELECT allocation.change_order_status('CTL-1', 'cancelled')" >/dev/null
 mkdir -p "$WORK/ctl"
 CTL_PORT=$(free_port)
+# a first start, with no sink log yet (a fresh cluster's, after make stop)
+ALLOC_MAIL_DIR=$WORK/ctl-fresh ALLOC_SMTP_PORT=$CTL_PORT bash scripts/mailer-ctl.sh start "$CTL_DB" >"$WORK/ctl/fresh.out" 2>&1
+check "ctl: a first start (no sink log yet) starts the sink and the mailer" \
+	eval 'grep -q "^SMTP sink on" "$WORK/ctl/fresh.out" && ALLOC_MAIL_DIR=$WORK/ctl-fresh bash scripts/mailer-ctl.sh status | grep -q "mailer: running"'
+ALLOC_MAIL_DIR=$WORK/ctl-fresh bash scripts/mailer-ctl.sh stop quiet
 for try in 1 2 3; do
 	# what the sink of an earlier start left in the log they share
 	echo "smtp-sink: listening on 127.0.0.1:$CTL_PORT, Maildir $WORK/ctl/Maildir" >> "$WORK/ctl/sink.log"
