@@ -314,6 +314,12 @@ END
 $$;
 INSERT INTO allocation.subscriptions (event_type, handler, owner)
 VALUES ('OutOfStock', 'public.up_plugin(jsonb)', 'allocation_admin'::regrole::oid);
+-- and a plugin whose function was dropped at 0.1.0: its regprocedure reads
+-- as a bare OID, which names no function; the update drops it, saying so
+CREATE FUNCTION public.up_gone(event jsonb) RETURNS void LANGUAGE sql AS $$ SELECT $$;
+INSERT INTO allocation.subscriptions (event_type, handler, owner)
+VALUES ('Allocated', 'public.up_gone(jsonb)', 'allocation_admin'::regrole::oid);
+DROP FUNCTION public.up_gone(jsonb);
 
 ------------------------------------------------------------------------
 -- 3. The update, and the catalog compared with the fresh install's

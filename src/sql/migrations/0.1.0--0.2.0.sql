@@ -210,6 +210,26 @@ ALTER TABLE allocation.outbox
 ALTER TABLE allocation.subscriptions
 	ALTER COLUMN owner TYPE regrole USING owner::regrole;
 
+-- A subscription whose function was dropped (0.1.0 kept its OID, which
+-- now names nothing) cannot be carried over: its text would be the bare
+-- OID, which no lookup of a name reads.  It is dropped, with a WARNING.
+DO $$
+DECLARE
+	gone text;
+BEGIN
+	WITH dropped AS (
+		DELETE FROM allocation.subscriptions s
+		 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_proc p
+							WHERE p.oid OPERATOR(pg_catalog.=) s.handler::pg_catalog.oid)
+		RETURNING s.event_type)
+	SELECT pg_catalog.string_agg(d.event_type, ', ' ORDER BY d.event_type)
+	  INTO gone FROM dropped d;
+	IF gone IS NOT NULL THEN
+		RAISE WARNING 'dropped the plugin subscriptions whose function no longer exists (of %)', gone;
+	END IF;
+END
+$$;
+
 -- subscriptions.handler: regprocedure -> text, the signature with its
 -- schema (pg_upgrade refuses a regprocedure column).  Written under the
 -- search_path the adapter pins, which names every schema but pg_catalog,
