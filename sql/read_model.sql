@@ -105,3 +105,20 @@ SELECT allocated FROM allocation.stock WHERE reference = 'RM-A1';
 EXECUTE read_model_consistent;
 
 DEALLOCATE read_model_consistent;
+
+-- allocations() is STABLE and reads in its caller's snapshot, as a query
+-- does: in the statement of an allocate it does not see that allocate,
+-- in the next one it does; and it runs in a read-only transaction, as do
+-- the administrators' reading functions.
+SELECT allocation.allocate('RM-snap', 'RM-APPLE', 1) AS batch,
+       (SELECT count(*) FROM allocation.allocations('RM-snap')) AS seen_in_same_statement;
+SELECT count(*) AS seen_next FROM allocation.allocations('RM-snap');
+BEGIN READ ONLY;
+SELECT * FROM allocation.allocations('RM-snap');
+SELECT count(*) >= 0 AS readable FROM allocation.consumer_status;
+SELECT count(*) > 0 AS metrics FROM allocation.metrics();
+COMMIT;
+-- an order id is checked as every command checks it: 22023, not no row
+SELECT * FROM allocation.allocations('');
+SELECT * FROM allocation.allocations(E'RM\n');
+SELECT * FROM allocation.allocations(repeat('x', 256));

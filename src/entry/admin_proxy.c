@@ -22,6 +22,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_proc.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -90,6 +91,7 @@ al_run_implementation(FunctionCallInfo fcinfo)
 	int			rc;
 	Datum		result = (Datum) 0;
 	bool		result_null = true;
+	bool		read_only;
 
 	get_func_signature(fn, &argtypes, &nargs);
 	initStringInfo(&sql);
@@ -108,9 +110,16 @@ al_run_implementation(FunctionCallInfo fcinfo)
 
 	if (retset)
 		InitMaterializedSRF(fcinfo, 0);
-	al_pg_begin(&s, false);
+	/*
+	 * A STABLE or IMMUTABLE function reads in its caller's snapshot, as
+	 * its implementation called directly would: no new snapshot, no
+	 * command counter increment (allocations() in the same statement as
+	 * an allocate does not see that allocate).
+	 */
+	read_only = func_volatile(fn) != PROVOLATILE_VOLATILE;
+	al_pg_begin(&s, read_only);
 	rc = SPI_execute_with_args(sql.data, nargs, argtypes, values, nulls,
-							   false, 0);
+							   read_only, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_with_args failed: %s",
 			 SPI_result_code_string(rc));
