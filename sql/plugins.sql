@@ -425,6 +425,47 @@ SELECT allocation.unsubscribe('Allocated', 'pl_gone.shown(jsonb)');
 SELECT allocation.allocate('PL-SHOWN-o2', 'PL-SHOWN', 1);
 -- a name that neither exists nor is stored: 42883, with the hint
 SELECT allocation.unsubscribe('Allocated', 'pl_gone.never(jsonb)');
+-- ... and 42883 however the name is wrong (malformed, an unknown type or
+-- schema, a megabyte), never a parser's code
+CREATE TEMP TABLE pl_bad_names (name text);
+INSERT INTO pl_bad_names VALUES (''), ('é'), ('pl_nothing'), ('('), ('f(jsonb'), ('a.b.c.d(jsonb)'),
+	('public.f(nosuchtype)'), ('nosuchschema.f(jsonb)'), ('"unterminated(jsonb)'), (repeat('x(', 50000));
+DO $$
+DECLARE
+	r record;
+	codes text := '';
+BEGIN
+	FOR r IN SELECT name FROM pl_bad_names LOOP
+		BEGIN
+			PERFORM allocation.unsubscribe('Allocated', r.name);
+			codes := codes || ' ok';
+		EXCEPTION WHEN OTHERS THEN
+			codes := codes || ' ' || SQLSTATE;
+		END;
+	END LOOP;
+	RAISE NOTICE 'unsubscribe of bad names:%', codes;
+END
+$$;
+DROP TABLE pl_bad_names;
+-- the stored name works for an administrator who may not use the
+-- handler's schema (another administrator's), dropped or not
+CREATE ROLE pl_us_a;
+GRANT allocation_admin TO pl_us_a;
+CREATE ROLE pl_us_b;
+GRANT allocation_admin TO pl_us_b;
+CREATE SCHEMA pl_us AUTHORIZATION pl_us_a;
+SET ROLE pl_us_a;
+CREATE FUNCTION pl_us.kept(event jsonb) RETURNS void LANGUAGE sql AS $$ SELECT $$;
+CREATE FUNCTION pl_us.gone(event jsonb) RETURNS void LANGUAGE sql AS $$ SELECT $$;
+SELECT allocation.subscribe('Allocated', 'pl_us.kept(jsonb)');
+SELECT allocation.subscribe('Allocated', 'pl_us.gone(jsonb)');
+DROP FUNCTION pl_us.gone(jsonb);
+SET ROLE pl_us_b;
+SELECT allocation.unsubscribe('Allocated', 'pl_us.gone(jsonb)') AS gone_unsubscribed;
+SELECT allocation.unsubscribe('Allocated', 'pl_us.kept(jsonb)') AS kept_unsubscribed;
+RESET ROLE;
+DROP SCHEMA pl_us CASCADE;
+DROP ROLE pl_us_a, pl_us_b;
 SELECT count(*) AS subscriptions FROM allocation.subscriptions;
 DROP FUNCTION pl_lose_and_unsubscribe(text, text);
 DROP TABLE pl_lost;

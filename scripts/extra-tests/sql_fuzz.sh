@@ -55,7 +55,9 @@ DB=allocation_sql_fuzz
 ROLES=(allocation_fuzz_admin allocation_fuzz_user allocation_fuzz_nobody)
 
 # The SQLSTATEs of our error table: what our functions may raise.
-CALL_CODES=${SQL_FUZZ_CALL_CODES:-ZA001 ZA002 ZA003 ZA004 ZA005 22004 22023 23505 40001 42501}
+# (42883: unsubscribe(event_type, handler text) of a name that names no
+# function and no subscription)
+CALL_CODES=${SQL_FUZZ_CALL_CODES:-ZA001 ZA002 ZA003 ZA004 ZA005 22004 22023 23505 40001 42501 42883}
 # PostgreSQL's own input parsing of the argument literals (see above):
 #   22P02 invalid_text_representation   integer, uuid, boolean, JSON, arrays
 #   22003 numeric_value_out_of_range    integer/bigint literals too large

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -22,11 +23,13 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
 #include "command_api.h"
 #include "errors.h"
+#include "isolation.h"
 #include "pg_compat.h"
 #include "session.h"
 
@@ -173,20 +176,69 @@ allocation_unsubscribe(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The function named name, as regprocedure input would find it in the
+ * caller's search_path, or InvalidOid when there is none, or the name is
+ * malformed, or names a schema the caller may not use: each of those is a
+ * name no subscription was made with that can be looked up.  An error
+ * that belongs to the caller's transaction (a cancel, say) is raised.
+ */
+static Oid
+handler_by_name(text *name)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile Oid handler = InvalidOid;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		LOCAL_FCINFO(lookup, 1);
+		Datum		oid;
+
+		InitFunctionCallInfoData(*lookup, NULL, 1, InvalidOid, NULL, NULL);
+		lookup->args[0].value = PointerGetDatum(name);
+		lookup->args[0].isnull = false;
+		oid = to_regprocedure(lookup);
+		if (!lookup->isnull)
+			handler = DatumGetObjectId(oid);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (al_pg_error_belongs_to_caller(edata->sqlerrcode))
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return handler;
+}
+
+/*
  * unsubscribe(event_type text, handler text) RETURNS boolean: the handler
- * named as regprocedure input names it (in the caller's search_path), or,
- * when no such function exists any more (dropped, renamed), as the
- * subscription stores it: its signature with its schema, as the WARNING of
- * each such event names it.  A literal handler argument comes here, not to
- * the regprocedure variant (PostgreSQL prefers text for an unknown), so an
- * existing function is found as before.
+ * as its subscription stores it (schema.name(argument types), as the
+ * WARNING of a plugin that no longer exists names it), whether or not a
+ * function of that name exists, or else as regprocedure input names it,
+ * in the caller's search_path.  A name that is neither is 42883, however
+ * it is malformed.  A literal handler argument comes here, not to the
+ * regprocedure variant (PostgreSQL prefers text for an unknown).
  */
 Datum
 allocation_unsubscribe_named(PG_FUNCTION_ARGS)
 {
 	char	   *type;
 	char	   *name;
-	Datum		handler;
+	Oid			handler = InvalidOid;
 	al_pg_session s;
 	uint64		n;
 
@@ -195,30 +247,23 @@ allocation_unsubscribe_named(PG_FUNCTION_ARGS)
 	al_check_not_null(fcinfo, 1, "handler");
 	type = event_type_arg(fcinfo, 0);
 	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	{
-		/* to_regprocedure: NULL, not an error, for a missing function */
-		LOCAL_FCINFO(lookup, 1);
-
-		InitFunctionCallInfoData(*lookup, NULL, 1, InvalidOid, NULL, NULL);
-		lookup->args[0].value = PG_GETARG_DATUM(1);
-		lookup->args[0].isnull = false;
-		handler = to_regprocedure(lookup);
-		if (lookup->isnull)
-			handler = (Datum) 0;
-	}
 	al_pg_begin(&s, false);
-	if (handler != (Datum) 0)
-		n = al_pg_unsubscribe(&s, type, handler);
-	else
+	n = al_pg_unsubscribe_stored(&s, type, name);
+	al_pg_end(&s);
+	if (n == 0)
 	{
-		n = al_pg_unsubscribe_stored(&s, type, name);
-		if (n == 0)
+		/* looked up as the caller, not as the owner the session runs as */
+		handler = handler_by_name(PG_GETARG_TEXT_PP(1));
+		if (!OidIsValid(handler))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_FUNCTION),
 					 errmsg("function %s does not exist", al_shown_value(name, strlen(name))),
+					 errdetail("No subscription of %s names it either.", type),
 					 errhint("A handler that no longer exists is named as its subscription stores it: with its schema and argument types, as in \"public.audit(jsonb)\".")));
+		al_pg_begin(&s, false);
+		n = al_pg_unsubscribe(&s, type, ObjectIdGetDatum(handler));
+		al_pg_end(&s);
 	}
-	al_pg_end(&s);
 	invalidate_subscriptions();
 	PG_RETURN_BOOL(n > 0);
 }
