@@ -415,6 +415,25 @@ static al_pg_statement open_cursors_stmt = {
 };
 
 /*
+ * PostgreSQL's TopPortalContext (private to portalmem.c): every portal's
+ * memory context is its child, the newest first.  NULL if not found.
+ */
+static MemoryContext
+top_portal_context(void)
+{
+	static MemoryContext found = NULL;
+
+	if (found == NULL)
+		for (MemoryContext c = TopMemoryContext->firstchild; c != NULL; c = c->nextchild)
+			if (strcmp(c->name, "TopPortalContext") == 0)
+			{
+				found = c;
+				break;
+			}
+	return found;
+}
+
+/*
  * Close the cursors opened in the current subtransaction, a plugin's:
  * each holds rows read with the subscriber's rights, and would stay open
  * in the caller's transaction for the caller to FETCH from (a PL/pgSQL
@@ -459,6 +478,8 @@ call_plugin(void *arg)
 	int			saved_sec;
 	int			nestlevel;
 	FmgrInfo	flinfo;
+	MemoryContext portals;
+	MemoryContext newest_portal;
 
 	LOCAL_FCINFO(fcinfo, 1);
 
@@ -492,11 +513,20 @@ call_plugin(void *arg)
 	InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = call->event;
 	fcinfo->args[0].isnull = false;
+	portals = top_portal_context();
+	newest_portal = portals ? portals->firstchild : NULL;
 	(void) FunctionCallInvoke(fcinfo);
 
 	AtEOXact_GUC(false, nestlevel);
 	SetUserIdAndSecContext(saved_user, saved_sec);
-	close_plugin_cursors(call->session);
+
+	/*
+	 * A portal created since is the first child of TopPortalContext: when
+	 * that is still the one it was, the plugin left no cursor open, and
+	 * the look at every cursor (which grows with the caller's) is spared.
+	 */
+	if (portals == NULL || portals->firstchild != newest_portal)
+		close_plugin_cursors(call->session);
 	return AL_OK;
 }
 
