@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include "al_core.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -731,6 +733,35 @@ check_name(const char *what, const char *s, size_t maxlen, char *err, size_t err
 	return 0;
 }
 
+/*
+ * A consumer's name, which the server checks as an identifier (1-255
+ * characters of UTF-8, not only spaces, no control characters, C1
+ * included): refused here, at start, rather than at every connection.
+ */
+static int
+check_consumer(const char *s, char *err, size_t errlen)
+{
+	switch (al_check_identifier(s, strlen(s)))
+	{
+		case AL_IDENT_OK:
+			return 0;
+		case AL_IDENT_EMPTY:
+		case AL_IDENT_BLANK:
+			set_err(err, errlen, "--consumer must not be empty or only spaces");
+			break;
+		case AL_IDENT_TOO_LONG:
+			set_err(err, errlen, "--consumer is longer than %d characters", AL_IDENTIFIER_MAX_CHARS);
+			break;
+		case AL_IDENT_CONTROL_CHAR:
+			set_err(err, errlen, "--consumer must not contain control characters");
+			break;
+		case AL_IDENT_BAD_ENCODING:
+			set_err(err, errlen, "--consumer must be valid UTF-8");
+			break;
+	}
+	return -1;
+}
+
 /* Settings from the environment: the defaults that flags override. */
 static int
 load_env(relay_config *cfg, char *err, size_t errlen)
@@ -1016,8 +1047,8 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	}
 	if (check_name("--publication", cfg->publication, 63, err, errlen) != 0)
 		return CONFIG_ERROR;
-	/* the same rule as allocation.register_consumer */
-	if (check_name("--consumer", cfg->consumer, 255, err, errlen) != 0 ||
+	/* the rule of allocation.register_consumer, the core's own */
+	if (check_consumer(cfg->consumer, err, errlen) != 0 ||
 		(cfg->inbound && check_name("--inbound", cfg->inbound, 1024, err, errlen) != 0) ||
 		check_name("--group", cfg->group, 1024, err, errlen) != 0)
 		return CONFIG_ERROR;

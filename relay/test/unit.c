@@ -296,6 +296,12 @@ test_bad_config(void)
 		{"--redis", "unix:relative.sock", "absolute"},
 		{"--consumer", "", "--consumer"},
 		{"--consumer", "   ", "--consumer"},
+		/* the server's rule: C1 controls, and Unicode spaces alone, too */
+		{"--consumer", "x\xc2\x85y", "--consumer"},
+		{"--consumer", "\xc2\xa0", "--consumer"},
+		{"--consumer", "\xe3\x80\x80\xe2\x80\x83", "--consumer"},
+		{"--consumer", "tab\there", "--consumer"},
+		{"--consumer", "\xff\xfe", "--consumer"},
 		{"--channel", "Allocated", "--channel"},
 		{"--channel", "=x", "--channel"},
 		{"--channel", "Allocated=", "--channel"},
@@ -328,8 +334,19 @@ test_bad_config(void)
 		memset(longname, 'c', sizeof longname - 1);
 		longname[sizeof longname - 1] = '\0';
 		ok(parse(&cfg, err, sizeof err, "--consumer", longname, NULL) == CONFIG_ERROR,
-		   "a consumer name over 255 bytes");
+		   "a consumer name over 255 characters");
 		config_free(&cfg);
+		/* 255 characters of two bytes each: the server takes it, so does the relay */
+		{
+			char		wide[255 * 2 + 1];
+
+			for (int k = 0; k < 255; k++)
+				memcpy(wide + 2 * k, "\xc3\xa9", 2);
+			wide[255 * 2] = '\0';
+			ok(parse(&cfg, err, sizeof err, "--consumer", wide, NULL) == CONFIG_OK,
+			   "a consumer name of 255 characters (510 bytes) is taken");
+			config_free(&cfg);
+		}
 		ok(parse(&cfg, err, sizeof err, "--dsn", NULL) == CONFIG_ERROR && strstr(err, "needs a value"),
 		   "a flag without its value");
 		config_free(&cfg);
