@@ -516,6 +516,47 @@ SELECT format($s$SELECT allocation.subscribe('Allocated', 'pl_cur_%1$s(jsonb)') 
 FROM pl_cur_kinds ORDER BY kind \gexec
 -- no plugin cursor is left in the caller's transaction
 SELECT kind, plugin_cursors FROM pl_cur_seen ORDER BY kind;
+-- A plugin that closes the caller's newest cursor and opens its own under
+-- that name (PL/pgSQL's CLOSE is not refused in restricted mode): the
+-- caller's next FETCH must not get the plugin's rows.  The first turn of
+-- the loop prepares the OPEN, so that the second one reuses the memory of
+-- the caller's portal, as a check of the newest portal's address alone
+-- would have missed.
+CREATE FUNCTION pl_cur_swap(event jsonb) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE c refcursor;
+BEGIN
+	FOR i IN 1..2 LOOP
+		IF i = 1 THEN c := 'pl_cur_warm'; ELSE c := 'pl_cur_caller'; CLOSE c; END IF;
+		OPEN c FOR SELECT code FROM public.pl_cur_secret;
+		IF i = 1 THEN CLOSE c; END IF;
+	END LOOP;
+END $$;
+SELECT allocation.subscribe('Allocated', 'pl_cur_swap(jsonb)');
+SET ROLE pl_cur_clerk;
+DO $$
+DECLARE
+	c refcursor := 'pl_cur_caller';
+	r record;
+	got text;
+BEGIN
+	FOR k IN 1..3 LOOP
+		OPEN c FOR SELECT 'caller row'::text AS code;
+		PERFORM allocation.allocate('PL-CUR-swap-' || k, 'PL-CUR', 1);
+		BEGIN
+			FETCH c INTO r;
+			got := r.code;
+			CLOSE c;
+		EXCEPTION WHEN invalid_cursor_name THEN
+			got := 'no such cursor';
+		END;
+		INSERT INTO public.pl_cur_seen VALUES ('swap ' || k || ': ' || got, NULL);
+	END LOOP;
+END
+$$;
+RESET ROLE;
+SELECT kind FROM pl_cur_seen WHERE kind LIKE 'swap%' ORDER BY kind;
+SELECT allocation.unsubscribe('Allocated', 'pl_cur_swap(jsonb)');
+DROP FUNCTION pl_cur_swap(jsonb);
 SELECT format('DROP FUNCTION pl_cur_%s(jsonb)', kind) FROM pl_cur_kinds \gexec
 DROP TABLE pl_cur_kinds, pl_cur_seen, pl_cur_secret;
 DROP ROLE pl_cur_clerk;

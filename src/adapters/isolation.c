@@ -437,28 +437,55 @@ top_portal_context(void)
  * Close the cursors opened in the current subtransaction, a plugin's:
  * each holds rows read with the subscriber's rights, and would stay open
  * in the caller's transaction for the caller to FETCH from (a PL/pgSQL
- * OPEN without CLOSE, a bound cursor named after its variable).  The
- * caller's own cursors were created in an enclosing (sub)transaction and
- * are left as they are.
+ * OPEN without CLOSE, a bound cursor named after its variable, a portal
+ * reopened under the name of a caller's cursor that the plugin closed).
+ * The caller's own cursors were created in an enclosing (sub)transaction
+ * and are left as they are.
+ *
+ * Every portal's memory context is a child of TopPortalContext, the
+ * newest first, and the plugin's portals are newer than any other that
+ * is still open: they are the portals at the head of that list, up to the
+ * first one that is not the plugin's (contexts that are not a portal's,
+ * such as a held cursor's store, are passed over).  So a plugin that left
+ * nothing costs one look, whatever the caller holds.  Where that context
+ * cannot be found, every cursor is looked at (pg_cursors).
  */
 static void
 close_plugin_cursors(al_pg_session *s)
 {
 	SubTransactionId mine = GetCurrentSubTransactionId();
-	uint64		n = al_pg_run(s, &open_cursors_stmt, NULL, NULL);
-	List	   *names = NIL;
+	MemoryContext portals = top_portal_context();
+	List	   *drop = NIL;
 	ListCell   *lc;
 
-	for (uint64 i = 0; i < n; i++)
-		names = lappend(names, al_pg_text(s, i, 1));
-	foreach(lc, names)
+	if (portals != NULL)
 	{
-		Portal		portal = GetPortalByName((const char *) lfirst(lc));
+		for (MemoryContext c = portals->firstchild; c != NULL; c = c->nextchild)
+		{
+			Portal		portal = c->ident ? GetPortalByName(c->ident) : NULL;
 
-		if (PortalIsValid(portal) && portal->createSubid == mine)
-			PortalDrop(portal, false);
+			if (!PortalIsValid(portal) || portal->portalContext != c)
+				continue;
+			if (portal->createSubid != mine)
+				break;
+			drop = lappend(drop, portal);
+		}
 	}
-	list_free(names);
+	else
+	{
+		uint64		n = al_pg_run(s, &open_cursors_stmt, NULL, NULL);
+
+		for (uint64 i = 0; i < n; i++)
+		{
+			Portal		portal = GetPortalByName(al_pg_text(s, i, 1));
+
+			if (PortalIsValid(portal) && portal->createSubid == mine)
+				drop = lappend(drop, portal);
+		}
+	}
+	foreach(lc, drop)
+		PortalDrop((Portal) lfirst(lc), false);
+	list_free(drop);
 }
 
 /*
@@ -478,8 +505,6 @@ call_plugin(void *arg)
 	int			saved_sec;
 	int			nestlevel;
 	FmgrInfo	flinfo;
-	MemoryContext portals;
-	MemoryContext newest_portal;
 
 	LOCAL_FCINFO(fcinfo, 1);
 
@@ -513,20 +538,11 @@ call_plugin(void *arg)
 	InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = call->event;
 	fcinfo->args[0].isnull = false;
-	portals = top_portal_context();
-	newest_portal = portals ? portals->firstchild : NULL;
 	(void) FunctionCallInvoke(fcinfo);
 
 	AtEOXact_GUC(false, nestlevel);
 	SetUserIdAndSecContext(saved_user, saved_sec);
-
-	/*
-	 * A portal created since is the first child of TopPortalContext: when
-	 * that is still the one it was, the plugin left no cursor open, and
-	 * the look at every cursor (which grows with the caller's) is spared.
-	 */
-	if (portals == NULL || portals->firstchild != newest_portal)
-		close_plugin_cursors(call->session);
+	close_plugin_cursors(call->session);
 	return AL_OK;
 }
 
