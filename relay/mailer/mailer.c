@@ -447,12 +447,16 @@ pg_query(pg_link *pg, const char *sql, int nparams, const char *const *params)
 static int
 pg_open(pg_link *pg, const mailer_config *cfg)
 {
-	/* a dead peer is noticed by TCP too; the DSN (last) may override these */
+	/*
+	 * A dead peer is noticed by TCP too; the DSN may override these.  Not
+	 * the client encoding (after the DSN): names and messages travel as
+	 * UTF-8, as they are checked here, whatever PGCLIENTENCODING says.
+	 */
 	const char *keys[] = {"fallback_application_name", "connect_timeout", "keepalives",
 		"keepalives_idle", "keepalives_interval", "keepalives_count",
-	"tcp_user_timeout", "dbname", NULL};
+	"tcp_user_timeout", "dbname", "client_encoding", NULL};
 	const char *vals[] = {"allocation-mailer", "10", "1", "30", "10", "3", "60000",
-	cfg->dsn ? cfg->dsn : "", NULL};
+	cfg->dsn ? cfg->dsn : "", "UTF8", NULL};
 	PGresult   *res;
 	char		err[512];
 	char		detail[512];

@@ -441,12 +441,16 @@ connect_for_commands(pg_side *pg, double now)
 pg_status
 pg_connect(pg_side *pg, double now)
 {
-	/* a dead peer is noticed by TCP too; the DSN (last) may override these */
+	/*
+	 * A dead peer is noticed by TCP too; the DSN may override these.  Not
+	 * the client encoding (after the DSN): names and messages travel as
+	 * UTF-8, as they are checked here, whatever PGCLIENTENCODING says.
+	 */
 	const char *keys[] = {"fallback_application_name", "connect_timeout", "keepalives",
 		"keepalives_idle", "keepalives_interval", "keepalives_count",
-	"tcp_user_timeout", "dbname", NULL};
+	"tcp_user_timeout", "dbname", "client_encoding", NULL};
 	const char *vals[] = {"allocation-relay", "10", "1", "30", "10", "3", "60000",
-	pg->cfg->dsn ? pg->cfg->dsn : "", NULL};
+	pg->cfg->dsn ? pg->cfg->dsn : "", "UTF8", NULL};
 	const char *params[2];
 	PGresult   *res;
 	pg_status	st;

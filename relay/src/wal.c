@@ -145,11 +145,12 @@ quote_ident(const char *s, char *buf, size_t buflen)
 int
 wal_connect(wal_side *w, double now)
 {
+	/* UTF-8 whatever the environment says, as pg.c's connection */
 	const char *keys[] = {"fallback_application_name", "connect_timeout", "keepalives",
 		"keepalives_idle", "keepalives_interval", "keepalives_count",
-	"dbname", "replication", NULL};
+	"dbname", "replication", "client_encoding", NULL};
 	const char *vals[] = {"allocation-relay", "10", "1", "30", "10", "3",
-	w->cfg->dsn ? w->cfg->dsn : "", "database", NULL};
+	w->cfg->dsn ? w->cfg->dsn : "", "database", "UTF8", NULL};
 	char		err[512];
 	char		slot[300],
 				pub[300],

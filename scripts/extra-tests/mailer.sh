@@ -778,8 +778,10 @@ mkdir -p "$WORK/ctl"
 CTL_PORT=$(free_port)
 # a first start, with no sink log yet (a fresh cluster's, after make stop)
 ALLOC_MAIL_DIR=$WORK/ctl-fresh ALLOC_SMTP_PORT=$CTL_PORT bash scripts/mailer-ctl.sh start "$CTL_DB" >"$WORK/ctl/fresh.out" 2>&1
+# (the status read whole: grep -q ending the pipe early would fail it, under pipefail)
+fresh_status=$(ALLOC_MAIL_DIR=$WORK/ctl-fresh bash scripts/mailer-ctl.sh status)
 check "ctl: a first start (no sink log yet) starts the sink and the mailer" \
-	eval 'grep -q "^SMTP sink on" "$WORK/ctl/fresh.out" && ALLOC_MAIL_DIR=$WORK/ctl-fresh bash scripts/mailer-ctl.sh status | grep -q "mailer: running"'
+	eval 'grep -q "^SMTP sink on" "$WORK/ctl/fresh.out" && grep -q "mailer: running" <<< "$fresh_status"'
 ALLOC_MAIL_DIR=$WORK/ctl-fresh bash scripts/mailer-ctl.sh stop quiet
 for try in 1 2 3; do
 	# what the sink of an earlier start left in the log they share
@@ -800,7 +802,7 @@ check "ctl: the mailer never found the sink not listening" eval '! grep -q "cann
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $CTL_DB" >/dev/null
 
 if [ "$nfail" -gt 0 ]; then
-	for f in "$WORK/ctl/mailer.log" "$WORK/ctl/ctl.err" "$WORK"/[mflshtabor][0-9]*.log "$WORK"/*.sink "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
+	for f in "$WORK/ctl/fresh.out" "$WORK/ctl-fresh/mailer.log" "$WORK/ctl-fresh/sink.log" "$WORK/ctl/mailer.log" "$WORK/ctl/ctl.err" "$WORK"/[mflshtabor][0-9]*.log "$WORK"/*.sink "$WORK/sink.log"; do printf -- '---- %s\n' "$f"; tail -n 30 "$f"; done
 fi
 printf '1..%d\n' $((npass + nfail))
 [ "$nfail" -eq 0 ]

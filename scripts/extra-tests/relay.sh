@@ -978,6 +978,23 @@ for state in 22023; do
 done
 sql "$DB_PS" "DROP TRIGGER relay_fence ON allocation.batches; DROP TABLE public.relay_fence" >/dev/null
 
+# The relay speaks UTF-8 to PostgreSQL whatever the environment's client
+# encoding: with PGCLIENTENCODING=LATIN1 a consumer named "x…" (checked at
+# start as UTF-8) is registered as that name, not refused as a control
+# character (the bytes of "…" read as LATIN1 hold a C1 control), nor
+# registered under another name.
+ENCLOG=$WORK/relay-encoding.log
+# (the pub/sub relay of this part runs on: its RELAY_PID is kept)
+MAIN_RELAY_PID=$RELAY_PID
+PGCLIENTENCODING=LATIN1 start_relay "$ENCLOG" --dsn "dbname=$DB_PS" --consumer "rt-enc-x…" --from-now --no-inbound
+ENC_PID=$RELAY_PID
+RELAY_PID=$MAIN_RELAY_PID
+wait_until 10 sh -c "grep -qF 'postgres: connected' '$ENCLOG' || grep -qF 'error' '$ENCLOG'"
+check "PGCLIENTENCODING=LATIN1: the consumer \"rt-enc-x…\" is registered under its own name" \
+	sql_is "$DB_PS" "SELECT count(*) FROM allocation.consumer_status WHERE consumer = 'rt-enc-x…'" 1
+stop "$ENC_PID"; ENC_PID=
+sql "$DB_PS" "SELECT allocation.unregister_consumer('rt-enc-x…')" >/dev/null
+
 # A failure that recurs right after connecting: the relay's role has a
 # 100 ms lock_timeout and another session holds the consumer's row, so
 # every ack_events fails (55P03) after Redis took the event.  The relay

@@ -152,10 +152,9 @@ al_check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
 }
 
 /*
- * A value as an error message shows it: in double quotes, at most
- * AL_SHOWN_CHARS characters of it and then "...", control characters
- * written as \n, \r, \t or \xNN (a C1 control of UTF-8 as \u00NN), a
- * backslash or quote escaped.  Whatever the caller sent, the message stays
+ * A value as an error message shows it, by the rule of al_core.h
+ * (al_show_value, which the CSV program uses), in the database encoding.
+ * Whatever the caller sent, the message stays
  * one short line: nothing it carries can pass for another log line, and a
  * value of megabytes is not copied into the error and the log.
  *
@@ -167,7 +166,6 @@ al_check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
  * encodings a character without a Unicode equivalent (0x81 in WIN1252),
  * or that is a C1 control (0x85 in LATIN1), has its bytes written \xNN.
  */
-#define AL_SHOWN_CHARS 64
 
 /*
  * The length of the character at s (of at most left bytes) to copy, or 0:

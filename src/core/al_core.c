@@ -188,3 +188,71 @@ al_utf8_length(const char *s, size_t len)
 			chars++;
 	return chars;
 }
+
+/*
+ * s (len bytes of UTF-8) as an error shows a caller's value: see
+ * al_core.h.  For an invalid byte, \xNN; the escapes are ASCII.
+ */
+void
+al_show_value(const char *s, size_t len, char out[AL_SHOWN_SIZE])
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *) s;
+	size_t		i = 0;
+	size_t		o = 0;
+	int			chars = 0;
+
+	out[o++] = '"';
+	while (i < len && chars < AL_SHOWN_CHARS)
+	{
+		uint32_t	cp;
+		size_t		n = utf8_decode(p + i, len - i, &cp);
+
+		chars++;
+		if (n == 0 || cp < 0x20 || cp == 0x7F)
+		{
+			unsigned char c = p[i];
+
+			out[o++] = '\\';
+			if (n != 0 && c == '\n')
+				out[o++] = 'n';
+			else if (n != 0 && c == '\r')
+				out[o++] = 'r';
+			else if (n != 0 && c == '\t')
+				out[o++] = 't';
+			else
+			{
+				out[o++] = 'x';
+				out[o++] = hex[c >> 4];
+				out[o++] = hex[c & 0xF];
+			}
+			i++;
+			continue;
+		}
+		if (cp == '\\' || cp == '"')
+		{
+			out[o++] = '\\';
+			out[o++] = (char) cp;
+		}
+		else if (cp >= 0x80 && cp <= 0x9F)
+		{
+			memcpy(out + o, "\\u00", 4);
+			o += 4;
+			out[o++] = hex[cp >> 4];
+			out[o++] = hex[cp & 0xF];
+		}
+		else
+		{
+			memcpy(out + o, p + i, n);
+			o += n;
+		}
+		i += n;
+	}
+	out[o++] = '"';
+	if (i < len)
+	{
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}

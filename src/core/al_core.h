@@ -84,6 +84,18 @@ typedef enum al_ident_problem
  */
 extern al_ident_problem al_check_identifier(const char *s, size_t len);
 
+/*
+ * How an error shows a caller's value: in double quotes, control
+ * characters written as \n, \r, \t, \xNN (C0, DEL) or \u00NN (C1), quotes
+ * and backslashes escaped, at most AL_SHOWN_CHARS characters of it and
+ * then "..." after the closing quote.  al_show_value writes it for a
+ * value in UTF-8 (the CSV program's); the server's messages apply the
+ * same rule to text of any server encoding (adapters/errors.c).
+ */
+#define AL_SHOWN_CHARS 64
+#define AL_SHOWN_SIZE (AL_SHOWN_CHARS * 6 + 6)
+extern void al_show_value(const char *s, size_t len, char out[AL_SHOWN_SIZE]);
+
 /* Number of characters of a valid UTF-8 string of len bytes. */
 extern size_t al_utf8_length(const char *s, size_t len);
 

@@ -66,6 +66,23 @@
 #define EXIT_WRITE_FAILED	4
 #define EXIT_USAGE			64
 
+
+/*
+ * v as an error shows a caller's value (al_show_value: quoted, escaped,
+ * cut), as the extension's messages do; three buffers, for the values of
+ * one message.
+ */
+static const char *
+shown_value(const char *v)
+{
+	static char bufs[3][AL_SHOWN_SIZE];
+	static int	next;
+	char	   *b = bufs[next++ % 3];
+
+	al_show_value(v, strlen(v), b);
+	return b;
+}
+
 static const char *progname = "allocate-from-csv";
 
 /* The temporary file being written, removed if a signal stops the run. */
@@ -392,13 +409,13 @@ batch_record(void *arg, const csv_file *f, const csv_record *rec,
 	r = al_svc_add_batch(&svc, refs, skus, q, has_eta, days);
 	if (r.status == AL_DUPLICATE_BATCH)
 	{
-		csv_field_error(err, f, ref, "batch reference \"%s\" already exists",
-						refs);
+		csv_field_error(err, f, ref, "batch reference %s already exists",
+						shown_value(refs));
 		return false;
 	}
 	if (r.status != AL_OK)
 	{
-		csv_field_error(err, f, ref, "cannot add batch \"%s\": %s", refs,
+		csv_field_error(err, f, ref, "cannot add batch %s: %s", shown_value(refs),
 						al_status_name(r.status));
 		return false;
 	}
@@ -454,7 +471,7 @@ allocation_record(void *arg, const csv_file *f, const csv_record *rec,
 	if (bi < 0)
 	{
 		csv_field_error(err, f, batchref,
-						"unknown batch reference \"%s\" (not in batches.csv)", b);
+						"unknown batch reference %s (not in batches.csv)", shown_value(b));
 		return false;
 	}
 	batch = &st->batches.items[bi];
@@ -462,8 +479,8 @@ allocation_record(void *arg, const csv_file *f, const csv_record *rec,
 	if (strcmp(batch_sku, s) != 0)
 	{
 		csv_field_error(err, f, batchref,
-						"batch \"%s\" holds sku \"%s\", not \"%s\"", b,
-						batch_sku, s);
+						"batch %s holds sku %s, not %s", shown_value(b),
+						shown_value(batch_sku), shown_value(s));
 		return false;
 	}
 	{
@@ -472,16 +489,16 @@ allocation_record(void *arg, const csv_file *f, const csv_record *rec,
 		if (li >= 0 && st->lines.items[li].batch >= 0)
 		{
 			csv_field_error(err, f, orderid,
-							"order line \"%s\" of sku \"%s\" is allocated twice",
-							o, s);
+							"order line %s of sku %s is allocated twice",
+							shown_value(o), shown_value(s));
 			return false;
 		}
 	}
 	if ((int64_t) batch->allocated + q > batch->purchased)
 	{
 		csv_field_error(err, f, qty,
-						"batch \"%s\" cannot hold this line: %d of its %d are allocated already",
-						b, batch->allocated, batch->purchased);
+						"batch %s cannot hold this line: %d of its %d are allocated already",
+						shown_value(b), batch->allocated, batch->purchased);
 		return false;
 	}
 	csv_store_restore(st, o, bi, q);
@@ -928,24 +945,24 @@ main(int argc, char **argv)
 				break;
 			case AL_OUT_OF_STOCK:
 				/* rule 3: not an error; the line is left out */
-				report("%s/orders.csv:%d: out of stock: order line \"%s\" of sku \"%s\" (qty %d) is not allocated",
-					   folder, req->line, req->orderid, req->sku, req->qty);
+				report("%s/orders.csv:%d: out of stock: order line %s of sku %s (qty %d) is not allocated",
+					   folder, req->line, shown_value(req->orderid), shown_value(req->sku), req->qty);
 				out_of_stock++;
 				break;
 			case AL_UNKNOWN_SKU:
-				report("%s/orders.csv:%d: invalid sku \"%s\" (no batch of this SKU in batches.csv)",
-					   folder, req->line, req->sku);
+				report("%s/orders.csv:%d: invalid sku %s (no batch of this SKU in batches.csv)",
+					   folder, req->line, shown_value(req->sku));
 				refused++;
 				break;
 			case AL_QTY_MISMATCH:
-				report("%s/orders.csv:%d: order line \"%s\" of sku \"%s\" is already allocated with quantity %d (it cannot be allocated again with quantity %d)",
-					   folder, req->line, req->orderid, req->sku,
+				report("%s/orders.csv:%d: order line %s of sku %s is already allocated with quantity %d (it cannot be allocated again with quantity %d)",
+					   folder, req->line, shown_value(req->orderid), shown_value(req->sku),
 					   r.existing_qty, req->qty);
 				refused++;
 				break;
 			default:
-				report("%s/orders.csv:%d: order line \"%s\" of sku \"%s\": %s",
-					   folder, req->line, req->orderid, req->sku,
+				report("%s/orders.csv:%d: order line %s of sku %s: %s",
+					   folder, req->line, shown_value(req->orderid), shown_value(req->sku),
 					   al_status_name(r.status));
 				refused++;
 				break;

@@ -175,6 +175,9 @@ allocation_unsubscribe(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(n > 0);
 }
 
+/* The longest text unsubscribe looks up as a function's signature. */
+#define AL_HANDLER_NAME_MAX (100 * (2 * NAMEDATALEN + 8) + 2 * NAMEDATALEN)
+
 /*
  * The function named name, as regprocedure input would find it in the
  * caller's search_path, or InvalidOid when there is none, or the name is
@@ -252,8 +255,16 @@ allocation_unsubscribe_named(PG_FUNCTION_ARGS)
 	al_pg_end(&s);
 	if (n == 0)
 	{
-		/* looked up as the caller, not as the owner the session runs as */
-		handler = handler_by_name(PG_GETARG_TEXT_PP(1));
+		/*
+		 * Looked up as the caller, not as the owner the session runs as.
+		 * No signature is longer than 100 arguments of qualified type
+		 * names: a longer text names nothing, and is not parsed (a
+		 * parser's NOTICE would repeat all of it).  A cancel that came
+		 * during the lookup is reported as itself, not as 42883.
+		 */
+		if (VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)) <= AL_HANDLER_NAME_MAX)
+			handler = handler_by_name(PG_GETARG_TEXT_PP(1));
+		CHECK_FOR_INTERRUPTS();
 		if (!OidIsValid(handler))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_FUNCTION),

@@ -333,6 +333,30 @@ def oracle(data, width):
     return records
 
 
+def shown_value(q):
+    """A value as a message shows it (quoted, escaped) back to the value;
+    the property values are short, so never cut."""
+    out, i, body = [], 0, q[1:-1]
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            e = body[i + 1]
+            if e == "x":
+                out.append(chr(int(body[i + 2:i + 4], 16)))
+                i += 4
+                continue
+            if e == "u":
+                out.append(chr(int(body[i + 2:i + 6], 16)))
+                i += 6
+                continue
+            out.append({"n": "\n", "r": "\r", "t": "\t"}.get(e, e))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def valid_identifier(b):
     try:
         s = b.decode("utf-8")
@@ -622,8 +646,8 @@ def prop():
             put_rows(d, "orders.csv", [["orderid", "sku", "qty"]] + part)
             rc, out, err = run(d, "--summary")
             errs += err
-            for m in re.finditer(r'out of stock: order line "(.*)" of sku "(.*)" \(qty \d+\) is not allocated$', err, re.M):
-                got_oos.append((m.group(2), m.group(1)))
+            for m in re.finditer(r'out of stock: order line ("(?:[^"\\]|\\.)*") of sku ("(?:[^"\\]|\\.)*") \(qty \d+\) is not allocated$', err, re.M):
+                got_oos.append((shown_value(m.group(2)), shown_value(m.group(1))))
         mine = {tuple(r) for r in rows_of(d)[1:]}
         theirs = view.get(str(k), set())
         if not ok(mine == theirs, f"property case {k}: the same allocations as the extension",

@@ -215,17 +215,24 @@ ALTER TABLE allocation.subscriptions
 -- OID, which no lookup of a name reads.  It is dropped, with a WARNING.
 DO $$
 DECLARE
-	gone text;
+	n bigint;
+	types text;
+	oids text;
 BEGIN
 	WITH dropped AS (
 		DELETE FROM allocation.subscriptions s
 		 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_proc p
 							WHERE p.oid OPERATOR(pg_catalog.=) s.handler::pg_catalog.oid)
-		RETURNING s.event_type)
-	SELECT pg_catalog.string_agg(d.event_type, ', ' ORDER BY d.event_type)
-	  INTO gone FROM dropped d;
-	IF gone IS NOT NULL THEN
-		RAISE WARNING 'dropped the plugin subscriptions whose function no longer exists (of %)', gone;
+		RETURNING s.event_type, s.handler::pg_catalog.oid AS handler, s.owner)
+	SELECT pg_catalog.count(*),
+		   pg_catalog.string_agg(DISTINCT d.event_type, ', '),
+		   pg_catalog.string_agg(pg_catalog.format('%s by role %s: function OID %s', d.event_type,
+												   d.owner, d.handler), '; ' ORDER BY d.event_type, d.handler)
+	  INTO n, types, oids FROM dropped d;
+	IF n > 0 THEN
+		RAISE WARNING 'dropped % plugin subscription(s) whose function no longer exists (events: %)', n, types
+			USING DETAIL = 'Subscriptions: ' OPERATOR(pg_catalog.||) oids OPERATOR(pg_catalog.||) '.',
+				  HINT = 'Subscribe the plugins again once their functions exist.';
 	END IF;
 END
 $$;
