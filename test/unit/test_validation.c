@@ -194,6 +194,50 @@ quantities(fake_world *w)
 	ok(!p.changed, "no change");
 }
 
+/* How a message shows a value: quoted, escaped, cut after 64 characters. */
+static void
+shown_values(fake_world *w)
+{
+	static const struct
+	{
+		const char *in;
+		const char *want;
+	}			cases[] = {
+		{"RED-CHAIR", "\"RED-CHAIR\""},
+		{"a\"b\\c", "\"a\\\"b\\\\c\""},
+		{"line\nLOG:  x\r\t", "\"line\\nLOG:  x\\r\\t\""},
+		{"\x01\x1b[31m\x7f", "\"\\x01\\x1B[31m\\x7F\""},
+		{"c1 \xc2\x85", "\"c1 \\u0085\""},
+		{"bad \xff\xc3", "\"bad \\xFF\\xC3\""},
+		{"\xc3\xa9\xf0\x9f\x98\x80", "\"\xc3\xa9\xf0\x9f\x98\x80\""},
+		{"", "\"\""},
+	};
+	char		out[AL_SHOWN_SIZE];
+	char		big[300];
+	char		want[200];
+
+	(void) w;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+	{
+		al_show_value(cases[i].in, strlen(cases[i].in), out);
+		is_str(out, cases[i].want, "shown value %zu", i);
+	}
+	/* 64 characters, then "..." after the quote, never inside a character */
+	for (int k = 0; k < 100; k++)
+		memcpy(big + 2 * k, "\xc3\xa9", 2);
+	al_show_value(big, 200, out);
+	want[0] = '"';
+	memcpy(want + 1, big, 128);
+	memcpy(want + 129, "\"...", 5);
+	is_str(out, want, "a value of 100 two-byte characters: its first 64, then ...");
+	/* the longest a shown value can be: 64 C1 controls, each \u00NN */
+	for (int k = 0; k < 100; k++)
+		memcpy(big + 2 * k, "\xc2\x85", 2);
+	al_show_value(big, 200, out);
+	is_int((int) strlen(out), 64 * 6 + 5, "64 C1 controls fit the buffer (%d bytes)", (int) strlen(out));
+}
+
 void
 test_validation(void)
 {
@@ -204,4 +248,5 @@ test_validation(void)
 	fake_run("validation: invalid UTF-8", invalid_utf8);
 	fake_run("validation: Unicode text is fine", unicode_text_is_fine);
 	fake_run("validation: quantities", quantities);
+	fake_run("validation: shown values", shown_values);
 }
