@@ -132,7 +132,15 @@ explain() {
 		for l in "${lines[@]}"; do why+=("$1/$l"); done
 		return 0
 	fi
-	mapfile -t lines < <(grep -a -E -i '^not ok|^[+-][^+-]|fail|error|assert|timed out|timeout|panic|terminated by signal|expected|^#  +(got|wanted)' "$2" |
+	# A TAP suite's failed checks first, each with the comment under it:
+	# the logs such a suite prints after failing would push them out.
+	mapfile -t lines < <(awk '/^not ok /{ n++; if (n > 6) exit; print; keep = 1; next }
+		keep && /^#/ { print; keep = 0; next } { keep = 0 }' "$2")
+	if [ "${#lines[@]}" -gt 0 ]; then
+		for l in "${lines[@]}"; do why+=("$1: ${l:0:240}"); done
+		return 0
+	fi
+	mapfile -t lines < <(grep -a -E -i '^[+-][^+-]|fail|error|assert|timed out|timeout|panic|terminated by signal|expected|^#  +(got|wanted)' "$2" |
 		grep -a -v -E -i ': ok( |$)|[^1-9]0 (expectation\(s\) )?failed|failed transactions: 0 |^ok ' | tail -n 6)
 	[ "${#lines[@]}" -gt 0 ] || mapfile -t lines < <(tail -n 3 "$2")
 	for l in "${lines[@]}"; do why+=("$1: ${l:0:240}"); done
