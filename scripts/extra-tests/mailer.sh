@@ -391,6 +391,12 @@ kill -TERM "$LAST_MAILER"; wait "$LAST_MAILER"
 # --- two mailers -----------------------------------------------------------------
 start_mailer "$WORK/m4.log" --batch-size 3
 start_mailer "$WORK/m5.log" --batch-size 3
+# both connected before there is work, or the first may take it all
+for _ in $(seq 1 100); do
+	grep -q "postgres: connected" "$WORK/m4.log" 2>/dev/null &&
+		grep -q "postgres: connected" "$WORK/m5.log" 2>/dev/null && break
+	sleep 0.1
+done
 sql "SELECT allocation.create_order('T-6')" >/dev/null
 sql "SELECT allocation.subscribe_to_order('T-6', format('two%s@example.com', g)) FROM generate_series(1, 40) g" >/dev/null
 sql "SELECT allocation.change_order_status('T-6', 'cancelled')" >/dev/null
@@ -442,7 +448,7 @@ wait_for 10 "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 
 fb1=$(backend_of mailer-freeze1)
 wait_for 5 "SELECT state = 'idle' FROM pg_stat_activity WHERE pid = ${fb1:-0}"
 kill -STOP "$fb1"
-sleep 0.7					# the next claim (every 0.3 s) waits for it
+sleep 2					# the next claim (every 0.3 s) waits for it
 kill -TERM "$F1"
 check "frozen: SIGTERM while the mailer waits for its frozen backend: it stops within 8 s" \
 	stops_within 8 "$F1"
@@ -490,8 +496,8 @@ kill -TERM "$L1"
 check "lock: SIGTERM while the claim waits: the mailer stops within 8 s" stops_within 8 "$L1"
 check "... exit 0" [ "${STOP_RC:-x}" = 0 ]
 [ -n "$STOP_RC" ] || kill -9 "$L1" 2>/dev/null
-check "lock: ... and its claim is cancelled: no backend of its role waits on the lock 2 s later" \
-	wait_for 2 "$(lock_waiters 0)"
+check "lock: ... and its claim is cancelled: no backend of its role waits on the lock 5 s later" \
+	wait_for 5 "$(lock_waiters 0)"
 touch "$LRELEASE"
 wait "$LHOLD"
 
@@ -512,9 +518,10 @@ check "... exit 0" [ "${STOP_RC:-x}" = 0 ]
 [ -n "$STOP_RC" ] || kill -9 "$S1" 2>/dev/null
 SENT_AT_STOP=$(count_mails "m['to'].startswith('s') and m['to'].endswith('+slow@example.com')")
 MARKED_AT_STOP=$(sql "SELECT count(*) FROM allocation.notifications WHERE subject = 'Order T-8 is now cancelled' AND sent_at IS NOT NULL")
-# (the one in hand, and one more that may have ended while the Maildir was read)
+# (the one in hand, and up to two more that may have ended while the
+# Maildir was read, on a loaded machine)
 check "... after the message in hand: $SENT_AT_STOP of 20 sent ($SEEN seen before the SIGTERM), each one marked ($MARKED_AT_STOP)" \
-	eval '[ "$SEEN" -ge 1 ] && [ "$SENT_AT_STOP" -le $((SEEN + 2)) ] && [ "$SENT_AT_STOP" = "$MARKED_AT_STOP" ]'
+	eval '[ "$SEEN" -ge 1 ] && [ "$SENT_AT_STOP" -le $((SEEN + 3)) ] && [ "$SENT_AT_STOP" = "$MARKED_AT_STOP" ]'
 check "... saying that the rest is left to its lease" grep -qE "stopping: [0-9]+ claimed notifications left to their lease" "$WORK/s1.log"
 start_mailer "$WORK/s2.log" --batch-size 20
 S2=$LAST_MAILER
@@ -788,7 +795,7 @@ for try in 1 2 3; do
 	echo "smtp-sink: listening on 127.0.0.1:$CTL_PORT, Maildir $WORK/ctl/Maildir" >> "$WORK/ctl/sink.log"
 	ALLOC_MAIL_DIR=$WORK/ctl ALLOC_SMTP_PORT=$CTL_PORT bash scripts/mailer-ctl.sh start "$CTL_DB" >/dev/null 2>>"$WORK/ctl/ctl.err"
 	ctl_sent=f
-	for _ in $(seq 1 30); do
+	for _ in $(seq 1 100); do
 		ctl_sent=$("${PSQL[@]}" -d "$CTL_DB" -c "SELECT count(*) = 1 FROM allocation.notifications WHERE sent_at IS NOT NULL")
 		[ "$ctl_sent" = t ] && break
 		sleep 0.1
@@ -797,7 +804,7 @@ for try in 1 2 3; do
 	[ "$ctl_sent" = t ] || break
 	"${PSQL[@]}" -d "$CTL_DB" -c "UPDATE allocation.notifications SET sent_at = NULL, attempts = 0" >/dev/null
 done
-check "ctl: mailer-ctl.sh start over an earlier sink's log: the mail is sent within 3 s, three starts in a row" [ "$ctl_sent" = t ]
+check "ctl: mailer-ctl.sh start over an earlier sink's log: the mail is sent within 10 s, three starts in a row" [ "$ctl_sent" = t ]
 # (the SMTP link's own message: a PostgreSQL connection refused under load
 # says "postgres: cannot connect", which is not what this is about)
 check "ctl: the mailer never found the sink not listening" eval '! grep -q "smtp: cannot connect" "$WORK/ctl/mailer.log"'

@@ -510,7 +510,7 @@ if wait_until 10 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMS
 	echo "# memory: relay RSS $rss_before kB -> $rss_after kB after 64 MB pushed"
 	check "64 MB pushed while PostgreSQL is down: the relay grows by less than 32 MB ($(( (rss_after - rss_before) / 1024 )) MB)" \
 		[ $((rss_after - rss_before)) -lt 32768 ]
-	check "... and logs that it dropped messages" log_has "$MEMLOG" "inbound: dropped a"
+	check "... and logs that it dropped messages" wait_until 10 log_has "$MEMLOG" "inbound: dropped a"
 else
 	not_ok "the memory test's relay subscribed"
 fi
@@ -762,7 +762,7 @@ stop "$MUTE_PID"; MUTE_PID=
 echo "# a retry without SSL: psql gave up ${psql_s:-?} s, the relay ${relay_s:-?} s after the first connection"
 if [ -n "$psql_s" ]; then
 	check "connect_timeout counts once for an address, SSL retry included, as with psql (psql ${psql_s:-?} s, relay ${relay_s:-?} s; 4 s, not 5.5)" \
-		awk -v p="${psql_s:-99}" -v r="${relay_s:-99}" 'BEGIN { exit !(p < 4.8 && r < 4.8) }'
+		awk -v p="${psql_s:-99}" -v r="${relay_s:-99}" 'BEGIN { exit !(p < 5.2 && r < 5.2) }'
 	# psql's lines as the relay joins them: "; ", without the indentation
 	ssl_want=$(awk 'NR == 1 { sub(/^psql: error: /, "") } { sub(/^[ \t]+/, ""); sub(/[ \t]+$/, "") }
 		$0 != "" { printf "%s%s", (n++ ? "; " : ""), $0 }' "$WORK/ssl.psql")
@@ -1041,7 +1041,7 @@ sleep 1.5
 is "$(grep -c 'RT-idle' "$WORK/book.out")" 0 \
 	"outbox: an event committed while a session idles in transaction with an xid waits for it"
 check "... at most idle_in_transaction_session_timeout (3 s) plus the poll interval: it arrives" \
-	wait_until 4 sh -c "grep -qF 'ok	RT-idle	' '$WORK/book.out'"
+	wait_until 8 sh -c "grep -qF 'ok	RT-idle	' '$WORK/book.out'"
 
 # Redis killed and restarted under the relay.
 echo "# redis restart under the pub/sub relay ($(elapsed)s)"
@@ -1366,13 +1366,16 @@ noack_id=$(rcli XADD claim.noack '*' batchref CL-2 qty 6)
 wait_until 10 log_has "$CLN" "XACK claim.noack allocation $noack_id: NOPERM"
 stop "$RELAY_PID"
 noack_relay
+noack_dup="skipped a duplicate: message_id redis-stream:claim.noack:$noack_id"
 wait_until 10 log_has "$CLN" "redis: connected" 2
+wait_until 10 log_has "$CLN" "$noack_dup"
+n0_dup=$(log_count "$CLN" "$noack_dup")
 sleep 3
 stop "$RELAY_PID"
 RELAY_PID=
-n_dup=$(log_count "$CLN" "skipped a duplicate: message_id redis-stream:claim.noack:$noack_id")
-check "an entry whose XACK is refused is not run in a loop: read again at the restart, then at most once per --claim-idle 1 s ($n_dup times in 3 s)" \
-	[ "$n_dup" -ge 1 -a "$n_dup" -le 5 ]
+n_dup=$(( $(log_count "$CLN" "$noack_dup") - n0_dup ))
+check "an entry whose XACK is refused is not run in a loop: read again at the restart ($n0_dup), then at most once per --claim-idle 1 s ($n_dup times more in 3 s)" \
+	[ "$n0_dup" -ge 1 -a "$n_dup" -le 4 ]
 is "$(claim_changes CL-2 6)" 1 "... and it ran once"
 rcli ACL DELUSER claim-noack >/dev/null
 
@@ -1463,11 +1466,21 @@ if unshare --pid --fork true 2>/dev/null; then
 	ZNS_PID=$!
 	GEN_PIDS+=("$ZNS_PID")
 	rcli XADD relay.zombies '*' data '{"batchref": "ZB-1", "qty": 7, "message_id": "zb-1"}' >/dev/null
-	wait_until 20 sh -c "[ \$(grep -cF 'no answer within 0.5s (--pg-timeout)' '$ZLOG') -ge 8 ]"
+	wait_until 40 sh -c "[ \$(grep -cF 'no answer within 0.5s (--pg-timeout)' '$ZLOG') -ge 8 ]"
 	zrelay=$(pgrep -P "$ZNS_PID" | head -n 1)
-	zombies=$( [ -z "$zrelay" ] || ps -o stat= --ppid "$zrelay" | grep -c '^Z')
 	check "a relay as PID 1 of a namespace gave 8 queries up (--pg-timeout)" \
 		sh -c "[ \$(grep -cF 'no answer within 0.5s (--pg-timeout)' '$ZLOG') -ge 8 ] && [ -n '$zrelay' ]"
+	# One sender may have ended since the last query, and on a loaded
+	# machine a second may still have been running then: the count is
+	# sampled until it is at most 1.  A relay that did not reap would show
+	# one more zombie per query given up, never fewer.
+	few_zombies() {
+		[ -n "$zrelay" ] || return 1
+		zombies=$(ps -o stat= --ppid "$zrelay" | grep -c '^Z')
+		[ "$zombies" -le 1 ]
+	}
+	zombies=
+	wait_until 10 few_zombies
 	check "... and reaped the senders of its cancels: ${zombies:-?} zombie children, at most 1" \
 		[ "${zombies:-2}" -le 1 ]
 	[ "${zombies:-2}" -le 1 ] || tail -n 5 "$ZLOG" | sed 's/^/#   /'
@@ -1863,8 +1876,8 @@ start_relay "$HLOG" --dsn "dbname=$DB_HOLD user=$ROLE_WAL" --mode pubsub --sourc
 check "wal hold: the relay's read of the prefix waits for the first event's transaction" \
 	wait_until 5 sh -c "[ -n \"\$(\"$PG_BINDIR/psql\" -X -At -d $DB_HOLD -c \"SELECT 1 FROM pg_stat_activity WHERE usename = '$ROLE_WAL' AND query LIKE '%wal_message_prefix%' AND wait_event_type = 'Lock'\")\" ]"
 stops_on_term "wal hold: the relay waits for the prefix"
-check "wal hold: ... and its read is cancelled: no backend of it waits for the lock 2 s later" \
-	wait_until 2 sh -c "[ -z \"\$(\"$PG_BINDIR/psql\" -X -At -d $DB_HOLD -c \"SELECT 1 FROM pg_stat_activity WHERE usename = '$ROLE_WAL' AND query LIKE '%wal_message_prefix%' AND wait_event_type = 'Lock'\")\" ]"
+check "wal hold: ... and its read is cancelled: no backend of it waits for the lock 5 s later" \
+	wait_until 5 sh -c "[ -z \"\$(\"$PG_BINDIR/psql\" -X -At -d $DB_HOLD -c \"SELECT 1 FROM pg_stat_activity WHERE usename = '$ROLE_WAL' AND query LIKE '%wal_message_prefix%' AND wait_event_type = 'Lock'\")\" ]"
 # --pg-timeout: the waiting backend of the attempt that timed out ends
 # (the next attempt's backend, another pid, may wait meanwhile)
 # (a backend the stopped relay left behind is not this relay's: left out)
@@ -1875,8 +1888,8 @@ first=$(for p in $(prefix_waiters); do grep -qxF "$p" <<< "$(tr ' ' '\n' <<< "$l
 timeouts=$(log_count "$HLOG" "no answer within 2s (--pg-timeout)")
 check "wal hold: the read of the prefix is given up after --pg-timeout" \
 	wait_until 5 sh -c "[ \$(grep -cF 'no answer within 2s (--pg-timeout)' '$HLOG') -gt $timeouts ]"
-check "wal hold: ... and cancelled: its backend (${first:-none found}) waits no more 2 s later" \
-	wait_until 2 sh -c "[ -n '$first' ] && ! \"$PG_BINDIR/psql\" -X -At -d $DB_HOLD -c \"SELECT pid FROM pg_stat_activity\" | grep -qxF '$first'"
+check "wal hold: ... and cancelled: its backend (${first:-none found}) waits no more 5 s later" \
+	wait_until 5 sh -c "[ -n '$first' ] && ! \"$PG_BINDIR/psql\" -X -At -d $DB_HOLD -c \"SELECT pid FROM pg_stat_activity\" | grep -qxF '$first'"
 connected=$(log_count "$HLOG" "wal: connected")
 touch "$HRELEASE"
 check "wal hold: once the transaction commits, the same relay reads the prefix and connects" \
@@ -1907,7 +1920,7 @@ check "set-up: a set-up query that waits on a lock is given up after --pg-timeou
 	wait_until 8 log_has "$SULOG" "postgres: cannot connect (no answer within 1s (--pg-timeout); query cancelled)"
 wait_until 5 sql_is "$DB_WAL" "$SETUP_WAITERS" 1
 stops_on_term "set-up: a set-up query waits on a lock"
-check "set-up: ... and no backend of it waits on the lock 2 s later" wait_until 2 sql_is "$DB_WAL" "$SETUP_WAITERS" 0
+check "set-up: ... and no backend of it waits on the lock 5 s later" wait_until 5 sql_is "$DB_WAL" "$SETUP_WAITERS" 0
 touch "$SURELEASE"
 stop "$SUHOLD_PID"
 
@@ -1929,7 +1942,7 @@ check "new slot: creating it waits for a transaction with an xid, and the relay 
 check "new slot: ... past --pg-timeout (no attempt given up)" \
 	sh -c "sleep 1.5; [ \"\$(\"$PG_BINDIR/psql\" -X -At -d postgres -c \"$SLOT_WAITERS\")\" = 1 ] && ! grep -qF 'no answer within' '$SLLOG'"
 stops_on_term "new slot: the slot waits"
-check "new slot: ... and its walsender waits no more 2 s later" wait_until 2 sql_is postgres "$SLOT_WAITERS" 0
+check "new slot: ... and its walsender waits no more 5 s later" wait_until 5 sql_is postgres "$SLOT_WAITERS" 0
 is "$(sql postgres "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'relay_test_wal_new'")" 0 \
 	"new slot: ... and no slot was left behind"
 start_relay "$SLLOG" --dsn "dbname=$DB_WAL user=$ROLE_WAL application_name=relay-slot" --mode pubsub --source wal \
@@ -2063,11 +2076,11 @@ sleep 2.5
 touch "$WORK/sg-release-1"
 for _i in $(seq 1 100); do alive "$RELAY_PID" || break; sleep 0.05; done
 sg_took=$(awk -v a="$sg_t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-check "stop grace: SIGTERM during the set-up, one step after another waiting: stopped within 4.2 s of the signal (${sg_took} s)" \
-	awk -v t="$sg_took" 'BEGIN { exit !(t <= 4.2) }'
+check "stop grace: SIGTERM during the set-up, one step after another waiting: stopped within 5 s of the signal, not 5.5 as with 3 s per step (${sg_took} s)" \
+	awk -v t="$sg_took" 'BEGIN { exit !(t <= 5) }'
 stop "$RELAY_PID"
 RELAY_PID=
-check "stop grace: ... and no backend of it waits on a lock 2 s later" wait_until 2 sql_is "$DB_PS" "$SG_WAITERS" 0
+check "stop grace: ... and no backend of it waits on a lock 5 s later" wait_until 5 sql_is "$DB_PS" "$SG_WAITERS" 0
 touch "$WORK/sg-release-2"
 stop "$SG1"; stop "$SG2"
 
