@@ -81,7 +81,9 @@ failed=()
 why=()   # what each failed suite said, printed last (explain)
 npassed=0 nfailed=0 nskipped=0
 
-section() { printf '\n======== %s ========\n' "$*"; }
+# (each suite's line in the summary ends with the seconds since its section began)
+section_start=$SECONDS
+section() { section_start=$SECONDS; printf '\n======== %s ========\n' "$*"; }
 
 # record SUITE ok|failed|skipped [note]
 record() {
@@ -93,6 +95,7 @@ record() {
 		SKIPPED) nskipped=$((nskipped + 1)) ;;
 	esac
 	[ -z "${3:-}" ] || line="$line ($3)"
+	line="$line [$((SECONDS - section_start)) s]"
 	summary+=("$line")
 	printf '%s\n' "$line"
 }
