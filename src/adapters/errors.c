@@ -15,10 +15,12 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -484,4 +486,19 @@ al_require_role_for_command(const char *role, const char *command,
 				 errmsg("must be a member of role \"%s\" to run %s", role, command),
 				 errdetail("A %s message needs the rights of %s.", command, function),
 				 errhint("A database administrator can grant it: GRANT %s TO <role>.", role)));
+}
+
+/*
+ * al_require_writable
+ *	  A command writes, so in a read-only transaction it fails at once, as
+ *	  nextval() does: "cannot execute allocation.allocate() in a read-only
+ *	  transaction".  Left to its first statement, the error would name
+ *	  that statement (SELECT FOR NO KEY UPDATE, INSERT) and show our own
+ *	  SQL as its context.  On a hot standby every transaction is read-only.
+ */
+void
+al_require_writable(const char *function)
+{
+	if (XactReadOnly)
+		PreventCommandIfReadOnly(psprintf("%s()", function));
 }

@@ -101,5 +101,10 @@ extern void al_require_role(const char *role, const char *function);
 /* The same for a command message of handle(): the refusal names command. */
 extern void al_require_role_for_command(const char *role, const char *command,
 										const char *function);
+/*
+ * 25006 in a read-only transaction (SET TRANSACTION READ ONLY, a hot
+ * standby): a command fails before its first statement, naming itself.
+ */
+extern void al_require_writable(const char *function);
 
 #endif							/* AL_ERRORS_H */

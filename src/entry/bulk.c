@@ -129,6 +129,7 @@ allocation_allocate_many(PG_FUNCTION_ARGS)
 		requests[i].qty = lines[i].qty;
 	}
 	refs = palloc0(sizeof(char *) * (n > 0 ? n : 1));
+	al_require_writable(ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	st = al_svc_allocate_many(&svc, requests, n, &failed, &ec.existing_qty);

@@ -48,6 +48,7 @@ al_cmd_add_batch(const char *ref, const char *sku, int32 qty, bool has_eta,
 	al_service	svc;
 	al_result	r;
 
+	al_require_writable(ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_add_batch(&svc, ref, sku, qty, has_eta, eta);
@@ -65,6 +66,7 @@ al_cmd_allocate(const char *orderid, const char *sku, int32 qty)
 	al_result	r;
 	char	   *batchref;
 
+	al_require_writable(ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_allocate(&svc, orderid, sku, qty);
@@ -86,6 +88,7 @@ al_cmd_deallocate(const char *orderid, const char *sku)
 	al_result	r;
 	char	   *batchref;
 
+	al_require_writable(ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_deallocate(&svc, orderid, sku);
@@ -104,6 +107,7 @@ al_cmd_change_batch_quantity(const char *ref, int32 qty)
 	al_service	svc;
 	al_result	r;
 
+	al_require_writable(ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_change_batch_quantity(&svc, ref, qty);

@@ -491,6 +491,7 @@ allocation_handle(PG_FUNCTION_ARGS)
 	parse_message(jb, &msg);
 	al_require_role_for_command(required_role(&msg), msg.type_name,
 								command_function(&msg));
+	al_require_writable("allocation.handle");
 
 	/* claimed before, even without a result yet: not again (note 8) */
 	if (msg.message_id && !inbox_claim(&msg, sender, jb, &result))

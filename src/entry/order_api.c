@@ -54,6 +54,7 @@ allocation_create_order(PG_FUNCTION_ARGS)
 				 errmsg("invalid order id %s", al_shown_value(ec.orderid, strlen(ec.orderid))),
 				 errdetail("An order id has the form PREFIX-NUMBER: a \"-\" with characters on both sides.")));
 
+	al_require_writable(ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_create_order(&svc, ec.orderid);
@@ -98,6 +99,7 @@ allocation_change_order_status(PG_FUNCTION_ARGS)
 	status = status_arg(fcinfo, 1);
 	ec.status = al_order_status_name(status);
 
+	al_require_writable(ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_change_order_status(&svc, ec.orderid, status);
@@ -131,6 +133,7 @@ allocation_subscribe_to_order(PG_FUNCTION_ARGS)
 				 errmsg("invalid e-mail address %s", al_shown_value(email, strlen(email))),
 				 errdetail("An address has the form local@domain.tld, without spaces.")));
 
+	al_require_writable(ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_subscribe_to_order(&svc, ec.orderid, email);

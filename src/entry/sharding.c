@@ -53,6 +53,7 @@ allocation_change_batch_quantity_here(PG_FUNCTION_ARGS)
 	ec.ref = al_identifier_arg(fcinfo, 0, "ref");
 	ec.qty = al_batch_qty_arg(fcinfo, 1);
 
+	al_require_writable(ec.function);
 	al_pg_begin(&s, false);
 	al_pg_service(&svc, &s);
 	r = al_svc_change_batch_quantity(&svc, ec.ref, ec.qty);
