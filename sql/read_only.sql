@@ -12,6 +12,8 @@
 SELECT allocation.add_batch('RO-B1', 'RO-LAMP', 10);
 SELECT allocation.allocate('RO-o1', 'RO-LAMP', 1);
 SELECT allocation.create_order('RO-1');
+-- (made once: read from then on, in any transaction)
+SELECT allocation.wal_message_prefix() IS NOT NULL AS prefix_made;
 CREATE FUNCTION public.ro_plugin(event jsonb) RETURNS void
 LANGUAGE sql AS $$ SELECT $$;
 
