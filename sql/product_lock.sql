@@ -58,8 +58,9 @@ LANGUAGE sql AS $$
    ORDER BY n
 $$;
 
--- A READ ONLY transaction cannot lock a row: the statement fails with
--- 25006 before it locks anything; a known SKU and an unknown one alike.
+-- A READ ONLY transaction: the commands refuse it (25006) before they
+-- read anything, so both ways end alike, without locks, for a known SKU
+-- and an unknown one.
 SELECT * FROM pg_temp.compare(ARRAY[
     $$SELECT allocation.allocate('PRL-o2', 'PRL-LAMP', 1)$$,
     $$SELECT allocation.allocate('PRL-o2', 'PRL-NONE', 1)$$,

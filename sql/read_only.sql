@@ -14,6 +14,8 @@ SELECT allocation.allocate('RO-o1', 'RO-LAMP', 1);
 SELECT allocation.create_order('RO-1');
 -- (made once: read from then on, in any transaction)
 SELECT allocation.wal_message_prefix() IS NOT NULL AS prefix_made;
+-- (a consumer, so that purge_outbox has rows to consider whatever ran before)
+SELECT allocation.register_consumer('ro-c', true);
 CREATE FUNCTION public.ro_plugin(event jsonb) RETURNS void
 LANGUAGE sql AS $$ SELECT $$;
 
@@ -89,23 +91,29 @@ SELECT c.fn, o.state
 ROLLBACK;
 
 -- The role and the arguments are checked first, as in a writable
--- transaction: 22004 for a NULL, 22023 for a bad value, 42501 for a
--- non-member, before the read-only refusal.
+-- transaction.  Every command with all its arguments NULL: 22004.
 BEGIN READ ONLY;
-SELECT c.fn, o.state
-  FROM ro_calls c,
-       LATERAL pg_temp.outcome(regexp_replace(c.call, '\(.*\)', '(NULL, NULL, NULL)')) o
- WHERE c.command AND c.fn IN ('add_batch', 'allocate')
- ORDER BY c.fn;
-SELECT (pg_temp.outcome($$SELECT allocation.allocate('RO-o2', 'RO-LAMP', 0)$$)).state AS qty_0;
-SELECT (pg_temp.outcome($$SELECT allocation.handle('{"type": "Nope"}')$$)).state AS bad_message;
+SELECT p.proname, o.state
+  FROM (SELECT DISTINCT fn FROM ro_calls WHERE command) c
+  JOIN pg_catalog.pg_proc p
+    ON p.proname = c.fn AND p.pronamespace = 'allocation'::regnamespace,
+       LATERAL pg_temp.outcome(format('SELECT allocation.%I(%s)', p.proname,
+                 array_to_string(array_fill('NULL'::text, ARRAY[p.pronargs]), ', '))) o
+ ORDER BY 1;
+-- 22023 for a bad value or a malformed message
+SELECT (pg_temp.outcome($$SELECT allocation.allocate('RO-o2', 'RO-LAMP', 0)$$)).state AS qty_0,
+       (pg_temp.outcome($$SELECT allocation.handle('{"type": "Nope"}')$$)).state AS bad_message;
 ROLLBACK;
-CREATE ROLE ro_outsider;
+-- 42501 for a member of allocation_user calling an administrator's command
+CREATE ROLE ro_user IN ROLE allocation_user;
 BEGIN READ ONLY;
-SET LOCAL ROLE ro_outsider;
-SELECT (pg_temp.outcome($$SELECT allocation.allocate('RO-o2', 'RO-LAMP', 1)$$)).state AS outsider;
+SET LOCAL ROLE ro_user;
+SELECT (pg_temp.outcome($$SELECT allocation.add_batch('RO-B3', 'RO-LAMP', 1)$$)).state AS add_batch,
+       (pg_temp.outcome($$SELECT allocation.change_batch_quantity_here('RO-B1', 4)$$)).state AS here,
+       (pg_temp.outcome($$SELECT allocation.handle('{"type": "CreateBatch", "ref": "RO-B3", "sku": "RO-LAMP", "qty": 1}')$$)).state AS handle_create_batch,
+       (pg_temp.outcome($$SELECT allocation.allocate('RO-o2', 'RO-LAMP', 1)$$)).state AS allocate;
 ROLLBACK;
-DROP ROLE ro_outsider;
+DROP ROLE ro_user;
 
 -- The same calls in a writable transaction still work.
 BEGIN;
@@ -113,4 +121,5 @@ SELECT allocation.allocate('RO-o2', 'RO-LAMP', 1);
 SELECT allocation.handle('{"type": "Allocate", "orderid": "RO-o4", "sku": "RO-LAMP", "qty": 1, "message_id": "ro-m1"}');
 ROLLBACK;
 
+SELECT allocation.unregister_consumer('ro-c');
 DROP FUNCTION public.ro_plugin(jsonb);

@@ -182,7 +182,11 @@ begin(al_pg_session *s, al_pg_index_read *r, const al_pg_index_shape *shape,
 	Assert(nkeys >= 1 && nkeys <= shape->ncols);
 	memset(r, 0, sizeof(*r));
 	r->for_update = for_update;
-	/* no row lock in a read-only transaction: the statement's error (Note 3) */
+	/*
+	 * no row lock in a read-only transaction: the statement's error (Note
+	 * 3); the commands refuse such a transaction before they read
+	 * (al_require_writable), this guards any other caller
+	 */
 	if (for_update && XactReadOnly)
 		return false;
 	/* the table, then its index, in its mode, as the executor locks them (Note 5) */

@@ -7,7 +7,8 @@
  *	1) The functions are VOLATILE and not STRICT: a NULL argument is a
  *	   22004 error, not a silent NULL result.
  *	2) Order of checks: the caller's role (42501), then the arguments
- *	   (22004, 22023), then the service, which looks things up.  The
+ *	   (22004, 22023), then a read-only transaction (25006,
+ *	   al_require_writable), then the service, which looks things up.  The
  *	   al_cmd_* functions leave the role to their callers (the SQL
  *	   functions below, and handle(), which checks the message's command).
  *
