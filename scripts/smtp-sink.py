@@ -12,6 +12,9 @@ For the tests, recipients steer the answer to RCPT TO:
     ...+tempfail...@   451 (temporary) for the first two attempts, then accepted
     ...+reject...@     550 (permanent), always
     ...+slow...@       accepted after 0.2 s (a batch that takes a while)
+    ...+quota...@      accepted; then the connection's next MAIL FROM gets
+                       421 and the connection is closed (a server that
+                       takes a number of messages a connection)
 
 Runs until SIGTERM or SIGINT.
 """
@@ -29,6 +32,14 @@ class Sink:
         self.tempfails = {}
         self.delay = delay
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if getattr(session, "quota_reached", False):
+            asyncio.get_running_loop().call_soon(server.transport.close)
+            return "421 4.7.0 too many messages on this connection (test sink)"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if "+reject" in address:
             return "550 5.1.1 mailbox refused by the test sink"
@@ -45,6 +56,8 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         if self.delay > 0:
             await asyncio.sleep(self.delay)
+        if any("+quota" in a for a in envelope.rcpt_tos):
+            session.quota_reached = True
         msg = mailbox.MaildirMessage(envelope.original_content)
         # the envelope, for the tests: who it went to
         msg["X-Sink-Envelope-To"] = ", ".join(envelope.rcpt_tos)

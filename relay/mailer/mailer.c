@@ -165,6 +165,25 @@ parse_tls(const char *s, mailer_config *cfg)
 	return 0;
 }
 
+/*
+ * Whether url (smtp:// or smtps://, checked before) names a server and
+ * nothing else: libcurl would take a path as the EHLO name, and a query
+ * or fragment means a mistake.  A lone trailing "/" is allowed.
+ */
+static int
+smtp_url_plain(const char *url)
+{
+	const char *host = strstr(url, "://") + 3;
+	size_t		n = strcspn(host, "/?#");
+
+	if (n == 0 || (host[n] != '\0' && strcmp(host + n, "/") != 0))
+		return 0;
+	for (const char *p = url; *p; p++)
+		if ((unsigned char) *p <= ' ' || *p == 0x7f || *p == '%')
+			return 0;
+	return 1;
+}
+
 static void
 set(char **slot, const char *v)
 {
@@ -357,6 +376,12 @@ load_config(mailer_config *cfg, int argc, char **argv)
 	{
 		fprintf(stderr, "allocation-mailer: invalid SMTP URL \"%s\" (smtp://host[:port] or smtps://host[:port])\n",
 				cfg->smtp_url);
+		return 2;
+	}
+	if (!smtp_url_plain(cfg->smtp_url))
+	{
+		fprintf(stderr, "allocation-mailer: invalid SMTP URL \"%s\" (smtp://host[:port] or smtps://host[:port], "
+				"with no path, query or fragment)\n", cfg->smtp_url);
 		return 2;
 	}
 	if (strchr(cfg->smtp_url, '@') != NULL)

@@ -38,6 +38,13 @@
  *	7) A deadline (the caller's: the end of a claim) shortens the timeout
  *	   of that one transaction; one that times out because of it is
  *	   SMTP_EXPIRED, told apart from a server slower than --timeout.
+ *	8) Servers may end a connection after some messages, with a 421 to the
+ *	   next MAIL FROM, or close it while it is idle.  A failure before the
+ *	   message's own commands on a connection kept from an earlier message
+ *	   is therefore tried once more at once on a new connection, within
+ *	   the same timeout: nothing of the message was sent yet, so it cannot
+ *	   go twice, and only a failure on a new connection says the server
+ *	   is away.
  */
 #define _GNU_SOURCE
 #include "smtp.h"
@@ -186,38 +193,21 @@ smtp_close(smtp_client *c)
 	curl_global_cleanup();
 }
 
-smtp_result
-smtp_send(smtp_client *c, const char *rcpt, const char *message,
-		  double deadline, char *err, size_t errlen)
+/*
+ * One SMTP transaction on the handle's connection, or on a new one when
+ * fresh; its curl code, SMTP reply and stage come back through the
+ * pointers, and *reused says whether it ran on a connection kept from an
+ * earlier message.
+ */
+static CURLcode
+transact(smtp_client *c, struct curl_slist *rcpts, const char *from,
+		 const char *message, long timeout_ms, int fresh, progress *prog,
+		 stage *st, char *curl_err, long *code, int *reused)
 {
 	CURL	   *h = c->curl;
-	struct curl_slist *rcpts = NULL;
-	char		from[300];
-	char		to[300];
-	char		curl_err[CURL_ERROR_SIZE];
 	upload		u = {message, strlen(message)};
-	progress	prog = {&c->s, 0, 0};
-	stage		st = {0, c->s.verbose > 1, ""};
 	CURLcode	rc;
-	long		code = 0;
-	long		timeout_ms = c->s.timeout * 1000L;
-	int			by_deadline = 0;
-
-	snprintf(from, sizeof from, "<%s>", c->s.from);
-	snprintf(to, sizeof to, "<%s>", rcpt);
-	rcpts = curl_slist_append(NULL, to);
-	curl_err[0] = '\0';
-	if (deadline > 0)
-	{
-		double		left = (deadline - mono_seconds()) * 1000.0;
-
-		if (left < (double) timeout_ms)
-		{
-			/* (libcurl takes 0 for no timeout at all) */
-			timeout_ms = left < 1.0 ? 1L : (long) left;
-			by_deadline = 1;
-		}
-	}
+	long		connects = 0;
 
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, c->s.url);
@@ -236,29 +226,83 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	curl_easy_setopt(h, CURLOPT_READDATA, &u);
 	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
 	curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 	curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, debug_cb);
-	curl_easy_setopt(h, CURLOPT_DEBUGDATA, &st);
+	curl_easy_setopt(h, CURLOPT_DEBUGDATA, st);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &prog);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, prog);
 
 	rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	curl_slist_free_all(rcpts);
-	/* the error buffer and prog must not outlive this call */
+	*code = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
+	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+	*reused = connects == 0;
+	/* the error buffer and prog must not outlive the caller's frame */
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 1L);
 	curl_easy_setopt(h, CURLOPT_DEBUGDATA, NULL);
 	curl_easy_setopt(h, CURLOPT_VERBOSE, 0L);
+	if (rc != CURLE_OK)
+		drop_connection(h);
+	return rc;
+}
+
+smtp_result
+smtp_send(smtp_client *c, const char *rcpt, const char *message,
+		  double deadline, char *err, size_t errlen)
+{
+	struct curl_slist *rcpts = NULL;
+	char		from[300];
+	char		to[300];
+	char		curl_err[CURL_ERROR_SIZE];
+	progress	prog = {&c->s, 0, 0};
+	stage		st;
+	CURLcode	rc;
+	long		code = 0;
+	double		end = mono_seconds() + (double) c->s.timeout;
+	int			by_deadline = 0;
+	int			reused = 0;
+	long		timeout_ms = 0;
+
+	snprintf(from, sizeof from, "<%s>", c->s.from);
+	snprintf(to, sizeof to, "<%s>", rcpt);
+	rcpts = curl_slist_append(NULL, to);
+	if (deadline > 0 && deadline < end)
+	{
+		end = deadline;
+		by_deadline = 1;
+	}
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		double		left = (end - mono_seconds()) * 1000.0;
+
+		/* (libcurl takes 0 for no timeout at all) */
+		timeout_ms = left < 1.0 ? 1L : (long) left;
+		curl_err[0] = '\0';
+		memset(&st, 0, sizeof st);
+		st.print = c->s.verbose > 1;
+		rc = transact(c, rcpts, from, message, timeout_ms, attempt > 0,
+					  &prog, &st, curl_err, &code, &reused);
+		/*
+		 * A kept connection that the server closes before the message (a
+		 * 421 after its quota of messages a connection, or a socket found
+		 * dead) says nothing about the server: once, on a new connection
+		 * (note 8).
+		 */
+		if (rc == CURLE_OK || !reused || st.message_stage || prog.stopped ||
+			rc == CURLE_OPERATION_TIMEDOUT)
+			break;
+	}
+	curl_slist_free_all(rcpts);
 
 	if (rc == CURLE_OK)
 		return SMTP_SENT;
-	drop_connection(h);
 	if (prog.stopped)
 	{
 		snprintf(err, errlen, "abandoned %gs after the stop signal (SMTP %ld)",

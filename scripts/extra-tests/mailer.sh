@@ -16,7 +16,8 @@
 #               alert "Out of stock for SKU"
 #   retries     451 -> retried, then delivered; 550 -> dead, in the views,
 #               retry_notification revives it; SMTP server down then up ->
-#               delivered after retries
+#               delivered after retries; a 421 to the next message on a
+#               kept connection -> a new connection at once, no attempt
 #   injection   CR/LF recipients and subjects refused when written; rows
 #               forced in by a superuser (triggers off) are marked dead at
 #               send time and no mail leaves
@@ -216,6 +217,15 @@ check "config: ... saying so" grep -q "no sender address" "$WORK/c1.log"
 check "config: no password flag (exit 2)" [ $? -eq 2 ]
 "$MAILER" --from a@example.com --smtp-url "smtp://u:p@127.0.0.1" >"$WORK/c3.log" 2>&1
 check "config: credentials in the URL refused (exit 2)" [ $? -eq 2 ]
+# a path would be libcurl's EHLO name: anything but a server is refused
+for url in "smtp://127.0.0.1:$SMTP_PORT/evil.example" "smtp://127.0.0.1:$SMTP_PORT/a%20b" \
+	"smtp://127.0.0.1:$SMTP_PORT/x%0d%0aRSET" "smtp://127.0.0.1:$SMTP_PORT?x" \
+	"smtp://127.0.0.1:$SMTP_PORT#y" "smtp://" "smtp:///x" "smtp://127.0.0.1 :$SMTP_PORT"; do
+	timeout 5 "$MAILER" --from a@example.com --dsn "dbname=$DB user=$ROLE" --tls none \
+		--smtp-url "$url" >"$WORK/c11.log" 2>&1
+	check "config: SMTP URL '$url' refused (exit 2, saying so)" \
+		bash -c "[ $? -eq 2 ] && grep -qF 'invalid SMTP URL' '$WORK/c11.log'"
+done
 "$MAILER" --from "a@example.com
 Bcc: x@example.com" >"$WORK/c4.log" 2>&1
 check "config: a sender with a line break refused (exit 2)" [ $? -eq 2 ]
@@ -318,6 +328,14 @@ start_sink
 check "server up again: delivered" \
 	wait_for 20 "SELECT sent_at IS NOT NULL FROM allocation.notifications WHERE recipient = 'erin@example.com'"
 check "... once" [ "$(count_mails "m['to'] == 'erin@example.com'")" = 1 ]
+
+# A server that ends a connection after a message (421 to the next MAIL
+# FROM, the sink's +quota): a new connection at once, no attempt lost
+sql "INSERT INTO allocation.notifications (recipient, subject, body)
+     SELECT 'gus+quota' || g || '@example.com', 'quota ' || g, 'b' FROM generate_series(1, 5) g" >/dev/null
+check "421 after a message on a kept connection: all 5 delivered, one attempt each" \
+	wait_for 15 "SELECT count(*) = 5 AND bool_and(sent_at IS NOT NULL AND attempts = 1) FROM allocation.notifications WHERE recipient LIKE 'gus+quota%'"
+check "... once each" [ "$(count_mails "m['to'].startswith('gus+quota')")" = 5 ]
 
 # --- header injection ----------------------------------------------------------
 
