@@ -206,7 +206,78 @@ SELECT allocation.handle('{"type": "CreateBatch", "ref": "HC-E0", "sku": "HC-ETA
 SELECT allocation.handle('{"type": "CreateBatch", "ref": "HC-E0", "sku": "HC-ETA", "qty": 1, "eta": " 123-01-01"}');
 SELECT allocation.handle('{"type": "CreateBatch", "ref": "HC-E0", "sku": "HC-ETA", "qty": 1, "eta": "10000-01-01"}');
 
+------------------------------------------------------------------------
+-- A message is refused as its function refuses the same values, by the
+-- same role: generated over every type, every field being valid, JSON
+-- null or out of its domain, and both roles.  Both calls are undone
+-- (HC000 after a success), so every case starts from the same state.
+------------------------------------------------------------------------
+CREATE FUNCTION hc_code(q text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE q;
+	RAISE SQLSTATE 'HC000';
+EXCEPTION WHEN OTHERS THEN
+	RETURN CASE SQLSTATE WHEN 'HC000' THEN 'ok' ELSE SQLSTATE END;
+END
+$$;
+GRANT EXECUTE ON FUNCTION hc_code(text) TO PUBLIC;
+CREATE TEMP TABLE hc_cases AS
+WITH types(type, fn, fields) AS (VALUES
+	('Allocate', 'allocate', ARRAY['orderid', 'sku', 'qty']),
+	('CreateBatch', 'add_batch', ARRAY['ref', 'sku', 'qty']),
+	('ChangeBatchQuantity', 'change_batch_quantity', ARRAY['ref', 'qty']),
+	('Deallocate', 'deallocate', ARRAY['orderid', 'sku'])),
+-- per field: a valid value, NULL, and a value out of its domain
+vals(f, v) AS (VALUES ('orderid', '"HC-c1"'::jsonb), ('orderid', 'null'), ('orderid', '""'),
+	('sku', '"HC-LAMP"'), ('sku', 'null'), ('sku', '" "'),
+	('ref', '"HC-B1"'), ('ref', 'null'), ('ref', '""'),
+	('qty', '1'), ('qty', 'null'), ('qty', '-1')),
+combos AS (
+	SELECT t.type, t.fn, t.fields, c.values
+	  FROM types t,
+	  LATERAL (WITH RECURSIVE r(i, values) AS (
+				  SELECT 0, ARRAY[]::jsonb[]
+				  UNION ALL
+				  SELECT r.i + 1, r.values || v.v FROM r JOIN vals v ON v.f = t.fields[r.i + 1]
+				   WHERE r.i < cardinality(t.fields))
+			   SELECT values FROM r WHERE i = cardinality(t.fields)) AS c)
+SELECT type, fn, fields, values,
+	   (SELECT jsonb_object_agg(fields[i], values[i]) FROM generate_subscripts(fields, 1) AS i)
+	   || jsonb_build_object('type', type) AS message,
+	   format('SELECT allocation.%s(%s)', fn,
+			  (SELECT string_agg(CASE WHEN values[i] = 'null' THEN 'NULL'
+									  ELSE quote_literal(values[i] #>> '{}') END
+								 || CASE WHEN fields[i] = 'qty' THEN '::integer' ELSE '::text' END, ', '
+								 ORDER BY i)
+				 FROM generate_subscripts(fields, 1) AS i)) AS call
+  FROM combos;
+GRANT SELECT ON hc_cases TO PUBLIC;
+SET ROLE hc_user;
+CREATE TEMP TABLE hc_user_codes AS
+SELECT type, call, message, hc_code(call) AS function_code,
+	   hc_code(format('SELECT allocation.handle(%L)', message)) AS message_code FROM hc_cases;
+RESET ROLE;
+SET ROLE hc_admin;
+CREATE TEMP TABLE hc_admin_codes AS
+SELECT type, call, message, hc_code(call) AS function_code,
+	   hc_code(format('SELECT allocation.handle(%L)', message)) AS message_code FROM hc_cases;
+RESET ROLE;
+SELECT who, count(*) AS cases, count(*) FILTER (WHERE function_code = message_code) AS same,
+	   string_agg(DISTINCT function_code, ' ' ORDER BY function_code) AS codes
+  FROM (SELECT 'user' AS who, * FROM hc_user_codes UNION ALL SELECT 'admin', * FROM hc_admin_codes) AS c
+ GROUP BY who ORDER BY who;
+SELECT 'user' AS who, call, message, function_code, message_code FROM hc_user_codes
+ WHERE function_code <> message_code
+UNION ALL
+SELECT 'admin', call, message, function_code, message_code FROM hc_admin_codes
+ WHERE function_code <> message_code
+ ORDER BY 1, 2;
+-- a null message_id beside another bad field: the null first
+SELECT hc_try('{"type": "Allocate", "orderid": "HC-c1", "sku": "HC-LAMP", "qty": 0, "message_id": null}') AS null_id_first;
+
 SELECT count(*) = 0 AS healthy FROM allocation.check_invariants() WHERE object LIKE 'HC-%';
-DROP FUNCTION hc_try(jsonb), hc_valid_date(text);
+DROP TABLE hc_user_codes, hc_admin_codes, hc_cases;
+DROP FUNCTION hc_try(jsonb), hc_valid_date(text), hc_code(text);
 DROP VIEW hc_state;
 DROP ROLE hc_user, hc_user2, hc_admin;

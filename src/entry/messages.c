@@ -44,6 +44,11 @@
  *	   same message again), or the row was written by hand.  Running it
  *	   again would run the command twice, so it returns SQL NULL (no
  *	   result to repeat), or {"duplicate": true} alone when asked.
+ *	9) Checks come in the order of the SQL function's: once the type is
+ *	   known, the sender's role (42501), then every argument field and
+ *	   message_id that is JSON null (22004), then each field's presence,
+ *	   JSON type and value (22023), then message_id's.  So a message is
+ *	   refused as its function would refuse the same values.
  *
  * src/entry/messages.c
  *
@@ -294,8 +299,32 @@ report_duplicate_field(Jsonb *jb)
 	return v->val.boolean;
 }
 
+/* The argument fields of each type, in the SQL function's order. */
+static const char *const *
+argument_fields(message_type type)
+{
+	static const char *const allocate[] = {"orderid", "sku", "qty", NULL};
+	static const char *const create_batch[] = {"ref", "sku", "qty", NULL};
+	static const char *const change_batch_quantity[] = {"ref", "qty", NULL};
+	static const char *const deallocate[] = {"orderid", "sku", NULL};
+
+	switch (type)
+	{
+		case MSG_ALLOCATE:
+			return allocate;
+		case MSG_CREATE_BATCH:
+			return create_batch;
+		case MSG_CHANGE_BATCH_QUANTITY:
+			return change_batch_quantity;
+		case MSG_DEALLOCATE:
+			break;
+	}
+	return deallocate;
+}
+
+/* The message's type: what it asks for decides everything else (note 9). */
 static void
-parse_message(Jsonb *jb, message *msg)
+parse_type(Jsonb *jb, message *msg)
 {
 	JsonbValue *type;
 
@@ -313,42 +342,60 @@ parse_message(Jsonb *jb, message *msg)
 	msg->type_name = jbv_string(type);
 
 	if (strcmp(msg->type_name, "Allocate") == 0)
-	{
 		msg->type = MSG_ALLOCATE;
-		msg->orderid = identifier_field(jb, "orderid");
-		msg->sku = identifier_field(jb, "sku");
-		msg->qty = int_field(jb, "qty");
-		al_check_qty(msg->qty, AL_QTY_LINE, AL_QTY_FROM_MESSAGE, 0, "qty");
-	}
 	else if (strcmp(msg->type_name, "CreateBatch") == 0)
-	{
 		msg->type = MSG_CREATE_BATCH;
-		msg->ref = identifier_field(jb, "ref");
-		msg->sku = identifier_field(jb, "sku");
-		msg->qty = int_field(jb, "qty");
-		al_check_qty(msg->qty, AL_QTY_BATCH, AL_QTY_FROM_MESSAGE, 0, "qty");
-		date_field(jb, "eta", &msg->has_eta, &msg->eta);
-	}
 	else if (strcmp(msg->type_name, "ChangeBatchQuantity") == 0)
-	{
 		msg->type = MSG_CHANGE_BATCH_QUANTITY;
-		msg->ref = identifier_field(jb, "ref");
-		msg->qty = int_field(jb, "qty");
-		al_check_qty(msg->qty, AL_QTY_BATCH, AL_QTY_FROM_MESSAGE, 0, "qty");
-	}
 	else if (strcmp(msg->type_name, "Deallocate") == 0)
-	{
 		msg->type = MSG_DEALLOCATE;
-		msg->orderid = identifier_field(jb, "orderid");
-		msg->sku = identifier_field(jb, "sku");
-	}
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("malformed message: unknown message type %s",
 						al_shown_value(msg->type_name, strlen(msg->type_name))),
 				 errhint("Known types: Allocate, CreateBatch, ChangeBatchQuantity, Deallocate.")));
+}
 
+/* The fields of a message whose type is known: NULLs first (note 9). */
+static void
+parse_fields(Jsonb *jb, message *msg)
+{
+	for (const char *const *key = argument_fields(msg->type); *key; key++)
+	{
+		JsonbValue *v = field(jb, *key);
+
+		if (v != NULL && v->type == jbvNull)
+			required(jb, *key);
+	}
+	if (field(jb, "message_id") != NULL && field(jb, "message_id")->type == jbvNull)
+		(void) message_id_field(jb);
+
+	switch (msg->type)
+	{
+		case MSG_ALLOCATE:
+			msg->orderid = identifier_field(jb, "orderid");
+			msg->sku = identifier_field(jb, "sku");
+			msg->qty = int_field(jb, "qty");
+			al_check_qty(msg->qty, AL_QTY_LINE, AL_QTY_FROM_MESSAGE, 0, "qty");
+			break;
+		case MSG_CREATE_BATCH:
+			msg->ref = identifier_field(jb, "ref");
+			msg->sku = identifier_field(jb, "sku");
+			msg->qty = int_field(jb, "qty");
+			al_check_qty(msg->qty, AL_QTY_BATCH, AL_QTY_FROM_MESSAGE, 0, "qty");
+			date_field(jb, "eta", &msg->has_eta, &msg->eta);
+			break;
+		case MSG_CHANGE_BATCH_QUANTITY:
+			msg->ref = identifier_field(jb, "ref");
+			msg->qty = int_field(jb, "qty");
+			al_check_qty(msg->qty, AL_QTY_BATCH, AL_QTY_FROM_MESSAGE, 0, "qty");
+			break;
+		case MSG_DEALLOCATE:
+			msg->orderid = identifier_field(jb, "orderid");
+			msg->sku = identifier_field(jb, "sku");
+			break;
+	}
 	msg->message_id = message_id_field(jb);
 	msg->report_duplicate = report_duplicate_field(jb);
 }
@@ -488,9 +535,10 @@ allocation_handle(PG_FUNCTION_ARGS)
 	al_require_role(AL_USER_ROLE, "allocation.handle");
 	al_check_not_null(fcinfo, 0, "message");
 	jb = PG_GETARG_JSONB_P(0);
-	parse_message(jb, &msg);
+	parse_type(jb, &msg);
 	al_require_role_for_command(required_role(&msg), msg.type_name,
 								command_function(&msg));
+	parse_fields(jb, &msg);
 	al_require_writable("allocation.handle");
 
 	/* claimed before, even without a result yet: not again (note 8) */
