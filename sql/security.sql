@@ -42,6 +42,15 @@ SELECT count(*) AS public_grants_on_functions
   FROM pg_proc p, aclexplode(COALESCE(p.proacl, acldefault('f', p.proowner))) a
  WHERE p.pronamespace = 'allocation'::regnamespace AND a.grantee = 0;
 
+-- nor its types that are not a relation's row type (those follow their
+-- relation; an array type follows its element)
+SELECT t.oid::regtype AS public_usage_on_type
+  FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid,
+	   aclexplode(COALESCE(t.typacl, acldefault('T', t.typowner))) a
+ WHERE t.typnamespace = 'allocation'::regnamespace AND t.typelem = 0
+   AND (c.relkind IS NULL OR c.relkind = 'c') AND a.grantee = 0
+ ORDER BY 1;
+
 -- functions that run with the owner's rights pin search_path
 SELECT p.oid::regprocedure AS security_definer_without_search_path
   FROM pg_proc p

@@ -33,6 +33,9 @@ GRANT USAGE ON SCHEMA allocation TO allocation_user;
 --------------------------------------------------------------------------
 REVOKE ALL ON ALL TABLES IN SCHEMA allocation FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA allocation FROM PUBLIC;
+-- a type of its own (not a table's row type) is PUBLIC's by default too
+REVOKE ALL ON TYPE allocation.order_line FROM PUBLIC;
+GRANT USAGE ON TYPE allocation.order_line TO allocation_user;
 GRANT SELECT ON allocation.products, allocation.stock TO allocation_user;
 GRANT EXECUTE ON FUNCTION
 	allocation.allocations(text),

@@ -73,6 +73,9 @@ REVOKE ALL ON
 	allocation.mail_dead,
 	allocation.consumer_status
 	FROM PUBLIC;
+-- a type of its own (not a table's row type) is PUBLIC's by default too
+REVOKE ALL ON TYPE allocation.order_line FROM PUBLIC;
+GRANT USAGE ON TYPE allocation.order_line TO allocation_user;
 GRANT SELECT ON allocation.products, allocation.stock TO allocation_user;
 GRANT SELECT ON allocation.mail_backlog, allocation.mail_dead TO allocation_mailer, allocation_admin;
 GRANT SELECT ON allocation.consumer_status TO allocation_admin;
