@@ -86,6 +86,11 @@ SELECT allocation.create_order('');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT allocation.create_order('   ');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+-- a part of spaces alone, before or after the dash
+SELECT allocation.create_order(' - ');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT allocation.create_order(U&'OT-\3000');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT allocation.create_order(E'OT-\n2004');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT allocation.create_order('OT-' || repeat('9', 253));

@@ -81,10 +81,14 @@ al_order_id_valid(const char *orderid)
 {
 	const char *dash = strchr(orderid, '-');
 
-	/* some '-' with a character before it and one after it */
+	/* some '-' with a part before it and one after it, neither blank */
 	while (dash != NULL)
 	{
-		if (dash > orderid && dash[1] != '\0')
+		al_ident_problem before = al_check_identifier(orderid, (size_t) (dash - orderid));
+		al_ident_problem after = al_check_identifier(dash + 1, strlen(dash + 1));
+
+		if (before != AL_IDENT_EMPTY && before != AL_IDENT_BLANK &&
+			after != AL_IDENT_EMPTY && after != AL_IDENT_BLANK)
 			return true;
 		dash = strchr(dash + 1, '-');
 	}

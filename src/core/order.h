@@ -58,7 +58,7 @@ extern bool al_order_status_from_name(const char *name,
 /* The state machine of the contract's order tracking: may an order move from -> to? */
 extern bool al_order_can_move(al_order_status from, al_order_status to);
 
-/* PREFIX-NUMBER: a '-' with at least one character on both sides. */
+/* PREFIX-NUMBER: a '-' with a part on both sides that is not blank. */
 extern bool al_order_id_valid(const char *orderid);
 
 /* A plausible address: local@domain.tld, no spaces or control chars. */

@@ -52,7 +52,7 @@ allocation_create_order(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid order id %s", al_shown_value(ec.orderid, strlen(ec.orderid))),
-				 errdetail("An order id has the form PREFIX-NUMBER: a \"-\" with characters on both sides.")));
+				 errdetail("An order id has the form PREFIX-NUMBER: a \"-\" with characters on both sides, not only spaces.")));
 
 	al_require_writable(ec.function);
 	al_pg_begin(&s, false);

@@ -83,6 +83,38 @@ order_id_format(fake_world *w)
 	ok(!al_order_id_valid("ORD-"), "nothing after the dash");
 	ok(!al_order_id_valid("-"), "a dash alone");
 	ok(!al_order_id_valid(""), "empty");
+
+	/*
+	 * A part of spaces alone is no part: every space an identifier may not
+	 * consist of, before the dash, after it, and on both sides; a space
+	 * inside a part is text.
+	 */
+	{
+		static const char *const spaces[] = {
+			" ", "\u00a0", "\u1680", "\u2000", "\u2007", "\u200b", "\u2028",
+			"\u2029", "\u202f", "\u205f", "\u3000", "\ufeff", "  \u3000 ",
+		};
+		char		id[64];
+		int			refused = 0;
+		int			accepted = 0;
+		int			n = (int) (sizeof spaces / sizeof spaces[0]);
+
+		for (int i = 0; i < n; i++)
+		{
+			snprintf(id, sizeof id, "%s-1", spaces[i]);
+			refused += !al_order_id_valid(id);
+			snprintf(id, sizeof id, "ORD-%s", spaces[i]);
+			refused += !al_order_id_valid(id);
+			snprintf(id, sizeof id, "%s-%s", spaces[i], spaces[i]);
+			refused += !al_order_id_valid(id);
+			snprintf(id, sizeof id, "O%sRD-1", spaces[i]);
+			accepted += al_order_id_valid(id);
+			snprintf(id, sizeof id, "%s-%s-%s", spaces[i], spaces[i], spaces[i]);
+			accepted += !al_order_id_valid(id);	/* no good dash: refused */
+		}
+		ok(refused == 3 * n, "a blank part, before, after or on both sides of the dash: refused");
+		ok(accepted == 2 * n, "a space inside a part is text; blank parts around every dash: refused");
+	}
 }
 
 static void
