@@ -813,6 +813,7 @@ load_file(const char *folder, const char *name, bool optional, bool *present,
 	csv_error	err;
 	bool		missing;
 	bool		ok;
+	bool		blank;
 
 	snprintf(path, sizeof(path), "%s/%s", folder, name);
 	*present = false;
@@ -824,6 +825,12 @@ load_file(const char *folder, const char *name, bool optional, bool *present,
 		return false;
 	}
 	f.path = path;
+	/* empty lines are skipped: a file of them alone has no header either */
+	blank = true;
+	for (size_t i = f.bom; i < f.size && blank; i++)
+		blank = f.data[i] == '\n' || f.data[i] == '\r';
+	if (blank)
+		f.size = f.bom;
 	if (f.size == f.bom && optional)
 	{
 		/* an empty optional file (made by touch, say) is one with no rows */

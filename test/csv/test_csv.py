@@ -230,8 +230,19 @@ def scenarios():
         before = raw(d)
         rc, _, err = run(d)
         ok(rc == 3 and message in err and raw(d) == before, f"bad input stops the run: {message[:50]}", f"rc={rc} {err}")
-    # an empty allocations.csv (0 bytes, or a byte order mark alone) is no state, as a missing one
-    for content in (b"", b"\xef\xbb\xbf"):
+    # empty lines are skipped: a file of them alone has no header line, whatever its bytes
+    blank_files = [b"\n", b"\r\n", b"\n\n\r\n\n", b"\xef\xbb\xbf\n", b"\xef\xbb\xbf\r\n\r\n"]
+    for name in ("batches.csv", "orders.csv"):
+        for content in blank_files:
+            d = folder("blank")
+            put_rows(d, "batches.csv", [["ref", "sku", "qty", "eta"], ["b1", "s", 10, ""]])
+            put_rows(d, "orders.csv", [["orderid", "sku", "qty"], ["o2", "s", 1]])
+            put(d, name, content)
+            rc, _, err = run(d)
+            ok(rc == 3 and f"{name}: the file is empty" in err and raw(d) is None,
+               f"{name} of empty lines alone ({content!r}) is an empty file", f"rc={rc} {err}")
+    # an empty allocations.csv (0 bytes, a byte order mark alone, empty lines) is no state, as a missing one
+    for content in [b"", b"\xef\xbb\xbf"] + blank_files:
         d = folder("emptyalloc")
         put_rows(d, "batches.csv", [["ref", "sku", "qty", "eta"], ["b1", "s", 10, ""]])
         put_rows(d, "orders.csv", [["orderid", "sku", "qty"], ["o2", "s", 1]])
