@@ -184,7 +184,7 @@ any_order_exists(al_pg_session *s)
 }
 
 static bool
-order_is_tracked(void *ctx, const char *orderid)
+order_is_tracked(void *ctx, const char *orderid, al_order_status *status)
 {
 	al_pg_session *s = ctx;
 	order_state *os = al_pg_state(s, order_slot, sizeof(order_state));
@@ -196,7 +196,12 @@ order_is_tracked(void *ctx, const char *orderid)
 	if (os->orders_checked == 1)
 		return false;
 	args[0] = TEXT(orderid);
-	return al_pg_run(ctx, &order_status, args, NULL) > 0;
+	if (al_pg_run(ctx, &order_status, args, NULL) == 0)
+		return false;
+	if (status != NULL &&
+		!al_order_status_from_name(al_pg_text(s, 0, ORDER_STATUS_STATUS), status))
+		elog(ERROR, "order \"%s\" has an unknown status", orderid);
+	return true;
 }
 
 static al_status

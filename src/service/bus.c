@@ -42,7 +42,7 @@ typedef struct al_subscription
 static bool
 order_is_tracked(al_service *svc, const al_event *ev)
 {
-	return svc->orders.is_tracked(svc->orders.ctx, ev->orderid);
+	return svc->orders.is_tracked(svc->orders.ctx, ev->orderid, NULL);
 }
 
 /* Every built-in event handler, in the order they run for one event. */

@@ -9,6 +9,14 @@
  *	   order; an order id nobody tracks is ignored.  No table is shared.
  *	2) Status notifications are a handler of OrderStatusChanged, so every
  *	   change, whoever made it, tells every subscriber once.
+ *	3) An allocation event locks the order only when it may move it: a
+ *	   status is first read without a lock, and an order already past the
+ *	   statuses the event moves from is left alone.  Statuses only move
+ *	   forward (al_order_can_move: nothing leads back to created, and
+ *	   only created leads to backordered), so an order seen past them is
+ *	   past them in every later state too.  Lines of one tracked order on
+ *	   different SKUs therefore wait for each other only while the order
+ *	   is created or backordered, when one of them moves it.
  *
  * src/service/order_handlers.c
  *
@@ -95,13 +103,22 @@ al_svc_subscribe_to_order(al_service *svc, const char *orderid,
 	return result_of(al_order_commit(svc, &o));
 }
 
-/* Move a tracked order on an allocation event; ignore untracked ones. */
+/*
+ * Move a tracked order on an allocation event; ignore untracked ones, and
+ * those the event does not move (note 3).
+ */
 static al_status
 track(al_service *svc, const char *orderid, al_order_status from_a,
 	  al_order_status from_b, al_order_status to)
 {
 	al_order	o;
-	al_status	st = svc->orders.get(svc->orders.ctx, orderid, &o);
+	al_order_status seen;
+	al_status	st;
+
+	if (!svc->orders.is_tracked(svc->orders.ctx, orderid, &seen) ||
+		(seen != from_a && seen != from_b))
+		return AL_OK;
+	st = svc->orders.get(svc->orders.ctx, orderid, &o);
 
 	if (st == AL_UNKNOWN_ORDER)
 		return AL_OK;			/* not a tracked order */

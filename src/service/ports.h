@@ -89,8 +89,12 @@ typedef struct al_order_repository
 {
 	void	   *ctx;
 
-	/* Is the order tracked?  A plain read, no lock. */
-	bool		(*is_tracked) (void *ctx, const char *orderid);
+	/*
+	 * Is the order tracked?  A plain read, no lock; when it is and status
+	 * is not NULL, *status is its status as the statement sees it.
+	 */
+	bool		(*is_tracked) (void *ctx, const char *orderid,
+							   al_order_status *status);
 	/* Lock the order and initialise *o (al_order_init); AL_UNKNOWN_ORDER. */
 	al_status	(*get) (void *ctx, const char *orderid, al_order *o);
 

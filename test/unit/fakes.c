@@ -712,11 +712,14 @@ find_order(fake_world *w, const char *orderid)
 }
 
 static bool
-orders_is_tracked(void *ctx, const char *orderid)
+orders_is_tracked(void *ctx, const char *orderid, al_order_status *status)
 {
 	fake_world *w = ctx;
+	fake_order *fo = find_order(w, orderid);
 
-	return find_order(w, orderid) != NULL;
+	if (fo != NULL && status != NULL)
+		*status = fo->status;
+	return fo != NULL;
 }
 
 static al_status
