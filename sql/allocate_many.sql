@@ -127,6 +127,34 @@ SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT * FROM allocation.allocate_many(ARRAY[('AM-n1', 'AM-DUP', NULL)]::allocation.order_line[]);
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 
+-- NULLs anywhere come first, then values, as a function's arguments: every
+-- pair of lines made of a good line, a line with a NULL field and a line
+-- with a field out of its domain, in both orders (the oracle: any NULL is
+-- 22004, else any bad value 22023, else ok; the call is undone by HC000)
+CREATE FUNCTION am_code(lines allocation.order_line[]) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM * FROM allocation.allocate_many(lines);
+	RAISE SQLSTATE 'AM000';
+EXCEPTION WHEN OTHERS THEN
+	RETURN CASE SQLSTATE WHEN 'AM000' THEN 'ok' ELSE SQLSTATE END;
+END
+$$;
+WITH kinds(kind, line) AS (VALUES
+	('good', ROW('AM-g1', 'AM-DUP', 1)::allocation.order_line),
+	('null', ROW(NULL, 'AM-DUP', 1)::allocation.order_line), ('null', ROW('AM-g2', NULL, 1)::allocation.order_line),
+	('null', ROW('AM-g3', 'AM-DUP', NULL)::allocation.order_line), ('bad', ROW('', 'AM-DUP', 1)::allocation.order_line),
+	('bad', ROW('AM-g4', ' ', 1)::allocation.order_line), ('bad', ROW('AM-g5', 'AM-DUP', 0)::allocation.order_line)),
+cases AS (
+	SELECT a.kind AS first, b.kind AS second, am_code(ARRAY[a.line, b.line]) AS code,
+		   CASE WHEN 'null' IN (a.kind, b.kind) THEN '22004'
+				WHEN 'bad' IN (a.kind, b.kind) THEN '22023' ELSE 'ok' END AS expected
+	  FROM kinds a, kinds b)
+SELECT count(*) AS cases, count(*) FILTER (WHERE code = expected) AS as_expected,
+	   string_agg(DISTINCT format('%s+%s: %s', first, second, code), ', ') FILTER (WHERE code <> expected) AS others
+  FROM cases;
+DROP FUNCTION am_code(allocation.order_line[]);
+
 SELECT * FROM allocation.allocate_many(ARRAY[('AM-n1', 'AM-DUP', 0)]::allocation.order_line[]);
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 SELECT * FROM allocation.allocate_many(ARRAY[('AM-n1', 'AM-DUP', 1), ('AM-n2', 'AM-DUP', -3)]::allocation.order_line[]);

@@ -392,12 +392,15 @@ al_check_eta(DateADT eta, const char *argname)
 	DateADT		last = date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE;
 
 	if (DATE_NOT_FINITE(eta) || eta < first || eta > last)
+	{
+		char	   *shown = DatumGetCString(DirectFunctionCall1(date_out,
+																DateADTGetDatum(eta)));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a date from 0001-01-01 to 9999-12-31, not %s",
-						argname,
-						DatumGetCString(DirectFunctionCall1(date_out,
-															DateADTGetDatum(eta))))));
+						argname, al_shown_value(shown, strlen(shown)))));
+	}
 }
 
 /* 22023 unless qty is a valid quantity of kind; see errors.h. */

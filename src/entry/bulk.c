@@ -96,7 +96,22 @@ allocation_allocate_many(PG_FUNCTION_ARGS)
 	deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
 					  &elems, &elem_nulls, &n);
 
-	/* every argument is checked before anything is looked up */
+	/*
+	 * Every argument is checked before anything is looked up: NULLs in any
+	 * line first (22004), then the values (22023), as a function's
+	 * arguments are.
+	 */
+	for (int i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (elem_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("line %d must not be null", i + 1)));
+		for (int attno = 1; attno <= 3; attno++)
+			(void) line_field(DatumGetHeapTupleHeader(elems[i]), attno,
+							  attno == 1 ? "orderid" : attno == 2 ? "sku" : "qty", i);
+	}
 	lines = palloc(sizeof(bulk_line) * (n > 0 ? n : 1));
 	for (int i = 0; i < n; i++)
 	{
@@ -104,10 +119,6 @@ allocation_allocate_many(PG_FUNCTION_ARGS)
 		Datum		d;
 
 		CHECK_FOR_INTERRUPTS();
-		if (elem_nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("line %d must not be null", i + 1)));
 		tup = DatumGetHeapTupleHeader(elems[i]);
 		d = line_field(tup, 1, "orderid", i);
 		check_identifier(d, "orderid");
