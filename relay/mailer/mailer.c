@@ -167,21 +167,40 @@ parse_tls(const char *s, mailer_config *cfg)
 
 /*
  * Whether url (smtp:// or smtps://, checked before) names a server and
- * nothing else: libcurl would take a path as the EHLO name, and a query
- * or fragment means a mistake.  A lone trailing "/" is allowed.
+ * nothing else: host[:port], the host a name (letters, digits, "-", "."
+ * and "_") or an address ([IPv6] in brackets), the port 1 to 65535.
+ * libcurl would take a path as the EHLO name, and anything else means a
+ * mistake.  A lone trailing "/" is allowed.
  */
 static int
 smtp_url_plain(const char *url)
 {
-	const char *host = strstr(url, "://") + 3;
-	size_t		n = strcspn(host, "/?#");
+	const char *p = strstr(url, "://") + 3;
+	const char *host = p;
+	size_t		hostlen;
 
-	if (n == 0 || (host[n] != '\0' && strcmp(host + n, "/") != 0))
-		return 0;
-	for (const char *p = url; *p; p++)
-		if ((unsigned char) *p <= ' ' || *p == 0x7f || *p == '%')
+	if (*p == '[')
+	{
+		p += 1 + strspn(p + 1, "0123456789abcdefABCDEF:.");
+		if (*p != ']' || p == host + 1)
 			return 0;
-	return 1;
+		p++;
+	}
+	else
+		p += strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._");
+	hostlen = (size_t) (p - host);
+	if (hostlen == 0)
+		return 0;
+	if (*p == ':')
+	{
+		size_t		digits = strspn(p + 1, "0123456789");
+		long		port = digits > 0 && digits <= 5 ? strtol(p + 1, NULL, 10) : 0;
+
+		if (port < 1 || port > 65535)
+			return 0;
+		p += 1 + digits;
+	}
+	return *p == '\0' || strcmp(p, "/") == 0;
 }
 
 static void
@@ -380,8 +399,9 @@ load_config(mailer_config *cfg, int argc, char **argv)
 	}
 	if (!smtp_url_plain(cfg->smtp_url))
 	{
-		fprintf(stderr, "allocation-mailer: invalid SMTP URL \"%s\" (smtp://host[:port] or smtps://host[:port], "
-				"with no path, query or fragment)\n", cfg->smtp_url);
+		fprintf(stderr, "allocation-mailer: invalid SMTP URL \"%s\" (smtp://host[:port] or smtps://host[:port]: "
+				"a host name or [IPv6] address, a port from 1 to 65535, no path, query or fragment)\n",
+				cfg->smtp_url);
 		return 2;
 	}
 	if (strchr(cfg->smtp_url, '@') != NULL)

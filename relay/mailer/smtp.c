@@ -60,6 +60,7 @@ struct smtp_client
 {
 	CURL	   *curl;
 	smtp_settings s;
+	int			kept;			/* the last transaction left its connection open */
 };
 
 /* The message being uploaded. */
@@ -241,7 +242,9 @@ transact(smtp_client *c, struct curl_slist *rcpts, const char *from,
 	*code = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
 	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
-	*reused = connects == 0;
+	/* (no new connection also when connecting failed: that is not reuse) */
+	*reused = c->kept && !fresh && connects == 0;
+	c->kept = rc == CURLE_OK;
 	/* the error buffer and prog must not outlive the caller's frame */
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
@@ -265,7 +268,8 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	stage		st;
 	CURLcode	rc;
 	long		code = 0;
-	double		end = mono_seconds() + (double) c->s.timeout;
+	double		started = mono_seconds();
+	double		end = started + (double) c->s.timeout;
 	int			by_deadline = 0;
 	int			reused = 0;
 	long		timeout_ms = 0;
@@ -312,7 +316,7 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	if (rc == CURLE_OPERATION_TIMEDOUT && by_deadline)
 	{
 		snprintf(err, errlen, "given up unanswered at its deadline, %.1fs into it (SMTP %ld)",
-				 (double) timeout_ms / 1000.0, code);
+				 end - started, code);
 		return SMTP_EXPIRED;
 	}
 	snprintf(err, errlen, "%s%s%s (SMTP %ld)", curl_easy_strerror(rc),

@@ -220,12 +220,29 @@ check "config: credentials in the URL refused (exit 2)" [ $? -eq 2 ]
 # a path would be libcurl's EHLO name: anything but a server is refused
 for url in "smtp://127.0.0.1:$SMTP_PORT/evil.example" "smtp://127.0.0.1:$SMTP_PORT/a%20b" \
 	"smtp://127.0.0.1:$SMTP_PORT/x%0d%0aRSET" "smtp://127.0.0.1:$SMTP_PORT?x" \
-	"smtp://127.0.0.1:$SMTP_PORT#y" "smtp://" "smtp:///x" "smtp://127.0.0.1 :$SMTP_PORT"; do
+	"smtp://127.0.0.1:$SMTP_PORT#y" "smtp://" "smtp:///x" "smtp://127.0.0.1 :$SMTP_PORT" \
+	"smtp://:25" "smtp://h:x" "smtp://h:99999" "smtp://h:0" "smtp://h\\evil" "smtp://h;x=y" "smtp://[]:25" \
+	"smtp://[::1:25"; do
 	timeout 5 "$MAILER" --from a@example.com --dsn "dbname=$DB user=$ROLE" --tls none \
 		--smtp-url "$url" >"$WORK/c11.log" 2>&1
 	check "config: SMTP URL '$url' refused (exit 2, saying so)" \
 		bash -c "[ $? -eq 2 ] && grep -qF 'invalid SMTP URL' '$WORK/c11.log'"
 done
+for url in "smtp://localhost:$SMTP_PORT/" "smtp://[::1]:$SMTP_PORT" "smtp://mail_1.example-host.test:587"; do
+	# (a database that does not exist: it keeps trying to connect, sends nothing)
+	timeout 2 "$MAILER" --from a@example.com --dsn "dbname=${DB}_none user=$ROLE" --tls none \
+		--smtp-url "$url" >"$WORK/c12.log" 2>&1
+	check "config: SMTP URL '$url' taken (still running after 2 s)" [ $? -eq 124 ]
+done
+# a server that cannot be reached is tried once a round: no connection
+# was kept, so there is none to try again on
+sql "INSERT INTO allocation.notifications (recipient, subject, body) VALUES ('zed@example.com', 'z', 'z')" >/dev/null
+ALLOCATION_MAILER_SMTP_USER= ALLOCATION_MAILER_SMTP_PASSWORD= timeout 3 "$MAILER" --dsn "dbname=$DB user=$ROLE" \
+	--smtp-url "smtp://127.0.0.1:$(free_port)" --tls none --from shop@example.com --backoff-max 30 \
+	-v -v >"$WORK/c13.log" 2>&1
+check "unreachable server: one connection attempt in the first round" \
+	[ "$(grep -c 'Trying 127.0.0.1' "$WORK/c13.log")" = 1 ]
+sql "DELETE FROM allocation.notifications WHERE recipient = 'zed@example.com'" >/dev/null
 "$MAILER" --from "a@example.com
 Bcc: x@example.com" >"$WORK/c4.log" 2>&1
 check "config: a sender with a line break refused (exit 2)" [ $? -eq 2 ]

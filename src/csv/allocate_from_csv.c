@@ -828,7 +828,13 @@ load_file(const char *folder, const char *name, bool optional, bool *present,
 	/* empty lines are skipped: a file of them alone has no header either */
 	blank = true;
 	for (size_t i = f.bom; i < f.size && blank; i++)
-		blank = f.data[i] == '\n' || f.data[i] == '\r';
+	{
+		/* LF or CRLF; a CR alone is the reader's error to report */
+		if (f.data[i] == '\r' && i + 1 < f.size && f.data[i + 1] == '\n')
+			i++;
+		else
+			blank = f.data[i] == '\n';
+	}
 	if (blank)
 		f.size = f.bom;
 	if (f.size == f.bom && optional)

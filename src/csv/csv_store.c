@@ -852,10 +852,11 @@ isolation_run(void *ctx, const char *handler_name, al_event_handler_fn fn,
 /* ---- order tracking: not a concern of the CSV program ------------------- */
 
 static bool
-orders_is_tracked(void *ctx, const char *orderid)
+orders_is_tracked(void *ctx, const char *orderid, al_order_status *status)
 {
 	(void) ctx;
 	(void) orderid;
+	(void) status;
 	return false;
 }
 

@@ -241,6 +241,18 @@ def scenarios():
             rc, _, err = run(d)
             ok(rc == 3 and f"{name}: the file is empty" in err and raw(d) is None,
                f"{name} of empty lines alone ({content!r}) is an empty file", f"rc={rc} {err}")
+    # a carriage return alone is no empty line: the reader's error, in any of the three files
+    for name in ("batches.csv", "orders.csv", "allocations.csv"):
+        for content in (b"\r", b"\n\r\n\r", b"\xef\xbb\xbf\r"):
+            d = folder("bare-cr")
+            put_rows(d, "batches.csv", [["ref", "sku", "qty", "eta"], ["b1", "s", 10, ""]])
+            put_rows(d, "orders.csv", [["orderid", "sku", "qty"], ["o2", "s", 1]])
+            put_rows(d, "allocations.csv", [HEADER])
+            put(d, name, content)
+            before = raw(d)
+            rc, _, err = run(d)
+            ok(rc == 3 and "carriage return" in err and raw(d) == before,
+               f"{name} of {content!r}: a lone carriage return is an error, nothing written", f"rc={rc} {err}")
     # an empty allocations.csv (0 bytes, a byte order mark alone, empty lines) is no state, as a missing one
     for content in [b"", b"\xef\xbb\xbf"] + blank_files:
         d = folder("emptyalloc")
