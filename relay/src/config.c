@@ -580,6 +580,11 @@ config_usage(FILE *out)
 "      --pg-timeout=SEC     a PostgreSQL query must answer within this, or the\n"
 "                           connection is given up (env ALLOCATION_RELAY_PG_TIMEOUT;\n"
 "                           default 60)\n"
+"      --command-lock-timeout=SEC  a command waits this long for a lock (another\n"
+"                           transaction holds its batch), then it is tried again\n"
+"                           shortly after, events relayed meanwhile; the commands\n"
+"                           after it wait (env ALLOCATION_RELAY_COMMAND_LOCK_TIMEOUT;\n"
+"                           default 1; 0: no limit but --pg-timeout)\n"
 "      --slot-lag-warn=MB   --source wal: warn when the slot retains more WAL than\n"
 "                           this (env ALLOCATION_RELAY_SLOT_LAG_WARN; default 1024;\n"
 "                           0: never)\n"
@@ -615,6 +620,7 @@ enum
 	OPT_POLL,
 	OPT_BACKOFF,
 	OPT_PG_TIMEOUT,
+	OPT_COMMAND_LOCK_TIMEOUT,
 	OPT_SLOT_LAG_WARN,
 	OPT_SLOT_LAG_INTERVAL,
 	OPT_REDIS_PASSWORD_FILE,
@@ -813,6 +819,10 @@ load_env(relay_config *cfg, char *err, size_t errlen)
 		parse_seconds(ENV_PREFIX "PG_TIMEOUT", v, 0.5, 86400,
 					  &cfg->pg_timeout, err, errlen) != 0)
 		return -1;
+	if ((v = getenv(ENV_PREFIX "COMMAND_LOCK_TIMEOUT")) && *v &&
+		parse_seconds(ENV_PREFIX "COMMAND_LOCK_TIMEOUT", v, 0, 3600,
+					  &cfg->command_lock_timeout, err, errlen) != 0)
+		return -1;
 	if ((v = getenv(ENV_PREFIX "SLOT_LAG_WARN")) && *v &&
 		parse_int_setting(ENV_PREFIX "SLOT_LAG_WARN", v, 0, 1048576,
 						  &cfg->slot_lag_warn, err, errlen) != 0)
@@ -854,6 +864,7 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 		{"poll-interval", required_argument, NULL, OPT_POLL},
 		{"backoff-max", required_argument, NULL, OPT_BACKOFF},
 		{"pg-timeout", required_argument, NULL, OPT_PG_TIMEOUT},
+		{"command-lock-timeout", required_argument, NULL, OPT_COMMAND_LOCK_TIMEOUT},
 		{"slot-lag-warn", required_argument, NULL, OPT_SLOT_LAG_WARN},
 		{"slot-lag-interval", required_argument, NULL, OPT_SLOT_LAG_INTERVAL},
 		{"redis-password-file", required_argument, NULL, OPT_REDIS_PASSWORD_FILE},
@@ -881,6 +892,7 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->inbound_max_bytes = RELAY_DEFAULT_INBOUND_MAX_BYTES;
 	cfg->backoff_max = 30.0;
 	cfg->pg_timeout = 60.0;
+	cfg->command_lock_timeout = RELAY_DEFAULT_COMMAND_LOCK_TIMEOUT;
 	cfg->slot_lag_warn = 1024;
 	cfg->slot_lag_interval = 60.0;
 	cfg->claim_idle = RELAY_DEFAULT_CLAIM_IDLE;
@@ -980,6 +992,11 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 			case OPT_PG_TIMEOUT:
 				if (parse_seconds("--pg-timeout", optarg, 0.5, 86400,
 								  &cfg->pg_timeout, err, errlen) != 0)
+					return CONFIG_ERROR;
+				break;
+			case OPT_COMMAND_LOCK_TIMEOUT:
+				if (parse_seconds("--command-lock-timeout", optarg, 0, 3600,
+								  &cfg->command_lock_timeout, err, errlen) != 0)
 					return CONFIG_ERROR;
 				break;
 			case OPT_SLOT_LAG_WARN:

@@ -63,6 +63,8 @@ typedef struct
 	double		poll_interval;	/* seconds between polls without NOTIFY */
 	double		backoff_max;	/* seconds, cap of the reconnect backoff */
 	double		pg_timeout;		/* seconds: a query's answer, at most */
+	double		command_lock_timeout;	/* seconds a command waits for a lock
+										 * before it is retried; 0: no limit */
 	int			slot_lag_warn;	/* --source wal: MB of retained WAL that warn; 0: never */
 	double		slot_lag_interval;	/* ... checked (and warned) this often, seconds */
 	int			from_now;		/* a new consumer starts at the end */
@@ -94,6 +96,7 @@ typedef enum
 #define RELAY_DEFAULT_INBOUND_MAX 10000
 #define RELAY_DEFAULT_INBOUND_MAX_BYTES (16 * 1024 * 1024)
 #define RELAY_DEFAULT_CLAIM_IDLE 60.0
+#define RELAY_DEFAULT_COMMAND_LOCK_TIMEOUT 1.0
 /* --claim-idle: 0 (never), or from this many seconds */
 #define RELAY_MIN_CLAIM_IDLE 1.0
 

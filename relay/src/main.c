@@ -25,6 +25,7 @@
 #include "link.h"
 #include "log.h"
 #include "pg.h"
+#include "pgwait.h"
 #include "redis.h"
 #include "stopsig.h"
 #include "text.h"
@@ -64,6 +65,10 @@ typedef struct
 	double		out_retry_at;
 	backoff		inbound_bo;		/* a command failed transiently */
 	double		in_retry_at;
+	double		wait_since;		/* the command in hand waits for a lock since
+								 * then (monotonic); 0: it does not */
+	char		wait_since_utc[32];	/* ... the same, for the log */
+	double		wait_logged;	/* ... last said so */
 	double		next_lag_check;	/* --source wal: the slot's retained WAL */
 	char	   *stream_prefix;	/* stream message ids */
 
@@ -370,6 +375,52 @@ slot_lag_check(relay *r)
 				 r->cfg.slot_lag_warn);
 }
 
+/* a command that waited --command-lock-timeout for a lock: tried again after */
+#define LOCK_WAIT_RETRY_S 0.25
+/* ... and the log says that it still waits this often */
+#define LOCK_WAIT_LOG_EVERY_S 30.0
+
+static void
+utc_now(char *buf, size_t buflen)
+{
+	struct timespec ts;
+	struct tm	tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, buflen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * The command in hand waited --command-lock-timeout for a lock and was
+ * rolled back: it stays at the head of the queue (the commands after it
+ * wait: a later change of the same batch must not overtake it) and is
+ * tried again after LOCK_WAIT_RETRY_S, events relayed meanwhile.  The log
+ * says so once, then every LOCK_WAIT_LOG_EVERY_S.
+ */
+static void
+command_waits(relay *r, double now, const char *excerpt, const char *why)
+{
+	if (r->wait_since == 0)
+	{
+		r->wait_since = now;
+		utc_now(r->wait_since_utc, sizeof r->wait_since_utc);
+		r->wait_logged = now;
+		log_warn("inbound: %s waits for a lock (%s); tried again every %gs until it runs, "
+				 "the %zu command%s received after it wait behind it, events keep flowing",
+				 excerpt, why, r->cfg.command_lock_timeout + LOCK_WAIT_RETRY_S,
+				 r->q.count - 1, r->q.count - 1 == 1 ? "" : "s");
+	}
+	else if (now - r->wait_logged >= LOCK_WAIT_LOG_EVERY_S)
+	{
+		r->wait_logged = now;
+		log_warn("inbound: %s still waits for a lock, since %s (%.0fs); %zu command%s behind it",
+				 excerpt, r->wait_since_utc, now - r->wait_since,
+				 r->q.count - 1, r->q.count - 1 == 1 ? "" : "s");
+	}
+	r->in_retry_at = now + LOCK_WAIT_RETRY_S;
+}
+
 /* A command message is flat; this leaves room for any sender's extras. */
 #define MAX_MESSAGE_DEPTH 64
 
@@ -416,6 +467,19 @@ inbound_one(relay *r, double now)
 			fixed_id = xconcat(r->stream_prefix, m->entry_id, "");
 		hs = pg_handle(&r->pg, m->body, fixed_id, &out);
 		free(fixed_id);
+		/* messages read meanwhile (pgwait's hook) may have moved the queue */
+		m = iq_peek(&r->q);
+	}
+	if (hs == HANDLE_WAITING)
+	{
+		command_waits(r, now_mono(), excerpt, out.result);
+		return 0;
+	}
+	if (r->wait_since > 0 && hs != HANDLE_LOST && hs != HANDLE_RETRY)
+	{
+		log_info("inbound: %s no longer waits for a lock (it waited since %s, %.1fs)",
+				 excerpt, r->wait_since_utc, now_mono() - r->wait_since);
+		r->wait_since = 0;
 	}
 	switch (hs)
 	{
@@ -457,6 +521,7 @@ inbound_one(relay *r, double now)
 				r->in_retry_at = now + delay;
 				return 0;
 			}
+		case HANDLE_WAITING:	/* above */
 		case HANDLE_LOST:
 			return -1;
 		case HANDLE_FATAL:
@@ -476,7 +541,35 @@ inbound_one(relay *r, double now)
 }
 
 /*
- * Hide a Redis password given on the command line from ps and
+ * While a query waits (pgwait.h's hook): go on reading the Redis
+ * subscription into the bounded queue, so that Redis does not disconnect
+ * a subscriber that stopped reading (client-output-buffer-limit pubsub),
+ * with every message in its buffer.  Not once stopping, as the main loop.
+ */
+static int
+wait_watch(void *arg, struct pollfd *fds, int max)
+{
+	relay	   *r = arg;
+	int			fd;
+
+	if (max < 1 || stop_requested() || !r->rs.link.up || (fd = redis_sub_socket(&r->rs)) < 0)
+		return 0;
+	fds[0] = (struct pollfd) {.fd = fd, .events = POLLIN};
+	return 1;
+}
+
+static void
+wait_ready(void *arg, const struct pollfd *fds, int n)
+{
+	relay	   *r = arg;
+
+	if (n >= 1 && fds[0].revents != 0 && r->rs.link.up &&
+		redis_sub_socket(&r->rs) == fds[0].fd)
+		redis_sub_read(&r->rs, &r->q, now_mono());
+}
+
+/*
+ * Hide the passwords given on the command line (--redis, --dsn) from ps and
  * /proc/PID/cmdline (there is a window between exec and this; the
  * environment or --redis-password-file has none).
  */
@@ -487,6 +580,9 @@ scrub_argv(int argc, char **argv, const char *password)
 	size_t		n;
 	char	   *hit;
 
+	/* the PostgreSQL password of --dsn (key/value or URI) */
+	for (i = 1; i < argc; i++)
+		text_mask_dsn_password(argv[i]);
 	if (password == NULL || (n = strlen(password)) == 0)
 		return;
 	for (i = 1; i < argc; i++)
@@ -537,6 +633,7 @@ run(relay *r, const sigset_t *waitmask)
 		/* Stream entries in hand come back from the pending list. */
 		if (!r->rs.link.up && cfg->mode == RELAY_STREAMS && r->q.count > 0)
 		{
+			r->wait_since = 0;
 			log_info("inbound: %zu stream entr%s in hand will be read again from the pending list",
 					 r->q.count, r->q.count == 1 ? "y" : "ies");
 			iq_clear(&r->q);
@@ -664,10 +761,20 @@ run(relay *r, const sigset_t *waitmask)
 	return 0;
 }
 
-/* After a stop signal: run the pub/sub messages already received. */
+/*
+ * After a stop signal: run the pub/sub messages already received, in
+ * order, for at most the stop's grace (PG_STOP_GRACE_S, the time the
+ * queries still run get): one that waits for a lock is tried again
+ * meanwhile, as the commands behind it cannot overtake it.  What is left
+ * then (PostgreSQL away, a lock still held, more than the grace allows)
+ * is dropped and counted: pub/sub keeps no copy.
+ */
 static void
 finish_in_hand(relay *r)
 {
+	double		until = now_mono() + PG_STOP_GRACE_S;
+	unsigned long ran = r->handled + r->skipped;
+
 	if (r->q.count == 0)
 		return;
 	if (r->cfg.mode == RELAY_STREAMS)
@@ -676,12 +783,40 @@ finish_in_hand(relay *r)
 				 r->q.count, r->q.count == 1 ? "y" : "ies", r->cfg.group);
 		return;
 	}
+	log_info("inbound: executing the %zu received message%s in hand (pub/sub keeps no copy), for at most %gs",
+			 r->q.count, r->q.count == 1 ? "" : "s", PG_STOP_GRACE_S);
 	while (r->q.count > 0 && r->pg.link.up)
-		if (inbound_one(r, now_mono()) != 0 || r->in_retry_at > now_mono())
+	{
+		double		now = now_mono();
+
+		if (now >= until)
 			break;
-	if (r->q.count > 0)
-		log_warn("inbound: dropping %zu received message%s not executed (pub/sub keeps no copy)",
-				 r->q.count, r->q.count == 1 ? "" : "s");
+		if (r->in_retry_at > now)
+		{
+			double		pause = (r->in_retry_at < until ? r->in_retry_at : until) - now;
+			struct timespec ts = {(time_t) pause, (long) ((pause - (double) (time_t) pause) * 1e9)};
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (inbound_one(r, now) != 0)
+			break;
+	}
+	if (r->q.count == 0)
+	{
+		log_info("inbound: executed the %lu message%s in hand", r->handled + r->skipped - ran,
+				 r->handled + r->skipped - ran == 1 ? "" : "s");
+		return;
+	}
+	if (r->wait_since > 0)
+		log_warn("inbound: dropping %zu received message%s not executed (pub/sub keeps no copy): "
+				 "the first waits for a lock since %s, the others behind it",
+				 r->q.count, r->q.count == 1 ? "" : "s", r->wait_since_utc);
+	else
+		log_warn("inbound: dropping %zu received message%s not executed (pub/sub keeps no copy): %s",
+				 r->q.count, r->q.count == 1 ? "" : "s",
+				 !r->pg.link.up ? "postgres is not connected"
+				 : now_mono() >= until ? "the stop's grace ran out" : "a command failed for now");
 }
 
 int
@@ -693,6 +828,7 @@ main(int argc, char **argv)
 	char		forged_note[80];
 	char	   *dsn_err;
 	sigset_t	waitmask;
+	pg_wait_hook wait_hook = {wait_watch, wait_ready, &r};
 	int			status;
 	size_t		i;
 
@@ -732,6 +868,8 @@ main(int argc, char **argv)
 	pg_init(&r.pg, &r.cfg);
 	wal_init(&r.wal, &r.cfg, read_wal_prefix, &r);
 	pg_set_signals(&r.pg, &stop_signal, &waitmask);
+	pg_set_wait_hook(&r.pg, &wait_hook);
+	wal_set_wait_hook(&r.wal, &wait_hook);
 	wal_set_signals(&r.wal, &stop_signal, &waitmask);
 	redis_init(&r.rs, &r.cfg);
 	redis_set_signals(&r.rs, &stop_signal, &waitmask);

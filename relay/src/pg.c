@@ -49,7 +49,7 @@ static const char SQL_HANDLE[] =
 	"           WHEN NOT s.m ? 'batchref' THEN 'no \"batchref\" field'"
 	"           WHEN NOT s.m ? 'qty' THEN 'no \"qty\" field'"
 	"         END AS problem,"
-	"         s.id #>> '{}' AS id,"
+	"         s.id::text AS id,"
 	"         CASE WHEN pg_catalog.jsonb_typeof(s.m) = 'object'"
 	"                   AND s.m ? 'batchref' AND s.m ? 'qty' THEN"
 	"           allocation.handle(pg_catalog.jsonb_build_object("
@@ -80,6 +80,7 @@ pg_init(pg_side *pg, const relay_config *cfg)
 	pg->query_err[0] = '\0';
 	pg->stop = NULL;
 	pg->waitmask = NULL;
+	pg->hook = NULL;
 	link_init(&pg->link, "postgres", cfg->backoff_max);
 }
 
@@ -88,6 +89,12 @@ pg_set_signals(pg_side *pg, volatile sig_atomic_t *stop, const sigset_t *waitmas
 {
 	pg->stop = stop;
 	pg->waitmask = waitmask;
+}
+
+void
+pg_set_wait_hook(pg_side *pg, const pg_wait_hook *hook)
+{
+	pg->hook = hook;
 }
 
 /*
@@ -250,7 +257,8 @@ lost(pg_side *pg, const char *why)
 static PGresult *
 exec_wait(pg_side *pg, const char *sql, int nparams, const char *const *params)
 {
-	pg_wait		w = {pg->cfg->pg_timeout, 0, NULL, pg->stop, pg->waitmask};
+	pg_wait		w = {.timeout = pg->cfg->pg_timeout, .stop = pg->stop,
+	.waitmask = pg->waitmask, .hook = pg->hook};
 	char		why[256];
 	PGresult   *res = pg_exec_wait(pg->conn, sql, nparams, params, &w, why, sizeof why);
 
@@ -698,14 +706,113 @@ pg_slot_lag(pg_side *pg, const char *slot, long long *retained, long long *uncon
 	return PG_OK;
 }
 
+/*
+ * A statement of the command's transaction (BEGIN, COMMIT, ROLLBACK)
+ * failed: HANDLE_LOST when the connection went with it, else the class of
+ * its error, as for the command itself.
+ */
+static handle_status
+handle_failed(pg_side *pg, PGresult *res, handle_outcome *out)
+{
+	err_class	c = classify(pg->conn, res);
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	result_error(pg->conn, res, out->result, sizeof out->result);
+	snprintf(out->sqlstate, sizeof out->sqlstate, "%s", st ? st : "");
+	if (c == ERR_FATAL)
+		fatal_hint(res);
+	PQclear(res);
+	switch (c)
+	{
+		case ERR_LOST:
+			lost(pg, out->result);
+			return HANDLE_LOST;
+		case ERR_TRANSIENT:
+			/* a lock held elsewhere past --command-lock-timeout */
+			return st && strcmp(st, "55P03") == 0 ? HANDLE_WAITING : HANDLE_RETRY;
+		case ERR_FATAL:
+			return HANDLE_FATAL;
+		case ERR_REJECTED:
+			return HANDLE_REJECTED;
+	}
+	return HANDLE_RETRY;
+}
+
+/* Run sql (no parameters, no rows); 0, or -1 with *hs set. */
+static int
+handle_step(pg_side *pg, const char *sql, handle_outcome *out, handle_status *hs)
+{
+	PGresult   *res = exec_wait(pg, sql, 0, NULL);
+
+	if (pg->conn == NULL)
+	{
+		snprintf(out->result, sizeof out->result, "%s", pg->link.last_err);
+		*hs = HANDLE_LOST;
+		return -1;
+	}
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		*hs = handle_failed(pg, res, out);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * After a failed command: end its transaction.  The connection is given
+ * up when that fails too (a connection in an aborted transaction would
+ * refuse everything after).
+ */
+static void
+handle_rollback(pg_side *pg)
+{
+	PGresult   *res;
+
+	if (pg->conn == NULL || PQtransactionStatus(pg->conn) == PQTRANS_IDLE)
+		return;
+	res = exec_wait(pg, "ROLLBACK", 0, NULL);
+	if (pg->conn == NULL)
+		return;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		char		err[512];
+
+		result_error(pg->conn, res, err, sizeof err);
+		PQclear(res);
+		lost(pg, err);
+		return;
+	}
+	PQclear(res);
+}
+
 handle_status
 pg_handle(pg_side *pg, const char *json, const char *fixed_id,
 		  handle_outcome *out)
 {
 	const char *params[2] = {json, fixed_id};
 	PGresult   *res;
+	handle_status hs;
+	int			own_xact = pg->cfg->command_lock_timeout > 0;
 
 	memset(out, 0, sizeof *out);
+	if (own_xact)
+	{
+		char		begin[96];
+
+		/*
+		 * A lock held elsewhere (a transaction on the batch's product,
+		 * idle for minutes) must not hold the connection: the command
+		 * gives up its place after this long and is tried again later.
+		 */
+		snprintf(begin, sizeof begin, "BEGIN; SET LOCAL lock_timeout = %ld",
+				 (long) (pg->cfg->command_lock_timeout * 1000.0 + 0.5));
+		if (handle_step(pg, begin, out, &hs) != 0)
+		{
+			handle_rollback(pg);
+			return pg->conn == NULL && hs != HANDLE_FATAL ? HANDLE_LOST : hs;
+		}
+	}
 	res = exec_wait(pg, SQL_HANDLE, 2, params);
 	if (pg->conn == NULL)
 	{
@@ -714,27 +821,12 @@ pg_handle(pg_side *pg, const char *json, const char *fixed_id,
 	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		err_class	c = classify(pg->conn, res);
-		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-		result_error(pg->conn, res, out->result, sizeof out->result);
-		snprintf(out->sqlstate, sizeof out->sqlstate, "%s", st ? st : "");
-		if (c == ERR_FATAL)
-			fatal_hint(res);
-		PQclear(res);
-		switch (c)
-		{
-			case ERR_LOST:
-				lost(pg, out->result);
-				return HANDLE_LOST;
-			case ERR_TRANSIENT:
-				return HANDLE_RETRY;
-			case ERR_FATAL:
-				return HANDLE_FATAL;
-			case ERR_REJECTED:
-				return HANDLE_REJECTED;
-		}
-		return HANDLE_RETRY;
+		hs = handle_failed(pg, res, out);
+		if (own_xact)
+			handle_rollback(pg);
+		if (pg->conn == NULL && hs != HANDLE_FATAL)
+			return HANDLE_LOST;
+		return hs;
 	}
 	if (!PQgetisnull(res, 0, 1))
 		snprintf(out->message_id, sizeof out->message_id, "%s", PQgetvalue(res, 0, 1));
@@ -744,12 +836,26 @@ pg_handle(pg_side *pg, const char *json, const char *fixed_id,
 		snprintf(out->result, sizeof out->result, "%s", PQgetvalue(res, 0, 0));
 		snprintf(out->sqlstate, sizeof out->sqlstate, "22023");
 		PQclear(res);
-		return HANDLE_REJECTED;
+		if (own_xact)
+			handle_rollback(pg);
+		return pg->conn == NULL ? HANDLE_LOST : HANDLE_REJECTED;
 	}
 	out->no_result = PQgetisnull(res, 0, 2);
 	snprintf(out->result, sizeof out->result, "%s",
 			 out->no_result ? "null" : PQgetvalue(res, 0, 2));
 	out->duplicate = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
 	PQclear(res);
+	if (own_xact)
+	{
+		handle_outcome done = *out;
+
+		/* a COMMIT may fail too (a deferred check, a serialization failure) */
+		if (handle_step(pg, "COMMIT", out, &hs) != 0)
+		{
+			handle_rollback(pg);
+			return pg->conn == NULL && hs != HANDLE_FATAL ? HANDLE_LOST : hs;
+		}
+		*out = done;
+	}
 	return HANDLE_DONE;
 }

@@ -33,6 +33,7 @@ typedef struct
 	char		query_err[640];	/* the last PG_RETRY's error */
 	volatile sig_atomic_t *stop;	/* set by the SIGTERM/SIGINT handler */
 	const sigset_t *waitmask;	/* signal mask while waiting for the server */
+	const pg_wait_hook *hook;	/* other work while a query waits, or NULL */
 	int			router;			/* the database is a router (allocation_router) */
 } pg_side;
 
@@ -52,13 +53,15 @@ typedef enum
 	HANDLE_DONE,		/* committed (or a duplicate: the first result) */
 	HANDLE_REJECTED,	/* malformed or refused for good: log and skip */
 	HANDLE_RETRY,		/* transient: keep the message, try again */
+	HANDLE_WAITING,		/* it waited --command-lock-timeout for a lock
+						 * (55P03), rolled back: keep it, try again soon */
 	HANDLE_LOST,		/* connection lost: keep the message */
 	HANDLE_FATAL		/* stop the relay */
 } handle_status;
 
 typedef struct
 {
-	char		message_id[512];
+	char		message_id[512];	/* as JSON: "1" (a string) is not 1 */
 	char		result[512];	/* handle's JSON result, or the error */
 	char		sqlstate[6];
 	int			duplicate;		/* its message_id was handled before: not run */
@@ -73,6 +76,8 @@ void		pg_init(pg_side *pg, const relay_config *cfg);
  * seconds more, then the connection is given up.
  */
 void		pg_set_signals(pg_side *pg, volatile sig_atomic_t *stop, const sigset_t *waitmask);
+/* While a query waits, hook (kept) watches and serves other sockets too. */
+void		pg_set_wait_hook(pg_side *pg, const pg_wait_hook *hook);
 /* Check a conninfo string without connecting: NULL or a malloc'ed error. */
 char	   *pg_check_dsn(const char *dsn);
 pg_status	pg_connect(pg_side *pg, double now);
@@ -110,7 +115,10 @@ pg_status	pg_wal_prefix(pg_side *pg, char *buf, size_t buflen);
 /*
  * Execute an inbound ChangeBatchQuantity message (JSON text from Redis):
  * message_id is the message's own "message_id", else fixed_id (a stream
- * entry), else none (pub/sub has no ids: the message runs).
+ * entry), else none (pub/sub has no ids: the message runs).  It runs in
+ * a transaction of its own with SET LOCAL lock_timeout =
+ * --command-lock-timeout: a lock held elsewhere makes it HANDLE_WAITING
+ * after that long instead of holding the connection.
  */
 handle_status pg_handle(pg_side *pg, const char *json, const char *fixed_id,
 						handle_outcome *out);

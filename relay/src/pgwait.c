@@ -32,12 +32,11 @@
 #include "log.h"
 
 /*
- * After a stop signal, the queries still run get this long to finish, all
- * of them together: counted from the first wait that saw the signal, not
- * again from each query, or the steps of a connection's set-up (each of
- * which may wait) would stretch the stop by this much apiece.
+ * PG_STOP_GRACE_S (pgwait.h) is counted from the first wait that saw the
+ * signal, not again from each query, or the steps of a connection's
+ * set-up (each of which may wait) would stretch the stop by this much
+ * apiece.
  */
-#define PG_STOP_GRACE_S 3.0
 
 static double stop_seen;		/* when a wait first saw the stop; 0: not yet */
 
@@ -260,11 +259,12 @@ pg_exec_wait(PGconn *conn, const char *sql, int nparams, const char *const *para
 	for (;;)
 	{
 		int			flush = PQflush(conn);
-		struct pollfd pfd;
+		struct pollfd pfds[1 + 4];
 		struct timespec ts;
 		double		now,
 					until;
-		int			rc;
+		int			rc,
+					nhook = 0;
 
 		if (flush < 0)
 		{
@@ -326,19 +326,29 @@ pg_exec_wait(PGconn *conn, const char *sql, int nparams, const char *const *para
 		if (until == 0)
 			until = now + (w->note && !noted && start + w->note_after > now ?
 						   start + w->note_after - now : 1.0);
-		pfd.fd = PQsocket(conn);
-		pfd.events = POLLIN | (flush == 1 ? POLLOUT : 0);
-		pfd.revents = 0;
+		pfds[0].fd = PQsocket(conn);
+		pfds[0].events = POLLIN | (flush == 1 ? POLLOUT : 0);
+		pfds[0].revents = 0;
+		/*
+		 * The program's other sockets meanwhile: a relay that stops
+		 * reading its Redis subscription while a query waits would be
+		 * disconnected by Redis (client-output-buffer-limit pubsub), its
+		 * received commands lost.
+		 */
+		if (w->hook)
+			nhook = w->hook->watch(w->hook->arg, pfds + 1, 4);
 		ts.tv_sec = (time_t) (until - now);
 		ts.tv_nsec = (long) ((until - now - (double) ts.tv_sec) * 1e9);
-		rc = ppoll(&pfd, 1, &ts, w->waitmask);
+		rc = ppoll(pfds, (nfds_t) (1 + nhook), &ts, w->waitmask);
 		if (rc < 0 && errno != EINTR)
 		{
 			snprintf(why, whylen, "poll: %s", strerror(errno));
 			PQclear(last);
 			return NULL;
 		}
-		if (rc > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn))
+		if (rc > 0 && nhook > 0)
+			w->hook->ready(w->hook->arg, pfds + 1, nhook);
+		if (rc > 0 && (pfds[0].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn))
 		{
 			pg_one_line(PQerrorMessage(conn), why, whylen);
 			PQclear(last);

@@ -8,8 +8,27 @@
 #define RELAY_PGWAIT_H
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
+
+/*
+ * After a stop signal, the queries still run get this long to finish, all
+ * of them together (counted from the first wait that saw the signal).
+ */
+#define PG_STOP_GRACE_S 3.0
+
+/*
+ * Other work while a query waits: before each wait, watch fills at most
+ * max pollfds (0: none for now); after it, ready gets them back with
+ * their revents.  Neither may run a query on the waiting connection.
+ */
+typedef struct
+{
+	int			(*watch) (void *arg, struct pollfd *fds, int max);
+	void		(*ready) (void *arg, const struct pollfd *fds, int n);
+	void	   *arg;
+} pg_wait_hook;
 
 /* How pg_exec_wait waits. */
 typedef struct
@@ -19,6 +38,7 @@ typedef struct
 	const char *note;			/* NULL: nothing to say while waiting */
 	volatile sig_atomic_t *stop;	/* a stop signal came */
 	const sigset_t *waitmask;	/* signal mask while waiting */
+	const pg_wait_hook *hook;	/* other sockets served meanwhile, or NULL */
 } pg_wait;
 
 /*

@@ -55,6 +55,30 @@ redis_close(redis_side *rs)
 	rs->waiting = 0;
 }
 
+/*
+ * What a context's error says: a blocking command that ran into its
+ * timeout (a hung server, SIGSTOP'd) is "no reply within 10s", not the
+ * socket's "Resource temporarily unavailable".
+ */
+static const char *
+context_error(const redisContext *c, char *buf, size_t buflen)
+{
+	int			timeout = 0;
+
+#ifdef REDIS_ERR_TIMEOUT
+	timeout = c->err == REDIS_ERR_TIMEOUT;
+#endif
+	if (c->err == REDIS_ERR_IO &&
+		(strcmp(c->errstr, strerror(EAGAIN)) == 0 || strcmp(c->errstr, strerror(EWOULDBLOCK)) == 0 ||
+		 strcmp(c->errstr, strerror(ETIMEDOUT)) == 0))
+		timeout = 1;
+	if (timeout)
+		snprintf(buf, buflen, "no reply within %ds", COMMAND_TIMEOUT_S);
+	else
+		snprintf(buf, buflen, "%s", c->errstr[0] ? c->errstr : "no reply");
+	return buf;
+}
+
 static void
 lost(redis_side *rs, const char *why)
 {
@@ -116,7 +140,7 @@ setup_commandv(redis_side *rs, redisContext *c, char *err, size_t errlen,
 	while (!done)
 		if (redisBufferWrite(c, &done) != REDIS_OK)
 		{
-			snprintf(err, errlen, "%s", c->errstr);
+			context_error(c, err, errlen);
 			return NULL;
 		}
 	for (;;)
@@ -125,7 +149,7 @@ setup_commandv(redis_side *rs, redisContext *c, char *err, size_t errlen,
 
 		if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
 		{
-			snprintf(err, errlen, "%s", c->errstr);
+			context_error(c, err, errlen);
 			return NULL;
 		}
 		if (reply)
@@ -135,15 +159,14 @@ setup_commandv(redis_side *rs, redisContext *c, char *err, size_t errlen,
 			case -1:
 				return NULL;	/* stopped: err stays empty */
 			case 0:
-				/* what the blocking read said at its timeout */
-				snprintf(err, errlen, "%s", strerror(EAGAIN));
+				snprintf(err, errlen, "no reply within %ds", COMMAND_TIMEOUT_S);
 				return NULL;
 			default:
 				break;
 		}
 		if (redisBufferRead(c) != REDIS_OK)
 		{
-			snprintf(err, errlen, "%s", c->errstr);
+			context_error(c, err, errlen);
 			return NULL;
 		}
 	}
@@ -444,7 +467,7 @@ redis_publish(redis_side *rs, const outbound_event *events, int n,
 	r = redisCommandArgv(rs->cmd, argc, argv, argvlen);
 	if (r == NULL)
 	{
-		snprintf(err, errlen, "%s", rs->cmd->errstr[0] ? rs->cmd->errstr : "no reply");
+		context_error(rs->cmd, err, errlen);
 		lost(rs, err);
 		st = PUB_LOST;
 		goto done;
@@ -520,7 +543,7 @@ failed:
 	{
 		char		why[512];
 
-		snprintf(why, sizeof why, "%s", rs->sub->errstr);
+		context_error(rs->sub, why, sizeof why);
 		lost(rs, why);
 	}
 	return -1;
@@ -645,8 +668,13 @@ stream_reply(redis_side *rs, redisReply *r, inbound_queue *q)
 			sb_init(&json);
 			stream_fields_to_json(&json, names, nlens, values, vlens, nf);
 			iq_push(q, json.data ? json.data : "", json.len, e->element[0]->str);
-			log_debug("received stream entry %s: %s", e->element[0]->str,
-					  json.data ? json.data : "");
+			if (log_verbose())
+			{
+				char		excerpt[256];
+
+				text_excerpt(json.data ? json.data : "", json.len, 200, excerpt, sizeof excerpt);
+				log_debug("received stream entry %s: %s", e->element[0]->str, excerpt);
+			}
 			sb_free(&json);
 			free(names);
 			free(values);
@@ -670,7 +698,7 @@ redis_sub_read(redis_side *rs, inbound_queue *q, double now)
 	{
 		char		why[512];
 
-		snprintf(why, sizeof why, "%s", rs->sub->errstr[0] ? rs->sub->errstr : "read error");
+		context_error(rs->sub, why, sizeof why);
 		lost(rs, why);
 		return -1;
 	}
@@ -728,9 +756,10 @@ claim_idle_entries(redis_side *rs, double now)
 
 		if (r == NULL)
 		{
-			char		why[512];
+			char		why[512],
+						e[300];
 
-			snprintf(why, sizeof why, "XAUTOCLAIM: %s", rs->cmd->errstr);
+			snprintf(why, sizeof why, "XAUTOCLAIM: %s", context_error(rs->cmd, e, sizeof e));
 			sb_free(&ids);
 			lost(rs, why);
 			return -1;
@@ -864,9 +893,10 @@ redis_xack(redis_side *rs, const char *entry_id)
 	r = redisCommand(rs->cmd, "XACK %s %s %s", rs->cfg->inbound, rs->cfg->group, entry_id);
 	if (r == NULL)
 	{
-		char		why[512];
+		char		why[512],
+					e[300];
 
-		snprintf(why, sizeof why, "XACK: %s", rs->cmd->errstr);
+		snprintf(why, sizeof why, "XACK: %s", context_error(rs->cmd, e, sizeof e));
 		lost(rs, why);
 		return -1;
 	}

@@ -139,30 +139,72 @@ json_nests_deeper(const char *s, size_t n, int max)
 	return 0;
 }
 
+/*
+ * The length of the valid UTF-8 sequence at s[0..n), or 0: a byte that
+ * starts none, a missing continuation, an overlong form, a surrogate, or
+ * past U+10FFFF.
+ */
+static size_t
+utf8_sequence(const unsigned char *s, size_t n)
+{
+	size_t		len,
+				k;
+	unsigned int cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (k = 1; k < len; k++)
+	{
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		(len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
 char *
 text_excerpt(const char *s, size_t n, size_t max, char *buf, size_t buflen)
 {
-	size_t		i,
+	size_t		i = 0,
 				j = 0;
 
 	if (buflen == 0)
 		return buf;
-	for (i = 0; i < n && i < max; i++)
+	while (i < n && i < max)
 	{
-		unsigned char c = (unsigned char) s[i];
+		const unsigned char *c = (const unsigned char *) s + i;
+		size_t		len = utf8_sequence(c, n - i);
 
-		if (c < 0x20 || c == 0x7f)
+		/* control bytes and bytes that are not UTF-8: \xNN, the log stays UTF-8 */
+		if (len == 0 || *c < 0x20 || *c == 0x7f)
 		{
 			if (j + 4 >= buflen)
 				break;
-			snprintf(buf + j, buflen - j, "\\x%02x", c);
+			snprintf(buf + j, buflen - j, "\\x%02x", *c);
 			j += 4;
+			i++;
 		}
 		else
 		{
-			if (j + 1 >= buflen)
+			/* a character is copied whole, or not at all */
+			if (j + len >= buflen || i + len > max)
 				break;
-			buf[j++] = (char) c;
+			memcpy(buf + j, c, len);
+			j += len;
+			i += len;
 		}
 	}
 	if (i < n && j + 3 < buflen)
@@ -219,4 +261,110 @@ stream_fields_to_json(strbuf *out, const char *const *names,
 			sb_json_string(out, values[i], valuelens[i]);
 	}
 	sb_append(out, "}", 1);
+}
+
+static int
+key_starts_at(const char *s, size_t i)
+{
+	return i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == '\n' ||
+		s[i - 1] == '?' || s[i - 1] == '&' || s[i - 1] == '=';
+}
+
+/*
+ * Is s[i..) the key "password" (or the end of "sslpassword") of a
+ * conninfo, not the tail of another word?
+ */
+static int
+password_key_at(const char *s, size_t i)
+{
+	if (strncmp(s + i, "password", 8) != 0)
+		return 0;
+	return key_starts_at(s, i) ||
+		(i >= 3 && strncmp(s + i - 3, "ssl", 3) == 0 && key_starts_at(s, i - 3));
+}
+
+int
+text_mask_dsn_password(char *s)
+{
+	size_t		i,
+				n = strlen(s);
+	int			masked = 0;
+
+	for (i = 0; i < n; i++)
+	{
+		/* a URI: postgres[ql]://user:password@host... */
+		if ((strncmp(s + i, "postgresql://", 13) == 0 || strncmp(s + i, "postgres://", 11) == 0))
+		{
+			size_t		start = i + (s[i + 8] == ':' ? 11 : 13);
+			size_t		end = start,
+						at = 0,
+						colon = 0,
+						k;
+
+			/* the authority ends at the path, the query, a space or the end */
+			while (end < n && s[end] != '/' && s[end] != '?' && s[end] != ' ')
+				end++;
+			for (k = start; k < end; k++)
+				if (s[k] == '@')
+					at = k;		/* the last '@': a password may hold one */
+			for (k = start; at && k < at; k++)
+				if (s[k] == ':')
+				{
+					colon = k;
+					break;
+				}
+			if (colon)
+			{
+				for (k = colon + 1; k < at; k++)
+					s[k] = '*';
+				masked++;
+			}
+			i = end > i ? end - 1 : i;
+			continue;
+		}
+		if (password_key_at(s, i))
+		{
+			size_t		k = i + 8;
+			size_t		key = i >= 3 && strncmp(s + i - 3, "ssl", 3) == 0 ? i - 3 : i;
+			int			uri_param = key > 0 && (s[key - 1] == '?' || s[key - 1] == '&');
+
+			while (!uri_param && k < n && (s[k] == ' ' || s[k] == '\t'))
+				k++;
+			if (k >= n || s[k] != '=')
+				continue;
+			k++;
+			if (uri_param)
+			{
+				for (; k < n && s[k] != '&' && s[k] != ' '; k++)
+					s[k] = '*';
+			}
+			else
+			{
+				while (k < n && (s[k] == ' ' || s[k] == '\t'))
+					k++;
+				if (k < n && s[k] == '\'')
+				{
+					/* a quoted value: to the closing quote, \' and \\ escaped */
+					for (k++; k < n && s[k] != '\''; k++)
+					{
+						if (s[k] == '\\' && k + 1 < n)
+							s[k++] = '*';
+						s[k] = '*';
+					}
+				}
+				else
+				{
+					for (; k < n && s[k] != ' ' && s[k] != '\t' && s[k] != '\n'; k++)
+					{
+						if (s[k] == '\\' && k + 1 < n)
+							s[k++] = '*';
+						s[k] = '*';
+					}
+				}
+			}
+			masked++;
+			i = k > i ? k - 1 : i;
+		}
+	}
+	return masked;
 }

@@ -47,6 +47,15 @@ void		stream_fields_to_json(strbuf *out, const char *const *names,
 								  const char *const *values,
 								  const size_t *valuelens, size_t nfields);
 
+/*
+ * Overwrite with '*', in place, the passwords of a libpq connection
+ * string anywhere in s: password=... in key/value form (quoted or not,
+ * spaces around '=' allowed), the user:password@ of a postgres:// or
+ * postgresql:// URI, and its ?password=... parameter.  For argv, as ps
+ * and /proc/PID/cmdline show it.  Returns how many were masked.
+ */
+int			text_mask_dsn_password(char *s);
+
 /* Is s[0..n) an optional "-" and 1 to 18 digits? */
 int			text_is_integer(const char *s, size_t n);
 

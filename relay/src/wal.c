@@ -42,6 +42,12 @@ wal_init(wal_side *w, const relay_config *cfg, wal_prefix_fn fetch, void *fetch_
 }
 
 void
+wal_set_wait_hook(wal_side *w, const pg_wait_hook *hook)
+{
+	w->hook = hook;
+}
+
+void
 wal_set_signals(wal_side *w, volatile sig_atomic_t *stop, const sigset_t *waitmask)
 {
 	w->stop = stop;
@@ -157,7 +163,7 @@ wal_connect(wal_side *w, double now)
 				pubq[600],
 				sql[1400];
 	char		note[500];
-	pg_wait		wait = {0, 0, NULL, w->stop, w->waitmask};
+	pg_wait		wait = {.stop = w->stop, .waitmask = w->waitmask, .hook = w->hook};
 	PGresult   *res;
 	const char *st;
 	int			rc;

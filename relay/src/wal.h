@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "link.h"
+#include "pgwait.h"
 
 /* An event received and not yet accepted by Redis (malloc'ed copies). */
 typedef struct
@@ -77,11 +78,14 @@ typedef struct
 	unsigned long rechecks;		/* prefixes read again for a token not in hand */
 	volatile sig_atomic_t *stop;	/* set by the SIGTERM/SIGINT handler */
 	const sigset_t *waitmask;	/* signal mask while connecting */
+	const pg_wait_hook *hook;	/* other sockets served while a set-up
+								 * command waits (a new slot), or NULL */
 } wal_side;
 
 void		wal_init(wal_side *w, const relay_config *cfg, wal_prefix_fn fetch, void *fetch_arg);
 /* A stop signal (let through by waitmask, noted in *stop) ends a connect. */
 void		wal_set_signals(wal_side *w, volatile sig_atomic_t *stop, const sigset_t *waitmask);
+void		wal_set_wait_hook(wal_side *w, const pg_wait_hook *hook);
 /*
  * Connect for replication, create the slot when it is missing and start
  * streaming.  0; -1: failed (logged, retried with backoff); -2: fatal (a

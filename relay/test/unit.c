@@ -570,6 +570,39 @@ test_text(void)
 	   !text_is_integer("", 0), "text_is_integer");
 	is_str(text_excerpt("ab\ncd", 5, 100, buf, sizeof buf), "ab\\x0acd", "excerpt escapes control characters");
 	is_str(text_excerpt("abcdefgh", 8, 4, buf, sizeof buf), "abcd...", "excerpt cuts long text");
+	is_str(text_excerpt("a\xff\xfe b", 5, 100, buf, sizeof buf), "a\\xff\\xfe b",
+		   "excerpt escapes bytes that are not UTF-8");
+	is_str(text_excerpt("\xc3\xa9t\xc3\xa9 \xe2\x80\xa6 \xf0\x9f\x98\x80", 14, 100, buf, sizeof buf),
+		   "\xc3\xa9t\xc3\xa9 \xe2\x80\xa6 \xf0\x9f\x98\x80", "excerpt keeps valid UTF-8");
+	is_str(text_excerpt("\xc3(\xe2\x82\xed\xa0\x80\xc0\xaf\xf4\x90\x80\x80", 13, 100, buf, sizeof buf),
+		   "\\xc3(\\xe2\\x82\\xed\\xa0\\x80\\xc0\\xaf\\xf4\\x90\\x80\\x80",
+		   "excerpt escapes truncated, surrogate, overlong and too large sequences");
+	is_str(text_excerpt("ab\xe2\x80\xa6", 5, 3, buf, sizeof buf), "ab...",
+		   "excerpt cuts before a character, not inside it");
+	is_str(text_excerpt("ab\xe2\x80", 4, 100, buf, sizeof buf), "ab\\xe2\\x80",
+		   "excerpt escapes a sequence cut at the end");
+	{
+		char		d1[] = "host=h password=s3cret user=u";
+		char		d2[] = "password = 'a b\\' c' dbname=x";
+		char		d3[] = "postgresql://alice:pw@x@db.example:5432/app?sslmode=require&password=two";
+		char		d4[] = "--dsn=postgres://bob:p%40ss@h/db";
+		char		d5[] = "dbname=x sslpassword=k mypassword=y";
+		char		d6[] = "redis://:pw@host dbname=password";
+
+		text_mask_dsn_password(d1);
+		text_mask_dsn_password(d2);
+		text_mask_dsn_password(d3);
+		text_mask_dsn_password(d4);
+		text_mask_dsn_password(d5);
+		text_mask_dsn_password(d6);
+		is_str(d1, "host=h password=****** user=u", "the --dsn password masked (key/value)");
+		is_str(d2, "password = '*******' dbname=x", "... quoted, with an escaped quote");
+		is_str(d3, "postgresql://alice:****@db.example:5432/app?sslmode=require&password=***",
+			   "... in a URI, before the last @, and as a URI parameter");
+		is_str(d4, "--dsn=postgres://bob:******@h/db", "... postgres:// in --dsn=");
+		is_str(d5, "dbname=x sslpassword=* mypassword=y", "... sslpassword, not another key's tail");
+		is_str(d6, "redis://:pw@host dbname=password", "... nothing else");
+	}
 	test_json_depth();
 }
 

@@ -25,7 +25,15 @@
 #             Redis -> reallocation -> line_allocated with the order and the
 #             new batch, read by a consumer written as the book's
 #             (json.loads(message["data"])["orderid"], python3, raw socket)
-#             that gets exactly {orderid, sku, qty, batchref}; a
+#             that gets exactly {orderid, sku, qty, batchref}; the
+#             --dsn password (key/value, URI) not in /proc/PID/cmdline; a
+#             message_id logged as JSON ("4243" quoted, 4243 not), bytes
+#             that are not UTF-8 escaped (the log stays UTF-8); SIGTERM
+#             with 10 commands behind one retried for a lock: all run
+#             within the stop's 3 s once the lock goes; a frozen backend
+#             while 12 MB of commands arrive: the subscription is still
+#             read (Redis does not disconnect it), the excess dropped and
+#             counted; a hung Redis (SIGSTOP): "no reply within 10s"; a
 #             redelivered message with a message_id runs once and is logged
 #             as a duplicate (one whose inbox record kept no result says
 #             so); without one every message runs ("qty 5, 7,
@@ -42,7 +50,11 @@
 #             at connection exactly where nothing would be published
 #   wal       --source wal (allocation.outbox_mode = both): a role without
 #             REPLICATION exits 1 with a hint; the book's scenario in the
-#             book's shape; no LISTEN; a session idle in transaction with
+#             book's shape; a command waiting for a product's lock
+#             (a session idle in transaction): named in the log, an event
+#             of another product still reaches Redis within 3 s, "5, 7,
+#             5" queued behind it ends at 5, the connection kept; no
+#             LISTEN; a session idle in transaction with
 #             an xid delays no event; a non-transactional message of a
 #             rolled-back transaction is not published, nor one written
 #             by a role outside the extension (the plain prefix, a wrong
@@ -235,6 +247,7 @@ cleanup() {
 	stop "$CLOSER_PID"
 	stop "$FWD_PID"
 	[ "$(type -t thaw)" = function ] && thaw
+	[ -z "${FROZEN_FLOOD:-}" ] || kill -CONT "$FROZEN_FLOOD" 2>/dev/null
 	[ -z "$REPLICA_DATA" ] || as_server_user "$PG_BINDIR/pg_ctl" -D "$REPLICA_DATA" -m immediate -w stop >/dev/null 2>&1
 	[ -z "$REPLICA_DIR" ] || rm -rf "$REPLICA_DIR"
 	stop "$REDIS_PID"
@@ -488,6 +501,23 @@ for how in file url; do
 	check "... and ps does not show the password" \
 		sh -c "! tr '\\0' ' ' < /proc/$SEC_PID/cmdline | grep -qF '$SECRET'"
 	check "... nor does its log" sh -c "! grep -qF '$SECRET' '$SECLOG'"
+	stop "$SEC_PID"
+	SEC_PID=
+done
+# The PostgreSQL password of --dsn, key/value or URI: hidden from ps too
+# (the server trusts local connections, so any password connects).
+PGSECRET=pg-test-secret-$RANDOM$RANDOM
+for dsn in "dbname=$DB_PS user=$ROLE_ADMIN password=$PGSECRET" \
+	"postgresql://$ROLE_ADMIN:$PGSECRET@/$DB_PS?host=$(printf '%s' "${PGHOST:-/tmp}" | sed 's|/|%2F|g')&port=${PGPORT:-5432}"; do
+	: > "$SECLOG"
+	"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --dsn "$dsn" --consumer relay-secret \
+		--from-now --no-inbound >> "$SECLOG" 2>&1 &
+	SEC_PID=$!
+	form=$(case $dsn in postgresql:*) echo URI ;; *) echo key/value ;; esac)
+	check "a --dsn with a password ($form): the relay connects" wait_until 10 log_has "$SECLOG" "postgres: connected"
+	check "... and /proc/PID/cmdline does not show the password" \
+		sh -c "! tr '\\0' ' ' < /proc/$SEC_PID/cmdline | grep -qF '$PGSECRET'"
+	check "... nor does its log" sh -c "! grep -qF '$PGSECRET' '$SECLOG'"
 	stop "$SEC_PID"
 	SEC_PID=
 done
@@ -893,9 +923,9 @@ check "a message whose result will be removed from the inbox runs" \
 sql "$DB_PS" "UPDATE allocation.inbox SET result = NULL WHERE message_id = '\"relay-test-m2\"'" >/dev/null
 rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": 9, "message_id": "relay-test-m2"}' >/dev/null
 check "... its repeat is logged as a duplicate whose result was not kept, not as an empty result" \
-	wait_until 10 sh -c "grep -F 'skipped a duplicate: message_id relay-test-m2 was handled before (its result was not kept):' '$PSLOG' | grep -qF RT-dup-id"
+	wait_until 10 sh -c "grep -F 'skipped a duplicate: message_id \"relay-test-m2\" was handled before (its result was not kept):' '$PSLOG' | grep -qF RT-dup-id"
 check "... and the line of a duplicate with a result still shows it" \
-	sh -c "grep -F 'skipped a duplicate: message_id relay-test-m1 was handled before (first result {' '$PSLOG' | grep -qF RT-dup-id"
+	sh -c "grep -F 'skipped a duplicate: message_id \"relay-test-m1\" was handled before (first result {' '$PSLOG' | grep -qF RT-dup-id"
 is "$(sql "$DB_PS" "SELECT string_agg(payload ->> 'qty', ',' ORDER BY aggregate_seq) FROM allocation.outbox
                     WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-575'")" "5,7,5" \
 	"qty 5, 7, 5 without message_ids: all three run, none is taken for a duplicate"
@@ -905,6 +935,20 @@ is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.inbox WHERE message_id = '\"
 	"the explicit message_id is the inbox key"
 is "$(sql "$DB_PS" "SELECT count(*) FROM allocation.inbox WHERE message ->> 'ref' = 'RT-575'")" 0 \
 	"a message without a message_id leaves no inbox row (never taken for a duplicate later)"
+
+# The log quotes a message_id that is a string: "4243" and 4243 are two ids.
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": 11, "message_id": 4243}' >/dev/null
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-dup-id", "qty": 12, "message_id": "4243"}' >/dev/null
+check "a message_id that is a number is logged as one: (message_id 4243)" \
+	wait_until 10 log_has "$PSLOG" "(message_id 4243)"
+check "... one that is a string, quoted: (message_id \"4243\")" \
+	wait_until 10 log_has "$PSLOG" '(message_id "4243")'
+# Bytes that are not UTF-8 in a message are escaped in its log line (\xff),
+# as control bytes are: the log stays valid UTF-8.
+printf '{"batchref": "RT-bad-\377\376", "qty": 1}' | rcli -x PUBLISH change_batch_quantity >/dev/null
+check "a message with bytes that are not UTF-8 is logged with them escaped (\\xff\\xfe)" \
+	wait_until 10 log_has "$PSLOG" 'RT-bad-\xff\xfe'
+check "... and the log is valid UTF-8" iconv -f UTF-8 -t UTF-8 -o /dev/null "$PSLOG"
 
 # Malformed messages: one log line each, skipped, the relay goes on.
 before=$(log_count "$PSLOG" "skipped a malformed message")
@@ -1023,6 +1067,80 @@ is "$(log_count "$STORMLOG" "postgres: connection lost")" 0 \
 	"a transient query error (lock timeout) keeps the connection"
 stop "$STORM_PID"
 
+# A stop while commands wait behind one that waits for a lock: the role's
+# own lock_timeout (100 ms) makes the first fail at once; the relay keeps
+# trying it, and at SIGTERM goes on running the commands in hand, in
+# order, for the stop's 3 s: the lock is released 1 s after the signal,
+# and all of them run, none is dropped.
+STOPLOG=$WORK/relay-stop.log
+sql "$DB_PS" "SELECT allocation.add_batch('RT-stop', 'RT-STOP', 100)" >/dev/null
+"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --backoff-max 1 --no-outbound --inbound rt.stop \
+	--dsn "dbname=$DB_PS user=$ROLE_ADMIN options='-c lock_timeout=100'" >> "$STOPLOG" 2>&1 &
+STOP_PID=$!
+GEN_PIDS+=("$STOP_PID")
+wait_until 10 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMSUB rt.stop | tail -n 1)\" = 1 ]"
+rm -f "$WORK/stop.release"
+hold "$DB_PS" "$WORK/stop.release" COMMIT "SELECT allocation.allocate('RT-stop-o', 'RT-STOP', 1);"
+wait_until 5 sql_is "$DB_PS" "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = '$DB_PS'" 1
+for q in $(seq 11 20); do rcli PUBLISH rt.stop "{\"batchref\": \"RT-stop\", \"qty\": $q}" >/dev/null; done
+sleep 1.5
+kill -TERM "$STOP_PID"
+sleep 1
+touch "$WORK/stop.release"
+wait "$STOP_PID"; rc=$?
+is "$rc" 0 "a stop with 10 commands behind one that waits for a lock: exit 0"
+is "$(sql "$DB_PS" "SELECT string_agg(payload ->> 'qty', ',' ORDER BY aggregate_seq) FROM allocation.outbox
+                    WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-stop'")" "11,12,13,14,15,16,17,18,19,20" \
+	"... the lock released 1 s after SIGTERM: all 10 run, in order, within the stop's grace"
+is "$(log_count "$STOPLOG" "dropping")" 0 "... and none is dropped"
+
+# A query that waits (its backend frozen with SIGSTOP) does not stop the
+# relay reading its subscription: with Redis's pubsub output buffer
+# limited to 4 MB, 12 MB of commands published meanwhile would have Redis
+# disconnect a subscriber that stopped reading, and lose them all.  The
+# relay keeps reading into its queue (--inbound-max 50), drops the rest
+# and says how many; the 50 run once the backend is back.
+FLOODLOG=$WORK/relay-flood.log
+sql "$DB_PS" "SELECT allocation.add_batch('RT-flood', 'RT-FLOOD', 100)" >/dev/null
+"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --backoff-max 1 --no-outbound --inbound rt.flood \
+	--inbound-max 50 --dsn "dbname=$DB_PS user=$ROLE_ADMIN application_name=relay-flood" >> "$FLOODLOG" 2>&1 &
+FLOOD_PID=$!
+GEN_PIDS+=("$FLOOD_PID")
+wait_until 10 sh -c "[ \"\$(redis-cli -h 127.0.0.1 -p $REDIS_PORT PUBSUB NUMSUB rt.flood | tail -n 1)\" = 1 ]"
+flood_backend=$(sql "$DB_PS" "SELECT pid FROM pg_stat_activity WHERE application_name = 'relay-flood' LIMIT 1")
+rcli CONFIG SET client-output-buffer-limit "pubsub 4mb 2mb 60" >/dev/null
+kill -STOP "$flood_backend"
+FROZEN_FLOOD=$flood_backend
+rcli PUBLISH rt.flood '{"batchref": "RT-flood", "qty": 9}' >/dev/null
+sleep 0.5
+python3 - "$REDIS_PORT" rt.flood 4000 <<'PY'
+import socket, sys
+port, ch, n = int(sys.argv[1]), sys.argv[2].encode(), int(sys.argv[3])
+s = socket.create_connection(("127.0.0.1", port))
+buf = bytearray()
+for i in range(n):
+    m = ('{"batchref": "RT-flood", "qty": %d, "pad": "%s"}' % (10 + i % 90, "x" * 3000)).encode()
+    buf += b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(ch), ch, len(m), m)
+s.sendall(buf)
+f = s.makefile("rb")
+for _ in range(n):
+    f.readline()
+PY
+sleep 1
+check "12 MB of commands while a query waits (frozen backend): the relay drops past --inbound-max and says so" \
+	wait_until 5 log_has "$FLOODLOG" "inbound: dropped a"
+kill -CONT "$flood_backend"
+FROZEN_FLOOD=
+check "... once the backend is back, the command in hand and the 50 queued run" \
+	wait_until 20 sql_is "$DB_PS" "SELECT count(*) >= 50 FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-flood'" t
+rcli CONFIG SET client-output-buffer-limit "pubsub 32mb 8mb 60" >/dev/null
+# (a relay that stopped reading finds the closed connection once it has
+# read what the kernel kept: well within these 2 s)
+sleep 2
+is "$(log_count "$FLOODLOG" "redis: connection lost")" 0 \
+	"... and Redis did not disconnect it (it kept reading its subscription while the query waited)"
+stop "$FLOOD_PID"
+
 # --source outbox and a session idle in transaction holding a transaction
 # id: the consumer API waits for it (it never skips a late commit), so an
 # event waits as long as that session stays open; the stated bound is
@@ -1043,13 +1161,24 @@ is "$(grep -c 'RT-idle' "$WORK/book.out")" 0 \
 check "... at most idle_in_transaction_session_timeout (3 s) plus the poll interval: it arrives" \
 	wait_until 8 sh -c "grep -qF 'ok	RT-idle	' '$WORK/book.out'"
 
+# A hung Redis (SIGSTOP): a command that gets no reply within 10 s gives
+# the connection up, and the log says so in those words.
+kill -STOP "$REDIS_PID"
+sql "$DB_PS" "SELECT allocation.add_batch('RT-hung', 'RT-HUNG', 1)" >/dev/null
+check "a hung Redis: \"redis: connection lost (no reply within 10s)\"" \
+	wait_until 25 log_has "$PSLOG" "redis: connection lost (no reply within 10s)"
+kill -CONT "$REDIS_PID"
+check "... and the relay connects again once it answers" wait_until 10 log_has "$PSLOG" "redis: connected" 2
+
 # Redis killed and restarted under the relay.
 echo "# redis restart under the pub/sub relay ($(elapsed)s)"
 wait_until 10 all_acked "$DB_PS" relay-test
 pos_before=$(consumer_position "$DB_PS" relay-test)
+nlost=$(log_count "$PSLOG" "redis: connection lost")
+nconn=$(log_count "$PSLOG" "redis: connected")
 stop "$REDIS_PID" KILL
 stop "$SUB_PID"
-check "the relay notices that Redis is gone" wait_until 10 log_has "$PSLOG" "redis: connection lost"
+check "the relay notices that Redis is gone" wait_until 10 log_has "$PSLOG" "redis: connection lost" $((nlost + 1))
 sql "$DB_PS" "SELECT allocation.add_batch('RT-gap', 'RT-GAP', 100);
               SELECT allocation.allocate('RT-gap-' || i, 'RT-GAP', 1) FROM generate_series(1, 5) AS i" >/dev/null
 sleep 1.5
@@ -1058,7 +1187,7 @@ is "$(consumer_position "$DB_PS" relay-test)" "$pos_before" \
 start_redis "$REDIS_PORT" || exit 1
 : > "$WORK/pubsub.out"
 start_subscriber
-check "the relay reconnects to Redis" wait_until 10 log_has "$PSLOG" "redis: connected" 2
+check "the relay reconnects to Redis" wait_until 10 log_has "$PSLOG" "redis: connected" $((nconn + 1))
 check "the events written while Redis was down are published and acknowledged" \
 	wait_until 10 all_acked "$DB_PS" relay-test
 sql "$DB_PS" "SELECT allocation.allocate('RT-after', 'RT-GAP', 1)" >/dev/null
@@ -1345,7 +1474,7 @@ check "... and both are acknowledged (XPENDING empty)" wait_until 10 claim_acked
 is "$(claim_changes CL-1 7)" 1 "the command left pending by its failure ran exactly once"
 is "$(claim_changes CL-2 8)" 1 "the command host-a ran before the SIGKILL did not run twice"
 check "... it was skipped as a duplicate by its entry's message_id" \
-	log_has "$CLB" "skipped a duplicate: message_id redis-stream:claim.cmds:$ran_id"
+	log_has "$CLB" "skipped a duplicate: message_id \"redis-stream:claim.cmds:$ran_id\""
 check "the claim is logged with both entry ids" \
 	sh -c "grep -F 'claimed 2 stream entries' '$CLB' | grep -F '$ran_id' | grep -qF '$fenced_id'"
 rcli XADD claim.cmds '*' batchref CL-2 qty 9 >/dev/null
@@ -1366,7 +1495,7 @@ noack_id=$(rcli XADD claim.noack '*' batchref CL-2 qty 6)
 wait_until 10 log_has "$CLN" "XACK claim.noack allocation $noack_id: NOPERM"
 stop "$RELAY_PID"
 noack_relay
-noack_dup="skipped a duplicate: message_id redis-stream:claim.noack:$noack_id"
+noack_dup="skipped a duplicate: message_id \"redis-stream:claim.noack:$noack_id\""
 wait_until 10 log_has "$CLN" "redis: connected" 2
 wait_until 10 log_has "$CLN" "$noack_dup"
 n0_dup=$(log_count "$CLN" "$noack_dup")
@@ -1771,6 +1900,35 @@ rcli PUBLISH change_batch_quantity '{"batchref": "WT-old", "qty": 5}' >/dev/null
 check "wal: the book's scenario: line_allocated carries the order and the new batch, in the book's shape" \
 	wait_until 10 sh -c "grep -qxF 'ok	WT-order	WT-newer' '$WORK/book.out'"
 is "$(grep -c '^bad' "$WORK/book.out")" 0 "wal: every line_allocated message is the book's"
+# A command that waits for a lock (a session holds its product's row,
+# idle in transaction) holds up neither the events of other products nor
+# the commands' order: it waits --command-lock-timeout (1 s) at a time
+# and is tried again, the log names it, the connection is kept; "qty 5, 7,
+# 5" queued behind it ends at 5 once the lock is gone.
+sql "$DB_WAL" "SELECT allocation.add_batch('WT-lock', 'WT-LOCK', 100)" >/dev/null
+rm -f "$WORK/wal-lock.release"
+hold "$DB_WAL" "$WORK/wal-lock.release" COMMIT "SELECT allocation.allocate('WT-lock-o', 'WT-LOCK', 1);"
+wait_until 5 sql_is "$DB_WAL" "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = '$DB_WAL'" 1
+nlost=$(log_count "$WLOG" "postgres: connection lost")
+for q in 5 7 5; do rcli PUBLISH change_batch_quantity "{\"batchref\": \"WT-lock\", \"qty\": $q}" >/dev/null; done
+check "wal: a command that waits for a lock is named in the log" \
+	wait_until 5 sh -c "grep -F 'waits for a lock' '$WLOG' | grep -qF WT-lock"
+sql "$DB_WAL" "SELECT allocation.add_batch('WT-other', 'WT-OTHER', 10)" >/dev/null
+t_other=$(date +%s.%N)
+if wait_until 3 sh -c "grep -qF 'WT-OTHER' '$WORK/pubsub.out'"; then
+	ok "wal: ... meanwhile an event of another product reaches Redis within 3 s ($(awk -v a="$t_other" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s)"
+else
+	not_ok "wal: ... meanwhile an event of another product reaches Redis within 3 s"
+fi
+sleep 2
+touch "$WORK/wal-lock.release"
+check "wal: ... once the lock is gone the three run in order: qty 5, 7, 5" \
+	wait_until 10 sql_is "$DB_WAL" "SELECT string_agg(payload ->> 'qty', ',' ORDER BY aggregate_seq) FROM allocation.outbox
+	                               WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'WT-lock'" "5,7,5"
+is "$(sql "$DB_WAL" "SELECT purchased FROM allocation.stock WHERE reference = 'WT-lock'")" 5 "wal: ... and the batch ends at 5"
+check "wal: ... the log says when it no longer waits" log_has "$WLOG" "no longer waits for a lock"
+is "$(log_count "$WLOG" "postgres: connection lost")" "$nlost" "wal: ... and the connection was kept"
+
 # A session holding a transaction id, idle in transaction: with the WAL as
 # the source it delays nothing (the outbox's consumer API would wait for it).
 { printf 'BEGIN;\nSELECT pg_current_xact_id();\n'; sleep 8; } | "${PSQL[@]}" -d "$DB_WAL" >/dev/null 2>&1 &
