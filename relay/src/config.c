@@ -892,7 +892,7 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	cfg->inbound_max_bytes = RELAY_DEFAULT_INBOUND_MAX_BYTES;
 	cfg->backoff_max = 30.0;
 	cfg->pg_timeout = 60.0;
-	cfg->command_lock_timeout = RELAY_DEFAULT_COMMAND_LOCK_TIMEOUT;
+	cfg->command_lock_timeout = -1;	/* not given: see config_parse's end */
 	cfg->slot_lag_warn = 1024;
 	cfg->slot_lag_interval = 60.0;
 	cfg->claim_idle = RELAY_DEFAULT_CLAIM_IDLE;
@@ -1052,6 +1052,27 @@ config_load(relay_config *cfg, int argc, char **argv, char *err, size_t errlen)
 	{
 		set_err(err, errlen, "--inbound is longer than %d bytes: in streams mode a command's message_id is "
 				"redis-stream:<stream>:<entry id>, at most 255 characters", RELAY_MAX_STREAM_NAME);
+		return CONFIG_ERROR;
+	}
+	/*
+	 * lock_timeout is set in whole milliseconds (0 would mean no limit),
+	 * and a command given up by --pg-timeout first would never be seen to
+	 * wait for a lock
+	 */
+	/* not given: 1 s, or half of a --pg-timeout shorter than 2 s */
+	if (cfg->command_lock_timeout < 0)
+		cfg->command_lock_timeout = cfg->pg_timeout / 2 < RELAY_DEFAULT_COMMAND_LOCK_TIMEOUT ?
+			cfg->pg_timeout / 2 : RELAY_DEFAULT_COMMAND_LOCK_TIMEOUT;
+	if (cfg->command_lock_timeout > 0 && cfg->command_lock_timeout < 0.001)
+	{
+		set_err(err, errlen, "--command-lock-timeout must be 0 (no limit) or at least 0.001 s, not %g",
+				cfg->command_lock_timeout);
+		return CONFIG_ERROR;
+	}
+	if (cfg->command_lock_timeout >= cfg->pg_timeout)
+	{
+		set_err(err, errlen, "--command-lock-timeout (%gs) must be shorter than --pg-timeout (%gs)",
+				cfg->command_lock_timeout, cfg->pg_timeout);
 		return CONFIG_ERROR;
 	}
 	/* a replication slot's name: lower-case letters, digits, underscores */

@@ -64,6 +64,7 @@ typedef struct
 	char		refusal[512];	/* ... with this error (logged once) */
 	double		out_retry_at;
 	backoff		inbound_bo;		/* a command failed transiently */
+	backoff		lock_bo;		/* a command refused a lock at once (55P03) */
 	double		in_retry_at;
 	double		wait_since;		/* the command in hand waits for a lock since
 								 * then (monotonic); 0: it does not */
@@ -399,17 +400,25 @@ utc_now(char *buf, size_t buflen)
  * says so once, then every LOCK_WAIT_LOG_EVERY_S.
  */
 static void
-command_waits(relay *r, double now, const char *excerpt, const char *why)
+command_waits(relay *r, double tried_at, double now, const char *excerpt, const char *why)
 {
+	/*
+	 * A 55P03 well before --command-lock-timeout is not the relay's limit
+	 * (NOWAIT in a plugin, say): such a command is tried again with
+	 * backoff, not four times a second.
+	 */
+	double		retry = r->cfg.command_lock_timeout == 0 ||
+		now - tried_at < r->cfg.command_lock_timeout / 2 ?
+		backoff_next(&r->lock_bo) : LOCK_WAIT_RETRY_S;
+
 	if (r->wait_since == 0)
 	{
 		r->wait_since = now;
 		utc_now(r->wait_since_utc, sizeof r->wait_since_utc);
 		r->wait_logged = now;
-		log_warn("inbound: %s waits for a lock (%s); tried again every %gs until it runs, "
+		log_warn("inbound: %s waits for a lock (%s); tried again until it runs, "
 				 "the %zu command%s received after it wait behind it, events keep flowing",
-				 excerpt, why, r->cfg.command_lock_timeout + LOCK_WAIT_RETRY_S,
-				 r->q.count - 1, r->q.count - 1 == 1 ? "" : "s");
+				 excerpt, why, r->q.count - 1, r->q.count - 1 == 1 ? "" : "s");
 	}
 	else if (now - r->wait_logged >= LOCK_WAIT_LOG_EVERY_S)
 	{
@@ -418,7 +427,7 @@ command_waits(relay *r, double now, const char *excerpt, const char *why)
 				 excerpt, r->wait_since_utc, now - r->wait_since,
 				 r->q.count - 1, r->q.count - 1 == 1 ? "" : "s");
 	}
-	r->in_retry_at = now + LOCK_WAIT_RETRY_S;
+	r->in_retry_at = now + retry;
 }
 
 /* A command message is flat; this leaves room for any sender's extras. */
@@ -429,13 +438,14 @@ command_waits(relay *r, double now, const char *excerpt, const char *why)
  * connection was lost (kept), -2: fatal.
  */
 static int
-inbound_one(relay *r, double now)
+inbound_one(relay *r)
 {
 	inbound_msg *m = iq_peek(&r->q);
 	handle_outcome out;
 	handle_status hs;
 	char	   *fixed_id = NULL;
 	char		excerpt[256];
+	double		tried_at = now_mono();
 
 	text_excerpt(m->body, m->len, 200, excerpt, sizeof excerpt);
 	if (memchr(m->body, '\0', m->len) != NULL)
@@ -472,9 +482,10 @@ inbound_one(relay *r, double now)
 	}
 	if (hs == HANDLE_WAITING)
 	{
-		command_waits(r, now_mono(), excerpt, out.result);
+		command_waits(r, tried_at, now_mono(), excerpt, out.result);
 		return 0;
 	}
+	backoff_reset(&r->lock_bo);
 	if (r->wait_since > 0 && hs != HANDLE_LOST && hs != HANDLE_RETRY)
 	{
 		log_info("inbound: %s no longer waits for a lock (it waited since %s, %.1fs)",
@@ -518,7 +529,7 @@ inbound_one(relay *r, double now)
 
 				log_warn("inbound: %s failed for now (%s); retrying in %.1fs",
 						 excerpt, out.result, delay);
-				r->in_retry_at = now + delay;
+				r->in_retry_at = now_mono() + delay;
 				return 0;
 			}
 		case HANDLE_WAITING:	/* above */
@@ -574,21 +585,17 @@ wait_ready(void *arg, const struct pollfd *fds, int n)
  * environment or --redis-password-file has none).
  */
 static void
-scrub_argv(int argc, char **argv, const char *password)
+scrub_argv(int argc, char **argv)
 {
-	int			i;
-	size_t		n;
-	char	   *hit;
-
-	/* the PostgreSQL password of --dsn (key/value or URI) */
-	for (i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++)
+	{
+		/* the PostgreSQL password of --dsn (key/value or URI), -dDSN too */
 		text_mask_dsn_password(argv[i]);
-	if (password == NULL || (n = strlen(password)) == 0)
-		return;
-	for (i = 1; i < argc; i++)
-		if ((strstr(argv[i], "redis") != NULL || strstr(argv[i], "unix:") != NULL) &&
-			(hit = strstr(argv[i], password)) != NULL)
-			memset(hit, '*', n);
+		if (strncmp(argv[i], "-d", 2) == 0)
+			text_mask_dsn_password(argv[i] + 2);
+		/* the Redis password, where the URL has it (as written) */
+		text_mask_redis_password(argv[i]);
+	}
 }
 
 static double
@@ -653,13 +660,16 @@ run(relay *r, const sigset_t *waitmask)
 			while (r->q.count > 0 && r->pg.link.up && now >= r->in_retry_at &&
 				   done < INBOUND_PER_ROUND && !stop_requested())
 			{
-				rc = inbound_one(r, now);
+				rc = inbound_one(r);
 				if (rc == -2)
 					return 1;
 				if (rc != 0)
 					break;
 				done++;
 			}
+			/* a flood that ended while the queue was full: its count */
+			if (r->q.count == 0)
+				redis_log_drops(&r->rs);
 		}
 
 		/*
@@ -775,6 +785,7 @@ finish_in_hand(relay *r)
 	double		until = now_mono() + PG_STOP_GRACE_S;
 	unsigned long ran = r->handled + r->skipped;
 
+	redis_log_drops(&r->rs);
 	if (r->q.count == 0)
 		return;
 	if (r->cfg.mode == RELAY_STREAMS)
@@ -799,7 +810,7 @@ finish_in_hand(relay *r)
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		if (inbound_one(r, now) != 0)
+		if (inbound_one(r) != 0)
 			break;
 	}
 	if (r->q.count == 0)
@@ -859,7 +870,7 @@ main(int argc, char **argv)
 		config_free(&r.cfg);
 		return 2;
 	}
-	scrub_argv(argc, argv, r.cfg.redis.password);
+	scrub_argv(argc, argv);
 	log_init("allocation-relay", r.cfg.verbose);
 
 	/* Signals are blocked except while waiting in ppoll: no lost wake-up. */
@@ -880,6 +891,7 @@ main(int argc, char **argv)
 	backoff_init(&r.refused_bo, 0.25, r.cfg.backoff_max);
 	backoff_init(&r.query_bo, 0.25, r.cfg.backoff_max);
 	backoff_init(&r.inbound_bo, 0.25, r.cfg.backoff_max);
+	backoff_init(&r.lock_bo, LOCK_WAIT_RETRY_S, r.cfg.backoff_max);
 	if (r.cfg.inbound)
 	{
 		r.stream_prefix = xconcat("redis-stream:", r.cfg.inbound, ":");

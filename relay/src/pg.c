@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "pgwait.h"
+#include "text.h"
 
 static const char SQL_READ[] =
 	"SELECT o.id::text, o.type,"
@@ -123,6 +124,41 @@ notice_processor(void *arg, const char *message)
 		log_debug("postgres: %s", line);
 }
 
+/*
+ * libpq's message about a DSN it cannot parse quotes parts of it, the
+ * password among them: a quoted part that overlaps what
+ * text_mask_dsn_password hides is shown masked.
+ */
+static void
+mask_quoted_password(char *msg, const char *dsn)
+{
+	char	   *masked = strdup(dsn);
+	size_t		dsnlen = strlen(dsn);
+	char	   *open = msg;
+
+	if (masked == NULL)
+	{
+		*msg = '\0';
+		return;
+	}
+	text_mask_dsn_password(masked);
+	while ((open = strchr(open, '"')) != NULL)
+	{
+		char	   *close = strchr(open + 1, '"');
+		/* a part cut off with the message: to its end */
+		size_t		len = close ? (size_t) (close - open - 1) : strlen(open + 1);
+
+		for (size_t p = 0; len > 0 && p + len <= dsnlen; p++)
+			if (memcmp(dsn + p, open + 1, len) == 0 &&
+				memcmp(masked + p, dsn + p, len) != 0)
+				memcpy(open + 1, masked + p, len);
+		if (close == NULL)
+			break;
+		open = close + 1;
+	}
+	free(masked);
+}
+
 char *
 pg_check_dsn(const char *dsn)
 {
@@ -139,6 +175,7 @@ pg_check_dsn(const char *dsn)
 
 		pg_one_line(errmsg ? errmsg : "out of memory", buf, sizeof buf);
 		PQfreemem(errmsg);
+		mask_quoted_password(buf, dsn);
 		copy = strdup(buf);
 		return copy ? copy : strdup("invalid connection string");
 	}

@@ -555,6 +555,18 @@ is_str(const redisReply *r)
 	return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
 }
 
+void
+redis_log_drops(redis_side *rs)
+{
+	if (rs->dropped > rs->dropped_logged)
+	{
+		log_warn("inbound: %lu message%s dropped while the queue was full",
+				 rs->dropped - rs->dropped_logged,
+				 rs->dropped - rs->dropped_logged == 1 ? "" : "s");
+		rs->dropped_logged = rs->dropped;
+	}
+}
+
 /* A pub/sub push: ["message", channel, payload], or ["pong", ""]. */
 static void
 pubsub_reply(redis_side *rs, redisReply *r, inbound_queue *q)
@@ -573,13 +585,7 @@ pubsub_reply(redis_side *rs, redisReply *r, inbound_queue *q)
 						 q->max_count, q->max_bytes);
 			return;
 		}
-		if (rs->dropped > rs->dropped_logged)
-		{
-			log_warn("inbound: %lu message%s dropped while the queue was full",
-					 rs->dropped - rs->dropped_logged,
-					 rs->dropped - rs->dropped_logged == 1 ? "" : "s");
-			rs->dropped_logged = rs->dropped;
-		}
+		redis_log_drops(rs);
 		log_debug("received on %s: %zu bytes", rs->cfg->inbound, r->element[2]->len);
 	}
 	else if (strcasecmp(r->element[0]->str, "pong") == 0)

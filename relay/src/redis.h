@@ -92,4 +92,10 @@ double		redis_sub_deadline(const redis_side *rs, const inbound_queue *q, double 
 /* XACK a stream entry; -1: connection lost. */
 int			redis_xack(redis_side *rs, const char *entry_id);
 
+/*
+ * Pub/sub messages dropped over the queue's bounds that the log has not
+ * counted yet: counted now (when the queue has room again, and at a stop).
+ */
+void		redis_log_drops(redis_side *rs);
+
 #endif

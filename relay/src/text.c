@@ -3,6 +3,7 @@
  */
 #include "text.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,7 +267,8 @@ stream_fields_to_json(strbuf *out, const char *const *names,
 static int
 key_starts_at(const char *s, size_t i)
 {
-	return i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == '\n' ||
+	/* libpq separates key/value pairs by isspace() */
+	return i == 0 || isspace((unsigned char) s[i - 1]) ||
 		s[i - 1] == '?' || s[i - 1] == '&' || s[i - 1] == '=';
 }
 
@@ -281,6 +283,46 @@ password_key_at(const char *s, size_t i)
 		return 0;
 	return key_starts_at(s, i) ||
 		(i >= 3 && strncmp(s + i - 3, "ssl", 3) == 0 && key_starts_at(s, i - 3));
+}
+
+int
+text_mask_redis_password(char *s)
+{
+	int			masked = 0;
+	char	   *p;
+
+	for (p = strstr(s, "redis://"); p != NULL; p = strstr(p, "redis://"))
+	{
+		char	   *start = p + 8;
+		size_t		auth = strcspn(start, "/");
+		char	   *at = memchr(start, '@', auth);
+		char	   *colon = at ? memchr(start, ':', (size_t) (at - start)) : NULL;
+
+		if (colon != NULL && colon + 1 < at)
+		{
+			memset(colon + 1, '*', (size_t) (at - colon - 1));
+			masked++;
+		}
+		p = start;
+	}
+	for (p = strstr(s, "unix:"); p != NULL; p = strstr(p + 1, "unix:"))
+	{
+		char	   *q = strchr(p, '?');
+
+		while (q != NULL)
+		{
+			q++;
+			if (strncmp(q, "password=", 9) == 0)
+			{
+				size_t		len = strcspn(q + 9, "&");
+
+				memset(q + 9, '*', len);
+				masked += len > 0;
+			}
+			q = strchr(q, '&');
+		}
+	}
+	return masked;
 }
 
 int
@@ -301,8 +343,11 @@ text_mask_dsn_password(char *s)
 						colon = 0,
 						k;
 
-			/* the authority ends at the path, the query, a space or the end */
-			while (end < n && s[end] != '/' && s[end] != '?' && s[end] != ' ')
+			/*
+			 * libpq takes the user information up to the first '@' before
+			 * the first '/': '?' and spaces may be in the password
+			 */
+			while (end < n && s[end] != '/')
 				end++;
 			for (k = start; k < end; k++)
 				if (s[k] == '@')
@@ -319,7 +364,8 @@ text_mask_dsn_password(char *s)
 					s[k] = '*';
 				masked++;
 			}
-			i = end > i ? end - 1 : i;
+			/* on from the user information: ?password=... may follow */
+			i = at ? at : start;
 			continue;
 		}
 		if (password_key_at(s, i))
@@ -328,19 +374,19 @@ text_mask_dsn_password(char *s)
 			size_t		key = i >= 3 && strncmp(s + i - 3, "ssl", 3) == 0 ? i - 3 : i;
 			int			uri_param = key > 0 && (s[key - 1] == '?' || s[key - 1] == '&');
 
-			while (!uri_param && k < n && (s[k] == ' ' || s[k] == '\t'))
+			while (!uri_param && k < n && isspace((unsigned char) s[k]))
 				k++;
 			if (k >= n || s[k] != '=')
 				continue;
 			k++;
 			if (uri_param)
 			{
-				for (; k < n && s[k] != '&' && s[k] != ' '; k++)
+				for (; k < n && s[k] != '&' && !isspace((unsigned char) s[k]); k++)
 					s[k] = '*';
 			}
 			else
 			{
-				while (k < n && (s[k] == ' ' || s[k] == '\t'))
+				while (k < n && isspace((unsigned char) s[k]))
 					k++;
 				if (k < n && s[k] == '\'')
 				{
@@ -354,7 +400,7 @@ text_mask_dsn_password(char *s)
 				}
 				else
 				{
-					for (; k < n && s[k] != ' ' && s[k] != '\t' && s[k] != '\n'; k++)
+					for (; k < n && !isspace((unsigned char) s[k]); k++)
 					{
 						if (s[k] == '\\' && k + 1 < n)
 							s[k++] = '*';

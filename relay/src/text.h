@@ -56,6 +56,13 @@ void		stream_fields_to_json(strbuf *out, const char *const *names,
  */
 int			text_mask_dsn_password(char *s);
 
+/*
+ * The same for Redis URLs anywhere in s: the password of
+ * redis://[user]:password@host (as written, %-escapes and all), and a
+ * password=... parameter of a unix: URL.  Returns how many were masked.
+ */
+int			text_mask_redis_password(char *s);
+
 /* Is s[0..n) an optional "-" and 1 to 18 digits? */
 int			text_is_integer(const char *s, size_t n);
 

@@ -5,6 +5,7 @@
  * unit" runs them.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "backoff.h"
 #include "bounded.h"
 #include "config.h"
@@ -23,6 +26,7 @@
 #include "text.h"
 
 static void test_json_depth(void);
+static void test_masking_generated(void);
 
 static int	test_count;
 static int	test_failed;
@@ -307,6 +311,8 @@ test_bad_config(void)
 		{"--channel", "Allocated=", "--channel"},
 		{"--poll-interval", "0", "--poll-interval"},
 		{"--backoff-max", "nan", "--backoff-max"},
+		{"--command-lock-timeout", "0.0004", "at least 0.001"},
+		{"--command-lock-timeout", "60", "shorter than --pg-timeout"},
 		{"--bogus", NULL, "unknown option"},
 		{"stray", NULL, "unexpected argument"},
 	};
@@ -816,6 +822,128 @@ test_bounded_call(void)
 	   signo);
 }
 
+/* Append c to s as a URI %-escape when it is one of escape (or not printable). */
+static void
+uri_char(char *s, char c, const char *escape)
+{
+	size_t		n = strlen(s);
+
+	if ((unsigned char) c <= ' ' || (unsigned char) c >= 0x7f || strchr(escape, c))
+		sprintf(s + n, "%%%02X", (unsigned char) c);
+	else
+	{
+		s[n] = c;
+		s[n + 1] = '\0';
+	}
+}
+
+/*
+ * The password maskers, generated: passwords of random characters (spaces
+ * of every kind, quotes, backslashes, '@', '?', '&', '=', '/', '%', ...)
+ * behind a marker, written in every form libpq takes (key/value quoted
+ * and not, after any whitespace separator, the user information of a URI,
+ * a URI parameter) and Redis takes; libpq's own parser confirms what
+ * each DSN's password is, and the marker must be gone after masking.
+ */
+static void
+test_masking_generated(void)
+{
+	static const char alphabet[] = "aZ9 \t\r\f\v\n?@:&='\\/#%+;,";
+	static const char *const seps[] = {" ", "\t", "\n", "\r", "\f", "\v", "  \r\n"};
+	int			cases = 0,
+				parsed = 0,
+				masked = 0,
+				redis_cases = 0,
+				redis_masked = 0;
+
+	srand(7);
+	for (int i = 0; i < 400; i++)
+	{
+		char		pw[40];
+		char		marker[16];
+		char		written[200] = "";
+		char		dsn[400];
+		int			len = 1 + rand() % 12;
+		int			form = i % 4;
+		const char *sep = seps[rand() % 7];
+
+		snprintf(marker, sizeof marker, "Mk%dq", i);
+		snprintf(pw, sizeof pw, "%s", marker);
+		for (int k = 0; k < len; k++)
+			pw[strlen(marker) + k] = alphabet[rand() % (sizeof alphabet - 1)];
+		pw[strlen(marker) + len] = '\0';
+		for (const char *c = pw; *c; c++)
+		{
+			size_t		n = strlen(written);
+
+			if (form == 0 && (*c == '\'' || *c == '\\'))
+				sprintf(written + n, "\\%c", *c);
+			else if (form == 1 && (*c == '\'' || *c == '\\' || isspace((unsigned char) *c)))
+				sprintf(written + n, "\\%c", *c);
+			else if (form == 2)
+				uri_char(written, *c, "@/%#");
+			else if (form == 3)
+				uri_char(written, *c, "&=%#+");
+			else
+				sprintf(written + n, "%c", *c);
+		}
+		if (form == 0)
+			snprintf(dsn, sizeof dsn, "host=h%spassword = '%s'%suser=u", sep, written, sep);
+		else if (form == 1)
+			snprintf(dsn, sizeof dsn, "dbname=d%spassword=%s%sport=5", sep, written, sep);
+		else if (form == 2)
+			snprintf(dsn, sizeof dsn, "postgresql://u:%s@h:5/db?sslmode=disable", written);
+		else
+			snprintf(dsn, sizeof dsn, "postgres://u@h/db?application_name=x&password=%s", written);
+		cases++;
+		{
+			char	   *errmsg = NULL;
+			PQconninfoOption *opts = PQconninfoParse(dsn, &errmsg);
+
+			for (PQconninfoOption *o = opts; o && o->keyword; o++)
+				if (strcmp(o->keyword, "password") == 0 && o->val && strcmp(o->val, pw) == 0)
+					parsed++;
+			PQconninfoFree(opts);
+			PQfreemem(errmsg);
+		}
+		text_mask_dsn_password(dsn);
+		masked += strstr(dsn, marker) == NULL;
+
+		/* Redis: redis://user:password@host and unix:...?password= */
+		{
+			char		url[400];
+
+			redis_cases += 2;
+			written[0] = '\0';
+			for (const char *c = pw; *c; c++)
+				uri_char(written, *c, "@/%");
+			snprintf(url, sizeof url, "--redis=redis://u:%s@host:6379/1", written);
+			text_mask_redis_password(url);
+			redis_masked += strstr(url, marker) == NULL;
+			written[0] = '\0';
+			for (const char *c = pw; *c; c++)
+				uri_char(written, *c, "&%");
+			snprintf(url, sizeof url, "unix:///run/redis.sock?db=1&password=%s&x=y", written);
+			text_mask_redis_password(url);
+			redis_masked += strstr(url, marker) == NULL;
+		}
+	}
+	ok(parsed == cases, "generated DSNs: libpq reads each one's password as written (%d/%d)", parsed, cases);
+	ok(masked == cases, "generated DSNs: every password masked, in every form and after any separator (%d/%d)",
+	   masked, cases);
+	ok(redis_masked == redis_cases, "generated Redis URLs: every password masked (%d/%d)",
+	   redis_masked, redis_cases);
+	{
+		char		r1[] = "--redis=redis://:redis@redis-host";
+		char		r2[] = "-dpassword=Glued1 host=h";
+
+		text_mask_redis_password(r1);
+		is_str(r1, "--redis=redis://:*****@redis-host", "a Redis password that is the word redis: itself masked, not the option");
+		text_mask_dsn_password(r2 + 2);
+		is_str(r2, "-dpassword=****** host=h", "a DSN glued to -d");
+	}
+}
+
 int
 main(void)
 {
@@ -830,6 +958,7 @@ main(void)
 	test_text();
 	test_queue();
 	test_bounded_call();
+	test_masking_generated();
 	printf("1..%d\n", test_count);
 	return test_failed ? 1 : 0;
 }

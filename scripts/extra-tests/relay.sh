@@ -506,20 +506,38 @@ for how in file url; do
 done
 # The PostgreSQL password of --dsn, key/value or URI: hidden from ps too
 # (the server trusts local connections, so any password connects).
+# Also: a URI password holding "?" and a space (libpq reads the user
+# information up to the "@"), key/value pairs split by a carriage
+# return, and a DSN glued to -d.
 PGSECRET=pg-test-secret-$RANDOM$RANDOM
+PGHOST_URI="host=$(printf '%s' "${PGHOST:-/tmp}" | sed 's|/|%2F|g')&port=${PGPORT:-5432}"
 for dsn in "dbname=$DB_PS user=$ROLE_ADMIN password=$PGSECRET" \
-	"postgresql://$ROLE_ADMIN:$PGSECRET@/$DB_PS?host=$(printf '%s' "${PGHOST:-/tmp}" | sed 's|/|%2F|g')&port=${PGPORT:-5432}"; do
+	"postgresql://$ROLE_ADMIN:$PGSECRET@/$DB_PS?$PGHOST_URI" \
+	"postgresql://$ROLE_ADMIN:$PGSECRET?x y@/$DB_PS?$PGHOST_URI" \
+	"dbname=$DB_PS user=$ROLE_ADMIN"$'\r'"password=$PGSECRET" \
+	"-dpassword=$PGSECRET dbname=$DB_PS user=$ROLE_ADMIN"; do
 	: > "$SECLOG"
-	"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --dsn "$dsn" --consumer relay-secret \
+	case $dsn in
+		-d*) dsn_args=("$dsn") ;;
+		*) dsn_args=(--dsn "$dsn") ;;
+	esac
+	"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" "${dsn_args[@]}" --consumer relay-secret \
 		--from-now --no-inbound >> "$SECLOG" 2>&1 &
 	SEC_PID=$!
-	form=$(case $dsn in postgresql:*) echo URI ;; *) echo key/value ;; esac)
+	form=$(case $dsn in postgresql:*\?x*) echo "URI, ? and space" ;; postgresql:*) echo URI ;;
+		-d*) echo "glued to -d" ;; *$'\r'*) echo "key/value, CR" ;; *) echo key/value ;; esac)
 	check "a --dsn with a password ($form): the relay connects" wait_until 10 log_has "$SECLOG" "postgres: connected"
 	check "... and /proc/PID/cmdline does not show the password" \
 		sh -c "! tr '\\0' ' ' < /proc/$SEC_PID/cmdline | grep -qF '$PGSECRET'"
 	check "... nor does its log" sh -c "! grep -qF '$PGSECRET' '$SECLOG'"
 	stop "$SEC_PID"
 	SEC_PID=
+done
+# a DSN libpq cannot parse: its error must not quote the password
+for dsn in "postgresql://u:$PGSECRET@[::1/db" "postgresql://u:${PGSECRET}%zz@h/db"; do
+	"$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --dsn "$dsn" > "$SECLOG" 2>&1
+	check "a --dsn libpq cannot parse ('${dsn%%:*}...'): exit 2, saying why, without the password" \
+		sh -c "[ $? -eq 2 ] && grep -qF 'bad --dsn' '$SECLOG' && ! grep -qF '$PGSECRET' '$SECLOG'"
 done
 REDISCLI_AUTH=$SECRET rcli CONFIG SET requirepass '' >/dev/null 2>&1
 
@@ -993,10 +1011,15 @@ check "the relay is alive" alive "$RELAY_PID"
 # exception (22023) from the same fence still drops the message.
 sql "$DB_PS" "CREATE TABLE public.relay_fence (sqlstate text);
               GRANT SELECT ON public.relay_fence TO PUBLIC;
+              CREATE SEQUENCE public.relay_fence_tries;
+              GRANT USAGE ON SEQUENCE public.relay_fence_tries TO PUBLIC;
               CREATE FUNCTION public.relay_fence_check() RETURNS trigger LANGUAGE plpgsql AS
               \$f\$ DECLARE s text; BEGIN
                   SELECT f.sqlstate INTO s FROM public.relay_fence AS f LIMIT 1;
-                  IF s IS NOT NULL THEN RAISE EXCEPTION 'fenced by the test' USING ERRCODE = s; END IF;
+                  IF s IS NOT NULL THEN
+                      PERFORM nextval('public.relay_fence_tries');
+                      RAISE EXCEPTION 'fenced by the test' USING ERRCODE = s;
+                  END IF;
                   RETURN NEW; END \$f\$;
               CREATE TRIGGER relay_fence BEFORE UPDATE ON allocation.batches
                   FOR EACH ROW EXECUTE FUNCTION public.relay_fence_check();
@@ -1020,7 +1043,21 @@ for state in 22023; do
 	check "SQLSTATE $state (a data exception) drops the message as malformed" \
 		wait_until 10 sh -c "[ \$(grep -cF 'skipped a malformed message' '$PSLOG') -gt $before ]"
 done
-sql "$DB_PS" "DROP TRIGGER relay_fence ON allocation.batches; DROP TABLE public.relay_fence" >/dev/null
+# A 55P03 at once (a NOWAIT, not the relay's --command-lock-timeout) is
+# tried again with backoff, not four times a second (the sequence counts
+# the tries: nextval is not rolled back)
+sql "$DB_PS" "DELETE FROM public.relay_fence; INSERT INTO public.relay_fence VALUES ('55P03')"
+tries_before=$(sql "$DB_PS" "SELECT nextval('public.relay_fence_tries')")
+rcli PUBLISH change_batch_quantity '{"batchref": "RT-fence", "qty": 77}' >/dev/null
+sleep 4
+tries=$(( $(sql "$DB_PS" "SELECT nextval('public.relay_fence_tries')") - tries_before - 1 ))
+sql "$DB_PS" "DELETE FROM public.relay_fence"
+check "a 55P03 raised at once is tried again with backoff: $tries tries in 4 s (at most 8)" \
+	eval '[ "$tries" -ge 2 ] && [ "$tries" -le 8 ]'
+check "... and the command runs once the cause is gone" \
+	wait_until 10 sql_is "$DB_PS" "SELECT count(*) FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-fence' AND (payload ->> 'qty')::int = 77" 1
+sql "$DB_PS" "DROP TRIGGER relay_fence ON allocation.batches; DROP TABLE public.relay_fence;
+              DROP SEQUENCE public.relay_fence_tries" >/dev/null
 
 # The relay speaks UTF-8 to PostgreSQL whatever the environment's client
 # encoding: with PGCLIENTENCODING=LATIN1 a consumer named "x…" (checked at
@@ -1133,6 +1170,9 @@ kill -CONT "$flood_backend"
 FROZEN_FLOOD=
 check "... once the backend is back, the command in hand and the 50 queued run" \
 	wait_until 20 sql_is "$DB_PS" "SELECT count(*) >= 50 FROM allocation.outbox WHERE type = 'BatchQuantityChanged' AND payload ->> 'ref' = 'RT-flood'" t
+check "... and the log counts the dropped ones once the queue is empty, no message after them needed" \
+	wait_until 5 sh -c "grep -E 'inbound: [0-9]+ messages dropped while the queue was full' '$FLOODLOG' |
+		grep -qvE 'inbound: 0 messages'"
 rcli CONFIG SET client-output-buffer-limit "pubsub 32mb 8mb 60" >/dev/null
 # (a relay that stopped reading finds the closed connection once it has
 # read what the kernel kept: well within these 2 s)
@@ -1580,7 +1620,8 @@ sql "$DB_ST" "SET client_min_messages = error; SELECT count(pg_terminate_backend
 # is its child, the senders of its cancel requests included. They must be
 # reaped (the last one may wait for the next query), not pile up as
 # zombies, one per query given up. The command waits on the product's row
-# lock, held by an open transaction, so each attempt times out.
+# lock, held by an open transaction, so each attempt times out
+# (--command-lock-timeout 0: the lock wait is left to --pg-timeout).
 echo "# many queries given up by the first process of a PID namespace ($(elapsed)s)"
 if unshare --pid --fork true 2>/dev/null; then
 	ZLOG=$WORK/relay-zombies.log
@@ -1590,7 +1631,7 @@ if unshare --pid --fork true 2>/dev/null; then
 	ZHOLD_PID=$HOLD_PID
 	wait_until 5 sql_is "$DB_ST" "SELECT count(*) FROM pg_stat_activity WHERE datname = '$DB_ST' AND state = 'idle in transaction'" 1
 	unshare --pid --fork "$RELAY" --redis "redis://127.0.0.1:$REDIS_PORT" --backoff-max 0.5 --pg-timeout 0.5 \
-		--dsn "dbname=$DB_ST user=$ROLE_ADMIN" --mode streams --no-outbound \
+		--command-lock-timeout 0 --dsn "dbname=$DB_ST user=$ROLE_ADMIN" --mode streams --no-outbound \
 		--inbound relay.zombies >> "$ZLOG" 2>&1 &
 	ZNS_PID=$!
 	GEN_PIDS+=("$ZNS_PID")
