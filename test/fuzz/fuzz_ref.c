@@ -132,13 +132,22 @@ ref_check_identifier(const unsigned char *s, size_t len)
 	return r;
 }
 
+/* Is s[0..len) no part of an order id: empty, or blank as an identifier? */
+static bool
+ref_spaces_only(const char *s, size_t len)
+{
+	ref_ident	r = ref_check_identifier((const unsigned char *) s, len);
+
+	return r.empty || r.blank;
+}
+
 bool
 ref_order_id_valid(const char *s)
 {
 	size_t		n = strlen(s);
 
-	for (size_t i = 1; i + 1 < n; i++)
-		if (s[i] == '-')
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '-' && !ref_spaces_only(s, i) && !ref_spaces_only(s + i + 1, n - i - 1))
 			return true;
 	return false;
 }

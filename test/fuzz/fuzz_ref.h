@@ -34,7 +34,7 @@ typedef struct ref_ident
 
 extern ref_ident ref_check_identifier(const unsigned char *s, size_t len);
 
-/* PREFIX-NUMBER: some '-' with a character before and after it. */
+/* PREFIX-NUMBER: some '-' with a part before and after it, neither blank. */
 extern bool ref_order_id_valid(const char *s);
 
 /* local@domain.tld as order.h describes it (dot-atom, labels, TLD). */
