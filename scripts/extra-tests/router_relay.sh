@@ -445,7 +445,7 @@ run_duplicates() {
 		"duplicates/$mode: the router's relay logged $n executed and $((2 * n)) skipped duplicates"
 	bad=0
 	for i in $(seq 1 "$n"); do
-		[ "$(grep -F 'skipped a duplicate' "$log" | grep -cF "message_id rr-dup-$mode-$i ")" = 2 ] || bad=$((bad + 1))
+		[ "$(grep -F 'skipped a duplicate' "$log" | grep -cF "message_id \"rr-dup-$mode-$i\" ")" = 2 ] || bad=$((bad + 1))
 		[ "$(grep -F 'inbound: ChangeBatchQuantity {' "$log" | grep -cF "\"message_id\": \"rr-dup-$mode-$i\"")" = 1 ] || bad=$((bad + 1))
 	done
 	is "$bad" 0 "duplicates/$mode: each id executed once and skipped twice in the log"
