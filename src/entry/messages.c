@@ -371,31 +371,30 @@ parse_fields(Jsonb *jb, message *msg)
 	if (field(jb, "message_id") != NULL && field(jb, "message_id")->type == jbvNull)
 		(void) message_id_field(jb);
 
-	switch (msg->type)
+	/* then each field, in the same order, with the function's checks */
+	for (const char *const *key = argument_fields(msg->type); *key; key++)
 	{
-		case MSG_ALLOCATE:
-			msg->orderid = identifier_field(jb, "orderid");
-			msg->sku = identifier_field(jb, "sku");
+		if (strcmp(*key, "qty") == 0)
+		{
 			msg->qty = int_field(jb, "qty");
-			al_check_qty(msg->qty, AL_QTY_LINE, AL_QTY_FROM_MESSAGE, 0, "qty");
-			break;
-		case MSG_CREATE_BATCH:
-			msg->ref = identifier_field(jb, "ref");
-			msg->sku = identifier_field(jb, "sku");
-			msg->qty = int_field(jb, "qty");
-			al_check_qty(msg->qty, AL_QTY_BATCH, AL_QTY_FROM_MESSAGE, 0, "qty");
-			date_field(jb, "eta", &msg->has_eta, &msg->eta);
-			break;
-		case MSG_CHANGE_BATCH_QUANTITY:
-			msg->ref = identifier_field(jb, "ref");
-			msg->qty = int_field(jb, "qty");
-			al_check_qty(msg->qty, AL_QTY_BATCH, AL_QTY_FROM_MESSAGE, 0, "qty");
-			break;
-		case MSG_DEALLOCATE:
-			msg->orderid = identifier_field(jb, "orderid");
-			msg->sku = identifier_field(jb, "sku");
-			break;
+			al_check_qty(msg->qty, msg->type == MSG_ALLOCATE ? AL_QTY_LINE : AL_QTY_BATCH,
+						 AL_QTY_FROM_MESSAGE, 0, "qty");
+		}
+		else
+		{
+			char	   *value = identifier_field(jb, *key);
+
+			if (strcmp(*key, "orderid") == 0)
+				msg->orderid = value;
+			else if (strcmp(*key, "sku") == 0)
+				msg->sku = value;
+			else
+				msg->ref = value;
+		}
 	}
+	/* eta is optional (NULL: in the warehouse), as the function's default */
+	if (msg->type == MSG_CREATE_BATCH)
+		date_field(jb, "eta", &msg->has_eta, &msg->eta);
 	msg->message_id = message_id_field(jb);
 	msg->report_duplicate = report_duplicate_field(jb);
 }
