@@ -14,9 +14,15 @@
  *	2) A claim is a lease: a mailer killed between sending and marking
  *	   leaves the row claimed, and it is sent again when the lease runs
  *	   out, with the same Message-ID.  At least once, never lost.
- *	3) An SMTP server that cannot be reached fails the message in hand and
- *	   gives the rest of the batch back (marked failed, temporary), then
- *	   the mailer waits with backoff before it claims again.
+ *	3) An SMTP server that is away (no connection, no answer, or a refusal
+ *	   before the message's own commands: smtp.c, note 3) says nothing
+ *	   about the message in hand: it and the rest of the batch are given
+ *	   back untried with release_notifications (due again at once, no
+ *	   attempt counted, the reason kept as last_error), and the mailer
+ *	   waits with backoff before it claims again.  So an outage of any
+ *	   length kills no notification, and the first claim after the
+ *	   server came back delivers them.  Rows are given back only while
+ *	   the claim holds (note 7); later, they are left to its lease.
  *	4) The SMTP password comes from a file or the environment, never from
  *	   the command line (where ps would show it), and is never logged.
  *	5) Shared with allocation-relay: log.c, backoff.c and link.c
@@ -578,10 +584,49 @@ pg_mark(pg_link *pg, const char *id, const char *error, int permanent, char *sta
 	return 0;
 }
 
+/*
+ * Give rows first..n-1 of a claim back untried (the SMTP server is away,
+ * note 3): due again at once, no attempt counted.  0, -1 or -2 as
+ * pg_failed.
+ */
+static int
+pg_release(pg_link *pg, PGresult *claim, int first, const char *error)
+{
+	int			n = PQntuples(claim);
+	size_t		len = 3;
+	char	   *ids;
+	char	   *p;
+	const char *params[2];
+	PGresult   *res;
+
+	for (int i = first; i < n; i++)
+		len += strlen(PQgetvalue(claim, i, 0)) + 1;
+	ids = malloc(len);
+	if (ids == NULL)
+		return 0;				/* left to the lease */
+	p = ids;
+	*p++ = '{';
+	for (int i = first; i < n; i++)
+		p += sprintf(p, "%s%s", i > first ? "," : "", PQgetvalue(claim, i, 0));
+	*p++ = '}';
+	*p = '\0';
+	params[0] = ids;
+	params[1] = error;
+	res = pg_query(pg, "SELECT allocation.release_notifications($1::bigint[], $2)", 2, params);
+	free(ids);
+	if (res == NULL)
+		return -1;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_failed(pg, res, "release_notifications");
+	PQclear(res);
+	return 0;
+}
+
 /* totals for the last log line */
 static unsigned long n_sent,
 			n_retry,
-			n_dead;
+			n_dead,
+			n_away;				/* given back untried: the server was away */
 
 /*
  * Claim one batch and deliver it.  1 when the caller should claim again at
@@ -599,9 +644,8 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 				lease[32];
 	const char *params[2] = {max, lease};
 	int			n;
-	int			unreachable = 0;
+	int			away = 0;
 	int			ran_out = 0;
-	char		unreachable_err[600] = "";
 	double		claimed_at;
 	double		margin = cfg->lease < 2 * CLAIM_MARGIN_S ? cfg->lease / 2.0 : CLAIM_MARGIN_S;
 
@@ -650,13 +694,7 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 		in.from = cfg->from;
 		in.date = time(NULL);
 
-		if (unreachable)
-		{
-			/* the server is away: give the rest back for later */
-			r = SMTP_UNREACHABLE;
-			snprintf(err, sizeof err, "%s", unreachable_err);
-		}
-		else if (mail_build(&in, &msg, err, sizeof err) != 0)
+		if (mail_build(&in, &msg, err, sizeof err) != 0)
 		{
 			log_warn("notification %s: %s; marked dead", id, err);
 			r = SMTP_PERMANENT;
@@ -687,12 +725,28 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 			}
 			if (r == SMTP_UNREACHABLE || r == SMTP_REFUSED)
 			{
-				/* refused before the message: so would every other be */
-				unreachable = 1;
-				snprintf(unreachable_err, sizeof unreachable_err, "%s", err);
+				/*
+				 * Away before the message's own commands: so would every
+				 * other message be.  This one and the rest go back untried
+				 * (no attempt counted, note 3), while the claim still
+				 * holds; otherwise they are left to its lease.
+				 */
 				link_failed(smtp_link, now_mono(), err);
+				away = 1;
+				if (now_mono() - claimed_at + margin / 2 < cfg->lease)
+				{
+					rc = pg_release(pg, res, i, err);
+					if (rc != 0)
+					{
+						PQclear(res);
+						return rc;
+					}
+				}
+				n_away += n - i;
+				log_debug("SMTP server away: notification %s and %d more given back untried", id, n - i - 1);
+				break;
 			}
-			else if (!smtp_link->up)
+			if (!smtp_link->up)
 				link_connected(smtp_link, now_mono(), cfg->smtp_url);
 		}
 		rc = pg_mark(pg, id, r == SMTP_SENT ? NULL : err, r == SMTP_PERMANENT,
@@ -712,16 +766,14 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 			n_dead++;
 			log_warn("notification %s is dead: %s", id, err);
 		}
-		else if (r != SMTP_UNREACHABLE)
+		else
 		{
 			n_retry++;
 			log_info("notification %s: %s; will retry", id, err);
 		}
-		else
-			n_retry++;
 	}
 	PQclear(res);
-	if (unreachable)
+	if (away)
 		return 0;
 	return ran_out || n == cfg->batch_size;
 }
@@ -841,8 +893,9 @@ main(int argc, char **argv)
 		}
 	}
 	if (status == 0)
-		log_info("stopping on %s: %lu sent, %lu to retry, %lu dead",
-				 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", n_sent, n_retry, n_dead);
+		log_info("stopping on %s: %lu sent, %lu to retry, %lu dead, %lu given back untried "
+				 "(the SMTP server away)",
+				 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", n_sent, n_retry, n_dead, n_away);
 	if (pg.conn)
 		PQfinish(pg.conn);
 	smtp_close(smtp);

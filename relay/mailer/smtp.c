@@ -7,20 +7,22 @@
  *	   server closed it.
  *	2) Only smtp and smtps are allowed (CURLOPT_PROTOCOLS_STR), so a URL
  *	   from the configuration can make libcurl speak nothing else.
- *	3) The answer decides: a transfer that ends without an SMTP reply is a
- *	   connection failure (temporary); 4xx is temporary.  A 5xx is
- *	   permanent only when it answers the message's own commands (RCPT TO,
- *	   DATA and the end of the message).  A 4xx or 5xx that answers the
- *	   greeting, EHLO/HELO, STARTTLS, AUTH or MAIL FROM (421 "busy", 554
- *	   "no service", 530 "authentication required", a refused login 535)
- *	   is about the server or the mailer's configuration, the same for
- *	   every message: SMTP_REFUSED, which the caller treats as a server
- *	   that is away.  So is a 421 ("closing the channel") whenever it
- *	   comes.  A 5xx to the message's commands with the enhanced status
- *	   5.7.x (security or policy: "relay access denied" at RCPT TO when
- *	   the credentials are missing) is temporary: it is retried until
- *	   the attempts run out, where a 5.1.x (no such mailbox) kills the
- *	   message at once.
+ *	3) Where the transaction stopped decides.  Before the message's own
+ *	   commands (RCPT TO, DATA, the end of the message), nothing of the
+ *	   message was involved: a connection that fails or a server that
+ *	   stays silent is SMTP_UNREACHABLE, and a 4xx or 5xx to the greeting,
+ *	   EHLO/HELO, STARTTLS, AUTH or MAIL FROM (421 "busy", 554 "no
+ *	   service", 530 "authentication required", a refused login 535) is
+ *	   SMTP_REFUSED: the server's or the mailer's configuration, the same
+ *	   for every message.  The caller counts no attempt for either (the
+ *	   server is away).  During the message's own commands, a 5xx is
+ *	   permanent, except one with the enhanced status 5.7.x (security or
+ *	   policy: "relay access denied" at RCPT TO when the credentials are
+ *	   missing), which is retried until the attempts run out, where a
+ *	   5.1.x (no such mailbox) kills the message at once; a 4xx (a 421
+ *	   too), a lost connection or a timeout is a temporary failure of
+ *	   that message, counted: a message that makes a server drop the
+ *	   connection each time ends dead rather than being tried for ever.
  *	   Which command a reply answers is followed by libcurl's debug
  *	   callback (the commands it sends), so CURLOPT_VERBOSE is always on;
  *	   what it would print goes to stderr only with --verbose --verbose.
@@ -321,15 +323,14 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	}
 	snprintf(err, errlen, "%s%s%s (SMTP %ld)", curl_easy_strerror(rc),
 			 curl_err[0] ? ": " : "", curl_err, code);
-	if (rc == CURLE_LOGIN_DENIED || code == 421 ||
-		(code >= 400 && code <= 599 && !st.message_stage))
-		return SMTP_REFUSED;
+	if (!st.message_stage)
+		return rc == CURLE_LOGIN_DENIED || (code >= 400 && code <= 599) ?
+			SMTP_REFUSED : SMTP_UNREACHABLE;
 	/* 5.7.x: the server's policy (relay access denied), not the mailbox */
 	if (code >= 500 && code <= 599 && strncmp(st.reply + 3, " 5.7.", 4) == 0)
 		return SMTP_TEMPORARY;
 	if (code >= 500 && code <= 599)
 		return SMTP_PERMANENT;
-	if (code >= 400 && code <= 499)
-		return SMTP_TEMPORARY;
-	return SMTP_UNREACHABLE;
+	/* a 4xx (421 too), a lost connection or a timeout during the message */
+	return SMTP_TEMPORARY;
 }

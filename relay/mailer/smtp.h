@@ -35,9 +35,11 @@ typedef struct
 typedef enum
 {
 	SMTP_SENT,					/* accepted (2xx) */
-	SMTP_TEMPORARY,				/* 4xx: try later */
+	SMTP_TEMPORARY,				/* 4xx, or the connection lost, during the
+								 * message's own commands: try later */
 	SMTP_PERMANENT,				/* 5xx to the message's own commands: dead */
-	SMTP_UNREACHABLE,			/* no SMTP answer at all: connection failed */
+	SMTP_UNREACHABLE,			/* no SMTP answer before the message's own
+								 * commands: connection failed */
 	SMTP_REFUSED,				/* 4xx/5xx before the message (greeting,
 								 * login, MAIL FROM): the server's or our
 								 * setup's, not the message's */

@@ -710,6 +710,49 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.mark_notification_failed(bigint, text, boolean) IS
 	'For a mailer: an attempt failed. Returns retry (tried again after a backoff) or dead (permanent, or allocation.mail_max_attempts reached); sent when it was already delivered.';
 
+-- Rows a mailer claimed and could not try because the SMTP server was
+-- away (no connection, or a refusal before any command of the message's
+-- own): due again at once, with no attempt counted, so that an outage of
+-- any length kills no notification and the mail flows as soon as the
+-- server is back.  Only the mailer whose claim still holds may give rows
+-- back (allocation-mailer checks its claim's clock first): a claim that
+-- ran out may belong to another mailer by now.
+CREATE OR REPLACE FUNCTION allocation._release_notifications(ids bigint[], error text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	released integer;
+BEGIN
+	IF ids IS NULL OR error IS NULL THEN
+		RAISE EXCEPTION 'argument "%" must not be null',
+			CASE WHEN ids IS NULL THEN 'ids' ELSE 'error' END
+			USING ERRCODE = '22004';
+	END IF;
+	IF pg_catalog.cardinality(ids) > 10000 THEN
+		RAISE EXCEPTION 'invalid ids: % notifications', pg_catalog.cardinality(ids)
+			USING ERRCODE = '22023', DETAIL = 'Release at most 10000 notifications at a time.';
+	END IF;
+	UPDATE allocation.notifications n
+	   SET claimed_until = NULL,
+		   last_error = pg_catalog.left(pg_catalog.regexp_replace(error, '[[:cntrl:]]', ' ', 'g'), 2000)
+	 WHERE n.id OPERATOR(pg_catalog.=) ANY (ids)
+	   AND n.sent_at IS NULL AND n.dead_at IS NULL
+	   AND n.claimed_until OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp();
+	GET DIAGNOSTICS released = ROW_COUNT;
+	RETURN released;
+END
+$$;
+COMMENT ON FUNCTION allocation._release_notifications(bigint[], text) IS
+	'Implementation of allocation.release_notifications, run with the owner''s rights by it.';
+
+CREATE OR REPLACE FUNCTION allocation.release_notifications(ids bigint[], error text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION allocation.release_notifications(bigint[], text) IS
+	'For a mailer, within its claim: the SMTP server was away, so these claimed notifications were not tried. Due again at once, no attempt counted, error kept as last_error. Returns how many were given back.';
+
 CREATE OR REPLACE FUNCTION allocation._retry_notification(id bigint)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp

@@ -150,8 +150,9 @@ INSERT INTO internals VALUES
 CREATE TEMP TABLE mailer_functions (fn name);
 INSERT INTO mailer_functions VALUES
  ('claim_notifications'), ('mark_notification_sent'), ('mark_notification_failed'),
- ('retry_notification'), ('_claim_notifications'), ('_mark_notification_sent'),
- ('_mark_notification_failed'), ('_retry_notification'), ('_notification_row'),
+ ('release_notifications'), ('retry_notification'), ('_claim_notifications'),
+ ('_mark_notification_sent'), ('_mark_notification_failed'), ('_release_notifications'),
+ ('_retry_notification'), ('_notification_row'),
  ('_check_notification');
 
 SELECT functions_are('allocation',
