@@ -41,8 +41,10 @@
  *	   callback (smtp.c), which gives the message in hand a few seconds
  *	   more (SMTP_STOP_GRACE_S) and then abandons it unmarked: whether the
  *	   server kept it is unknown, so it is sent again once its lease runs
- *	   out, with the same Message-ID.  The rest of the batch is left to
- *	   its lease as well.
+ *	   out, with the same Message-ID.  The rest of the batch, not tried
+ *	   yet, is given back (release_notifications) while the claim holds,
+ *	   so that a restarted or another mailer sends it at once, not after
+ *	   the lease; a stop between two messages does the same.
  *	7) A batch is sent within its claim: once the claim has run out,
  *	   another mailer may claim the same rows and send them, so a message
  *	   whose turn comes later is not sent (nor the rest of the batch); the
@@ -622,6 +624,28 @@ pg_release(pg_link *pg, PGresult *claim, int first, const char *error)
 	return 0;
 }
 
+/*
+ * On a stop, rows first..n-1 of the claim, not tried yet: given back while
+ * the claim holds, so that another mailer (or this one restarted) sends
+ * them at once rather than after the lease; otherwise, or when PostgreSQL
+ * does not answer, left to the lease as after a crash (note 2).
+ */
+static void
+give_back_on_stop(pg_link *pg, PGresult *claim, int first, double claimed_at,
+				  double margin, const mailer_config *cfg)
+{
+	int			left = PQntuples(claim) - first;
+
+	if (left <= 0)
+		return;
+	if (now_mono() - claimed_at + margin / 2 < cfg->lease &&
+		pg_release(pg, claim, first, "given back untried by a mailer that stopped") == 0)
+		log_info("stopping: %d claimed notification%s given back untried", left, left == 1 ? "" : "s");
+	else
+		log_info("stopping: %d claimed notification%s left to %s lease",
+				 left, left == 1 ? "" : "s", left == 1 ? "its" : "their");
+}
+
 /* totals for the last log line */
 static unsigned long n_sent,
 			n_retry,
@@ -673,8 +697,7 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 
 		if (stop_requested())
 		{
-			log_info("stopping: %d claimed notification%s left to %s lease",
-					 n - i, n - i == 1 ? "" : "s", n - i == 1 ? "its" : "their");
+			give_back_on_stop(pg, res, i, claimed_at, margin, cfg);
 			break;
 		}
 		if (now_mono() - claimed_at + margin >= cfg->lease)
@@ -719,8 +742,8 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 			if (r == SMTP_STOPPED)
 			{
 				/* neither sent nor failed: left to its lease (note 6) */
-				log_info("stopping: notification %s %s; it and %d more claimed left to their lease",
-						 id, err, n - i - 1);
+				log_info("stopping: notification %s %s; left to its lease", id, err);
+				give_back_on_stop(pg, res, i + 1, claimed_at, margin, cfg);
 				break;
 			}
 			if (r == SMTP_UNREACHABLE || r == SMTP_REFUSED)
