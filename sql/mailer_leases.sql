@@ -49,10 +49,12 @@ SELECT count(*) AS kept,
 ROLLBACK;
 
 -- release_notifications: rows claimed and not tried (the SMTP server was
--- away) are due again at once, with no attempt counted and the reason
--- kept.  Generated over the states a row can be in when the mailer gives
--- it back: only a row still under a claim changes; one whose claim ran
--- out, one never claimed, one sent and one dead stay exactly as they were.
+-- away, or the mailer stops) are due again at once, with no attempt
+-- counted and the reason kept.  Generated over the states a row can be in
+-- when a mailer gives its claim back: only a row still held by that claim
+-- changes.  One whose claim ran out and which another mailer claimed since
+-- stays claimed by that one (else a third mailer would send it too), and
+-- one never claimed, one sent and one dead stay exactly as they were.
 BEGIN;
 CREATE TEMP TABLE ml_states (state text, id bigint);
 CREATE FUNCTION pg_temp.ml_row(state text) RETURNS void LANGUAGE sql AS $$
@@ -60,22 +62,31 @@ CREATE FUNCTION pg_temp.ml_row(state text) RETURNS void LANGUAGE sql AS $$
 		INSERT INTO allocation.notifications (recipient, subject, body)
 		VALUES ('rel-' || state || '@example.com', 'Release', 'body') RETURNING id)
 	INSERT INTO ml_states SELECT state, id FROM made $$;
--- claimed for five minutes (the sent and the dead rows too, then reported)
+-- mailer A claims three for five minutes, then reports two of them
 SELECT pg_temp.ml_row(s) FROM unnest(ARRAY['claimed', 'sent', 'dead']) s;
-SELECT count(*) AS claimed FROM allocation.claim_notifications(10000, interval '5 minutes') c
-  JOIN ml_states s ON s.id = c.id;
+SELECT count(*) AS a_claimed, count(DISTINCT c.claim) AS claims, min(c.claim::text) AS claim_a
+  FROM allocation.claim_notifications(10000, interval '5 minutes') c
+  JOIN ml_states s ON s.id = c.id \gset
+SELECT :a_claimed AS a_claimed, :claims AS claims;
 SELECT allocation.mark_notification_sent(id) FROM ml_states WHERE state = 'sent';
 SELECT allocation.mark_notification_failed(id, '550 no', true) FROM ml_states WHERE state = 'dead';
--- claimed for a microsecond: its claim has run out
-SELECT pg_temp.ml_row('ran-out');
-SELECT count(*) AS claimed_briefly FROM allocation.claim_notifications(10000, interval '1 microsecond') c
-  JOIN ml_states s ON s.id = c.id AND s.state = 'ran-out';
+-- mailer X claims one for a microsecond; once that ran out, mailer B takes it
+SELECT pg_temp.ml_row('taken-over');
+SELECT min(c.claim::text) AS claim_x
+  FROM allocation.claim_notifications(10000, interval '1 microsecond') c
+  JOIN ml_states s ON s.id = c.id AND s.state = 'taken-over' \gset
 SELECT pg_sleep(0.01);
+SELECT count(*) AS b_claimed FROM allocation.claim_notifications(10000, interval '5 minutes') c
+  JOIN ml_states s ON s.id = c.id AND s.state = 'taken-over';
 SELECT pg_temp.ml_row('never-claimed');
 CREATE TEMP TABLE ml_before AS
 SELECT n.* FROM allocation.notifications n JOIN ml_states s USING (id);
-SELECT allocation.release_notifications(array_agg(id ORDER BY id), 'server away' || chr(13) || chr(10) || '421')
-    AS released
+-- X gives its claim back late, then A gives its own back
+SELECT allocation.release_notifications(array_agg(id ORDER BY id), :'claim_x', 'X: server away')
+    AS x_released
+  FROM ml_states;
+SELECT allocation.release_notifications(array_agg(id ORDER BY id), :'claim_a', 'server away' || chr(13) || chr(10) || '421')
+    AS a_released
   FROM ml_states;
 SELECT s.state,
        n.claimed_until IS NULL AS unclaimed,
@@ -86,17 +97,20 @@ SELECT s.state,
   JOIN allocation.notifications n USING (id)
   JOIN ml_before b USING (id)
  ORDER BY s.id;
--- given back, the row is claimed again at once
-SELECT count(*) AS claimed_again FROM allocation.claim_notifications(10000, interval '5 minutes') c
-  JOIN ml_states s ON s.id = c.id AND s.state = 'claimed';
+-- given back, the row is claimed again at once; B's still holds
+SELECT s.state, count(*) AS claimed_again
+  FROM allocation.claim_notifications(10000, interval '5 minutes') c
+  JOIN ml_states s ON s.id = c.id
+ GROUP BY s.state ORDER BY s.state;
 ROLLBACK;
 
 -- its arguments: NULLs 22004, more than 10000 ids 22023, an empty array
 -- and unknown or NULL ids give back nothing
 \set VERBOSITY sqlstate
-SELECT allocation.release_notifications(NULL, 'x');
-SELECT allocation.release_notifications('{1}', NULL);
-SELECT allocation.release_notifications(array_agg(g::bigint), 'x') FROM generate_series(1, 10001) g;
-SELECT allocation.release_notifications('{}', 'x') AS empty,
-       allocation.release_notifications('{-1,NULL}', 'x') AS unknown;
+SELECT allocation.release_notifications(NULL, gen_random_uuid(), 'x');
+SELECT allocation.release_notifications('{1}', NULL, 'x');
+SELECT allocation.release_notifications('{1}', gen_random_uuid(), NULL);
+SELECT allocation.release_notifications(array_agg(g::bigint), gen_random_uuid(), 'x') FROM generate_series(1, 10001) g;
+SELECT allocation.release_notifications('{}', gen_random_uuid(), 'x') AS empty,
+       allocation.release_notifications('{-1,NULL}', gen_random_uuid(), 'x') AS unknown;
 \set VERBOSITY terse

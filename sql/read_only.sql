@@ -40,7 +40,7 @@ INSERT INTO ro_calls VALUES
   ('purge_outbox', false, $$SELECT allocation.purge_outbox()$$),
   ('purge_outbox', false, $$SELECT allocation.purge_outbox('1 day')$$),
   ('rebuild_read_model', false, $$SELECT allocation.rebuild_read_model()$$),
-  ('release_notifications', false, $$SELECT allocation.release_notifications('{0}', 'x')$$),
+  ('release_notifications', false, $$SELECT allocation.release_notifications('{0}', gen_random_uuid(), 'x')$$),
   ('register_consumer', false, $$SELECT allocation.register_consumer('ro-new', true)$$),
   ('retry_notification', false, $$SELECT allocation.retry_notification(0)$$),
   ('set_stock_alert_recipient', false, $$SELECT allocation.set_stock_alert_recipient('ops@example.com')$$),

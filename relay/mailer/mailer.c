@@ -586,10 +586,18 @@ pg_mark(pg_link *pg, const char *id, const char *error, int permanent, char *sta
 	return 0;
 }
 
+/* totals for the last log line */
+static unsigned long n_sent,
+			n_retry,
+			n_dead,
+			n_away;				/* given back untried: the server was away, or a stop */
+
 /*
  * Give rows first..n-1 of a claim back untried (the SMTP server is away,
- * note 3): due again at once, no attempt counted.  0, -1 or -2 as
- * pg_failed.
+ * note 3, or the mailer stops): those this claim still holds are due again
+ * at once, no attempt counted; a row whose claim ran out and which another
+ * mailer claimed since is not this claim's any more, and stays as it is.
+ * The number given back, or -1, -2 as pg_failed.
  */
 static int
 pg_release(pg_link *pg, PGresult *claim, int first, const char *error)
@@ -598,9 +606,12 @@ pg_release(pg_link *pg, PGresult *claim, int first, const char *error)
 	size_t		len = 3;
 	char	   *ids;
 	char	   *p;
-	const char *params[2];
+	const char *params[3];
 	PGresult   *res;
+	int			released;
 
+	if (first >= n)
+		return 0;
 	for (int i = first; i < n; i++)
 		len += strlen(PQgetvalue(claim, i, 0)) + 1;
 	ids = malloc(len);
@@ -613,44 +624,44 @@ pg_release(pg_link *pg, PGresult *claim, int first, const char *error)
 	*p++ = '}';
 	*p = '\0';
 	params[0] = ids;
-	params[1] = error;
-	res = pg_query(pg, "SELECT allocation.release_notifications($1::bigint[], $2)", 2, params);
+	params[1] = PQgetvalue(claim, first, 5);	/* the claim: the same on every row */
+	params[2] = error;
+	res = pg_query(pg, "SELECT allocation.release_notifications($1::bigint[], $2::uuid, $3)",
+				   3, params);
 	free(ids);
 	if (res == NULL)
 		return -1;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return pg_failed(pg, res, "release_notifications");
+	released = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	return 0;
+	return released;
 }
 
 /*
- * On a stop, rows first..n-1 of the claim, not tried yet: given back while
- * the claim holds, so that another mailer (or this one restarted) sends
- * them at once rather than after the lease; otherwise, or when PostgreSQL
- * does not answer, left to the lease as after a crash (note 2).
+ * On a stop, rows first..n-1 of the claim, not tried yet: given back, so
+ * that another mailer (or this one restarted) sends them at once rather
+ * than after the lease; when PostgreSQL does not answer, left to the lease
+ * as after a crash (note 2).
  */
 static void
-give_back_on_stop(pg_link *pg, PGresult *claim, int first, double claimed_at,
-				  double margin, const mailer_config *cfg)
+give_back_on_stop(pg_link *pg, PGresult *claim, int first)
 {
 	int			left = PQntuples(claim) - first;
+	int			released;
 
 	if (left <= 0)
 		return;
-	if (now_mono() - claimed_at + margin / 2 < cfg->lease &&
-		pg_release(pg, claim, first, "given back untried by a mailer that stopped") == 0)
+	released = pg_release(pg, claim, first, "given back untried by a mailer that stopped");
+	if (released > 0)
+		n_away += (unsigned long) released;
+	if (released == left)
 		log_info("stopping: %d claimed notification%s given back untried", left, left == 1 ? "" : "s");
 	else
-		log_info("stopping: %d claimed notification%s left to %s lease",
-				 left, left == 1 ? "" : "s", left == 1 ? "its" : "their");
+		log_info("stopping: %d claimed notification%s given back untried, %d left to %s lease",
+				 released > 0 ? released : 0, released == 1 ? "" : "s",
+				 left - (released > 0 ? released : 0), left - released == 1 ? "its" : "their");
 }
-
-/* totals for the last log line */
-static unsigned long n_sent,
-			n_retry,
-			n_dead,
-			n_away;				/* given back untried: the server was away */
 
 /*
  * Claim one batch and deliver it.  1 when the caller should claim again at
@@ -668,16 +679,19 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 				lease[32];
 	const char *params[2] = {max, lease};
 	int			n;
+	int			max_rows;
 	int			away = 0;
 	int			ran_out = 0;
 	double		claimed_at;
 	double		margin = cfg->lease < 2 * CLAIM_MARGIN_S ? cfg->lease / 2.0 : CLAIM_MARGIN_S;
 
-	snprintf(max, sizeof max, "%d", cfg->batch_size);
+	/* while the server is away, one row tells whether it is back */
+	max_rows = smtp_link->up ? cfg->batch_size : 1;
+	snprintf(max, sizeof max, "%d", max_rows);
 	snprintf(lease, sizeof lease, "%d seconds", cfg->lease);
 	/* before the query: the server's lease starts after this (note 7) */
 	claimed_at = now_mono();
-	res = pg_query(pg, "SELECT id::text, recipient, subject, body, message_token"
+	res = pg_query(pg, "SELECT id::text, recipient, subject, body, message_token, claim::text"
 				   "  FROM allocation.claim_notifications($1::integer, $2::interval)",
 				   2, params);
 	if (res == NULL)
@@ -697,7 +711,7 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 
 		if (stop_requested())
 		{
-			give_back_on_stop(pg, res, i, claimed_at, margin, cfg);
+			give_back_on_stop(pg, res, i);
 			break;
 		}
 		if (now_mono() - claimed_at + margin >= cfg->lease)
@@ -743,7 +757,7 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 			{
 				/* neither sent nor failed: left to its lease (note 6) */
 				log_info("stopping: notification %s %s; left to its lease", id, err);
-				give_back_on_stop(pg, res, i + 1, claimed_at, margin, cfg);
+				give_back_on_stop(pg, res, i + 1);
 				break;
 			}
 			if (r == SMTP_UNREACHABLE || r == SMTP_REFUSED)
@@ -751,22 +765,19 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 				/*
 				 * Away before the message's own commands: so would every
 				 * other message be.  This one and the rest go back untried
-				 * (no attempt counted, note 3), while the claim still
-				 * holds; otherwise they are left to its lease.
+				 * (no attempt counted, note 3).
 				 */
 				link_failed(smtp_link, now_mono(), err);
 				away = 1;
-				if (now_mono() - claimed_at + margin / 2 < cfg->lease)
+				rc = pg_release(pg, res, i, err);
+				if (rc < 0)
 				{
-					rc = pg_release(pg, res, i, err);
-					if (rc != 0)
-					{
-						PQclear(res);
-						return rc;
-					}
+					PQclear(res);
+					return rc;
 				}
-				n_away += n - i;
-				log_debug("SMTP server away: notification %s and %d more given back untried", id, n - i - 1);
+				n_away += (unsigned long) rc;
+				log_debug("SMTP server away: %d of %d claimed notification%s given back untried (from %s)",
+						  rc, n - i, n - i == 1 ? "" : "s", id);
 				break;
 			}
 			if (!smtp_link->up)
@@ -798,7 +809,7 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 	PQclear(res);
 	if (away)
 		return 0;
-	return ran_out || n == cfg->batch_size;
+	return ran_out || n == max_rows;
 }
 
 int

@@ -38,8 +38,10 @@
  *	   the server is silent, asks settings.stop and abandons the
  *	   transaction stop_grace seconds after a stop.
  *	7) A deadline (the caller's: the end of a claim) shortens the timeout
- *	   of that one transaction; one that times out because of it is
- *	   SMTP_EXPIRED, told apart from a server slower than --timeout.
+ *	   of that one transaction; one that times out because of it during
+ *	   the message's own commands is SMTP_EXPIRED, told apart from a
+ *	   server slower than --timeout; before them, the server is away
+ *	   (SMTP_UNREACHABLE, note 3), whichever clock ran out.
  *	8) Servers may end a connection after some messages, with a 421 to the
  *	   next MAIL FROM, or close it while it is idle.  A failure before the
  *	   message's own commands on a connection kept from an earlier message
@@ -319,7 +321,8 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	{
 		snprintf(err, errlen, "given up unanswered at its deadline, %.1fs into it (SMTP %ld)",
 				 end - started, code);
-		return SMTP_EXPIRED;
+		/* before the message's own commands: a server that is away (note 3) */
+		return st.message_stage ? SMTP_EXPIRED : SMTP_UNREACHABLE;
 	}
 	snprintf(err, errlen, "%s%s%s (SMTP %ld)", curl_easy_strerror(rc),
 			 curl_err[0] ? ": " : "", curl_err, code);

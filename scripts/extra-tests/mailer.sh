@@ -199,6 +199,13 @@ import json, sys
 print(sum(1 for l in sys.stdin if (lambda m: $1)(json.loads(l))))"
 }
 
+# notify_one ORDER ADDRESS: one notification for ADDRESS
+notify_one() {
+	sql "SELECT allocation.create_order('$1')" >/dev/null
+	sql "SELECT allocation.subscribe_to_order('$1', '$2')" >/dev/null
+	sql "SELECT allocation.change_order_status('$1', 'cancelled')" >/dev/null
+}
+
 # --- setup -----------------------------------------------------------------
 
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" || exit 1
@@ -246,7 +253,7 @@ ALLOCATION_MAILER_SMTP_USER= ALLOCATION_MAILER_SMTP_PASSWORD= timeout 3 "$MAILER
 	--smtp-url "smtp://127.0.0.1:$(free_port)" --tls none --from shop@example.com --backoff-max 30 \
 	-v -v >"$WORK/c13.log" 2>&1
 # (the stop may cut the last round between its attempt and its report)
-ROUNDS=$(grep -c 'SMTP server away: notification' "$WORK/c13.log")
+ROUNDS=$(grep -c 'given back untried (from' "$WORK/c13.log")
 TRIES=$(grep -c 'Trying 127.0.0.1' "$WORK/c13.log")
 check "unreachable server: one connection attempt a round ($TRIES in $ROUNDS rounds)" \
 	bash -c "[ $ROUNDS -ge 2 ] && [ $TRIES -ge $ROUNDS ] && [ $TRIES -le $((ROUNDS + 1)) ]"
@@ -702,12 +709,6 @@ PYEOF
 HOLD_PORT=$(free_port)
 "$PY" "$WORK/hold-sink.py" "$HOLD_PORT" "$WORK/hold.sink" >>"$WORK/sink.log" 2>&1 &
 HOLD_SINK=$!
-# notify_one ORDER ADDRESS: one notification for ADDRESS
-notify_one() {
-	sql "SELECT allocation.create_order('$1')" >/dev/null
-	sql "SELECT allocation.subscribe_to_order('$1', '$2')" >/dev/null
-	sql "SELECT allocation.change_order_status('$1', 'cancelled')" >/dev/null
-}
 # sink_says SECONDS TEXT: TEXT appears in the holding sink's log within SECONDS
 sink_says() {
 	local _i
@@ -748,6 +749,34 @@ check "late: the connection was given up: nothing more came on it after the mess
 	bash -c "! grep -F 'after the message end' '$WORK/hold.sink'"
 kill "$HOLD_SINK" 2>/dev/null; wait "$HOLD_SINK" 2>/dev/null
 sql "UPDATE allocation.notifications SET dead_at = now() WHERE recipient = 'late@example.com'" >/dev/null
+
+# --- a silent server -----------------------------------------------------------
+# A server that takes the connection and never greets, with a claim
+# shorter than --timeout: the claim's clock ends each try before the
+# greeting.  That too is a server that is away: no attempt counted, no
+# row dead however many claims, each saying why.
+SILENT_PORT=$(free_port)
+"$PY" -c "
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(64)
+held = []
+while True:
+    held.append(s.accept()[0])" "$SILENT_PORT" >>"$WORK/sink.log" 2>&1 &
+SILENT_SINK=$!
+sink_up "$SILENT_PORT" || true
+for k in 1 2 3; do notify_one "T-S$k" "silent$k@example.com"; done
+start_mailer "$WORK/silent.log" --smtp-url "smtp://127.0.0.1:$SILENT_PORT" --lease 2 --timeout 10 --batch-size 10
+SILENT_MAILER=$LAST_MAILER
+sleep 8
+kill -TERM "$SILENT_MAILER"
+stops_within 8 "$SILENT_MAILER" || kill -9 "$SILENT_MAILER" 2>/dev/null
+kill "$SILENT_SINK" 2>/dev/null; wait "$SILENT_SINK" 2>/dev/null
+check "silent server, claim shorter than --timeout: after 8 s no attempt counted, none dead, each saying why" \
+	[ "$(sql "SELECT count(*) FILTER (WHERE attempts = 0 AND dead_at IS NULL AND sent_at IS NULL AND last_error LIKE '%deadline%') FROM allocation.notifications WHERE recipient LIKE 'silent_@example.com'")" = 3 ]
+check "... tried with backoff, one row at a time after the first claim" \
+	eval '[ "$(grep -c "given back untried (from" "$WORK/silent.log")" -ge 2 ] && ! grep "given back untried (from" "$WORK/silent.log" | tail -n +2 | grep -qv " 1 of 1 claimed"'
+sql "UPDATE allocation.notifications SET dead_at = now() WHERE recipient LIKE 'silent_@example.com'" >/dev/null
 
 # --- refusals: which SMTP replies kill a message ---------------------------
 # A server of the script's own answers one command with one code; every

@@ -559,10 +559,12 @@ CREATE OR REPLACE TRIGGER check_notification
 
 CREATE OR REPLACE FUNCTION allocation._claim_notifications(max integer, lease interval DEFAULT '5 minutes')
 RETURNS TABLE (id bigint, recipient text, subject text, body text,
-			   created_at timestamptz, attempts integer, message_token text)
+			   created_at timestamptz, attempts integer, message_token text, claim uuid)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
+DECLARE
+	this_claim uuid := pg_catalog.gen_random_uuid();
 BEGIN
 	IF max IS NULL OR lease IS NULL THEN
 		RAISE EXCEPTION 'argument "%" must not be null',
@@ -595,12 +597,13 @@ BEGIN
 		   FOR UPDATE SKIP LOCKED
 	), claimed AS (
 		UPDATE allocation.notifications n
-		   SET claimed_until = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) lease
+		   SET claimed_until = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) lease,
+			   claim = this_claim
 		  FROM due
 		 WHERE n.id OPERATOR(pg_catalog.=) due.id
 		RETURNING n.id, n.recipient, n.subject, n.body, n.created_at, n.attempts
 	)
-	SELECT c.id, c.recipient, c.subject, c.body, c.created_at, c.attempts, i.token
+	SELECT c.id, c.recipient, c.subject, c.body, c.created_at, c.attempts, i.token, this_claim
 	  FROM claimed c CROSS JOIN allocation.mail_identity i
 	 ORDER BY c.id;
 END
@@ -610,11 +613,11 @@ COMMENT ON FUNCTION allocation._claim_notifications(integer, interval) IS
 
 CREATE OR REPLACE FUNCTION allocation.claim_notifications(max integer, lease interval DEFAULT '5 minutes')
 RETURNS TABLE (id bigint, recipient text, subject text, body text,
-			   created_at timestamptz, attempts integer, message_token text)
+			   created_at timestamptz, attempts integer, message_token text, claim uuid)
 AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.claim_notifications(integer, interval) IS
-	'For a mailer: lease up to max due notifications (unsent, not dead) for the lease; message_token is part of their Message-ID. Several mailers never get the same row.';
+	'For a mailer: lease up to max due notifications (unsent, not dead) for the lease; message_token is part of their Message-ID, claim identifies this claim for release_notifications. Several mailers never get the same row.';
 
 -- Is this notification's row there?  Error 22004/22023 otherwise.
 CREATE OR REPLACE FUNCTION allocation._notification_row(id bigint)
@@ -710,23 +713,24 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.mark_notification_failed(bigint, text, boolean) IS
 	'For a mailer: an attempt failed. Returns retry (tried again after a backoff) or dead (permanent, or allocation.mail_max_attempts reached); sent when it was already delivered.';
 
--- Rows a mailer claimed and could not try because the SMTP server was
--- away (no connection, or a refusal before any command of the message's
--- own): due again at once, with no attempt counted, so that an outage of
--- any length kills no notification and the mail flows as soon as the
--- server is back.  Only the mailer whose claim still holds may give rows
--- back (allocation-mailer checks its claim's clock first): a claim that
--- ran out may belong to another mailer by now.
-CREATE OR REPLACE FUNCTION allocation._release_notifications(ids bigint[], error text)
+-- Rows a mailer claimed and could not try (the SMTP server was away, or
+-- the mailer stops): due again at once, with no attempt counted, so that
+-- an outage of any length kills no notification and the mail flows as
+-- soon as the server is back.  Only rows still held by the caller's claim
+-- (the claim value claim_notifications returned with them) change: once
+-- that claim ran out, another mailer may hold the row under a claim of its
+-- own, and ending that one would let a third send it too.
+CREATE OR REPLACE FUNCTION allocation._release_notifications(ids bigint[], claim uuid, error text)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
 	released integer;
 BEGIN
-	IF ids IS NULL OR error IS NULL THEN
+	IF ids IS NULL OR claim IS NULL OR error IS NULL THEN
 		RAISE EXCEPTION 'argument "%" must not be null',
-			CASE WHEN ids IS NULL THEN 'ids' ELSE 'error' END
+			CASE WHEN ids IS NULL THEN 'ids' WHEN claim IS NULL THEN 'claim' ELSE 'error' END
 			USING ERRCODE = '22004';
 	END IF;
 	IF pg_catalog.cardinality(ids) > 10000 THEN
@@ -735,23 +739,24 @@ BEGIN
 	END IF;
 	UPDATE allocation.notifications n
 	   SET claimed_until = NULL,
+		   claim = NULL,
 		   last_error = pg_catalog.left(pg_catalog.regexp_replace(error, '[[:cntrl:]]', ' ', 'g'), 2000)
 	 WHERE n.id OPERATOR(pg_catalog.=) ANY (ids)
-	   AND n.sent_at IS NULL AND n.dead_at IS NULL
-	   AND n.claimed_until OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp();
+	   AND n.claim OPERATOR(pg_catalog.=) _release_notifications.claim
+	   AND n.sent_at IS NULL AND n.dead_at IS NULL;
 	GET DIAGNOSTICS released = ROW_COUNT;
 	RETURN released;
 END
 $$;
-COMMENT ON FUNCTION allocation._release_notifications(bigint[], text) IS
+COMMENT ON FUNCTION allocation._release_notifications(bigint[], uuid, text) IS
 	'Implementation of allocation.release_notifications, run with the owner''s rights by it.';
 
-CREATE OR REPLACE FUNCTION allocation.release_notifications(ids bigint[], error text)
+CREATE OR REPLACE FUNCTION allocation.release_notifications(ids bigint[], claim uuid, error text)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION allocation.release_notifications(bigint[], text) IS
-	'For a mailer, within its claim: the SMTP server was away, so these claimed notifications were not tried. Due again at once, no attempt counted, error kept as last_error. Returns how many were given back.';
+COMMENT ON FUNCTION allocation.release_notifications(bigint[], uuid, text) IS
+	'For a mailer: claimed notifications it did not try (the SMTP server was away, or it stops). Those still held by this claim are due again at once, no attempt counted, error kept as last_error. Returns how many were given back.';
 
 CREATE OR REPLACE FUNCTION allocation._retry_notification(id bigint)
 RETURNS boolean

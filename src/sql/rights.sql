@@ -84,8 +84,8 @@ REVOKE ALL ON FUNCTION
 	allocation.mark_notification_sent(bigint),
 	allocation._mark_notification_failed(bigint, text, boolean),
 	allocation.mark_notification_failed(bigint, text, boolean),
-	allocation._release_notifications(bigint[], text),
-	allocation.release_notifications(bigint[], text),
+	allocation._release_notifications(bigint[], uuid, text),
+	allocation.release_notifications(bigint[], uuid, text),
 	allocation._retry_notification(bigint),
 	allocation.retry_notification(bigint)
 	FROM PUBLIC;
@@ -94,7 +94,7 @@ GRANT EXECUTE ON FUNCTION
 	allocation.claim_notifications(integer, interval),
 	allocation.mark_notification_sent(bigint),
 	allocation.mark_notification_failed(bigint, text, boolean),
-	allocation.release_notifications(bigint[], text),
+	allocation.release_notifications(bigint[], uuid, text),
 	allocation.retry_notification(bigint)
 	TO allocation_mailer, allocation_user;
 GRANT SELECT ON allocation.mail_backlog, allocation.mail_dead TO allocation_mailer, allocation_admin;

@@ -193,7 +193,8 @@ CREATE TABLE allocation.notifications (
 	last_error		text,
 	next_attempt_at	timestamptz NOT NULL DEFAULT '-infinity',
 	claimed_until	timestamptz,
-	dead_at			timestamptz
+	dead_at			timestamptz,
+	claim			uuid			-- the claim that set claimed_until
 );
 
 -- what the mailers look for: unsent, not dead, by due time

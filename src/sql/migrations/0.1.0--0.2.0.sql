@@ -343,7 +343,8 @@ ALTER TABLE allocation.notifications
 	ADD COLUMN last_error text,
 	ADD COLUMN next_attempt_at timestamptz NOT NULL DEFAULT '-infinity',
 	ADD COLUMN claimed_until timestamptz,
-	ADD COLUMN dead_at timestamptz;
+	ADD COLUMN dead_at timestamptz,
+	ADD COLUMN claim uuid;
 
 -- what the mailers look for: unsent, not dead, by due time
 CREATE INDEX notifications_due ON allocation.notifications (next_attempt_at, id)
