@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "text.h"
+
 static const char *log_program = "allocation-relay";
 static int log_is_verbose;
 
@@ -34,14 +36,26 @@ log_line(const char *level, const char *fmt, va_list ap)
 	struct timespec ts;
 	struct tm tm;
 	char stamp[32];
+	char		msg[8192];
+	char		shown[16384];
+	int			len;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: ", stamp, ts.tv_nsec / 1000000L,
-			log_program, (long) getpid(), level);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	/*
+	 * One line, whatever the values in it say: a line break, a terminal
+	 * escape or a bidirectional override from a message, a server's reply
+	 * or a configuration value is shown escaped (text_excerpt), not obeyed.
+	 */
+	len = vsnprintf(msg, sizeof msg, fmt, ap);
+	if (len < 0)
+		len = 0;
+	text_excerpt(msg, (size_t) len < sizeof msg ? (size_t) len : sizeof msg - 1,
+				 sizeof msg, shown, sizeof shown);
+	fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s%s\n", stamp, ts.tv_nsec / 1000000L,
+			log_program, (long) getpid(), level, shown,
+			(size_t) len >= sizeof msg ? "..." : "");
 }
 
 #define LOG_FUNCTION(name, level, condition) \

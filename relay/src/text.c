@@ -176,6 +176,33 @@ utf8_sequence(const unsigned char *s, size_t n)
 	return len;
 }
 
+/*
+ * The code point of a valid UTF-8 sequence of len bytes at s.
+ */
+static unsigned int
+utf8_code_point(const unsigned char *s, size_t len)
+{
+	unsigned int cp = len == 1 ? s[0] : len == 2 ? (s[0] & 0x1fu) : len == 3 ? (s[0] & 0x0fu) : (s[0] & 0x07u);
+
+	for (size_t k = 1; k < len; k++)
+		cp = (cp << 6) | (s[k] & 0x3fu);
+	return cp;
+}
+
+/*
+ * Characters that are valid UTF-8 but would rearrange or break what a
+ * terminal shows of a log line: the C1 controls, the bidirectional marks,
+ * embeddings, overrides and isolates (a U+202E in a message id would show
+ * the rest of the line reversed), the line and paragraph separators.
+ */
+static int
+hidden_in_log(unsigned int cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
+		(cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+		cp == 0x061c;
+}
+
 char *
 text_excerpt(const char *s, size_t n, size_t max, char *buf, size_t buflen)
 {
@@ -197,6 +224,15 @@ text_excerpt(const char *s, size_t n, size_t max, char *buf, size_t buflen)
 			snprintf(buf + j, buflen - j, "\\x%02x", *c);
 			j += 4;
 			i++;
+		}
+		else if (len > 1 && hidden_in_log(utf8_code_point(c, len)))
+		{
+			/* \uXXXX: shown, not obeyed */
+			if (j + 6 >= buflen || i + len > max)
+				break;
+			snprintf(buf + j, buflen - j, "\\u%04x", utf8_code_point(c, len));
+			j += 6;
+			i += len;
 		}
 		else
 		{

@@ -23,8 +23,11 @@ void		sb_appends(strbuf *sb, const char *s);
 void		sb_json_string(strbuf *sb, const char *s, size_t n);
 
 /*
- * A printable excerpt of s[0..n) for a log line: control characters
- * escaped, at most max bytes of s, "..." when cut.  Returns buf.
+ * A printable excerpt of s[0..n) for a log line: control bytes and bytes
+ * that are not UTF-8 escaped (\xNN), and so are the characters that would
+ * rearrange a terminal's line (C1 controls, bidirectional controls, line
+ * and paragraph separators: \uXXXX); at most max bytes of s, "..." when
+ * cut.  Returns buf.
  */
 char	   *text_excerpt(const char *s, size_t n, size_t max, char *buf, size_t buflen);
 

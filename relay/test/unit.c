@@ -23,6 +23,7 @@
 #include "config.h"
 #include "inbound.h"
 #include "link.h"
+#include "log.h"
 #include "text.h"
 
 static void test_json_depth(void);
@@ -545,6 +546,9 @@ test_secrets_and_limits(void)
 	config_free(&cfg);
 }
 
+static void test_excerpt_hidden(void);
+static void test_log_one_line(void);
+
 static void
 test_text(void)
 {
@@ -587,6 +591,8 @@ test_text(void)
 		   "excerpt cuts before a character, not inside it");
 	is_str(text_excerpt("ab\xe2\x80", 4, 100, buf, sizeof buf), "ab\\xe2\\x80",
 		   "excerpt escapes a sequence cut at the end");
+	test_excerpt_hidden();
+	test_log_one_line();
 	{
 		char		d1[] = "host=h password=s3cret user=u";
 		char		d2[] = "password = 'a b\\' c' dbname=x";
@@ -610,6 +616,141 @@ test_text(void)
 		is_str(d6, "redis://:pw@host dbname=password", "... nothing else");
 	}
 	test_json_depth();
+}
+
+/* UTF-8 of code point cp into out; its length */
+static size_t
+utf8_encode(unsigned int cp, char *out)
+{
+	if (cp < 0x80)
+		return out[0] = (char) cp, 1;
+	if (cp < 0x800)
+		return out[0] = (char) (0xc0 | (cp >> 6)), out[1] = (char) (0x80 | (cp & 0x3f)), 2;
+	if (cp < 0x10000)
+		return out[0] = (char) (0xe0 | (cp >> 12)), out[1] = (char) (0x80 | ((cp >> 6) & 0x3f)),
+			out[2] = (char) (0x80 | (cp & 0x3f)), 3;
+	return out[0] = (char) (0xf0 | (cp >> 18)), out[1] = (char) (0x80 | ((cp >> 12) & 0x3f)),
+		out[2] = (char) (0x80 | ((cp >> 6) & 0x3f)), out[3] = (char) (0x80 | (cp & 0x3f)), 4;
+}
+
+/*
+ * text_excerpt, generated over code points: every character that would
+ * rearrange a terminal's line (C1 controls U+0080-U+009F, the bidi marks
+ * U+061C, U+200E, U+200F, the separators and embeddings/overrides
+ * U+2028-U+202E, the isolates U+2066-U+2069) comes out as \uXXXX between
+ * two letters; every other character of U+0080-U+2FFF and a sample above
+ * comes out as itself.
+ */
+static void
+test_excerpt_hidden(void)
+{
+	int			wrong = 0,
+				hidden = 0;
+	char		buf[64];
+
+	for (unsigned int cp = 0x80; cp < 0x11000; cp += cp < 0x3000 ? 1 : 97)
+	{
+		char		in[8],
+					want[16];
+		size_t		len;
+		int			hide;
+
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			continue;
+		hide = (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+			(cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+		in[0] = 'a';
+		len = 1 + utf8_encode(cp, in + 1);
+		in[len++] = 'b';
+		if (hide)
+		{
+			hidden++;
+			snprintf(want, sizeof want, "a\\u%04xb", cp);
+		}
+		else
+		{
+			memcpy(want, in, len);
+			want[len] = '\0';
+		}
+		if (strcmp(text_excerpt(in, len, 100, buf, sizeof buf), want) != 0)
+		{
+			if (wrong++ < 5)
+				fprintf(stderr, "# U+%04X: got \"%s\"\n", cp, buf);
+		}
+	}
+	ok(wrong == 0 && hidden == 32 + 3 + 7 + 4,
+	   "excerpt escapes exactly the characters that rearrange a terminal's line (generated over code points)");
+}
+
+/*
+ * Every log line stays one line that shows what it says: a value holding
+ * any C0 control (line breaks, a terminal's escape), DEL, or a character
+ * that rearranges a terminal's line, logged through log_warn, comes out
+ * on exactly one line with that character escaped.  Generated over all of
+ * them; stderr goes to a file meanwhile.
+ */
+static void
+test_log_one_line(void)
+{
+	static const unsigned int wide[] = {0x85, 0x9b, 0x61c, 0x200e, 0x200f, 0x2028, 0x2029,
+	0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069};
+	char		path[] = "/tmp/relay-unit-log.XXXXXX";
+	int			fd = mkstemp(path);
+	int			saved = dup(2);
+	int			cases = 0,
+				wrong = 0;
+	FILE	   *f;
+	char		line[512];
+
+	if (fd < 0 || saved < 0)
+	{
+		ok(0, "log: a temporary file for stderr");
+		return;
+	}
+	fflush(stderr);
+	dup2(fd, 2);
+	for (unsigned int c = 1; c < 0x20 + 1 + sizeof wide / sizeof wide[0]; c++)
+	{
+		char		v[16];
+		size_t		n = 0;
+
+		if (c < 0x20)
+			v[n++] = (char) c;
+		else if (c == 0x20)
+			v[n++] = 0x7f;
+		else
+			n += utf8_encode(wide[c - 0x21], v);
+		v[n] = '\0';
+		log_warn("case %u: [%s] end", c, v);
+		cases++;
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	f = fopen(path, "r");
+	for (int k = 0; f && fgets(line, sizeof line, f); k++)
+	{
+		/* one line each, in order, with the value escaped and the end intact */
+		unsigned int c = (unsigned int) k + 1;
+		char		want[64];
+
+		if (c < 0x20 || c == 0x20)
+			snprintf(want, sizeof want, "case %u: [\\x%02x] end\n", c, c < 0x20 ? c : 0x7f);
+		else
+			snprintf(want, sizeof want, "case %u: [\\u%04x] end\n", c, wide[c - 0x21]);
+		if (strstr(line, want) == NULL)
+		{
+			if (wrong++ < 3)
+				fprintf(stderr, "# log line %d: %s", k + 1, line);
+		}
+		cases--;
+	}
+	if (f)
+		fclose(f);
+	close(fd);
+	unlink(path);
+	ok(wrong == 0 && cases == 0,
+	   "log: a value with a control or line-rearranging character stays on its one line, escaped (generated)");
 }
 
 /*
