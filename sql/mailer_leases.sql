@@ -104,6 +104,41 @@ SELECT s.state, count(*) AS claimed_again
  GROUP BY s.state ORDER BY s.state;
 ROLLBACK;
 
+-- A row reported under a claim (sent, or failed and to be retried) is no
+-- longer that claim's to give back: its attempt was counted and its error
+-- is the real one.  An empty error gives a row back keeping its last one.
+BEGIN;
+INSERT INTO allocation.notifications (recipient, subject, body, last_error)
+SELECT 'rep' || g || '@example.com', 'Reported', 'body', CASE WHEN g = 3 THEN 'earlier: 451 busy' END
+  FROM generate_series(1, 3) g;
+SELECT min(c.claim::text) AS claim_r
+  FROM allocation.claim_notifications(10000, interval '5 minutes') c
+ WHERE c.subject = 'Reported' \gset
+SELECT allocation.mark_notification_failed(id, '452 full') AS failed
+  FROM allocation.notifications WHERE recipient = 'rep1@example.com';
+SELECT allocation.release_notifications(array_agg(id), :'claim_r', '') AS released
+  FROM allocation.notifications WHERE subject = 'Reported';
+SELECT recipient, attempts, last_error, claimed_until IS NULL AS unclaimed
+  FROM allocation.notifications WHERE subject = 'Reported' ORDER BY id;
+ROLLBACK;
+
+-- retry_notification keeps a lease that still holds.  Mailer A's claim
+-- ran out, B claimed the row and sends it; A's late report made it dead;
+-- an administrator revives it: while B's lease holds, no third mailer may
+-- claim it.
+BEGIN;
+INSERT INTO allocation.notifications (recipient, subject, body)
+VALUES ('revive@example.com', 'Revive', 'body') RETURNING id AS rv_id \gset
+SELECT count(*) AS a_claimed FROM allocation.claim_notifications(10000, interval '1 microsecond') WHERE id = :rv_id;
+SELECT pg_sleep(0.01);
+SELECT count(*) AS b_claimed FROM allocation.claim_notifications(10000, interval '1 hour') WHERE id = :rv_id;
+SELECT allocation.mark_notification_failed(:rv_id, 'A: 550 late', true) AS a_report;
+SELECT allocation.retry_notification(:rv_id) AS revived;
+SELECT count(*) AS c_claimed FROM allocation.claim_notifications(10000, interval '1 hour') WHERE id = :rv_id;
+SELECT dead_at IS NULL AS alive, attempts, claimed_until > clock_timestamp() AS b_lease_holds
+  FROM allocation.notifications WHERE id = :rv_id;
+ROLLBACK;
+
 -- its arguments: NULLs 22004, more than 10000 ids 22023, an empty array
 -- and unknown or NULL ids give back nothing
 \set VERBOSITY sqlstate

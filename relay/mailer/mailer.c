@@ -590,7 +590,9 @@ pg_mark(pg_link *pg, const char *id, const char *error, int permanent, char *sta
 static unsigned long n_sent,
 			n_retry,
 			n_dead,
-			n_away;				/* given back untried: the server was away, or a stop */
+			n_away_backs,		/* give-backs while the server was away (a row
+								 * tried again and again counts each time) */
+			n_stop_back;		/* rows given back at the stop */
 
 /*
  * Give rows first..n-1 of a claim back untried (the SMTP server is away,
@@ -652,9 +654,10 @@ give_back_on_stop(pg_link *pg, PGresult *claim, int first)
 
 	if (left <= 0)
 		return;
-	released = pg_release(pg, claim, first, "given back untried by a mailer that stopped");
+	/* (an empty reason keeps the row's last error: a stop says nothing of it) */
+	released = pg_release(pg, claim, first, "");
 	if (released > 0)
-		n_away += (unsigned long) released;
+		n_stop_back += (unsigned long) released;
 	if (released == left)
 		log_info("stopping: %d claimed notification%s given back untried", left, left == 1 ? "" : "s");
 	else
@@ -760,6 +763,13 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 				give_back_on_stop(pg, res, i + 1);
 				break;
 			}
+			if (r == SMTP_STOPPED_UNSENT)
+			{
+				/* not sent: given back with the rest */
+				log_info("stopping: notification %s %s, before the message was sent", id, err);
+				give_back_on_stop(pg, res, i);
+				break;
+			}
 			if (r == SMTP_UNREACHABLE || r == SMTP_REFUSED)
 			{
 				/*
@@ -767,7 +777,14 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 				 * other message be.  This one and the rest go back untried
 				 * (no attempt counted, note 3).
 				 */
-				link_failed(smtp_link, now_mono(), err);
+				/* a first failure after it was up: the backoff starts over */
+				if (smtp_link->up && smtp_link->ever_up)
+					link_lost(smtp_link, now_mono(), err);
+				else
+				{
+					smtp_link->up = 0;
+					link_failed(smtp_link, now_mono(), err);
+				}
 				away = 1;
 				rc = pg_release(pg, res, i, err);
 				if (rc < 0)
@@ -775,12 +792,12 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 					PQclear(res);
 					return rc;
 				}
-				n_away += (unsigned long) rc;
+				n_away_backs += (unsigned long) rc;
 				log_debug("SMTP server away: %d of %d claimed notification%s given back untried (from %s)",
 						  rc, n - i, n - i == 1 ? "" : "s", id);
 				break;
 			}
-			if (!smtp_link->up)
+			if (!smtp_link->up || !smtp_link->ever_up)
 				link_connected(smtp_link, now_mono(), cfg->smtp_url);
 		}
 		rc = pg_mark(pg, id, r == SMTP_SENT ? NULL : err, r == SMTP_PERMANENT,
@@ -927,9 +944,10 @@ main(int argc, char **argv)
 		}
 	}
 	if (status == 0)
-		log_info("stopping on %s: %lu sent, %lu to retry, %lu dead, %lu given back untried "
-				 "(the SMTP server away)",
-				 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", n_sent, n_retry, n_dead, n_away);
+		log_info("stopping on %s: %lu sent, %lu to retry, %lu dead; %lu given back untried "
+				 "while the SMTP server was away (each time), %lu at the stop",
+				 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", n_sent, n_retry, n_dead,
+				 n_away_backs, n_stop_back);
 	if (pg.conn)
 		PQfinish(pg.conn);
 	smtp_close(smtp);

@@ -315,14 +315,21 @@ smtp_send(smtp_client *c, const char *rcpt, const char *message,
 	{
 		snprintf(err, errlen, "abandoned %gs after the stop signal (SMTP %ld)",
 				 c->s.stop_grace, code);
-		return SMTP_STOPPED;
+		/* before the message's own commands, nothing of it was sent */
+		return st.message_stage ? SMTP_STOPPED : SMTP_STOPPED_UNSENT;
 	}
 	if (rc == CURLE_OPERATION_TIMEDOUT && by_deadline)
 	{
+		/* before the message's own commands: a server that is away (note 3) */
+		if (!st.message_stage)
+		{
+			snprintf(err, errlen, "no answer before the end of the claim, %.1fs into it (SMTP %ld); "
+					 "a --lease longer than the server's answers is needed", end - started, code);
+			return SMTP_UNREACHABLE;
+		}
 		snprintf(err, errlen, "given up unanswered at its deadline, %.1fs into it (SMTP %ld)",
 				 end - started, code);
-		/* before the message's own commands: a server that is away (note 3) */
-		return st.message_stage ? SMTP_EXPIRED : SMTP_UNREACHABLE;
+		return SMTP_EXPIRED;
 	}
 	snprintf(err, errlen, "%s%s%s (SMTP %ld)", curl_easy_strerror(rc),
 			 curl_err[0] ? ": " : "", curl_err, code);

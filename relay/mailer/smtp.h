@@ -44,6 +44,8 @@ typedef enum
 								 * login, MAIL FROM): the server's or our
 								 * setup's, not the message's */
 	SMTP_STOPPED,				/* abandoned on a stop: maybe delivered, maybe not */
+	SMTP_STOPPED_UNSENT,		/* abandoned on a stop before the message's
+								 * own commands: not delivered */
 	SMTP_EXPIRED				/* no answer to the message's own commands
 								 * before the deadline: given up */
 } smtp_result;

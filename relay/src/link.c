@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "link.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -46,6 +47,31 @@ link_lost(link_state *l, double now, const char *why)
 	l->next_try = now + backoff_next(&l->bo);
 }
 
+/*
+ * Is why the reason already logged?  Runs of digits do not count: "after
+ * 10000 ms" and "after 10001 ms" are one reason, said once.
+ */
+static int
+same_reason(const char *a, const char *b)
+{
+	while (*a && *b)
+	{
+		if (isdigit((unsigned char) *a) && isdigit((unsigned char) *b))
+		{
+			while (isdigit((unsigned char) *a))
+				a++;
+			while (isdigit((unsigned char) *b))
+				b++;
+			continue;
+		}
+		if (*a != *b)
+			return 0;
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 void
 link_failed(link_state *l, double now, const char *why)
 {
@@ -55,7 +81,7 @@ link_failed(link_state *l, double now, const char *why)
 		l->down_since = now;
 	l->attempts++;
 	/* one line per new reason, not one per attempt */
-	if (strcmp(why, l->last_err) != 0)
+	if (!same_reason(why, l->last_err))
 	{
 		log_warn("%s: cannot connect (%s); retrying with backoff (at most every %gs)",
 				 l->name, why, l->bo.max);

@@ -423,6 +423,8 @@ test_backoff(void)
  * the maximum, not reconnect at the first delay for ever; a connection
  * that lasted starts over at the first delay.
  */
+static void test_link_reasons(void);
+
 static void
 test_link_backoff(void)
 {
@@ -461,6 +463,60 @@ test_link_backoff(void)
 		fclose(stderr);
 	stderr = saved;
 	ok(l.bo.current == 4.0, "failed attempts back off to the maximum too");
+	test_link_reasons();
+}
+
+/*
+ * One warning per new reason: reasons that differ only in their numbers
+ * (libcurl's "after 10000 ms" and "after 10001 ms", a claim's "0.7s into
+ * it") are one reason, generated over random numbers in several
+ * templates; a reason with other words is a new one, and so is an
+ * earlier reason that comes back after another.
+ */
+static void
+test_link_reasons(void)
+{
+	static const char *const templates[] = {
+		"Failed to connect to 10.255.255.1 port 25 after %d ms: Timeout was reached",
+		"no answer before the end of the claim, %d.%ds into it (SMTP 0)",
+		"could not connect to server: Connection refused (port %d%d)",
+	};
+	char		path[] = "/tmp/relay-unit-link.XXXXXX";
+	int			fd = mkstemp(path);
+	FILE	   *saved = stderr;
+	FILE	   *f;
+	link_state	l;
+	char		why[200];
+	char		line[600];
+	int			lines = 0;
+
+	if (fd < 0 || (stderr = fdopen(fd, "w")) == NULL)
+	{
+		stderr = saved;
+		ok(0, "link reasons: a temporary file for the log");
+		return;
+	}
+	link_init(&l, "test", 4.0);
+	srand(7);
+	for (size_t t = 0; t < sizeof templates / sizeof templates[0]; t++)
+		for (int k = 0; k < 20; k++)
+		{
+			snprintf(why, sizeof why, templates[t], rand() % 100000, rand() % 10);
+			link_failed(&l, 1000.0 + k, why);
+		}
+	link_failed(&l, 2000.0, "no answer before the end of the claim, 1.5s into it (SMTP 421)");
+	link_failed(&l, 2001.0, "no answer before the end of the claim, 1.5s into it (SMTP 421)");
+	fclose(stderr);
+	stderr = saved;
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f))
+		lines++;
+	if (f)
+		fclose(f);
+	unlink(path);
+	/* three templates, then the second again (a change of reason): four */
+	ok(lines == 4, "link: one warning per change of reason, whatever numbers it holds (%d lines for 4 in 62 failures)",
+	   lines);
 }
 
 /*

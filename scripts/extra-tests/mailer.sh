@@ -771,12 +771,51 @@ SILENT_MAILER=$LAST_MAILER
 sleep 8
 kill -TERM "$SILENT_MAILER"
 stops_within 8 "$SILENT_MAILER" || kill -9 "$SILENT_MAILER" 2>/dev/null
-kill "$SILENT_SINK" 2>/dev/null; wait "$SILENT_SINK" 2>/dev/null
 check "silent server, claim shorter than --timeout: after 8 s no attempt counted, none dead, each saying why" \
-	[ "$(sql "SELECT count(*) FILTER (WHERE attempts = 0 AND dead_at IS NULL AND sent_at IS NULL AND last_error LIKE '%deadline%') FROM allocation.notifications WHERE recipient LIKE 'silent_@example.com'")" = 3 ]
+	[ "$(sql "SELECT count(*) FILTER (WHERE attempts = 0 AND dead_at IS NULL AND sent_at IS NULL AND last_error LIKE '%end of the claim%--lease%') FROM allocation.notifications WHERE recipient LIKE 'silent_@example.com'")" = 3 ]
 check "... tried with backoff, one row at a time after the first claim" \
 	eval '[ "$(grep -c "given back untried (from" "$WORK/silent.log")" -ge 2 ] && ! grep "given back untried (from" "$WORK/silent.log" | tail -n +2 | grep -qv " 1 of 1 claimed"'
+check "... the reason said once, though its numbers change" \
+	[ "$(grep -c "smtp: cannot connect" "$WORK/silent.log")" = 1 ]
+# SIGTERM while the server has not greeted: the message in hand was not
+# sent, so it goes back untried with the rest, not to its 60 s lease
+sql "UPDATE allocation.notifications SET claimed_until = NULL WHERE recipient LIKE 'silent_@example.com'" >/dev/null
+start_mailer "$WORK/silent2.log" --smtp-url "smtp://127.0.0.1:$SILENT_PORT" --lease 60 --timeout 30 --batch-size 10
+SILENT_MAILER=$LAST_MAILER
+wait_for 5 "SELECT count(*) = 3 FROM allocation.notifications WHERE recipient LIKE 'silent_@example.com' AND claimed_until > now()" ||
+	echo "# silent: the second mailer did not claim the rows in 5 s" >&2
+sleep 1
+kill -TERM "$SILENT_MAILER"
+stops_within 8 "$SILENT_MAILER" || kill -9 "$SILENT_MAILER" 2>/dev/null
+check "silent server: SIGTERM before the greeting gives the message in hand back too (none claimed, no attempt)" \
+	[ "$(sql "SELECT count(*) FILTER (WHERE claimed_until IS NULL AND attempts = 0) FROM allocation.notifications WHERE recipient LIKE 'silent_@example.com'")" = 3 ]
+kill "$SILENT_SINK" 2>/dev/null; wait "$SILENT_SINK" 2>/dev/null
 sql "UPDATE allocation.notifications SET dead_at = now() WHERE recipient LIKE 'silent_@example.com'" >/dev/null
+
+# --- a blip after a long outage ---------------------------------------------
+# The backoff starts over once the server was back for a while: a long
+# outage that pushed it to --backoff-max does not make a later short one
+# hold the mail that long, and the log counts the short one from its start.
+start_mailer "$WORK/blip.log" --backoff-max 6
+BLIP_MAILER=$LAST_MAILER
+stop_sink
+notify_one "T-B1" "blip1@example.com"
+sleep 10
+start_sink
+check "blip: after a 10 s outage (backoff at its 6 s maximum) the mail is delivered" \
+	wait_for 10 "SELECT sent_at IS NOT NULL FROM allocation.notifications WHERE recipient = 'blip1@example.com'"
+sleep 7
+stop_sink
+notify_one "T-B2" "blip2@example.com"
+sleep 0.3
+start_sink
+check "blip: a short outage 7 s after it: delivered within 3 s, not after the old 6 s backoff" \
+	wait_for 3 "SELECT sent_at IS NOT NULL FROM allocation.notifications WHERE recipient = 'blip2@example.com'"
+check "... logged as a connection lost, then back after less than 3 s down" \
+	bash -c "grep -q 'smtp: connection lost' '$WORK/blip.log' &&
+		grep 'smtp: connected' '$WORK/blip.log' | tail -1 | grep -qE 'after [0-2]\.[0-9]s down'"
+kill -TERM "$BLIP_MAILER"
+stops_within 8 "$BLIP_MAILER" || kill -9 "$BLIP_MAILER" 2>/dev/null
 
 # --- refusals: which SMTP replies kill a message ---------------------------
 # A server of the script's own answers one command with one code; every

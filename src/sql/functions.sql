@@ -651,7 +651,7 @@ BEGIN
 		RETURN false;		-- sent twice (a lease ran out): keep the first time
 	END IF;
 	UPDATE allocation.notifications n
-	   SET sent_at = pg_catalog.clock_timestamp(), claimed_until = NULL, dead_at = NULL,
+	   SET sent_at = pg_catalog.clock_timestamp(), claimed_until = NULL, claim = NULL, dead_at = NULL,
 		   attempts = n.attempts OPERATOR(pg_catalog.+) 1
 	 WHERE n.id OPERATOR(pg_catalog.=) r.id;
 	RETURN true;
@@ -690,6 +690,8 @@ BEGIN
 	dead := permanent OR r.attempts + 1 >= max_attempts;
 	UPDATE allocation.notifications n
 	   SET attempts = r.attempts + 1,
+		   -- tried: no claim may give it back as untried any more
+		   claim = NULL,
 		   -- the SMTP server's words, shown to administrators by mail_dead:
 		   -- no control character (a terminal escape, a line break) of theirs
 		   last_error = pg_catalog.left(pg_catalog.regexp_replace(error, '[[:cntrl:]]', ' ', 'g'), 2000),
@@ -717,9 +719,10 @@ COMMENT ON FUNCTION allocation.mark_notification_failed(bigint, text, boolean) I
 -- the mailer stops): due again at once, with no attempt counted, so that
 -- an outage of any length kills no notification and the mail flows as
 -- soon as the server is back.  Only rows still held by the caller's claim
--- (the claim value claim_notifications returned with them) change: once
--- that claim ran out, another mailer may hold the row under a claim of its
--- own, and ending that one would let a third send it too.
+-- (the claim value claim_notifications returned with them) and not
+-- reported since (mark_notification_sent and _failed end a row's claim)
+-- change: once that claim ran out, another mailer may hold the row under
+-- a claim of its own, and ending that one would let a third send it too.
 CREATE OR REPLACE FUNCTION allocation._release_notifications(ids bigint[], claim uuid, error text)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -740,7 +743,9 @@ BEGIN
 	UPDATE allocation.notifications n
 	   SET claimed_until = NULL,
 		   claim = NULL,
-		   last_error = pg_catalog.left(pg_catalog.regexp_replace(error, '[[:cntrl:]]', ' ', 'g'), 2000)
+		   -- an empty error keeps the last one (a mailer that stops)
+		   last_error = CASE WHEN error OPERATOR(pg_catalog.=) '' THEN n.last_error
+							 ELSE pg_catalog.left(pg_catalog.regexp_replace(error, '[[:cntrl:]]', ' ', 'g'), 2000) END
 	 WHERE n.id OPERATOR(pg_catalog.=) ANY (ids)
 	   AND n.claim OPERATOR(pg_catalog.=) _release_notifications.claim
 	   AND n.sent_at IS NULL AND n.dead_at IS NULL;
@@ -756,7 +761,7 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.release_notifications(bigint[], uuid, text) IS
-	'For a mailer: claimed notifications it did not try (the SMTP server was away, or it stops). Those still held by this claim are due again at once, no attempt counted, error kept as last_error. Returns how many were given back.';
+	'For a mailer: claimed notifications it did not try (the SMTP server was away, or it stops). Those still held by this claim, not reported since, are due again at once, no attempt counted, error kept as last_error (an empty error keeps the last one). Returns how many were given back.';
 
 CREATE OR REPLACE FUNCTION allocation._retry_notification(id bigint)
 RETURNS boolean
@@ -768,8 +773,14 @@ BEGIN
 	IF r.dead_at IS NULL THEN
 		RETURN false;
 	END IF;
+	-- a lease that still holds is kept: a report that came late (after
+	-- another mailer claimed the row) may have made it dead while that
+	-- mailer still sends it, and ending its lease would let a third one
+	-- send it too
 	UPDATE allocation.notifications n
-	   SET dead_at = NULL, attempts = 0, next_attempt_at = '-infinity', claimed_until = NULL
+	   SET dead_at = NULL, attempts = 0, next_attempt_at = '-infinity',
+		   claimed_until = CASE WHEN n.claimed_until OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()
+								THEN n.claimed_until END
 	 WHERE n.id OPERATOR(pg_catalog.=) r.id;
 	RETURN true;
 END
@@ -782,7 +793,7 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.retry_notification(bigint) IS
-	'Revive a dead notification: due now, with its attempts counted from zero (last_error kept). False when it was not dead.';
+	'Revive a dead notification: due now (once a lease another mailer holds on it ran out), with its attempts counted from zero (last_error kept). False when it was not dead.';
 
 -- The backlog at a glance, one row (for monitoring).
 CREATE OR REPLACE VIEW allocation.mail_backlog AS
