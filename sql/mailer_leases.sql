@@ -104,39 +104,61 @@ SELECT s.state, count(*) AS claimed_again
  GROUP BY s.state ORDER BY s.state;
 ROLLBACK;
 
--- A row reported under a claim (sent, or failed and to be retried) is no
--- longer that claim's to give back: its attempt was counted and its error
--- is the real one.  An empty error gives a row back keeping its last one.
+-- A report with the reporter's claim ends that claim: the row is due
+-- again after its backoff (not after the lease), and it is no claim's to
+-- give back as untried (its attempt was counted, its error is the real
+-- one).  An empty error gives a row back keeping its last one.
 BEGIN;
+SET LOCAL allocation.mail_retry_delay = 1;
 INSERT INTO allocation.notifications (recipient, subject, body, last_error)
 SELECT 'rep' || g || '@example.com', 'Reported', 'body', CASE WHEN g = 3 THEN 'earlier: 451 busy' END
   FROM generate_series(1, 3) g;
 SELECT min(c.claim::text) AS claim_r
-  FROM allocation.claim_notifications(10000, interval '5 minutes') c
+  FROM allocation.claim_notifications(10000, interval '1 hour') c
  WHERE c.subject = 'Reported' \gset
-SELECT allocation.mark_notification_failed(id, '452 full') AS failed
+SELECT allocation.mark_notification_failed(id, '452 full', false, :'claim_r') AS failed
   FROM allocation.notifications WHERE recipient = 'rep1@example.com';
 SELECT allocation.release_notifications(array_agg(id), :'claim_r', '') AS released
   FROM allocation.notifications WHERE subject = 'Reported';
-SELECT recipient, attempts, last_error, claimed_until IS NULL AS unclaimed
+SELECT recipient, attempts, last_error, claimed_until IS NULL AS unclaimed, claim IS NULL AS no_claim
   FROM allocation.notifications WHERE subject = 'Reported' ORDER BY id;
+SELECT pg_sleep(1.1);
+SELECT c.recipient AS claimed_after_its_backoff
+  FROM allocation.claim_notifications(10000, interval '1 hour') c
+ WHERE c.recipient = 'rep1@example.com';
 ROLLBACK;
 
--- retry_notification keeps a lease that still holds.  Mailer A's claim
--- ran out, B claimed the row and sends it; A's late report made it dead;
--- an administrator revives it: while B's lease holds, no third mailer may
--- claim it.
+-- A late report (its claim ran out, another mailer claimed the row since)
+-- leaves that other claim alone: the other mailer may still give the row
+-- back, and a revival by an administrator keeps its lease, so no third
+-- mailer may claim the row while it is being sent.  A row that its own
+-- mailer reported dead is claimable at once after a revival.
 BEGIN;
 INSERT INTO allocation.notifications (recipient, subject, body)
 VALUES ('revive@example.com', 'Revive', 'body') RETURNING id AS rv_id \gset
-SELECT count(*) AS a_claimed FROM allocation.claim_notifications(10000, interval '1 microsecond') WHERE id = :rv_id;
+SELECT min(claim::text) AS claim_a
+  FROM allocation.claim_notifications(10000, interval '1 microsecond') WHERE id = :rv_id \gset
 SELECT pg_sleep(0.01);
-SELECT count(*) AS b_claimed FROM allocation.claim_notifications(10000, interval '1 hour') WHERE id = :rv_id;
-SELECT allocation.mark_notification_failed(:rv_id, 'A: 550 late', true) AS a_report;
+SELECT min(claim::text) AS claim_b
+  FROM allocation.claim_notifications(10000, interval '1 hour') WHERE id = :rv_id \gset
+SELECT allocation.mark_notification_failed(:rv_id, 'A: 550 late', true, :'claim_a') AS a_report;
+SELECT claim::text = :'claim_b' AS b_claim_kept, claimed_until > clock_timestamp() AS b_lease_holds
+  FROM allocation.notifications WHERE id = :rv_id;
 SELECT allocation.retry_notification(:rv_id) AS revived;
 SELECT count(*) AS c_claimed FROM allocation.claim_notifications(10000, interval '1 hour') WHERE id = :rv_id;
-SELECT dead_at IS NULL AS alive, attempts, claimed_until > clock_timestamp() AS b_lease_holds
+SELECT allocation.release_notifications(ARRAY[:rv_id]::bigint[], :'claim_b', 'B: server away') AS b_gave_back;
+SELECT dead_at IS NULL AS alive, attempts, claimed_until IS NULL AS due_now
   FROM allocation.notifications WHERE id = :rv_id;
+-- its own mailer reports it dead; revived, it is claimable at once
+SELECT min(claim::text) AS claim_d
+  FROM allocation.claim_notifications(10000, interval '1 day') WHERE id = :rv_id \gset
+SELECT allocation.mark_notification_failed(:rv_id, '550 5.1.1 no such user', true, :'claim_d') AS d_report;
+SELECT allocation.retry_notification(:rv_id) AS revived_again;
+SELECT (SELECT claimed FROM allocation.mail_backlog) =
+       (SELECT count(*) FROM allocation.notifications n
+         WHERE n.id <> :rv_id AND n.sent_at IS NULL AND n.dead_at IS NULL
+           AND n.claim IS NOT NULL AND n.claimed_until > now()) AS backlog_does_not_count_it_claimed;
+SELECT count(*) AS claimable_now FROM allocation.claim_notifications(10000, interval '5 minutes') WHERE id = :rv_id;
 ROLLBACK;
 
 -- its arguments: NULLs 22004, more than 10000 ids 22023, an empty array

@@ -4,9 +4,10 @@
 -- while order_status(NULL) raised 22004).  Generated from the catalog: every
 -- function of the extension that takes arguments (not the _implementations)
 -- is called with each argument NULL in turn, the others of their type's
--- sample value; a new function is covered without a new line here.  The two
+-- sample value; a new function is covered without a new line here.  The
 -- arguments for which NULL means something (set_stock_alert_recipient: back
--- to the default; add_batch's eta: in the warehouse) are listed as allowed.  Names start with "na_".
+-- to the default; add_batch's eta: in the warehouse; mark_notification_failed's
+-- claim: a report that names no claim) are listed as allowed.  Names start with "na_".
 --
 \set VERBOSITY terse
 
@@ -50,6 +51,7 @@ WITH fns AS (
 SELECT proname, null_arg, arg_type, na_state(call) AS sqlstate,
 	   CASE WHEN proname = 'set_stock_alert_recipient' THEN 'allowed: NULL is the default'
 			WHEN proname = 'add_batch' AND null_arg = 4 THEN 'allowed: NULL eta is the warehouse'
+			WHEN proname = 'mark_notification_failed' AND null_arg = 4 THEN 'allowed: NULL claim is none'
 			WHEN na_state(call) = '22004' THEN 'ok'
 			ELSE 'WRONG' END AS verdict
   FROM cases ORDER BY proname, null_arg;

@@ -128,13 +128,13 @@ INSERT INTO se_calls VALUES
 	-- the mailer's functions (members of allocation_mailer or allocation_admin)
 	('allocation.claim_notifications(integer, interval)', $$SELECT * FROM allocation.claim_notifications(1)$$),
 	('allocation.mark_notification_sent(bigint)', format($$SELECT allocation.mark_notification_sent(%s)$$, :se_mail)),
-	('allocation.mark_notification_failed(bigint, text, boolean)', format($$SELECT allocation.mark_notification_failed(%s, 'test')$$, :se_mail)),
+	('allocation.mark_notification_failed(bigint, text, boolean, uuid)', format($$SELECT allocation.mark_notification_failed(%s, 'test')$$, :se_mail)),
 	('allocation.release_notifications(bigint[], uuid, text)', format($$SELECT allocation.release_notifications(ARRAY[%s]::bigint[], gen_random_uuid(), 'test')$$, :se_mail)),
 	('allocation.retry_notification(bigint)', format($$SELECT allocation.retry_notification(%s)$$, :se_mail)),
 	('allocation._claim_notifications(integer, interval)', $$SELECT * FROM allocation._claim_notifications(1)$$),
 	('allocation._notification_row(bigint)', format($$SELECT allocation._notification_row(%s)$$, :se_mail)),
 	('allocation._mark_notification_sent(bigint)', format($$SELECT allocation._mark_notification_sent(%s)$$, :se_mail)),
-	('allocation._mark_notification_failed(bigint, text, boolean)', format($$SELECT allocation._mark_notification_failed(%s, 'test', false)$$, :se_mail)),
+	('allocation._mark_notification_failed(bigint, text, boolean, uuid)', format($$SELECT allocation._mark_notification_failed(%s, 'test', false)$$, :se_mail)),
 	('allocation._release_notifications(bigint[], uuid, text)', format($$SELECT allocation._release_notifications(ARRAY[%s]::bigint[], gen_random_uuid(), 'test')$$, :se_mail)),
 	('allocation._retry_notification(bigint)', format($$SELECT allocation._retry_notification(%s)$$, :se_mail)),
 	-- retention and monitoring (administrators), and their implementations

@@ -21,8 +21,10 @@
  *	   attempt counted, the reason kept as last_error), and the mailer
  *	   waits with backoff before it claims again.  So an outage of any
  *	   length kills no notification, and the first claim after the
- *	   server came back delivers them.  Rows are given back only while
- *	   the claim holds (note 7); later, they are left to its lease.
+ *	   server came back delivers them.  A give-back names its claim (the
+ *	   claim id claim_notifications returned): a row whose claim ran out
+ *	   and which another mailer claimed since, or one reported since, is
+ *	   not touched, so a late give-back cannot let a third mailer in.
  *	4) The SMTP password comes from a file or the environment, never from
  *	   the command line (where ps would show it), and is never logged.
  *	5) Shared with allocation-relay: log.c, backoff.c and link.c
@@ -41,10 +43,12 @@
  *	   callback (smtp.c), which gives the message in hand a few seconds
  *	   more (SMTP_STOP_GRACE_S) and then abandons it unmarked: whether the
  *	   server kept it is unknown, so it is sent again once its lease runs
- *	   out, with the same Message-ID.  The rest of the batch, not tried
- *	   yet, is given back (release_notifications) while the claim holds,
- *	   so that a restarted or another mailer sends it at once, not after
- *	   the lease; a stop between two messages does the same.
+ *	   out, with the same Message-ID (unless the stop came before the
+ *	   message's own commands: then nothing of it was sent, and it is
+ *	   given back with the rest).  The rest of the batch, not tried yet,
+ *	   is given back (release_notifications), so that a restarted or
+ *	   another mailer sends it at once, not after the lease; a stop
+ *	   between two messages does the same.
  *	7) A batch is sent within its claim: once the claim has run out,
  *	   another mailer may claim the same rows and send them, so a message
  *	   whose turn comes later is not sent (nor the rest of the batch); the
@@ -567,16 +571,17 @@ pg_failed(pg_link *pg, PGresult *res, const char *what)
 
 /* Report one notification; 0, -1 or -2 as pg_failed. */
 static int
-pg_mark(pg_link *pg, const char *id, const char *error, int permanent, char *state, size_t statelen)
+pg_mark(pg_link *pg, const char *id, const char *claim, const char *error, int permanent,
+		char *state, size_t statelen)
 {
 	PGresult   *res;
-	const char *params[3] = {id, error, permanent ? "true" : "false"};
+	const char *params[4] = {id, error, permanent ? "true" : "false", claim};
 
 	if (error == NULL)
 		res = pg_query(pg, "SELECT allocation.mark_notification_sent($1::bigint)::text", 1, params);
-	else
-		res = pg_query(pg, "SELECT allocation.mark_notification_failed($1::bigint, $2, $3::boolean)",
-					   3, params);
+	else						/* with its claim: it ends, if it is still this mailer's */
+		res = pg_query(pg, "SELECT allocation.mark_notification_failed($1::bigint, $2, $3::boolean, $4::uuid)",
+					   4, params);
 	if (res == NULL)
 		return -1;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -650,20 +655,20 @@ static void
 give_back_on_stop(pg_link *pg, PGresult *claim, int first)
 {
 	int			left = PQntuples(claim) - first;
-	int			released;
+	int			back;
 
 	if (left <= 0)
 		return;
 	/* (an empty reason keeps the row's last error: a stop says nothing of it) */
-	released = pg_release(pg, claim, first, "");
-	if (released > 0)
-		n_stop_back += (unsigned long) released;
-	if (released == left)
+	back = pg_release(pg, claim, first, "");
+	if (back < 0)
+		back = 0;				/* PostgreSQL did not answer: their lease */
+	n_stop_back += (unsigned long) back;
+	if (back == left)
 		log_info("stopping: %d claimed notification%s given back untried", left, left == 1 ? "" : "s");
 	else
 		log_info("stopping: %d claimed notification%s given back untried, %d left to %s lease",
-				 released > 0 ? released : 0, released == 1 ? "" : "s",
-				 left - (released > 0 ? released : 0), left - released == 1 ? "its" : "their");
+				 back, back == 1 ? "" : "s", left - back, left - back == 1 ? "its" : "their");
 }
 
 /*
@@ -775,11 +780,15 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 				/*
 				 * Away before the message's own commands: so would every
 				 * other message be.  This one and the rest go back untried
-				 * (no attempt counted, note 3).
+				 * (no attempt counted, note 3).  The first failure after
+				 * the server was up is a lost link: its backoff starts over
+				 * when the link had lasted.
 				 */
-				/* a first failure after it was up: the backoff starts over */
 				if (smtp_link->up && smtp_link->ever_up)
+				{
 					link_lost(smtp_link, now_mono(), err);
+					smtp_link->attempts = 1;	/* this one: "after ..., 1 failed attempt" */
+				}
 				else
 				{
 					smtp_link->up = 0;
@@ -800,7 +809,7 @@ deliver_batch(pg_link *pg, smtp_client *smtp, link_state *smtp_link,
 			if (!smtp_link->up || !smtp_link->ever_up)
 				link_connected(smtp_link, now_mono(), cfg->smtp_url);
 		}
-		rc = pg_mark(pg, id, r == SMTP_SENT ? NULL : err, r == SMTP_PERMANENT,
+		rc = pg_mark(pg, id, PQgetvalue(res, i, 5), r == SMTP_SENT ? NULL : err, r == SMTP_PERMANENT,
 					 state, sizeof state);
 		if (rc != 0)
 		{

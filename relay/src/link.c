@@ -48,24 +48,70 @@ link_lost(link_state *l, double now, const char *why)
 }
 
 /*
- * Is why the reason already logged?  Runs of digits do not count: "after
- * 10000 ms" and "after 10001 ms" are one reason, said once.
+ * If p starts a measurement, a number with a unit of time or size ("10000
+ * ms", "1.5s", "42 bytes") that ends there, the length of the number, its
+ * unit at *unit (*unitlen long); otherwise 0.
+ */
+static size_t
+measurement(const char *p, const char **unit, size_t *unitlen)
+{
+	static const char *const units[] = {"milliseconds", "ms", "seconds", "s", "bytes"};
+	const char *q = p;
+	size_t		numlen;
+
+	while (isdigit((unsigned char) *q))
+		q++;
+	if (*q == '.' && isdigit((unsigned char) q[1]))
+		for (q++; isdigit((unsigned char) *q); q++)
+			;
+	numlen = (size_t) (q - p);
+	if (*q == ' ')
+		q++;
+	for (size_t k = 0; k < sizeof units / sizeof units[0]; k++)
+	{
+		size_t		n = strlen(units[k]);
+
+		if (strncmp(q, units[k], n) == 0 && !isalpha((unsigned char) q[n]))
+		{
+			*unit = q;
+			*unitlen = n;
+			return numlen;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Is why the reason already logged?  A measurement's number does not count
+ * (libcurl's "after 10000 ms" and "after 10001 ms" are one reason, said
+ * once); every other digit does: a port, an address, an SMTP reply code,
+ * a SQLSTATE or a name that changes is a new reason.
  */
 static int
 same_reason(const char *a, const char *b)
 {
+	int			in_word = 0;	/* a number inside a word ("relay1") is a name */
+
 	while (*a && *b)
 	{
-		if (isdigit((unsigned char) *a) && isdigit((unsigned char) *b))
+		const char *ua,
+				   *ub;
+		size_t		la,
+					lb,
+					ula,
+					ulb;
+
+		if (!in_word && isdigit((unsigned char) *a) && isdigit((unsigned char) *b) &&
+			(la = measurement(a, &ua, &ula)) > 0 && (lb = measurement(b, &ub, &ulb)) > 0 &&
+			ula == ulb && strncmp(ua, ub, ula) == 0)
 		{
-			while (isdigit((unsigned char) *a))
-				a++;
-			while (isdigit((unsigned char) *b))
-				b++;
+			a += la;
+			b += lb;
 			continue;
 		}
 		if (*a != *b)
 			return 0;
+		in_word = isalnum((unsigned char) *a) || *a == '.' || *a == '_';
 		a++;
 		b++;
 	}

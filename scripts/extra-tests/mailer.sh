@@ -796,7 +796,7 @@ sql "UPDATE allocation.notifications SET dead_at = now() WHERE recipient LIKE 's
 # The backoff starts over once the server was back for a while: a long
 # outage that pushed it to --backoff-max does not make a later short one
 # hold the mail that long, and the log counts the short one from its start.
-start_mailer "$WORK/blip.log" --backoff-max 6
+start_mailer "$WORK/blip.log" --backoff-max 6 --lease 60
 BLIP_MAILER=$LAST_MAILER
 stop_sink
 notify_one "T-B1" "blip1@example.com"
@@ -814,6 +814,12 @@ check "blip: a short outage 7 s after it: delivered within 3 s, not after the ol
 check "... logged as a connection lost, then back after less than 3 s down" \
 	bash -c "grep -q 'smtp: connection lost' '$WORK/blip.log' &&
 		grep 'smtp: connected' '$WORK/blip.log' | tail -1 | grep -qE 'after [0-2]\.[0-9]s down'"
+# A temporary failure reported with the mailer's own claim ends that
+# claim: the row comes back after its delay (1 s here, doubled), not after
+# the 60 s lease
+notify_one "T-B3" "tess+tempfail@example.com"
+check "a 451 twice under a 60 s lease: delivered after the retry delays (within 10 s), not after the lease" \
+	wait_for 10 "SELECT sent_at IS NOT NULL AND attempts = 3 FROM allocation.notifications WHERE recipient = 'tess+tempfail@example.com'"
 kill -TERM "$BLIP_MAILER"
 stops_within 8 "$BLIP_MAILER" || kill -9 "$BLIP_MAILER" 2>/dev/null
 

@@ -667,7 +667,8 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.mark_notification_sent(bigint) IS
 	'For a mailer: the SMTP server accepted this notification. False when it was already marked sent.';
 
-CREATE OR REPLACE FUNCTION allocation._mark_notification_failed(id bigint, error text, permanent boolean)
+CREATE OR REPLACE FUNCTION allocation._mark_notification_failed(id bigint, error text, permanent boolean,
+																 claim uuid DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -677,6 +678,7 @@ DECLARE
 	delay double precision := pg_catalog.current_setting('allocation.mail_retry_delay')::double precision;
 	max_delay double precision := pg_catalog.current_setting('allocation.mail_retry_max_delay')::double precision;
 	dead boolean;
+	own boolean;
 BEGIN
 	IF error IS NULL OR permanent IS NULL THEN
 		RAISE EXCEPTION 'argument "%" must not be null',
@@ -688,16 +690,20 @@ BEGIN
 		RETURN 'sent';		-- another mailer delivered it: nothing to do
 	END IF;
 	dead := permanent OR r.attempts + 1 >= max_attempts;
+	own := _mark_notification_failed.claim IS NOT NULL
+		AND r.claim OPERATOR(pg_catalog.=) _mark_notification_failed.claim;
 	UPDATE allocation.notifications n
 	   SET attempts = r.attempts + 1,
-		   -- tried: no claim may give it back as untried any more
-		   claim = NULL,
 		   -- the SMTP server's words, shown to administrators by mail_dead:
 		   -- no control character (a terminal escape, a line break) of theirs
 		   last_error = pg_catalog.left(pg_catalog.regexp_replace(error, '[[:cntrl:]]', ' ', 'g'), 2000),
-		   -- the lease is kept: a report that comes after it ran out may be
-		   -- from a mailer whose row another one claimed since, and ending
-		   -- that one's lease would let a third send it too
+		   -- The reporter's own claim ends: the row is due again after its
+		   -- backoff, and no give-back may call it untried.  Any other
+		   -- claim is kept: a report that comes after its claim ran out may
+		   -- be from a mailer whose row another one claimed since, and
+		   -- ending that one's lease would let a third send it too.
+		   claimed_until = CASE WHEN own THEN NULL ELSE n.claimed_until END,
+		   claim = CASE WHEN own THEN NULL ELSE n.claim END,
 		   dead_at = CASE WHEN dead THEN pg_catalog.clock_timestamp() END,
 		   next_attempt_at = pg_catalog.clock_timestamp() + pg_catalog.make_interval(
 				secs => LEAST(delay * 2.0 ^ LEAST(r.attempts, 60), max_delay))
@@ -705,14 +711,15 @@ BEGIN
 	RETURN CASE WHEN dead THEN 'dead' ELSE 'retry' END;
 END
 $$;
-COMMENT ON FUNCTION allocation._mark_notification_failed(bigint, text, boolean) IS
+COMMENT ON FUNCTION allocation._mark_notification_failed(bigint, text, boolean, uuid) IS
 	'Implementation of allocation.mark_notification_failed, run with the owner''s rights by it.';
 
-CREATE OR REPLACE FUNCTION allocation.mark_notification_failed(id bigint, error text, permanent boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION allocation.mark_notification_failed(id bigint, error text, permanent boolean DEFAULT false,
+																claim uuid DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION allocation.mark_notification_failed(bigint, text, boolean) IS
+COMMENT ON FUNCTION allocation.mark_notification_failed(bigint, text, boolean, uuid) IS
 	'For a mailer: an attempt failed. Returns retry (tried again after a backoff) or dead (permanent, or allocation.mail_max_attempts reached); sent when it was already delivered.';
 
 -- Rows a mailer claimed and could not try (the SMTP server was away, or
@@ -773,13 +780,14 @@ BEGIN
 	IF r.dead_at IS NULL THEN
 		RETURN false;
 	END IF;
-	-- a lease that still holds is kept: a report that came late (after
+	-- a claim that still holds is kept: a report that came late (after
 	-- another mailer claimed the row) may have made it dead while that
 	-- mailer still sends it, and ending its lease would let a third one
-	-- send it too
+	-- send it too.  (The reporter's own claim ended with its report.)
 	UPDATE allocation.notifications n
 	   SET dead_at = NULL, attempts = 0, next_attempt_at = '-infinity',
-		   claimed_until = CASE WHEN n.claimed_until OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()
+		   claimed_until = CASE WHEN n.claim IS NOT NULL
+								 AND n.claimed_until OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()
 								THEN n.claimed_until END
 	 WHERE n.id OPERATOR(pg_catalog.=) r.id;
 	RETURN true;
@@ -799,7 +807,7 @@ COMMENT ON FUNCTION allocation.retry_notification(bigint) IS
 CREATE OR REPLACE VIEW allocation.mail_backlog AS
 SELECT pg_catalog.count(*) FILTER (WHERE n.dead_at IS NULL) AS unsent,
 	   pg_catalog.count(*) FILTER (WHERE n.dead_at IS NULL AND n.attempts > 0) AS retrying,
-	   pg_catalog.count(*) FILTER (WHERE n.dead_at IS NULL
+	   pg_catalog.count(*) FILTER (WHERE n.dead_at IS NULL AND n.claim IS NOT NULL
 									 AND n.claimed_until > pg_catalog.now()) AS claimed,
 	   pg_catalog.count(*) FILTER (WHERE n.dead_at IS NOT NULL) AS dead,
 	   pg_catalog.min(n.created_at) FILTER (WHERE n.dead_at IS NULL) AS oldest_unsent,

@@ -117,8 +117,8 @@ REVOKE ALL ON FUNCTION
 	allocation._notification_row(bigint),
 	allocation._mark_notification_sent(bigint),
 	allocation.mark_notification_sent(bigint),
-	allocation._mark_notification_failed(bigint, text, boolean),
-	allocation.mark_notification_failed(bigint, text, boolean),
+	allocation._mark_notification_failed(bigint, text, boolean, uuid),
+	allocation.mark_notification_failed(bigint, text, boolean, uuid),
 	allocation._release_notifications(bigint[], uuid, text),
 	allocation.release_notifications(bigint[], uuid, text),
 	allocation._retry_notification(bigint),
@@ -164,7 +164,7 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION
 	allocation.claim_notifications(integer, interval),
 	allocation.mark_notification_sent(bigint),
-	allocation.mark_notification_failed(bigint, text, boolean),
+	allocation.mark_notification_failed(bigint, text, boolean, uuid),
 	allocation.release_notifications(bigint[], uuid, text),
 	allocation.retry_notification(bigint)
 	TO allocation_mailer, allocation_user;
