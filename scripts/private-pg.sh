@@ -25,7 +25,7 @@
 # and the cluster's owner cannot reach the repository (as
 # scripts/build-postgres.sh).  The extension's own files that were in the
 # server are left out.  Cached: made again only when the files of the
-# source changed (their names, sizes and times).
+# source changed (their names, sizes and times), the extension's own aside.
 #
 # Exit status: 0, or 1 when the copy cannot be made or does not describe
 # itself (one of its folders outside the copy).
@@ -76,7 +76,12 @@ mkdir -p "$DEST"
 exec 9>"$DEST/.lock"
 flock 9
 
-stamp=$( { "$PGC" --version; printf '%s\n' "$PGC"; find "${trees[@]}" -printf '%p %s %T@\n' | sort; } | sha256sum | cut -c1-32)
+# (the extension's own files do not count: a "make install" into the source
+# server, by hand or by another checkout, while a run uses the copy must
+# not make it again, without this run's build in it)
+stamp=$( { "$PGC" --version; printf '%s\n' "$PGC"
+		   find "${trees[@]}" -name 'allocation*' -prune -o -printf '%p %s %T@\n' | sort; } |
+		 sha256sum | cut -c1-32)
 new_pgc=$COPY${PGC#"$common"}
 if [ -f "$DEST/stamp" ] && [ "$(cat "$DEST/stamp")" = "$stamp" ] && [ -x "$new_pgc" ]; then
 	printf '%s\n' "$new_pgc"

@@ -720,7 +720,7 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'allocation_mailer_proxy'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION allocation.mark_notification_failed(bigint, text, boolean, uuid) IS
-	'For a mailer: an attempt failed. Returns retry (tried again after a backoff) or dead (permanent, or allocation.mail_max_attempts reached); sent when it was already delivered.';
+	'For a mailer: an attempt failed. Returns retry (tried again after a backoff) or dead (permanent, or allocation.mail_max_attempts reached); sent when it was already delivered. With the reporter''s claim, while it is still the row''s, the claim ends; another mailer''s claim is kept.';
 
 -- Rows a mailer claimed and could not try (the SMTP server was away, or
 -- the mailer stops): due again at once, with no attempt counted, so that
